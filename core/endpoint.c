@@ -1,0 +1,170 @@
+#include "endpoint.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Endpoints are never freed while the registry lives: a generation may drop
+ * an endpoint that a worker's connection pool still indexes by id, and the
+ * next generation may list it again with its health history intact. The
+ * number of distinct endpoint URLs is small (what configs ever named).
+ */
+struct ig_endpoint_registry_s {
+    pthread_mutex_t lock; /* taken on reload only, never on the request path */
+    ig_endpoint_t **items;
+    uint32_t count, cap;
+};
+
+ig_endpoint_registry_t *ig_endpoint_registry_create(void)
+{
+    ig_endpoint_registry_t *reg = calloc(1, sizeof(*reg));
+    if (reg != NULL)
+        pthread_mutex_init(&reg->lock, NULL);
+    return reg;
+}
+
+static void endpoint_free(ig_endpoint_t *ep)
+{
+    free(ep->url);
+    free(ep->host);
+    free(ep->host_header);
+    free(ep);
+}
+
+void ig_endpoint_registry_free(ig_endpoint_registry_t *reg)
+{
+    if (reg == NULL)
+        return;
+    for (uint32_t i = 0; i < reg->count; i++)
+        endpoint_free(reg->items[i]);
+    free(reg->items);
+    pthread_mutex_destroy(&reg->lock);
+    free(reg);
+}
+
+/* Accepts http://host:port[/] where host is an IPv4 literal, [IPv6] or a name. */
+static int parse_url(const char *url, char **host, uint16_t *port, char *msg, size_t msgsize)
+{
+    static const char scheme[] = "http://";
+    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
+        snprintf(msg, msgsize, "endpoint \"%s\": only http://host:port is supported", url);
+        return -1;
+    }
+    const char *h = url + sizeof(scheme) - 1, *hend, *p;
+    if (*h == '[') {
+        hend = strchr(h, ']');
+        if (hend == NULL || hend[1] != ':') {
+            snprintf(msg, msgsize, "endpoint \"%s\": malformed IPv6 address", url);
+            return -1;
+        }
+        p = hend + 2;
+        h++;
+    } else {
+        hend = strchr(h, ':');
+        if (hend == NULL) {
+            snprintf(msg, msgsize, "endpoint \"%s\": a port is required (http://host:port)", url);
+            return -1;
+        }
+        p = hend + 1;
+    }
+    if (hend == h) {
+        snprintf(msg, msgsize, "endpoint \"%s\": empty host", url);
+        return -1;
+    }
+    char *end;
+    unsigned long v = strtoul(p, &end, 10);
+    if (end == p || v == 0 || v > 65535 || !(*end == '\0' || (end[0] == '/' && end[1] == '\0'))) {
+        snprintf(msg, msgsize, "endpoint \"%s\": port must be 1-65535 with no path after it", url);
+        return -1;
+    }
+    *host = strndup(h, (size_t)(hend - h));
+    *port = (uint16_t)v;
+    return *host == NULL ? -1 : 0;
+}
+
+ig_endpoint_t *ig_endpoint_acquire(ig_endpoint_registry_t *reg, const char *url, char *msg, size_t msgsize)
+{
+    char *host = NULL;
+    uint16_t port;
+    if (parse_url(url, &host, &port, msg, msgsize) != 0)
+        return NULL;
+    /* one canonical key: a trailing slash does not make another endpoint */
+    size_t ulen = strlen(url);
+    if (ulen > 0 && url[ulen - 1] == '/')
+        ulen--;
+
+    ig_endpoint_t *ep = NULL;
+    pthread_mutex_lock(&reg->lock);
+    for (uint32_t i = 0; i < reg->count; i++) {
+        if (strlen(reg->items[i]->url) == ulen && memcmp(reg->items[i]->url, url, ulen) == 0) {
+            ep = reg->items[i];
+            break;
+        }
+    }
+    if (ep == NULL) {
+        if (reg->count == reg->cap) {
+            uint32_t cap = reg->cap ? reg->cap * 2 : 16;
+            ig_endpoint_t **items = realloc(reg->items, cap * sizeof(*items));
+            if (items == NULL)
+                goto oom;
+            reg->items = items;
+            reg->cap = cap;
+        }
+        if ((ep = calloc(1, sizeof(*ep))) == NULL)
+            goto oom;
+        ep->url = strndup(url, ulen);
+        ep->host = host;
+        host = NULL;
+        ep->port = port;
+        size_t hhlen = strlen(ep->host) + 16;
+        ep->host_header = malloc(hhlen);
+        if (ep->url == NULL || ep->host_header == NULL) {
+            endpoint_free(ep);
+            goto oom;
+        }
+        if (strchr(ep->host, ':') != NULL)
+            snprintf(ep->host_header, hhlen, "[%s]:%u", ep->host, port);
+        else
+            snprintf(ep->host_header, hhlen, "%s:%u", ep->host, port);
+        atomic_init(&ep->healthy, 1);
+        ep->id = reg->count;
+        reg->items[reg->count++] = ep;
+    }
+    atomic_fetch_add(&ep->refcount, 1);
+    pthread_mutex_unlock(&reg->lock);
+    free(host);
+    return ep;
+oom:
+    pthread_mutex_unlock(&reg->lock);
+    free(host);
+    snprintf(msg, msgsize, "endpoint \"%s\": out of memory", url);
+    return NULL;
+}
+
+void ig_endpoint_release(ig_endpoint_registry_t *reg, ig_endpoint_t *ep)
+{
+    (void)reg;
+    atomic_fetch_sub(&ep->refcount, 1);
+}
+
+uint32_t ig_endpoint_registry_capacity(ig_endpoint_registry_t *reg)
+{
+    pthread_mutex_lock(&reg->lock);
+    uint32_t n = reg->count;
+    pthread_mutex_unlock(&reg->lock);
+    return n;
+}
+
+void ig_endpoint_record_success(ig_endpoint_t *ep)
+{
+    atomic_fetch_add_explicit(&ep->requests_total, 1, memory_order_relaxed);
+    if (atomic_load_explicit(&ep->consecutive_failures, memory_order_relaxed) != 0)
+        atomic_store_explicit(&ep->consecutive_failures, 0, memory_order_relaxed);
+}
+
+void ig_endpoint_record_failure(ig_endpoint_t *ep)
+{
+    atomic_fetch_add_explicit(&ep->requests_total, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ep->failures_total, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ep->consecutive_failures, 1, memory_order_relaxed);
+}

@@ -1,0 +1,262 @@
+/*
+ * infergate/plugin.h — the plugin ABI. The only header (with json.h) a plugin includes.
+ *
+ * A plugin is a shared object exporting one symbol, IG_PLUGIN_SYMBOL, a const
+ * ig_plugin_t that describes it: ABI version, name, kind, the options it
+ * accepts (validated by the core, errors reported as file:line), and the
+ * kind's function table. The core hands every entry point an ig_host_t, the
+ * table of everything a plugin may call in the core (Redis-module style): a
+ * plugin never links against core symbols.
+ *
+ * Compatibility: any change to a struct in this file bumps IG_PLUGIN_ABI_VERSION;
+ * the core refuses a plugin built for another version, naming both.
+ */
+#ifndef INFERGATE_PLUGIN_H
+#define INFERGATE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "infergate/json.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IG_PLUGIN_ABI_VERSION 1
+#define IG_PLUGIN_SYMBOL "infergate_plugin"
+
+/* Put in front of the descriptor definition: IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {...}; */
+#define IG_PLUGIN_EXPORT __attribute__((visibility("default")))
+
+typedef struct {
+    const char *ptr;
+    size_t len;
+} ig_str_t;
+
+#define IG_STR(lit) ((ig_str_t){(lit), sizeof(lit) - 1})
+
+/* Errors are values: a plugin fills msg and returns -1. */
+typedef struct {
+    char msg[512];
+} ig_error_t;
+
+typedef enum {
+    IG_PLUGIN_ENGINE = 1,    /* talks to one kind of inference server */
+    IG_PLUGIN_LB = 2,        /* picks an endpoint of a model */
+    IG_PLUGIN_AUTH = 3,      /* reserved: API key → principal */
+    IG_PLUGIN_RATELIMIT = 4, /* reserved */
+    IG_PLUGIN_BILLING = 5    /* reserved */
+} ig_plugin_kind_t;
+
+/* ---- options declared by plugins, validated by the core -------------------------------- */
+
+typedef enum {
+    IG_OPT_STRING = 1,
+    IG_OPT_INT,      /* integer within [min, max] */
+    IG_OPT_BOOL,
+    IG_OPT_DURATION, /* "250ms", "5s", "2m" or a bare number of milliseconds; value in ms */
+    IG_OPT_STRING_LIST
+} ig_option_type_t;
+
+typedef struct {
+    const char *name;          /* YAML key, camelCase like the rest of the config */
+    ig_option_type_t type;
+    const char *default_value; /* as it would be written in YAML; NULL = required */
+    const char *description;
+    int64_t min, max;          /* IG_OPT_INT / IG_OPT_DURATION bounds; both 0 = unbounded */
+} ig_option_decl_t;
+
+/* One parsed value per declaration, in declaration order. */
+typedef struct {
+    const char *str;           /* IG_OPT_STRING (NUL-terminated) */
+    int64_t num;               /* IG_OPT_INT, IG_OPT_BOOL (0/1), IG_OPT_DURATION (ms) */
+    const char *const *list;   /* IG_OPT_STRING_LIST */
+    size_t list_len;
+} ig_option_value_t;
+
+/* ---- what the gateway serves ------------------------------------------------------------- */
+
+typedef enum {
+    IG_API_NONE = 0,
+    IG_API_CHAT_COMPLETIONS,
+    IG_API_COMPLETIONS,
+    IG_API_EMBEDDINGS,
+    IG_API_RERANK,
+    IG_API_SCORE,
+    IG_API_AUDIO_TRANSCRIPTIONS,
+    IG_API_AUDIO_TRANSLATIONS,
+    IG_API__COUNT
+} ig_api_t;
+
+enum {
+    IG_FEATURE_TEXT_GENERATION = 1u << 0,
+    IG_FEATURE_TEXT_EMBEDDING = 1u << 1,
+    IG_FEATURE_RERANKING = 1u << 2,
+    IG_FEATURE_SPEECH_TO_TEXT = 1u << 3
+};
+
+typedef struct {
+    const char *key, *value;
+} ig_kv_t;
+
+typedef struct {
+    const char *name;
+    const char *url;
+} ig_adapter_t;
+
+typedef struct ig_endpoint_s ig_endpoint_t; /* opaque; read through ig_host_t */
+
+/*
+ * A model as configured. Immutable and owned by a configuration generation:
+ * valid from model_init until model_free, shared by all worker threads.
+ */
+typedef struct ig_model_s {
+    const char *name;         /* what clients send as "model" */
+    const char *engine;       /* as written in the config */
+    const char *url;          /* hf://..., ollama://..., or NULL */
+    const char *served_name;  /* name the engine serves the base model under */
+    unsigned features;        /* IG_FEATURE_* */
+    const char *const *args;
+    size_t nargs;
+    const ig_kv_t *env;
+    size_t nenv;
+    const ig_adapter_t *adapters;
+    size_t nadapters;
+    const char *strategy;     /* loadBalancing.strategy as written */
+    const ig_option_value_t *lb_options; /* the strategy plugin's model_options, parsed */
+    void *engine_state;       /* set by the engine's model_init */
+    void *lb_state;           /* set by the strategy's model_init */
+} ig_model_t;
+
+/* Usage the engine reported; -1 where unknown. */
+typedef struct {
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+    int64_t cached_tokens;
+    double audio_seconds;
+} ig_usage_t;
+
+/* ---- the host API table ------------------------------------------------------------------ */
+
+typedef enum { IG_LOG_ERROR = 0, IG_LOG_WARN, IG_LOG_INFO, IG_LOG_DEBUG } ig_log_level_t;
+
+typedef struct ig_host_s {
+    uint32_t abi_version;
+    void (*log)(ig_log_level_t level, const char *plugin, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+    /* Fills err->msg, printf-style. Always returns -1 so `return host->error(err, ...)` reads well. */
+    int (*error)(ig_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+    /* Request-scoped memory (h2o's per-request pool): freed with the request, never free() it. */
+    void *(*palloc)(void *pool, size_t n);
+    uint64_t (*now_ms)(void); /* monotonic */
+    const ig_json_api_t *json;
+    /* Endpoint state, shared by all worker threads (atomic reads). */
+    const char *(*endpoint_url)(const ig_endpoint_t *ep);
+    uint32_t (*endpoint_in_flight)(const ig_endpoint_t *ep);
+    int (*endpoint_healthy)(const ig_endpoint_t *ep);
+} ig_host_t;
+
+/* ---- engine plugins ---------------------------------------------------------------------- */
+
+/*
+ * One request on its way to an engine. The core fills the inputs, the engine's
+ * prepare() fills the upstream request, the response hooks fill usage.
+ * Everything a plugin allocates for it comes from host->palloc(r->pool, ...).
+ */
+typedef struct ig_engine_req_s {
+    const ig_host_t *host;
+    void *pool;
+    /* inputs */
+    ig_api_t api;
+    const ig_model_t *model;
+    ig_str_t adapter;          /* LoRA adapter addressed as <model>_<adapter>, or empty */
+    ig_json_value_t body;      /* the client's JSON body (the top-level object) */
+    ig_json_value_t model_field; /* span of the body's "model" value (with quotes) */
+    int stream;                /* the client asked for a stream */
+    int client_wants_usage;    /* stream_options.include_usage was true in the client's body */
+    /* outputs of prepare(): path and body sent upstream */
+    ig_str_t upstream_path;
+    ig_str_t upstream_body[8]; /* concatenated in order; spans may point into the client body */
+    size_t nupstream_body;
+    /* response, filled by the core before on_response_data */
+    int upstream_status;
+    /* filled by the engine from the response */
+    ig_usage_t usage;
+    void *state;               /* engine's per-request state */
+} ig_engine_req_t;
+
+/* Where a response hook writes what the client receives. */
+typedef struct ig_sink_s {
+    void (*write)(struct ig_sink_s *sink, const char *data, size_t len);
+} ig_sink_t;
+
+typedef struct {
+    unsigned features;   /* IG_FEATURE_* this engine can serve */
+    const char *health_path;
+    /* Checks model fields (url scheme, features) and sets model->engine_state. 0 or -1 with err. */
+    int (*model_init)(const ig_host_t *host, void *plugin_state, ig_model_t *model, ig_error_t *err);
+    void (*model_free)(void *plugin_state, ig_model_t *model);
+    /* Fills upstream_path and upstream_body. 0, or -1 with err (the client gets a 400 naming it). */
+    int (*prepare)(void *plugin_state, ig_engine_req_t *r, ig_error_t *err);
+    /*
+     * Upstream response body bytes as they arrive (de-chunked), for both plain
+     * and streamed responses. The engine writes what the client should receive
+     * to sink (usually the same bytes) and extracts usage on the way.
+     */
+    void (*on_response_data)(void *plugin_state, ig_engine_req_t *r, const char *data, size_t len, ig_sink_t *sink);
+    /*
+     * End of the response (complete = 0 when it was cut short, the client went
+     * away, or no endpoint answered). Called exactly once for every request
+     * whose prepare() succeeded, so per-request resources are released here.
+     * May write a tail to sink (ignored when the client is gone).
+     */
+    void (*on_response_end)(void *plugin_state, ig_engine_req_t *r, int complete, ig_sink_t *sink);
+} ig_engine_vtable_t;
+
+/* ---- load-balancing plugins -------------------------------------------------------------- */
+
+typedef struct {
+    ig_api_t api;
+    ig_str_t adapter;
+    ig_str_t prefix;       /* prompt prefix (first user message / prompt), may be empty */
+    ig_str_t routing_key;  /* Routing-Key header, may be empty */
+} ig_lb_request_t;
+
+typedef struct {
+    /* Per-model setup (model->lb_options are parsed already); sets model->lb_state. */
+    int (*model_init)(const ig_host_t *host, void *plugin_state, ig_model_t *model, ig_error_t *err);
+    void (*model_free)(void *plugin_state, ig_model_t *model);
+    /*
+     * Picks one of n candidate endpoints (all healthy, none already tried for
+     * this request). Returns its index, or -1. Called from any worker thread:
+     * state touched here must be atomic or immutable.
+     */
+    int (*pick)(void *plugin_state, const ig_model_t *model, const ig_lb_request_t *req,
+                ig_endpoint_t *const *candidates, size_t n);
+} ig_lb_vtable_t;
+
+/* ---- the descriptor ---------------------------------------------------------------------- */
+
+typedef struct ig_plugin_s {
+    uint32_t abi_version;          /* IG_PLUGIN_ABI_VERSION at build time */
+    const char *name;              /* "vllm"; also what plugins.load lists */
+    ig_plugin_kind_t kind;
+    const char *version;
+    const char *description;
+    /* Names this plugin answers to in the config besides `name`, compared
+     * case-insensitively (engine: "VLLM", strategy: "LeastLoad"). NULL-terminated or NULL. */
+    const char *const *aliases;
+    const ig_option_decl_t *options;       /* plugins.options.<name>; NULL-terminated by name == NULL */
+    const ig_option_decl_t *model_options; /* per-model options; may be NULL */
+    const char *model_options_key;  /* where a model sets them: loadBalancing.<key> for LB ("prefixHash") */
+    /* Creates the plugin's state for one configuration generation. 0 or -1 with err. */
+    int (*init)(const ig_host_t *host, const ig_option_value_t *options, void **plugin_state, ig_error_t *err);
+    void (*fini)(void *plugin_state);
+    const void *vtable;            /* ig_engine_vtable_t or ig_lb_vtable_t, by kind */
+} ig_plugin_t;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * openai_error.h — every error a client sees, in OpenAI's shape:
+ * {"error":{"message":...,"type":...,"param":...,"code":...}}
+ */
+#ifndef IG_OPENAI_ERROR_H
+#define IG_OPENAI_ERROR_H
+
+#include <h2o.h>
+
+/* type: "invalid_request_error", "server_error", ...; param and code may be NULL (JSON null). */
+void ig_send_error(h2o_req_t *req, int status, const char *type, const char *param, const char *code,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Builds the error body into pool memory (for engines' errors rewritten by the core). */
+h2o_iovec_t ig_openai_error_body(h2o_mem_pool_t *pool, const char *type, const char *param, const char *code,
+                                 const char *message, size_t message_len);
+
+const char *ig_http_reason(int status);
+
+#endif

@@ -1,0 +1,499 @@
+#include "proxy.h"
+#include <stdlib.h>
+#include <string.h>
+#include "log.h"
+#include "openai_error.h"
+#include "openai_request.h"
+#include "plugin_host.h"
+#include "server.h"
+#include "upstream.h"
+#include "worker.h"
+
+#define PROXY_MAX_ATTEMPTS 3          /* first try + 2 retries while nothing reached the client */
+#define PROXY_MAX_CANDIDATES 64       /* endpoints considered per pick */
+#define PROXY_PAUSE_BYTES (256 * 1024) /* stop reading the engine when this much waits for the client */
+#define PROXY_ERROR_BODY_MAX (64 * 1024)
+
+/* Bytes on their way to the client; two of them alternate, since h2o keeps a sent buffer until proceed(). */
+typedef struct {
+    char *data;
+    size_t len, cap;
+} outbuf_t;
+
+typedef struct {
+    h2o_generator_t generator;   /* first: h2o hands it back to proceed/stop */
+    ig_sink_t sink;              /* what the engine writes client-bound bytes to */
+    h2o_req_t *req;
+    ig_worker_t *worker;
+    ig_generation_t *gen;        /* held from start to dispose */
+    const ig_model_rt_t *model;
+    ig_request_log_t *log;
+    ig_openai_request_t oreq;
+    ig_engine_req_t ereq;
+    ig_upstream_req_t *up;
+    ig_endpoint_t *ep;           /* endpoint of the attempt in flight (counted in its in_flight) */
+    ig_endpoint_t *tried[PROXY_MAX_ATTEMPTS];
+    unsigned attempts;
+    outbuf_t pending, sending;
+    ig_upstream_result_t result;
+    const char *content_type;
+    unsigned started : 1;        /* h2o_start_response done */
+    unsigned in_send : 1;        /* an h2o_send awaits proceed() */
+    unsigned upstream_done : 1;
+    unsigned final_sent : 1;
+    unsigned client_gone : 1;
+    unsigned paused : 1;
+    unsigned engine_open : 1;    /* prepare() succeeded, on_response_end() not yet called */
+    unsigned error_status : 1;   /* the engine answered >= 400: hold the body, answer OpenAI-shaped */
+    unsigned sse : 1;
+} proxy_t;
+
+static void start_attempt(proxy_t *p);
+
+/* ---- client-bound bytes --------------------------------------------------------------------- */
+
+static int outbuf_append(outbuf_t *b, const char *data, size_t len)
+{
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len)
+            cap *= 2;
+        char *nd = realloc(b->data, cap);
+        if (nd == NULL)
+            return -1;
+        b->data = nd;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+static void sink_write(ig_sink_t *sink, const char *data, size_t len)
+{
+    proxy_t *p = (proxy_t *)((char *)sink - offsetof(proxy_t, sink));
+    if (p->client_gone || len == 0)
+        return;
+    if (outbuf_append(&p->pending, data, len) != 0) {
+        ig_log_error("out of memory buffering a response for model %s", p->oreq.model_name);
+        p->result = IG_UPSTREAM_CUT;
+    }
+}
+
+static void null_write(ig_sink_t *sink, const char *data, size_t len)
+{
+}
+
+static ig_sink_t null_sink = {null_write};
+
+/* Hands pending bytes to h2o when it is ready for them; ends the response once the engine is done. */
+static void flush(proxy_t *p)
+{
+    if (p->client_gone || !p->started || p->in_send || p->final_sent)
+        return;
+    if (p->pending.len == 0 && !p->upstream_done)
+        return;
+    outbuf_t t = p->sending;
+    p->sending = p->pending;
+    p->pending = t;
+    p->pending.len = 0;
+    h2o_send_state_t state = H2O_SEND_STATE_IN_PROGRESS;
+    if (p->upstream_done) {
+        state = p->result == IG_UPSTREAM_OK ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_ERROR;
+        p->final_sent = 1;
+    }
+    if (p->sending.len != 0 && p->log->first_byte_ns == 0)
+        p->log->first_byte_ns = ig_now_ns();
+    h2o_iovec_t buf = h2o_iovec_init(p->sending.data, p->sending.len);
+    p->in_send = state == H2O_SEND_STATE_IN_PROGRESS;
+    h2o_send(p->req, &buf, buf.len ? 1 : 0, state);
+}
+
+static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+    proxy_t *p = (proxy_t *)g;
+    p->in_send = 0;
+    p->sending.len = 0;
+    if (p->paused && p->up != NULL) {
+        p->paused = 0;
+        ig_upstream_resume(p->up);
+    }
+    flush(p);
+}
+
+/* ---- ending an attempt ------------------------------------------------------------------------ */
+
+static void release_endpoint(proxy_t *p, int failed)
+{
+    if (p->ep == NULL)
+        return;
+    atomic_fetch_sub_explicit(&p->ep->in_flight, 1, memory_order_relaxed);
+    if (failed)
+        ig_endpoint_record_failure(p->ep);
+    else
+        ig_endpoint_record_success(p->ep);
+    p->ep = NULL;
+}
+
+static void end_engine(proxy_t *p, int complete, ig_sink_t *sink)
+{
+    if (!p->engine_open)
+        return;
+    p->engine_open = 0;
+    p->model->engine->on_response_end(p->model->engine_state, &p->ereq, complete, sink);
+}
+
+/* Stops everything upstream: the client is gone or the request is being disposed. */
+static void abandon(proxy_t *p, const char *outcome)
+{
+    if (p->up != NULL) {
+        ig_upstream_cancel(p->up);
+        p->up = NULL;
+        release_endpoint(p, 0);
+        if (p->log->outcome == NULL)
+            p->log->outcome = outcome;
+    }
+    end_engine(p, 0, &null_sink);
+}
+
+static void on_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+    proxy_t *p = (proxy_t *)g;
+    p->client_gone = 1;
+    abandon(p, "client closed");
+}
+
+static void on_dispose(void *arg)
+{
+    proxy_t *p = arg;
+    p->client_gone = 1;
+    abandon(p, "client closed");
+    free(p->pending.data);
+    free(p->sending.data);
+    p->worker->active--;
+    ig_generation_release(p->gen);
+}
+
+/* ---- answering with an error ------------------------------------------------------------------ */
+
+static int is_retryable(ig_upstream_result_t r)
+{
+    return r == IG_UPSTREAM_CONNECT_FAILED || r == IG_UPSTREAM_CONNECT_TIMEOUT || r == IG_UPSTREAM_RESET_BEFORE_HEAD;
+}
+
+static size_t count_candidates(proxy_t *p, ig_endpoint_t **out);
+
+static int can_retry(proxy_t *p)
+{
+    ig_endpoint_t *c[PROXY_MAX_CANDIDATES];
+    return p->attempts < PROXY_MAX_ATTEMPTS && count_candidates(p, c) > 0;
+}
+
+/* The engine failed before answering: a gateway error naming the model, not the engine's address. */
+static void fail_upstream(proxy_t *p, ig_upstream_result_t r)
+{
+    const ig_server_config_t *sc = &p->gen->config->server;
+    p->log->outcome = ig_upstream_result_str(r);
+    if (p->client_gone)
+        return;
+    const char *name = p->oreq.model_name;
+    switch (r) {
+    case IG_UPSTREAM_CONNECT_TIMEOUT:
+        ig_send_error(p->req, 504, "server_error", NULL, "upstream_timeout",
+                      "model `%s`: no engine endpoint accepted a connection within %llums", name,
+                      (unsigned long long)sc->connect_timeout_ms);
+        break;
+    case IG_UPSTREAM_FIRST_BYTE_TIMEOUT:
+        ig_send_error(p->req, 504, "server_error", NULL, "upstream_timeout",
+                      "model `%s`: the engine did not start answering within %llums", name,
+                      (unsigned long long)sc->first_byte_timeout_ms);
+        break;
+    case IG_UPSTREAM_IDLE_TIMEOUT:
+        ig_send_error(p->req, 504, "server_error", NULL, "upstream_timeout",
+                      "model `%s`: the engine stopped answering for %llums", name,
+                      (unsigned long long)sc->idle_timeout_ms);
+        break;
+    default:
+        ig_send_error(p->req, 502, "server_error", NULL, "upstream_error",
+                      "model `%s`: the engine failed (%s) after %u attempt%s", name, ig_upstream_result_str(r),
+                      p->attempts, p->attempts == 1 ? "" : "s");
+        break;
+    }
+}
+
+/*
+ * The engine answered >= 400. The engine plugin wrote its rewrite of the body
+ * into pending; pass it on when it is OpenAI-shaped, otherwise wrap it. An
+ * engine's 5xx becomes our 502: the gateway worked, the engine did not.
+ */
+static void send_engine_error(proxy_t *p)
+{
+    int status = p->ereq.upstream_status >= 500 ? 502 : p->ereq.upstream_status;
+    h2o_req_t *req = p->req;
+    ig_json_value_t root, err;
+    int shaped = p->pending.len > 0 && ig_json_validate(p->pending.data, p->pending.len, NULL) == 0 &&
+                 ig_json_parse_value(p->pending.data, p->pending.len, &root) == 0 &&
+                 ig_json_object_get(&root, "error", 5, &err) == 1 && err.type == IG_JSON_OBJECT;
+    if (!shaped) {
+        char msg[512];
+        int n = snprintf(msg, sizeof(msg), "model `%s`: the engine answered HTTP %d: %.*s", p->oreq.model_name,
+                         p->ereq.upstream_status, (int)(p->pending.len > 300 ? 300 : p->pending.len),
+                         p->pending.data ? p->pending.data : "");
+        h2o_iovec_t body = ig_openai_error_body(&req->pool, status >= 500 ? "server_error" : "invalid_request_error",
+                                                NULL, NULL, msg, n < 0 ? 0 : (size_t)n >= sizeof(msg) ? sizeof(msg) - 1 : (size_t)n);
+        p->pending.len = 0;
+        outbuf_append(&p->pending, body.base, body.len);
+    }
+    req->res.status = status;
+    req->res.reason = ig_http_reason(status);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_send_inline(req, p->pending.data, p->pending.len);
+    p->pending.len = 0;
+}
+
+/* ---- upstream callbacks ----------------------------------------------------------------------- */
+
+static void start_response(proxy_t *p, int status)
+{
+    h2o_req_t *req = p->req;
+    req->res.status = status;
+    req->res.reason = ig_http_reason(status);
+    const char *ct = p->content_type ? p->content_type : "application/json";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct, strlen(ct));
+    if (p->sse)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    p->generator.proceed = on_proceed;
+    p->generator.stop = on_stop;
+    h2o_start_response(req, &p->generator);
+    p->started = 1;
+}
+
+static void on_up_head(void *data, int status, const ig_upstream_header_t *headers, size_t n)
+{
+    proxy_t *p = data;
+    if (status >= 500 && can_retry(p)) {
+        ig_log_warn("model %s: endpoint %s answered %d, retrying on another endpoint", p->oreq.model_name,
+                    p->ep->url, status);
+        ig_upstream_cancel(p->up);
+        p->up = NULL;
+        release_endpoint(p, 1);
+        start_attempt(p);
+        return;
+    }
+    p->ereq.upstream_status = status;
+    for (size_t i = 0; i < n; i++) {
+        if (headers[i].name.len == 12 && strncasecmp(headers[i].name.ptr, "content-type", 12) == 0) {
+            p->content_type = h2o_strdup(&p->req->pool, headers[i].value.ptr, headers[i].value.len).base;
+            p->sse = headers[i].value.len >= 17 && strncasecmp(headers[i].value.ptr, "text/event-stream", 17) == 0;
+        }
+    }
+    if (status >= 400)
+        p->error_status = 1;
+    else
+        start_response(p, status);
+}
+
+static void on_up_body(void *data, const char *chunk, size_t len)
+{
+    proxy_t *p = data;
+    p->model->engine->on_response_data(p->model->engine_state, &p->ereq, chunk, len, &p->sink);
+    if (p->error_status && p->pending.len > PROXY_ERROR_BODY_MAX) {
+        /* an error body has no business being this large: stop reading it */
+        ig_upstream_cancel(p->up);
+        p->up = NULL;
+        release_endpoint(p, 1);
+        p->pending.len = PROXY_ERROR_BODY_MAX;
+        end_engine(p, 0, &null_sink);
+        send_engine_error(p);
+        return;
+    }
+    flush(p);
+    if (!p->paused && p->pending.len >= PROXY_PAUSE_BYTES && p->up != NULL) {
+        p->paused = 1;
+        ig_upstream_pause(p->up);
+    }
+}
+
+static void on_up_done(void *data, ig_upstream_result_t result)
+{
+    proxy_t *p = data;
+    p->up = NULL;
+    int answered = p->ereq.upstream_status != 0;
+    release_endpoint(p, result != IG_UPSTREAM_OK || p->ereq.upstream_status >= 500);
+    if (!answered) {
+        if (is_retryable(result) && can_retry(p)) {
+            ig_log_warn("model %s: endpoint %s failed (%s), retrying on another endpoint", p->oreq.model_name,
+                        p->tried[p->attempts - 1]->url, ig_upstream_result_str(result));
+            start_attempt(p);
+            return;
+        }
+        end_engine(p, 0, &null_sink);
+        fail_upstream(p, result);
+        return;
+    }
+    if (result != IG_UPSTREAM_OK) {
+        p->log->outcome = ig_upstream_result_str(result);
+        ig_log_warn("model %s: endpoint %s: %s", p->oreq.model_name, p->tried[p->attempts - 1]->url,
+                    ig_upstream_result_str(result));
+    }
+    end_engine(p, result == IG_UPSTREAM_OK, &p->sink);
+    if (p->error_status) {
+        send_engine_error(p);
+        return;
+    }
+    if (result != IG_UPSTREAM_OK && p->sse) {
+        /* tell a streaming client why its stream ends early, then end it as failed */
+        h2o_iovec_t body = ig_openai_error_body(&p->req->pool, "server_error", NULL, "upstream_error",
+                                                "the engine's stream ended before it was complete", 48);
+        sink_write(&p->sink, "data: ", 6);
+        sink_write(&p->sink, body.base, body.len - 1);
+        sink_write(&p->sink, "\n\n", 2);
+    }
+    if (p->result == IG_UPSTREAM_OK)
+        p->result = result;
+    p->upstream_done = 1;
+    flush(p);
+}
+
+static const ig_upstream_callbacks_t upstream_callbacks = {on_up_head, on_up_body, on_up_done};
+
+/* ---- choosing an endpoint ----------------------------------------------------------------------- */
+
+static int was_tried(const proxy_t *p, const ig_endpoint_t *ep)
+{
+    for (unsigned i = 0; i < p->attempts; i++)
+        if (p->tried[i] == ep)
+            return 1;
+    return 0;
+}
+
+static size_t count_candidates(proxy_t *p, ig_endpoint_t **out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->model->nendpoints && n < PROXY_MAX_CANDIDATES; i++) {
+        ig_endpoint_t *ep = p->model->endpoints[i];
+        if (!was_tried(p, ep) && atomic_load_explicit(&ep->healthy, memory_order_relaxed))
+            out[n++] = ep;
+    }
+    if (n == 0) {
+        /* every endpoint looks unhealthy: still try the untried ones rather than refuse outright */
+        for (size_t i = 0; i < p->model->nendpoints && n < PROXY_MAX_CANDIDATES; i++)
+            if (!was_tried(p, p->model->endpoints[i]))
+                out[n++] = p->model->endpoints[i];
+    }
+    return n;
+}
+
+static void start_attempt(proxy_t *p)
+{
+    ig_endpoint_t *cand[PROXY_MAX_CANDIDATES];
+    size_t n = count_candidates(p, cand);
+    int idx = 0;
+    if (n > 1 && p->model->lb != NULL) {
+        ig_lb_request_t lreq = {.api = p->oreq.api, .adapter = p->ereq.adapter, .prefix = p->oreq.prefix};
+        ssize_t rk = h2o_find_header_by_str(&p->req->headers, H2O_STRLIT("routing-key"), -1);
+        if (rk >= 0)
+            lreq.routing_key = (ig_str_t){p->req->headers.entries[rk].value.base, p->req->headers.entries[rk].value.len};
+        idx = p->model->lb->pick(p->model->lb_state, &p->model->cfg->model, &lreq, cand, n);
+        if (idx < 0 || (size_t)idx >= n)
+            idx = 0;
+    }
+    ig_endpoint_t *ep = cand[idx];
+    p->ep = ep;
+    p->tried[p->attempts++] = ep;
+    p->log->endpoint = ep;
+    p->log->attempts = p->attempts;
+    atomic_fetch_add_explicit(&ep->in_flight, 1, memory_order_relaxed);
+
+    ig_upstream_header_t headers[2] = {
+        {IG_STR("Content-Type"), IG_STR("application/json")},
+        {IG_STR("Accept"), p->oreq.stream ? IG_STR("text/event-stream") : IG_STR("application/json")},
+    };
+    ig_upstream_request_t ureq = {
+        .endpoint = ep,
+        .method = IG_STR("POST"),
+        .path = p->ereq.upstream_path,
+        .headers = headers,
+        .nheaders = 2,
+        .body = p->ereq.upstream_body,
+        .nbody = p->ereq.nupstream_body,
+    };
+    p->up = ig_upstream_start(p->worker->upstream, &ureq, &upstream_callbacks, p);
+    if (p->up == NULL) {
+        release_endpoint(p, 0);
+        end_engine(p, 0, &null_sink);
+        p->log->outcome = "out of memory";
+        ig_send_error(p->req, 500, "server_error", NULL, NULL, "out of memory");
+    }
+}
+
+/* ---- the request ------------------------------------------------------------------------------ */
+
+void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_log_t *log)
+{
+    ig_generation_t *gen = w->gen;
+    size_t limit = gen->config->server.max_body_bytes;
+    if (req->entity.len > limit) {
+        ig_send_error(req, 413, "invalid_request_error", NULL, "request_too_large",
+                      "the request body is %zu bytes, over this server's limit of %zu bytes", req->entity.len, limit);
+        return;
+    }
+    proxy_t *p = h2o_mem_alloc_shared(&req->pool, sizeof(*p), on_dispose);
+    memset(p, 0, sizeof(*p));
+    p->req = req;
+    p->worker = w;
+    p->gen = gen;
+    p->log = log;
+    p->sink.write = sink_write;
+    ig_generation_retain(gen);
+    w->active++;
+
+    ig_request_error_t perr;
+    if (ig_openai_request_parse(api, req->entity.base, req->entity.len, &p->oreq, &perr) != 0) {
+        ig_send_error(req, perr.status, "invalid_request_error", perr.param, NULL, "%s", perr.message);
+        return;
+    }
+    ig_request_log_set_model(log, p->oreq.model_name, p->oreq.model_name_len);
+    ig_str_t adapter;
+    const ig_model_rt_t *m = ig_generation_find_model(gen, p->oreq.model_name, p->oreq.model_name_len, &adapter);
+    if (m == NULL) {
+        ig_send_error(req, 404, "invalid_request_error", "model", "model_not_found",
+                      "The model `%s` does not exist or you do not have access to it.", p->oreq.model_name);
+        return;
+    }
+    p->model = m;
+    unsigned need = ig_api_required_feature(api);
+    if (!(m->cfg->model.features & need)) {
+        char have[128], want[64];
+        ig_send_error(req, 400, "invalid_request_error", "model", "model_not_supported",
+                      "model `%s` does not support %s: it needs the %s feature and the model has %s",
+                      p->oreq.model_name, ig_api_path(api), ig_features_str(need, want, sizeof(want)),
+                      ig_features_str(m->cfg->model.features, have, sizeof(have)));
+        return;
+    }
+    if (m->nendpoints == 0) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("5"));
+        ig_send_error(req, 503, "server_error", NULL, "model_unavailable",
+                      "model `%s` has no endpoint ready to serve it", p->oreq.model_name);
+        return;
+    }
+
+    ig_engine_req_t *e = &p->ereq;
+    e->host = ig_plugin_host_api();
+    e->pool = &req->pool;
+    e->api = api;
+    e->model = &m->cfg->model;
+    e->adapter = adapter;
+    e->body = p->oreq.body;
+    e->model_field = p->oreq.model;
+    e->stream = p->oreq.stream;
+    e->client_wants_usage = p->oreq.include_usage;
+    e->usage = (ig_usage_t){-1, -1, -1, -1};
+    ig_error_t err = {{0}};
+    if (m->engine->prepare(m->engine_state, e, &err) != 0) {
+        ig_send_error(req, 400, "invalid_request_error", NULL, NULL, "%s", err.msg);
+        return;
+    }
+    p->engine_open = 1;
+    start_attempt(p);
+}

@@ -1,0 +1,57 @@
+#include "request_log.h"
+#include <string.h>
+#include <time.h>
+#include "access_log.h"
+#include "server.h"
+#include "worker.h"
+
+uint64_t ig_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void on_dispose(void *p)
+{
+    ig_request_log_t *log = p;
+    h2o_req_t *req = log->req;
+    uint64_t now = ig_now_ns();
+    ig_access_entry_t e = {
+        .method = req->method.base,
+        .method_len = req->method.len,
+        .path = req->path.base,
+        .path_len = req->path.len,
+        .http_version = req->version,
+        /* no status: the client went away before any answer (nginx's 499) */
+        .status = req->res.status ? req->res.status : 499,
+        .model = log->model,
+        .model_len = log->model_len,
+        .endpoint = log->endpoint ? log->endpoint->url : NULL,
+        .bytes_in = req->entity.len,
+        .bytes_out = req->bytes_sent,
+        .duration_ms = (double)(now - log->start_ns) / 1e6,
+        .ttfb_ms = log->first_byte_ns ? (double)(log->first_byte_ns - log->start_ns) / 1e6 : -1,
+        .attempts = log->attempts,
+        .outcome = log->outcome,
+    };
+    ig_access_log_write(log->worker->server->access_log, &e);
+}
+
+ig_request_log_t *ig_request_log_start(ig_worker_t *w, h2o_req_t *req)
+{
+    ig_request_log_t *log = h2o_mem_alloc_shared(&req->pool, sizeof(*log), on_dispose);
+    memset(log, 0, sizeof(*log));
+    log->req = req;
+    log->worker = w;
+    log->start_ns = ig_now_ns();
+    return log;
+}
+
+void ig_request_log_set_model(ig_request_log_t *log, const char *name, size_t len)
+{
+    char *copy = h2o_mem_alloc_pool(&log->req->pool, len);
+    memcpy(copy, name, len);
+    log->model = copy;
+    log->model_len = len;
+}

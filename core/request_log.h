@@ -1,0 +1,30 @@
+/*
+ * request_log.h — the access-log record of one request, written when h2o
+ * disposes the request, whatever way it ended. Handlers fill in what they
+ * learn (model, endpoint, outcome) as they go.
+ */
+#ifndef IG_REQUEST_LOG_H
+#define IG_REQUEST_LOG_H
+
+#include <h2o.h>
+#include "endpoint.h"
+
+typedef struct ig_worker_s ig_worker_t;
+
+typedef struct {
+    h2o_req_t *req;
+    ig_worker_t *worker;
+    uint64_t start_ns;
+    uint64_t first_byte_ns;   /* 0 until the first response byte is handed to h2o */
+    const char *model;        /* pool memory */
+    size_t model_len;
+    const ig_endpoint_t *endpoint; /* endpoints live as long as the registry */
+    unsigned attempts;
+    const char *outcome;      /* static string; NULL = "ok" */
+} ig_request_log_t;
+
+ig_request_log_t *ig_request_log_start(ig_worker_t *w, h2o_req_t *req);
+void ig_request_log_set_model(ig_request_log_t *log, const char *name, size_t len);
+uint64_t ig_now_ns(void);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * server.h — the running gateway: listeners, worker threads, the active
+ * configuration generation and the state that outlives generations.
+ *
+ * Threads: the main thread owns the server, handles signals and builds new
+ * generations; each worker thread runs one libuv loop with one h2o context
+ * and serves connections accepted on its own SO_REUSEPORT sockets. Workers
+ * share only immutable generations and atomic counters.
+ */
+#ifndef IG_SERVER_H
+#define IG_SERVER_H
+
+#include <stdatomic.h>
+#include <h2o.h>
+#include <uv.h>
+#include "access_log.h"
+#include "endpoint.h"
+#include "generation.h"
+#include "plugin_host.h"
+
+typedef struct ig_worker_s ig_worker_t;
+
+typedef struct ig_server_s {
+    char *config_path;
+    ig_plugin_host_t *plugins;
+    ig_endpoint_registry_t *endpoints;
+    ig_generation_t *gen;            /* the main thread's reference to the active generation */
+    uint64_t next_gen_id;
+    h2o_globalconf_t h2o;            /* immutable once workers start */
+    SSL_CTX **ssl_ctx;               /* per listen entry, NULL for plain TCP */
+    size_t nlisten;
+    ig_access_log_t *access_log;
+    ig_worker_t *workers;
+    unsigned nworkers;
+    uv_loop_t *loop;                 /* main thread's loop: signals */
+    uv_signal_t sig_hup, sig_term, sig_int;
+    atomic_uint_fast64_t reloads_ok, reloads_failed;
+} ig_server_t;
+
+/* Loads the config (first generation), binds every listener; errors to stderr. 0 or -1. */
+int ig_server_init(ig_server_t *s, const char *config_path);
+/* Starts the workers and runs until SIGTERM/SIGINT; returns the process exit code. */
+int ig_server_run(ig_server_t *s);
+void ig_server_dispose(ig_server_t *s);
+
+/* Parses the file into a new generation and hands it to every worker (SIGHUP). 0 or -1. */
+int ig_server_reload(ig_server_t *s);
+
+#endif

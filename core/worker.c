@@ -1,0 +1,191 @@
+#include "worker.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "listener.h"
+#include "log.h"
+#include "server.h"
+
+static ig_upstream_limits_t upstream_limits_of(const ig_generation_t *gen)
+{
+    const ig_server_config_t *sc = &gen->config->server;
+    return (ig_upstream_limits_t){
+        .connect_timeout_ms = sc->connect_timeout_ms,
+        .first_byte_timeout_ms = sc->first_byte_timeout_ms,
+        .idle_timeout_ms = sc->idle_timeout_ms,
+        .max_idle_per_endpoint = 64,
+        .keepalive_timeout_ms = 30000,
+    };
+}
+
+int ig_worker_bind(ig_worker_t *w, ig_server_t *s)
+{
+    const ig_config_t *cfg = s->gen->config;
+    w->server = s;
+    w->nlisteners = cfg->server.nlisten;
+    w->listen_fds = calloc(w->nlisteners, sizeof(int));
+    w->listeners = calloc(w->nlisteners, sizeof(ig_listener_t));
+    if (w->listen_fds == NULL || w->listeners == NULL)
+        return -1;
+    for (size_t i = 0; i < w->nlisteners; i++)
+        w->listen_fds[i] = -1;
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        char msg[256];
+        w->listen_fds[i] = ig_listener_bind(&cfg->server.listen[i], (int)i, msg, sizeof(msg));
+        if (w->listen_fds[i] < 0) {
+            ig_log_error("%s: %s", cfg->path, msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+    if (status != 0)
+        return;
+    ig_listener_t *l = (ig_listener_t *)listener;
+    uv_tcp_t *conn = malloc(sizeof(*conn));
+    if (conn == NULL)
+        return;
+    uv_tcp_init(listener->loop, conn);
+    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
+        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+        return;
+    }
+    uv_tcp_nodelay(conn, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    h2o_accept(&l->accept_ctx, sock);
+}
+
+static void adopt_next_generation(ig_worker_t *w)
+{
+    ig_generation_t *next = atomic_exchange(&w->next_gen, NULL);
+    if (next == NULL)
+        return;
+    ig_generation_t *old = w->gen;
+    w->gen = next;
+    ig_upstream_limits_t limits = upstream_limits_of(next);
+    ig_upstream_pool_set_limits(w->upstream, &limits);
+    if (old != NULL)
+        ig_generation_release(old);
+}
+
+static void close_listeners(ig_worker_t *w)
+{
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        if (!uv_is_closing((uv_handle_t *)&w->listeners[i].handle))
+            uv_close((uv_handle_t *)&w->listeners[i].handle, NULL);
+    }
+}
+
+static void on_close_any(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Checks whether in-flight requests are done (or the grace period is over), then ends the loop. */
+static void on_drain_tick(uv_timer_t *t)
+{
+    ig_worker_t *w = t->data;
+    if (w->active == 0 || uv_now(&w->loop) >= w->drain_deadline_ms) {
+        if (w->active != 0)
+            ig_log_warn("worker %u: grace period over with %llu requests in flight", w->index,
+                        (unsigned long long)w->active);
+        uv_timer_stop(t);
+        uv_stop(&w->loop);
+    }
+}
+
+static void on_wakeup(uv_async_t *a)
+{
+    ig_worker_t *w = a->data;
+    adopt_next_generation(w);
+    if (atomic_load(&w->stop) && !uv_is_active((uv_handle_t *)&w->drain_timer)) {
+        /* stop accepting; let in-flight requests finish within the grace period */
+        close_listeners(w);
+        w->drain_deadline_ms = uv_now(&w->loop) + 10000;
+        uv_timer_start(&w->drain_timer, on_drain_tick, 0, 50);
+    }
+}
+
+static void worker_main(void *arg)
+{
+    ig_worker_t *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    /* teardown: h2o first (closes client connections, disposing their requests), then our handles */
+    h2o_context_request_shutdown(&w->ctx);
+    uv_run(&w->loop, UV_RUN_NOWAIT);
+    h2o_context_dispose(&w->ctx);
+    ig_upstream_pool_close(w->upstream);
+    uv_walk(&w->loop, on_close_any, NULL);
+    while (uv_run(&w->loop, UV_RUN_NOWAIT) != 0)
+        ;
+    if (uv_loop_close(&w->loop) != 0)
+        ig_log_debug("worker %u: loop closed with handles left", w->index);
+    if (w->gen != NULL)
+        ig_generation_release(w->gen);
+    w->gen = NULL;
+    ig_generation_t *pending = atomic_exchange(&w->next_gen, NULL);
+    if (pending != NULL)
+        ig_generation_release(pending);
+}
+
+int ig_worker_start(ig_worker_t *w)
+{
+    ig_server_t *s = w->server;
+    uv_loop_init(&w->loop);
+    h2o_context_init(&w->ctx, &w->loop, &s->h2o);
+    ig_generation_retain(s->gen);
+    w->gen = s->gen;
+    ig_upstream_limits_t limits = upstream_limits_of(w->gen);
+    w->upstream = ig_upstream_pool_create(&w->loop, &limits);
+    if (w->upstream == NULL)
+        return -1;
+    uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+    w->wakeup.data = w;
+    uv_timer_init(&w->loop, &w->drain_timer);
+    w->drain_timer.data = w;
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        ig_listener_t *l = &w->listeners[i];
+        uv_tcp_init(&w->loop, &l->handle);
+        if (uv_tcp_open(&l->handle, w->listen_fds[i]) != 0 ||
+            uv_listen((uv_stream_t *)&l->handle, 1024, on_accept) != 0) {
+            ig_log_error("worker %u: cannot listen on %s", w->index, w->gen->config->server.listen[i].address);
+            return -1;
+        }
+        w->listen_fds[i] = -1; /* owned by the handle now */
+        l->accept_ctx.ctx = &w->ctx;
+        l->accept_ctx.hosts = s->h2o.hosts;
+        l->accept_ctx.ssl_ctx = s->ssl_ctx[i];
+    }
+    if (uv_thread_create(&w->thread, worker_main, w) != 0)
+        return -1;
+    return 0;
+}
+
+void ig_worker_post_generation(ig_worker_t *w, ig_generation_t *gen)
+{
+    ig_generation_t *prev = atomic_exchange(&w->next_gen, gen);
+    if (prev != NULL) /* the worker never saw it */
+        ig_generation_release(prev);
+    uv_async_send(&w->wakeup);
+}
+
+void ig_worker_post_stop(ig_worker_t *w)
+{
+    atomic_store(&w->stop, 1);
+    uv_async_send(&w->wakeup);
+}
+
+void ig_worker_join(ig_worker_t *w)
+{
+    uv_thread_join(&w->thread);
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        if (w->listen_fds != NULL && w->listen_fds[i] >= 0)
+            close(w->listen_fds[i]);
+    }
+    free(w->listen_fds);
+    free(w->listeners);
+}

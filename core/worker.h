@@ -1,0 +1,55 @@
+/*
+ * worker.h — one serving thread: a libuv loop, an h2o context, its own
+ * listening sockets, its upstream connection pools and its reference to the
+ * active generation.
+ */
+#ifndef IG_WORKER_H
+#define IG_WORKER_H
+
+#include <stdatomic.h>
+#include <h2o.h>
+#include <uv.h>
+#include "generation.h"
+#include "upstream.h"
+
+typedef struct ig_server_s ig_server_t;
+typedef struct ig_worker_s ig_worker_t;
+
+typedef struct {
+    uv_tcp_t handle;
+    h2o_accept_ctx_t accept_ctx;
+} ig_listener_t;
+
+struct ig_worker_s {
+    h2o_context_t ctx;               /* first: req->conn->ctx points here */
+    ig_server_t *server;
+    unsigned index;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t wakeup;               /* the main thread's messages: new generation, stop */
+    ig_generation_t *gen;            /* this thread's reference; requests retain it */
+    _Atomic(ig_generation_t *) next_gen; /* handed over by the main thread, already retained for us */
+    atomic_int stop;
+    uv_timer_t drain_timer;
+    uint64_t drain_deadline_ms;
+    int *listen_fds;                 /* bound by the main thread, opened in this loop */
+    ig_listener_t *listeners;
+    size_t nlisteners;
+    ig_upstream_pool_t *upstream;
+    uint64_t active;                 /* requests being proxied on this thread */
+};
+
+/* Creates sockets for every listen entry (SO_REUSEPORT) on the calling thread, so bind errors surface at startup. */
+int ig_worker_bind(ig_worker_t *w, ig_server_t *s);
+int ig_worker_start(ig_worker_t *w);
+/* Hands gen (retained for the worker by the caller) to the worker. */
+void ig_worker_post_generation(ig_worker_t *w, ig_generation_t *gen);
+void ig_worker_post_stop(ig_worker_t *w);
+void ig_worker_join(ig_worker_t *w);
+
+static inline ig_worker_t *ig_worker_of(h2o_req_t *req)
+{
+    return (ig_worker_t *)req->conn->ctx;
+}
+
+#endif

@@ -1,0 +1,333 @@
+#include "openai_compat.h"
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *buf;              /* plain body, or the unfinished SSE event */
+    size_t len, cap;
+    int passthrough;        /* plain body over OAC_MAX_BUFFERED: forwarded untouched */
+    int sse;                /* the client asked for a stream */
+    int rewrite_model;      /* the engine knows the model under another name */
+    int strip_usage;        /* we asked for usage, the client did not: drop the usage-only chunk */
+} oac_state_t;
+
+#define JSON(r) ((r)->host->json)
+
+/* ---- request ------------------------------------------------------------------------------- */
+
+ig_str_t oac_upstream_model(const ig_engine_req_t *r)
+{
+    if (r->adapter.len != 0)
+        return r->adapter;
+    const char *n = r->model->served_name ? r->model->served_name : r->model->name;
+    return (ig_str_t){n, strlen(n)};
+}
+
+typedef struct {
+    const char *from, *to; /* replaced span of the client body (from == to: insertion) */
+    ig_str_t with;
+} edit_t;
+
+/* stream_options with include_usage forced true, keeping the client's other options. */
+static ig_str_t stream_options_with_usage(ig_engine_req_t *r, const ig_json_value_t *opts)
+{
+    static const char head[] = "{\"include_usage\":true";
+    size_t cap = sizeof(head) + 1 + (opts->type == IG_JSON_OBJECT ? opts->len : 0);
+    char *out = r->host->palloc(r->pool, cap);
+    size_t len = sizeof(head) - 1;
+    memcpy(out, head, len);
+    if (opts->type == IG_JSON_OBJECT) {
+        ig_json_iter_t it;
+        ig_json_value_t k, v;
+        JSON(r)->iter_init(&it, opts);
+        while (JSON(r)->iter_next(&it, &k, &v) == 1) {
+            if (JSON(r)->string_eq(&k, "include_usage", 13))
+                continue;
+            /* the member as written: from its key to the end of its value */
+            size_t n = (size_t)(v.ptr + v.len - k.ptr);
+            out[len++] = ',';
+            memcpy(out + len, k.ptr, n);
+            len += n;
+        }
+    }
+    out[len++] = '}';
+    return (ig_str_t){out, len};
+}
+
+int oac_prepare(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, ig_error_t *err)
+{
+    const ig_host_t *h = r->host;
+    oac_state_t *st = h->palloc(r->pool, sizeof(*st));
+    memset(st, 0, sizeof(*st));
+    st->sse = r->stream;
+    r->state = st;
+
+    edit_t edits[2];
+    size_t nedits = 0;
+    if (!JSON(r)->string_eq(&r->model_field, upstream_model.ptr, upstream_model.len)) {
+        size_t cap = upstream_model.len * 6 + 3;
+        char *lit = h->palloc(r->pool, cap);
+        size_t n = JSON(r)->escape(upstream_model.ptr, upstream_model.len, lit, cap);
+        edits[nedits++] = (edit_t){r->model_field.ptr, r->model_field.ptr + r->model_field.len, {lit, n}};
+        st->rewrite_model = 1;
+    }
+    if (r->stream && !r->client_wants_usage) {
+        ig_json_value_t opts;
+        st->strip_usage = 1;
+        if (JSON(r)->object_get(&r->body, "stream_options", 14, &opts) == 1) {
+            edits[nedits++] = (edit_t){opts.ptr, opts.ptr + opts.len, stream_options_with_usage(r, &opts)};
+        } else {
+            /* first member: the body has at least "model", so a trailing comma is always right */
+            static const char ins[] = "\"stream_options\":{\"include_usage\":true},";
+            const char *at = r->body.ptr + 1;
+            edits[nedits++] = (edit_t){at, at, {ins, sizeof(ins) - 1}};
+        }
+    }
+    if (nedits == 2 && edits[1].from < edits[0].from) {
+        edit_t t = edits[0];
+        edits[0] = edits[1];
+        edits[1] = t;
+    }
+    const char *cur = r->body.ptr, *end = r->body.ptr + r->body.len;
+    r->nupstream_body = 0;
+    for (size_t i = 0; i < nedits; i++) {
+        if (edits[i].from > cur)
+            r->upstream_body[r->nupstream_body++] = (ig_str_t){cur, (size_t)(edits[i].from - cur)};
+        r->upstream_body[r->nupstream_body++] = edits[i].with;
+        cur = edits[i].to;
+    }
+    if (end > cur)
+        r->upstream_body[r->nupstream_body++] = (ig_str_t){cur, (size_t)(end - cur)};
+    r->upstream_path = (ig_str_t){path, strlen(path)};
+    (void)err;
+    return 0;
+}
+
+/* ---- response ------------------------------------------------------------------------------ */
+
+void oac_read_usage(const ig_host_t *host, const ig_json_value_t *obj, ig_usage_t *usage)
+{
+    ig_json_value_t u, v;
+    int64_t n;
+    if (host->json->object_get(obj, "usage", 5, &u) != 1 || u.type != IG_JSON_OBJECT)
+        return;
+    if (host->json->object_get(&u, "prompt_tokens", 13, &v) == 1 && host->json->int64(&v, &n) == 0)
+        usage->prompt_tokens = n;
+    if (host->json->object_get(&u, "completion_tokens", 17, &v) == 1 && host->json->int64(&v, &n) == 0)
+        usage->completion_tokens = n;
+    else if (usage->prompt_tokens >= 0)
+        usage->completion_tokens = 0; /* embeddings report prompt tokens only */
+    if (host->json->path(&u, "prompt_tokens_details.cached_tokens", &v) == 1 && host->json->int64(&v, &n) == 0)
+        usage->cached_tokens = n;
+}
+
+static int buf_append(oac_state_t *st, const char *data, size_t len)
+{
+    if (st->len + len > st->cap) {
+        size_t cap = st->cap ? st->cap : 1024;
+        while (cap < st->len + len)
+            cap *= 2;
+        char *nb = realloc(st->buf, cap);
+        if (nb == NULL)
+            return -1;
+        st->buf = nb;
+        st->cap = cap;
+    }
+    memcpy(st->buf + st->len, data, len);
+    st->len += len;
+    return 0;
+}
+
+/* Writes obj (a JSON object's text) with its "model" value replaced by the client's. */
+static void write_with_client_model(ig_engine_req_t *r, const ig_json_value_t *obj, ig_sink_t *sink)
+{
+    ig_json_value_t m;
+    if (JSON(r)->object_get(obj, "model", 5, &m) == 1) {
+        sink->write(sink, obj->ptr, (size_t)(m.ptr - obj->ptr));
+        sink->write(sink, r->model_field.ptr, r->model_field.len);
+        sink->write(sink, m.ptr + m.len, (size_t)(obj->ptr + obj->len - (m.ptr + m.len)));
+    } else {
+        sink->write(sink, obj->ptr, obj->len);
+    }
+}
+
+/* The final chunk of a stream with include_usage: "choices": [] and a usage object. */
+static int is_usage_only_chunk(ig_engine_req_t *r, const ig_json_value_t *obj)
+{
+    ig_json_value_t choices, usage, first;
+    ig_json_iter_t it;
+    if (JSON(r)->object_get(obj, "usage", 5, &usage) != 1 || usage.type != IG_JSON_OBJECT)
+        return 0;
+    if (JSON(r)->object_get(obj, "choices", 7, &choices) != 1 || choices.type != IG_JSON_ARRAY)
+        return 0;
+    JSON(r)->iter_init(&it, &choices);
+    return JSON(r)->iter_next(&it, NULL, &first) == 0;
+}
+
+/* One SSE event (without its blank-line terminator). */
+static void sse_event(ig_engine_req_t *r, const char *ev, size_t n, ig_sink_t *sink)
+{
+    oac_state_t *st = r->state;
+    ig_json_value_t obj;
+    if (n > 5 && memcmp(ev, "data:", 5) == 0) {
+        const char *payload = ev + 5;
+        size_t plen = n - 5;
+        if (plen > 0 && *payload == ' ')
+            payload++, plen--;
+        if (plen > 0 && *payload == '{' && JSON(r)->validate(payload, plen, NULL) == 0 &&
+            JSON(r)->parse_value(payload, plen, &obj) == 0) {
+            oac_read_usage(r->host, &obj, &r->usage);
+            if (st->strip_usage && is_usage_only_chunk(r, &obj))
+                return; /* the usage-only chunk the client did not ask for */
+            if (st->rewrite_model) {
+                sink->write(sink, "data: ", 6);
+                write_with_client_model(r, &obj, sink);
+                sink->write(sink, "\n\n", 2);
+                return;
+            }
+        }
+    }
+    sink->write(sink, ev, n);
+    sink->write(sink, "\n\n", 2);
+}
+
+/* Length of the event at p (up to its blank line) and of the terminator ("\n\n" or "\n\r\n"); term 0 if incomplete. */
+static size_t sse_next(const char *p, size_t n, size_t *term)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (p[i] != '\n')
+            continue;
+        if (p[i + 1] == '\n') {
+            *term = 2;
+            return i;
+        }
+        if (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n') {
+            *term = 3;
+            return i;
+        }
+    }
+    *term = 0;
+    return 0;
+}
+
+/* Feeds events from p; returns how many bytes were consumed (complete events). */
+static size_t sse_feed(ig_engine_req_t *r, const char *p, size_t n, ig_sink_t *sink)
+{
+    size_t used = 0, term;
+    for (;;) {
+        size_t evlen = sse_next(p + used, n - used, &term);
+        if (term == 0)
+            break;
+        size_t cut = evlen > 0 && p[used + evlen - 1] == '\r' ? evlen - 1 : evlen;
+        if (cut > 0)
+            sse_event(r, p + used, cut, sink);
+        used += evlen + term;
+    }
+    return used;
+}
+
+void oac_on_response_data(ig_engine_req_t *r, const char *data, size_t len, ig_sink_t *sink)
+{
+    oac_state_t *st = r->state;
+    if (st->sse && r->upstream_status < 400) {
+        if (st->len == 0) {
+            /* common case: whole events in this read, no copy */
+            size_t used = sse_feed(r, data, len, sink);
+            if (used < len)
+                buf_append(st, data + used, len - used);
+            return;
+        }
+        if (buf_append(st, data, len) != 0)
+            return;
+        size_t used = sse_feed(r, st->buf, st->len, sink);
+        memmove(st->buf, st->buf + used, st->len - used);
+        st->len -= used;
+        return;
+    }
+    if (st->passthrough) {
+        sink->write(sink, data, len);
+        return;
+    }
+    if (st->len + len > OAC_MAX_BUFFERED && r->upstream_status < 400) {
+        /* too large to rewrite: forward as is (the model name and usage stay the engine's) */
+        st->passthrough = 1;
+        sink->write(sink, st->buf, st->len);
+        sink->write(sink, data, len);
+        st->len = 0;
+        return;
+    }
+    buf_append(st, data, len);
+}
+
+/* vLLM: {"object":"error","message":..,"type":"BadRequestError","param":..,"code":400}; FastAPI: {"detail":..}. */
+static void write_openai_error(ig_engine_req_t *r, ig_sink_t *sink)
+{
+    oac_state_t *st = r->state;
+    ig_json_value_t root, msg, param;
+    if (st->len == 0 || JSON(r)->validate(st->buf, st->len, NULL) != 0 ||
+        JSON(r)->parse_value(st->buf, st->len, &root) != 0 || root.type != IG_JSON_OBJECT)
+        return; /* nothing usable: the core answers with its own message */
+    if (JSON(r)->object_get(&root, "error", 5, &msg) == 1 && msg.type == IG_JSON_OBJECT) {
+        sink->write(sink, st->buf, st->len);
+        return;
+    }
+    if (JSON(r)->object_get(&root, "message", 7, &msg) != 1 && JSON(r)->object_get(&root, "detail", 6, &msg) != 1)
+        return;
+    int status = r->upstream_status;
+    const char *type = status == 401 ? "authentication_error"
+                       : status == 429 ? "rate_limit_exceeded"
+                       : status >= 500 ? "server_error"
+                                       : "invalid_request_error";
+    sink->write(sink, "{\"error\":{\"message\":", 20);
+    if (msg.type == IG_JSON_STRING) {
+        sink->write(sink, msg.ptr, msg.len);
+    } else {
+        /* FastAPI validation details are a structure: hand it over as text */
+        size_t cap = msg.len * 6 + 3;
+        char *lit = r->host->palloc(r->pool, cap);
+        size_t n = JSON(r)->escape(msg.ptr, msg.len, lit, cap);
+        sink->write(sink, lit, n);
+    }
+    sink->write(sink, ",\"type\":\"", 9);
+    sink->write(sink, type, strlen(type));
+    sink->write(sink, "\",\"param\":", 10);
+    if (JSON(r)->object_get(&root, "param", 5, &param) == 1 && param.type == IG_JSON_STRING)
+        sink->write(sink, param.ptr, param.len);
+    else
+        sink->write(sink, "null", 4);
+    if (status == 404)
+        sink->write(sink, ",\"code\":\"model_not_found\"}}", 27);
+    else
+        sink->write(sink, ",\"code\":null}}", 14);
+}
+
+void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
+{
+    oac_state_t *st = r->state;
+    if (st == NULL)
+        return;
+    if (r->upstream_status >= 400) {
+        if (complete)
+            write_openai_error(r, sink);
+    } else if (st->sse) {
+        if (complete && st->len > 0)
+            sse_event(r, st->buf, st->len, sink); /* a last event without its blank line */
+    } else if (complete && !st->passthrough && st->len > 0) {
+        ig_json_value_t obj;
+        if (JSON(r)->validate(st->buf, st->len, NULL) == 0 && JSON(r)->parse_value(st->buf, st->len, &obj) == 0 &&
+            obj.type == IG_JSON_OBJECT) {
+            oac_read_usage(r->host, &obj, &r->usage);
+            if (st->rewrite_model) {
+                write_with_client_model(r, &obj, sink);
+                sink->write(sink, st->buf + (obj.ptr + obj.len - st->buf), st->len - (size_t)(obj.ptr + obj.len - st->buf));
+            } else {
+                sink->write(sink, st->buf, st->len);
+            }
+        } else {
+            sink->write(sink, st->buf, st->len);
+        }
+    }
+    free(st->buf);
+    st->buf = NULL;
+    st->len = st->cap = 0;
+}

@@ -1,0 +1,35 @@
+/*
+ * openai_compat.h — what every engine with an OpenAI-compatible server needs
+ * (vLLM, Ollama's /v1 layer, Infinity): rewrite the request's model and
+ * stream options, read usage from plain and streamed answers, give the
+ * client back its own model name, and turn engine errors into OpenAI's shape.
+ *
+ * A static library linked into engine plugins; it uses only the host API.
+ */
+#ifndef IG_OPENAI_COMPAT_H
+#define IG_OPENAI_COMPAT_H
+
+#include "infergate/plugin.h"
+
+/* Largest plain (non-streamed) answer rewritten in memory; larger ones pass through untouched. */
+#define OAC_MAX_BUFFERED (64u * 1024 * 1024)
+
+/*
+ * Fills r->upstream_path = path and r->upstream_body with the client's body,
+ * its "model" replaced by upstream_model (when different), and, for a stream
+ * whose client did not ask for usage, stream_options.include_usage forced to
+ * true so the engine reports usage we can bill. 0 or -1 with err.
+ */
+int oac_prepare(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, ig_error_t *err);
+
+/* The model name the engine should see: the adapter when one is addressed, else the served name. */
+ig_str_t oac_upstream_model(const ig_engine_req_t *r);
+
+/* Response hooks; per-request state lives in r->state and is freed by oac_on_response_end. */
+void oac_on_response_data(ig_engine_req_t *r, const char *data, size_t len, ig_sink_t *sink);
+void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink);
+
+/* Reads usage {prompt_tokens, completion_tokens, prompt_tokens_details.cached_tokens} from a response object. */
+void oac_read_usage(const ig_host_t *host, const ig_json_value_t *obj, ig_usage_t *usage);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * vllm — engine plugin for vLLM's OpenAI-compatible server.
+ *
+ * Requests go to the same OpenAI paths with "model" set to the served name
+ * (or the LoRA adapter's name), and streams ask for usage so every token can
+ * be billed; answers get the client's model name back and engine errors in
+ * OpenAI's shape (plugins/common/openai_compat.c does the JSON work).
+ */
+#include <string.h>
+#include "infergate/plugin.h"
+#include "openai_compat.h"
+
+/* KubeAI's URL schemes for vLLM models. */
+static const char *const url_schemes[] = {"hf://", "s3://", "gs://", "oss://", "pvc://", NULL};
+
+static int vllm_init(const ig_host_t *host, const ig_option_value_t *options, void **state, ig_error_t *err)
+{
+    *state = (void *)host;
+    return 0;
+}
+
+static void vllm_fini(void *state)
+{
+}
+
+static int vllm_model_init(const ig_host_t *host, void *state, ig_model_t *model, ig_error_t *err)
+{
+    if (model->url == NULL)
+        return 0;
+    for (const char *const *s = url_schemes; *s != NULL; s++)
+        if (strncmp(model->url, *s, strlen(*s)) == 0)
+            return 0;
+    return host->error(err, "url \"%s\": vLLM serves hf://, s3://, gs://, oss:// or pvc:// models", model->url);
+}
+
+static void vllm_model_free(void *state, ig_model_t *model)
+{
+}
+
+static const char *api_path(ig_api_t api)
+{
+    switch (api) {
+    case IG_API_CHAT_COMPLETIONS: return "/v1/chat/completions";
+    case IG_API_COMPLETIONS: return "/v1/completions";
+    case IG_API_EMBEDDINGS: return "/v1/embeddings";
+    default: return NULL;
+    }
+}
+
+static int vllm_prepare(void *state, ig_engine_req_t *r, ig_error_t *err)
+{
+    const char *path = api_path(r->api);
+    if (path == NULL)
+        return r->host->error(err, "model `%s`: this API is not served by the vllm engine plugin", r->model->name);
+    return oac_prepare(r, path, oac_upstream_model(r), err);
+}
+
+static void vllm_on_response_data(void *state, ig_engine_req_t *r, const char *data, size_t len, ig_sink_t *sink)
+{
+    oac_on_response_data(r, data, len, sink);
+}
+
+static void vllm_on_response_end(void *state, ig_engine_req_t *r, int complete, ig_sink_t *sink)
+{
+    oac_on_response_end(r, complete, sink);
+}
+
+static const ig_engine_vtable_t vllm_vtable = {
+    .features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_TEXT_EMBEDDING,
+    .health_path = "/health",
+    .model_init = vllm_model_init,
+    .model_free = vllm_model_free,
+    .prepare = vllm_prepare,
+    .on_response_data = vllm_on_response_data,
+    .on_response_end = vllm_on_response_end,
+};
+
+static const char *const vllm_aliases[] = {"VLLM", NULL};
+
+IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
+    .abi_version = IG_PLUGIN_ABI_VERSION,
+    .name = "vllm",
+    .kind = IG_PLUGIN_ENGINE,
+    .version = "0.1.0",
+    .description = "vLLM's OpenAI-compatible server: chat, completions, embeddings, LoRA adapters",
+    .aliases = vllm_aliases,
+    .init = vllm_init,
+    .fini = vllm_fini,
+    .vtable = &vllm_vtable,
+};
