@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "error_filter.h"
 #include "listener.h"
 #include "log.h"
 #include "router.h"
@@ -31,7 +32,9 @@ static int setup_h2o(ig_server_t *s)
     s->h2o.max_request_entity_size = cfg->server.max_body_bytes * 2;
     h2o_hostconf_t *host = h2o_config_register_host(&s->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-    if (ig_router_register(path) != 0)
+    /* h2o answers some errors before routing, bound to the fallback path: filter both */
+    if (ig_router_register(path) != 0 || ig_error_filter_register(path) != 0 ||
+        ig_error_filter_register(&host->fallback_path) != 0)
         return -1;
     s->nlisten = cfg->server.nlisten;
     s->ssl_ctx = calloc(s->nlisten ? s->nlisten : 1, sizeof(SSL_CTX *));
