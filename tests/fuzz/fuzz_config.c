@@ -1,0 +1,110 @@
+/*
+ * fuzz_config.c — libFuzzer target for the config loader: bytes go through
+ * ig_config_load_buffer() (libyaml, structure checks, every section's
+ * validation, plugin option parsing) against builtin copies of the unit
+ * tests' plugins, with loading from files disabled.
+ *
+ * Invariants checked: a config is returned exactly when no error was
+ * reported; every error is "file:...: message"-shaped; a returned config is
+ * internally consistent (every model resolved, findable by name).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+#include "log.h"
+#include "plugin_host.h"
+
+static int prepare(void *s, ig_engine_req_t *r, ig_error_t *e)
+{
+    return 0;
+}
+static void data(void *s, ig_engine_req_t *r, const char *d, size_t n, ig_sink_t *k)
+{
+}
+static void end(void *s, ig_engine_req_t *r, int c, ig_sink_t *k)
+{
+}
+static int pick(void *s, const ig_model_t *m, const ig_lb_request_t *r, ig_endpoint_t *const *c, size_t n)
+{
+    return 0;
+}
+
+static const ig_engine_vtable_t engine_vt = {.features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_RERANKING,
+                                             .prepare = prepare,
+                                             .on_response_data = data,
+                                             .on_response_end = end};
+static const ig_engine_vtable_t engine2_vt = {
+    .features = IG_FEATURE_TEXT_EMBEDDING, .prepare = prepare, .on_response_data = data, .on_response_end = end};
+static const ig_lb_vtable_t lb_vt = {.pick = pick};
+
+static const ig_option_decl_t engine_opts[] = {{"greeting", IG_OPT_STRING, "hello"},
+                                               {"retries", IG_OPT_INT, "3", NULL, 0, 10},
+                                               {"verbose", IG_OPT_BOOL, "false"},
+                                               {"timeout", IG_OPT_DURATION, "5s", NULL, 1, 60000},
+                                               {"tags", IG_OPT_STRING_LIST, "[a, b]"},
+                                               {NULL}};
+static const ig_option_decl_t engine2_opts[] = {{"apiKey", IG_OPT_STRING, NULL}, {NULL}};
+static const ig_option_decl_t lb_opts[] = {{"seed", IG_OPT_INT, "42", NULL, 0, 1000}, {NULL}};
+static const ig_option_decl_t lb_model_opts[] = {{"meanLoadFactor", IG_OPT_INT, "125", NULL, 100, 1000},
+                                                 {"prefixCharLength", IG_OPT_INT, "100", NULL, 1, 10000},
+                                                 {"window", IG_OPT_DURATION, "1s"},
+                                                 {NULL}};
+static const char *const engine_aliases[] = {"TestEngine", "TE", NULL};
+static const char *const lb_aliases[] = {"TestLB", "LeastLoad", NULL};
+
+static const ig_plugin_t builtins[] = {
+    {IG_PLUGIN_ABI_VERSION, "test_engine", IG_PLUGIN_ENGINE, .aliases = engine_aliases, .options = engine_opts,
+     .vtable = &engine_vt},
+    {IG_PLUGIN_ABI_VERSION, "test_engine2", IG_PLUGIN_ENGINE, .options = engine2_opts, .vtable = &engine2_vt},
+    {IG_PLUGIN_ABI_VERSION, "test_lb", IG_PLUGIN_LB, .aliases = lb_aliases, .options = lb_opts,
+     .model_options = lb_model_opts, .model_options_key = "testLb", .vtable = &lb_vt},
+};
+
+static ig_plugin_host_t *host;
+
+static void setup(void)
+{
+    char msg[512];
+    host = ig_plugin_host_create();
+    ig_plugin_host_allow_files(host, 0);
+    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+        if (!ig_plugin_host_add_builtin(host, &builtins[i], msg, sizeof(msg))) {
+            fprintf(stderr, "fuzz_config: builtin refused: %s\n", msg);
+            abort();
+        }
+    ig_log_set_level(IG_LOG_ERROR); /* KubeAI-field warnings would flood the output */
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size)
+{
+    if (!host)
+        setup();
+    ig_errors_t errs = {0};
+    ig_config_t *cfg = ig_config_load_buffer("fuzz.yaml", (const char *)bytes, size, host, &errs);
+    if ((cfg != NULL) != (errs.count == 0))
+        abort(); /* failure without a message, or a message without failure */
+    for (size_t i = 0; i < errs.count; i++)
+        if (!strstr(errs.items[i], ": "))
+            abort(); /* every error names where it is */
+    if (cfg) {
+        for (size_t i = 0; i < cfg->nmodels; i++) {
+            const ig_model_config_t *m = &cfg->models[i];
+            if (!m->model.name || !m->engine_plugin || !m->lb_plugin || !m->model.served_name || !m->file)
+                abort();
+            if (ig_config_find_model(cfg, m->model.name, strlen(m->model.name)) != m)
+                abort(); /* names are unique */
+            if (m->lb_plugin->desc->model_options && !m->model.lb_options)
+                abort();
+        }
+        for (size_t i = 0; i < cfg->nplugins; i++)
+            if (!cfg->plugins[i].plugin || !cfg->plugins[i].options)
+                abort();
+        if (cfg->server.nlisten == 0 || cfg->server.workers < 1 || cfg->server.workers > 256)
+            abort();
+    }
+    ig_config_free(cfg);
+    ig_errors_clear(&errs);
+    return 0;
+}

@@ -1,0 +1,16 @@
+/* wrong_name.c — a valid descriptor whose name does not match its file (wrong_name.so). */
+#include "infergate/plugin.h"
+
+static int pick(void *state, const ig_model_t *model, const ig_lb_request_t *req, ig_endpoint_t *const *c, size_t n)
+{
+    return 0;
+}
+
+static const ig_lb_vtable_t vtable = {.pick = pick};
+
+IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
+    .abi_version = IG_PLUGIN_ABI_VERSION,
+    .name = "something_else",
+    .kind = IG_PLUGIN_LB,
+    .vtable = &vtable,
+};

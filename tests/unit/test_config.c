@@ -1,0 +1,344 @@
+/*
+ * test_config.c — ig_config_load() against the files in configs/.
+ *
+ * Every configs/bad-*.yaml starts with one or more "# expect: <text>" lines;
+ * loading it must fail and every <text> (which includes file:line) must
+ * appear among the errors. Every configs/good-*.yaml must load; the ones
+ * checked below also have their values and defaults verified.
+ *
+ * Run from the build directory of tests/unit (ctest does): it holds
+ * test-plugins/ and a configs -> source symlink, the paths the configs use.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "config.h"
+#include "ig_test.h"
+#include "plugin_host.h"
+
+static ig_plugin_host_t *host;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf)
+        buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void run_bad(const char *path)
+{
+    char *text = read_file(path);
+    if (!CHECKF(text != NULL, "%s: cannot read", path))
+        return;
+    CHECKF(strncmp(text, "# expect: ", 10) == 0, "%s: first line must be \"# expect: ...\"", path);
+    ig_errors_t errs = {0};
+    ig_config_t *cfg = ig_config_load(path, host, &errs);
+    char *joined = ig_errors_join(&errs);
+    CHECKF(cfg == NULL, "%s: loaded, but it should fail", path);
+    CHECKF(errs.count > 0, "%s: failed without any error message", path);
+    /* every leading "# expect: " line */
+    for (char *line = text; strncmp(line, "# expect: ", 10) == 0;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        const char *want = line + 10;
+        CHECKF(joined && strstr(joined, want), "%s: expected an error containing\n    %s\n  got:\n%s", path, want,
+               joined ? joined : "(none)");
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    ig_config_free(cfg);
+    ig_errors_clear(&errs);
+    free(joined);
+    free(text);
+}
+
+static ig_config_t *load_good(const char *path)
+{
+    ig_errors_t errs = {0};
+    ig_config_t *cfg = ig_config_load(path, host, &errs);
+    char *joined = ig_errors_join(&errs);
+    CHECKF(cfg != NULL && errs.count == 0, "%s: should load, got:\n%s", path, joined ? joined : "");
+    free(joined);
+    ig_errors_clear(&errs);
+    return cfg;
+}
+
+static const ig_plugin_config_t *plugin_cfg(const ig_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nplugins; i++)
+        if (strcmp(cfg->plugins[i].name, name) == 0)
+            return &cfg->plugins[i];
+    return NULL;
+}
+
+static void check_minimal(const ig_config_t *cfg)
+{
+    const ig_server_config_t *s = &cfg->server;
+    CHECK(s->nlisten == 1);
+    CHECK(s->nlisten == 1 && strcmp(s->listen[0].address, "127.0.0.1:8080") == 0);
+    CHECK(s->nlisten == 1 && strcmp(s->listen[0].host, "127.0.0.1") == 0 && s->listen[0].port == 8080);
+    CHECK(s->nlisten == 1 && !s->listen[0].tls);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    CHECKF(s->workers == (cpus > 256 ? 256 : cpus), "workers %d, cpus %ld", s->workers, cpus);
+    CHECK(strcmp(s->state_dir, "./var") == 0);
+    CHECK(s->max_body_bytes == 16u << 20);
+    CHECK(s->connect_timeout_ms == 5000);
+    CHECK(s->first_byte_timeout_ms == 120000);
+    CHECK(s->idle_timeout_ms == 60000);
+    CHECK(strcmp(s->access_log, "-") == 0);
+    CHECK(strcmp(s->log_level, "info") == 0);
+    CHECK(strcmp(cfg->plugins_dir, "./test-plugins") == 0);
+    CHECK(cfg->nplugins == 2);
+    CHECK(cfg->nprofiles == 0);
+    CHECK(cfg->models_dir == NULL);
+
+    /* plugin option defaults, parsed from the declarations' YAML text */
+    const ig_plugin_config_t *te = plugin_cfg(cfg, "test_engine");
+    if (CHECK(te && te->plugin && te->options)) {
+        CHECK(strcmp(te->options[0].str, "hello") == 0);
+        CHECK(te->options[1].num == 3);
+        CHECK(te->options[2].num == 0);
+        CHECK(te->options[3].num == 5000);
+        CHECK(te->options[4].list_len == 2 && strcmp(te->options[4].list[0], "a") == 0 &&
+              strcmp(te->options[4].list[1], "b") == 0);
+        CHECK(te->line == 4);
+    }
+
+    if (!CHECK(cfg->nmodels == 1))
+        return;
+    const ig_model_config_t *m = &cfg->models[0];
+    CHECK(strcmp(m->model.name, "m1") == 0);
+    CHECK(strcmp(m->model.engine, "TestEngine") == 0);
+    CHECK(m->engine_plugin && strcmp(m->engine_plugin->desc->name, "test_engine") == 0);
+    CHECK(strcmp(m->model.served_name, "m1") == 0);
+    CHECK(m->model.url == NULL);
+    CHECK(m->model.features == IG_FEATURE_TEXT_GENERATION);
+    CHECK(m->nendpoints == 1 && strcmp(m->endpoints[0], "http://127.0.0.1:8000") == 0);
+    CHECK(m->resource_profile == NULL);
+    CHECK(m->min_replicas == 0 && m->max_replicas == 1);
+    CHECK(m->target_requests == 100 && m->scale_down_delay_s == 30);
+    CHECK(strcmp(m->model.strategy, "LeastLoad") == 0);
+    CHECK(m->lb_plugin && strcmp(m->lb_plugin->desc->name, "test_lb") == 0);
+    CHECK(m->model.lb_options && m->model.lb_options[0].num == 125 && m->model.lb_options[1].num == 100 &&
+          m->model.lb_options[2].num == 1000);
+    CHECK(m->model.nargs == 0 && m->model.nenv == 0 && m->model.nadapters == 0);
+    CHECK(m->pricing_prompt == NULL && m->openrouter_json == NULL);
+    CHECK(m->line == 6);
+    CHECK(strcmp(m->file, "configs/good-minimal.yaml") == 0);
+    CHECK(ig_config_find_model(cfg, "m1", 2) == m);
+    CHECK(ig_config_find_model(cfg, "m1x", 2) == m);
+    CHECK(ig_config_find_model(cfg, "m", 1) == NULL);
+}
+
+static void check_full(const ig_config_t *cfg)
+{
+    const ig_server_config_t *s = &cfg->server;
+    if (CHECK(s->nlisten == 3)) {
+        CHECK(strcmp(s->listen[0].host, "127.0.0.1") == 0 && s->listen[0].port == 9090);
+        CHECK(strcmp(s->listen[1].host, "::1") == 0 && s->listen[1].port == 9091);
+        CHECK(strcmp(s->listen[1].address, "[::1]:9091") == 0);
+        CHECK(s->listen[2].tls && strcmp(s->listen[2].certificate, "configs/tls/cert.pem") == 0 &&
+              strcmp(s->listen[2].key, "configs/tls/key.pem") == 0);
+        CHECK(strcmp(s->listen[2].host, "0.0.0.0") == 0 && s->listen[2].port == 9443);
+        CHECK(s->listen[2].line == 6);
+    }
+    CHECK(s->workers == 4);
+    CHECK(strcmp(s->state_dir, "/tmp/infergate-state") == 0);
+    CHECK(s->max_body_bytes == 512 * 1024);
+    CHECK(s->connect_timeout_ms == 250);
+    CHECK(s->first_byte_timeout_ms == 120000);
+    CHECK(s->idle_timeout_ms == 3600000);
+    CHECK(strcmp(s->access_log, "off") == 0);
+    CHECK(strcmp(s->log_level, "debug") == 0);
+
+    const ig_plugin_config_t *te = plugin_cfg(cfg, "test_engine");
+    if (CHECK(te && te->options)) {
+        CHECK(strcmp(te->options[0].str, "bonjour") == 0);
+        CHECK(te->options[1].num == 7);
+        CHECK(te->options[2].num == 1);
+        CHECK(te->options[3].num == 1500);
+        CHECK(te->options[4].list_len == 3 && strcmp(te->options[4].list[2], "z") == 0);
+    }
+    const ig_plugin_config_t *te2 = plugin_cfg(cfg, "test_engine2");
+    CHECK(te2 && te2->options && strcmp(te2->options[0].str, "secret") == 0);
+    const ig_plugin_config_t *lb = plugin_cfg(cfg, "test_lb");
+    CHECK(lb && lb->options && lb->options[0].num == 9);
+
+    if (CHECK(cfg->nprofiles == 3)) {
+        const ig_resource_profile_t *p = &cfg->profiles[0];
+        CHECK(strcmp(p->name, "gpu-h100") == 0 && p->ndevices == 4 && p->devices[3] == 3);
+        CHECK(p->nenv == 1 && strcmp(p->env[0].key, "CUDA_VISIBLE_DEVICES") == 0 &&
+              strcmp(p->env[0].value, "0,1,2,3") == 0);
+        CHECK(strcmp(cfg->profiles[1].name, "cpu") == 0 && cfg->profiles[1].ndevices == 0);
+        CHECK(strcmp(cfg->profiles[2].name, "empty") == 0);
+    }
+
+    if (!CHECK(cfg->nmodels == 2))
+        return;
+    const ig_model_config_t *m = &cfg->models[0];
+    CHECK(strcmp(m->model.name, "qwen25-05b-instruct") == 0);
+    CHECK(strcmp(m->model.url, "hf://Qwen/Qwen2.5-0.5B-Instruct") == 0);
+    CHECK(strcmp(m->model.served_name, "Qwen/Qwen2.5-0.5B-Instruct") == 0);
+    CHECK(m->model.features == (IG_FEATURE_TEXT_GENERATION | IG_FEATURE_RERANKING));
+    CHECK(m->nendpoints == 3 && strcmp(m->endpoints[0], "http://127.0.0.1:8000/") == 0 &&
+          strcmp(m->endpoints[2], "http://[::1]:8002") == 0);
+    CHECK(strcmp(m->resource_profile, "gpu-h100:2") == 0 && m->resource_count == 2);
+    CHECK(m->model.nargs == 2 && strcmp(m->model.args[1], "--enforce-eager") == 0);
+    CHECK(m->model.nenv == 2 && strcmp(m->model.env[0].key, "HF_HOME") == 0 &&
+          strcmp(m->model.env[1].value, "1") == 0);
+    CHECK(m->min_replicas == 1 && m->max_replicas == 3 && m->target_requests == 50 && m->scale_down_delay_s == 120);
+    CHECK(strcmp(m->model.strategy, "TestLB") == 0 && m->lb_plugin && m->model.lb_options);
+    if (m->model.lb_options)
+        CHECK(m->model.lb_options[0].num == 150 && m->model.lb_options[1].num == 100 &&
+              m->model.lb_options[2].num == 2000);
+    CHECK(m->model.nadapters == 2 && strcmp(m->model.adapters[1].name, "v1.2-chat") == 0 &&
+          strcmp(m->model.adapters[0].url, "hf://org/sql-lora") == 0);
+    CHECK(strcmp(m->pricing_prompt, "0.000008") == 0);
+    CHECK(strcmp(m->pricing_completion, "0.000024") == 0); /* a YAML number, kept as written */
+    CHECK(strcmp(m->pricing_request, "0") == 0);
+    CHECK(strcmp(m->pricing_input_cache_read, "0.5") == 0);
+    CHECK(strcmp(m->pricing_audio, "12") == 0);
+    CHECKF(m->openrouter_json && strcmp(m->openrouter_json, "{\"context_length\":32768,\"quantization\":\"fp16\","
+                                                             "\"tags\":[\"fast\",\"cheap\"],\"nested\":{\"ok\":true,"
+                                                             "\"none\":null}}") == 0,
+           "openrouter_json = %s", m->openrouter_json ? m->openrouter_json : "(null)");
+
+    const ig_model_config_t *e = &cfg->models[1];
+    CHECK(strcmp(e->model.name, "embed") == 0 && e->model.features == IG_FEATURE_TEXT_EMBEDDING);
+    CHECK(e->nendpoints == 0 && strcmp(e->resource_profile, "cpu:1") == 0);
+    CHECK(e->model.nenv == 2); /* the alias of the first model's env */
+    CHECK(e->pricing_prompt == NULL);
+}
+
+static void check_manifests(const ig_config_t *cfg)
+{
+    CHECK(cfg->models_dir && strcmp(cfg->models_dir, "configs/manifests") == 0);
+    if (!CHECK(cfg->nmodels == 3))
+        return;
+    const ig_model_config_t *q = &cfg->models[0], *m1 = &cfg->models[1], *m2 = &cfg->models[2];
+    CHECK(strcmp(q->model.name, "qwen-manifest") == 0);
+    CHECK(strcmp(q->file, "configs/manifests/a-qwen.yaml") == 0 && q->line == 2);
+    CHECK(strcmp(q->model.engine, "TE") == 0 && q->engine_plugin);
+    CHECK(strcmp(q->resource_profile, "cpu:1") == 0);
+    CHECK(q->openrouter_json && strstr(q->openrouter_json, "\"context_length\": 32768"));
+    CHECK(strcmp(m1->model.name, "multi-one") == 0 && m1->model.nadapters == 1);
+    CHECK(strcmp(m1->file, "configs/manifests/b-multi.yaml") == 0 && m1->line == 1);
+    CHECK(strcmp(m2->model.name, "multi-two") == 0 && m2->line == 9);
+    CHECK(strcmp(m2->model.strategy, "LeastLoad") == 0 && m2->lb_plugin);
+}
+
+/* Inputs that only make sense in memory: encodings, NULs, odd YAML. */
+static void buffer_cases(void)
+{
+    static const struct {
+        const char *text;
+        size_t len; /* 0: strlen */
+        const char *want;
+    } cases[] = {
+        {"server: {workers: 2}\nserver: {workers: 3}\n", 0, "mem:2: duplicate key \"server\" (first at line 1)"},
+        {"? [a, b]\n: 1\n", 0, "mem:1: mapping keys must be strings, not lists"},
+        {"server:\n  stateDir: \"a\\0b\"\n", 0, "mem:2: server.stateDir: string contains a NUL character"},
+        {"server: {stateDir: \xff\xfe}\n", 0, "YAML syntax error"},
+        {"models: *undefined\n", 0, "mem:1: YAML syntax error"},
+        {"server: {workers: 99999999999999999999999}\n", 0, "mem:1: server.workers: expected an integer"},
+        {"server: {maxBodySize: 99999999999999999999GiB}\n", 0, "mem:1: server.maxBodySize: size "},
+        {"server: {connectTimeout: 18446744073709551615h}\n", 0, "is too large"},
+        {"server: !!binary {workers: 2}\n", 0, NULL}, /* tags are ignored */
+        {"", 0, "mem: no YAML document in the file"},
+        {"server: {}\n\0models: []\n", 24, "YAML syntax error"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ig_errors_t errs = {0};
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
+        ig_config_t *cfg = ig_config_load_buffer("mem", cases[i].text, len, host, &errs);
+        char *joined = ig_errors_join(&errs);
+        if (cases[i].want)
+            CHECKF(!cfg && joined && strstr(joined, cases[i].want), "case %zu: want \"%s\", got:\n%s", i,
+                   cases[i].want, joined ? joined : "");
+        else
+            CHECKF(cfg != NULL, "case %zu: should load, got:\n%s", i, joined ? joined : "");
+        ig_config_free(cfg);
+        ig_errors_clear(&errs);
+        free(joined);
+    }
+
+    /* error flood is capped */
+    size_t cap = 200 * 20 + 64, off = 0;
+    char *big = malloc(cap);
+    off += (size_t)snprintf(big + off, cap - off, "resourceProfiles:\n");
+    for (int i = 0; i < 200; i++)
+        off += (size_t)snprintf(big + off, cap - off, "  p%d: {x: 1}\n", i);
+    ig_errors_t errs = {0};
+    ig_config_t *cfg = ig_config_load_buffer("mem", big, off, host, &errs);
+    CHECK(cfg == NULL);
+    CHECKF(errs.count == 101, "%zu errors", errs.count);
+    CHECK(errs.count && strstr(errs.items[errs.count - 1], "too many errors"));
+    ig_errors_clear(&errs);
+    free(big);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && chdir(argv[1]) != 0) {
+        perror(argv[1]);
+        return 2;
+    }
+    host = ig_plugin_host_create();
+    DIR *d = opendir("configs");
+    if (!CHECKF(d != NULL, "run me where configs/ and test-plugins/ are (the build dir of tests/unit)"))
+        return ig_test_summary();
+    char *names[512];
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && n < 512)
+        if (strstr(de->d_name, ".yaml") && (!strncmp(de->d_name, "good-", 5) || !strncmp(de->d_name, "bad-", 4)))
+            names[n++] = strdup(de->d_name);
+    closedir(d);
+    qsort(names, n, sizeof(*names), cmp_str);
+
+    size_t nbad = 0, ngood = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "configs/%s", names[i]);
+        if (!strncmp(names[i], "bad-", 4)) {
+            run_bad(path);
+            nbad++;
+        } else {
+            ig_config_t *cfg = load_good(path);
+            ngood++;
+            if (cfg && !strcmp(names[i], "good-minimal.yaml"))
+                check_minimal(cfg);
+            else if (cfg && !strcmp(names[i], "good-full.yaml"))
+                check_full(cfg);
+            else if (cfg && !strcmp(names[i], "good-manifests.yaml"))
+                check_manifests(cfg);
+            ig_config_free(cfg);
+        }
+        free(names[i]);
+    }
+    CHECKF(nbad >= 20 && ngood >= 3, "only %zu bad and %zu good files found", nbad, ngood);
+    buffer_cases();
+    ig_plugin_host_free(host);
+    return ig_test_summary();
+}

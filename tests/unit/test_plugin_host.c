@@ -1,0 +1,277 @@
+/*
+ * test_plugin_host.c — loading plugins from files (test-plugins/<name>.so, built
+ * next to this test), refusing broken ones with useful messages, finding
+ * them by name or alias, descriptor sanity for builtins, and option
+ * validation against declarations.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config_yaml.h"
+#include "ig_test.h"
+#include "plugin_host.h"
+#include "plugin_options.h"
+
+#define DIR_ "./test-plugins"
+
+static void loading(void)
+{
+    ig_plugin_host_t *h = ig_plugin_host_create();
+    char msg[1024];
+
+    const ig_loaded_plugin_t *te = ig_plugin_host_load(h, DIR_, "test_engine", msg, sizeof(msg));
+    CHECKF(te != NULL, "test_engine: %s", msg);
+    if (te) {
+        CHECK(strcmp(te->name, "test_engine") == 0);
+        CHECK(strcmp(te->path, DIR_ "/test_engine.so") == 0);
+        CHECK(te->dl != NULL && te->desc->kind == IG_PLUGIN_ENGINE);
+    }
+    /* loaded once: the same object comes back */
+    CHECK(ig_plugin_host_load(h, DIR_, "test_engine", msg, sizeof(msg)) == te);
+    const ig_loaded_plugin_t *lb = ig_plugin_host_load(h, DIR_, "test_lb", msg, sizeof(msg));
+    CHECKF(lb != NULL, "test_lb: %s", msg);
+
+    msg[0] = '\0';
+    CHECK(ig_plugin_host_load(h, DIR_, "bad_abi", msg, sizeof(msg)) == NULL);
+    CHECKF(strstr(msg, "plugin \"bad_abi\" (" DIR_ "/bad_abi.so) was built for ABI version 999, this infergate "
+                       "speaks version 1"),
+           "abi: %s", msg);
+
+    msg[0] = '\0';
+    CHECK(ig_plugin_host_load(h, DIR_, "no_symbol", msg, sizeof(msg)) == NULL);
+    CHECKF(strstr(msg, "plugin \"no_symbol\" (" DIR_ "/no_symbol.so) does not export infergate_plugin: "),
+           "no symbol: %s", msg);
+    CHECKF(strstr(msg, "undefined symbol"), "dlerror text missing: %s", msg);
+
+    msg[0] = '\0';
+    CHECK(ig_plugin_host_load(h, DIR_, "wrong_name", msg, sizeof(msg)) == NULL);
+    CHECKF(strstr(msg, "calls itself \"something_else\""), "wrong name: %s", msg);
+
+    msg[0] = '\0';
+    CHECK(ig_plugin_host_load(h, DIR_, "missing", msg, sizeof(msg)) == NULL);
+    CHECKF(strstr(msg, "plugin \"missing\": cannot open " DIR_ "/missing.so: No such file or directory"),
+           "missing: %s", msg);
+
+    msg[0] = '\0';
+    CHECK(ig_plugin_host_load(h, "/nonexistent-dir", "test_engine", msg, sizeof(msg)) == NULL);
+    CHECKF(strstr(msg, "/nonexistent-dir/test_engine.so"), "other dir: %s", msg);
+
+    const char *bad_names[] = {"", "../test_engine", "a/b", ".hidden", "-x", "sp ace"};
+    for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+        msg[0] = '\0';
+        CHECKF(ig_plugin_host_load(h, DIR_, bad_names[i], msg, sizeof(msg)) == NULL && strstr(msg, "invalid plugin name"),
+               "name \"%s\": %s", bad_names[i], msg);
+    }
+
+    /* a file that is not a shared object: dlerror's text is passed on */
+    FILE *f = fopen(DIR_ "/garbage.so", "w");
+    if (f) {
+        fputs("this is not an ELF file, just text long enough to have a header\n", f);
+        fclose(f);
+    }
+    msg[0] = '\0';
+    CHECK(ig_plugin_host_load(h, DIR_, "garbage", msg, sizeof(msg)) == NULL);
+    CHECKF(strstr(msg, "plugin \"garbage\": cannot load " DIR_ "/garbage.so: ") && strstr(msg, "garbage.so: "),
+           "not ELF: %s", msg);
+    CHECKF(strstr(msg, "ELF") || strstr(msg, "too short"), "dlerror text missing: %s", msg);
+    remove(DIR_ "/garbage.so");
+
+    /* lookup: case-insensitive, by name or alias, and by kind */
+    const ig_loaded_plugin_t *all[] = {te, NULL, lb};
+    CHECK(ig_plugin_find(all, 3, IG_PLUGIN_ENGINE, "test_engine") == te);
+    CHECK(ig_plugin_find(all, 3, IG_PLUGIN_ENGINE, "TEST_ENGINE") == te);
+    CHECK(ig_plugin_find(all, 3, IG_PLUGIN_ENGINE, "testengine") == te);
+    CHECK(ig_plugin_find(all, 3, IG_PLUGIN_ENGINE, "te") == te);
+    CHECK(ig_plugin_find(all, 3, IG_PLUGIN_ENGINE, "t") == NULL);
+    CHECK(ig_plugin_find(all, 3, IG_PLUGIN_LB, "test_engine") == NULL);
+    CHECK(ig_plugin_find(all, 3, IG_PLUGIN_LB, "leastload") == lb);
+    CHECK(ig_plugin_find(all, 3, IG_PLUGIN_LB, "LeastLoad") == lb);
+    CHECK(ig_plugin_find(all, 3, IG_PLUGIN_ENGINE, "LeastLoad") == NULL);
+    CHECK(ig_plugin_find(all, 0, IG_PLUGIN_ENGINE, "te") == NULL);
+    ig_plugin_host_free(h);
+}
+
+/* ---- builtins: descriptor sanity without files ---- */
+
+static int prepare(void *s, ig_engine_req_t *r, ig_error_t *e)
+{
+    return 0;
+}
+static void data(void *s, ig_engine_req_t *r, const char *d, size_t n, ig_sink_t *k)
+{
+}
+static void end(void *s, ig_engine_req_t *r, int c, ig_sink_t *k)
+{
+}
+static int pick(void *s, const ig_model_t *m, const ig_lb_request_t *r, ig_endpoint_t *const *c, size_t n)
+{
+    return 0;
+}
+
+static const ig_engine_vtable_t good_engine_vt = {
+    .features = IG_FEATURE_TEXT_GENERATION, .prepare = prepare, .on_response_data = data, .on_response_end = end};
+static const ig_engine_vtable_t no_prepare_vt = {
+    .features = IG_FEATURE_TEXT_GENERATION, .on_response_data = data, .on_response_end = end};
+static const ig_engine_vtable_t no_features_vt = {.prepare = prepare, .on_response_data = data, .on_response_end = end};
+static const ig_lb_vtable_t no_pick_vt = {0};
+static const ig_lb_vtable_t good_lb_vt = {.pick = pick};
+
+static const ig_option_decl_t dup_opts[] = {{"a", IG_OPT_INT, "1"}, {"a", IG_OPT_INT, "2"}, {NULL}};
+static const ig_option_decl_t bad_default[] = {{"n", IG_OPT_INT, "lots"}, {NULL}};
+static const ig_option_decl_t out_of_bounds_default[] = {{"n", IG_OPT_INT, "50", NULL, 1, 10}, {NULL}};
+static const ig_option_decl_t bad_type[] = {{"n", (ig_option_type_t)42, "1"}, {NULL}};
+static const ig_option_decl_t min_gt_max[] = {{"n", IG_OPT_INT, "1", NULL, 10, 1}, {NULL}};
+static const ig_option_decl_t good_opts[] = {{"s", IG_OPT_STRING, ""},
+                                             {"q", IG_OPT_STRING, "\"quoted: yes\""},
+                                             {"l", IG_OPT_STRING_LIST, "[]"},
+                                             {"d", IG_OPT_DURATION, "2m"},
+                                             {"b", IG_OPT_BOOL, "TRUE"},
+                                             {NULL}};
+
+static void builtins(void)
+{
+    static const struct {
+        ig_plugin_t desc;
+        const char *want; /* NULL: accepted */
+    } cases[] = {
+        {{IG_PLUGIN_ABI_VERSION, "ok_engine", IG_PLUGIN_ENGINE, .options = good_opts, .vtable = &good_engine_vt}, NULL},
+        {{IG_PLUGIN_ABI_VERSION, "ok_lb", IG_PLUGIN_LB, .vtable = &good_lb_vt}, NULL},
+        {{2, "v2", IG_PLUGIN_ENGINE, .vtable = &good_engine_vt}, "was built for ABI version 2, this infergate speaks version 1"},
+        {{IG_PLUGIN_ABI_VERSION, "no_vt", IG_PLUGIN_ENGINE}, "has no engine function table"},
+        {{IG_PLUGIN_ABI_VERSION, "no_prep", IG_PLUGIN_ENGINE, .vtable = &no_prepare_vt}, "lacks the required function prepare()"},
+        {{IG_PLUGIN_ABI_VERSION, "no_feat", IG_PLUGIN_ENGINE, .vtable = &no_features_vt}, "declares invalid features 0x0"},
+        {{IG_PLUGIN_ABI_VERSION, "no_pick", IG_PLUGIN_LB, .vtable = &no_pick_vt}, "lacks the required function pick()"},
+        {{IG_PLUGIN_ABI_VERSION, "auth", IG_PLUGIN_AUTH, .vtable = &good_lb_vt}, "is of kind auth, which this infergate cannot use yet"},
+        {{IG_PLUGIN_ABI_VERSION, "weird", (ig_plugin_kind_t)77, .vtable = &good_lb_vt}, "has an invalid kind 77"},
+        {{IG_PLUGIN_ABI_VERSION, NULL, IG_PLUGIN_LB, .vtable = &good_lb_vt}, "calls itself \"(null)\""},
+        {{IG_PLUGIN_ABI_VERSION, "dup", IG_PLUGIN_LB, .options = dup_opts, .vtable = &good_lb_vt}, "option \"a\" is declared twice"},
+        {{IG_PLUGIN_ABI_VERSION, "baddef", IG_PLUGIN_LB, .options = bad_default, .vtable = &good_lb_vt},
+         "invalid default for option \"n\": default of the plugin's option \"n\":1: expected an integer, got \"lots\""},
+        {{IG_PLUGIN_ABI_VERSION, "oob", IG_PLUGIN_LB, .options = out_of_bounds_default, .vtable = &good_lb_vt},
+         "50 is out of range (1..10)"},
+        {{IG_PLUGIN_ABI_VERSION, "badtype", IG_PLUGIN_LB, .options = bad_type, .vtable = &good_lb_vt}, "has unknown type 42"},
+        {{IG_PLUGIN_ABI_VERSION, "minmax", IG_PLUGIN_LB, .options = min_gt_max, .vtable = &good_lb_vt}, "min 10 > max 1"},
+        {{IG_PLUGIN_ABI_VERSION, "nokey", IG_PLUGIN_LB, .model_options = good_opts, .vtable = &good_lb_vt},
+         "declares model_options without a usable model_options_key"},
+        {{IG_PLUGIN_ABI_VERSION, "engopts", IG_PLUGIN_ENGINE, .model_options = good_opts, .model_options_key = "x",
+          .vtable = &good_engine_vt},
+         "which only load-balancing plugins can have"},
+    };
+    ig_plugin_host_t *h = ig_plugin_host_create();
+    ig_plugin_host_allow_files(h, 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char msg[1024] = "";
+        const ig_loaded_plugin_t *lp = ig_plugin_host_add_builtin(h, &cases[i].desc, msg, sizeof(msg));
+        if (!cases[i].want)
+            CHECKF(lp != NULL && lp->dl == NULL, "case %zu: refused: %s", i, msg);
+        else
+            CHECKF(lp == NULL && strstr(msg, cases[i].want), "case %zu: want \"%s\", got \"%s\"", i, cases[i].want,
+                   msg);
+    }
+    char msg[512] = "";
+    /* a builtin resolves by name without files; anything else is refused while files are off */
+    const ig_loaded_plugin_t *b = ig_plugin_host_load(h, "/nowhere", "ok_engine", msg, sizeof(msg));
+    CHECKF(b && strcmp(b->path, "builtin") == 0, "builtin: %s", msg);
+    CHECK(ig_plugin_host_add_builtin(h, &cases[0].desc, msg, sizeof(msg)) == NULL && strstr(msg, "registered twice"));
+    CHECK(ig_plugin_host_load(h, DIR_, "test_engine", msg, sizeof(msg)) == NULL &&
+          strstr(msg, "loading from files is disabled"));
+    ig_plugin_host_free(h);
+}
+
+/* ---- option parsing from YAML ---- */
+
+static const ig_option_decl_t decls[] = {
+    {"name", IG_OPT_STRING, NULL, "required"},
+    {"count", IG_OPT_INT, "5", NULL, 1, 10},
+    {"big", IG_OPT_INT, "-3"}, /* unbounded */
+    {"on", IG_OPT_BOOL, "false"},
+    {"wait", IG_OPT_DURATION, "1s", NULL, 10, 5000},
+    {"any", IG_OPT_DURATION, "1h"},
+    {"list", IG_OPT_STRING_LIST, "[x]"},
+    {NULL}};
+
+static ig_option_value_t *parse(const char *text, ig_arena_t *a, char **joined)
+{
+    ig_errors_t errs = {0};
+    ig_yaml_t y;
+    ig_yaml_open_buffer(&y, "opts.yaml", text, strlen(text), &errs);
+    ig_option_value_t *v = NULL;
+    if (ig_yaml_next_document(&y) == 1)
+        v = ig_options_parse(&y, a, ig_yaml_root(&y), 7, "plugins.options.p", "plugin \"p\"", decls);
+    *joined = ig_errors_join(&errs);
+    ig_yaml_close(&y);
+    ig_errors_clear(&errs);
+    return v;
+}
+
+static void options(void)
+{
+    ig_arena_t *a = ig_arena_create();
+    char *err;
+    ig_option_value_t *v = parse("name: n1\nbig: -9000000000\non: true\nwait: 250ms\nlist: [a, 'b c']\n", a, &err);
+    if (CHECKF(v != NULL, "valid options refused: %s", err)) {
+        CHECK(strcmp(v[0].str, "n1") == 0);
+        CHECK(v[1].num == 5);
+        CHECK(v[2].num == -9000000000LL);
+        CHECK(v[3].num == 1);
+        CHECK(v[4].num == 250);
+        CHECK(v[5].num == 3600000);
+        CHECK(v[6].list_len == 2 && strcmp(v[6].list[1], "b c") == 0 && v[6].list[2] == NULL);
+    }
+    free(err);
+
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"count: 3\n", "opts.yaml:1: plugins.options.p: missing required option \"name\" (string: required)"},
+        {"name: x\nextra: 1\n", "opts.yaml:2: plugins.options.p.extra: unknown option \"extra\" for plugin \"p\" (known: "
+                                "name, count, big, on, wait, any, list)"},
+        {"name: x\ncount: 11\n", "opts.yaml:2: plugins.options.p.count: 11 is out of range (1..10)"},
+        {"name: x\ncount: 0\n", "plugins.options.p.count: 0 is out of range (1..10)"},
+        {"name: x\ncount: 2.5\n", "plugins.options.p.count: expected an integer, got \"2.5\""},
+        {"name: x\non: 1\n", "plugins.options.p.on: expected true or false, got \"1\""},
+        {"name: x\nwait: 5ms\n", "plugins.options.p.wait: 5ms is out of range (10ms..5000ms)"},
+        {"name: x\nwait: soon\n", "plugins.options.p.wait: invalid duration \"soon\""},
+        {"name: x\nlist: [a, [b]]\n", "plugins.options.p.list[1]: expected a string, got a list"},
+        {"name: [x]\n", "plugins.options.p.name: expected a string, got a list"},
+        {"name: ~\n", "plugins.options.p.name: expected a string, got nothing (null)"},
+        {"[1, 2]\n", "opts.yaml:1: plugins.options.p: expected a map, got a list"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v = parse(bad[i].text, a, &err);
+        CHECKF(v == NULL && err && strstr(err, bad[i].want), "case %zu: want \"%s\", got:\n%s", i, bad[i].want,
+               err ? err : "");
+        free(err);
+    }
+
+    /* no map at all: defaults, and "missing" points at the line given (the plugins.load item) */
+    ig_errors_t errs = {0};
+    ig_yaml_t y;
+    ig_yaml_open_buffer(&y, "cfg.yaml", "x: 1\n", 5, &errs);
+    ig_yaml_next_document(&y);
+    CHECK(ig_options_parse(&y, a, NULL, 7, "plugins.options.p", "plugin \"p\"", decls) == NULL);
+    CHECK(errs.count == 1 && strstr(errs.items[0], "cfg.yaml:7: plugins.options.p: missing required option \"name\""));
+    ig_errors_clear(&errs);
+    /* a plugin without options: an empty map is fine, keys are not */
+    static const ig_option_decl_t none[] = {{NULL}};
+    CHECK(ig_options_parse(&y, a, NULL, 7, "plugins.options.q", "plugin \"q\"", none) != NULL);
+    CHECK(ig_options_parse(&y, a, NULL, 7, "plugins.options.q", "plugin \"q\"", NULL) != NULL);
+    CHECK(ig_options_parse(&y, a, ig_yaml_root(&y), 7, "plugins.options.q", "plugin \"q\"", NULL) == NULL);
+    CHECK(errs.count == 1 && strstr(errs.items[0], "unknown option \"x\": plugin \"q\" takes no options"));
+    ig_yaml_close(&y);
+    ig_errors_clear(&errs);
+
+    char msg[256];
+    CHECK(ig_options_check_decls(decls, msg, sizeof(msg)) == 0);
+    CHECK(ig_options_check_decls(NULL, msg, sizeof(msg)) == 0);
+    CHECK(ig_options_count(decls) == 7 && ig_options_count(NULL) == 0);
+    ig_arena_destroy(a);
+}
+
+int main(int argc, char **argv)
+{
+    loading();
+    builtins();
+    options();
+    return ig_test_summary();
+}
