@@ -40,21 +40,36 @@ int ig_worker_bind(ig_worker_t *w, ig_server_t *s)
     return 0;
 }
 
+/* A client connection's TCP handle; h2o owns the connection, we count it for draining. */
+typedef struct {
+    uv_tcp_t tcp;
+    ig_worker_t *worker;
+} client_conn_t;
+
+static void on_client_closed(uv_handle_t *h)
+{
+    client_conn_t *c = (client_conn_t *)h;
+    c->worker->connections--;
+    free(c);
+}
+
 static void on_accept(uv_stream_t *listener, int status)
 {
     if (status != 0)
         return;
     ig_listener_t *l = (ig_listener_t *)listener;
-    uv_tcp_t *conn = malloc(sizeof(*conn));
+    client_conn_t *conn = malloc(sizeof(*conn));
     if (conn == NULL)
         return;
-    uv_tcp_init(listener->loop, conn);
-    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
-        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+    conn->worker = listener->data;
+    conn->worker->connections++;
+    uv_tcp_init(listener->loop, &conn->tcp);
+    if (uv_accept(listener, (uv_stream_t *)&conn->tcp) != 0) {
+        uv_close((uv_handle_t *)&conn->tcp, on_client_closed);
         return;
     }
-    uv_tcp_nodelay(conn, 1);
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    uv_tcp_nodelay(&conn->tcp, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&conn->tcp, on_client_closed);
     h2o_accept(&l->accept_ctx, sock);
 }
 
@@ -79,17 +94,18 @@ static void close_listeners(ig_worker_t *w)
     }
 }
 
-static void on_close_any(uv_handle_t *h, void *arg)
-{
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
-/* Checks whether in-flight requests are done (or the grace period is over), then ends the loop. */
+/*
+ * Draining: requests in flight finish (bounded by the grace period), then
+ * the connections get a moment to flush their last bytes and close.
+ */
 static void on_drain_tick(uv_timer_t *t)
 {
     ig_worker_t *w = t->data;
-    if (w->active == 0 || uv_now(&w->loop) >= w->drain_deadline_ms) {
+    uint64_t now = uv_now(&w->loop);
+    if (w->active == 0 && w->drained_at == 0)
+        w->drained_at = now;
+    int done = w->active == 0 && (w->connections == 0 || now >= w->drained_at + 1000);
+    if (done || now >= w->drain_deadline_ms) {
         if (w->active != 0)
             ig_log_warn("worker %u: grace period over with %llu requests in flight", w->index,
                         (unsigned long long)w->active);
@@ -105,6 +121,7 @@ static void on_wakeup(uv_async_t *a)
     if (atomic_load(&w->stop) && !uv_is_active((uv_handle_t *)&w->drain_timer)) {
         /* stop accepting; let in-flight requests finish within the grace period */
         close_listeners(w);
+        h2o_context_request_shutdown(&w->ctx); /* HTTP/2: GOAWAY; HTTP/1.1: close after the response */
         w->drain_deadline_ms = uv_now(&w->loop) + 10000;
         uv_timer_start(&w->drain_timer, on_drain_tick, 0, 50);
     }
@@ -114,16 +131,14 @@ static void worker_main(void *arg)
 {
     ig_worker_t *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
-    /* teardown: h2o first (closes client connections, disposing their requests), then our handles */
-    h2o_context_request_shutdown(&w->ctx);
-    uv_run(&w->loop, UV_RUN_NOWAIT);
-    h2o_context_dispose(&w->ctx);
+    /*
+     * The process exits right after the workers: the h2o context and any
+     * client connection still open are left as they are (h2o 2.2 cannot
+     * dispose a context with connections or timers pending). What belongs to
+     * us is released: the upstream pool and the generation references.
+     */
     ig_upstream_pool_close(w->upstream);
-    uv_walk(&w->loop, on_close_any, NULL);
-    while (uv_run(&w->loop, UV_RUN_NOWAIT) != 0)
-        ;
-    if (uv_loop_close(&w->loop) != 0)
-        ig_log_debug("worker %u: loop closed with handles left", w->index);
+    uv_run(&w->loop, UV_RUN_NOWAIT);
     if (w->gen != NULL)
         ig_generation_release(w->gen);
     w->gen = NULL;
@@ -156,6 +171,7 @@ int ig_worker_start(ig_worker_t *w)
             return -1;
         }
         w->listen_fds[i] = -1; /* owned by the handle now */
+        l->handle.data = w;
         l->accept_ctx.ctx = &w->ctx;
         l->accept_ctx.hosts = s->h2o.hosts;
         l->accept_ctx.ssl_ctx = s->ssl_ctx[i];

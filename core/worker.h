@@ -37,6 +37,8 @@ struct ig_worker_s {
     size_t nlisteners;
     ig_upstream_pool_t *upstream;
     uint64_t active;                 /* requests being proxied on this thread */
+    uint64_t connections;            /* client connections open on this thread */
+    uint64_t drained_at;             /* loop time when active reached 0 while stopping */
 };
 
 /* Creates sockets for every listen entry (SO_REUSEPORT) on the calling thread, so bind errors surface at startup. */
