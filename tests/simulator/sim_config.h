@@ -1,0 +1,48 @@
+/* sim_config: command-line options.  Filled once by sim_config_parse() before any worker starts,
+ * read-only afterwards. */
+#ifndef SIM_CONFIG_H
+#define SIM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim_fault.h"
+
+#define SIM_DEFAULT_MODEL "ig-sim-model"
+
+typedef struct sim_lora {
+    char *name;
+    char *root; /* the PATH of NAME=PATH, else the name */
+} sim_lora_t;
+
+typedef struct sim_config {
+    char *listen_host;
+    uint16_t listen_port;
+    unsigned workers;
+    char **models; /* --served-model-name; empty = accept any model name */
+    size_t n_models;
+    sim_lora_t *loras;
+    size_t n_loras;
+    double token_rate; /* tokens per second per stream, 0 = unpaced */
+    unsigned default_tokens;
+    unsigned ttft_ms;
+    unsigned embedding_dim;
+    unsigned max_model_len;
+    unsigned max_num_seqs;
+    sim_fault_mode_t fault;
+    uint32_t fault_every;
+    int quiet;
+} sim_config_t;
+
+extern sim_config_t sim_cfg;
+
+/* Parses argv into sim_cfg.  Returns 0, or prints a message and returns 2 (usage error) / 1 (--help). */
+int sim_config_parse(int argc, char **argv);
+
+/* The name /metrics labels its series with and /v1/models lists first. */
+const char *sim_config_primary_model(void);
+
+/* 1 if `name` (not NUL-terminated) may be used as "model". */
+int sim_config_model_known(const char *name, size_t len);
+
+#endif

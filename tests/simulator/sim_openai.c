@@ -1,0 +1,623 @@
+#include "sim_openai.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "sim_config.h"
+#include "sim_fault.h"
+#include "sim_http.h"
+#include "sim_json.h"
+#include "sim_server.h"
+#include "sim_stats.h"
+#include "sim_stream.h"
+
+/* Everything the endpoints need from a request body. */
+typedef struct sim_request {
+    sim_api_t api;
+    char *model; /* decoded, NUL-terminated, in the request pool */
+    size_t model_len;
+    uint64_t prompt_tokens;
+    int has_max_tokens;
+    int64_t max_tokens;
+    int stream;
+    int include_usage;
+    int base64; /* embeddings: encoding_format "base64" */
+} sim_request_t;
+
+void sim_openai_put_usage(sim_buf_t *b, uint64_t prompt, uint64_t completion, int with_details)
+{
+    sim_buf_lit(b, "{\"prompt_tokens\":");
+    sim_buf_put_u64(b, prompt);
+    sim_buf_lit(b, ",\"total_tokens\":");
+    sim_buf_put_u64(b, prompt + completion);
+    sim_buf_lit(b, ",\"completion_tokens\":");
+    sim_buf_put_u64(b, completion);
+    if (with_details)
+        sim_buf_lit(b, ",\"prompt_tokens_details\":null");
+    sim_buf_putc(b, '}');
+}
+
+/* ---- errors ---------------------------------------------------------------------------------- */
+
+static void bad_request(h2o_req_t *req, const char *msg) { sim_http_send_vllm_error(req, 400, "BadRequestError", msg); }
+
+/* FastAPI/pydantic report body validation failures as a list of error dicts, which vLLM turns into
+ * the message of a 400 BadRequestError. */
+static void validation_error(h2o_req_t *req, const char *type, const char *loc, const char *msg)
+{
+    char m[512];
+    if (loc[0] == '\0')
+        snprintf(m, sizeof(m), "[{'type': '%s', 'loc': ('body',), 'msg': '%s', 'input': None}]", type, msg);
+    else
+        snprintf(m, sizeof(m), "[{'type': '%s', 'loc': ('body', %s), 'msg': '%s', 'input': None}]", type, loc, msg);
+    bad_request(req, m);
+}
+
+static void json_invalid(h2o_req_t *req, const sj_doc_t *d)
+{
+    char m[512];
+    const char *err = d->err != NULL ? d->err : "Expecting value";
+    char q = strchr(err, '\'') != NULL ? '"' : '\''; /* quoted like Python's repr() */
+    snprintf(m, sizeof(m),
+             "[{'type': 'json_invalid', 'loc': ('body', %zu), 'msg': 'JSON decode error', 'input': {}, 'ctx': {'error': %c%s%c}}]",
+             d->err_pos, q, err, q);
+    bad_request(req, m);
+}
+
+/* ---- field helpers --------------------------------------------------------------------------- */
+
+/* Optional field: returns its node, or -1 when absent or null. */
+static int64_t opt_field(const sj_doc_t *d, uint32_t obj, const char *key)
+{
+    int64_t i = sj_obj_get(d, obj, key);
+    if (i >= 0 && sj_type(d, (uint32_t)i) == SJ_NULL)
+        return -1;
+    return i;
+}
+
+static int opt_bool(h2o_req_t *req, const sj_doc_t *d, uint32_t obj, const char *key, const char *loc, int *out)
+{
+    int64_t i = opt_field(d, obj, key);
+    if (i < 0)
+        return 0;
+    sj_type_t t = sj_type(d, (uint32_t)i);
+    if (t != SJ_TRUE && t != SJ_FALSE) {
+        validation_error(req, "bool_parsing", loc, "Input should be a valid boolean");
+        return -1;
+    }
+    *out = t == SJ_TRUE;
+    return 0;
+}
+
+static int opt_int(h2o_req_t *req, const sj_doc_t *d, uint32_t obj, const char *key, const char *loc, int *has, int64_t *out)
+{
+    int64_t i = opt_field(d, obj, key);
+    if (i < 0)
+        return 0;
+    if (sj_get_int(d, (uint32_t)i, out) != 0) {
+        validation_error(req, "int_parsing", loc, "Input should be a valid integer");
+        return -1;
+    }
+    *has = 1;
+    return 0;
+}
+
+static char *decode_str(h2o_req_t *req, const sj_doc_t *d, uint32_t i, size_t *len)
+{
+    char *s = h2o_mem_alloc_pool(&req->pool, d->nodes[i].len + 1);
+    *len = sj_str_decode(d, i, s);
+    s[*len] = '\0';
+    return s;
+}
+
+/* ---- request parsing ------------------------------------------------------------------------- */
+
+static int parse_model(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
+{
+    int64_t i = opt_field(d, 0, "model");
+    if (i < 0) { /* newer vLLM: the model is optional and defaults to the served one */
+        const char *m = sim_config_primary_model();
+        r->model_len = strlen(m);
+        r->model = h2o_mem_alloc_pool(&req->pool, r->model_len + 1);
+        memcpy(r->model, m, r->model_len + 1);
+        return 0;
+    }
+    if (sj_type(d, (uint32_t)i) != SJ_STRING) {
+        validation_error(req, "string_type", "'model'", "Input should be a valid string");
+        return -1;
+    }
+    r->model = decode_str(req, d, (uint32_t)i, &r->model_len);
+    return 0;
+}
+
+static int parse_stream(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
+{
+    if (opt_bool(req, d, 0, "stream", "'stream'", &r->stream) != 0)
+        return -1;
+    int64_t so = opt_field(d, 0, "stream_options");
+    if (so < 0)
+        return 0;
+    if (sj_type(d, (uint32_t)so) != SJ_OBJECT) {
+        validation_error(req, "model_type", "'stream_options'", "Input should be a valid dictionary or instance of StreamOptions");
+        return -1;
+    }
+    if (opt_bool(req, d, (uint32_t)so, "include_usage", "'stream_options', 'include_usage'", &r->include_usage) != 0)
+        return -1;
+    if (!r->stream) {
+        validation_error(req, "value_error", "", "Value error, Stream options can only be defined when `stream=True`.");
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_max_tokens(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
+{
+    if (r->api == SIM_API_CHAT) {
+        /* max_completion_tokens wins over the deprecated max_tokens */
+        if (opt_int(req, d, 0, "max_completion_tokens", "'max_completion_tokens'", &r->has_max_tokens, &r->max_tokens) != 0)
+            return -1;
+        if (r->has_max_tokens)
+            return 0;
+    }
+    return opt_int(req, d, 0, "max_tokens", "'max_tokens'", &r->has_max_tokens, &r->max_tokens);
+}
+
+/* Chat prompt tokens: words of every text content, plus 4 per message for the chat template. */
+static int parse_messages(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
+{
+    int64_t msgs = sj_obj_get(d, 0, "messages");
+    if (msgs < 0) {
+        validation_error(req, "missing", "'messages'", "Field required");
+        return -1;
+    }
+    if (sj_type(d, (uint32_t)msgs) != SJ_ARRAY) {
+        validation_error(req, "list_type", "'messages'", "Input should be a valid list");
+        return -1;
+    }
+    if (d->nodes[msgs].count == 0) {
+        bad_request(req, "messages must contain at least one message");
+        return -1;
+    }
+    uint64_t tokens = 0;
+    for (uint32_t m = (uint32_t)msgs + 1, k = 0; k < d->nodes[msgs].count; k++, m = d->nodes[m].end) {
+        if (sj_type(d, m) != SJ_OBJECT) {
+            validation_error(req, "model_type", "'messages', 0", "Input should be a valid dictionary");
+            return -1;
+        }
+        int64_t role = sj_obj_get(d, m, "role");
+        if (role < 0 || sj_type(d, (uint32_t)role) != SJ_STRING) {
+            validation_error(req, "missing", "'messages', 0, 'role'", "Field required");
+            return -1;
+        }
+        tokens += 4;
+        int64_t content = opt_field(d, m, "content");
+        if (content < 0)
+            continue;
+        sj_type_t t = sj_type(d, (uint32_t)content);
+        if (t == SJ_STRING) {
+            tokens += sj_str_count_words(d, (uint32_t)content);
+        } else if (t == SJ_ARRAY) {
+            for (uint32_t p = (uint32_t)content + 1, j = 0; j < d->nodes[content].count; j++, p = d->nodes[p].end) {
+                if (sj_type(d, p) != SJ_OBJECT) {
+                    validation_error(req, "model_type", "'messages', 0, 'content', 0", "Input should be a valid dictionary");
+                    return -1;
+                }
+                int64_t type = sj_obj_get(d, p, "type");
+                if (type < 0 || sj_type(d, (uint32_t)type) != SJ_STRING) {
+                    validation_error(req, "missing", "'messages', 0, 'content', 0, 'type'", "Field required");
+                    return -1;
+                }
+                if (!sj_str_eq(d, (uint32_t)type, "text"))
+                    continue; /* images, audio...: no text tokens in this model */
+                int64_t text = sj_obj_get(d, p, "text");
+                if (text < 0 || sj_type(d, (uint32_t)text) != SJ_STRING) {
+                    validation_error(req, "missing", "'messages', 0, 'content', 0, 'text'", "Field required");
+                    return -1;
+                }
+                tokens += sj_str_count_words(d, (uint32_t)text);
+            }
+        } else {
+            validation_error(req, "string_type", "'messages', 0, 'content'", "Input should be a valid string");
+            return -1;
+        }
+    }
+    r->prompt_tokens = tokens;
+    return 0;
+}
+
+/* Token-id list: every element must be an integer. */
+static int count_token_ids(const sj_doc_t *d, uint32_t arr, uint64_t *n)
+{
+    for (uint32_t e = arr + 1, k = 0; k < d->nodes[arr].count; k++, e = d->nodes[e].end) {
+        int64_t v;
+        if (sj_get_int(d, e, &v) != 0)
+            return -1;
+    }
+    *n = d->nodes[arr].count;
+    return 0;
+}
+
+/* "prompt" or "input": a string, a list of strings, a list of token ids or a list of lists of
+ * token ids.  Calls `each` (if not NULL) per item; returns total tokens via *tokens. */
+typedef int (*item_cb)(void *ctx, const sj_doc_t *d, uint32_t node, uint64_t tokens);
+
+static int walk_text_input(h2o_req_t *req, const sj_doc_t *d, const char *field, uint64_t *tokens, item_cb each, void *ctx)
+{
+    int64_t in = sj_obj_get(d, 0, field);
+    char loc[64];
+    snprintf(loc, sizeof(loc), "'%s'", field);
+    if (in < 0) {
+        validation_error(req, "missing", loc, "Field required");
+        return -1;
+    }
+    uint64_t total = 0;
+    sj_type_t t = sj_type(d, (uint32_t)in);
+    if (t == SJ_STRING) {
+        total = sj_str_count_words(d, (uint32_t)in);
+        if (each != NULL && each(ctx, d, (uint32_t)in, total) != 0)
+            return -1;
+    } else if (t == SJ_ARRAY) {
+        uint32_t count = d->nodes[in].count;
+        if (count == 0) {
+            char m[96];
+            snprintf(m, sizeof(m), "%s must not be empty", field);
+            bad_request(req, m);
+            return -1;
+        }
+        sj_type_t first = sj_type(d, (uint32_t)in + 1);
+        if (first == SJ_NUMBER) { /* one prompt given as token ids */
+            if (count_token_ids(d, (uint32_t)in, &total) != 0) {
+                validation_error(req, "int_type", loc, "Input should be a valid integer");
+                return -1;
+            }
+            if (each != NULL && each(ctx, d, (uint32_t)in, total) != 0)
+                return -1;
+        } else {
+            for (uint32_t e = (uint32_t)in + 1, k = 0; k < count; k++, e = d->nodes[e].end) {
+                uint64_t n;
+                if (sj_type(d, e) == SJ_STRING) {
+                    n = sj_str_count_words(d, e);
+                } else if (sj_type(d, e) == SJ_ARRAY && count_token_ids(d, e, &n) == 0) {
+                    /* list of token-id lists */
+                } else {
+                    validation_error(req, "string_type", loc, "Input should be a valid string");
+                    return -1;
+                }
+                total += n;
+                if (each != NULL && each(ctx, d, e, n) != 0)
+                    return -1;
+            }
+        }
+    } else {
+        validation_error(req, "string_type", loc, "Input should be a valid string");
+        return -1;
+    }
+    *tokens = total;
+    return 0;
+}
+
+/* ---- context-length rules (vLLM's _validate_input) -------------------------------------------- */
+
+/* Resolves the completion length; sends a 400 and returns -1 when vLLM would refuse. */
+static int resolve_completion_tokens(h2o_req_t *req, const sim_request_t *r, uint32_t *tokens, int *finish_length)
+{
+    char m[400];
+    uint64_t limit = sim_cfg.max_model_len;
+    if (r->has_max_tokens && r->max_tokens < 1) {
+        snprintf(m, sizeof(m), "max_tokens must be at least 1, got %" PRId64 ".", r->max_tokens);
+        bad_request(req, m);
+        return -1;
+    }
+    if (r->prompt_tokens >= limit) {
+        snprintf(m, sizeof(m),
+                 "This model's maximum context length is %" PRIu64 " tokens. However, you requested %" PRIu64
+                 " tokens in the messages, Please reduce the length of the messages.",
+                 limit, r->prompt_tokens);
+        bad_request(req, m);
+        return -1;
+    }
+    uint64_t room = limit - r->prompt_tokens;
+    if (r->has_max_tokens) {
+        if ((uint64_t)r->max_tokens > room) {
+            snprintf(m, sizeof(m),
+                     "This model's maximum context length is %" PRIu64 " tokens. However, you requested %" PRIu64
+                     " tokens (%" PRIu64 " in the messages, %" PRId64
+                     " in the completion). Please reduce the length of the messages or completion.",
+                     limit, (uint64_t)r->max_tokens + r->prompt_tokens, r->prompt_tokens, r->max_tokens);
+            bad_request(req, m);
+            return -1;
+        }
+        *tokens = (uint32_t)r->max_tokens;
+        *finish_length = 1; /* the simulated model never stops before max_tokens */
+    } else if (sim_cfg.default_tokens > room) {
+        *tokens = (uint32_t)room;
+        *finish_length = 1;
+    } else {
+        *tokens = sim_cfg.default_tokens;
+        *finish_length = 0; /* as if the model emitted EOS */
+    }
+    return 0;
+}
+
+/* ---- responses ------------------------------------------------------------------------------- */
+
+static void put_id(sim_buf_t *b, sim_worker_t *w, const char *prefix)
+{
+    sim_buf_puts(b, prefix);
+    sim_buf_put_hex_rand(b, &w->rng, 32);
+}
+
+static void on_half_body_sent(h2o_generator_t *g, h2o_req_t *req)
+{
+    (void)g;
+    sim_http_abort(req, 1);
+}
+
+static h2o_generator_t half_body_generator = {on_half_body_sent, NULL};
+
+/* die-mid-stream for a non-streamed answer: announce the full length, send half, then cut. */
+static void send_half_then_die(h2o_req_t *req, const sim_buf_t *b)
+{
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT(SIM_CT_JSON));
+    req->res.content_length = b->len;
+    h2o_iovec_t half = h2o_iovec_init(h2o_mem_alloc_pool(&req->pool, b->len / 2 + 1), b->len / 2);
+    memcpy(half.base, b->base, half.len);
+    h2o_start_response(req, &half_body_generator);
+    h2o_send(req, &half, 1, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void respond_generation(h2o_req_t *req, const sim_request_t *r, uint32_t tokens, int finish_length, int die)
+{
+    sim_worker_t *w = sim_worker_of(req);
+    sim_buf_t *b = &w->scratch;
+    int chat = r->api == SIM_API_CHAT;
+    sim_buf_reset(b);
+    sim_buf_lit(b, "{\"id\":");
+    sim_buf_putc(b, '"');
+    put_id(b, w, chat ? "chatcmpl-" : "cmpl-");
+    sim_buf_putc(b, '"');
+    sim_buf_puts(b, chat ? ",\"object\":\"chat.completion\",\"created\":" : ",\"object\":\"text_completion\",\"created\":");
+    sim_buf_put_u64(b, (uint64_t)time(NULL));
+    sim_buf_lit(b, ",\"model\":");
+    sim_buf_put_json_str(b, r->model, r->model_len);
+    sim_buf_puts(b, chat ? ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\""
+                         : ",\"choices\":[{\"index\":0,\"text\":\"");
+    for (uint32_t k = 1; k <= tokens; k++)
+        sim_openai_put_token(b, k);
+    sim_buf_puts(b, chat ? "\",\"tool_calls\":[]},\"logprobs\":null,\"finish_reason\":" : "\",\"logprobs\":null,\"finish_reason\":");
+    sim_buf_puts(b, finish_length ? "\"length\"" : "\"stop\"");
+    sim_buf_puts(b, chat ? ",\"stop_reason\":null}],\"usage\":" : ",\"stop_reason\":null,\"prompt_logprobs\":null}],\"usage\":");
+    sim_openai_put_usage(b, r->prompt_tokens, tokens, 1);
+    sim_buf_puts(b, chat ? ",\"prompt_logprobs\":null}" : "}");
+
+    if (die) {
+        SIM_STAT_ADD(completion_tokens, tokens / 2);
+        send_half_then_die(req, b);
+        return;
+    }
+    SIM_STAT_ADD(completion_tokens, tokens);
+    sim_http_send_buf(req, 200, b);
+}
+
+/* ---- embeddings ------------------------------------------------------------------------------ */
+
+typedef struct embed_ctx {
+    h2o_req_t *req;
+    sim_buf_t *b;
+    const sim_request_t *r;
+    uint32_t index;
+    float *vec;
+} embed_ctx_t;
+
+static void base64_put(sim_buf_t *b, const unsigned char *p, size_t n)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    sim_buf_reserve(b, (n + 2) / 3 * 4);
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        char q[4] = {tbl[v >> 18], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], tbl[v & 63]};
+        sim_buf_put(b, q, 4);
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        char q[4] = {tbl[v >> 18], tbl[(v >> 12) & 63], i + 1 < n ? tbl[(v >> 6) & 63] : '=', '='};
+        sim_buf_put(b, q, 4);
+    }
+}
+
+/* Deterministic unit vector from the item's content: FNV-1a seeds splitmix64. */
+static int embed_item(void *vctx, const sj_doc_t *d, uint32_t node, uint64_t tokens)
+{
+    embed_ctx_t *c = vctx;
+    char m[256];
+    if (tokens > sim_cfg.max_model_len) {
+        snprintf(m, sizeof(m),
+                 "This model's maximum context length is %u tokens. However, you requested %" PRIu64
+                 " tokens in the input for embedding generation. Please reduce the length of the input.",
+                 sim_cfg.max_model_len, tokens);
+        bad_request(c->req, m);
+        return -1;
+    }
+    uint64_t h = UINT64_C(1469598103934665603);
+    if (sj_type(d, node) == SJ_STRING) {
+        char *s = h2o_mem_alloc_pool(&c->req->pool, d->nodes[node].len + 1);
+        size_t n = sj_str_decode(d, node, s);
+        for (size_t i = 0; i < n; i++)
+            h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
+    } else { /* token ids */
+        for (uint32_t e = node + 1, k = 0; k < d->nodes[node].count; k++, e = d->nodes[e].end) {
+            int64_t v = 0;
+            sj_get_int(d, e, &v);
+            for (int byte = 0; byte < 8; byte++)
+                h = (h ^ (((uint64_t)v >> (8 * byte)) & 0xFF)) * UINT64_C(1099511628211);
+        }
+    }
+    unsigned dim = sim_cfg.embedding_dim;
+    double norm = 0;
+    for (unsigned j = 0; j < dim; j++) {
+        double x = (double)(sim_rand_next(&h) >> 11) * 0x1.0p-53 * 2.0 - 1.0;
+        c->vec[j] = (float)x;
+        norm += x * x;
+    }
+    norm = norm > 0 ? sqrt(norm) : 1;
+    sim_buf_t *b = c->b;
+    if (c->index > 0)
+        sim_buf_putc(b, ',');
+    sim_buf_lit(b, "{\"index\":");
+    sim_buf_put_u64(b, c->index++);
+    sim_buf_lit(b, ",\"object\":\"embedding\",\"embedding\":");
+    for (unsigned j = 0; j < dim; j++)
+        c->vec[j] = (float)(c->vec[j] / norm);
+    if (c->r->base64) {
+        unsigned char *bytes = h2o_mem_alloc_pool(&c->req->pool, (size_t)dim * 4);
+        for (unsigned j = 0; j < dim; j++) { /* little-endian float32, as numpy's tobytes() */
+            uint32_t u;
+            memcpy(&u, &c->vec[j], 4);
+            for (int k = 0; k < 4; k++)
+                bytes[j * 4 + k] = (unsigned char)(u >> (8 * k));
+        }
+        sim_buf_putc(b, '"');
+        base64_put(b, bytes, (size_t)dim * 4);
+        sim_buf_putc(b, '"');
+    } else {
+        sim_buf_putc(b, '[');
+        for (unsigned j = 0; j < dim; j++) {
+            if (j > 0)
+                sim_buf_putc(b, ',');
+            sim_buf_put_double(b, c->vec[j]);
+        }
+        sim_buf_putc(b, ']');
+    }
+    sim_buf_putc(b, '}');
+    return 0;
+}
+
+static void handle_embeddings(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
+{
+    sim_worker_t *w = sim_worker_of(req);
+    int64_t fmt = opt_field(d, 0, "encoding_format");
+    if (fmt >= 0) {
+        if (sj_str_eq(d, (uint32_t)fmt, "base64")) {
+            r->base64 = 1;
+        } else if (!sj_str_eq(d, (uint32_t)fmt, "float")) {
+            validation_error(req, "literal_error", "'encoding_format'", "Input should be 'float' or 'base64'");
+            return;
+        }
+    }
+    /* validate everything (and count tokens) before the model check, like pydantic would */
+    uint64_t tokens;
+    if (walk_text_input(req, d, "input", &tokens, NULL, NULL) != 0)
+        return;
+    if (!sim_config_model_known(r->model, r->model_len)) {
+        char m[300];
+        snprintf(m, sizeof(m), "The model `%.*s` does not exist.", (int)(r->model_len > 200 ? 200 : r->model_len), r->model);
+        sim_http_send_vllm_error(req, 404, "NotFoundError", m);
+        return;
+    }
+    sim_buf_t *b = &w->scratch;
+    sim_buf_reset(b);
+    sim_buf_lit(b, "{\"id\":\"");
+    put_id(b, w, "embd-");
+    sim_buf_lit(b, "\",\"object\":\"list\",\"created\":");
+    sim_buf_put_u64(b, (uint64_t)time(NULL));
+    sim_buf_lit(b, ",\"model\":");
+    sim_buf_put_json_str(b, r->model, r->model_len);
+    sim_buf_lit(b, ",\"data\":[");
+    embed_ctx_t ctx = {req, b, r, 0, h2o_mem_alloc_pool(&req->pool, sizeof(float) * sim_cfg.embedding_dim)};
+    if (walk_text_input(req, d, "input", &tokens, embed_item, &ctx) != 0)
+        return; /* embed_item already answered */
+    sim_buf_lit(b, "],\"usage\":");
+    sim_openai_put_usage(b, tokens, 0, 1);
+    sim_buf_putc(b, '}');
+    SIM_STAT_ADD(prompt_tokens, tokens);
+    sim_http_send_buf(req, 200, b);
+}
+
+/* ---- entry point ----------------------------------------------------------------------------- */
+
+void sim_openai_handle(h2o_req_t *req, sim_api_t api)
+{
+    sim_worker_t *w = sim_worker_of(req);
+    SIM_STAT_ADD(requests, 1);
+    sim_http_track_active(req);
+
+    sim_fault_mode_t fault = sim_fault_draw_request();
+    switch (fault) {
+    case SIM_FAULT_500:
+        sim_http_send_vllm_error(req, 500, "InternalServerError", "ig-sim: injected fault (500)");
+        return;
+    case SIM_FAULT_HANG:
+        sim_http_hang(req);
+        return;
+    case SIM_FAULT_CLOSE:
+    case SIM_FAULT_REFUSE:
+        sim_http_abort(req, 0);
+        return;
+    default:
+        break;
+    }
+
+    sj_doc_t *d = &w->json;
+    if (sj_parse(d, req->entity.base != NULL ? req->entity.base : "", req->entity.len) != 0) {
+        json_invalid(req, d);
+        return;
+    }
+    if (sj_type(d, 0) != SJ_OBJECT) {
+        validation_error(req, "model_attributes_type", "", "Input should be a valid dictionary or object to extract fields from");
+        return;
+    }
+    sim_request_t r = {.api = api};
+    if (parse_model(req, d, &r) != 0)
+        return;
+    if (api == SIM_API_EMBEDDING) {
+        handle_embeddings(req, d, &r);
+        return;
+    }
+    if (api == SIM_API_CHAT) {
+        if (parse_messages(req, d, &r) != 0)
+            return;
+    } else if (walk_text_input(req, d, "prompt", &r.prompt_tokens, NULL, NULL) != 0) {
+        return;
+    }
+    if (parse_max_tokens(req, d, &r) != 0 || parse_stream(req, d, &r) != 0)
+        return;
+    if (!sim_config_model_known(r.model, r.model_len)) {
+        char m[300];
+        snprintf(m, sizeof(m), "The model `%.*s` does not exist.", (int)(r.model_len > 200 ? 200 : r.model_len), r.model);
+        sim_http_send_vllm_error(req, 404, "NotFoundError", m);
+        return;
+    }
+    uint32_t tokens;
+    int finish_length;
+    if (resolve_completion_tokens(req, &r, &tokens, &finish_length) != 0)
+        return;
+    SIM_STAT_ADD(prompt_tokens, r.prompt_tokens);
+    int die = fault == SIM_FAULT_DIE_MID_STREAM;
+
+    if (!r.stream) {
+        respond_generation(req, &r, tokens, finish_length, die);
+        return;
+    }
+    sim_buf_t *b = &w->scratch;
+    sim_buf_reset(b);
+    put_id(b, w, api == SIM_API_CHAT ? "chatcmpl-" : "cmpl-");
+    sim_stream_params_t p = {
+        .chat = api == SIM_API_CHAT,
+        .id = b->base,
+        .id_len = b->len,
+        .model = r.model,
+        .model_len = r.model_len,
+        .created = (uint64_t)time(NULL),
+        .prompt_tokens = r.prompt_tokens,
+        .completion_tokens = tokens,
+        .finish_length = finish_length,
+        .include_usage = r.include_usage,
+        .die_mid_stream = die,
+    };
+    sim_stream_start(req, &p);
+}

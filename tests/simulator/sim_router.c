@@ -1,0 +1,140 @@
+#include "sim_router.h"
+
+#include <time.h>
+
+#include "sim_config.h"
+#include "sim_control.h"
+#include "sim_http.h"
+#include "sim_openai.h"
+#include "sim_server.h"
+#include "sim_stats.h"
+
+#define SIM_VLLM_VERSION "0.6.6"
+
+static void handle_health(h2o_req_t *req) { sim_http_send(req, 200, NULL, NULL, 0); }
+
+static void handle_version(h2o_req_t *req)
+{
+    static const char body[] = "{\"version\":\"" SIM_VLLM_VERSION "\"}";
+    sim_http_send(req, 200, SIM_CT_JSON, body, sizeof(body) - 1);
+}
+
+static void put_permission(sim_buf_t *b, sim_worker_t *w, uint64_t created)
+{
+    sim_buf_lit(b, "[{\"id\":\"modelperm-");
+    sim_buf_put_hex_rand(b, &w->rng, 32);
+    sim_buf_lit(b, "\",\"object\":\"model_permission\",\"created\":");
+    sim_buf_put_u64(b, created);
+    sim_buf_lit(b, ",\"allow_create_engine\":false,\"allow_sampling\":true,\"allow_logprobs\":true,"
+                   "\"allow_search_indices\":false,\"allow_view\":true,\"allow_fine_tuning\":false,"
+                   "\"organization\":\"*\",\"group\":null,\"is_blocking\":false}]");
+}
+
+static void put_card(sim_buf_t *b, sim_worker_t *w, uint64_t created, const char *id, const char *root, const char *parent,
+                     int with_len)
+{
+    sim_buf_lit(b, "{\"id\":");
+    sim_buf_put_json_str(b, id, strlen(id));
+    sim_buf_lit(b, ",\"object\":\"model\",\"created\":");
+    sim_buf_put_u64(b, created);
+    sim_buf_lit(b, ",\"owned_by\":\"vllm\",\"root\":");
+    sim_buf_put_json_str(b, root, strlen(root));
+    sim_buf_lit(b, ",\"parent\":");
+    if (parent != NULL)
+        sim_buf_put_json_str(b, parent, strlen(parent));
+    else
+        sim_buf_lit(b, "null");
+    sim_buf_lit(b, ",\"max_model_len\":");
+    if (with_len)
+        sim_buf_put_u64(b, sim_cfg.max_model_len);
+    else
+        sim_buf_lit(b, "null");
+    sim_buf_lit(b, ",\"permission\":");
+    put_permission(b, w, created);
+    sim_buf_putc(b, '}');
+}
+
+static void handle_models(h2o_req_t *req)
+{
+    sim_worker_t *w = sim_worker_of(req);
+    sim_buf_t *b = &w->scratch;
+    uint64_t created = (uint64_t)time(NULL);
+    sim_buf_reset(b);
+    sim_buf_lit(b, "{\"object\":\"list\",\"data\":[");
+    const char *primary = sim_config_primary_model();
+    if (sim_cfg.n_models == 0) {
+        put_card(b, w, created, primary, primary, NULL, 1);
+    } else {
+        for (size_t i = 0; i < sim_cfg.n_models; i++) {
+            if (i > 0)
+                sim_buf_putc(b, ',');
+            put_card(b, w, created, sim_cfg.models[i], primary, NULL, 1);
+        }
+    }
+    for (size_t i = 0; i < sim_cfg.n_loras; i++) {
+        sim_buf_putc(b, ',');
+        put_card(b, w, created, sim_cfg.loras[i].name, sim_cfg.loras[i].root, primary, 0);
+    }
+    sim_buf_lit(b, "]}");
+    sim_http_send_buf(req, 200, b);
+}
+
+static void handle_metrics(h2o_req_t *req)
+{
+    sim_buf_t *b = &sim_worker_of(req)->scratch;
+    sim_buf_reset(b);
+    sim_stats_prometheus(b, sim_config_primary_model(), sim_cfg.max_num_seqs);
+    sim_http_send(req, 200, SIM_CT_PROM, b->base, b->len);
+}
+
+static void handle_chat(h2o_req_t *req) { sim_openai_handle(req, SIM_API_CHAT); }
+static void handle_completions(h2o_req_t *req) { sim_openai_handle(req, SIM_API_COMPLETION); }
+static void handle_embeddings(h2o_req_t *req) { sim_openai_handle(req, SIM_API_EMBEDDING); }
+
+typedef struct route {
+    const char *path;
+    const char *method;
+    void (*fn)(h2o_req_t *req);
+} route_t;
+
+static const route_t routes[] = {
+    {"/v1/chat/completions", "POST", handle_chat},
+    {"/v1/completions", "POST", handle_completions},
+    {"/v1/embeddings", "POST", handle_embeddings},
+    {"/health", "GET", handle_health},
+    {"/v1/models", "GET", handle_models},
+    {"/metrics", "GET", handle_metrics},
+    {"/version", "GET", handle_version},
+    {"/sim/fault", "POST", sim_control_set_fault},
+    {"/sim/fault", "GET", sim_control_get_fault},
+    {"/sim/stats", "GET", sim_control_stats},
+    {"/sim/reset-stats", "POST", sim_control_reset_stats},
+};
+
+static int iov_eq(h2o_iovec_t v, const char *s)
+{
+    size_t n = strlen(s);
+    return v.len == n && memcmp(v.base, s, n) == 0;
+}
+
+int sim_router_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    int path_found = 0;
+    /* HEAD is served like GET (h2o drops the body) */
+    h2o_iovec_t method = iov_eq(req->method, "HEAD") ? h2o_iovec_init(H2O_STRLIT("GET")) : req->method;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!iov_eq(req->path_normalized, routes[i].path))
+            continue;
+        path_found = 1;
+        if (iov_eq(method, routes[i].method)) {
+            routes[i].fn(req);
+            return 0;
+        }
+    }
+    if (path_found)
+        sim_http_send_detail(req, 405, "Method Not Allowed");
+    else
+        sim_http_send_detail(req, 404, "Not Found");
+    return 0;
+}

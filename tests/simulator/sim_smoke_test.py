@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""Smoke test for ig-sim: response shapes, stream event sequences, errors, fault modes, stats.
+
+usage: sim_smoke_test.py PATH/TO/ig-sim
+Only the Python standard library is used.  Exits 0 when every check passes.
+"""
+import base64
+import http.client
+import json
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+FAILURES = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print("FAIL:", what)
+
+
+class Sim:
+    def __init__(self, binary, *args):
+        self.proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--quiet", *args],
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("ig-sim listening on 127.0.0.1:"):
+            raise SystemExit("unexpected first line: %r" % line)
+        self.port = int(line.rsplit(":", 1)[1])
+
+    def conn(self, timeout=5):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, timeout=5):
+        c = self.conn(timeout)
+        data = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
+        c.request(method, path, body=data, headers={"content-type": "application/json"})
+        r = c.getresponse()
+        raw = r.read()
+        c.close()
+        return r.status, r.getheader("content-type"), raw
+
+    def json(self, method, path, body=None):
+        status, _, raw = self.request(method, path, body)
+        return status, json.loads(raw) if raw else None
+
+    def stats(self):
+        return self.json("GET", "/sim/stats")[1]
+
+    def fault(self, **kw):
+        status, body = self.json("POST", "/sim/fault", kw)
+        assert status == 200, body
+        return body
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(5)
+        check(rc == 0, "exit status on SIGTERM is 0 (got %r)" % rc)
+
+
+def wait_for(cond, timeout=5.0, refused_ok=False):
+    """Polls cond() until it is true or the timeout passes; returns the last result."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if cond():
+                return True
+        except ConnectionRefusedError:
+            if not refused_ok:
+                raise
+        if time.time() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def sse_events(raw):
+    text = raw.decode()
+    check(text.endswith("\n\n"), "stream ends with a blank line")
+    events = [e for e in text.split("\n\n") if e]
+    for e in events:
+        check(e.startswith("data: "), "every event is a data: line (%r)" % e[:40])
+    return [e[len("data: "):] for e in events]
+
+
+CHAT = {"model": "m", "messages": [{"role": "system", "content": "be brief"},
+                                    {"role": "user", "content": [{"type": "text", "text": "hello  there\nworld"}]}]}
+
+
+def test_basic(sim):
+    status, ctype, raw = sim.request("GET", "/health")
+    check(status == 200 and raw == b"", "/health is 200 with an empty body")
+
+    status, models = sim.json("GET", "/v1/models")
+    check(status == 200 and models["object"] == "list", "/v1/models list")
+    ids = [m["id"] for m in models["data"]]
+    check(ids == ["base", "alias", "sql"], "/v1/models ids %r" % ids)
+    lora = models["data"][2]
+    check(lora["parent"] == "base" and lora["root"] == "/adapters/sql", "LoRA card parent/root")
+    card = models["data"][0]
+    check(set(card) == {"id", "object", "created", "owned_by", "root", "parent", "max_model_len", "permission"},
+          "model card keys")
+    check(card["owned_by"] == "vllm" and card["max_model_len"] == 4096 and card["parent"] is None, "model card values")
+
+    status, ctype, raw = sim.request("GET", "/metrics")
+    text = raw.decode()
+    for name in ("vllm:num_requests_running{model_name=\"base\"}", "vllm:num_requests_waiting{model_name=\"base\"}",
+                 "vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:gpu_cache_usage_perc"):
+        check(name in text, "/metrics has " + name)
+
+    status, _, raw = sim.request("GET", "/nope")
+    check(status == 404 and json.loads(raw) == {"detail": "Not Found"}, "unknown path 404 detail")
+    status, _, raw = sim.request("GET", "/v1/chat/completions")
+    check(status == 405, "GET on a POST route is 405")
+
+
+def test_chat(sim):
+    body = dict(CHAT, model="alias", max_tokens=5)
+    status, r = sim.json("POST", "/v1/chat/completions", body)
+    check(status == 200, "chat 200")
+    check(list(r) == ["id", "object", "created", "model", "choices", "usage", "prompt_logprobs"], "chat keys %r" % list(r))
+    check(r["id"].startswith("chatcmpl-") and len(r["id"]) == 9 + 32, "chat id")
+    check(r["object"] == "chat.completion" and r["model"] == "alias", "chat object/model echo")
+    ch = r["choices"][0]
+    check(ch["message"] == {"role": "assistant", "content": "tok1 tok2 tok3 tok4 tok5 ", "tool_calls": []}, "chat message")
+    check(ch["finish_reason"] == "length" and ch["stop_reason"] is None and ch["logprobs"] is None, "chat finish")
+    # prompt: 2 + 3 words, plus 4 per message
+    check(r["usage"] == {"prompt_tokens": 13, "total_tokens": 18, "completion_tokens": 5, "prompt_tokens_details": None},
+          "chat usage %r" % r["usage"])
+
+    status, r = sim.json("POST", "/v1/chat/completions", dict(CHAT, model="base"))
+    check(r["usage"]["completion_tokens"] == 7 and r["choices"][0]["finish_reason"] == "stop", "default tokens, stop")
+    status, r = sim.json("POST", "/v1/chat/completions", dict(CHAT, model="sql", max_completion_tokens=2, max_tokens=9))
+    check(r["usage"]["completion_tokens"] == 2, "max_completion_tokens wins")
+
+    status, r = sim.json("POST", "/v1/completions", {"model": "base", "prompt": "one two three", "max_tokens": 3})
+    check(status == 200 and r["object"] == "text_completion" and r["id"].startswith("cmpl-"), "completion object")
+    check(r["choices"][0]["text"] == "tok1 tok2 tok3 " and r["choices"][0]["finish_reason"] == "length", "completion text")
+    check(r["usage"]["prompt_tokens"] == 3, "completion prompt tokens")
+    status, r = sim.json("POST", "/v1/completions", {"model": "base", "prompt": [[1, 2, 3, 4], [5]], "max_tokens": 1})
+    check(status == 200 and r["usage"]["prompt_tokens"] == 5, "token-id prompts")
+
+
+def test_streams(sim):
+    # without include_usage
+    status, ctype, raw = sim.request("POST", "/v1/chat/completions", dict(CHAT, model="base", max_tokens=3, stream=True))
+    check(status == 200 and ctype.startswith("text/event-stream"), "stream content type")
+    ev = sse_events(raw)
+    check(len(ev) == 5 and ev[-1] == "[DONE]", "chat stream: role + 3 tokens + [DONE] (%d events)" % len(ev))
+    chunks = [json.loads(e) for e in ev[:-1]]
+    check(all("usage" not in c for c in chunks), "no usage key without include_usage")
+    check(chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}, "first chunk carries the role")
+    check([c["choices"][0]["delta"].get("content") for c in chunks[1:]] == ["tok1 ", "tok2 ", "tok3 "], "token deltas")
+    check([c["choices"][0]["finish_reason"] for c in chunks] == [None, None, None, "length"], "finish on last chunk")
+    check(len({c["id"] for c in chunks}) == 1 and all(c["object"] == "chat.completion.chunk" for c in chunks), "chunk ids")
+
+    # with include_usage
+    body = dict(CHAT, model="base", max_tokens=2, stream=True, stream_options={"include_usage": True})
+    ev = sse_events(sim.request("POST", "/v1/chat/completions", body)[2])
+    check(len(ev) == 5 and ev[-1] == "[DONE]", "include_usage: role + 2 tokens + usage + [DONE]")
+    chunks = [json.loads(e) for e in ev[:-1]]
+    check(all(c["usage"] is None for c in chunks[:-1]), "usage null on every other chunk")
+    check(chunks[-1]["choices"] == [] and chunks[-1]["usage"] == {"prompt_tokens": 13, "total_tokens": 15,
+                                                                  "completion_tokens": 2}, "final usage chunk")
+
+    # completions stream
+    body = {"model": "base", "prompt": "a b", "max_tokens": 2, "stream": True, "stream_options": {"include_usage": True}}
+    ev = sse_events(sim.request("POST", "/v1/completions", body)[2])
+    chunks = [json.loads(e) for e in ev[:-1]]
+    check([c["choices"][0]["text"] for c in chunks[:-1]] == ["tok1 ", "tok2 "], "completion stream texts")
+    check(chunks[-1]["usage"]["prompt_tokens"] == 2 and ev[-1] == "[DONE]", "completion stream usage")
+
+    # stream_options without stream is refused, as vLLM does
+    status, _, _ = sim.request("POST", "/v1/chat/completions", dict(CHAT, stream_options={"include_usage": True}))
+    check(status == 400, "stream_options without stream is 400")
+
+
+def test_embeddings(sim):
+    status, r = sim.json("POST", "/v1/embeddings", {"model": "base", "input": ["hello world", "x"]})
+    check(status == 200 and r["object"] == "list" and len(r["data"]) == 2, "embeddings list")
+    check(r["data"][1]["index"] == 1 and r["data"][0]["object"] == "embedding", "embedding items")
+    check(all(len(d["embedding"]) == 4 for d in r["data"]), "embedding dim")
+    check(r["usage"]["prompt_tokens"] == 3 and r["usage"]["total_tokens"] == 3, "embedding usage")
+    again = sim.json("POST", "/v1/embeddings", {"model": "base", "input": "hello world"})[1]
+    check(again["data"][0]["embedding"] == r["data"][0]["embedding"], "embeddings are deterministic")
+    b64 = sim.json("POST", "/v1/embeddings", {"model": "base", "input": "hello world", "encoding_format": "base64"})[1]
+    vec = struct.unpack("<4f", base64.b64decode(b64["data"][0]["embedding"]))
+    check(all(abs(a - b) < 1e-6 for a, b in zip(vec, r["data"][0]["embedding"])), "base64 embeddings match floats")
+    status, r = sim.json("POST", "/v1/embeddings", {"model": "base", "input": [1, 2, 3]})
+    check(status == 200 and r["usage"]["prompt_tokens"] == 3, "token-id input")
+
+
+def test_errors(sim):
+    status, r = sim.json("POST", "/v1/chat/completions", dict(CHAT, model="gpt-4"))
+    check(status == 404 and r == {"object": "error", "message": "The model `gpt-4` does not exist.",
+                                  "type": "NotFoundError", "param": None, "code": 404}, "unknown model 404")
+    for body in (b"{", b"", b"[1]", b'{"model":"base"}', b'{"model":"base","messages":"x"}',
+                 b'{"model":"base","messages":[{"role":"user","content":"x"}],"max_tokens":"many"}',
+                 b'{"model":"base","messages":[{"role":"user","content":"x"}],"max_tokens":0}',
+                 b'{"model":"base","messages":[{"role":"user","content":"x"}],"max_tokens":5000}',
+                 b'{"model":"base","messages":[{"role":"user","content":"\\ud800 \\x"}]}'):
+        status, _, raw = sim.request("POST", "/v1/chat/completions", body)
+        r = json.loads(raw)
+        check(status == 400 and r["object"] == "error" and r["type"] == "BadRequestError" and r["code"] == 400,
+              "400 for %r" % body)
+    status, _, _ = sim.request("POST", "/v1/embeddings", b'{"model":"base","input":[]}')
+    check(status == 400, "empty embedding input is 400")
+
+
+def raw_exchange(port, body, path="/v1/chat/completions", timeout=3):
+    """Sends one request on a fresh socket; returns (bytes received, how it ended)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    req = ("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+           % (path, len(body))).encode() + body
+    s.sendall(req)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data, "eof"
+            data += chunk
+    except socket.timeout:
+        return data, "timeout"
+    except ConnectionResetError:
+        return data, "reset"
+    finally:
+        s.close()
+
+
+def test_faults(sim):
+    body = json.dumps(dict(CHAT, model="base", max_tokens=8)).encode()
+    sbody = json.dumps(dict(CHAT, model="base", max_tokens=8, stream=True)).encode()
+
+    sim.fault(mode="500")
+    status, _, raw = sim.request("POST", "/v1/chat/completions", body)
+    check(status == 500 and json.loads(raw)["type"] == "InternalServerError", "fault 500")
+    check(sim.request("GET", "/health")[0] == 200, "health not affected by fault 500")
+
+    sim.fault(mode="500", every=2)
+    codes = [sim.request("POST", "/v1/chat/completions", body)[0] for _ in range(4)]
+    check(codes == [200, 500, 200, 500], "fault every 2: %r" % codes)
+
+    sim.fault(mode="close")
+    data, how = raw_exchange(sim.port, body)
+    check(data == b"" and how in ("eof", "reset"), "fault close: no bytes, connection closed")
+
+    sim.fault(mode="hang")
+    data, how = raw_exchange(sim.port, body, timeout=0.5)
+    check(data == b"" and how == "timeout", "fault hang: no answer")
+    check(wait_for(lambda: sim.stats()["active_requests"] == 0), "hung request released after the client left")
+
+    sim.fault(mode="die-mid-stream")
+    data, how = raw_exchange(sim.port, sbody)
+    text = data.decode(errors="replace")
+    check(how in ("eof", "reset") and "tok4 " in text and "tok5 " not in text and "[DONE]" not in text,
+          "die-mid-stream stream: cut after half the tokens")
+    data, how = raw_exchange(sim.port, body)
+    head, _, payload = data.partition(b"\r\n\r\n")
+    length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0].split(b":")[1])
+    check(how in ("eof", "reset") and 0 < len(payload) < length, "die-mid-stream non-stream: half the body")
+
+    sim.fault(mode="refuse", duration_ms=600)
+    try:
+        socket.create_connection(("127.0.0.1", sim.port), timeout=1).close()
+        check(False, "refuse: connection refused")
+    except ConnectionRefusedError:
+        pass
+    check(wait_for(lambda: sim.json("GET", "/sim/fault")[1]["mode"] == "none", refused_ok=True),
+          "refuse with duration_ms clears itself")
+    check(sim.request("GET", "/health")[0] == 200, "listening again after refuse")
+    check(sim.json("GET", "/sim/fault")[1]["mode"] == "none", "fault back to none")
+
+    sim.fault(mode="none")
+
+
+def test_cancel(binary):
+    sim = Sim(binary, "--token-rate", "20")
+    try:
+        before = sim.stats()["streams_cancelled"]
+        s = socket.create_connection(("127.0.0.1", sim.port), timeout=3)
+        body = json.dumps({"prompt": "x", "max_tokens": 1000, "stream": True}).encode()
+        s.sendall(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)).encode() + body)
+        got = b""
+        while got.count(b"data: ") < 2:
+            got += s.recv(4096)
+        check(sim.stats()["active_streams"] == 1, "stream active")
+        s.close()
+        wait_for(lambda: sim.stats()["streams_cancelled"] != before)
+        st = sim.stats()
+        check(st["streams_cancelled"] == before + 1 and st["active_streams"] == 0, "client disconnect cancels: %r" % st)
+        # pacing: at 20 tokens/s the 6th token is due 250 ms after the first (only the lower bound
+        # is checked: timings must not make the test flaky on a busy machine)
+        t0 = time.time()
+        sim.request("POST", "/v1/completions", {"prompt": "x", "max_tokens": 6, "stream": True})
+        dt = time.time() - t0
+        check(dt >= 0.24, "token pacing (6 tokens at 20/s took %.3fs)" % dt)
+    finally:
+        sim.stop()
+
+
+def main():
+    binary = sys.argv[1]
+    sim = Sim(binary, "--workers", "2", "--served-model-name", "base,alias", "--lora-modules", "sql=/adapters/sql",
+              "--default-tokens", "7", "--embedding-dim", "4")
+    try:
+        sim.json("POST", "/sim/reset-stats")
+        test_basic(sim)
+        test_chat(sim)
+        test_streams(sim)
+        test_embeddings(sim)
+        test_errors(sim)
+        test_faults(sim)
+        st = sim.stats()
+        check(st["streams_started"] >= 3 and st["streams_finished"] >= 3 and st["active_streams"] == 0, "stats %r" % st)
+    finally:
+        sim.stop()
+    test_cancel(binary)
+    if FAILURES:
+        print("%d check(s) failed" % len(FAILURES))
+        return 1
+    print("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
