@@ -123,6 +123,8 @@ void oac_read_usage(const ig_host_t *host, const ig_json_value_t *obj, ig_usage_
 
 static int buf_append(oac_state_t *st, const char *data, size_t len)
 {
+    if (len == 0)
+        return 0;
     if (st->len + len > st->cap) {
         size_t cap = st->cap ? st->cap : 1024;
         while (cap < st->len + len)
