@@ -176,6 +176,7 @@ int ig_server_run(ig_server_t *s)
     uv_run(s->loop, UV_RUN_DEFAULT);
     for (unsigned i = 0; i < s->nworkers; i++)
         ig_worker_join(&s->workers[i]);
+    s->nworkers_started = s->nworkers;
     s->nworkers = 0;
     ig_log_info("stopped");
     return 0;
@@ -183,7 +184,10 @@ int ig_server_run(ig_server_t *s)
 
 void ig_server_dispose(ig_server_t *s)
 {
-    if (s->workers != NULL) {
+    int parked = 0;
+    for (unsigned i = 0; s->workers != NULL && i < s->nworkers_started; i++)
+        parked |= s->workers[i].parked;
+    if (s->workers != NULL && !parked) { /* a parked worker's thread still points into its slot */
         for (unsigned i = 0; i < s->nworkers; i++) {
             /* bound but never started */
             for (size_t j = 0; j < s->workers[i].nlisteners; j++)

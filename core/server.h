@@ -32,6 +32,7 @@ typedef struct ig_server_s {
     ig_access_log_t *access_log;
     ig_worker_t *workers;
     unsigned nworkers;
+    unsigned nworkers_started;       /* workers that ran (and were joined) */
     uv_loop_t *loop;                 /* main thread's loop: signals */
     uv_signal_t sig_hup, sig_term, sig_int;
     atomic_uint_fast64_t reloads_ok, reloads_failed;

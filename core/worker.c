@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
 #include "listener.h"
 #include "log.h"
 #include "server.h"
@@ -127,24 +128,66 @@ static void on_wakeup(uv_async_t *a)
     }
 }
 
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* h2o 2.2 asserts when a context is disposed with any of its timeouts still armed. */
+static int h2o_context_is_idle(h2o_context_t *c)
+{
+    h2o_timeout_t *timeouts[] = {&c->zero_timeout,       &c->one_sec_timeout,
+                                 &c->hundred_ms_timeout, &c->handshake_timeout,
+                                 &c->http1.req_timeout,  &c->http2.idle_timeout,
+                                 &c->http2.graceful_shutdown_timeout, &c->proxy.io_timeout};
+    for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++)
+        if (!h2o_linklist_is_empty(&timeouts[i]->_entries))
+            return 0;
+    return 1;
+}
+
 static void worker_main(void *arg)
 {
     ig_worker_t *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
-    /*
-     * The process exits right after the workers: the h2o context and any
-     * client connection still open are left as they are (h2o 2.2 cannot
-     * dispose a context with connections or timers pending). What belongs to
-     * us is released: the upstream pool and the generation references.
-     */
     ig_upstream_pool_close(w->upstream);
     uv_run(&w->loop, UV_RUN_NOWAIT);
+    /* h2o's last timers (HTTP/2 graceful shutdown) fire within about a second once connections are gone */
+    uint64_t give_up = uv_now(&w->loop) + 2000;
+    while (w->connections == 0 && !h2o_context_is_idle(&w->ctx) && uv_now(&w->loop) < give_up)
+        uv_run(&w->loop, UV_RUN_ONCE);
+    if (w->connections == 0 && h2o_context_is_idle(&w->ctx)) {
+        /* everything closed: tear the loop down completely */
+        h2o_context_dispose(&w->ctx);
+        uv_walk(&w->loop, close_handle, NULL);
+        while (uv_run(&w->loop, UV_RUN_NOWAIT) != 0)
+            ;
+        uv_loop_close(&w->loop);
+    } else {
+        /*
+         * Clients that kept connections open past the grace period: h2o 2.2
+         * cannot dispose a context with live connections, and the process
+         * exits right after, so they are left as they are.
+         */
+        ig_log_info("worker %u: exiting with %llu client connections open", w->index,
+                    (unsigned long long)w->connections);
+        w->parked = 1;
+    }
     if (w->gen != NULL)
         ig_generation_release(w->gen);
     w->gen = NULL;
     ig_generation_t *pending = atomic_exchange(&w->next_gen, NULL);
     if (pending != NULL)
         ig_generation_release(pending);
+    uv_sem_post(&w->done);
+    /*
+     * A worker that could not tear its loop down stays parked until the
+     * process exits, so what its loop still holds stays reachable and is not
+     * reported as leaked by the sanitizers; the process is about to exit anyway.
+     */
+    while (w->parked)
+        pause();
 }
 
 int ig_worker_start(ig_worker_t *w)
@@ -176,6 +219,7 @@ int ig_worker_start(ig_worker_t *w)
         l->accept_ctx.hosts = s->h2o.hosts;
         l->accept_ctx.ssl_ctx = s->ssl_ctx[i];
     }
+    uv_sem_init(&w->done, 0);
     if (uv_thread_create(&w->thread, worker_main, w) != 0)
         return -1;
     return 0;
@@ -197,7 +241,10 @@ void ig_worker_post_stop(ig_worker_t *w)
 
 void ig_worker_join(ig_worker_t *w)
 {
-    uv_thread_join(&w->thread);
+    uv_sem_wait(&w->done);
+    uv_sem_destroy(&w->done);
+    if (!w->parked)
+        uv_thread_join(&w->thread);
     for (size_t i = 0; i < w->nlisteners; i++) {
         if (w->listen_fds != NULL && w->listen_fds[i] >= 0)
             close(w->listen_fds[i]);

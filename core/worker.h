@@ -38,6 +38,8 @@ struct ig_worker_s {
     ig_upstream_pool_t *upstream;
     uint64_t active;                 /* requests being proxied on this thread */
     uint64_t connections;            /* client connections open on this thread */
+    uv_sem_t done;                   /* posted when the thread has finished its work */
+    int parked;                      /* exited its loop without tearing it down (see worker_main) */
     uint64_t drained_at;             /* loop time when active reached 0 while stopping */
 };
 
