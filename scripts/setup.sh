@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# scripts/setup.sh — installs everything infergate's build, run and tests need on Debian 12.
+#
+# Only Debian's apt repositories and the npm registry are used. Idempotent: when every
+# package is already there it asks apt nothing and finishes in about a second.
+#
+#   bash scripts/setup.sh            # as root (or with sudo available)
+#
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    log "not root and no sudo: cannot install packages"; exit 1
+  fi
+fi
+
+# Build: compiler, cmake, the libraries the core and plugins link.
+# Sanitizers and fuzzing: clang + compiler-rt (ASan/UBSan/LSan/libFuzzer), llvm for llvm-symbolizer.
+# Tests: curl (HTTP/1.1, h2c, HTTP/2 over TLS), nghttp2-client (h2load), openssl CLI (test
+# certificates), valgrind, procps/iproute2 (ps/ss for debugging a hung test).
+PKGS=(
+  build-essential cmake pkg-config
+  libh2o-dev libuv1-dev libyaml-dev libssl-dev libsqlite3-dev
+  clang llvm libclang-rt-14-dev
+  curl nghttp2-client openssl ca-certificates valgrind procps iproute2
+)
+
+# Node.js >= 18 runs the integration tests (node --test and the OpenAI SDK). Debian 12's nodejs is
+# 18; a machine that already has a newer node (e.g. from another repository) keeps it untouched.
+node_major() { node -e 'process.stdout.write(process.versions.node.split(".")[0])' 2>/dev/null || echo 0; }
+if ! command -v node >/dev/null 2>&1 || [ "$(node_major)" -lt 18 ]; then
+  PKGS+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+  PKGS+=(npm)
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing: ${missing[*]}"
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  log "all Debian packages present"
+fi
+
+if [ "$(node_major)" -lt 18 ]; then
+  log "node $(node --version 2>/dev/null || echo missing) is too old: the integration tests need node >= 18"
+  exit 1
+fi
+
+# The integration tests' npm dependencies (the official OpenAI SDK), exactly as locked.
+IT="$ROOT/tests/integration"
+if [ -f "$IT/package.json" ]; then
+  stamp="$IT/node_modules/.package-lock.json"
+  if [ -f "$IT/package-lock.json" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$IT/package-lock.json" ] \
+     && [ -d "$IT/node_modules/openai" ]; then
+    log "npm dependencies present"
+  else
+    log "npm ci in tests/integration"
+    if [ -f "$IT/package-lock.json" ]; then
+      (cd "$IT" && npm ci --no-audit --no-fund --loglevel=error)
+    else
+      (cd "$IT" && npm install --no-audit --no-fund --loglevel=error)
+    fi
+  fi
+fi
+
+log "ok (node $(node --version), $(cmake --version | head -1), $(cc --version | head -1))"

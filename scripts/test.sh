@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# scripts/test.sh — every test, from a fresh Debian 12 machine:
+#   1. setup (scripts/setup.sh: Debian packages, the integration tests' npm dependencies)
+#   2. Release build in ./build, its unit tests (ctest) and the integration tests (node --test)
+#   3. ASan+UBSan build in ./build-asan, ctest and the integration tests again against the
+#      sanitized binaries (a sanitizer report in any process's stderr fails the test)
+#   4. the fuzz targets' seed corpora replayed through their replay drivers (ctest -R 'fuzz|replay'
+#      in the sanitized build), if present
+# Prints a summary and, last, a line "N passed, N failed" summing every suite. Exit status 0 only
+# if nothing failed.
+#
+# Environment: IG_SKIP_SETUP=1, IG_SKIP_ASAN=1 (quicker local runs), IG_TEST_FILTER=regex (only the
+# integration test files whose name matches), IG_TEST_LOGS=dir (default build-test-logs).
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+JOBS="$(nproc 2>/dev/null || echo 2)"
+LOGS="${IG_TEST_LOGS:-$ROOT/build-test-logs}"
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+START=$(date +%s)
+
+PASSED=0
+FAILED=0
+SUMMARY=()
+FAILED_LOGS=()
+
+say() { printf '\n==> %s\n' "$*"; }
+# record NAME PASSED FAILED NOTE [LOG]
+record() {
+  PASSED=$((PASSED + $2))
+  FAILED=$((FAILED + $3))
+  local mark="ok  "
+  [ "$3" -gt 0 ] && mark="FAIL"
+  SUMMARY+=("$(printf '%s  %-44s %5s passed %5s failed  %s' "$mark" "$1" "$2" "$3" "$4")")
+  if [ "$3" -gt 0 ] && [ -n "${5:-}" ]; then FAILED_LOGS+=("$1|$5"); fi
+}
+
+finish() {
+  local secs=$(( $(date +%s) - START ))
+  if [ "${#FAILED_LOGS[@]}" -gt 0 ]; then
+    say "failures (last lines of each failing suite's log; full logs in $LOGS)"
+    for e in "${FAILED_LOGS[@]}"; do
+      printf '\n----- %s: %s -----\n' "${e%%|*}" "${e#*|}"
+      tail -n 80 "${e#*|}" 2>/dev/null || true
+    done
+  fi
+  say "summary (${secs}s)"
+  for l in "${SUMMARY[@]}"; do echo "  $l"; done
+  echo
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+  exit $?
+}
+
+# --------------------------------------------------------------------------------------------
+say "setup"
+if [ "${IG_SKIP_SETUP:-0}" = 1 ]; then
+  echo "skipped (IG_SKIP_SETUP=1)"
+elif bash scripts/setup.sh >"$LOGS/setup.log" 2>&1; then
+  tail -n 3 "$LOGS/setup.log"
+  record "setup (packages, npm ci)" 1 0 ""
+else
+  cat "$LOGS/setup.log"
+  record "setup (packages, npm ci)" 0 1 "" "$LOGS/setup.log"
+  finish
+fi
+
+# build NAME DIR CMAKE_ARGS... → 0 if built
+build() {
+  local name="$1" dir="$2"; shift 2
+  local log="$LOGS/build-$name.log"
+  say "build $name ($dir)"
+  if { cmake -S . -B "$dir" "$@" && cmake --build "$dir" -j"$JOBS"; } >"$log" 2>&1; then
+    grep -E 'warning:' "$log" | sort -u | head -n 20 || true
+    echo "built ($(grep -c 'warning:' "$log" || true) warning lines)"
+    record "build: $name" 1 0 "" "$log"
+    return 0
+  fi
+  tail -n 60 "$log"
+  record "build: $name" 0 1 "see $log" "$log"
+  return 1
+}
+
+# run_ctest NAME DIR [CTEST_ARGS...]
+run_ctest() {
+  local name="$1" dir="$2" log="$LOGS/ctest-${1// /-}.log"
+  shift 2
+  say "ctest: $name"
+  timeout 600 ctest --test-dir "$dir" --output-on-failure -j"$JOBS" --timeout 120 "$@" >"$log" 2>&1
+  local rc=$?
+  grep -E '^ *[0-9]+/[0-9]+ Test|tests passed|tests failed|No tests were found' "$log" | tail -n 60
+  local total failed
+  if grep -q 'No tests were found' "$log"; then
+    record "ctest: $name" 0 1 "no tests found" "$log"
+    return
+  fi
+  read -r failed total < <(sed -nE 's/.*[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1 \2/p' "$log" | tail -n 1)
+  if [ -z "${total:-}" ]; then
+    record "ctest: $name" 0 1 "ctest did not finish (rc $rc)" "$log"
+    return
+  fi
+  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+  record "ctest: $name" $((total - failed)) "$failed" "" "$log"
+}
+
+# run_integration NAME BUILD_DIR
+run_integration() {
+  local name="$1" dir="$2" log="$LOGS/integration-$1.log" tap="$LOGS/integration-$1.tap"
+  say "integration tests ($name, IG_BUILD_DIR=$dir)"
+  local files=()
+  local f
+  for f in tests/integration/*.test.mjs; do
+    if [ -n "${IG_TEST_FILTER:-}" ] && ! [[ "$(basename "$f")" =~ $IG_TEST_FILTER ]]; then continue; fi
+    files+=("$(basename "$f")")
+  done
+  if [ "${#files[@]}" -eq 0 ]; then
+    record "integration: $name" 0 1 "no test files" ""
+    return
+  fi
+  (cd tests/integration && IG_BUILD_DIR="$dir" IG_LOG_DIR="$LOGS/stderr-$name" timeout 900 node --test --test-concurrency=1 \
+      --test-timeout=120000 \
+      --test-reporter=spec --test-reporter-destination=stdout \
+      --test-reporter=tap --test-reporter-destination="$tap" \
+      "${files[@]}") >"$log" 2>&1
+  local rc=$?
+  grep -vE '^\s*$' "$log" | grep -E '^\s*(✔|✖|▶|ℹ)|^# h2load' | sed -E 's/\x1b\[[0-9;]*m//g' | head -n 200
+  local pass fail cancelled
+  pass=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
+  fail=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
+  cancelled=$(sed -nE 's/^# cancelled ([0-9]+)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
+  if [ -z "$pass" ] || [ -z "$fail" ]; then
+    record "integration: $name" 0 1 "runner did not report (rc $rc)" "$log"
+    return
+  fi
+  fail=$((fail + ${cancelled:-0}))
+  if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
+  record "integration: $name" "$pass" "$fail" "" "$log"
+}
+
+# Processes of this run that outlived the tests (a harness bug: orphans). Every process the tests
+# start inherits IG_TEST_RUN_ID; only those, and only the project's binaries or the test clients,
+# are looked at. Reported as a failure, then ended by pid.
+export IG_TEST_RUN_ID="$$-$(date +%s%N)"
+check_orphans() {
+  local name="$1" dir="$2" pids=() p exe pid
+  for p in /proc/[0-9]*; do
+    pid="${p#/proc/}"
+    [ "$pid" = "$$" ] && continue
+    grep -qz "^IG_TEST_RUN_ID=$IG_TEST_RUN_ID\$" "$p/environ" 2>/dev/null || continue
+    exe="$(readlink "$p/exe" 2>/dev/null || true)"
+    case "$exe" in
+      "$ROOT/$dir/"*|*/node|*/curl|*/h2load|*/openssl) pids+=("$pid");;
+    esac
+  done
+  if [ "${#pids[@]}" -gt 0 ]; then
+    echo "processes left running by the $name tests: ${pids[*]}"
+    ps -o pid,args -p "${pids[@]}" || true
+    kill -9 "${pids[@]}" 2>/dev/null || true
+    record "no orphan processes: $name" 0 1 "${#pids[@]} left running" ""
+  else
+    record "no orphan processes: $name" 1 0 "" ""
+  fi
+}
+
+# The fuzz targets' replay drivers feed each seed corpus (and saved crash inputs) to the target once;
+# tests/fuzz registers them with ctest under names matching "fuzz|replay". Run against the
+# sanitized build, they are a suite of their own.
+FUZZ_RE='fuzz|replay'
+
+# --------------------------------------------------------------------------------------------
+if build release build -DCMAKE_BUILD_TYPE=Release; then
+  run_ctest release build
+  run_integration release build
+  check_orphans release build
+fi
+
+if [ "${IG_SKIP_ASAN:-0}" = 1 ]; then
+  say "ASan+UBSan: skipped (IG_SKIP_ASAN=1)"
+else
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1:strict_init_order=1:check_initialization_order=1:detect_odr_violation=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  export LSAN_OPTIONS="${LSAN_OPTIONS:-}${LSAN_OPTIONS:+:}$( [ -f tests/lsan.supp ] && echo "suppressions=$ROOT/tests/lsan.supp" )"
+  if build asan build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIG_SANITIZE=ON; then
+    run_ctest "asan (unit)" build-asan -E "$FUZZ_RE"
+    run_integration asan build-asan
+    check_orphans asan build-asan
+    if ctest --test-dir build-asan -N -R "$FUZZ_RE" 2>/dev/null | grep -qE 'Total Tests: [1-9]'; then
+      run_ctest "fuzz seed replay (asan)" build-asan -R "$FUZZ_RE"
+    else
+      say "fuzz seed replay: no replay drivers registered, skipped"
+    fi
+  fi
+fi
+
+finish
