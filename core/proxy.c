@@ -87,19 +87,25 @@ static void null_write(ig_sink_t *sink, const char *data, size_t len)
 static ig_sink_t null_sink = {null_write};
 
 /* Hands pending bytes to h2o when it is ready for them; ends the response once the engine is done. */
+static void start_response(proxy_t *p, int status);
+
 static void flush(proxy_t *p)
 {
-    if (p->client_gone || !p->started || p->in_send || p->final_sent)
+    if (p->client_gone || p->error_status || p->in_send || p->final_sent)
         return;
     if (p->pending.len == 0 && !p->upstream_done)
         return;
+    /* the status goes out with the first byte, so an engine failing before it still gets a clean 502 */
+    if (!p->started)
+        start_response(p, p->ereq.upstream_status);
     outbuf_t t = p->sending;
     p->sending = p->pending;
     p->pending = t;
     p->pending.len = 0;
     h2o_send_state_t state = H2O_SEND_STATE_IN_PROGRESS;
     if (p->upstream_done) {
-        state = p->result == IG_UPSTREAM_OK ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_ERROR;
+        /* a stream cut short still ends cleanly: it carries an error event the client can read */
+        state = p->result == IG_UPSTREAM_OK || p->sse ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_ERROR;
         p->final_sent = 1;
     }
     if (p->sending.len != 0 && p->log->first_byte_ns == 0)
@@ -210,7 +216,7 @@ static void fail_upstream(proxy_t *p, ig_upstream_result_t r)
         break;
     case IG_UPSTREAM_IDLE_TIMEOUT:
         ig_send_error(p->req, 504, "server_error", NULL, "upstream_timeout",
-                      "model `%s`: the engine stopped answering for %llums", name,
+                      "model `%s`: the engine stopped answering mid-response for %llums", name,
                       (unsigned long long)sc->idle_timeout_ms);
         break;
     default:
@@ -289,8 +295,6 @@ static void on_up_head(void *data, int status, const ig_upstream_header_t *heade
     }
     if (status >= 400)
         p->error_status = 1;
-    else
-        start_response(p, status);
 }
 
 static void on_up_body(void *data, const char *chunk, size_t len)
@@ -339,6 +343,10 @@ static void on_up_done(void *data, ig_upstream_result_t result)
     end_engine(p, result == IG_UPSTREAM_OK, &p->sink);
     if (p->error_status) {
         send_engine_error(p);
+        return;
+    }
+    if (result != IG_UPSTREAM_OK && !p->started && p->pending.len == 0) {
+        fail_upstream(p, result); /* nothing reached the client yet: answer with a clean error */
         return;
     }
     if (result != IG_UPSTREAM_OK && p->sse) {
