@@ -38,6 +38,18 @@ typedef struct {
     uint64_t idle_timeout_ms;        /* idleTimeout: longest silence mid-response (default 60s) */
     char *access_log;                /* accessLog: path, "-" for stdout (default), "off" */
     char *log_level;                 /* logLevel: error|warn|info|debug (default info) */
+    unsigned retries;                /* retries: other endpoints tried while nothing reached the client (default 2, 0..10) */
+    struct {
+        uint64_t interval_ms;        /* healthCheck.interval: active probe period per endpoint (default 5s) */
+        uint64_t timeout_ms;         /* healthCheck.timeout (default 2s) */
+        unsigned healthy_threshold;  /* healthCheck.healthyThreshold: successes to mark healthy again (default 1) */
+        unsigned unhealthy_threshold;/* healthCheck.unhealthyThreshold: failed probes or consecutive request failures to
+                                        eject (default 3) */
+    } health_check;
+    struct {
+        unsigned max_length;         /* queue.maxLength: requests waiting per model for a ready endpoint (default 100; 0 = no queue) */
+        uint64_t timeout_ms;         /* queue.timeout: longest wait (default 30s) */
+    } queue;
 } ig_server_config_t;
 
 typedef struct {

@@ -1,7 +1,8 @@
 /*
  * config_server.c — the server: section (listeners, workers, limits,
- * timeouts, logs). Defaults are applied here, so a config without a
- * server: section still gets a complete ig_server_config_t.
+ * timeouts, logs, retries, health checks, the request queue). Defaults are
+ * applied here, so a config without a server: section still gets a complete
+ * ig_server_config_t.
  */
 #include "config_internal.h"
 #include "config_values.h"
@@ -15,9 +16,12 @@
 
 static const char *const server_keys[] = {"listen",         "workers",          "stateDir",    "maxBodySize",
                                           "connectTimeout", "firstByteTimeout", "idleTimeout", "accessLog",
-                                          "logLevel",       NULL};
+                                          "logLevel",       "retries",          "healthCheck", "queue",
+                                          NULL};
 static const char *const listen_keys[] = {"address", "tls", NULL};
 static const char *const tls_keys[] = {"certificate", "key", NULL};
+static const char *const health_check_keys[] = {"interval", "timeout", "healthyThreshold", "unhealthyThreshold", NULL};
+static const char *const queue_keys[] = {"maxLength", "timeout", NULL};
 
 /* TLS material is read when listeners start; check now so -t catches it. */
 static char *readable_file(ig_cfg_ctx_t *c, yaml_node_t *n, const char *path)
@@ -174,14 +178,69 @@ static char *string_or(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, con
     return ig_cfg_strdup(c, s);
 }
 
-static void duration(ig_cfg_ctx_t *c, yaml_node_t *map, const char *key, uint64_t dflt, uint64_t *out)
+#define DAY_MS (24ull * 3600 * 1000)
+
+/* map.key under parent: a duration in [min, max] ms, or dflt when map or the key is absent. */
+static void duration_in(ig_cfg_ctx_t *c, yaml_node_t *map, const char *parent, const char *key, uint64_t min,
+                        uint64_t max, uint64_t dflt, uint64_t *out)
 {
     char path[IG_PATH_MAX];
-    yaml_node_t *n = ig_yaml_map_get(c->y, map, key);
+    yaml_node_t *n = map ? ig_yaml_map_get(c->y, map, key) : NULL;
     *out = dflt;
     if (n)
-        /* > 0, and at most a day: longer is certainly a unit mistake */
-        ig_yaml_duration(c->y, n, ig_path_key(path, sizeof(path), "server", key), 1, 24ull * 3600 * 1000, out);
+        ig_yaml_duration(c->y, n, ig_path_key(path, sizeof(path), parent, key), min, max, out);
+}
+
+static void duration(ig_cfg_ctx_t *c, yaml_node_t *map, const char *key, uint64_t dflt, uint64_t *out)
+{
+    /* > 0, and at most a day: longer is certainly a unit mistake */
+    duration_in(c, map, "server", key, 1, DAY_MS, dflt, out);
+}
+
+/* map.key under parent: an integer in [min, max], or dflt. */
+static void uint_in(ig_cfg_ctx_t *c, yaml_node_t *map, const char *parent, const char *key, unsigned min,
+                    unsigned max, unsigned dflt, unsigned *out)
+{
+    char path[IG_PATH_MAX];
+    yaml_node_t *n = map ? ig_yaml_map_get(c->y, map, key) : NULL;
+    int64_t v;
+    *out = dflt;
+    if (n && ig_yaml_int(c->y, n, ig_path_key(path, sizeof(path), parent, key), min, max, &v) == 0)
+        *out = (unsigned)v;
+}
+
+/* server.<key>: a map, or absent/null (defaults). NULL when absent or after reporting a non-map. */
+static yaml_node_t *sub_map(ig_cfg_ctx_t *c, yaml_node_t *server, const char *key, const char *path,
+                            const char *const *known)
+{
+    yaml_node_t *n = server ? ig_yaml_map_get(c->y, server, key) : NULL;
+    if (n == NULL || ig_yaml_is_null(n) || ig_yaml_expect_map(c->y, n, path) != 0)
+        return NULL;
+    ig_yaml_check_keys(c->y, n, path, known);
+    return n;
+}
+
+/*
+ * healthCheck: active probes on each endpoint's engine health path, and the
+ * threshold shared with passive ejection (consecutive failed requests).
+ * An interval under 50ms would probe engines harder than it serves them.
+ */
+static void parse_health_check(ig_cfg_ctx_t *c, yaml_node_t *server, ig_server_config_t *s)
+{
+    static const char path[] = "server.healthCheck";
+    yaml_node_t *hc = sub_map(c, server, "healthCheck", path, health_check_keys);
+    duration_in(c, hc, path, "interval", 50, DAY_MS, 5000, &s->health_check.interval_ms);
+    duration_in(c, hc, path, "timeout", 1, DAY_MS, 2000, &s->health_check.timeout_ms);
+    uint_in(c, hc, path, "healthyThreshold", 1, 100, 1, &s->health_check.healthy_threshold);
+    uint_in(c, hc, path, "unhealthyThreshold", 1, 100, 3, &s->health_check.unhealthy_threshold);
+}
+
+static void parse_queue(ig_cfg_ctx_t *c, yaml_node_t *server, ig_server_config_t *s)
+{
+    static const char path[] = "server.queue";
+    yaml_node_t *q = sub_map(c, server, "queue", path, queue_keys);
+    uint_in(c, q, path, "maxLength", 0, 100000, 100, &s->queue.max_length);
+    duration_in(c, q, path, "timeout", 1, DAY_MS, 30000, &s->queue.timeout_ms);
 }
 
 void ig_cfg_parse_server(ig_cfg_ctx_t *c, yaml_node_t *node)
@@ -208,6 +267,10 @@ void ig_cfg_parse_server(ig_cfg_ctx_t *c, yaml_node_t *node)
     duration(c, node, "connectTimeout", 5000, &s->connect_timeout_ms);
     duration(c, node, "firstByteTimeout", 120000, &s->first_byte_timeout_ms);
     duration(c, node, "idleTimeout", 60000, &s->idle_timeout_ms);
+
+    uint_in(c, node, "server", "retries", 0, 10, 2, &s->retries);
+    parse_health_check(c, node, s);
+    parse_queue(c, node, s);
 
     s->access_log = string_or(c, node ? ig_yaml_map_get(y, node, "accessLog") : NULL, "server.accessLog", "-");
 

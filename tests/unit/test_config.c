@@ -108,6 +108,10 @@ static void check_minimal(const ig_config_t *cfg)
     CHECK(s->idle_timeout_ms == 60000);
     CHECK(strcmp(s->access_log, "-") == 0);
     CHECK(strcmp(s->log_level, "info") == 0);
+    CHECK(s->retries == 2);
+    CHECK(s->health_check.interval_ms == 5000 && s->health_check.timeout_ms == 2000);
+    CHECK(s->health_check.healthy_threshold == 1 && s->health_check.unhealthy_threshold == 3);
+    CHECK(s->queue.max_length == 100 && s->queue.timeout_ms == 30000);
     CHECK(strcmp(cfg->plugins_dir, "./test-plugins") == 0);
     CHECK(cfg->nplugins == 2);
     CHECK(cfg->nprofiles == 0);
@@ -171,6 +175,10 @@ static void check_full(const ig_config_t *cfg)
     CHECK(s->idle_timeout_ms == 3600000);
     CHECK(strcmp(s->access_log, "off") == 0);
     CHECK(strcmp(s->log_level, "debug") == 0);
+    CHECK(s->retries == 0);
+    CHECK(s->health_check.interval_ms == 200 && s->health_check.timeout_ms == 1000);
+    CHECK(s->health_check.healthy_threshold == 2 && s->health_check.unhealthy_threshold == 5);
+    CHECK(s->queue.max_length == 0 && s->queue.timeout_ms == 120000);
 
     const ig_plugin_config_t *te = plugin_cfg(cfg, "test_engine");
     if (CHECK(te && te->options)) {
@@ -265,6 +273,10 @@ static void buffer_cases(void)
         {"server: {maxBodySize: 99999999999999999999GiB}\n", 0, "mem:1: server.maxBodySize: size "},
         {"server: {connectTimeout: 18446744073709551615h}\n", 0, "is too large"},
         {"server: !!binary {workers: 2}\n", 0, NULL}, /* tags are ignored */
+        {"server: {healthCheck: null, queue: ~}\n", 0, NULL}, /* null sections: defaults */
+        {"server: {retries: 2.5}\n", 0, "mem:1: server.retries: expected an integer"},
+        {"server:\n  queue: [1]\n", 0, "mem:2: server.queue: expected a map"},
+        {"server: {healthCheck: {interval: 18446744073709551615h}}\n", 0, "is too large"},
         {"", 0, "mem: no YAML document in the file"},
         {"server: {}\n\0models: []\n", 24, "YAML syntax error"},
     };
