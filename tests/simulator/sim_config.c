@@ -14,6 +14,7 @@ sim_config_t sim_cfg = {
     .embedding_dim = 8,
     .max_model_len = 4096,
     .max_num_seqs = 256,
+    .block_size = 16,
     .fault = SIM_FAULT_NONE,
     .fault_every = 1,
 };
@@ -30,6 +31,8 @@ static const char usage[] =
     "  --embedding-dim N             embedding vector length (default 8)\n"
     "  --max-model-len N             context length checked like vLLM (default 4096)\n"
     "  --max-num-seqs N              scales vllm:gpu_cache_usage_perc = running / N (default 256)\n"
+    "  --prefix-cache-blocks N       prefix cache of N blocks (LRU), 0 = off (default 0)\n"
+    "  --block-size N                tokens per prefix-cache block (default 16, as vLLM)\n"
     "  --fault MODE                  none|refuse|500|hang|close|die-mid-stream (default none)\n"
     "  --fault-every N               fault only every Nth request (default 1 = all)\n"
     "  --quiet                       no log lines on stderr\n";
@@ -118,7 +121,7 @@ static int add_loras(const char *s)
 int sim_config_parse(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_WORKERS, O_SERVED, O_LORA, O_RATE, O_DEFTOK, O_TTFT, O_EMBDIM, O_MAXLEN, O_MAXSEQS, O_FAULT,
-           O_FAULT_EVERY, O_QUIET, O_HELP };
+           O_FAULT_EVERY, O_QUIET, O_HELP, O_PREFIX_BLOCKS, O_BLOCK_SIZE };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"workers", required_argument, NULL, O_WORKERS},
@@ -131,6 +134,8 @@ int sim_config_parse(int argc, char **argv)
         {"max-model-len", required_argument, NULL, O_MAXLEN},
         {"max-num-seqs", required_argument, NULL, O_MAXSEQS},
         {"fault", required_argument, NULL, O_FAULT},
+        {"prefix-cache-blocks", required_argument, NULL, O_PREFIX_BLOCKS},
+        {"block-size", required_argument, NULL, O_BLOCK_SIZE},
         {"fault-every", required_argument, NULL, O_FAULT_EVERY},
         {"quiet", no_argument, NULL, O_QUIET},
         {"help", no_argument, NULL, O_HELP},
@@ -194,6 +199,16 @@ int sim_config_parse(int argc, char **argv)
             if (parse_uint("--max-num-seqs", optarg, 1, 1u << 30, &v) != 0)
                 return 2;
             sim_cfg.max_num_seqs = (unsigned)v;
+            break;
+        case O_PREFIX_BLOCKS:
+            if (parse_uint("--prefix-cache-blocks", optarg, 0, 1u << 28, &v) != 0)
+                return 2;
+            sim_cfg.prefix_cache_blocks = (uint32_t)v;
+            break;
+        case O_BLOCK_SIZE:
+            if (parse_uint("--block-size", optarg, 1, 1u << 16, &v) != 0)
+                return 2;
+            sim_cfg.block_size = (unsigned)v;
             break;
         case O_FAULT:
             if (sim_fault_from_name(optarg, strlen(optarg), &sim_cfg.fault) != 0) {

@@ -29,6 +29,8 @@ typedef struct sim_config {
     unsigned embedding_dim;
     unsigned max_model_len;
     unsigned max_num_seqs;
+    uint32_t prefix_cache_blocks; /* 0 = no prefix cache */
+    unsigned block_size;          /* tokens per prefix-cache block */
     sim_fault_mode_t fault;
     uint32_t fault_every;
     int quiet;

@@ -5,6 +5,7 @@
 #include "sim_fault.h"
 #include "sim_http.h"
 #include "sim_json.h"
+#include "sim_prefix.h"
 #include "sim_server.h"
 #include "sim_stats.h"
 
@@ -73,6 +74,12 @@ void sim_control_stats(h2o_req_t *req)
     sim_buf_reset(b);
     sim_stats_json(b);
     sim_http_send_buf(req, 200, b);
+}
+
+void sim_control_reset_prefix_cache(h2o_req_t *req)
+{
+    sim_prefix_clear();
+    sim_control_stats(req);
 }
 
 void sim_control_reset_stats(h2o_req_t *req)

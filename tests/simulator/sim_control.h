@@ -12,5 +12,7 @@ void sim_control_get_fault(h2o_req_t *req);
 void sim_control_stats(h2o_req_t *req);
 /* POST /sim/reset-stats */
 void sim_control_reset_stats(h2o_req_t *req);
+/* POST /sim/reset-prefix-cache: empties the prefix cache, answers like GET /sim/stats */
+void sim_control_reset_prefix_cache(h2o_req_t *req);
 
 #endif

@@ -475,7 +475,7 @@ static unsigned decode_utf8(const unsigned char *s, size_t n, size_t *i)
     return cp;
 }
 
-uint64_t sj_str_count_words(const sj_doc_t *d, uint32_t idx)
+uint64_t sj_str_words(const sj_doc_t *d, uint32_t idx, sj_word_cb cb, void *ctx)
 {
     const sj_node_t *nd = &d->nodes[idx];
     if (nd->type != SJ_STRING)
@@ -483,6 +483,7 @@ uint64_t sj_str_count_words(const sj_doc_t *d, uint32_t idx)
     const unsigned char *s = (const unsigned char *)d->src + nd->start;
     size_t n = nd->len;
     uint64_t words = 0;
+    uint64_t h = 0;
     int in_word = 0;
     for (size_t i = 0; i < n;) {
         unsigned cp;
@@ -495,14 +496,24 @@ uint64_t sj_str_count_words(const sj_doc_t *d, uint32_t idx)
         } else
             cp = decode_utf8(s, n, &i);
         if (is_unicode_space(cp)) {
+            if (in_word && cb != NULL)
+                cb(ctx, h);
             in_word = 0;
-        } else if (!in_word) {
+            continue;
+        }
+        if (!in_word) {
             in_word = 1;
             words++;
+            h = UINT64_C(1469598103934665603); /* FNV-1a over the code points */
         }
+        h = (h ^ cp) * UINT64_C(1099511628211);
     }
+    if (in_word && cb != NULL)
+        cb(ctx, h);
     return words;
 }
+
+uint64_t sj_str_count_words(const sj_doc_t *d, uint32_t idx) { return sj_str_words(d, idx, NULL, NULL); }
 
 int sj_get_double(const sj_doc_t *d, uint32_t i, double *out)
 {

@@ -62,6 +62,11 @@ size_t sj_str_decode(const sj_doc_t *d, uint32_t i, char *out);
 /* Whitespace-separated words in string node `i`, like len(s.split()) in Python. */
 uint64_t sj_str_count_words(const sj_doc_t *d, uint32_t i);
 
+/* Like sj_str_count_words, and calls cb (if not NULL) once per word, in order, with a hash of the
+ * word's decoded code points (equal words, however escaped, hash alike). */
+typedef void (*sj_word_cb)(void *ctx, uint64_t word_hash);
+uint64_t sj_str_words(const sj_doc_t *d, uint32_t idx, sj_word_cb cb, void *ctx);
+
 /* Number node `i` as an integer: accepts integral values (16, 16.0, 1.6e1) in [-2^53, 2^53].
  * Returns 0 or -1. */
 int sj_get_int(const sj_doc_t *d, uint32_t i, int64_t *out);

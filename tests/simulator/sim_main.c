@@ -9,6 +9,7 @@
 #include "sim_config.h"
 #include "sim_fault.h"
 #include "sim_log.h"
+#include "sim_prefix.h"
 #include "sim_server.h"
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -40,6 +41,10 @@ int main(int argc, char **argv)
         return rc == 1 ? 0 : 2;
     if (sim_cfg.fault != SIM_FAULT_NONE)
         sim_fault_set(sim_cfg.fault, sim_cfg.fault_every);
+    if (sim_prefix_init() != 0) {
+        fprintf(stderr, "ig-sim: out of memory for --prefix-cache-blocks %u\n", (unsigned)sim_cfg.prefix_cache_blocks);
+        return 1;
+    }
     if (sim_server_init() != 0 || sim_server_start() != 0)
         return 1;
 

@@ -1,6 +1,7 @@
 #include "sim_openai.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <time.h>
@@ -9,6 +10,7 @@
 #include "sim_fault.h"
 #include "sim_http.h"
 #include "sim_json.h"
+#include "sim_prefix.h"
 #include "sim_server.h"
 #include "sim_stats.h"
 #include "sim_stream.h"
@@ -24,9 +26,11 @@ typedef struct sim_request {
     int stream;
     int include_usage;
     int base64; /* embeddings: encoding_format "base64" */
+    sim_prefix_hasher_t *prefix; /* the prompt's block hashes, when the prefix cache is on */
+    int64_t cached_tokens;       /* -1 when the prefix cache is off */
 } sim_request_t;
 
-void sim_openai_put_usage(sim_buf_t *b, uint64_t prompt, uint64_t completion, int with_details)
+void sim_openai_put_usage(sim_buf_t *b, uint64_t prompt, uint64_t completion, int with_details, int64_t cached)
 {
     sim_buf_lit(b, "{\"prompt_tokens\":");
     sim_buf_put_u64(b, prompt);
@@ -34,8 +38,13 @@ void sim_openai_put_usage(sim_buf_t *b, uint64_t prompt, uint64_t completion, in
     sim_buf_put_u64(b, prompt + completion);
     sim_buf_lit(b, ",\"completion_tokens\":");
     sim_buf_put_u64(b, completion);
-    if (with_details)
+    if (cached >= 0) {
+        sim_buf_lit(b, ",\"prompt_tokens_details\":{\"cached_tokens\":");
+        sim_buf_put_u64(b, (uint64_t)cached);
+        sim_buf_putc(b, '}');
+    } else if (with_details) {
         sim_buf_lit(b, ",\"prompt_tokens_details\":null");
+    }
     sim_buf_putc(b, '}');
 }
 
@@ -164,6 +173,8 @@ static int parse_max_tokens(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
     return opt_int(req, d, 0, "max_tokens", "'max_tokens'", &r->has_max_tokens, &r->max_tokens);
 }
 
+static void prefix_word(void *ctx, uint64_t word_hash) { sim_prefix_token(ctx, word_hash); }
+
 /* Chat prompt tokens: words of every text content, plus 4 per message for the chat template. */
 static int parse_messages(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
 {
@@ -192,12 +203,14 @@ static int parse_messages(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
             return -1;
         }
         tokens += 4;
+        if (r->prefix != NULL)
+            sim_prefix_message(r->prefix, d->src + d->nodes[role].start, d->nodes[role].len);
         int64_t content = opt_field(d, m, "content");
         if (content < 0)
             continue;
         sj_type_t t = sj_type(d, (uint32_t)content);
         if (t == SJ_STRING) {
-            tokens += sj_str_count_words(d, (uint32_t)content);
+            tokens += sj_str_words(d, (uint32_t)content, r->prefix ? prefix_word : NULL, r->prefix);
         } else if (t == SJ_ARRAY) {
             for (uint32_t p = (uint32_t)content + 1, j = 0; j < d->nodes[content].count; j++, p = d->nodes[p].end) {
                 if (sj_type(d, p) != SJ_OBJECT) {
@@ -216,7 +229,7 @@ static int parse_messages(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
                     validation_error(req, "missing", "'messages', 0, 'content', 0, 'text'", "Field required");
                     return -1;
                 }
-                tokens += sj_str_count_words(d, (uint32_t)text);
+                tokens += sj_str_words(d, (uint32_t)text, r->prefix ? prefix_word : NULL, r->prefix);
             }
         } else {
             validation_error(req, "string_type", "'messages', 0, 'content'", "Input should be a valid string");
@@ -391,7 +404,7 @@ static void respond_generation(h2o_req_t *req, const sim_request_t *r, uint32_t 
     sim_buf_puts(b, chat ? "\",\"tool_calls\":[]},\"logprobs\":null,\"finish_reason\":" : "\",\"logprobs\":null,\"finish_reason\":");
     sim_buf_puts(b, finish_length ? "\"length\"" : "\"stop\"");
     sim_buf_puts(b, chat ? ",\"stop_reason\":null}],\"usage\":" : ",\"stop_reason\":null,\"prompt_logprobs\":null}],\"usage\":");
-    sim_openai_put_usage(b, r->prompt_tokens, tokens, 1);
+    sim_openai_put_usage(b, r->prompt_tokens, tokens, 1, r->cached_tokens);
     sim_buf_puts(b, chat ? ",\"prompt_logprobs\":null}" : "}");
 
     if (die) {
@@ -532,10 +545,37 @@ static void handle_embeddings(h2o_req_t *req, const sj_doc_t *d, sim_request_t *
     if (walk_text_input(req, d, "input", &tokens, embed_item, &ctx) != 0)
         return; /* embed_item already answered */
     sim_buf_lit(b, "],\"usage\":");
-    sim_openai_put_usage(b, tokens, 0, 1);
+    sim_openai_put_usage(b, tokens, 0, 1, -1);
     sim_buf_putc(b, '}');
     SIM_STAT_ADD(prompt_tokens, tokens);
     sim_http_send_buf(req, 200, b);
+}
+
+/* A completion prompt item into the prefix hasher: its words, or its token ids. */
+static int prefix_item(void *ctx, const sj_doc_t *d, uint32_t node, uint64_t tokens)
+{
+    (void)tokens;
+    sim_prefix_hasher_t *h = ctx;
+    if (sj_type(d, node) == SJ_STRING) {
+        sj_str_words(d, node, prefix_word, h);
+        return 0;
+    }
+    for (uint32_t e = node + 1, k = 0; k < d->nodes[node].count; k++, e = d->nodes[e].end) {
+        int64_t v = 0;
+        sj_get_int(d, e, &v);
+        sim_prefix_token(h, (uint64_t)v * UINT64_C(0x9e3779b97f4a7c15) + UINT64_C(0x632be59bd9b4e019));
+    }
+    return 0;
+}
+
+/* Time to first token: --ttft-ms for a prompt computed from scratch, scaled down by the share of
+ * its tokens found in the prefix cache (prefill work is proportional to the uncached tokens). */
+static unsigned ttft_for(const sim_request_t *r)
+{
+    if (r->cached_tokens <= 0 || r->prompt_tokens == 0)
+        return sim_cfg.ttft_ms;
+    uint64_t uncached = r->prompt_tokens - (uint64_t)r->cached_tokens;
+    return (unsigned)(((uint64_t)sim_cfg.ttft_ms * uncached + r->prompt_tokens / 2) / r->prompt_tokens);
 }
 
 /* ---- entry point ----------------------------------------------------------------------------- */
@@ -571,19 +611,27 @@ void sim_openai_handle(h2o_req_t *req, sim_api_t api)
         validation_error(req, "model_attributes_type", "", "Input should be a valid dictionary or object to extract fields from");
         return;
     }
-    sim_request_t r = {.api = api};
+    sim_request_t r = {.api = api, .cached_tokens = -1};
     if (parse_model(req, d, &r) != 0)
         return;
     if (api == SIM_API_EMBEDDING) {
         handle_embeddings(req, d, &r);
         return;
     }
-    if (api == SIM_API_CHAT) {
-        if (parse_messages(req, d, &r) != 0)
-            return;
-    } else if (walk_text_input(req, d, "prompt", &r.prompt_tokens, NULL, NULL) != 0) {
-        return;
+    sim_prefix_hasher_t hasher;
+    if (sim_prefix_enabled()) {
+        sim_prefix_begin(&hasher, r.model, r.model_len, w->prefix_blocks, w->prefix_cap);
+        r.prefix = &hasher;
     }
+    int parsed = api == SIM_API_CHAT ? parse_messages(req, d, &r)
+                                     : walk_text_input(req, d, "prompt", &r.prompt_tokens,
+                                                       r.prefix ? prefix_item : NULL, r.prefix);
+    if (r.prefix != NULL) { /* keep the (possibly grown) block array for the next request */
+        w->prefix_blocks = hasher.blocks;
+        w->prefix_cap = hasher.cap;
+    }
+    if (parsed != 0)
+        return;
     if (parse_max_tokens(req, d, &r) != 0 || parse_stream(req, d, &r) != 0)
         return;
     if (!sim_config_model_known(r.model, r.model_len)) {
@@ -597,6 +645,8 @@ void sim_openai_handle(h2o_req_t *req, sim_api_t api)
     if (resolve_completion_tokens(req, &r, &tokens, &finish_length) != 0)
         return;
     SIM_STAT_ADD(prompt_tokens, r.prompt_tokens);
+    if (r.prefix != NULL)
+        r.cached_tokens = (int64_t)sim_prefix_lookup(r.prefix, r.prompt_tokens);
     int die = fault == SIM_FAULT_DIE_MID_STREAM;
 
     if (!r.stream) {
@@ -618,6 +668,8 @@ void sim_openai_handle(h2o_req_t *req, sim_api_t api)
         .finish_length = finish_length,
         .include_usage = r.include_usage,
         .die_mid_stream = die,
+        .ttft_ms = ttft_for(&r),
+        .cached_tokens = r.cached_tokens,
     };
     sim_stream_start(req, &p);
 }

@@ -22,7 +22,9 @@ static inline void sim_openai_put_token(sim_buf_t *b, uint32_t k)
     sim_buf_putc(b, ' ');
 }
 
-/* {"prompt_tokens":P,"total_tokens":P+C,"completion_tokens":C[,"prompt_tokens_details":null]} */
-void sim_openai_put_usage(sim_buf_t *b, uint64_t prompt, uint64_t completion, int with_details);
+/* {"prompt_tokens":P,"total_tokens":P+C,"completion_tokens":C[,"prompt_tokens_details":...]}.  The
+ * details are null with with_details and cached < 0, {"cached_tokens":N} with cached >= 0 (vLLM
+ * with prefix caching and --enable-prompt-tokens-details), absent otherwise. */
+void sim_openai_put_usage(sim_buf_t *b, uint64_t prompt, uint64_t completion, int with_details, int64_t cached);
 
 #endif

@@ -109,6 +109,7 @@ static const route_t routes[] = {
     {"/sim/fault", "GET", sim_control_get_fault},
     {"/sim/stats", "GET", sim_control_stats},
     {"/sim/reset-stats", "POST", sim_control_reset_stats},
+    {"/sim/reset-prefix-cache", "POST", sim_control_reset_prefix_cache},
 };
 
 static int iov_eq(h2o_iovec_t v, const char *s)

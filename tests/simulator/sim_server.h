@@ -31,6 +31,8 @@ typedef struct sim_worker {
     h2o_linklist_t streams; /* live streams (sim_stream), checked for vanished clients */
     sim_buf_t scratch;   /* response building, reused */
     sj_doc_t json;       /* request parsing, reused */
+    uint64_t *prefix_blocks; /* a prompt's block hashes (sim_prefix), reused */
+    size_t prefix_cap;
     uint64_t rng;
 } sim_worker_t;
 

@@ -302,6 +302,81 @@ def test_cancel(binary):
         sim.stop()
 
 
+def test_prefix_cache(binary):
+    """--prefix-cache-blocks: cached_tokens, vLLM's counters, LRU eviction, TTFT shortened by hits."""
+    sim = Sim(binary, "--workers", "2", "--prefix-cache-blocks", "8", "--block-size", "4", "--ttft-ms", "1000",
+              "--lora-modules", "sql")
+    try:
+        def chat(messages, model="m", **kw):
+            status, r = sim.json("POST", "/v1/chat/completions", dict(model=model, messages=messages, max_tokens=1, **kw))
+            check(status == 200, "prefix cache: chat 200")
+            return r["usage"]
+
+        system = {"role": "system", "content": "you are a terse assistant"}  # 5 words + 4 = 9 tokens
+        turn1 = [system, {"role": "user", "content": "name three rivers"}]   # + 3 + 4 = 16 tokens
+        u = chat(turn1)
+        check(u["prompt_tokens"] == 16 and u["prompt_tokens_details"] == {"cached_tokens": 0},
+              "first prompt misses: %r" % u)
+        # again: only the full blocks within prompt_tokens - 1 = 15 tokens count: 3 blocks of 4
+        u = chat(turn1)
+        check(u["prompt_tokens_details"] == {"cached_tokens": 12}, "same prompt hits 12 of 16: %r" % u)
+        # the next turn extends the prompt: the first turn's 4 full blocks (16 tokens) are cached
+        turn2 = turn1 + [{"role": "assistant", "content": "tok1"}, {"role": "user", "content": "and two more"}]
+        u = chat(turn2)
+        check(u["prompt_tokens"] == 16 + 5 + 7 and u["prompt_tokens_details"]["cached_tokens"] == 16,
+              "second turn reuses the first turn's blocks: %r" % u)
+        u = chat(turn2)
+        check(u["prompt_tokens_details"]["cached_tokens"] == 24, "second turn cached as a whole: %r" % u)
+        # escapes are decoded: the same text spelled differently is the same prefix
+        status, _, raw = sim.request("POST", "/v1/chat/completions",
+                                     '{"model":"m","max_tokens":1,"messages":[{"role":"system","content":'
+                                     '"you are a terse assistant"},{"role":"user","content":"name three '
+                                     'rivers"}]}'.replace("terse", "t\\u0065rse"))
+        check(status == 200 and json.loads(raw)["usage"]["prompt_tokens_details"]["cached_tokens"] == 12,
+              "escaped text hits the same blocks: %r" % raw[-120:])
+        # another model (a LoRA adapter) has its own blocks
+        u = chat(turn1, model="sql")
+        check(u["prompt_tokens_details"]["cached_tokens"] == 0, "the adapter does not share the base model's blocks")
+        # completions: words and token ids are tokens too
+        status, r = sim.json("POST", "/v1/completions", {"model": "m", "prompt": list(range(9)), "max_tokens": 1})
+        status, r = sim.json("POST", "/v1/completions", {"model": "m", "prompt": list(range(9)), "max_tokens": 1})
+        check(r["usage"]["prompt_tokens_details"] == {"cached_tokens": 8}, "token-id prompt hits: %r" % r["usage"])
+
+        st = sim.stats()
+        check(st["prefix_cache_blocks"] == 8, "the LRU is full at 8 blocks: %r" % st)
+        check(st["prefix_cache_hits"] == 12 + 16 + 24 + 12 + 8, "hits counted in tokens: %r" % st)
+        check(st["prefix_cache_queries"] == st["prompt_tokens"], "every prompt token is queried: %r" % st)
+        text = sim.request("GET", "/metrics")[2].decode()
+        check('vllm:prefix_cache_hits_total{model_name="ig-sim-model"} %d.0' % st["prefix_cache_hits"] in text,
+              "/metrics has vllm:prefix_cache_hits_total")
+        check('vllm:prefix_cache_queries_total{model_name="ig-sim-model"} %d.0' % st["prefix_cache_queries"] in text,
+              "/metrics has vllm:prefix_cache_queries_total")
+        # LRU: 8 blocks hold two 4-block prompts; two new ones evict turn2's
+        chat([{"role": "user", "content": "alpha " * 12}])
+        chat([{"role": "user", "content": "beta " * 12}])
+        u = chat(turn2)
+        check(u["prompt_tokens_details"]["cached_tokens"] == 0, "least recently used blocks are evicted: %r" % u)
+
+        # TTFT: --ttft-ms for a miss, scaled by the uncached share for a hit (lower bound only for
+        # the miss; the hit must not wait a full miss's TTFT)
+        sim.json("POST", "/sim/reset-prefix-cache")
+        check(sim.stats()["prefix_cache_blocks"] == 0, "reset-prefix-cache empties the cache")
+        long = [{"role": "user", "content": " ".join("w%d" % i for i in range(24))}]  # 28 tokens, 7 blocks
+        body = dict(model="m", messages=long, max_tokens=1, stream=True, stream_options={"include_usage": True})
+        t0 = time.time()
+        ev = sse_events(sim.request("POST", "/v1/chat/completions", body)[2])
+        miss = time.time() - t0
+        check(json.loads(ev[-2])["usage"]["prompt_tokens_details"] == {"cached_tokens": 0}, "stream usage: miss")
+        t0 = time.time()
+        ev = sse_events(sim.request("POST", "/v1/chat/completions", body)[2])
+        hit = time.time() - t0
+        check(json.loads(ev[-2])["usage"]["prompt_tokens_details"] == {"cached_tokens": 24}, "stream usage: hit")
+        check(miss >= 0.99, "a miss waits --ttft-ms (%.3fs)" % miss)
+        check(hit < 0.9, "a hit of 24 of 28 tokens waits a seventh of it (%.3fs)" % hit)
+    finally:
+        sim.stop()
+
+
 def main():
     binary = sys.argv[1]
     sim = Sim(binary, "--workers", "2", "--served-model-name", "base,alias", "--lora-modules", "sql=/adapters/sql",
@@ -319,6 +394,7 @@ def main():
     finally:
         sim.stop()
     test_cancel(binary)
+    test_prefix_cache(binary)
     if FAILURES:
         print("%d check(s) failed" % len(FAILURES))
         return 1

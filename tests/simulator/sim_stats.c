@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sim_prefix.h"
+
 sim_stats_t sim_stats;
 
 static uint64_t get(atomic_uint_fast64_t *v) { return atomic_load_explicit(v, memory_order_relaxed); }
@@ -17,7 +19,8 @@ void sim_stats_reset(void)
 {
     atomic_uint_fast64_t *counters[] = {&sim_stats.requests,         &sim_stats.prompt_tokens,     &sim_stats.completion_tokens,
                                         &sim_stats.streams_started,  &sim_stats.streams_finished,  &sim_stats.streams_cancelled,
-                                        &sim_stats.faults};
+                                        &sim_stats.faults,           &sim_stats.prefix_cache_queries,
+                                        &sim_stats.prefix_cache_hits};
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         atomic_store_explicit(counters[i], 0, memory_order_relaxed);
 }
@@ -43,7 +46,10 @@ void sim_stats_json(sim_buf_t *b)
     field(b, "streams_cancelled", get(&sim_stats.streams_cancelled), 0);
     field(b, "active_streams", gauge(&sim_stats.active_streams), 0);
     field(b, "active_requests", gauge(&sim_stats.active_requests), 0);
-    field(b, "faults", get(&sim_stats.faults), 1);
+    field(b, "faults", get(&sim_stats.faults), 0);
+    field(b, "prefix_cache_queries", get(&sim_stats.prefix_cache_queries), 0);
+    field(b, "prefix_cache_hits", get(&sim_stats.prefix_cache_hits), 0);
+    field(b, "prefix_cache_blocks", sim_prefix_cached_blocks(), 1);
     sim_buf_putc(b, '}');
 }
 
@@ -66,7 +72,8 @@ static void metric(sim_buf_t *b, const char *name, const char *type, const char 
         sim_buf_putc(b, *p);
     }
     sim_buf_lit(b, "\"} ");
-    n = snprintf(line, sizeof(line), "%.1f\n", v);
+    /* like Python's repr of a float: 3.0, 0.25 */
+    n = v == (double)(int64_t)v ? snprintf(line, sizeof(line), "%.1f\n", v) : snprintf(line, sizeof(line), "%.6g\n", v);
     if (n > 0)
         sim_buf_put(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
@@ -86,4 +93,12 @@ void sim_stats_prometheus(sim_buf_t *b, const char *model, unsigned max_num_seqs
            (double)get(&sim_stats.prompt_tokens));
     metric(b, "vllm:generation_tokens_total", "counter", "Number of generation tokens processed.", model,
            (double)get(&sim_stats.completion_tokens));
+    /* vLLM V1's prefix-cache counters (tokens), and V0's hit-rate gauge */
+    uint64_t queries = get(&sim_stats.prefix_cache_queries), hits = get(&sim_stats.prefix_cache_hits);
+    metric(b, "vllm:prefix_cache_queries_total", "counter",
+           "Prefix cache queries, in terms of number of queried tokens.", model, (double)queries);
+    metric(b, "vllm:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.",
+           model, (double)hits);
+    metric(b, "vllm:gpu_prefix_cache_hit_rate", "gauge", "GPU prefix cache block hit rate.", model,
+           queries ? (double)hits / (double)queries : 0);
 }

@@ -23,6 +23,7 @@ typedef struct sim_stream {
     uv_timer_t timer;
     sim_buf_t out; /* the send in flight; rewritten only after proceed */
     uint64_t prompt_tokens;
+    int64_t cached_tokens;
     uint64_t t0;         /* loop time (ms) the first token is due */
     double ms_per_token; /* 0 = unpaced */
     uint32_t total;
@@ -130,7 +131,7 @@ static void put_usage_chunk(sim_stream_t *s)
 {
     sim_buf_put(&s->out, s->prefix, s->prefix_len);
     sim_buf_lit(&s->out, "],\"usage\":");
-    sim_openai_put_usage(&s->out, s->prompt_tokens, s->total, 0);
+    sim_openai_put_usage(&s->out, s->prompt_tokens, s->total, 0, s->cached_tokens);
     sim_buf_lit(&s->out, "}\n\n");
 }
 
@@ -255,13 +256,14 @@ void sim_stream_start(h2o_req_t *req, const sim_stream_params_t *p)
     s->super.stop = on_stop;
     s->req = req;
     s->prompt_tokens = p->prompt_tokens;
+    s->cached_tokens = p->cached_tokens;
     s->total = p->completion_tokens;
     s->die_at = p->die_mid_stream ? p->completion_tokens / 2 : UINT32_MAX;
     s->chat = p->chat != 0;
     s->include_usage = p->include_usage != 0;
     s->finish_length = p->finish_length != 0;
     s->ms_per_token = sim_cfg.token_rate > 0 ? 1000.0 / sim_cfg.token_rate : 0;
-    s->t0 = uv_now(&w->loop) + sim_cfg.ttft_ms;
+    s->t0 = uv_now(&w->loop) + p->ttft_ms;
     uv_timer_init(&w->loop, &s->timer);
     s->timer.data = s;
 

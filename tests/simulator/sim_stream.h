@@ -21,6 +21,8 @@ typedef struct sim_stream_params {
     int finish_length;    /* finish_reason "length" (else "stop") */
     int include_usage;    /* stream_options.include_usage */
     int die_mid_stream;   /* cut the connection after half the tokens */
+    unsigned ttft_ms;     /* delay before the role chunk and the first token */
+    int64_t cached_tokens; /* reported in the usage chunk when >= 0 (prefix cache on) */
 } sim_stream_params_t;
 
 void sim_stream_start(h2o_req_t *req, const sim_stream_params_t *p);
