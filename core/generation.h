@@ -31,6 +31,7 @@ typedef struct {
     void *lb_state;
     ig_endpoint_t **endpoints;       /* static endpoints, resolved */
     size_t nendpoints;
+    atomic_uint queued;              /* requests waiting for a ready endpoint, all threads */
 } ig_model_rt_t;
 
 typedef struct ig_generation_s {

@@ -4,12 +4,13 @@
 #include "log.h"
 #include "openai_error.h"
 #include "openai_request.h"
+#include "request_queue.h"
 #include "plugin_host.h"
 #include "server.h"
 #include "upstream.h"
 #include "worker.h"
 
-#define PROXY_MAX_ATTEMPTS 3          /* first try + 2 retries while nothing reached the client */
+#define PROXY_MAX_ATTEMPTS 11         /* first try + server.retries (at most 10) */
 #define PROXY_MAX_CANDIDATES 64       /* endpoints considered per pick */
 #define PROXY_PAUSE_BYTES (256 * 1024) /* stop reading the engine when this much waits for the client */
 #define PROXY_ERROR_BODY_MAX (64 * 1024)
@@ -34,6 +35,7 @@ typedef struct {
     ig_endpoint_t *ep;           /* endpoint of the attempt in flight (counted in its in_flight) */
     ig_endpoint_t *tried[PROXY_MAX_ATTEMPTS];
     unsigned attempts;
+    ig_queue_entry_t queued;     /* while waiting for a ready endpoint */
     outbuf_t pending, sending;
     ig_upstream_result_t result;
     const char *content_type;
@@ -46,6 +48,7 @@ typedef struct {
     unsigned engine_open : 1;    /* prepare() succeeded, on_response_end() not yet called */
     unsigned error_status : 1;   /* the engine answered >= 400: hold the body, answer OpenAI-shaped */
     unsigned sse : 1;
+    unsigned in_queue : 1;
 } proxy_t;
 
 static void start_attempt(proxy_t *p);
@@ -150,8 +153,18 @@ static void end_engine(proxy_t *p, int complete, ig_sink_t *sink)
 }
 
 /* Stops everything upstream: the client is gone or the request is being disposed. */
+static void leave_queue(proxy_t *p)
+{
+    if (!p->in_queue)
+        return;
+    p->in_queue = 0;
+    ig_request_queue_remove(&p->worker->queue, &p->queued);
+    atomic_fetch_sub_explicit(&((ig_model_rt_t *)p->model)->queued, 1, memory_order_relaxed);
+}
+
 static void abandon(proxy_t *p, const char *outcome)
 {
+    leave_queue(p);
     if (p->up != NULL) {
         ig_upstream_cancel(p->up);
         p->up = NULL;
@@ -192,7 +205,10 @@ static size_t count_candidates(proxy_t *p, ig_endpoint_t **out);
 static int can_retry(proxy_t *p)
 {
     ig_endpoint_t *c[PROXY_MAX_CANDIDATES];
-    return p->attempts < PROXY_MAX_ATTEMPTS && count_candidates(p, c) > 0;
+    unsigned retries = p->gen->config->server.retries;
+    if (retries > PROXY_MAX_ATTEMPTS - 1)
+        retries = PROXY_MAX_ATTEMPTS - 1;
+    return p->attempts < 1 + retries && count_candidates(p, c) > 0;
 }
 
 /* The engine failed before answering: a gateway error naming the model, not the engine's address. */
@@ -396,6 +412,11 @@ static void start_attempt(proxy_t *p)
 {
     ig_endpoint_t *cand[PROXY_MAX_CANDIDATES];
     size_t n = count_candidates(p, cand);
+    if (n == 0) { /* every endpoint was tried (or the model lost them all) */
+        end_engine(p, 0, &null_sink);
+        fail_upstream(p, IG_UPSTREAM_CONNECT_FAILED);
+        return;
+    }
     int idx = 0;
     if (n > 1 && p->model->lb != NULL) {
         ig_lb_request_t lreq = {.api = p->oreq.api, .adapter = p->ereq.adapter, .prefix = p->oreq.prefix};
@@ -433,6 +454,81 @@ static void start_attempt(proxy_t *p)
         p->log->outcome = "out of memory";
         ig_send_error(p->req, 500, "server_error", NULL, NULL, "out of memory");
     }
+}
+
+/* ---- waiting for a ready endpoint ------------------------------------------------------------------ */
+
+static int model_has_ready_endpoint(const ig_model_rt_t *m)
+{
+    for (size_t i = 0; i < m->nendpoints; i++)
+        if (atomic_load_explicit(&m->endpoints[i]->healthy, memory_order_relaxed))
+            return 1;
+    return 0;
+}
+
+static proxy_t *proxy_of_entry(ig_queue_entry_t *e)
+{
+    return (proxy_t *)((char *)e - offsetof(proxy_t, queued));
+}
+
+static int queued_is_ready(ig_queue_entry_t *e)
+{
+    return model_has_ready_endpoint(proxy_of_entry(e)->model);
+}
+
+static void queued_release(ig_queue_entry_t *e)
+{
+    proxy_t *p = proxy_of_entry(e);
+    p->in_queue = 0;
+    atomic_fetch_sub_explicit(&((ig_model_rt_t *)p->model)->queued, 1, memory_order_relaxed);
+    start_attempt(p);
+}
+
+static void refuse_unavailable(proxy_t *p, const char *why)
+{
+    end_engine(p, 0, &null_sink);
+    p->log->outcome = "no ready endpoint";
+    h2o_add_header(&p->req->pool, &p->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("5"));
+    ig_send_error(p->req, 503, "server_error", NULL, "model_unavailable", "model `%s` has no ready endpoint: %s",
+                  p->oreq.model_name, why);
+}
+
+static void queued_expire(ig_queue_entry_t *e)
+{
+    proxy_t *p = proxy_of_entry(e);
+    p->in_queue = 0;
+    atomic_fetch_sub_explicit(&((ig_model_rt_t *)p->model)->queued, 1, memory_order_relaxed);
+    char why[96];
+    snprintf(why, sizeof(why), "none became ready within %llums (server.queue.timeout)",
+             (unsigned long long)p->gen->config->server.queue.timeout_ms);
+    refuse_unavailable(p, why);
+}
+
+/* Starts the request now, or queues it until the model has a ready endpoint. */
+static void dispatch(proxy_t *p)
+{
+    if (model_has_ready_endpoint(p->model)) {
+        start_attempt(p);
+        return;
+    }
+    const ig_server_config_t *sc = &p->gen->config->server;
+    ig_model_rt_t *m = (ig_model_rt_t *)p->model;
+    if (sc->queue.max_length == 0) {
+        refuse_unavailable(p, "every endpoint is unhealthy and queueing is off (server.queue.maxLength: 0)");
+        return;
+    }
+    if (atomic_fetch_add_explicit(&m->queued, 1, memory_order_relaxed) >= sc->queue.max_length) {
+        atomic_fetch_sub_explicit(&m->queued, 1, memory_order_relaxed);
+        char why[96];
+        snprintf(why, sizeof(why), "%u requests are already waiting (server.queue.maxLength)", sc->queue.max_length);
+        refuse_unavailable(p, why);
+        return;
+    }
+    p->queued.is_ready = queued_is_ready;
+    p->queued.release = queued_release;
+    p->queued.expire = queued_expire;
+    p->in_queue = 1;
+    ig_request_queue_push(&p->worker->queue, &p->queued, sc->queue.timeout_ms);
 }
 
 /* ---- the request ------------------------------------------------------------------------------ */
@@ -479,12 +575,6 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
                       ig_features_str(m->cfg->model.features, have, sizeof(have)));
         return;
     }
-    if (m->nendpoints == 0) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("5"));
-        ig_send_error(req, 503, "server_error", NULL, "model_unavailable",
-                      "model `%s` has no endpoint ready to serve it", p->oreq.model_name);
-        return;
-    }
 
     ig_engine_req_t *e = &p->ereq;
     e->host = ig_plugin_host_api();
@@ -503,5 +593,5 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
         return;
     }
     p->engine_open = 1;
-    start_attempt(p);
+    dispatch(p);
 }

@@ -119,6 +119,7 @@ static void on_wakeup(uv_async_t *a)
 {
     ig_worker_t *w = a->data;
     adopt_next_generation(w);
+    ig_request_queue_poll(&w->queue); /* an endpoint may have become ready */
     if (atomic_load(&w->stop) && !uv_is_active((uv_handle_t *)&w->drain_timer)) {
         /* stop accepting; let in-flight requests finish within the grace period */
         close_listeners(w);
@@ -151,6 +152,7 @@ static void worker_main(void *arg)
 {
     ig_worker_t *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    ig_request_queue_close(&w->queue);
     ig_upstream_pool_close(w->upstream);
     uv_run(&w->loop, UV_RUN_NOWAIT);
     /* h2o's last timers (HTTP/2 graceful shutdown) fire within about a second once connections are gone */
@@ -201,6 +203,7 @@ int ig_worker_start(ig_worker_t *w)
     w->upstream = ig_upstream_pool_create(&w->loop, &limits);
     if (w->upstream == NULL)
         return -1;
+    ig_request_queue_init(&w->queue, &w->loop);
     uv_async_init(&w->loop, &w->wakeup, on_wakeup);
     w->wakeup.data = w;
     uv_timer_init(&w->loop, &w->drain_timer);
@@ -230,6 +233,12 @@ void ig_worker_post_generation(ig_worker_t *w, ig_generation_t *gen)
     ig_generation_t *prev = atomic_exchange(&w->next_gen, gen);
     if (prev != NULL) /* the worker never saw it */
         ig_generation_release(prev);
+    uv_async_send(&w->wakeup);
+}
+
+void ig_worker_post_endpoint_ready(ig_worker_t *w)
+{
+    atomic_fetch_add(&w->ready_epoch, 1);
     uv_async_send(&w->wakeup);
 }
 

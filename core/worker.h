@@ -10,6 +10,7 @@
 #include <h2o.h>
 #include <uv.h>
 #include "generation.h"
+#include "request_queue.h"
 #include "upstream.h"
 
 typedef struct ig_server_s ig_server_t;
@@ -30,12 +31,17 @@ struct ig_worker_s {
     ig_generation_t *gen;            /* this thread's reference; requests retain it */
     _Atomic(ig_generation_t *) next_gen; /* handed over by the main thread, already retained for us */
     atomic_int stop;
+    /* Bumped by the main thread (then wakeup is sent) each time the health checker sees an endpoint
+     * become healthy: on_wakeup can release requests waiting for a ready endpoint. Compare with a
+     * value kept on this thread to tell such wakeups apart from others. */
+    atomic_uint ready_epoch;
     uv_timer_t drain_timer;
     uint64_t drain_deadline_ms;
     int *listen_fds;                 /* bound by the main thread, opened in this loop */
     ig_listener_t *listeners;
     size_t nlisteners;
     ig_upstream_pool_t *upstream;
+    ig_request_queue_t queue;        /* requests waiting for a ready endpoint */
     uint64_t active;                 /* requests being proxied on this thread */
     uint64_t connections;            /* client connections open on this thread */
     uv_sem_t done;                   /* posted when the thread has finished its work */
@@ -49,6 +55,8 @@ int ig_worker_start(ig_worker_t *w);
 /* Hands gen (retained for the worker by the caller) to the worker. */
 void ig_worker_post_generation(ig_worker_t *w, ig_generation_t *gen);
 void ig_worker_post_stop(ig_worker_t *w);
+/* An endpoint became healthy: bumps ready_epoch and wakes the worker. Main thread. */
+void ig_worker_post_endpoint_ready(ig_worker_t *w);
 void ig_worker_join(ig_worker_t *w);
 
 static inline ig_worker_t *ig_worker_of(h2o_req_t *req)
