@@ -332,7 +332,19 @@ ${models.join('')}`);
       console.log(`# note: ${r.model}: the clients' usage says ${f(100 * r.clientHitRatio, 1)} % cached`);
   }
   if (gw.exitCode !== null) throw new Error(`infergate exited during the run\n${gw.stderrText}`);
+  // stop everything and look for sanitizer reports (an IG_SANITIZE build dir)
+  const exited = children.map((c) => new Promise((r) => (c.exitCode !== null ? r() : c.on('exit', r))));
   stopAll();
+  await Promise.all(exited);
+  for (const c of children) {
+    // the integration tests' pattern (harness.mjs)
+    if (/ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (UndefinedBehavior|Address|Leak)Sanitizer/.test(c.stderrText)) {
+      console.error(`${c.name}: sanitizer report:\n${c.stderrText}`);
+      process.exitCode = 1;
+    } else if (/Sanitizer/.test(c.stderrText)) {
+      console.error(`# note: ${c.name}: the sanitizer said something at exit:\n${c.stderrText.trim()}`);
+    }
+  }
 }
 
 main()
