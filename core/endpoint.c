@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include "log.h"
 
 /*
  * Endpoints are never freed while the registry lives: a generation may drop
@@ -127,6 +129,7 @@ ig_endpoint_t *ig_endpoint_acquire(ig_endpoint_registry_t *reg, const char *url,
         else
             snprintf(ep->host_header, hhlen, "%s:%u", ep->host, port);
         atomic_init(&ep->healthy, 1);
+        atomic_init(&ep->eject_after, 3); /* the default threshold, until a health checker sets the configured one */
         ep->id = reg->count;
         reg->items[reg->count++] = ep;
     }
@@ -155,16 +158,48 @@ uint32_t ig_endpoint_registry_capacity(ig_endpoint_registry_t *reg)
     return n;
 }
 
+uint64_t ig_endpoint_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int ig_endpoint_mark_healthy(ig_endpoint_t *ep)
+{
+    int expected = 0;
+    return atomic_compare_exchange_strong(&ep->healthy, &expected, 1);
+}
+
+int ig_endpoint_mark_unhealthy(ig_endpoint_t *ep)
+{
+    int expected = 1;
+    return atomic_compare_exchange_strong(&ep->healthy, &expected, 0);
+}
+
 void ig_endpoint_record_success(ig_endpoint_t *ep)
 {
     atomic_fetch_add_explicit(&ep->requests_total, 1, memory_order_relaxed);
     if (atomic_load_explicit(&ep->consecutive_failures, memory_order_relaxed) != 0)
         atomic_store_explicit(&ep->consecutive_failures, 0, memory_order_relaxed);
+    if (atomic_load_explicit(&ep->ejections, memory_order_relaxed) != 0)
+        atomic_store_explicit(&ep->ejections, 0, memory_order_relaxed);
 }
 
 void ig_endpoint_record_failure(ig_endpoint_t *ep)
 {
     atomic_fetch_add_explicit(&ep->requests_total, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&ep->failures_total, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&ep->consecutive_failures, 1, memory_order_relaxed);
+    unsigned n = atomic_fetch_add_explicit(&ep->consecutive_failures, 1, memory_order_relaxed) + 1;
+    unsigned limit = atomic_load_explicit(&ep->eject_after, memory_order_relaxed);
+    if (limit == 0 || n < limit || !atomic_load_explicit(&ep->healthy, memory_order_relaxed))
+        return;
+    if (ig_endpoint_mark_unhealthy(ep)) {
+        /* the recovery probes wait longer after each ejection that a request did not vindicate */
+        atomic_store_explicit(&ep->ejected_at_ms, ig_endpoint_now_ms(), memory_order_relaxed);
+        atomic_store_explicit(&ep->probe_successes, 0, memory_order_relaxed);
+        unsigned k = atomic_fetch_add_explicit(&ep->ejections, 1, memory_order_relaxed) + 1;
+        ig_log_warn("endpoint %s is unhealthy: %u requests in a row failed (ejection %u; back after recovery probes)",
+                    ep->url, n, k);
+    }
 }

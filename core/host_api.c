@@ -56,6 +56,11 @@ static int host_endpoint_healthy(const ig_endpoint_t *ep)
     return atomic_load_explicit(&((ig_endpoint_t *)ep)->healthy, memory_order_relaxed);
 }
 
+static uint32_t host_endpoint_engine_load(const ig_endpoint_t *ep)
+{
+    return atomic_load_explicit(&((ig_endpoint_t *)ep)->engine_load, memory_order_relaxed);
+}
+
 static const ig_host_t host_api = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
     .log = host_log,
@@ -66,6 +71,7 @@ static const ig_host_t host_api = {
     .endpoint_url = host_endpoint_url,
     .endpoint_in_flight = host_endpoint_in_flight,
     .endpoint_healthy = host_endpoint_healthy,
+    .endpoint_engine_load = host_endpoint_engine_load,
 };
 
 const ig_host_t *ig_plugin_host_api(void)

@@ -123,6 +123,19 @@ static int check_descriptor(const ig_plugin_t *d, const char *name, const char *
             snprintf(msg, msgsize, "plugin \"%s\" (%s) declares invalid features 0x%x", name, where, vt->features);
             return -1;
         }
+        if (!missing && vt->load_path && !vt->parse_load) {
+            snprintf(msg, msgsize, "plugin \"%s\" (%s) sets load_path but lacks parse_load()", name, where);
+            return -1;
+        }
+        if (!missing) {
+            const char *paths[] = {vt->health_path, vt->load_path};
+            for (int i = 0; i < 2; i++)
+                if (paths[i] && paths[i][0] != '/') {
+                    snprintf(msg, msgsize, "plugin \"%s\" (%s): %s \"%.60s\" must start with '/'", name, where,
+                             i == 0 ? "health_path" : "load_path", paths[i]);
+                    return -1;
+                }
+        }
         if (!missing && d->model_options) {
             snprintf(msg, msgsize,
                      "plugin \"%s\" (%s) declares model_options, which only load-balancing plugins can have", name,

@@ -131,6 +131,14 @@ int ig_server_reload(ig_server_t *s)
     return 0;
 }
 
+/* The health checker saw ep become healthy: wake every worker, whose request queue may now proceed. */
+static void on_endpoint_ready(void *data, ig_endpoint_t *ep)
+{
+    ig_server_t *s = data;
+    for (unsigned i = 0; i < s->nworkers; i++)
+        ig_worker_post_endpoint_ready(&s->workers[i]);
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     ig_server_t *s = sig->data;
@@ -139,6 +147,8 @@ static void on_signal(uv_signal_t *sig, int signum)
         return;
     }
     ig_log_info("%s: draining and stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    ig_health_checker_stop(s->health); /* before the workers: it posts to them */
+    s->health = NULL;
     for (unsigned i = 0; i < s->nworkers; i++)
         ig_worker_post_stop(&s->workers[i]);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
@@ -173,6 +183,9 @@ int ig_server_run(ig_server_t *s)
         ig_log_info("listening on %s%s (%u workers)", cfg->server.listen[i].address,
                     cfg->server.listen[i].tls ? " (TLS, h2 + http/1.1)" : " (HTTP/1.1 + h2c)", s->nworkers);
     ig_log_info("serving %zu models from %s", s->gen->nmodels, s->config_path);
+    s->health = ig_health_checker_start(s->loop, &s->gen, on_endpoint_ready, s);
+    if (s->health == NULL)
+        ig_log_error("cannot start the health checker: out of memory; endpoints are checked passively only");
     uv_run(s->loop, UV_RUN_DEFAULT);
     for (unsigned i = 0; i < s->nworkers; i++)
         ig_worker_join(&s->workers[i]);

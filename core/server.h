@@ -16,6 +16,7 @@
 #include "access_log.h"
 #include "endpoint.h"
 #include "generation.h"
+#include "health_check.h"
 #include "plugin_host.h"
 
 typedef struct ig_worker_s ig_worker_t;
@@ -35,6 +36,7 @@ typedef struct ig_server_s {
     unsigned nworkers_started;       /* workers that ran (and were joined) */
     uv_loop_t *loop;                 /* main thread's loop: signals */
     uv_signal_t sig_hup, sig_term, sig_int;
+    ig_health_checker_t *health;     /* active probes on loop, following gen across reloads */
     atomic_uint_fast64_t reloads_ok, reloads_failed;
 } ig_server_t;
 

@@ -113,6 +113,10 @@ static const ig_engine_vtable_t good_engine_vt = {
 static const ig_engine_vtable_t no_prepare_vt = {
     .features = IG_FEATURE_TEXT_GENERATION, .on_response_data = data, .on_response_end = end};
 static const ig_engine_vtable_t no_features_vt = {.prepare = prepare, .on_response_data = data, .on_response_end = end};
+static const ig_engine_vtable_t load_no_parser_vt = {.features = IG_FEATURE_TEXT_GENERATION, .load_path = "/metrics",
+    .prepare = prepare, .on_response_data = data, .on_response_end = end};
+static const ig_engine_vtable_t relative_health_vt = {.features = IG_FEATURE_TEXT_GENERATION, .health_path = "health",
+    .prepare = prepare, .on_response_data = data, .on_response_end = end};
 static const ig_lb_vtable_t no_pick_vt = {0};
 static const ig_lb_vtable_t good_lb_vt = {.pick = pick};
 
@@ -140,6 +144,10 @@ static void builtins(void)
         {{IG_PLUGIN_ABI_VERSION, "no_vt", IG_PLUGIN_ENGINE}, "has no engine function table"},
         {{IG_PLUGIN_ABI_VERSION, "no_prep", IG_PLUGIN_ENGINE, .vtable = &no_prepare_vt}, "lacks the required function prepare()"},
         {{IG_PLUGIN_ABI_VERSION, "no_feat", IG_PLUGIN_ENGINE, .vtable = &no_features_vt}, "declares invalid features 0x0"},
+        {{IG_PLUGIN_ABI_VERSION, "load_np", IG_PLUGIN_ENGINE, .vtable = &load_no_parser_vt},
+         "sets load_path but lacks parse_load()"},
+        {{IG_PLUGIN_ABI_VERSION, "rel_hp", IG_PLUGIN_ENGINE, .vtable = &relative_health_vt},
+         "health_path \"health\" must start with '/'"},
         {{IG_PLUGIN_ABI_VERSION, "no_pick", IG_PLUGIN_LB, .vtable = &no_pick_vt}, "lacks the required function pick()"},
         {{IG_PLUGIN_ABI_VERSION, "auth", IG_PLUGIN_AUTH, .vtable = &good_lb_vt}, "is of kind auth, which this infergate cannot use yet"},
         {{IG_PLUGIN_ABI_VERSION, "weird", (ig_plugin_kind_t)77, .vtable = &good_lb_vt}, "has an invalid kind 77"},

@@ -154,6 +154,10 @@ typedef struct ig_host_s {
     const char *(*endpoint_url)(const ig_endpoint_t *ep);
     uint32_t (*endpoint_in_flight)(const ig_endpoint_t *ep);
     int (*endpoint_healthy)(const ig_endpoint_t *ep);
+    /* Requests running + waiting in the engine as it last reported them (its engine's load_path,
+     * read by the health checker every healthCheck.interval); 0 when unknown. Counts every client
+     * of the engine, not only this gateway, and lags by up to one interval. */
+    uint32_t (*endpoint_engine_load)(const ig_endpoint_t *ep);
 } ig_host_t;
 
 /* ---- engine plugins ---------------------------------------------------------------------- */
@@ -185,6 +189,13 @@ typedef struct ig_engine_req_s {
     void *state;               /* engine's per-request state */
 } ig_engine_req_t;
 
+/* Load an engine reports about itself (vLLM's /metrics). A field the engine did not report is negative. */
+typedef struct {
+    double running;          /* requests being processed now, from every client of the engine */
+    double waiting;          /* requests queued in the engine, not yet started */
+    double kv_cache_usage;   /* KV-cache in use, 0..1 */
+} ig_engine_load_t;
+
 /* Where a response hook writes what the client receives. */
 typedef struct ig_sink_s {
     void (*write)(struct ig_sink_s *sink, const char *data, size_t len);
@@ -192,7 +203,15 @@ typedef struct ig_sink_s {
 
 typedef struct {
     unsigned features;   /* IG_FEATURE_* this engine can serve */
-    const char *health_path;
+    const char *health_path;   /* GET answered 2xx while the engine can serve ("/health"); NULL: no active probe */
+    /*
+     * Optional load signal: a GET path (NULL: none) the health checker fetches every
+     * healthCheck.interval, and the parser of its body (required with load_path). Called on the
+     * main thread with the state of the generation the probe started under. 0, or -1 when the
+     * body says nothing it understands.
+     */
+    const char *load_path;
+    int (*parse_load)(void *plugin_state, const char *body, size_t len, ig_engine_load_t *out);
     /* Checks model fields (url scheme, features) and sets model->engine_state. 0 or -1 with err. */
     int (*model_init)(const ig_host_t *host, void *plugin_state, ig_model_t *model, ig_error_t *err);
     void (*model_free)(void *plugin_state, ig_model_t *model);
