@@ -2,6 +2,15 @@
  * leastload — load-balancing strategy: the endpoint with the fewest requests
  * in flight across all worker threads. Ties are broken by a per-model
  * rotating start, so equal endpoints share the load evenly.
+ *
+ * An endpoint's load is max(in_flight, engine_load). in_flight is this
+ * gateway's own view, exact and current, but blind to other clients of the
+ * same engine (another gateway replica, a batch job calling it directly).
+ * engine_load is what the engine itself reports (vLLM: running + waiting
+ * requests from /metrics), which counts everyone but is up to one health
+ * check interval old. The larger of the two is the better estimate of how
+ * busy the engine is now; without a load report engine_load is 0 and this
+ * is plain least-in-flight.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -47,6 +56,9 @@ static int ll_pick(void *state, const ig_model_t *model, const ig_lb_request_t *
     for (size_t k = 0; k < n; k++) {
         size_t i = (start + k) % n;
         uint32_t load = host->endpoint_in_flight(candidates[i]);
+        uint32_t reported = host->endpoint_engine_load(candidates[i]);
+        if (reported > load)
+            load = reported;
         if (load < best_load) {
             best_load = load;
             best = i;
@@ -68,7 +80,7 @@ IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .name = "leastload",
     .kind = IG_PLUGIN_LB,
     .version = "0.1.0",
-    .description = "fewest in-flight requests across all workers, ties rotated",
+    .description = "fewest requests in flight (or reported by the engine, if more) across all workers, ties rotated",
     .aliases = ll_aliases,
     .init = ll_init,
     .fini = ll_fini,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "infergate/plugin.h"
 #include "openai_compat.h"
+#include "vllm_metrics.h"
 
 /* KubeAI's URL schemes for vLLM models. */
 static const char *const url_schemes[] = {"hf://", "s3://", "gs://", "oss://", "pvc://", NULL};
@@ -65,9 +66,17 @@ static void vllm_on_response_end(void *state, ig_engine_req_t *r, int complete, 
     oac_on_response_end(r, complete, sink);
 }
 
+/* The health checker's load signal: requests running and waiting, and KV-cache use, from /metrics. */
+static int vllm_parse_load(void *state, const char *body, size_t len, ig_engine_load_t *out)
+{
+    return vllm_parse_metrics(body, len, out);
+}
+
 static const ig_engine_vtable_t vllm_vtable = {
     .features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_TEXT_EMBEDDING,
     .health_path = "/health",
+    .load_path = "/metrics",
+    .parse_load = vllm_parse_load,
     .model_init = vllm_model_init,
     .model_free = vllm_model_free,
     .prepare = vllm_prepare,
