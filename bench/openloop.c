@@ -24,6 +24,9 @@
  * (64 sub-buckets per power of two: at most 1/64 = 1.6% relative error),
  * written here, in the spirit of HdrHistogram.
  *
+ * In streams mode the time to the first body byte is reported twice: from the due time
+ * (ttfb_us, which includes connecting) and from the write of the request (ttfb_sent_us).
+ *
  * Output: one JSON object on stdout. Diagnostics on stderr.
  */
 #ifndef _GNU_SOURCE
