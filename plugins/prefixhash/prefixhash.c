@@ -26,7 +26,7 @@
  *
  * Threads: pick runs concurrently on every worker thread. The only shared
  * mutable state is a per-model, insert-only, open-addressing table of
- * per-endpoint point arrays. An entry is immutable once published (CAS with
+ * per-endpoint point arrays, keyed by endpoint (address and URL). An entry is immutable once published (CAS with
  * release, loads with acquire) and freed only in model_free, when no pick of
  * that configuration generation can run any more: no locks, no reference
  * counts, no deferred reclamation. The table holds PH_SLOTS endpoint URLs; a
@@ -213,7 +213,8 @@ static uint64_t request_key(const ig_lb_request_t *req, uint64_t prefix_chars)
 /* ---- per-endpoint points, cached per model ------------------------------------------------- */
 
 typedef struct {
-    uint64_t url_hash;
+    const ig_endpoint_t *ep; /* the endpoint this was built for (with url: the table's key) */
+    uint64_t url_hash;       /* orders endpoints that share a point, the same on every thread */
     char *url;
     uint32_t n;
     uint64_t pts[]; /* sorted ascending */
@@ -233,13 +234,14 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static ph_points_t *points_build(const char *url, uint64_t url_hash, uint32_t replication)
+static ph_points_t *points_build(const ig_endpoint_t *ep, const char *url, uint32_t replication)
 {
     size_t len = strlen(url);
     ph_points_t *p = malloc(sizeof(*p) + sizeof(uint64_t) * replication + len + 1);
     if (p == NULL)
         return NULL;
-    p->url_hash = url_hash;
+    p->ep = ep;
+    p->url_hash = fmix64(fnv_bytes(FNV_OFFSET, url, len));
     p->n = replication;
     p->url = (char *)(p->pts + replication);
     memcpy(p->url, url, len + 1);
@@ -250,32 +252,36 @@ static ph_points_t *points_build(const char *url, uint64_t url_hash, uint32_t re
 }
 
 /*
- * The points of `url`: from the table, or built and published there. When the table is full the
- * array is built for this pick only and *tmp is set, to be freed by the caller. NULL = no memory.
+ * The points of endpoint ep (whose URL is url): from the table, or built and published there.
+ * The table is probed from a hash of the endpoint's address (no need to hash the URL on every
+ * pick) and an entry matches when both the address and the URL are equal, so an address reused
+ * for another URL gets its own entry. When the table is full the array is built for this pick
+ * only and *tmp is set, to be freed by the caller. NULL = no memory.
  */
-static const ph_points_t *points_get(ph_model_t *m, const char *url, ph_points_t **tmp)
+static const ph_points_t *points_get(ph_model_t *m, const ig_endpoint_t *ep, const char *url, ph_points_t **tmp)
 {
-    uint64_t uh = fmix64(fnv_bytes(FNV_OFFSET, url, strlen(url)));
+    uint64_t slot0 = fmix64((uint64_t)(uintptr_t)ep);
     size_t mask = PH_SLOTS - 1;
     ph_points_t *built = NULL;
     for (size_t probe = 0; probe < PH_SLOTS; probe++) {
-        _Atomic(ph_points_t *) *slot = &m->slots[(uh + probe) & mask];
+        _Atomic(ph_points_t *) *slot = &m->slots[(slot0 + probe) & mask];
         ph_points_t *cur = atomic_load_explicit(slot, memory_order_acquire);
         while (cur == NULL) {
-            if (built == NULL && (built = points_build(url, uh, m->replication)) == NULL)
+            if (built == NULL && (built = points_build(ep, url, m->replication)) == NULL)
                 return NULL;
             if (atomic_compare_exchange_strong_explicit(slot, &cur, built, memory_order_acq_rel,
                                                         memory_order_acquire))
                 return built;
             /* another thread filled the slot first: cur is its entry, check it below */
         }
-        if (cur->url_hash == uh && strcmp(cur->url, url) == 0) {
-            free(built); /* lost a race for the same URL */
+        if (cur->ep == ep && strcmp(cur->url, url) == 0) {
+            if (built != NULL)
+                free(built); /* lost a race for the same endpoint */
             return cur;
         }
     }
     if (built == NULL)
-        built = points_build(url, uh, m->replication);
+        built = points_build(ep, url, m->replication);
     *tmp = built;
     return built;
 }
@@ -350,14 +356,15 @@ static int ph_pick(void *state, const ig_model_t *model, const ig_lb_request_t *
     int ok = 1;
     for (size_t i = 0; i < n && ok; i++) {
         ph_points_t *tmp = NULL;
-        const ph_points_t *p = points_get(m, host->endpoint_url(c[i]), &tmp);
+        const ph_points_t *p = points_get(m, c[i], host->endpoint_url(c[i]), &tmp);
         if (p == NULL) {
             ok = 0;
             break;
         }
         /* insertion sort by clockwise distance: n is small */
         ph_cand_t x = {ring_distance(p, h), p->url_hash, host->endpoint_in_flight(c[i]), (uint32_t)i};
-        free(tmp);
+        if (tmp != NULL)
+            free(tmp);
         size_t j = i;
         while (j > 0 && cand_before(&x, &cand[j - 1])) {
             cand[j] = cand[j - 1];
