@@ -58,7 +58,7 @@ static void start_attempt(proxy_t *p);
 static int outbuf_append(outbuf_t *b, const char *data, size_t len)
 {
     if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
+        size_t cap = b->cap ? b->cap : 1024; /* most writes are one SSE event or one small answer */
         while (cap < b->len + len)
             cap *= 2;
         char *nd = realloc(b->data, cap);

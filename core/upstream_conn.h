@@ -15,7 +15,7 @@
 #include "http1_response_parser.h"
 #include "upstream.h"
 
-#define IG_UPSTREAM_RBUF_SIZE 16384        /* per-connection read buffer */
+#define IG_UPSTREAM_RBUF_SIZE 8192         /* per-connection read buffer: engines send small SSE events; it grows only for a huge head */
 #define IG_UPSTREAM_MAX_HEAD 65536         /* response head limit: the read buffer grows up to this */
 #define IG_UPSTREAM_INLINE_HEAD 256        /* request head bytes stored in place; longer ones are malloc'd */
 #define IG_UPSTREAM_INLINE_BUFS 7          /* head + 6 body pieces in place; more are malloc'd */
