@@ -139,6 +139,13 @@ RESULTS="$WORK/results.jsonl"
 COMMANDS="$WORK/commands.txt"
 : >"$RESULTS"; : >"$COMMANDS"
 emit() { printf '%s\n' "$1" >>"$RESULTS"; }
+shq() { # words quoted for a shell where needed
+  local out="" w
+  for w in "$@"; do
+    if [[ "$w" =~ ^[A-Za-z0-9_./:=@,+-]+$ ]]; then out+="$w "; else out+="'${w//\'/\'\\\'\'}' "; fi
+  done
+  printf '%s' "${out% }"
+}
 note_cmd() { # keep each distinct command line once, for the README
   local c="$*"
   grep -qxF -- "$c" "$COMMANDS" 2>/dev/null || printf '%s\n' "$c" >>"$COMMANDS"
@@ -359,7 +366,7 @@ h2load_run() { # v round proto url -> emits a result line
   local v=$1 r=$2 proto=$3 url=$4 out="$WORK/h2load-$1-$2-$3.txt"
   local args=(-D "$DUR" -t 2 -d "$WORK/chat-1k5.json" -H "$H_CT" -H "$H_AUTH")
   if [ "$proto" = h1 ]; then args+=(--h1 -c 64); else args+=(-c 8 -m 8); fi
-  note_cmd "h2load ${args[*]} http://127.0.0.1:PORT/v1/chat/completions"
+  note_cmd "h2load $(shq "${args[@]}") http://127.0.0.1:PORT/v1/chat/completions"
   local c0 c1; c0="$(cpu_seconds)"
   h2load "${args[@]}" "$url" >"$out" 2>&1 || true
   c1="$(cpu_seconds)"
@@ -383,7 +390,7 @@ PY
 openloop_run() { # v round load url args...
   local v=$1 r=$2 load=$3 url=$4; shift 4
   local out="$WORK/ol-$v-$r-$load.json"
-  note_cmd "$OPENLOOP --url http://127.0.0.1:PORT/v1/chat/completions --header '$H_AUTH' $*"
+  note_cmd "$OPENLOOP --url http://127.0.0.1:PORT/v1/chat/completions --header '$H_AUTH' $(shq "$@")"
   local c0 c1; c0="$(cpu_seconds)"
   "$OPENLOOP" --url "$url" --header "$H_AUTH" --label "$v-$r-$load" "$@" >"$out" 2>>"$WORK/openloop.log" || true
   c1="$(cpu_seconds)"
