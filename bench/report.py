@@ -271,6 +271,15 @@ ps = per_stream.get(gw)
 P(f"| ≤ 16 KB per open stream | {fmt(ps, 1)} KB | {verdict(None if ps is None else ps <= 16, f'{(ps or 0) - 16:.1f} KB over')} |")
 b50 = added("body100k", gw, "p50")
 P(f"| 100 KB body adds ≤ 200 µs (p50) | {fmt(b50)} µs | {verdict(None if b50 is None else b50 <= 200, f'{(b50 or 0) - 200:.0f} µs over')} |")
+dp99 = [r["result"].get("latency_us", {}).get("p99") for r in sel("open", variant="a", load="rate5000")]
+dp50 = [r["result"].get("latency_us", {}).get("p50") for r in sel("open", variant="a", load="rate5000")]
+dp99 = [x for x in dp99 if x]
+dp50 = [x for x in dp50 if x]
+if dp99:
+    P("")
+    P(f"How much to trust the latency verdicts: in this run the *direct* path alone had a p50 of "
+      f"{fmt(min(dp50))}–{fmt(max(dp50))} µs and a p99 of {fmt(min(dp99))}–{fmt(max(dp99))} µs across the rounds at "
+      "5,000 req/s. An added latency smaller than that spread is within the noise of this machine.")
 P("")
 
 # ---- profile ----------------------------------------------------------------------------------
