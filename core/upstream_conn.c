@@ -304,19 +304,47 @@ static int conn_connect(ig_upstream_conn_t *conn)
     return 0;
 }
 
-/* Writes head + body in one uv_write and starts reading (an engine may answer before reading it all). */
+/*
+ * Writes head + body and starts reading (an engine may answer before reading it all).
+ * Most requests fit the socket buffer: uv_try_write sends them at once and saves
+ * libuv re-arming epoll for every request; what does not fit goes through uv_write.
+ * r->bufs stays untouched, since a transparent retry sends it again.
+ */
 static int send_request(ig_upstream_conn_t *conn)
 {
     ig_upstream_req_t *r = &conn->req;
-    ig_upstream_op_t *op = ig_upstream_pool_op_get(conn->pool);
-    if (op == NULL)
-        return UV_ENOMEM;
-    int rc = uv_write(&op->write, (uv_stream_t *)&conn->tcp, r->bufs, r->nbufs, on_write);
-    if (rc != 0) {
-        ig_upstream_pool_op_put(conn->pool, op);
-        return rc;
+    uv_buf_t rest[16];
+    const uv_buf_t *bufs = r->bufs;
+    unsigned nbufs = r->nbufs;
+    if (nbufs <= sizeof(rest) / sizeof(rest[0])) {
+        int n = uv_try_write((uv_stream_t *)&conn->tcp, r->bufs, r->nbufs);
+        if (n < 0 && n != UV_EAGAIN)
+            return n;
+        size_t skip = n > 0 ? (size_t)n : 0, k = 0;
+        for (unsigned i = 0; i < r->nbufs; i++) {
+            if (skip >= r->bufs[i].len) {
+                skip -= r->bufs[i].len;
+                continue;
+            }
+            rest[k] = uv_buf_init(r->bufs[i].base + skip, (unsigned)(r->bufs[i].len - skip));
+            skip = 0;
+            k++;
+        }
+        bufs = rest;
+        nbufs = (unsigned)k;
     }
-    conn->flags |= F_WRITING;
+    if (nbufs > 0) {
+        ig_upstream_op_t *op = ig_upstream_pool_op_get(conn->pool);
+        if (op == NULL)
+            return UV_ENOMEM;
+        int rc = uv_write(&op->write, (uv_stream_t *)&conn->tcp, bufs, nbufs, on_write);
+        if (rc != 0) {
+            ig_upstream_pool_op_put(conn->pool, op);
+            return rc;
+        }
+        conn->flags |= F_WRITING;
+    }
+    int rc;
     if (!(conn->flags & F_PAUSED)) {
         if ((rc = start_reading(conn)) != 0)
             return rc;
