@@ -153,6 +153,26 @@ static void write_with_client_model(ig_engine_req_t *r, const ig_json_value_t *o
     }
 }
 
+/*
+ * Validates one JSON text and, when it is an object, gives its span. After a
+ * successful validate the value is the text minus surrounding whitespace, so
+ * no second scan is needed.
+ */
+static int parse_object(ig_engine_req_t *r, const char *p, size_t n, ig_json_value_t *obj)
+{
+    if (JSON(r)->validate(p, n, NULL) != 0)
+        return -1;
+    const char *b = p, *e = p + n;
+    while (b < e && (*b == ' ' || *b == '\t' || *b == '\n' || *b == '\r'))
+        b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        e--;
+    if (b == e || *b != '{')
+        return -1;
+    *obj = (ig_json_value_t){IG_JSON_OBJECT, b, (size_t)(e - b)};
+    return 0;
+}
+
 /* The final chunk of a stream with include_usage: "choices": [] and a usage object. */
 static int is_usage_only_chunk(ig_engine_req_t *r, const ig_json_value_t *obj)
 {
@@ -176,8 +196,7 @@ static void sse_event(ig_engine_req_t *r, const char *ev, size_t n, ig_sink_t *s
         size_t plen = n - 5;
         if (plen > 0 && *payload == ' ')
             payload++, plen--;
-        if (plen > 0 && *payload == '{' && JSON(r)->validate(payload, plen, NULL) == 0 &&
-            JSON(r)->parse_value(payload, plen, &obj) == 0) {
+        if (plen > 0 && *payload == '{' && parse_object(r, payload, plen, &obj) == 0) {
             oac_read_usage(r->host, &obj, &r->usage);
             if (st->strip_usage && is_usage_only_chunk(r, &obj))
                 return; /* the usage-only chunk the client did not ask for */
@@ -266,8 +285,7 @@ static void write_openai_error(ig_engine_req_t *r, ig_sink_t *sink)
 {
     oac_state_t *st = r->state;
     ig_json_value_t root, msg, param;
-    if (st->len == 0 || JSON(r)->validate(st->buf, st->len, NULL) != 0 ||
-        JSON(r)->parse_value(st->buf, st->len, &root) != 0 || root.type != IG_JSON_OBJECT)
+    if (st->len == 0 || parse_object(r, st->buf, st->len, &root) != 0)
         return; /* nothing usable: the core answers with its own message */
     if (JSON(r)->object_get(&root, "error", 5, &msg) == 1 && msg.type == IG_JSON_OBJECT) {
         sink->write(sink, st->buf, st->len);
@@ -316,8 +334,7 @@ void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
             sse_event(r, st->buf, st->len, sink); /* a last event without its blank line */
     } else if (complete && !st->passthrough && st->len > 0) {
         ig_json_value_t obj;
-        if (JSON(r)->validate(st->buf, st->len, NULL) == 0 && JSON(r)->parse_value(st->buf, st->len, &obj) == 0 &&
-            obj.type == IG_JSON_OBJECT) {
+        if (parse_object(r, st->buf, st->len, &obj) == 0) {
             oac_read_usage(r->host, &obj, &r->usage);
             if (st->rewrite_model) {
                 write_with_client_model(r, &obj, sink);
