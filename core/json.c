@@ -1250,8 +1250,33 @@ size_t ig_json_escape(const char *s, size_t n, char *buf, size_t cap)
 
 /* ------------------------------------------------------------------------ */
 
+int ig_json_validate_value(const char *s, size_t n, ig_json_error_t *err, ig_json_value_t *out)
+{
+    if (ig_json_validate(s, n, err) != 0)
+        return -1;
+    /* valid: one value and nothing but whitespace around it, so trimming finds its span */
+    const char *b = s, *e = s + n;
+    while (b < e && (*b == ' ' || *b == '\t' || *b == '\n' || *b == '\r'))
+        b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        e--;
+    ig_json_type_t t;
+    switch (*b) {
+    case '{': t = IG_JSON_OBJECT; break;
+    case '[': t = IG_JSON_ARRAY; break;
+    case '"': t = IG_JSON_STRING; break;
+    case 't': t = IG_JSON_TRUE; break;
+    case 'f': t = IG_JSON_FALSE; break;
+    case 'n': t = IG_JSON_NULL; break;
+    default: t = IG_JSON_NUMBER; break;
+    }
+    *out = (ig_json_value_t){t, b, (size_t)(e - b)};
+    return 0;
+}
+
 const ig_json_api_t ig_json_api = {
     .validate = ig_json_validate,
+    .validate_value = ig_json_validate_value,
     .parse_value = ig_json_parse_value,
     .iter_init = ig_json_iter_init,
     .iter_next = ig_json_iter_next,

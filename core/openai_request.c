@@ -120,17 +120,10 @@ int ig_openai_request_parse(ig_api_t api, const char *body, size_t len, ig_opena
     ig_json_error_t jerr;
     if (len == 0)
         return fail(err, NULL, "%s", "the request body is empty: a JSON object is expected");
-    if (ig_json_validate(body, len, &jerr) != 0)
+    if (ig_json_validate_value(body, len, &jerr, &out->body) != 0)
         return fail(err, NULL, "could not parse the JSON body of your request: %s", jerr.msg);
-    /* validated: the root is the body minus surrounding whitespace; no second scan needed */
-    const char *b = body, *e = body + len;
-    while (b < e && (*b == ' ' || *b == '\t' || *b == '\n' || *b == '\r'))
-        b++;
-    while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-        e--;
-    if (b == e || *b != '{')
+    if (out->body.type != IG_JSON_OBJECT)
         return fail(err, NULL, "%s", "the request body must be a JSON object");
-    out->body = (ig_json_value_t){IG_JSON_OBJECT, b, (size_t)(e - b)};
 
     ig_json_iter_t it;
     ig_json_value_t key, val, messages = {0}, prompt = {0}, stream_options = {0};

@@ -253,8 +253,7 @@ static void send_engine_error(proxy_t *p)
     int status = p->ereq.upstream_status >= 500 ? 502 : p->ereq.upstream_status;
     h2o_req_t *req = p->req;
     ig_json_value_t root, err;
-    int shaped = p->pending.len > 0 && ig_json_validate(p->pending.data, p->pending.len, NULL) == 0 &&
-                 ig_json_parse_value(p->pending.data, p->pending.len, &root) == 0 &&
+    int shaped = p->pending.len > 0 && ig_json_validate_value(p->pending.data, p->pending.len, NULL, &root) == 0 &&
                  ig_json_object_get(&root, "error", 5, &err) == 1 && err.type == IG_JSON_OBJECT;
     if (!shaped) {
         char msg[512];

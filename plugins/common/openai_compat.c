@@ -153,24 +153,10 @@ static void write_with_client_model(ig_engine_req_t *r, const ig_json_value_t *o
     }
 }
 
-/*
- * Validates one JSON text and, when it is an object, gives its span. After a
- * successful validate the value is the text minus surrounding whitespace, so
- * no second scan is needed.
- */
+/* One JSON object's text (validated, one scan), or -1. */
 static int parse_object(ig_engine_req_t *r, const char *p, size_t n, ig_json_value_t *obj)
 {
-    if (JSON(r)->validate(p, n, NULL) != 0)
-        return -1;
-    const char *b = p, *e = p + n;
-    while (b < e && (*b == ' ' || *b == '\t' || *b == '\n' || *b == '\r'))
-        b++;
-    while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-        e--;
-    if (b == e || *b != '{')
-        return -1;
-    *obj = (ig_json_value_t){IG_JSON_OBJECT, b, (size_t)(e - b)};
-    return 0;
+    return JSON(r)->validate_value(p, n, NULL, obj) == 0 && obj->type == IG_JSON_OBJECT ? 0 : -1;
 }
 
 /* The final chunk of a stream with include_usage: "choices": [] and a usage object. */

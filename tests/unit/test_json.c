@@ -358,6 +358,24 @@ static void test_parse_value(void)
     CHECK(ig_json_parse_value("1", 1, NULL) == -1);
 }
 
+/* validate_value: the root's type and span, as parse_value finds it, without surrounding whitespace. */
+static void test_validate_value(void)
+{
+    static const char *const texts[] = {" {\"a\":[1,2]} ", "\n[true]\t", "\"s\"", "-1.5e3 ", " true", "false", "null\r\n"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        ig_json_value_t a, b;
+        size_t n = strlen(texts[i]);
+        CHECKF(ig_json_validate_value(texts[i], n, NULL, &a) == 0, "validate_value(%s)", texts[i]);
+        CHECKF(ig_json_parse_value(texts[i], n, &b) == 0, "parse_value(%s)", texts[i]);
+        CHECKF(a.type == b.type && a.ptr == b.ptr && a.len == b.len, "same value for %s", texts[i]);
+    }
+    ig_json_error_t err;
+    ig_json_value_t v = {IG_JSON_INVALID, NULL, 0};
+    CHECK(ig_json_validate_value("{\"a\":}", 6, &err, &v) == -1 && err.msg[0] != '\0' && v.ptr == NULL);
+    CHECK(ig_json_validate_value("  ", 2, &err, &v) == -1);
+    CHECK(ig_json_api.validate_value == ig_json_validate_value);
+}
+
 static void test_iter(void)
 {
     ig_json_value_t root, k, v;
@@ -944,6 +962,7 @@ int main(void)
     test_error_messages();
     test_depth();
     test_parse_value();
+    test_validate_value();
     test_iter();
     test_object_get();
     test_path();

@@ -61,6 +61,12 @@ typedef struct {
 int ig_json_validate(const char *s, size_t n, ig_json_error_t *err);
 
 /*
+ * ig_json_validate, then *out = the whole text's value (type and span without
+ * the surrounding whitespace), found without a second scan. 0 or -1 with err.
+ */
+int ig_json_validate_value(const char *s, size_t n, ig_json_error_t *err, ig_json_value_t *out);
+
+/*
  * Reads the single value that starts at s (leading whitespace skipped) and
  * fills *out with its type and exact span. The input must already be valid
  * (ig_json_validate) — these helpers do not re-validate, but they never read
@@ -118,6 +124,7 @@ size_t ig_json_escape(const char *s, size_t n, char *buf, size_t cap);
 /* The same functions as a table, for plugins (see ig_host_t). */
 typedef struct ig_json_api_s {
     int (*validate)(const char *s, size_t n, ig_json_error_t *err);
+    int (*validate_value)(const char *s, size_t n, ig_json_error_t *err, ig_json_value_t *out);
     int (*parse_value)(const char *s, size_t n, ig_json_value_t *out);
     int (*iter_init)(ig_json_iter_t *it, const ig_json_value_t *container);
     int (*iter_next)(ig_json_iter_t *it, ig_json_value_t *key, ig_json_value_t *val);
