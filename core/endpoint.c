@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "config_values.h"
 #include "log.h"
 
 /*
@@ -44,43 +45,13 @@ void ig_endpoint_registry_free(ig_endpoint_registry_t *reg)
     free(reg);
 }
 
-/* Accepts http://host:port[/] where host is an IPv4 literal, [IPv6] or a name. */
+/* The same rules the config applies (config_values.c), so an endpoint accepted there parses here. */
 static int parse_url(const char *url, char **host, uint16_t *port, char *msg, size_t msgsize)
 {
-    static const char scheme[] = "http://";
-    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
-        snprintf(msg, msgsize, "endpoint \"%s\": only http://host:port is supported", url);
+    char h[256];
+    if (ig_parse_http_url(url, h, sizeof(h), port, msg, msgsize) != 0)
         return -1;
-    }
-    const char *h = url + sizeof(scheme) - 1, *hend, *p;
-    if (*h == '[') {
-        hend = strchr(h, ']');
-        if (hend == NULL || hend[1] != ':') {
-            snprintf(msg, msgsize, "endpoint \"%s\": malformed IPv6 address", url);
-            return -1;
-        }
-        p = hend + 2;
-        h++;
-    } else {
-        hend = strchr(h, ':');
-        if (hend == NULL) {
-            snprintf(msg, msgsize, "endpoint \"%s\": a port is required (http://host:port)", url);
-            return -1;
-        }
-        p = hend + 1;
-    }
-    if (hend == h) {
-        snprintf(msg, msgsize, "endpoint \"%s\": empty host", url);
-        return -1;
-    }
-    char *end;
-    unsigned long v = strtoul(p, &end, 10);
-    if (end == p || v == 0 || v > 65535 || !(*end == '\0' || (end[0] == '/' && end[1] == '\0'))) {
-        snprintf(msg, msgsize, "endpoint \"%s\": port must be 1-65535 with no path after it", url);
-        return -1;
-    }
-    *host = strndup(h, (size_t)(hend - h));
-    *port = (uint16_t)v;
+    *host = strdup(h);
     return *host == NULL ? -1 : 0;
 }
 
