@@ -153,13 +153,19 @@ static void end_engine(proxy_t *p, int complete, ig_sink_t *sink)
 }
 
 /* Stops everything upstream: the client is gone or the request is being disposed. */
+/* The request no longer waits: give its place in the model's bound back. */
+static void queue_place_release(proxy_t *p)
+{
+    p->in_queue = 0;
+    atomic_fetch_sub_explicit(&((ig_model_rt_t *)p->model)->queued, 1, memory_order_relaxed);
+}
+
 static void leave_queue(proxy_t *p)
 {
     if (!p->in_queue)
         return;
-    p->in_queue = 0;
     ig_request_queue_remove(&p->worker->queue, &p->queued);
-    atomic_fetch_sub_explicit(&((ig_model_rt_t *)p->model)->queued, 1, memory_order_relaxed);
+    queue_place_release(p);
 }
 
 static void abandon(proxy_t *p, const char *outcome)
@@ -478,8 +484,7 @@ static int queued_is_ready(ig_queue_entry_t *e)
 static void queued_release(ig_queue_entry_t *e)
 {
     proxy_t *p = proxy_of_entry(e);
-    p->in_queue = 0;
-    atomic_fetch_sub_explicit(&((ig_model_rt_t *)p->model)->queued, 1, memory_order_relaxed);
+    queue_place_release(p);
     start_attempt(p);
 }
 
@@ -495,8 +500,7 @@ static void refuse_unavailable(proxy_t *p, const char *why)
 static void queued_expire(ig_queue_entry_t *e)
 {
     proxy_t *p = proxy_of_entry(e);
-    p->in_queue = 0;
-    atomic_fetch_sub_explicit(&((ig_model_rt_t *)p->model)->queued, 1, memory_order_relaxed);
+    queue_place_release(p);
     char why[96];
     snprintf(why, sizeof(why), "none became ready within %llums (server.queue.timeout)",
              (unsigned long long)p->gen->config->server.queue.timeout_ms);
