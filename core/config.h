@@ -64,7 +64,7 @@ typedef struct {
 typedef struct ig_loaded_plugin_s ig_loaded_plugin_t; /* plugin_host.h */
 
 typedef struct {
-    ig_model_t model;                /* the view plugins see (names, args, adapters, ...) */
+    ig_model_t model;                /* the view plugins see (names, args, adapters, pricing, limits, ...) */
     const char *file;                /* the file it was defined in: the config, or a manifest in models: DIR */
     int line;                        /* where models[i] starts */
     char **endpoints;                /* static replica URLs ("http://host:port"); may be empty */
@@ -74,9 +74,6 @@ typedef struct {
     int min_replicas, max_replicas, target_requests, scale_down_delay_s;
     const ig_loaded_plugin_t *engine_plugin; /* resolved from model.engine */
     const ig_loaded_plugin_t *lb_plugin;     /* resolved from loadBalancing.strategy (default LeastLoad) */
-    char *pricing_prompt, *pricing_completion, *pricing_request; /* decimal strings, kept exact */
-    char *pricing_input_cache_read, *pricing_audio;              /* NULL when absent */
-    char *openrouter_json;           /* openrouter: map as JSON text, or the manifest's openrouter.ai/json annotation */
 } ig_model_config_t;
 
 typedef struct {

@@ -70,11 +70,11 @@ static void parse_manifest(ig_cfg_ctx_t *c, yaml_node_t *root)
     ig_cfg_parse_model(c, spec, "spec", name, &m);
     m.line = ig_yaml_line(root);
     if (annotation) {
-        if (m.openrouter_json)
+        if (m.model.openrouter_json)
             ig_yaml_error(y, annotation_node, "metadata.annotations.openrouter.ai/json",
                           "listing metadata is given twice: here and in spec.openrouter");
         else
-            m.openrouter_json = ig_cfg_strdup(c, annotation); /* JSON text, kept as is for now */
+            m.model.openrouter_json = ig_cfg_strdup(c, annotation); /* JSON text, kept as is for now */
     }
     ig_cfg_add_model(c, &m);
 }

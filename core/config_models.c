@@ -340,8 +340,8 @@ static void parse_pricing(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, 
     if (!node || ig_yaml_is_null(node) || ig_yaml_expect_map(y, node, path) != 0)
         return;
     ig_yaml_check_keys(y, node, path, pricing_keys);
-    char **slots[] = {&m->pricing_prompt, &m->pricing_completion, &m->pricing_request, &m->pricing_input_cache_read,
-                      &m->pricing_audio};
+    ig_pricing_t *pr = &m->model.pricing;
+    const char **slots[] = {&pr->prompt, &pr->completion, &pr->request, &pr->input_cache_read, &pr->audio};
     for (size_t i = 0; pricing_keys[i]; i++) {
         char kpath[IG_PATH_MAX];
         const char *s;
@@ -364,6 +364,7 @@ void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, yam
     char kpath[IG_PATH_MAX], known[256];
     m->file = c->file;
     m->line = ig_yaml_line(map);
+    m->model.limits = IG_LIMITS_NONE;
     ig_yaml_check_keys(y, map, path, name_node ? spec_keys : model_keys);
     for (size_t i = 0; ignored_fields[i]; i++)
         if (ig_yaml_map_get(y, map, ignored_fields[i]))
@@ -432,7 +433,7 @@ void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, yam
     if (orr && !ig_yaml_is_null(orr)) {
         ig_path_key(kpath, sizeof(kpath), path, "openrouter");
         if (ig_yaml_expect_map(y, orr, kpath) == 0)
-            m->openrouter_json = ig_yaml_to_json(y, orr, kpath, c->a);
+            m->model.openrouter_json = ig_yaml_to_json(y, orr, kpath, c->a);
     }
 
     if (m->nendpoints == 0 && !rp)

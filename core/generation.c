@@ -125,7 +125,14 @@ ig_generation_t *ig_generation_build(ig_config_t *cfg, uint64_t id, ig_endpoint_
         inst->desc = pc->plugin->desc;
         if (inst->desc->init) {
             ig_error_t err = {{0}};
-            if (inst->desc->init(api, pc->options, &inst->state, &err) != 0) {
+            ig_plugin_init_t ctx = {
+                .process_state = pc->plugin->process_state,
+                .options = pc->options,
+                .state_dir = cfg->server.state_dir,
+                .workers = (unsigned)cfg->server.workers,
+                .generation = id,
+            };
+            if (inst->desc->init(api, &ctx, &inst->state, &err) != 0) {
                 ig_errors_at(errs, cfg->path, pc->line, "plugins.load[%zu]: plugin \"%s\" failed to start: %s", j,
                              pc->name, err.msg[0] ? err.msg : "(no message)");
                 goto fail;

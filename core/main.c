@@ -23,7 +23,7 @@ static void usage(FILE *out)
 /* Builds a whole generation, plugins instantiated, so a file that passes -t also starts. */
 static int test_config(const char *path)
 {
-    ig_plugin_host_t *host = ig_plugin_host_create();
+    ig_plugin_host_t *host = ig_plugin_host_create(ig_plugin_host_api());
     ig_endpoint_registry_t *endpoints = ig_endpoint_registry_create();
     ig_errors_t errs = {0};
     ig_generation_t *gen = ig_generation_create(path, 1, host, endpoints, &errs);

@@ -24,11 +24,15 @@ struct ig_plugin_host_s {
     ig_loaded_plugin_t **items;
     size_t n, cap;
     int files_disabled; /* fuzzing: only builtins resolve */
+    const ig_host_t *api;
 };
 
-ig_plugin_host_t *ig_plugin_host_create(void)
+ig_plugin_host_t *ig_plugin_host_create(const ig_host_t *api)
 {
-    return calloc(1, sizeof(ig_plugin_host_t));
+    ig_plugin_host_t *host = calloc(1, sizeof(ig_plugin_host_t));
+    if (host)
+        host->api = api;
+    return host;
 }
 
 void ig_plugin_host_free(ig_plugin_host_t *host)
@@ -37,6 +41,8 @@ void ig_plugin_host_free(ig_plugin_host_t *host)
         return;
     /* the handles themselves are not dlclose()d: see the top of this file */
     for (size_t i = 0; i < host->n; i++) {
+        if (host->items[i]->desc->unload)
+            host->items[i]->desc->unload(host->items[i]->process_state);
         free(host->items[i]->name);
         free(host->items[i]->path);
         free(host->items[i]);
@@ -93,13 +99,10 @@ static int check_descriptor(const ig_plugin_t *d, const char *name, const char *
     switch (d->kind) {
     case IG_PLUGIN_ENGINE:
     case IG_PLUGIN_LB:
-        break;
     case IG_PLUGIN_AUTH:
     case IG_PLUGIN_RATELIMIT:
     case IG_PLUGIN_BILLING:
-        snprintf(msg, msgsize, "plugin \"%s\" (%s) is of kind %s, which this infergate cannot use yet", name, where,
-                 kind_name(d->kind));
-        return -1;
+        break;
     default:
         snprintf(msg, msgsize, "plugin \"%s\" (%s) has an invalid kind %d", name, where, (int)d->kind);
         return -1;
@@ -142,10 +145,39 @@ static int check_descriptor(const ig_plugin_t *d, const char *name, const char *
                      where);
             return -1;
         }
-    } else {
+    } else if (d->kind == IG_PLUGIN_LB) {
         const ig_lb_vtable_t *vt = d->vtable;
         if (!vt->pick)
             missing = "pick";
+    } else if (d->kind == IG_PLUGIN_AUTH) {
+        const ig_auth_vtable_t *vt = d->vtable;
+        if (!vt->authenticate)
+            missing = "authenticate";
+        else if (!vt->authorize_model)
+            missing = "authorize_model";
+    } else if (d->kind == IG_PLUGIN_RATELIMIT) {
+        const ig_ratelimit_vtable_t *vt = d->vtable;
+        if (!vt->admit)
+            missing = "admit";
+        else if (!vt->complete)
+            missing = "complete";
+    } else {
+        const ig_billing_vtable_t *vt = d->vtable;
+        if (!vt->record)
+            missing = "record";
+    }
+    if (!missing && d->kind != IG_PLUGIN_LB && d->model_options) {
+        snprintf(msg, msgsize, "plugin \"%s\" (%s) declares model_options, which only load-balancing plugins can have",
+                 name, where);
+        return -1;
+    }
+    for (size_t i = 0; !missing && d->routes && d->routes[i].path; i++) {
+        const ig_route_decl_t *rt = &d->routes[i];
+        if (rt->path[0] != '/' || !rt->handle || (rt->access != IG_ROUTE_PUBLIC && rt->access != IG_ROUTE_ADMIN)) {
+            snprintf(msg, msgsize, "plugin \"%s\" (%s): routes[%zu] (\"%.60s\") needs a path starting with '/', "
+                     "a handler and a valid access", name, where, i, rt->path);
+            return -1;
+        }
     }
     if (missing) {
         snprintf(msg, msgsize, "plugin \"%s\" (%s) lacks the required function %s()", name, where, missing);
@@ -208,6 +240,16 @@ static const ig_loaded_plugin_t *remember(ig_plugin_host_t *host, const char *na
     }
     lp->dl = dl;
     lp->desc = desc;
+    if (desc->load) {
+        ig_error_t err = {{0}};
+        if (desc->load(host->api, &lp->process_state, &err) != 0) {
+            snprintf(msg, msgsize, "plugin \"%s\" failed to load: %s", name, err.msg[0] ? err.msg : "(no message)");
+            free(lp->name);
+            free(lp->path);
+            free(lp);
+            return NULL;
+        }
+    }
     host->items[host->n++] = lp;
     return lp;
 oom:

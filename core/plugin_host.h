@@ -19,11 +19,14 @@ struct ig_loaded_plugin_s {
     char *path;              /* the file it came from ("builtin" for builtins) */
     void *dl;                /* dlopen handle; NULL for builtins */
     const ig_plugin_t *desc; /* the exported descriptor */
+    void *process_state;     /* from desc->load(), released by desc->unload() when the .so goes */
 };
 
 typedef struct ig_plugin_host_s ig_plugin_host_t;
 
-ig_plugin_host_t *ig_plugin_host_create(void);
+/* api: the table handed to plugins' load() (ig_plugin_host_api() in the server; NULL where no
+ * plugin with load() is expected, as in the config fuzzer). */
+ig_plugin_host_t *ig_plugin_host_create(const ig_host_t *api);
 void ig_plugin_host_free(ig_plugin_host_t *host);
 
 /*

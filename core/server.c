@@ -57,7 +57,7 @@ int ig_server_init(ig_server_t *s, const char *config_path)
 {
     memset(s, 0, sizeof(*s));
     s->config_path = strdup(config_path);
-    s->plugins = ig_plugin_host_create();
+    s->plugins = ig_plugin_host_create(ig_plugin_host_api());
     s->endpoints = ig_endpoint_registry_create();
     if (s->config_path == NULL || s->plugins == NULL || s->endpoints == NULL)
         return -1;

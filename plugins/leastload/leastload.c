@@ -20,7 +20,7 @@ typedef struct {
     atomic_uint next; /* where the next scan starts */
 } leastload_model_t;
 
-static int ll_init(const ig_host_t *host, const ig_option_value_t *options, void **state, ig_error_t *err)
+static int ll_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **state, ig_error_t *err)
 {
     *state = (void *)host;
     return 0;

@@ -398,7 +398,7 @@ static int ph_pick(void *state, const ig_model_t *model, const ig_lb_request_t *
 
 /* ---- plugin and model life cycle ----------------------------------------------------------- */
 
-static int ph_init(const ig_host_t *host, const ig_option_value_t *options, void **state, ig_error_t *err)
+static int ph_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **state, ig_error_t *err)
 {
     *state = (void *)host;
     return 0;

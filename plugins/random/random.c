@@ -34,7 +34,7 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-static int rnd_init(const ig_host_t *host, const ig_option_value_t *options, void **state, ig_error_t *err)
+static int rnd_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **state, ig_error_t *err)
 {
     *state = (void *)host;
     return 0;

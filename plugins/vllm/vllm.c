@@ -14,7 +14,7 @@
 /* KubeAI's URL schemes for vLLM models. */
 static const char *const url_schemes[] = {"hf://", "s3://", "gs://", "oss://", "pvc://", NULL};
 
-static int vllm_init(const ig_host_t *host, const ig_option_value_t *options, void **state, ig_error_t *err)
+static int vllm_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **state, ig_error_t *err)
 {
     *state = (void *)host;
     return 0;

@@ -67,7 +67,7 @@ static ig_plugin_host_t *host;
 static void setup(void)
 {
     char msg[512];
-    host = ig_plugin_host_create();
+    host = ig_plugin_host_create(NULL);
     ig_plugin_host_allow_files(host, 0);
     for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
         if (!ig_plugin_host_add_builtin(host, &builtins[i], msg, sizeof(msg))) {

@@ -147,7 +147,7 @@ static void check_minimal(const ig_config_t *cfg)
     CHECK(m->model.lb_options && m->model.lb_options[0].num == 125 && m->model.lb_options[1].num == 100 &&
           m->model.lb_options[2].num == 1000);
     CHECK(m->model.nargs == 0 && m->model.nenv == 0 && m->model.nadapters == 0);
-    CHECK(m->pricing_prompt == NULL && m->openrouter_json == NULL);
+    CHECK(m->model.pricing.prompt == NULL && m->model.openrouter_json == NULL);
     CHECK(m->line == 6);
     CHECK(strcmp(m->file, "configs/good-minimal.yaml") == 0);
     CHECK(ig_config_find_model(cfg, "m1", 2) == m);
@@ -222,21 +222,21 @@ static void check_full(const ig_config_t *cfg)
               m->model.lb_options[2].num == 2000);
     CHECK(m->model.nadapters == 2 && strcmp(m->model.adapters[1].name, "v1.2-chat") == 0 &&
           strcmp(m->model.adapters[0].url, "hf://org/sql-lora") == 0);
-    CHECK(strcmp(m->pricing_prompt, "0.000008") == 0);
-    CHECK(strcmp(m->pricing_completion, "0.000024") == 0); /* a YAML number, kept as written */
-    CHECK(strcmp(m->pricing_request, "0") == 0);
-    CHECK(strcmp(m->pricing_input_cache_read, "0.5") == 0);
-    CHECK(strcmp(m->pricing_audio, "12") == 0);
-    CHECKF(m->openrouter_json && strcmp(m->openrouter_json, "{\"context_length\":32768,\"quantization\":\"fp16\","
+    CHECK(strcmp(m->model.pricing.prompt, "0.000008") == 0);
+    CHECK(strcmp(m->model.pricing.completion, "0.000024") == 0); /* a YAML number, kept as written */
+    CHECK(strcmp(m->model.pricing.request, "0") == 0);
+    CHECK(strcmp(m->model.pricing.input_cache_read, "0.5") == 0);
+    CHECK(strcmp(m->model.pricing.audio, "12") == 0);
+    CHECKF(m->model.openrouter_json && strcmp(m->model.openrouter_json, "{\"context_length\":32768,\"quantization\":\"fp16\","
                                                              "\"tags\":[\"fast\",\"cheap\"],\"nested\":{\"ok\":true,"
                                                              "\"none\":null}}") == 0,
-           "openrouter_json = %s", m->openrouter_json ? m->openrouter_json : "(null)");
+           "openrouter_json = %s", m->model.openrouter_json ? m->model.openrouter_json : "(null)");
 
     const ig_model_config_t *e = &cfg->models[1];
     CHECK(strcmp(e->model.name, "embed") == 0 && e->model.features == IG_FEATURE_TEXT_EMBEDDING);
     CHECK(e->nendpoints == 0 && strcmp(e->resource_profile, "cpu:1") == 0);
     CHECK(e->model.nenv == 2); /* the alias of the first model's env */
-    CHECK(e->pricing_prompt == NULL);
+    CHECK(e->model.pricing.prompt == NULL);
 }
 
 static void check_manifests(const ig_config_t *cfg)
@@ -249,7 +249,7 @@ static void check_manifests(const ig_config_t *cfg)
     CHECK(strcmp(q->file, "configs/manifests/a-qwen.yaml") == 0 && q->line == 2);
     CHECK(strcmp(q->model.engine, "TE") == 0 && q->engine_plugin);
     CHECK(strcmp(q->resource_profile, "cpu:1") == 0);
-    CHECK(q->openrouter_json && strstr(q->openrouter_json, "\"context_length\": 32768"));
+    CHECK(q->model.openrouter_json && strstr(q->model.openrouter_json, "\"context_length\": 32768"));
     CHECK(strcmp(m1->model.name, "multi-one") == 0 && m1->model.nadapters == 1);
     CHECK(strcmp(m1->file, "configs/manifests/b-multi.yaml") == 0 && m1->line == 1);
     CHECK(strcmp(m2->model.name, "multi-two") == 0 && m2->line == 9);
@@ -316,7 +316,7 @@ int main(int argc, char **argv)
         perror(argv[1]);
         return 2;
     }
-    host = ig_plugin_host_create();
+    host = ig_plugin_host_create(NULL);
     DIR *d = opendir("configs");
     if (!CHECKF(d != NULL, "run me where configs/ and test-plugins/ are (the build dir of tests/unit)"))
         return ig_test_summary();

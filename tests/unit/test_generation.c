@@ -246,7 +246,7 @@ static void many_models(ig_plugin_host_t *host, ig_endpoint_registry_t *reg)
 
 int main(void)
 {
-    ig_plugin_host_t *host = ig_plugin_host_create();
+    ig_plugin_host_t *host = ig_plugin_host_create(ig_plugin_host_api());
     ig_endpoint_registry_t *reg = ig_endpoint_registry_create();
     find_counters(host);
     if (!CHECK(engine_counters && lb_counters))

@@ -16,7 +16,7 @@
 
 static void loading(void)
 {
-    ig_plugin_host_t *h = ig_plugin_host_create();
+    ig_plugin_host_t *h = ig_plugin_host_create(NULL);
     char msg[1024];
 
     const ig_loaded_plugin_t *te = ig_plugin_host_load(h, DIR_, "test_engine", msg, sizeof(msg));
@@ -34,7 +34,7 @@ static void loading(void)
     msg[0] = '\0';
     CHECK(ig_plugin_host_load(h, DIR_, "bad_abi", msg, sizeof(msg)) == NULL);
     CHECKF(strstr(msg, "plugin \"bad_abi\" (" DIR_ "/bad_abi.so) was built for ABI version 999, this infergate "
-                       "speaks version 1"),
+                       "speaks version 2"),
            "abi: %s", msg);
 
     msg[0] = '\0';
@@ -119,6 +119,15 @@ static const ig_engine_vtable_t relative_health_vt = {.features = IG_FEATURE_TEX
     .prepare = prepare, .on_response_data = data, .on_response_end = end};
 static const ig_lb_vtable_t no_pick_vt = {0};
 static const ig_lb_vtable_t good_lb_vt = {.pick = pick};
+static int admit(void *s, ig_rl_request_t *r, ig_error_t *e) { return 0; }
+static void record(void *s, const ig_usage_record_t *rec) {}
+static int handle(void *s, ig_http_exchange_t *x, ig_error_t *e) { return 0; }
+static const ig_auth_vtable_t no_auth_vt = {0};
+static const ig_ratelimit_vtable_t half_rl_vt = {.admit = admit};
+static const ig_billing_vtable_t no_bill_vt = {0};
+static const ig_billing_vtable_t good_bill_vt = {.record = record};
+static const ig_route_decl_t relative_route[] = {{"admin/x", IG_ROUTE_ADMIN, handle}, {NULL}};
+static const ig_route_decl_t good_route[] = {{"/admin/x", IG_ROUTE_ADMIN, handle}, {NULL}};
 
 static const ig_option_decl_t dup_opts[] = {{"a", IG_OPT_INT, "1"}, {"a", IG_OPT_INT, "2"}, {NULL}};
 static const ig_option_decl_t bad_default[] = {{"n", IG_OPT_INT, "lots"}, {NULL}};
@@ -140,7 +149,7 @@ static void builtins(void)
     } cases[] = {
         {{IG_PLUGIN_ABI_VERSION, "ok_engine", IG_PLUGIN_ENGINE, .options = good_opts, .vtable = &good_engine_vt}, NULL},
         {{IG_PLUGIN_ABI_VERSION, "ok_lb", IG_PLUGIN_LB, .vtable = &good_lb_vt}, NULL},
-        {{2, "v2", IG_PLUGIN_ENGINE, .vtable = &good_engine_vt}, "was built for ABI version 2, this infergate speaks version 1"},
+        {{1, "v1", IG_PLUGIN_ENGINE, .vtable = &good_engine_vt}, "was built for ABI version 1, this infergate speaks version 2"},
         {{IG_PLUGIN_ABI_VERSION, "no_vt", IG_PLUGIN_ENGINE}, "has no engine function table"},
         {{IG_PLUGIN_ABI_VERSION, "no_prep", IG_PLUGIN_ENGINE, .vtable = &no_prepare_vt}, "lacks the required function prepare()"},
         {{IG_PLUGIN_ABI_VERSION, "no_feat", IG_PLUGIN_ENGINE, .vtable = &no_features_vt}, "declares invalid features 0x0"},
@@ -149,7 +158,12 @@ static void builtins(void)
         {{IG_PLUGIN_ABI_VERSION, "rel_hp", IG_PLUGIN_ENGINE, .vtable = &relative_health_vt},
          "health_path \"health\" must start with '/'"},
         {{IG_PLUGIN_ABI_VERSION, "no_pick", IG_PLUGIN_LB, .vtable = &no_pick_vt}, "lacks the required function pick()"},
-        {{IG_PLUGIN_ABI_VERSION, "auth", IG_PLUGIN_AUTH, .vtable = &good_lb_vt}, "is of kind auth, which this infergate cannot use yet"},
+        {{IG_PLUGIN_ABI_VERSION, "auth", IG_PLUGIN_AUTH, .vtable = &no_auth_vt}, "lacks the required function authenticate()"},
+        {{IG_PLUGIN_ABI_VERSION, "rl", IG_PLUGIN_RATELIMIT, .vtable = &half_rl_vt}, "lacks the required function complete()"},
+        {{IG_PLUGIN_ABI_VERSION, "bill", IG_PLUGIN_BILLING, .vtable = &no_bill_vt}, "lacks the required function record()"},
+        {{IG_PLUGIN_ABI_VERSION, "route", IG_PLUGIN_BILLING, .vtable = &good_bill_vt, .routes = relative_route},
+         "routes[0] (\"admin/x\") needs a path starting with '/'"},
+        {{IG_PLUGIN_ABI_VERSION, "okbill", IG_PLUGIN_BILLING, .vtable = &good_bill_vt, .routes = good_route}, NULL},
         {{IG_PLUGIN_ABI_VERSION, "weird", (ig_plugin_kind_t)77, .vtable = &good_lb_vt}, "has an invalid kind 77"},
         {{IG_PLUGIN_ABI_VERSION, NULL, IG_PLUGIN_LB, .vtable = &good_lb_vt}, "calls itself \"(null)\""},
         {{IG_PLUGIN_ABI_VERSION, "dup", IG_PLUGIN_LB, .options = dup_opts, .vtable = &good_lb_vt}, "option \"a\" is declared twice"},
@@ -165,7 +179,7 @@ static void builtins(void)
           .vtable = &good_engine_vt},
          "which only load-balancing plugins can have"},
     };
-    ig_plugin_host_t *h = ig_plugin_host_create();
+    ig_plugin_host_t *h = ig_plugin_host_create(NULL);
     ig_plugin_host_allow_files(h, 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char msg[1024] = "";

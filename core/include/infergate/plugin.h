@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define IG_PLUGIN_ABI_VERSION 1
+#define IG_PLUGIN_ABI_VERSION 2
 #define IG_PLUGIN_SYMBOL "infergate_plugin"
 
 /* Put in front of the descriptor definition: IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {...}; */
@@ -35,17 +35,24 @@ typedef struct {
 
 #define IG_STR(lit) ((ig_str_t){(lit), sizeof(lit) - 1})
 
-/* Errors are values: a plugin fills msg and returns -1. */
+/*
+ * Errors are values: a plugin fills msg (host->error does) and returns -1.
+ * Where the error reaches a client, status/type/code pick the OpenAI-shaped
+ * answer; left 0/NULL, the call's documented default applies.
+ */
 typedef struct {
     char msg[512];
+    int status;          /* HTTP status, e.g. 401, 403, 429, 503 */
+    const char *type;    /* static string: "invalid_request_error", "rate_limit_exceeded", ... */
+    const char *code;    /* static string: "invalid_api_key", "model_not_found", ...; may be NULL */
 } ig_error_t;
 
 typedef enum {
     IG_PLUGIN_ENGINE = 1,    /* talks to one kind of inference server */
     IG_PLUGIN_LB = 2,        /* picks an endpoint of a model */
-    IG_PLUGIN_AUTH = 3,      /* reserved: API key → principal */
-    IG_PLUGIN_RATELIMIT = 4, /* reserved */
-    IG_PLUGIN_BILLING = 5    /* reserved */
+    IG_PLUGIN_AUTH = 3,      /* API key → principal (at most one per configuration) */
+    IG_PLUGIN_RATELIMIT = 4, /* admits or refuses a request, charges its usage */
+    IG_PLUGIN_BILLING = 5    /* receives one usage record per request that reached an engine */
 } ig_plugin_kind_t;
 
 /* ---- options declared by plugins, validated by the core -------------------------------- */
@@ -106,6 +113,22 @@ typedef struct {
 
 typedef struct ig_endpoint_s ig_endpoint_t; /* opaque; read through ig_host_t */
 
+/* Prices per token (per second for audio, per request for request), OpenRouter style, kept as
+ * written ("0.000008") so they can be computed exactly. */
+typedef struct {
+    const char *prompt, *completion, *request, *input_cache_read, *audio;
+} ig_pricing_t;
+
+/* Rate limits; -1 means no limit. Windows are sliding minutes/hours. */
+typedef struct {
+    int64_t requests_per_minute, requests_per_hour;
+    int64_t tokens_per_minute, tokens_per_hour;
+    int64_t burst;            /* extra requests allowed above the per-minute rate in a short spike */
+    int64_t max_concurrent;   /* requests in flight at once */
+} ig_limits_t;
+
+#define IG_LIMITS_NONE ((ig_limits_t){-1, -1, -1, -1, -1, -1})
+
 /*
  * A model as configured. Immutable and owned by a configuration generation:
  * valid from model_init until model_free, shared by all worker threads.
@@ -122,6 +145,9 @@ typedef struct ig_model_s {
     size_t nenv;
     const ig_adapter_t *adapters;
     size_t nadapters;
+    ig_pricing_t pricing;     /* pricing: per token, decimal strings as written; NULL where absent */
+    const char *openrouter_json; /* openrouter: metadata as JSON text (or the manifest annotation), or NULL */
+    ig_limits_t limits;       /* limits: for the model as a whole (every field -1 when absent) */
     const char *strategy;     /* loadBalancing.strategy as written */
     const ig_option_value_t *lb_options; /* the strategy plugin's model_options, parsed */
     void *engine_state;       /* set by the engine's model_init */
@@ -254,7 +280,141 @@ typedef struct {
                 ig_endpoint_t *const *candidates, size_t n);
 } ig_lb_vtable_t;
 
+/* ---- who is calling: auth plugins -------------------------------------------------------- */
+
+/*
+ * The caller of a request, as the auth plugin established it. Lives in the
+ * request's pool (strings too) and is read by rate limiters, billing plugins,
+ * metrics and the access log. With no auth plugin loaded there is no principal.
+ */
+typedef struct ig_principal_s {
+    ig_str_t customer_id;
+    ig_str_t customer_name;
+    ig_str_t key_id;
+    ig_limits_t key_limits;       /* the key's own limits */
+    ig_limits_t customer_limits;  /* limits shared by all the customer's keys */
+    ig_limits_t key_model_limits; /* limits of this key/customer on the request's model (set by authorize_model) */
+    void *auth_data;              /* the auth plugin's own, request-scoped */
+} ig_principal_t;
+
+typedef struct {
+    void *pool;                  /* request pool: host->palloc(pool, n) */
+    ig_str_t authorization;      /* the Authorization header's value, or empty */
+    ig_str_t api_key;            /* the X-API-Key header's value, or empty */
+} ig_auth_request_t;
+
+typedef struct {
+    /*
+     * Establishes who calls. 0 with *out filled (limits IG_LIMITS_NONE where none), or -1 with err
+     * (default 401 invalid_request_error/invalid_api_key). Runs on worker threads, before the body is
+     * read: it must not block.
+     */
+    int (*authenticate)(void *plugin_state, const ig_auth_request_t *req, ig_principal_t *out, ig_error_t *err);
+    /*
+     * May this principal use the model (and list it in /v1/models)? 1, filling
+     * principal->key_model_limits for it when asked to (the principal is the request's own copy),
+     * or 0: the client gets OpenAI's 404 model_not_found, as if the model did not exist.
+     */
+    int (*authorize_model)(void *plugin_state, ig_principal_t *principal, const ig_model_t *model);
+} ig_auth_vtable_t;
+
+/* ---- rate limiting ------------------------------------------------------------------------- */
+
+/* One request as a rate limiter sees it, from admit() to complete(). */
+typedef struct {
+    void *pool;
+    const ig_principal_t *principal;   /* NULL when no auth plugin is loaded */
+    const ig_model_t *model;
+    ig_str_t adapter;
+    ig_api_t api;
+    /* filled by admit(), admitted or not: response headers (x-ratelimit-*), strings from pool */
+    ig_kv_t headers[12];
+    size_t nheaders;
+    uint32_t retry_after_s;            /* with a refusal: the Retry-After value */
+    void *ticket;                      /* the limiter's per-request state, given back to complete() */
+} ig_rl_request_t;
+
+typedef struct {
+    /*
+     * Admits (0) or refuses (-1 with err; the client gets 429 rate_limit_exceeded with
+     * Retry-After and r->headers) a request whose model is known and allowed. Worker
+     * threads; state shared between them must be atomic or locked briefly.
+     */
+    int (*admit)(void *plugin_state, ig_rl_request_t *r, ig_error_t *err);
+    /* Called exactly once for every admitted request when it ends, with the engine's usage
+     * (fields -1 where unknown): token limits are charged here, concurrency is released. */
+    void (*complete)(void *plugin_state, ig_rl_request_t *r, const ig_usage_t *usage);
+} ig_ratelimit_vtable_t;
+
+/* ---- billing ------------------------------------------------------------------------------- */
+
+/* What one request that reached an engine consumed. Valid only during record(): copy what you keep. */
+typedef struct {
+    int64_t started_unix_ms;           /* wall clock when the request arrived */
+    const ig_principal_t *principal;   /* NULL when no auth plugin is loaded */
+    const ig_model_t *model;
+    ig_str_t adapter;
+    const char *endpoint_url;          /* the endpoint of the last attempt */
+    ig_api_t api;
+    int status;                        /* what the client was answered (499: it left first) */
+    int stream;
+    int complete;                      /* the engine's answer reached its end */
+    ig_usage_t usage;                  /* as the engine adapter extracted it; -1 where unknown */
+    int64_t ttft_us;                   /* to the first byte sent to the client; -1 if none */
+    int64_t duration_us;
+    uint32_t attempts;
+    uint64_t generation;               /* configuration generation the request ran under */
+} ig_usage_record_t;
+
+typedef struct {
+    /* Exactly one call per request that reached an engine. Worker threads; must not block (queue it). */
+    void (*record)(void *plugin_state, const ig_usage_record_t *rec);
+} ig_billing_vtable_t;
+
+/* ---- HTTP routes a plugin serves (admin API, listings) -------------------------------------- */
+
+typedef enum {
+    IG_ROUTE_PUBLIC = 0,  /* anyone */
+    IG_ROUTE_ADMIN = 1    /* the core checks an admin key (server.adminKeys) before calling */
+} ig_route_access_t;
+
+/* One call of a plugin's route. Inputs are set by the core; the handler fills the outputs. */
+typedef struct {
+    const ig_host_t *host;
+    void *pool;
+    ig_str_t method;                   /* "GET", "POST", ... */
+    ig_str_t path;                     /* the whole path, without the query */
+    ig_str_t rest;                     /* what follows the route's prefix ("" for an exact route) */
+    ig_str_t query;                    /* after '?', undecoded, or empty */
+    ig_str_t body;
+    const ig_model_t *const *models;   /* the models of the generation serving the call */
+    size_t nmodels;
+    /* outputs */
+    int status;                        /* default 200 */
+    const char *content_type;          /* default "application/json" */
+    ig_str_t response;                 /* from pool */
+    ig_kv_t headers[4];
+    size_t nheaders;
+} ig_http_exchange_t;
+
+typedef struct {
+    const char *path;           /* "/admin/keys" matches itself and "/admin/keys/..." */
+    ig_route_access_t access;
+    /* 0 with the outputs filled, or -1 with err (default 400): the client gets it OpenAI-shaped.
+     * Runs synchronously on a worker thread; keep it short. */
+    int (*handle)(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
+} ig_route_decl_t;
+
 /* ---- the descriptor ---------------------------------------------------------------------- */
+
+/* What init() receives for one configuration generation. */
+typedef struct {
+    void *process_state;               /* what load() made, or NULL: outlives generations */
+    const ig_option_value_t *options;  /* plugins.options.<name>, one per declaration */
+    const char *state_dir;             /* server.stateDir, existing; NULL when not set */
+    unsigned workers;                  /* worker threads */
+    uint64_t generation;               /* this generation's id (1, 2, ...) */
+} ig_plugin_init_t;
 
 typedef struct ig_plugin_s {
     uint32_t abi_version;          /* IG_PLUGIN_ABI_VERSION at build time */
@@ -268,10 +428,20 @@ typedef struct ig_plugin_s {
     const ig_option_decl_t *options;       /* plugins.options.<name>; NULL-terminated by name == NULL */
     const ig_option_decl_t *model_options; /* per-model options; may be NULL */
     const char *model_options_key;  /* where a model sets them: loadBalancing.<key> for LB ("prefixHash") */
+    /*
+     * Optional. Called once when the .so is loaded, before any init(), and once when it is
+     * unloaded (no configuration lists it any more and no generation uses it, or at exit, after
+     * every generation is gone). What load() makes outlives reloads: rate-limit windows, an open
+     * ledger. unload() must flush what must not be lost.
+     */
+    int (*load)(const ig_host_t *host, void **process_state, ig_error_t *err);
+    void (*unload)(void *process_state);
     /* Creates the plugin's state for one configuration generation. 0 or -1 with err. */
-    int (*init)(const ig_host_t *host, const ig_option_value_t *options, void **plugin_state, ig_error_t *err);
+    int (*init)(const ig_host_t *host, const ig_plugin_init_t *ctx, void **plugin_state, ig_error_t *err);
     void (*fini)(void *plugin_state);
-    const void *vtable;            /* ig_engine_vtable_t or ig_lb_vtable_t, by kind */
+    const void *vtable;            /* by kind: ig_engine_vtable_t, ig_lb_vtable_t, ig_auth_vtable_t,
+                                      ig_ratelimit_vtable_t, ig_billing_vtable_t */
+    const ig_route_decl_t *routes; /* HTTP routes it serves, with this generation's state; NULL-terminated by path */
 } ig_plugin_t;
 
 #ifdef __cplusplus

@@ -17,8 +17,9 @@ typedef struct {
     int64_t retries;
 } engine_state_t;
 
-static int te_init(const ig_host_t *host, const ig_option_value_t *opt, void **state, ig_error_t *err)
+static int te_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **state, ig_error_t *err)
 {
+    const ig_option_value_t *opt = ctx->options;
     /* options arrive in declaration order: greeting, retries, verbose, timeout, tags */
     if (opt[0].str && strcmp(opt[0].str, "fail-init") == 0)
         return host->error(err, "greeting \"fail-init\" makes init fail");

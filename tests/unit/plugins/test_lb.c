@@ -11,7 +11,7 @@
 
 IG_PLUGIN_EXPORT ig_test_counters_t test_lb_counters;
 
-static int lb_init(const ig_host_t *host, const ig_option_value_t *opt, void **state, ig_error_t *err)
+static int lb_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **state, ig_error_t *err)
 {
     *state = malloc(8);
     test_lb_counters.init++;
