@@ -108,6 +108,15 @@ void ig_access_log_write(ig_access_log_t *log, const ig_access_entry_t *e)
     put_fmt(&l, ",\"attempts\":%u,\"outcome\":", e->attempts);
     const char *outcome = e->outcome ? e->outcome : "ok";
     put_str(&l, outcome, strlen(outcome), 128);
+    if (e->customer) {
+        put_fmt(&l, ",\"customer\":");
+        put_str(&l, e->customer, e->customer_len, 128);
+        put_fmt(&l, ",\"key_id\":");
+        put_str(&l, e->key_id, e->key_id_len, 128);
+    }
+    if (e->prompt_tokens >= 0 || e->completion_tokens >= 0)
+        put_fmt(&l, ",\"prompt_tokens\":%lld,\"completion_tokens\":%lld", (long long)e->prompt_tokens,
+                (long long)e->completion_tokens);
     l.buf[l.len++] = '}';
     l.buf[l.len++] = '\n';
     ssize_t w;

@@ -1,6 +1,7 @@
 /*
  * access_log.h — one JSON line per request (time, method, path, protocol,
- * status, model, endpoint, bytes, duration, time to first byte, outcome).
+ * status, model, endpoint, bytes, duration, time to first byte, outcome,
+ * customer and key id, tokens).
  * Each line goes out in a single write(2) so lines from worker threads never
  * interleave.
  */
@@ -27,6 +28,11 @@ typedef struct {
     double ttfb_ms;       /* < 0 when nothing was sent */
     unsigned attempts;
     const char *outcome;  /* "ok", "connection refused", "client closed", ... */
+    const char *customer; /* the caller's customer and key id when an auth plugin knows them; may be NULL */
+    size_t customer_len;
+    const char *key_id;
+    size_t key_id_len;
+    int64_t prompt_tokens, completion_tokens; /* -1 when unknown */
 } ig_access_entry_t;
 
 /* target: "-" stdout, "off", or a file path (appended). NULL with msg on error. */

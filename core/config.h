@@ -50,6 +50,8 @@ typedef struct {
         unsigned max_length;         /* queue.maxLength: requests waiting per model for a ready endpoint (default 100; 0 = no queue) */
         uint64_t timeout_ms;         /* queue.timeout: longest wait (default 30s) */
     } queue;
+    unsigned char (*admin_key_hashes)[32]; /* adminKeys: SHA-256 of each admin key (the admin API is off without) */
+    size_t nadmin_keys;
 } ig_server_config_t;
 
 typedef struct {
@@ -58,8 +60,28 @@ typedef struct {
     size_t ndevices;
     ig_kv_t *env;
     size_t nenv;
+    const char *const *command;      /* command: replaces the engine's launch argv for its replicas; NULL if absent */
+    size_t ncommand;
+    char *device_env;                /* deviceEnv: the variable that gets the devices (default: the engine's) */
     int line;
 } ig_resource_profile_t;
+
+/* priorityClasses: {name: value}: who may take devices from whom when they are short. */
+typedef struct {
+    char *name;
+    int value;
+} ig_priority_class_t;
+
+/* scheduler: how replicas of models without static endpoints are run (scheduler.h). */
+typedef struct {
+    uint64_t interval_ms;            /* interval: autoscaling decisions and load samples (default 1s) */
+    uint64_t time_window_ms;         /* timeWindow: load is averaged over it (default 60s) */
+    uint64_t stop_grace_ms;          /* stopGracePeriod: SIGTERM, then SIGKILL after it (default 15s) */
+    uint64_t drain_timeout_ms;       /* drainTimeout: longest wait for in-flight requests of a draining replica (default 10m) */
+    char *log_dir;                   /* logDir: per-replica logs (default <stateDir>/replicas; stderr without either) */
+    ig_priority_class_t *priority_classes;
+    size_t npriority_classes;
+} ig_scheduler_config_t;
 
 typedef struct ig_loaded_plugin_s ig_loaded_plugin_t; /* plugin_host.h */
 
@@ -71,7 +93,12 @@ typedef struct {
     size_t nendpoints;
     char *resource_profile;          /* "name:count" as written; NULL if absent */
     int resource_count;
+    const ig_resource_profile_t *profile; /* resolved resource_profile, or NULL */
     int min_replicas, max_replicas, target_requests, scale_down_delay_s;
+    const char *const *command;      /* command: replaces the engine's launch argv; NULL if absent */
+    size_t ncommand;
+    char *priority_class;            /* priorityClassName as written, or NULL */
+    int priority;                    /* its value in priorityClasses (0 without) */
     const ig_loaded_plugin_t *engine_plugin; /* resolved from model.engine */
     const ig_loaded_plugin_t *lb_plugin;     /* resolved from loadBalancing.strategy (default LeastLoad) */
 } ig_model_config_t;
@@ -92,6 +119,7 @@ typedef struct ig_config_s {
     size_t nplugins;
     ig_resource_profile_t *profiles;
     size_t nprofiles;
+    ig_scheduler_config_t scheduler;
     ig_model_config_t *models;
     size_t nmodels;
     char *models_dir;                /* models: DIR (KubeAI manifests), or NULL when listed inline */

@@ -17,7 +17,7 @@
 static const char *const server_keys[] = {"listen",         "workers",          "stateDir",    "maxBodySize",
                                           "connectTimeout", "firstByteTimeout", "idleTimeout", "accessLog",
                                           "logLevel",       "retries",          "healthCheck", "queue",
-                                          NULL};
+                                          "adminKeys",      NULL};
 static const char *const listen_keys[] = {"address", "tls", NULL};
 static const char *const tls_keys[] = {"certificate", "key", NULL};
 static const char *const health_check_keys[] = {"interval", "timeout", "healthyThreshold", "unhealthyThreshold", NULL};
@@ -243,6 +243,48 @@ static void parse_queue(ig_cfg_ctx_t *c, yaml_node_t *server, ig_server_config_t
     duration_in(c, q, path, "timeout", 1, DAY_MS, 30000, &s->queue.timeout_ms);
 }
 
+static int hex_nibble(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Admin keys are configured as hashes only ("sha256:<64 hex>"): the file never holds a secret. */
+static void parse_admin_keys(ig_cfg_ctx_t *c, yaml_node_t *seq, ig_server_config_t *s)
+{
+    ig_yaml_t *y = c->y;
+    if (!seq || ig_yaml_is_null(seq) || ig_yaml_expect_seq(y, seq, "server.adminKeys") != 0)
+        return;
+    size_t n = ig_yaml_seq_len(seq);
+    s->admin_key_hashes = ig_arena_alloc(c->a, (n ? n : 1) * sizeof(*s->admin_key_hashes));
+    for (size_t i = 0; i < n; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "server.adminKeys[%zu]", i);
+        yaml_node_t *item = ig_yaml_seq_at(y, seq, i);
+        const char *v;
+        if (ig_yaml_str(y, item, path, &v) != 0)
+            continue;
+        int ok = strncmp(v, "sha256:", 7) == 0 && strlen(v) == 7 + 64;
+        for (size_t k = 0; ok && k < 32; k++) {
+            int hi = hex_nibble(v[7 + 2 * k]), lo = hex_nibble(v[8 + 2 * k]);
+            ok = hi >= 0 && lo >= 0;
+            if (ok)
+                s->admin_key_hashes[s->nadmin_keys][k] = (unsigned char)(hi << 4 | lo);
+        }
+        if (!ok) {
+            ig_yaml_error(y, item, path,
+                          "expected \"sha256:<64 hex digits>\" (the SHA-256 of the key: printf %%s KEY | sha256sum)");
+            continue;
+        }
+        s->nadmin_keys++;
+    }
+}
+
 void ig_cfg_parse_server(ig_cfg_ctx_t *c, yaml_node_t *node)
 {
     ig_yaml_t *y = c->y;
@@ -271,6 +313,7 @@ void ig_cfg_parse_server(ig_cfg_ctx_t *c, yaml_node_t *node)
     uint_in(c, node, "server", "retries", 0, 10, 2, &s->retries);
     parse_health_check(c, node, s);
     parse_queue(c, node, s);
+    parse_admin_keys(c, node ? ig_yaml_map_get(y, node, "adminKeys") : NULL, s);
 
     s->access_log = string_or(c, node ? ig_yaml_map_get(y, node, "accessLog") : NULL, "server.accessLog", "-");
 

@@ -66,6 +66,9 @@ static void teardown(ig_generation_t *gen, const model_progress_t *progress, siz
     free(gen->models);
     free(gen->plugins);
     free(gen->lookup);
+    free(gen->model_views);
+    free(gen->ratelimits);
+    free(gen->billings);
     ig_config_free(cfg);
     free(gen);
 }
@@ -85,6 +88,44 @@ static int build_lookup(ig_generation_t *gen)
         while (gen->lookup[slot])
             slot = (slot + 1) & gen->lookup_mask;
         gen->lookup[slot] = (uint32_t)i + 1; /* 0 marks an empty slot */
+    }
+    return 0;
+}
+
+/* Which instances authenticate, limit and bill; at most one may authenticate. */
+static int sort_roles(ig_generation_t *gen, ig_errors_t *errs)
+{
+    const ig_config_t *cfg = gen->config;
+    gen->ratelimits = calloc(gen->nplugins + 1, sizeof(*gen->ratelimits));
+    gen->billings = calloc(gen->nplugins + 1, sizeof(*gen->billings));
+    gen->model_views = calloc(gen->nmodels + 1, sizeof(*gen->model_views));
+    if (!gen->ratelimits || !gen->billings || !gen->model_views) {
+        ig_errors_add(errs, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < gen->nmodels; i++)
+        gen->model_views[i] = &cfg->models[i].model;
+    for (size_t j = 0; j < gen->nplugins; j++) {
+        const ig_plugin_instance_t *inst = &gen->plugins[j];
+        switch (inst->desc->kind) {
+        case IG_PLUGIN_AUTH:
+            if (gen->auth) {
+                ig_errors_at(errs, cfg->path, cfg->plugins[j].line,
+                             "plugins.load[%zu]: \"%s\" is a second auth plugin (\"%s\" already authenticates); "
+                             "load one", j, cfg->plugins[j].name, gen->auth->desc->name);
+                return -1;
+            }
+            gen->auth = inst;
+            break;
+        case IG_PLUGIN_RATELIMIT:
+            gen->ratelimits[gen->nratelimits++] = inst;
+            break;
+        case IG_PLUGIN_BILLING:
+            gen->billings[gen->nbillings++] = inst;
+            break;
+        default:
+            break;
+        }
     }
     return 0;
 }
@@ -140,6 +181,9 @@ ig_generation_t *ig_generation_build(ig_config_t *cfg, uint64_t id, ig_endpoint_
         }
         plugins_inited = j + 1;
     }
+
+    if (sort_roles(gen, errs) != 0)
+        goto fail;
 
     /* per model: engine and strategy state, then static endpoints; collect every failure */
     for (size_t i = 0; i < cfg->nmodels; i++) {

@@ -43,6 +43,13 @@ typedef struct ig_generation_s {
     size_t nplugins;
     ig_model_rt_t *models;           /* parallel to config->models */
     size_t nmodels;
+    const ig_model_t **model_views;  /* &config->models[i].model, as plugin routes see them */
+    /* plugin instances by role (pointers into plugins, in plugins.load order) */
+    const ig_plugin_instance_t *auth;            /* the auth plugin, or NULL: requests are anonymous */
+    const ig_plugin_instance_t **ratelimits;
+    size_t nratelimits;
+    const ig_plugin_instance_t **billings;
+    size_t nbillings;
     /* open-addressing table of model names → index into models */
     uint32_t *lookup;
     size_t lookup_mask;

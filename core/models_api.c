@@ -1,6 +1,7 @@
 #include "models_api.h"
 #include <stdio.h>
 #include <string.h>
+#include "auth.h"
 #include "openai_error.h"
 
 /* Worst case of one entry: escaped name (6x) plus fixed text. */
@@ -37,7 +38,7 @@ static long created_of(const ig_generation_t *gen)
     return (long)gen->created_at;
 }
 
-void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen)
+void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal)
 {
     size_t cap = 64;
     for (size_t i = 0; i < gen->nmodels; i++) {
@@ -52,6 +53,8 @@ void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen)
     char name[512];
     for (size_t i = 0; i < gen->nmodels; i++) {
         const ig_model_t *m = &gen->models[i].cfg->model;
+        if (!ig_auth_model_allowed(gen, principal, m))
+            continue;
         off += (size_t)snprintf(buf + off, cap - off, "%s", first ? "" : ",");
         off += put_entry(buf + off, cap - off, m->name, NULL, created_of(gen));
         first = 0;
@@ -65,11 +68,12 @@ void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen)
     send_json(req, buf, off);
 }
 
-void ig_models_api_get(h2o_req_t *req, const ig_generation_t *gen, const char *id, size_t id_len)
+void ig_models_api_get(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal, const char *id,
+                       size_t id_len)
 {
     ig_str_t adapter;
     const ig_model_rt_t *m = ig_generation_find_model(gen, id, id_len, &adapter);
-    if (m == NULL) {
+    if (m == NULL || !ig_auth_model_allowed(gen, principal, &m->cfg->model)) {
         ig_send_error(req, 404, "invalid_request_error", "model", "model_not_found",
                       "The model `%.*s` does not exist or you do not have access to it.", (int)(id_len > 200 ? 200 : id_len),
                       id);

@@ -5,7 +5,9 @@
 #include <h2o.h>
 #include "generation.h"
 
-void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen);
-void ig_models_api_get(h2o_req_t *req, const ig_generation_t *gen, const char *id, size_t id_len);
+/* principal: the caller (NULL when anonymous); only models it may use are shown. */
+void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal);
+void ig_models_api_get(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal, const char *id,
+                       size_t id_len);
 
 #endif

@@ -72,3 +72,11 @@ void ig_send_error(h2o_req_t *req, int status, const char *type, const char *par
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     h2o_send_inline(req, body.base, body.len);
 }
+
+void ig_send_plugin_error(h2o_req_t *req, const ig_error_t *err, int status, const char *type, const char *code)
+{
+    if (err->status >= 400 && err->status <= 599)
+        status = err->status;
+    ig_send_error(req, status, err->type ? err->type : type, NULL, err->code ? err->code : code, "%s",
+                  err->msg[0] ? err->msg : ig_http_reason(status));
+}

@@ -6,6 +6,7 @@
 #define IG_OPENAI_ERROR_H
 
 #include <h2o.h>
+#include "infergate/plugin.h"
 
 /* type: "invalid_request_error", "server_error", ...; param and code may be NULL (JSON null). */
 void ig_send_error(h2o_req_t *req, int status, const char *type, const char *param, const char *code,
@@ -15,6 +16,8 @@ void ig_send_error(h2o_req_t *req, int status, const char *type, const char *par
 h2o_iovec_t ig_openai_error_body(h2o_mem_pool_t *pool, const char *type, const char *param, const char *code,
                                  const char *message, size_t message_len);
 
+/* Sends a plugin's error value; where err leaves status/type/code unset, the defaults apply. */
+void ig_send_plugin_error(h2o_req_t *req, const ig_error_t *err, int status, const char *type, const char *code);
 const char *ig_http_reason(int status);
 
 #endif

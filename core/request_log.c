@@ -34,7 +34,15 @@ static void on_dispose(void *p)
         .ttfb_ms = log->first_byte_ns ? (double)(log->first_byte_ns - log->start_ns) / 1e6 : -1,
         .attempts = log->attempts,
         .outcome = log->outcome,
+        .prompt_tokens = log->has_usage ? log->usage.prompt_tokens : -1,
+        .completion_tokens = log->has_usage ? log->usage.completion_tokens : -1,
     };
+    if (log->principal) {
+        e.customer = log->principal->customer_id.ptr;
+        e.customer_len = log->principal->customer_id.len;
+        e.key_id = log->principal->key_id.ptr;
+        e.key_id_len = log->principal->key_id.len;
+    }
     ig_access_log_write(log->worker->server->access_log, &e);
 }
 

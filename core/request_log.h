@@ -8,6 +8,7 @@
 
 #include <h2o.h>
 #include "endpoint.h"
+#include "infergate/plugin.h"
 
 typedef struct ig_worker_s ig_worker_t;
 
@@ -21,6 +22,10 @@ typedef struct {
     const ig_endpoint_t *endpoint; /* endpoints live as long as the registry */
     unsigned attempts;
     const char *outcome;      /* static string; NULL = "ok" */
+    const ig_principal_t *principal; /* the caller, when an auth plugin knows it (pool memory) */
+    ig_usage_t usage;         /* what the engine reported; fields -1 where unknown */
+    unsigned has_usage : 1;   /* the request reached an engine adapter */
+    unsigned rate_limited : 1;/* refused by a rate limiter (429) */
 } ig_request_log_t;
 
 ig_request_log_t *ig_request_log_start(ig_worker_t *w, h2o_req_t *req);

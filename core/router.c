@@ -1,6 +1,8 @@
 #include "router.h"
 #include <string.h>
+#include "auth.h"
 #include "models_api.h"
+#include "plugin_routes.h"
 #include "openai_request.h"
 #include "openai_error.h"
 #include "proxy.h"
@@ -47,18 +49,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             ig_proxy_handle(w, req, api, log);
         return 0;
     }
-    if (PATH_IS(path, "/v1/models")) {
+    if (PATH_IS(path, "/v1/models") || PREFIX_IS(path, "/v1/models/")) {
+        ig_principal_t *principal;
         if (!get)
             method_not_allowed(req, "GET");
+        else if (ig_auth_authenticate(req, w->gen, &principal) != 0)
+            ; /* answered */
+        else if (path.len == 10)
+            ig_models_api_list(req, w->gen, principal);
         else
-            ig_models_api_list(req, w->gen);
-        return 0;
-    }
-    if (PREFIX_IS(path, "/v1/models/")) {
-        if (!get)
-            method_not_allowed(req, "GET");
-        else
-            ig_models_api_get(req, w->gen, path.base + 11, path.len - 11);
+            ig_models_api_get(req, w->gen, principal, path.base + 11, path.len - 11);
         return 0;
     }
     if (PATH_IS(path, "/healthz")) {
@@ -73,6 +73,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         send_text(req, ready ? 200 : 503, ready ? "{\"status\":\"ready\"}\n" : "{\"status\":\"no model has an endpoint\"}\n");
         return 0;
     }
+    if (ig_plugin_routes_serve(w->gen, req))
+        return 0;
     ig_send_error(req, 404, "invalid_request_error", NULL, "unknown_url", "Unknown request URL: %.*s %.*s",
                   (int)req->method.len, req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);
     return 0;
