@@ -7,6 +7,7 @@
 #include <string.h>
 
 sim_config_t sim_cfg = {
+    .url_prefix = "",
     .listen_host = "127.0.0.1",
     .listen_port = 8000,
     .workers = 1,
@@ -21,6 +22,8 @@ sim_config_t sim_cfg = {
 
 static const char usage[] =
     "usage: ig-sim --listen HOST:PORT [options]\n"
+    "  --api NAME                    engine API to speak: vllm|infinity (default vllm)\n"
+    "  --url-prefix P                with --api infinity: prefix of its routes, e.g. /v1 (default none)\n"
     "  --listen HOST:PORT            address to serve on (default 127.0.0.1:8000; port 0 = ephemeral)\n"
     "  --workers N                   worker threads, each with its own loop and SO_REUSEPORT socket (default 1)\n"
     "  --served-model-name N[,N...]  model names to serve (default: accept any model name)\n"
@@ -48,6 +51,26 @@ static int parse_uint(const char *opt, const char *s, unsigned long min, unsigne
     }
     *out = v;
     return 0;
+}
+
+static const struct {
+    const char *name;
+    sim_api_mode_t mode;
+} api_names[] = {
+    {"vllm", SIM_MODE_VLLM},
+    {"infinity", SIM_MODE_INFINITY},
+};
+
+static int parse_api(const char *s)
+{
+    for (size_t i = 0; i < sizeof(api_names) / sizeof(api_names[0]); i++) {
+        if (strcmp(s, api_names[i].name) == 0) {
+            sim_cfg.api = api_names[i].mode;
+            return 0;
+        }
+    }
+    fprintf(stderr, "ig-sim: --api: unknown engine API '%s'\n", s);
+    return -1;
 }
 
 static int parse_listen(const char *s)
@@ -121,8 +144,10 @@ static int add_loras(const char *s)
 int sim_config_parse(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_WORKERS, O_SERVED, O_LORA, O_RATE, O_DEFTOK, O_TTFT, O_EMBDIM, O_MAXLEN, O_MAXSEQS, O_FAULT,
-           O_FAULT_EVERY, O_QUIET, O_HELP, O_PREFIX_BLOCKS, O_BLOCK_SIZE };
+           O_FAULT_EVERY, O_QUIET, O_HELP, O_PREFIX_BLOCKS, O_BLOCK_SIZE, O_API, O_URL_PREFIX };
     static const struct option opts[] = {
+        {"api", required_argument, NULL, O_API},
+        {"url-prefix", required_argument, NULL, O_URL_PREFIX},
         {"listen", required_argument, NULL, O_LISTEN},
         {"workers", required_argument, NULL, O_WORKERS},
         {"served-model-name", required_argument, NULL, O_SERVED},
@@ -147,6 +172,18 @@ int sim_config_parse(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
+        case O_API:
+            if (parse_api(optarg) != 0)
+                return 2;
+            break;
+        case O_URL_PREFIX:
+            /* Infinity's rule: empty, or starting with '/' and not ending with one */
+            if (optarg[0] != '\0' && (optarg[0] != '/' || optarg[strlen(optarg) - 1] == '/')) {
+                fprintf(stderr, "ig-sim: --url-prefix: must start with '/' and not end with '/', got '%s'\n", optarg);
+                return 2;
+            }
+            sim_cfg.url_prefix = optarg;
+            break;
         case O_LISTEN:
             if (parse_listen(optarg) != 0)
                 return 2;

@@ -15,7 +15,15 @@ typedef struct sim_lora {
     char *root; /* the PATH of NAME=PATH, else the name */
 } sim_lora_t;
 
+/* Which engine's HTTP API the simulator speaks (--api). */
+typedef enum sim_api_mode {
+    SIM_MODE_VLLM = 0, /* vLLM's OpenAI-compatible server (the default) */
+    SIM_MODE_INFINITY, /* michaelfeil/infinity (infinity_emb v2): /embeddings, /rerank, /models */
+} sim_api_mode_t;
+
 typedef struct sim_config {
+    sim_api_mode_t api;
+    const char *url_prefix; /* --url-prefix: Infinity's route prefix ("" or "/v1") */
     char *listen_host;
     uint16_t listen_port;
     unsigned workers;

@@ -371,7 +371,7 @@ static void on_half_body_sent(h2o_generator_t *g, h2o_req_t *req)
 static h2o_generator_t half_body_generator = {on_half_body_sent, NULL};
 
 /* die-mid-stream for a non-streamed answer: announce the full length, send half, then cut. */
-static void send_half_then_die(h2o_req_t *req, const sim_buf_t *b)
+void sim_openai_send_half_then_die(h2o_req_t *req, const sim_buf_t *b)
 {
     req->res.status = 200;
     req->res.reason = "OK";
@@ -409,7 +409,7 @@ static void respond_generation(h2o_req_t *req, const sim_request_t *r, uint32_t 
 
     if (die) {
         SIM_STAT_ADD(completion_tokens, tokens / 2);
-        send_half_then_die(req, b);
+        sim_openai_send_half_then_die(req, b);
         return;
     }
     SIM_STAT_ADD(completion_tokens, tokens);
@@ -443,22 +443,11 @@ static void base64_put(sim_buf_t *b, const unsigned char *p, size_t n)
     }
 }
 
-/* Deterministic unit vector from the item's content: FNV-1a seeds splitmix64. */
-static int embed_item(void *vctx, const sj_doc_t *d, uint32_t node, uint64_t tokens)
+void sim_openai_put_embedding(sim_buf_t *b, h2o_req_t *req, const sj_doc_t *d, uint32_t node, int base64, float *vec)
 {
-    embed_ctx_t *c = vctx;
-    char m[256];
-    if (tokens > sim_cfg.max_model_len) {
-        snprintf(m, sizeof(m),
-                 "This model's maximum context length is %u tokens. However, you requested %" PRIu64
-                 " tokens in the input for embedding generation. Please reduce the length of the input.",
-                 sim_cfg.max_model_len, tokens);
-        bad_request(c->req, m);
-        return -1;
-    }
     uint64_t h = UINT64_C(1469598103934665603);
     if (sj_type(d, node) == SJ_STRING) {
-        char *s = h2o_mem_alloc_pool(&c->req->pool, d->nodes[node].len + 1);
+        char *s = h2o_mem_alloc_pool(&req->pool, d->nodes[node].len + 1);
         size_t n = sj_str_decode(d, node, s);
         for (size_t i = 0; i < n; i++)
             h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
@@ -474,23 +463,17 @@ static int embed_item(void *vctx, const sj_doc_t *d, uint32_t node, uint64_t tok
     double norm = 0;
     for (unsigned j = 0; j < dim; j++) {
         double x = (double)(sim_rand_next(&h) >> 11) * 0x1.0p-53 * 2.0 - 1.0;
-        c->vec[j] = (float)x;
+        vec[j] = (float)x;
         norm += x * x;
     }
     norm = norm > 0 ? sqrt(norm) : 1;
-    sim_buf_t *b = c->b;
-    if (c->index > 0)
-        sim_buf_putc(b, ',');
-    sim_buf_lit(b, "{\"index\":");
-    sim_buf_put_u64(b, c->index++);
-    sim_buf_lit(b, ",\"object\":\"embedding\",\"embedding\":");
     for (unsigned j = 0; j < dim; j++)
-        c->vec[j] = (float)(c->vec[j] / norm);
-    if (c->r->base64) {
-        unsigned char *bytes = h2o_mem_alloc_pool(&c->req->pool, (size_t)dim * 4);
+        vec[j] = (float)(vec[j] / norm);
+    if (base64) {
+        unsigned char *bytes = h2o_mem_alloc_pool(&req->pool, (size_t)dim * 4);
         for (unsigned j = 0; j < dim; j++) { /* little-endian float32, as numpy's tobytes() */
             uint32_t u;
-            memcpy(&u, &c->vec[j], 4);
+            memcpy(&u, &vec[j], 4);
             for (int k = 0; k < 4; k++)
                 bytes[j * 4 + k] = (unsigned char)(u >> (8 * k));
         }
@@ -502,10 +485,32 @@ static int embed_item(void *vctx, const sj_doc_t *d, uint32_t node, uint64_t tok
         for (unsigned j = 0; j < dim; j++) {
             if (j > 0)
                 sim_buf_putc(b, ',');
-            sim_buf_put_double(b, c->vec[j]);
+            sim_buf_put_double(b, vec[j]);
         }
         sim_buf_putc(b, ']');
     }
+}
+
+/* One item of "input": checks its length, then writes {"index","object","embedding"}. */
+static int embed_item(void *vctx, const sj_doc_t *d, uint32_t node, uint64_t tokens)
+{
+    embed_ctx_t *c = vctx;
+    char m[256];
+    if (tokens > sim_cfg.max_model_len) {
+        snprintf(m, sizeof(m),
+                 "This model's maximum context length is %u tokens. However, you requested %" PRIu64
+                 " tokens in the input for embedding generation. Please reduce the length of the input.",
+                 sim_cfg.max_model_len, tokens);
+        bad_request(c->req, m);
+        return -1;
+    }
+    sim_buf_t *b = c->b;
+    if (c->index > 0)
+        sim_buf_putc(b, ',');
+    sim_buf_lit(b, "{\"index\":");
+    sim_buf_put_u64(b, c->index++);
+    sim_buf_lit(b, ",\"object\":\"embedding\",\"embedding\":");
+    sim_openai_put_embedding(b, c->req, d, node, c->r->base64, c->vec);
     sim_buf_putc(b, '}');
     return 0;
 }
@@ -580,27 +585,39 @@ static unsigned ttft_for(const sim_request_t *r)
 
 /* ---- entry point ----------------------------------------------------------------------------- */
 
-void sim_openai_handle(h2o_req_t *req, sim_api_t api)
+static void send_vllm_500(h2o_req_t *req)
 {
-    sim_worker_t *w = sim_worker_of(req);
+    sim_http_send_vllm_error(req, 500, "InternalServerError", "ig-sim: injected fault (500)");
+}
+
+int sim_openai_admit(h2o_req_t *req, void (*send_500)(h2o_req_t *req), sim_fault_mode_t *fault_out)
+{
     SIM_STAT_ADD(requests, 1);
     sim_http_track_active(req);
-
     sim_fault_mode_t fault = sim_fault_draw_request();
+    *fault_out = fault;
     switch (fault) {
     case SIM_FAULT_500:
-        sim_http_send_vllm_error(req, 500, "InternalServerError", "ig-sim: injected fault (500)");
-        return;
+        (send_500 != NULL ? send_500 : send_vllm_500)(req);
+        return -1;
     case SIM_FAULT_HANG:
         sim_http_hang(req);
-        return;
+        return -1;
     case SIM_FAULT_CLOSE:
     case SIM_FAULT_REFUSE:
         sim_http_abort(req, 0);
-        return;
+        return -1;
     default:
-        break;
+        return 0;
     }
+}
+
+void sim_openai_handle(h2o_req_t *req, sim_api_t api)
+{
+    sim_worker_t *w = sim_worker_of(req);
+    sim_fault_mode_t fault;
+    if (sim_openai_admit(req, NULL, &fault) != 0)
+        return;
 
     sj_doc_t *d = &w->json;
     if (sj_parse(d, req->entity.base != NULL ? req->entity.base : "", req->entity.len) != 0) {

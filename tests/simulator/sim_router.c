@@ -5,7 +5,9 @@
 #include "sim_config.h"
 #include "sim_control.h"
 #include "sim_http.h"
+#include "sim_infinity.h"
 #include "sim_openai.h"
+#include "sim_rerank.h"
 #include "sim_server.h"
 #include "sim_stats.h"
 
@@ -91,16 +93,15 @@ static void handle_chat(h2o_req_t *req) { sim_openai_handle(req, SIM_API_CHAT); 
 static void handle_completions(h2o_req_t *req) { sim_openai_handle(req, SIM_API_COMPLETION); }
 static void handle_embeddings(h2o_req_t *req) { sim_openai_handle(req, SIM_API_EMBEDDING); }
 
-typedef struct route {
-    const char *path;
-    const char *method;
-    void (*fn)(h2o_req_t *req);
-} route_t;
-
-static const route_t routes[] = {
+static const sim_route_t routes[] = {
     {"/v1/chat/completions", "POST", handle_chat},
     {"/v1/completions", "POST", handle_completions},
     {"/v1/embeddings", "POST", handle_embeddings},
+    {"/rerank", "POST", sim_rerank_handle_vllm_rerank},
+    {"/v1/rerank", "POST", sim_rerank_handle_vllm_rerank},
+    {"/v2/rerank", "POST", sim_rerank_handle_vllm_rerank},
+    {"/score", "POST", sim_rerank_handle_vllm_score},
+    {"/v1/score", "POST", sim_rerank_handle_vllm_score},
     {"/health", "GET", handle_health},
     {"/v1/models", "GET", handle_models},
     {"/metrics", "GET", handle_metrics},
@@ -121,21 +122,32 @@ static int iov_eq(h2o_iovec_t v, const char *s)
 int sim_router_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
+    if (sim_cfg.api == SIM_MODE_INFINITY) {
+        size_t n;
+        const sim_route_t *t = sim_infinity_routes(&n);
+        sim_router_dispatch(req, t, n);
+    } else {
+        sim_router_dispatch(req, routes, sizeof(routes) / sizeof(routes[0]));
+    }
+    return 0;
+}
+
+void sim_router_dispatch(h2o_req_t *req, const sim_route_t *table, size_t n)
+{
     int path_found = 0;
     /* HEAD is served like GET (h2o drops the body) */
     h2o_iovec_t method = iov_eq(req->method, "HEAD") ? h2o_iovec_init(H2O_STRLIT("GET")) : req->method;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (!iov_eq(req->path_normalized, routes[i].path))
+    for (size_t i = 0; i < n; i++) {
+        if (!iov_eq(req->path_normalized, table[i].path))
             continue;
         path_found = 1;
-        if (iov_eq(method, routes[i].method)) {
-            routes[i].fn(req);
-            return 0;
+        if (iov_eq(method, table[i].method)) {
+            table[i].fn(req);
+            return;
         }
     }
     if (path_found)
         sim_http_send_detail(req, 405, "Method Not Allowed");
     else
         sim_http_send_detail(req, 404, "Not Found");
-    return 0;
 }
