@@ -7,6 +7,8 @@
  */
 #include "generation.h"
 #include "log.h"
+#include <errno.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +94,35 @@ static int build_lookup(ig_generation_t *gen)
     return 0;
 }
 
+/* mkdir -p for server.stateDir, which plugins keep their files in (keys, ledger). */
+static int make_state_dir(const char *dir, char *msg, size_t msgsize)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(path)) {
+        snprintf(msg, msgsize, "the path is empty or too long");
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char c = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            snprintf(msg, msgsize, "cannot create %s: %s", path, strerror(errno));
+            return -1;
+        }
+        path[i] = c;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(msg, msgsize, "%s is not a directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
 /* Which instances authenticate, limit and bill; at most one may authenticate. */
 static int sort_roles(ig_generation_t *gen, ig_errors_t *errs)
 {
@@ -158,6 +189,16 @@ ig_generation_t *ig_generation_build(ig_config_t *cfg, uint64_t id, ig_endpoint_
     }
     gen->nplugins = cfg->nplugins;
     gen->nmodels = cfg->nmodels;
+
+    /* plugins find server.stateDir existing; only made when a plugin may keep state there */
+    int wants_state = 0;
+    for (size_t j = 0; j < cfg->nplugins; j++)
+        wants_state |= cfg->plugins[j].plugin->desc->kind >= IG_PLUGIN_AUTH;
+    char smsg[300];
+    if (wants_state && cfg->server.state_dir && make_state_dir(cfg->server.state_dir, smsg, sizeof(smsg)) != 0) {
+        ig_errors_at(errs, cfg->path, 1, "server.stateDir: %s", smsg);
+        goto fail;
+    }
 
     /* plugin instances, in plugins.load order; stop at the first failure (later ones may need it) */
     for (size_t j = 0; j < cfg->nplugins; j++) {
