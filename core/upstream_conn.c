@@ -137,15 +137,52 @@ static void stop_reading(ig_upstream_conn_t *conn)
     }
 }
 
-/* Back to the struct's own 16 KB once a huge head has been dealt with. */
+static int rbuf_is_own(const ig_upstream_conn_t *conn)
+{
+    return conn->rbuf != NULL && conn->rbuf != conn->pool->rbuf;
+}
+
+/* Drops whatever is buffered: the connection holds no read buffer again. */
 static void shrink_rbuf(ig_upstream_conn_t *conn)
 {
-    if (conn->rbuf != conn->rbuf_inline) {
+    if (rbuf_is_own(conn))
         free(conn->rbuf);
-        conn->rbuf = conn->rbuf_inline;
-        conn->rcap = IG_UPSTREAM_RBUF_SIZE;
+    conn->rbuf = NULL;
+    conn->rcap = conn->rstart = conn->rlen = 0;
+}
+
+/*
+ * After a read was parsed: bytes still unparsed in the pool's buffer move to
+ * the connection's own (the next read of another connection reuses the pool's).
+ * -1 when out of memory.
+ */
+static int rbuf_settle(ig_upstream_conn_t *conn)
+{
+    if (conn->rbuf != conn->pool->rbuf)
+        return 0;
+    uint32_t left = conn->rlen - conn->rstart;
+    if (left == 0 || conn->state == IG_CONN_CLOSING) {
+        conn->rbuf = NULL;
+        conn->rcap = conn->rstart = conn->rlen = 0;
+        return 0;
     }
-    conn->rstart = conn->rlen = 0;
+    uint32_t cap = IG_UPSTREAM_LEFTOVER_MIN;
+    while (cap < left * 2 && cap < IG_UPSTREAM_MAX_HEAD)
+        cap *= 2;
+    if (cap < left)
+        cap = left;
+    char *own = malloc(cap);
+    if (own == NULL) {
+        conn->rbuf = NULL;
+        conn->rcap = conn->rstart = conn->rlen = 0;
+        return -1;
+    }
+    memcpy(own, conn->rbuf + conn->rstart, left);
+    conn->rbuf = own;
+    conn->rcap = cap;
+    conn->rstart = 0;
+    conn->rlen = left;
+    return 0;
 }
 
 /* ---- ending a request ----------------------------------------------------------------------------- */
@@ -169,7 +206,7 @@ static void handle_closed(ig_upstream_conn_t *conn)
         return;
     ig_upstream_pool_t *pool = conn->pool;
     ig_upstream_req_release(&conn->req);
-    if (conn->rbuf != conn->rbuf_inline)
+    if (rbuf_is_own(conn))
         free(conn->rbuf);
     free(conn);
     ig_upstream_pool_conn_freed(pool);
@@ -399,14 +436,16 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     ig_upstream_conn_t *conn = h->data;
     (void)suggested;
-    /* full only while a head larger than the buffer is pending (the body is always consumed) */
-    if (conn->rlen == conn->rcap && conn->rcap < IG_UPSTREAM_MAX_HEAD) {
+    if (conn->rlen == 0) {
+        /* nothing pending: read into the pool's buffer */
+        shrink_rbuf(conn);
+        conn->rbuf = conn->pool->rbuf;
+        conn->rcap = IG_UPSTREAM_RBUF_SIZE;
+    } else if (conn->rlen == conn->rcap && conn->rcap < IG_UPSTREAM_MAX_HEAD) {
+        /* full only while a head larger than the buffer is pending (the body is always consumed) */
         uint32_t cap = conn->rcap * 2 > IG_UPSTREAM_MAX_HEAD ? IG_UPSTREAM_MAX_HEAD : conn->rcap * 2;
-        char *nb = malloc(cap);
+        char *nb = realloc(conn->rbuf, cap);
         if (nb != NULL) {
-            memcpy(nb, conn->rbuf, conn->rlen);
-            if (conn->rbuf != conn->rbuf_inline)
-                free(conn->rbuf);
             conn->rbuf = nb;
             conn->rcap = cap;
         }
@@ -520,7 +559,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     } else {
         conn->last_read = uv_now(conn->tcp.loop);
     }
-    conn_feed(conn);
+    int more = conn_feed(conn) == FEED_MORE;
+    /* the struct outlives this callback even when the request ended (handles close later) */
+    if (rbuf_settle(conn) != 0 && more)
+        conn_fail(conn, ig_http1_response_head_done(&conn->parser) ? IG_UPSTREAM_CUT : IG_UPSTREAM_RESET_BEFORE_HEAD);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -569,15 +611,13 @@ static void on_timer(uv_timer_t *t)
 
 ig_upstream_conn_t *ig_upstream_conn_create(ig_upstream_pool_t *pool, const ig_endpoint_t *ep)
 {
-    ig_upstream_conn_t *conn = malloc(sizeof(*conn) + IG_UPSTREAM_RBUF_SIZE);
+    ig_upstream_conn_t *conn = malloc(sizeof(*conn));
     if (conn == NULL)
         return NULL;
     memset(conn, 0, sizeof(*conn));
     conn->pool = pool;
     conn->ep_id = ep->id;
     conn->ep_key = ig_upstream_endpoint_key(ep);
-    conn->rbuf = conn->rbuf_inline;
-    conn->rcap = IG_UPSTREAM_RBUF_SIZE;
     uv_tcp_init(pool->loop, &conn->tcp); /* neither can fail: no socket yet */
     uv_timer_init(pool->loop, &conn->timer);
     conn->tcp.data = conn;

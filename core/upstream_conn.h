@@ -15,7 +15,8 @@
 #include "http1_response_parser.h"
 #include "upstream.h"
 
-#define IG_UPSTREAM_RBUF_SIZE 8192         /* per-connection read buffer: engines send small SSE events; it grows only for a huge head */
+#define IG_UPSTREAM_RBUF_SIZE 65536        /* the pool's read buffer, shared by its connections (see rbuf below) */
+#define IG_UPSTREAM_LEFTOVER_MIN 1024      /* smallest buffer a connection keeps unparsed bytes in */
 #define IG_UPSTREAM_MAX_HEAD 65536         /* response head limit: the read buffer grows up to this */
 #define IG_UPSTREAM_INLINE_HEAD 256        /* request head bytes stored in place; longer ones are malloc'd */
 #define IG_UPSTREAM_INLINE_BUFS 7          /* head + 6 body pieces in place; more are malloc'd */
@@ -61,7 +62,15 @@ struct ig_upstream_conn_s {
     uint64_t last_read;        /* uv_now of the last read, for the lazily re-armed idle timer */
     uint32_t ep_id;
     ig_http1_response_parser_t parser;
-    char *rbuf;                /* rbuf_inline, or a larger block while a huge head is read */
+    /*
+     * Reads land in the pool's shared buffer (one per worker thread: a read is
+     * parsed before the loop runs anything else), so a connection waiting
+     * between SSE events holds no buffer at all. Only bytes the parser could not
+     * take yet (a partial head or chunk line, or what a paused request has not
+     * delivered) move to a buffer of the connection's own. rbuf is NULL, the
+     * pool's buffer during a read, or that own buffer.
+     */
+    char *rbuf;
     uint32_t rcap, rstart, rlen; /* unparsed bytes are rbuf[rstart..rlen) */
     uint8_t state;             /* ig_upstream_conn_state_t */
     uint8_t timer_mode;
@@ -69,7 +78,6 @@ struct ig_upstream_conn_s {
     uint8_t open_handles;      /* tcp + timer until closed; the struct is freed at 0 */
     uint16_t flags;
     ig_upstream_req_t req;
-    char rbuf_inline[];        /* IG_UPSTREAM_RBUF_SIZE bytes, allocated with the struct */
 };
 
 typedef struct {
@@ -84,6 +92,7 @@ struct ig_upstream_pool_s {
     uint32_t nidle;
     size_t live;                   /* connections not yet freed */
     ig_upstream_op_t *free_ops;    /* reused connect/write requests */
+    char *rbuf;                    /* IG_UPSTREAM_RBUF_SIZE bytes every connection reads into (see the conn's rbuf) */
     int closing;
 };
 

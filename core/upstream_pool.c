@@ -26,6 +26,11 @@ ig_upstream_pool_t *ig_upstream_pool_create(uv_loop_t *loop, const ig_upstream_l
     ig_upstream_pool_t *pool = calloc(1, sizeof(*pool));
     if (pool == NULL)
         return NULL;
+    pool->rbuf = malloc(IG_UPSTREAM_RBUF_SIZE);
+    if (pool->rbuf == NULL) {
+        free(pool);
+        return NULL;
+    }
     pool->loop = loop;
     pool->limits = limits ? *limits : default_limits;
     return pool;
@@ -40,6 +45,7 @@ static void pool_free(ig_upstream_pool_t *pool)
         free(op);
     }
     free(pool->idle);
+    free(pool->rbuf);
     free(pool);
 }
 
