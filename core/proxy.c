@@ -14,6 +14,7 @@
 #define PROXY_MAX_CANDIDATES 64       /* endpoints considered per pick */
 #define PROXY_PAUSE_BYTES (256 * 1024) /* stop reading the engine when this much waits for the client */
 #define PROXY_ERROR_BODY_MAX (64 * 1024)
+#define PROXY_CONTROL_BODY_MAX (64 * 1024) /* what an engine's control answer may hand to on_control_done */
 
 /* Bytes on their way to the client; two of them alternate, since h2o keeps a sent buffer until proceed(). */
 typedef struct {
@@ -35,7 +36,11 @@ typedef struct {
     ig_endpoint_t *ep;           /* endpoint of the attempt in flight (counted in its in_flight) */
     ig_endpoint_t *tried[PROXY_MAX_ATTEMPTS];
     unsigned attempts;
-    ig_queue_entry_t queued;     /* while waiting for a ready endpoint */
+    ig_queue_entry_t queued;     /* while waiting for a ready endpoint, or for the engine (IG_ENGINE_WAIT) */
+    ig_upstream_req_t *ctl;      /* the engine's control request in flight (before_send) */
+    outbuf_t ctl_body;
+    int ctl_status;
+    uint64_t wait_deadline_ms;   /* loop time an IG_ENGINE_WAIT gives up (server.firstByteTimeout) */
     outbuf_t pending, sending;
     ig_upstream_result_t result;
     const char *content_type;
@@ -49,6 +54,7 @@ typedef struct {
     unsigned error_status : 1;   /* the engine answered >= 400: hold the body, answer OpenAI-shaped */
     unsigned sse : 1;
     unsigned in_queue : 1;
+    unsigned engine_wait : 1;    /* queued is in the worker's queue for IG_ENGINE_WAIT (not counted in model->queued) */
 } proxy_t;
 
 static void start_attempt(proxy_t *p);
@@ -162,15 +168,24 @@ static void queue_place_release(proxy_t *p)
 
 static void leave_queue(proxy_t *p)
 {
+    if (p->engine_wait) {
+        p->engine_wait = 0;
+        ig_request_queue_remove(&p->worker->queue, &p->queued);
+    }
     if (!p->in_queue)
         return;
     ig_request_queue_remove(&p->worker->queue, &p->queued);
     queue_place_release(p);
 }
 
+static void control_cancel(proxy_t *p);
+
 static void abandon(proxy_t *p, const char *outcome)
 {
     leave_queue(p);
+    control_cancel(p);
+    if (p->up == NULL && p->ep != NULL)
+        release_endpoint(p, 0); /* picked, but still in before_send's control or wait */
     if (p->up != NULL) {
         ig_upstream_cancel(p->up);
         p->up = NULL;
@@ -195,6 +210,7 @@ static void on_dispose(void *arg)
     abandon(p, "client closed");
     free(p->pending.data);
     free(p->sending.data);
+    free(p->ctl_body.data);
     p->worker->active--;
     ig_generation_release(p->gen);
 }
@@ -257,6 +273,8 @@ static void fail_upstream(proxy_t *p, ig_upstream_result_t r)
 static void send_engine_error(proxy_t *p)
 {
     int status = p->ereq.upstream_status >= 500 ? 502 : p->ereq.upstream_status;
+    if (p->ereq.client_status >= 400 && p->ereq.client_status <= 599)
+        status = p->ereq.client_status; /* the engine plugin knows better (e.g. 503: model not pulled) */
     h2o_req_t *req = p->req;
     ig_json_value_t root, err;
     int shaped = p->pending.len > 0 && ig_json_validate_value(p->pending.data, p->pending.len, NULL, &root) == 0 &&
@@ -413,6 +431,8 @@ static size_t count_candidates(proxy_t *p, ig_endpoint_t **out)
     return n;
 }
 
+static void engine_gate(proxy_t *p);
+
 static void start_attempt(proxy_t *p)
 {
     ig_endpoint_t *cand[PROXY_MAX_CANDIDATES];
@@ -438,7 +458,14 @@ static void start_attempt(proxy_t *p)
     p->log->endpoint = ep;
     p->log->attempts = p->attempts;
     atomic_fetch_add_explicit(&ep->in_flight, 1, memory_order_relaxed);
+    p->wait_deadline_ms = 0;
+    engine_gate(p);
+}
 
+/* Sends the request to the endpoint picked for this attempt (after the engine's control requests, if any). */
+static void send_request(proxy_t *p)
+{
+    ig_endpoint_t *ep = p->ep;
     ig_upstream_header_t headers[2] = {
         {IG_STR("Content-Type"), IG_STR("application/json")},
         {IG_STR("Accept"), p->oreq.stream ? IG_STR("text/event-stream") : IG_STR("application/json")},
@@ -532,6 +559,153 @@ static void dispatch(proxy_t *p)
     p->queued.expire = queued_expire;
     p->in_queue = 1;
     ig_request_queue_push(&p->worker->queue, &p->queued, sc->queue.timeout_ms);
+}
+
+/* ---- the engine's control requests before the request (before_send) ------------------------------ */
+
+/* The engine plugin refused the request in before_send/on_control_done: its error, default 502. */
+static void fail_engine(proxy_t *p, const ig_error_t *err)
+{
+    release_endpoint(p, 0);
+    end_engine(p, 0, &null_sink);
+    p->log->outcome = "engine refused";
+    if (p->client_gone)
+        return;
+    ig_send_error(p->req, err->status ? err->status : 502, err->type ? err->type : "server_error", NULL, err->code,
+                  "model `%s`: %s", p->oreq.model_name, err->msg[0] ? err->msg : "the engine plugin refused the request");
+}
+
+static void on_ctl_head(void *data, int status, const ig_upstream_header_t *headers, size_t n)
+{
+    proxy_t *p = data;
+    p->ctl_status = status;
+}
+
+static void on_ctl_body(void *data, const char *chunk, size_t len)
+{
+    proxy_t *p = data;
+    if (p->ctl_body.len + len > PROXY_CONTROL_BODY_MAX)
+        len = PROXY_CONTROL_BODY_MAX - p->ctl_body.len;
+    outbuf_append(&p->ctl_body, chunk, len);
+}
+
+static void on_ctl_done(void *data, ig_upstream_result_t result)
+{
+    proxy_t *p = data;
+    const ig_engine_vtable_t *eng = p->model->engine;
+    p->ctl = NULL;
+    int status = result == IG_UPSTREAM_OK ? p->ctl_status : 0;
+    ig_error_t err = {{0}};
+    int rc = eng->on_control_done(p->model->engine_state, &p->ereq, p->ep, status, p->ctl_body.data, p->ctl_body.len, &err);
+    p->ctl_body.len = 0;
+    if (status == 0) {
+        /* the endpoint failed under the control request: like a failed attempt (retried elsewhere) */
+        ig_log_warn("model %s: endpoint %s failed a control request (%s)", p->oreq.model_name, p->ep->url,
+                    ig_upstream_result_str(result));
+        release_endpoint(p, 1);
+        if (is_retryable(result) && can_retry(p)) {
+            start_attempt(p);
+            return;
+        }
+        end_engine(p, 0, &null_sink);
+        fail_upstream(p, result);
+        return;
+    }
+    if (rc != 0) {
+        fail_engine(p, &err);
+        return;
+    }
+    engine_gate(p);
+}
+
+static const ig_upstream_callbacks_t control_callbacks = {on_ctl_head, on_ctl_body, on_ctl_done};
+
+/* The client left during a control request: stop it; the plugin still hears of it (status 0). */
+static void control_cancel(proxy_t *p)
+{
+    if (p->ctl == NULL)
+        return;
+    ig_upstream_cancel(p->ctl);
+    p->ctl = NULL;
+    ig_error_t err = {{0}};
+    p->model->engine->on_control_done(p->model->engine_state, &p->ereq, p->ep, 0, NULL, 0, &err);
+}
+
+static int engine_wait_ready(ig_queue_entry_t *e)
+{
+    return 1; /* polled on the queue's tick: ask before_send again */
+}
+
+static void engine_wait_release(ig_queue_entry_t *e)
+{
+    proxy_t *p = proxy_of_entry(e);
+    p->engine_wait = 0;
+    engine_gate(p);
+}
+
+static void engine_wait_expire(ig_queue_entry_t *e)
+{
+    proxy_t *p = proxy_of_entry(e);
+    p->engine_wait = 0;
+    release_endpoint(p, 0);
+    end_engine(p, 0, &null_sink);
+    p->log->outcome = "engine not ready";
+    ig_send_error(p->req, 504, "server_error", NULL, "upstream_timeout",
+                  "model `%s`: the engine was not ready for the request within %llums (server.firstByteTimeout)",
+                  p->oreq.model_name, (unsigned long long)p->gen->config->server.first_byte_timeout_ms);
+}
+
+/* Asks the engine plugin whether the picked endpoint needs a control request first, then sends. */
+static void engine_gate(proxy_t *p)
+{
+    const ig_engine_vtable_t *eng = p->model->engine;
+    if (eng->before_send == NULL || eng->on_control_done == NULL) {
+        send_request(p);
+        return;
+    }
+    ig_engine_control_t ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    ig_error_t err = {{0}};
+    int rc = eng->before_send(p->model->engine_state, &p->ereq, p->ep, &ctl, &err);
+    if (rc == IG_ENGINE_SEND) {
+        send_request(p);
+    } else if (rc == IG_ENGINE_CONTROL) {
+        static const ig_upstream_header_t json_ct = {IG_STR("Content-Type"), IG_STR("application/json")};
+        ig_upstream_request_t ureq = {
+            .endpoint = p->ep,
+            .method = ctl.method.len ? ctl.method : IG_STR("POST"),
+            .path = ctl.path,
+            .headers = &json_ct,
+            .nheaders = ctl.body.len ? 1 : 0,
+            .body = &ctl.body,
+            .nbody = ctl.body.len ? 1 : 0,
+        };
+        p->ctl_status = 0;
+        p->ctl_body.len = 0;
+        p->ctl = ig_upstream_start(p->worker->upstream, &ureq, &control_callbacks, p);
+        if (p->ctl == NULL) {
+            ig_error_t oom = {.status = 500};
+            snprintf(oom.msg, sizeof(oom.msg), "out of memory");
+            fail_engine(p, &oom);
+        }
+    } else if (rc == IG_ENGINE_WAIT) {
+        uint64_t now = uv_now(&p->worker->loop);
+        if (p->wait_deadline_ms == 0)
+            p->wait_deadline_ms = now + p->gen->config->server.first_byte_timeout_ms;
+        p->queued.is_ready = engine_wait_ready;
+        p->queued.release = engine_wait_release;
+        p->queued.expire = engine_wait_expire;
+        p->engine_wait = 1;
+        /* is_ready says yes at the next tick; the deadline only matters once it says no, which it never does */
+        if (now >= p->wait_deadline_ms) {
+            p->engine_wait = 0;
+            engine_wait_expire(&p->queued);
+            return;
+        }
+        ig_request_queue_push(&p->worker->queue, &p->queued, p->wait_deadline_ms - now);
+    } else {
+        fail_engine(p, &err);
+    }
 }
 
 /* ---- the request ------------------------------------------------------------------------------ */

@@ -6,6 +6,10 @@ typedef struct {
     char *buf;              /* plain body, or the unfinished SSE event */
     size_t len, cap;
     int passthrough;        /* plain body over OAC_MAX_BUFFERED: forwarded untouched */
+    int count_chunks;       /* oac_count_text_chunks() */
+    int64_t text_chunks;
+    unsigned plugin_flags;  /* oac_plugin_flags() */
+    const void *plugin_data; /* oac_plugin_data() */
     int sse;                /* the client asked for a stream */
     int rewrite_model;      /* the engine knows the model under another name */
     int strip_usage;        /* we asked for usage, the client did not: drop the usage-only chunk */
@@ -14,6 +18,36 @@ typedef struct {
 #define JSON(r) ((r)->host->json)
 
 /* ---- request ------------------------------------------------------------------------------- */
+
+const char *oac_api_path(ig_api_t api)
+{
+    switch (api) {
+    case IG_API_CHAT_COMPLETIONS: return "/v1/chat/completions";
+    case IG_API_COMPLETIONS: return "/v1/completions";
+    case IG_API_EMBEDDINGS: return "/v1/embeddings";
+    default: return NULL;
+    }
+}
+
+void oac_count_text_chunks(ig_engine_req_t *r)
+{
+    ((oac_state_t *)r->state)->count_chunks = 1;
+}
+
+int64_t oac_stream_text_chunks(const ig_engine_req_t *r)
+{
+    return r->state ? ((const oac_state_t *)r->state)->text_chunks : 0;
+}
+
+unsigned *oac_plugin_flags(ig_engine_req_t *r)
+{
+    return &((oac_state_t *)r->state)->plugin_flags;
+}
+
+const void **oac_plugin_data(ig_engine_req_t *r)
+{
+    return &((oac_state_t *)r->state)->plugin_data;
+}
 
 ig_str_t oac_upstream_model(const ig_engine_req_t *r)
 {
@@ -172,6 +206,15 @@ static int is_usage_only_chunk(ig_engine_req_t *r, const ig_json_value_t *obj)
     return JSON(r)->iter_next(&it, NULL, &first) == 0;
 }
 
+/* A chunk whose first choice carries text: one generated token, for engines that stream token by token. */
+static void count_text_chunk(ig_engine_req_t *r, const ig_json_value_t *obj)
+{
+    ig_json_value_t t;
+    if ((JSON(r)->path(obj, "choices.0.delta.content", &t) == 1 || JSON(r)->path(obj, "choices.0.text", &t) == 1) &&
+        t.type == IG_JSON_STRING && t.len > 2)
+        ((oac_state_t *)r->state)->text_chunks++;
+}
+
 /* One SSE event (without its blank-line terminator). */
 static void sse_event(ig_engine_req_t *r, const char *ev, size_t n, ig_sink_t *sink)
 {
@@ -184,6 +227,8 @@ static void sse_event(ig_engine_req_t *r, const char *ev, size_t n, ig_sink_t *s
             payload++, plen--;
         if (plen > 0 && *payload == '{' && parse_object(r, payload, plen, &obj) == 0) {
             oac_read_usage(r->host, &obj, &r->usage);
+            if (st->count_chunks)
+                count_text_chunk(r, &obj);
             if (st->strip_usage && is_usage_only_chunk(r, &obj))
                 return; /* the usage-only chunk the client did not ask for */
             if (st->rewrite_model) {
@@ -266,19 +311,70 @@ void oac_on_response_data(ig_engine_req_t *r, const char *data, size_t len, ig_s
     buf_append(st, data, len);
 }
 
-/* vLLM: {"object":"error","message":..,"type":"BadRequestError","param":..,"code":400}; FastAPI: {"detail":..}. */
+void oac_write_error(ig_engine_req_t *r, ig_sink_t *sink, const char *type, const char *code, const char *msg, size_t len)
+{
+    size_t cap = len * 6 + 3;
+    char *lit = r->host->palloc(r->pool, cap);
+    size_t n = JSON(r)->escape(msg, len, lit, cap);
+    sink->write(sink, "{\"error\":{\"message\":", 20);
+    sink->write(sink, lit, n);
+    sink->write(sink, ",\"type\":\"", 9);
+    sink->write(sink, type, strlen(type));
+    sink->write(sink, "\",\"param\":null,\"code\":", 24);
+    if (code != NULL) {
+        sink->write(sink, "\"", 1);
+        sink->write(sink, code, strlen(code));
+        sink->write(sink, "\"", 1);
+    } else {
+        sink->write(sink, "null", 4);
+    }
+    sink->write(sink, "}}", 2);
+}
+
+/* The message of an engine's error body (see oac_error_message) as a JSON value, and the body's root. */
+static int error_message_value(ig_engine_req_t *r, ig_json_value_t *root, ig_json_value_t *msg)
+{
+    oac_state_t *st = r->state;
+    ig_json_value_t err;
+    if (st == NULL || st->len == 0 || parse_object(r, st->buf, st->len, root) != 0)
+        return 0;
+    if (JSON(r)->object_get(root, "error", 5, &err) == 1) {
+        if (err.type == IG_JSON_STRING) {
+            *msg = err;
+            return 1;
+        }
+        if (err.type == IG_JSON_OBJECT && JSON(r)->object_get(&err, "message", 7, msg) == 1)
+            return 1;
+    }
+    return JSON(r)->object_get(root, "message", 7, msg) == 1 || JSON(r)->object_get(root, "detail", 6, msg) == 1;
+}
+
+int oac_error_message(ig_engine_req_t *r, ig_str_t *out)
+{
+    ig_json_value_t root, msg;
+    if (!error_message_value(r, &root, &msg) || msg.type != IG_JSON_STRING)
+        return 0;
+    char *buf = r->host->palloc(r->pool, msg.len + 1);
+    size_t n = 0;
+    if (JSON(r)->string_unescape(&msg, buf, msg.len + 1, &n) != 0)
+        return 0;
+    buf[n] = '\0';
+    *out = (ig_str_t){buf, n};
+    return 1;
+}
+
+/* vLLM: {"object":"error","message":..,"type":"BadRequestError","param":..,"code":400}; FastAPI: {"detail":..};
+ * Ollama's native API: {"error":"..."}. */
 static void write_openai_error(ig_engine_req_t *r, ig_sink_t *sink)
 {
     oac_state_t *st = r->state;
     ig_json_value_t root, msg, param;
-    if (st->len == 0 || parse_object(r, st->buf, st->len, &root) != 0)
+    if (!error_message_value(r, &root, &msg))
         return; /* nothing usable: the core answers with its own message */
-    if (JSON(r)->object_get(&root, "error", 5, &msg) == 1 && msg.type == IG_JSON_OBJECT) {
-        sink->write(sink, st->buf, st->len);
+    if (JSON(r)->object_get(&root, "error", 5, &param) == 1 && param.type == IG_JSON_OBJECT) {
+        sink->write(sink, st->buf, st->len); /* already OpenAI's shape */
         return;
     }
-    if (JSON(r)->object_get(&root, "message", 7, &msg) != 1 && JSON(r)->object_get(&root, "detail", 6, &msg) != 1)
-        return;
     int status = r->upstream_status;
     const char *type = status == 401 ? "authentication_error"
                        : status == 429 ? "rate_limit_exceeded"
@@ -305,6 +401,16 @@ static void write_openai_error(ig_engine_req_t *r, ig_sink_t *sink)
         sink->write(sink, ",\"code\":\"model_not_found\"}}", 27);
     else
         sink->write(sink, ",\"code\":null}}", 14);
+}
+
+void oac_discard(ig_engine_req_t *r)
+{
+    oac_state_t *st = r->state;
+    if (st == NULL)
+        return;
+    free(st->buf);
+    st->buf = NULL;
+    st->len = st->cap = 0;
 }
 
 void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)

@@ -25,6 +25,35 @@ int oac_prepare(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, i
 /* The model name the engine should see: the adapter when one is addressed, else the served name. */
 ig_str_t oac_upstream_model(const ig_engine_req_t *r);
 
+/* The engine path for an OpenAI API ("/v1/chat/completions", ...), or NULL for one it does not serve here. */
+const char *oac_api_path(ig_api_t api);
+
+/*
+ * For an answer >= 400, from on_response_end before oac_on_response_end: the engine's error message,
+ * unescaped into the request's pool, from error.message (OpenAI's shape), error (a string: Ollama's
+ * native shape), message (vLLM's) or detail (FastAPI's). 1 with *msg, 0 when the body has none.
+ */
+int oac_error_message(ig_engine_req_t *r, ig_str_t *msg);
+
+/* Writes {"error":{"message":msg,"type":type,"param":null,"code":code or null}} to sink. */
+void oac_write_error(ig_engine_req_t *r, ig_sink_t *sink, const char *type, const char *code, const char *msg, size_t len);
+
+/* Instead of oac_on_response_end when the plugin answered itself: frees what oac holds, writes nothing. */
+void oac_discard(ig_engine_req_t *r);
+
+/*
+ * Streams: count the chunks that carry generated text (choices[0].delta.content or choices[0].text
+ * not empty), for engines that stream one token per chunk but may not honour
+ * stream_options.include_usage (Ollama before it learnt it): oac_stream_text_chunks() is then the
+ * completion length. Call after oac_prepare.
+ */
+void oac_count_text_chunks(ig_engine_req_t *r);
+int64_t oac_stream_text_chunks(const ig_engine_req_t *r);
+
+/* A word of per-request flags and a pointer for the plugin's own use (0 and NULL after oac_prepare). */
+unsigned *oac_plugin_flags(ig_engine_req_t *r);
+const void **oac_plugin_data(ig_engine_req_t *r);
+
 /* Response hooks; per-request state lives in r->state and is freed by oac_on_response_end. */
 void oac_on_response_data(ig_engine_req_t *r, const char *data, size_t len, ig_sink_t *sink);
 void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink);
