@@ -29,6 +29,8 @@ static const char *type_name(ig_option_type_t t)
         return "duration";
     case IG_OPT_STRING_LIST:
         return "list of strings";
+    case IG_OPT_JSON:
+        return "any value";
     }
     return "unknown type";
 }
@@ -87,6 +89,10 @@ static int parse_value(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *n, const char *
         out->list_len = len;
         return bad ? -1 : 0;
     }
+    case IG_OPT_JSON:
+        /* the same walk models[].openrouter uses: bounded depth, errors at the node's line */
+        out->str = ig_yaml_to_json(y, n, path, a);
+        return out->str ? 0 : -1;
     }
     ig_yaml_error(y, n, path, "option has an unknown type %d", (int)d->type);
     return -1;
@@ -223,7 +229,7 @@ int ig_options_check_decls(const ig_option_decl_t *decls, char *msg, size_t msgs
             }
         if (rc)
             break;
-        if (d->type < IG_OPT_STRING || d->type > IG_OPT_STRING_LIST) {
+        if (d->type < IG_OPT_STRING || d->type > IG_OPT_JSON) {
             snprintf(msg, msgsize, "option \"%s\" has unknown type %d", d->name, (int)d->type);
             rc = -1;
         } else if (d->min > d->max) {

@@ -139,6 +139,7 @@ static const ig_option_decl_t good_opts[] = {{"s", IG_OPT_STRING, ""},
                                              {"l", IG_OPT_STRING_LIST, "[]"},
                                              {"d", IG_OPT_DURATION, "2m"},
                                              {"b", IG_OPT_BOOL, "TRUE"},
+                                             {"j", IG_OPT_JSON, "{a: [1]}"},
                                              {NULL}};
 
 static void builtins(void)
@@ -290,10 +291,58 @@ static void options(void)
     ig_arena_destroy(a);
 }
 
+/* IG_OPT_JSON: any YAML value reaches the plugin as JSON text; defaults go through the same walk */
+static void json_options(void)
+{
+    static const ig_option_decl_t jdecls[] = {{"keys", IG_OPT_JSON, "[]"}, {"meta", IG_OPT_JSON, "{x: 1}"}, {NULL}};
+    ig_arena_t *a = ig_arena_create();
+    static const struct {
+        const char *text, *keys, *meta; /* keys NULL: an error containing meta */
+    } cases[] = {
+        {"{}", "[]", "{\"x\":1}"},
+        {"keys: [{id: k1, n: 5, on: true, off: ~, s: \"5\", q: 'a\"b'}]\nmeta: plain",
+         "[{\"id\":\"k1\",\"n\":5,\"on\":true,\"off\":null,\"s\":\"5\",\"q\":\"a\\\"b\"}]", "\"plain\""},
+        {"keys: 2.5e3\nmeta: {nested: {deeper: [[]]}}", "2.5e3", "{\"nested\":{\"deeper\":[[]]}}"},
+        {NULL, NULL, "plugins.options.j.keys: nested more than 64 levels deep"}, /* text made below */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ig_errors_t errs = {0};
+        ig_yaml_t y;
+        char deep[200] = "keys: ";
+        if (!cases[i].text) { /* 70 nested lists: deeper than the YAML walk allows */
+            for (int d = 0; d < 70; d++)
+                strcat(deep, "[");
+            for (int d = 0; d < 70; d++)
+                strcat(deep, "]");
+        }
+        const char *text = cases[i].text ? cases[i].text : deep;
+        ig_yaml_open_buffer(&y, "j.yaml", text, strlen(text), &errs);
+        ig_option_value_t *v = NULL;
+        if (ig_yaml_next_document(&y) == 1)
+            v = ig_options_parse(&y, a, ig_yaml_root(&y), 3, "plugins.options.j", "plugin \"j\"", jdecls);
+        char *joined = ig_errors_join(&errs);
+        if (cases[i].keys) {
+            if (CHECKF(v != NULL, "case %zu refused: %s", i, joined))
+                CHECKF(strcmp(v[0].str, cases[i].keys) == 0 && strcmp(v[1].str, cases[i].meta) == 0,
+                       "case %zu: got %s / %s", i, v[0].str, v[1].str);
+        } else {
+            CHECKF(v == NULL && joined && strstr(joined, cases[i].meta), "case %zu: want %s, got %s", i, cases[i].meta,
+                   joined ? joined : "");
+        }
+        free(joined);
+        ig_yaml_close(&y);
+        ig_errors_clear(&errs);
+    }
+    char msg[256];
+    CHECK(ig_options_check_decls(jdecls, msg, sizeof(msg)) == 0);
+    ig_arena_destroy(a);
+}
+
 int main(int argc, char **argv)
 {
     loading();
     builtins();
     options();
+    json_options();
     return ig_test_summary();
 }

@@ -1,0 +1,142 @@
+/*
+ * ak_key.c — key secrets: SHA-256 (OpenSSL), constant-time comparison, generation, header parsing.
+ */
+#include "ak_key.h"
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+void ak_key_hash(const char *key, size_t len, uint8_t out[AK_HASH_LEN])
+{
+    SHA256((const unsigned char *)key, len, out);
+}
+
+int ak_hash_equal(const uint8_t a[AK_HASH_LEN], const uint8_t b[AK_HASH_LEN])
+{
+    return CRYPTO_memcmp(a, b, AK_HASH_LEN) == 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int ak_hash_parse(const char *s, size_t len, uint8_t out[AK_HASH_LEN], const char **why)
+{
+    static const char prefix[] = "sha256:";
+    if (len < sizeof(prefix) - 1 || memcmp(s, prefix, sizeof(prefix) - 1) != 0) {
+        *why = "must be \"sha256:\" followed by 64 hex digits (the SHA-256 of the key)";
+        return -1;
+    }
+    s += sizeof(prefix) - 1;
+    len -= sizeof(prefix) - 1;
+    if (len != 2 * AK_HASH_LEN) {
+        *why = "must have exactly 64 hex digits after \"sha256:\"";
+        return -1;
+    }
+    for (size_t i = 0; i < AK_HASH_LEN; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            *why = "has a character that is not a hex digit after \"sha256:\"";
+            return -1;
+        }
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+void ak_hash_format(const uint8_t h[AK_HASH_LEN], char *buf)
+{
+    static const char hex[] = "0123456789abcdef";
+    memcpy(buf, "sha256:", 7);
+    for (size_t i = 0; i < AK_HASH_LEN; i++) {
+        buf[7 + 2 * i] = hex[h[i] >> 4];
+        buf[8 + 2 * i] = hex[h[i] & 15];
+    }
+    buf[7 + 2 * AK_HASH_LEN] = '\0';
+}
+
+int ak_key_generate(const char *id, char *buf, size_t cap)
+{
+    unsigned char raw[AK_SECRET_BYTES];
+    unsigned char b64[4 * ((AK_SECRET_BYTES + 2) / 3) + 1];
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return -1;
+    int n = EVP_EncodeBlock(b64, raw, sizeof(raw));
+    OPENSSL_cleanse(raw, sizeof(raw));
+    /* base64url without padding: the key stays one token in headers, URLs and shells */
+    while (n > 0 && b64[n - 1] == '=')
+        n--;
+    for (int i = 0; i < n; i++)
+        b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+    int w = snprintf(buf, cap, "ig-%s-%.*s", id, n, (const char *)b64);
+    OPENSSL_cleanse(b64, sizeof(b64));
+    return w > 0 && (size_t)w < cap ? 0 : -1;
+}
+
+int ak_random_id(const char *prefix, char *buf, size_t cap)
+{
+    unsigned char raw[8];
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return -1;
+    int w = snprintf(buf, cap, "%s%02x%02x%02x%02x%02x%02x%02x%02x", prefix, raw[0], raw[1], raw[2], raw[3], raw[4],
+                     raw[5], raw[6], raw[7]);
+    return w > 0 && (size_t)w < cap ? 0 : -1;
+}
+
+static ig_str_t trim(ig_str_t s)
+{
+    while (s.len && (s.ptr[0] == ' ' || s.ptr[0] == '\t'))
+        s.ptr++, s.len--;
+    while (s.len && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
+        s.len--;
+    return s;
+}
+
+static int check_token(ig_str_t k, const char **why)
+{
+    if (k.len == 0) {
+        *why = "the API key is empty";
+        return -1;
+    }
+    if (k.len > AK_KEY_MAX) {
+        *why = "the API key is too long";
+        return -1;
+    }
+    for (size_t i = 0; i < k.len; i++)
+        if ((unsigned char)k.ptr[i] <= ' ' || (unsigned char)k.ptr[i] == 0x7f) {
+            *why = "the API key contains spaces or control characters";
+            return -1;
+        }
+    return 0;
+}
+
+int ak_key_from_headers(ig_str_t authorization, ig_str_t api_key, ig_str_t *key, const char **why)
+{
+    ig_str_t a = trim(authorization);
+    if (a.len) {
+        if (a.len > 7 && strncasecmp(a.ptr, "bearer", 6) == 0 && (a.ptr[6] == ' ' || a.ptr[6] == '\t')) {
+            *key = trim((ig_str_t){a.ptr + 7, a.len - 7});
+            return check_token(*key, why) == 0 ? 1 : -1;
+        }
+        if (trim(api_key).len == 0) {
+            *why = "the Authorization header must be \"Bearer <API key>\"";
+            return -1;
+        }
+    }
+    ig_str_t x = trim(api_key);
+    if (x.len == 0)
+        return 0;
+    *key = x;
+    return check_token(*key, why) == 0 ? 1 : -1;
+}
