@@ -213,6 +213,12 @@ typedef struct ig_engine_req_s {
     size_t nupstream_body;
     /* response, filled by the core before on_response_data */
     int upstream_status;
+    /*
+     * Set by a response hook when the engine answered >= 400: the status the client gets for that
+     * error (e.g. 503 for a model the engine has not pulled). 0 keeps the core's default: the
+     * engine's 4xx as it is, its 5xx as 502.
+     */
+    int client_status;
     /* filled by the engine from the response */
     ig_usage_t usage;
     void *state;               /* engine's per-request state */
@@ -224,6 +230,15 @@ typedef struct {
     double waiting;          /* requests queued in the engine, not yet started */
     double kv_cache_usage;   /* KV-cache in use, 0..1 */
 } ig_engine_load_t;
+
+/* A request the core sends to an endpoint on an engine's behalf (before_send). */
+typedef struct {
+    ig_str_t method;   /* "POST", "GET"; empty means POST */
+    ig_str_t path;     /* "/v1/load_lora_adapter" */
+    ig_str_t body;     /* sent as application/json when not empty */
+} ig_engine_control_t;
+
+enum { IG_ENGINE_SEND = 0, IG_ENGINE_CONTROL = 1, IG_ENGINE_WAIT = 2 };
 
 /* Where a response hook writes what the client receives. */
 typedef struct ig_sink_s {
@@ -259,6 +274,32 @@ typedef struct {
      * May write a tail to sink (ignored when the client is gone).
      */
     void (*on_response_end)(void *plugin_state, ig_engine_req_t *r, int complete, ig_sink_t *sink);
+    /*
+     * Optional control requests before the request itself (vLLM's dynamic LoRA loading, Ollama's
+     * tag check). Called on the worker thread once an endpoint is picked for an attempt, before
+     * anything is sent to it; ep is that endpoint (host->endpoint_url(ep) names it; an endpoint
+     * outlives reloads, so its URL is a good key for what the engine already has). Returns
+     *   IG_ENGINE_SEND (0): send the request now;
+     *   IG_ENGINE_CONTROL: *ctl is filled (strings from r->pool): the core sends it to ep first,
+     *     on the same upstream client and with the same timeouts, then calls on_control_done;
+     *   IG_ENGINE_WAIT: something this request needs is under way elsewhere (another request's
+     *     control on the same endpoint): the core calls before_send again about 50 ms later (until
+     *     server.firstByteTimeout has passed since the first wait; then the client gets a 504);
+     *   -1 with err: answer the client with err (default 502 server_error).
+     * It runs again for every attempt: a retry on another endpoint asks afresh.
+     */
+    int (*before_send)(void *plugin_state, ig_engine_req_t *r, const ig_endpoint_t *ep, ig_engine_control_t *ctl,
+                       ig_error_t *err);
+    /*
+     * The control request's outcome: the engine's status and body (at most 64 KB, not
+     * NUL-terminated). status is 0 when the endpoint could not be reached or failed mid-answer
+     * (the core then treats the attempt as failed: retried on another endpoint or answered 502/504,
+     * and the return value is ignored) or when the client left meanwhile (the request is abandoned).
+     * Called exactly once per IG_ENGINE_CONTROL. Returns 0 to go on (before_send is called again: it
+     * may ask for another control request or say IG_ENGINE_SEND), or -1 with err (default 502).
+     */
+    int (*on_control_done)(void *plugin_state, ig_engine_req_t *r, const ig_endpoint_t *ep, int status,
+                           const char *body, size_t len, ig_error_t *err);
 } ig_engine_vtable_t;
 
 /* ---- load-balancing plugins -------------------------------------------------------------- */
