@@ -10,6 +10,8 @@ static const struct {
     {"/v1/chat/completions", IG_API_CHAT_COMPLETIONS, IG_FEATURE_TEXT_GENERATION},
     {"/v1/completions", IG_API_COMPLETIONS, IG_FEATURE_TEXT_GENERATION},
     {"/v1/embeddings", IG_API_EMBEDDINGS, IG_FEATURE_TEXT_EMBEDDING},
+    {"/v1/audio/transcriptions", IG_API_AUDIO_TRANSCRIPTIONS, IG_FEATURE_SPEECH_TO_TEXT},
+    {"/v1/audio/translations", IG_API_AUDIO_TRANSLATIONS, IG_FEATURE_SPEECH_TO_TEXT},
 };
 
 ig_api_t ig_api_from_path(const char *path, size_t len)

@@ -1,6 +1,7 @@
 #include "proxy.h"
 #include <stdlib.h>
 #include <string.h>
+#include "audio_request.h"
 #include "log.h"
 #include "openai_error.h"
 #include "openai_request.h"
@@ -31,6 +32,7 @@ typedef struct {
     const ig_model_rt_t *model;
     ig_request_log_t *log;
     ig_openai_request_t oreq;
+    ig_audio_request_t *audio;   /* the form of an audio request (pool), else NULL */
     ig_engine_req_t ereq;
     ig_upstream_req_t *up;
     ig_endpoint_t *ep;           /* endpoint of the attempt in flight (counted in its in_flight) */
@@ -466,9 +468,10 @@ static void start_attempt(proxy_t *p)
 static void send_request(proxy_t *p)
 {
     ig_endpoint_t *ep = p->ep;
+    /* a multipart body carries its boundary in the engine's Content-Type; audio may answer text, srt or vtt */
     ig_upstream_header_t headers[2] = {
-        {IG_STR("Content-Type"), IG_STR("application/json")},
-        {IG_STR("Accept"), p->oreq.stream ? IG_STR("text/event-stream") : IG_STR("application/json")},
+        {IG_STR("Content-Type"), p->ereq.upstream_content_type.len ? p->ereq.upstream_content_type : IG_STR("application/json")},
+        {IG_STR("Accept"), p->oreq.stream ? IG_STR("text/event-stream") : p->audio ? IG_STR("*/*") : IG_STR("application/json")},
     };
     ig_upstream_request_t ureq = {
         .endpoint = ep,
@@ -730,7 +733,17 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
     w->active++;
 
     ig_request_error_t perr;
-    if (ig_openai_request_parse(api, req->entity.base, req->entity.len, &p->oreq, &perr) != 0) {
+    int parsed;
+    if (api == IG_API_AUDIO_TRANSCRIPTIONS || api == IG_API_AUDIO_TRANSLATIONS) {
+        ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+        p->audio = h2o_mem_alloc_pool(&req->pool, sizeof(*p->audio));
+        parsed = ig_audio_request_parse(api, ct >= 0 ? req->headers.entries[ct].value.base : NULL,
+                                        ct >= 0 ? req->headers.entries[ct].value.len : 0, req->entity.base,
+                                        req->entity.len, &p->oreq, p->audio, &perr);
+    } else {
+        parsed = ig_openai_request_parse(api, req->entity.base, req->entity.len, &p->oreq, &perr);
+    }
+    if (parsed != 0) {
         ig_send_error(req, perr.status, "invalid_request_error", perr.param, NULL, "%s", perr.message);
         return;
     }
@@ -764,6 +777,13 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
     e->stream = p->oreq.stream;
     e->client_wants_usage = p->oreq.include_usage;
     e->usage = (ig_usage_t){-1, -1, -1, -1};
+    if (p->audio != NULL) {
+        e->raw_body = (ig_str_t){req->entity.base, req->entity.len};
+        e->boundary = p->audio->boundary;
+        e->form = p->audio->parts;
+        e->nform = p->audio->nparts;
+        e->response_format = p->audio->response_format;
+    }
     ig_error_t err = {{0}};
     if (m->engine->prepare(m->engine_state, e, &err) != 0) {
         ig_send_error(req, 400, "invalid_request_error", NULL, NULL, "%s", err.msg);

@@ -157,6 +157,18 @@ typedef struct ig_model_s {
     void *lb_state;           /* set by the strategy's model_init */
 } ig_model_t;
 
+/*
+ * One part of a multipart/form-data body (RFC 7578), as the core found it. Every span points into
+ * the client's body; nothing is copied (the audio of a transcription may be large).
+ */
+typedef struct {
+    ig_str_t name;          /* the form field's name as written (between its quotes, escapes kept) */
+    ig_str_t filename;      /* the file name as written; ptr NULL when the part is not a file */
+    ig_str_t content_type;  /* the part's Content-Type value, or empty */
+    ig_str_t value;         /* the part's content (for a file: its bytes) */
+    ig_str_t whole;         /* the part from its delimiter line up to (not including) the next one's CRLF */
+} ig_form_part_t;
+
 /* Usage the engine reported; -1 where unknown. */
 typedef struct {
     int64_t prompt_tokens;
@@ -222,6 +234,19 @@ typedef struct ig_engine_req_s {
     /* filled by the engine from the response */
     ig_usage_t usage;
     void *state;               /* engine's per-request state */
+    /*
+     * multipart/form-data requests (audio transcriptions and translations). body and model_field
+     * are then empty (type IG_JSON_INVALID); the form is parsed instead, and the engine splices
+     * upstream_body from spans of raw_body (the audio is never copied). nform is 0 for JSON.
+     */
+    ig_str_t raw_body;         /* the client's whole body */
+    ig_str_t boundary;         /* the form's boundary (without the leading "--") */
+    const ig_form_part_t *form; /* the parts, in order */
+    size_t nform;
+    ig_str_t response_format;  /* audio: the form's response_format, checked; "json" when absent */
+    /* output of prepare(): the Content-Type sent upstream; empty means application/json. A
+     * multipart body must carry its boundary ("multipart/form-data; boundary=..."). */
+    ig_str_t upstream_content_type;
 } ig_engine_req_t;
 
 /* Load an engine reports about itself (vLLM's /metrics). A field the engine did not report is negative. */
