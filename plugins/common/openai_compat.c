@@ -13,6 +13,9 @@ typedef struct {
     int sse;                /* the client asked for a stream */
     int rewrite_model;      /* the engine knows the model under another name */
     int strip_usage;        /* we asked for usage, the client did not: drop the usage-only chunk */
+    int audio;              /* a transcription or translation (multipart request) */
+    int audio_from_header;  /* usage.audio_seconds came from the upload's WAV header */
+    ig_str_t client_model;  /* the client's model as a JSON string (audio: its form value, escaped) */
 } oac_state_t;
 
 #define JSON(r) ((r)->host->json)
@@ -139,6 +142,31 @@ int oac_prepare(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, i
 
 /* ---- response ------------------------------------------------------------------------------ */
 
+/* A duration: a JSON number, or a string holding one (vLLM's verbose_json writes "5.0"). 0 or -1. */
+static int json_seconds(const ig_host_t *host, const ig_json_value_t *v, double *out)
+{
+    double d;
+    if (v->type == IG_JSON_NUMBER) {
+        if (host->json->dbl(v, &d) != 0)
+            return -1;
+    } else if (v->type == IG_JSON_STRING) {
+        char buf[40], *end;
+        size_t n;
+        if (host->json->string_unescape(v, buf, sizeof(buf) - 1, &n) != 0 || n == 0)
+            return -1;
+        buf[n] = '\0';
+        d = strtod(buf, &end);
+        if (*end != '\0')
+            return -1;
+    } else {
+        return -1;
+    }
+    if (!(d >= 0 && d < 1e9))
+        return -1;
+    *out = d;
+    return 0;
+}
+
 void oac_read_usage(const ig_host_t *host, const ig_json_value_t *obj, ig_usage_t *usage)
 {
     ig_json_value_t u, v;
@@ -153,6 +181,9 @@ void oac_read_usage(const ig_host_t *host, const ig_json_value_t *obj, ig_usage_
         usage->completion_tokens = 0; /* embeddings report prompt tokens only */
     if (host->json->path(&u, "prompt_tokens_details.cached_tokens", &v) == 1 && host->json->int64(&v, &n) == 0)
         usage->cached_tokens = n;
+    double secs;
+    if (host->json->object_get(&u, "seconds", 7, &v) == 1 && json_seconds(host, &v, &secs) == 0)
+        usage->audio_seconds = secs; /* vLLM's transcription usage: {"type":"duration","seconds":N} */
 }
 
 static int buf_append(oac_state_t *st, const char *data, size_t len)
@@ -178,9 +209,13 @@ static int buf_append(oac_state_t *st, const char *data, size_t len)
 static void write_with_client_model(ig_engine_req_t *r, const ig_json_value_t *obj, ig_sink_t *sink)
 {
     ig_json_value_t m;
+    oac_state_t *st = r->state;
     if (JSON(r)->object_get(obj, "model", 5, &m) == 1) {
         sink->write(sink, obj->ptr, (size_t)(m.ptr - obj->ptr));
-        sink->write(sink, r->model_field.ptr, r->model_field.len);
+        if (st->client_model.len != 0)
+            sink->write(sink, st->client_model.ptr, st->client_model.len);
+        else
+            sink->write(sink, r->model_field.ptr, r->model_field.len);
         sink->write(sink, m.ptr + m.len, (size_t)(obj->ptr + obj->len - (m.ptr + m.len)));
     } else {
         sink->write(sink, obj->ptr, obj->len);
@@ -215,6 +250,26 @@ static void count_text_chunk(ig_engine_req_t *r, const ig_json_value_t *obj)
         ((oac_state_t *)r->state)->text_chunks++;
 }
 
+/*
+ * A streamed transcription event. faster-whisper-server's verbose_json events carry one segment
+ * each, with "duration" = that segment's length: the audio heard so far is the latest segment end.
+ * Used only when the upload's header did not give the duration.
+ */
+static void audio_stream_event(ig_engine_req_t *r, const ig_json_value_t *obj)
+{
+    oac_state_t *st = r->state;
+    ig_json_value_t segs, seg, end;
+    ig_json_iter_t it;
+    double d;
+    if (st->audio_from_header || JSON(r)->object_get(obj, "segments", 8, &segs) != 1 || segs.type != IG_JSON_ARRAY)
+        return;
+    JSON(r)->iter_init(&it, &segs);
+    while (JSON(r)->iter_next(&it, NULL, &seg) == 1)
+        if (seg.type == IG_JSON_OBJECT && JSON(r)->object_get(&seg, "end", 3, &end) == 1 &&
+            json_seconds(r->host, &end, &d) == 0 && d > r->usage.audio_seconds)
+            r->usage.audio_seconds = d;
+}
+
 /* One SSE event (without its blank-line terminator). */
 static void sse_event(ig_engine_req_t *r, const char *ev, size_t n, ig_sink_t *sink)
 {
@@ -227,6 +282,8 @@ static void sse_event(ig_engine_req_t *r, const char *ev, size_t n, ig_sink_t *s
             payload++, plen--;
         if (plen > 0 && *payload == '{' && parse_object(r, payload, plen, &obj) == 0) {
             oac_read_usage(r->host, &obj, &r->usage);
+            if (st->audio)
+                audio_stream_event(r, &obj);
             if (st->count_chunks)
                 count_text_chunk(r, &obj);
             if (st->strip_usage && is_usage_only_chunk(r, &obj))
@@ -428,6 +485,10 @@ void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
         ig_json_value_t obj;
         if (parse_object(r, st->buf, st->len, &obj) == 0) {
             oac_read_usage(r->host, &obj, &r->usage);
+            ig_json_value_t dur;
+            double d;
+            if (st->audio && JSON(r)->object_get(&obj, "duration", 8, &dur) == 1 && json_seconds(r->host, &dur, &d) == 0)
+                r->usage.audio_seconds = d; /* verbose_json: the whole audio's duration, as the engine decoded it */
             if (st->rewrite_model) {
                 write_with_client_model(r, &obj, sink);
                 sink->write(sink, st->buf + (obj.ptr + obj.len - st->buf), st->len - (size_t)(obj.ptr + obj.len - st->buf));
@@ -441,4 +502,124 @@ void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
     free(st->buf);
     st->buf = NULL;
     st->len = st->cap = 0;
+}
+
+/* ---- audio requests ------------------------------------------------------------------------- */
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+double oac_wav_seconds(const char *data, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    if (n < 12 || memcmp(p, "RIFF", 4) != 0 || memcmp(p + 8, "WAVE", 4) != 0)
+        return -1;
+    uint32_t byte_rate = 0;
+    size_t off = 12;
+    /* chunks: 4-byte id, 4-byte little-endian size, data padded to an even length */
+    while (off + 8 <= n) {
+        uint32_t size = le32(p + off + 4);
+        const unsigned char *id = p + off;
+        off += 8;
+        if (memcmp(id, "fmt ", 4) == 0) {
+            if (size < 16 || off + 16 > n)
+                return -1;
+            byte_rate = le32(p + off + 8);
+        } else if (memcmp(id, "data", 4) == 0) {
+            if (byte_rate == 0)
+                return -1; /* fmt must come first: without the rate the bytes mean nothing */
+            size_t have = n - off;
+            /* 0xFFFFFFFF (or a size past the end): a stream whose writer never knew the length */
+            size_t bytes = size == UINT32_MAX || size > have ? have : size;
+            return (double)bytes / byte_rate;
+        }
+        if (size > n - off)
+            return -1;
+        off += size + (size & 1);
+    }
+    return -1;
+}
+
+/* Is s an RFC 7230 token (usable unquoted as a parameter value)? */
+static int is_token(ig_str_t s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c) != NULL)
+            return 0;
+    }
+    return s.len > 0;
+}
+
+static ig_str_t json_literal(ig_engine_req_t *r, const char *s, size_t n)
+{
+    size_t cap = n * 6 + 3;
+    char *lit = r->host->palloc(r->pool, cap);
+    return (ig_str_t){lit, JSON(r)->escape(s, n, lit, cap)};
+}
+
+int oac_prepare_form(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, ig_error_t *err)
+{
+    const ig_host_t *h = r->host;
+    oac_state_t *st = h->palloc(r->pool, sizeof(*st));
+    memset(st, 0, sizeof(*st));
+    st->sse = r->stream;
+    st->audio = 1;
+    r->state = st;
+
+    const ig_form_part_t *model = NULL, *file = NULL;
+    for (size_t i = 0; i < r->nform; i++) {
+        if (r->form[i].name.len == 5 && memcmp(r->form[i].name.ptr, "model", 5) == 0)
+            model = &r->form[i];
+        else if (r->form[i].name.len == 4 && memcmp(r->form[i].name.ptr, "file", 4) == 0)
+            file = &r->form[i];
+    }
+    if (model == NULL || file == NULL)
+        return h->error(err, "the form has no %s part", model == NULL ? "model" : "file");
+
+    /* the client's model (trimmed as the core read it) for answers that name it */
+    ig_str_t cm = model->value;
+    while (cm.len > 0 && (cm.ptr[0] == ' ' || cm.ptr[0] == '\t' || cm.ptr[0] == '\r' || cm.ptr[0] == '\n'))
+        cm.ptr++, cm.len--;
+    while (cm.len > 0 && (cm.ptr[cm.len - 1] == ' ' || cm.ptr[cm.len - 1] == '\t' || cm.ptr[cm.len - 1] == '\r' ||
+                          cm.ptr[cm.len - 1] == '\n'))
+        cm.len--;
+    st->client_model = json_literal(r, cm.ptr, cm.len);
+
+    const char *body = r->raw_body.ptr, *end = r->raw_body.ptr + r->raw_body.len;
+    r->nupstream_body = 0;
+    if (cm.len != upstream_model.len || memcmp(cm.ptr, upstream_model.ptr, cm.len) != 0) {
+        /* splice: everything before the model's value, the served name, everything after */
+        st->rewrite_model = 1;
+        r->upstream_body[r->nupstream_body++] = (ig_str_t){body, (size_t)(model->value.ptr - body)};
+        r->upstream_body[r->nupstream_body++] = upstream_model;
+        const char *after = model->value.ptr + model->value.len;
+        r->upstream_body[r->nupstream_body++] = (ig_str_t){after, (size_t)(end - after)};
+    } else {
+        r->upstream_body[r->nupstream_body++] = r->raw_body;
+    }
+
+    static const char ct[] = "multipart/form-data; boundary=";
+    int quote = !is_token(r->boundary);
+    size_t n = sizeof(ct) - 1 + r->boundary.len + (quote ? 2 : 0);
+    char *v = h->palloc(r->pool, n);
+    memcpy(v, ct, sizeof(ct) - 1);
+    size_t k = sizeof(ct) - 1;
+    if (quote)
+        v[k++] = '"';
+    memcpy(v + k, r->boundary.ptr, r->boundary.len);
+    k += r->boundary.len;
+    if (quote)
+        v[k++] = '"';
+    r->upstream_content_type = (ig_str_t){v, k};
+    r->upstream_path = (ig_str_t){path, strlen(path)};
+
+    double secs = oac_wav_seconds(file->value.ptr, file->value.len);
+    if (secs >= 0) {
+        r->usage.audio_seconds = secs;
+        st->audio_from_header = 1;
+    }
+    return 0;
 }

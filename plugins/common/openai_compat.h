@@ -58,7 +58,24 @@ const void **oac_plugin_data(ig_engine_req_t *r);
 void oac_on_response_data(ig_engine_req_t *r, const char *data, size_t len, ig_sink_t *sink);
 void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink);
 
-/* Reads usage {prompt_tokens, completion_tokens, prompt_tokens_details.cached_tokens} from a response object. */
+/* Reads usage {prompt_tokens, completion_tokens, prompt_tokens_details.cached_tokens} from a response object,
+ * and for audio {"usage":{"type":"duration","seconds":N}} (vLLM) or a verbose_json "duration". */
 void oac_read_usage(const ig_host_t *host, const ig_json_value_t *obj, ig_usage_t *usage);
+
+/* ---- audio (multipart/form-data requests) ---- */
+
+/*
+ * Fills r->upstream_path = path, r->upstream_content_type with the client's boundary, and
+ * r->upstream_body with spans of the client's body: the audio is never copied, only the `model`
+ * part's value is replaced by upstream_model when it differs. Sets r->usage.audio_seconds from
+ * the upload's WAV header when the file is a PCM WAV (see oac_wav_seconds). 0 or -1 with err.
+ */
+int oac_prepare_form(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, ig_error_t *err);
+
+/* Duration in seconds of a RIFF/WAVE file from its header (data chunk bytes / byte rate), or -1 when
+ * the bytes are not a WAV file it can read. Only the header is read; a truncated data chunk counts
+ * the bytes present. */
+double oac_wav_seconds(const char *p, size_t n);
+
 
 #endif

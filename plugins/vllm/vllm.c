@@ -44,6 +44,8 @@ static const char *api_path(ig_api_t api)
     case IG_API_CHAT_COMPLETIONS: return "/v1/chat/completions";
     case IG_API_COMPLETIONS: return "/v1/completions";
     case IG_API_EMBEDDINGS: return "/v1/embeddings";
+    case IG_API_AUDIO_TRANSCRIPTIONS: return "/v1/audio/transcriptions";
+    case IG_API_AUDIO_TRANSLATIONS: return "/v1/audio/translations";
     default: return NULL;
     }
 }
@@ -53,6 +55,8 @@ static int vllm_prepare(void *state, ig_engine_req_t *r, ig_error_t *err)
     const char *path = api_path(r->api);
     if (path == NULL)
         return r->host->error(err, "model `%s`: this API is not served by the vllm engine plugin", r->model->name);
+    if (r->nform != 0) /* Whisper models: the form is spliced, the audio forwarded as the client sent it */
+        return oac_prepare_form(r, path, oac_upstream_model(r), err);
     return oac_prepare(r, path, oac_upstream_model(r), err);
 }
 
@@ -73,7 +77,7 @@ static int vllm_parse_load(void *state, const char *body, size_t len, ig_engine_
 }
 
 static const ig_engine_vtable_t vllm_vtable = {
-    .features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_TEXT_EMBEDDING,
+    .features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_TEXT_EMBEDDING | IG_FEATURE_SPEECH_TO_TEXT,
     .health_path = "/health",
     .load_path = "/metrics",
     .parse_load = vllm_parse_load,
@@ -91,7 +95,7 @@ IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .name = "vllm",
     .kind = IG_PLUGIN_ENGINE,
     .version = "0.1.0",
-    .description = "vLLM's OpenAI-compatible server: chat, completions, embeddings, LoRA adapters",
+    .description = "vLLM's OpenAI-compatible server: chat, completions, embeddings, audio transcriptions and translations, LoRA adapters",
     .aliases = vllm_aliases,
     .init = vllm_init,
     .fini = vllm_fini,
