@@ -56,6 +56,23 @@ void sim_http_send_vllm_error(h2o_req_t *req, int status, const char *type, cons
     sim_http_send(req, status, SIM_CT_JSON, b->base, b->len);
 }
 
+void sim_http_send_422(h2o_req_t *req, const char *type, const char *field, const char *msg)
+{
+    sim_buf_t *b = &sim_worker_of(req)->scratch;
+    sim_buf_reset(b);
+    sim_buf_lit(b, "{\"detail\":[{\"type\":");
+    sim_buf_put_json_str(b, type, strlen(type));
+    sim_buf_lit(b, ",\"loc\":[\"body\"");
+    if (field != NULL) {
+        sim_buf_putc(b, ',');
+        sim_buf_put_json_str(b, field, strlen(field));
+    }
+    sim_buf_lit(b, "],\"msg\":");
+    sim_buf_put_json_str(b, msg, strlen(msg));
+    sim_buf_lit(b, ",\"input\":null}]}");
+    sim_http_send(req, 422, SIM_CT_JSON, b->base, b->len);
+}
+
 void sim_http_send_detail(h2o_req_t *req, int status, const char *detail)
 {
     sim_buf_t *b = &sim_worker_of(req)->scratch;

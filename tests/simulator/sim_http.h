@@ -23,6 +23,9 @@ static inline void sim_http_send_buf(h2o_req_t *req, int status, const sim_buf_t
 }
 /* vLLM's ErrorResponse: {"object":"error","message":...,"type":...,"param":null,"code":status}. */
 void sim_http_send_vllm_error(h2o_req_t *req, int status, const char *type, const char *message);
+/* FastAPI's request-validation failure: 422 {"detail":[{"type","loc":["body",field],"msg","input":null}]}
+ * (field NULL: the body as a whole). */
+void sim_http_send_422(h2o_req_t *req, const char *type, const char *field, const char *msg);
 /* FastAPI's {"detail": ...} (unknown path, wrong method). */
 void sim_http_send_detail(h2o_req_t *req, int status, const char *detail);
 

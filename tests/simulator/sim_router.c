@@ -6,6 +6,7 @@
 #include "sim_control.h"
 #include "sim_http.h"
 #include "sim_infinity.h"
+#include "sim_whisper.h"
 #include "sim_openai.h"
 #include "sim_rerank.h"
 #include "sim_server.h"
@@ -97,6 +98,9 @@ static const sim_route_t routes[] = {
     {"/v1/chat/completions", "POST", handle_chat},
     {"/v1/completions", "POST", handle_completions},
     {"/v1/embeddings", "POST", handle_embeddings},
+    {"/v1/audio/transcriptions", "POST", sim_whisper_vllm_transcriptions},
+    {"/v1/audio/translations", "POST", sim_whisper_vllm_translations},
+    {"/sim/audio", "GET", sim_whisper_audio_stats},
     {"/rerank", "POST", sim_rerank_handle_vllm_rerank},
     {"/v1/rerank", "POST", sim_rerank_handle_vllm_rerank},
     {"/v2/rerank", "POST", sim_rerank_handle_vllm_rerank},
@@ -122,7 +126,11 @@ static int iov_eq(h2o_iovec_t v, const char *s)
 int sim_router_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
-    if (sim_cfg.api == SIM_MODE_INFINITY) {
+    if (sim_cfg.api == SIM_MODE_FASTERWHISPER) {
+        size_t n;
+        const sim_route_t *t = sim_whisper_routes(&n);
+        sim_router_dispatch(req, t, n);
+    } else if (sim_cfg.api == SIM_MODE_INFINITY) {
         size_t n;
         const sim_route_t *t = sim_infinity_routes(&n);
         sim_router_dispatch(req, t, n);

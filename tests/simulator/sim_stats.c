@@ -20,7 +20,7 @@ void sim_stats_reset(void)
     atomic_uint_fast64_t *counters[] = {&sim_stats.requests,         &sim_stats.prompt_tokens,     &sim_stats.completion_tokens,
                                         &sim_stats.streams_started,  &sim_stats.streams_finished,  &sim_stats.streams_cancelled,
                                         &sim_stats.faults,           &sim_stats.prefix_cache_queries,
-                                        &sim_stats.prefix_cache_hits};
+                                        &sim_stats.prefix_cache_hits, &sim_stats.audio_ms};
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         atomic_store_explicit(counters[i], 0, memory_order_relaxed);
 }
@@ -49,6 +49,7 @@ void sim_stats_json(sim_buf_t *b)
     field(b, "faults", get(&sim_stats.faults), 0);
     field(b, "prefix_cache_queries", get(&sim_stats.prefix_cache_queries), 0);
     field(b, "prefix_cache_hits", get(&sim_stats.prefix_cache_hits), 0);
+    field(b, "audio_ms", get(&sim_stats.audio_ms), 0);
     field(b, "prefix_cache_blocks", sim_prefix_cached_blocks(), 1);
     sim_buf_putc(b, '}');
 }

@@ -18,6 +18,7 @@ typedef struct sim_stats {
     atomic_uint_fast64_t faults;            /* requests or connections a fault was injected into */
     atomic_uint_fast64_t prefix_cache_queries; /* prompt tokens looked up in the prefix cache */
     atomic_uint_fast64_t prefix_cache_hits;    /* of those, tokens found cached */
+    atomic_uint_fast64_t audio_ms;          /* audio transcribed or translated, in milliseconds */
     atomic_int_fast64_t active_streams;     /* gauge, not reset */
     atomic_int_fast64_t active_requests;    /* gauge, not reset: inference requests in flight */
 } sim_stats_t;
