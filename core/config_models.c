@@ -19,7 +19,7 @@
 static const char *const model_keys[] = {
     "name", "engine", "url", "servedModelName", "features", "endpoints", "resourceProfile", "args", "env",
     "minReplicas", "maxReplicas", "targetRequests", "scaleDownDelaySeconds", "loadBalancing", "adapters", "pricing",
-    "openrouter",
+    "openrouter", "limits",
     /* KubeAI fields accepted and ignored for now (see ignored_fields) */
     "priorityClassName", "cacheProfile", "image", "replicas", "owner", "files", NULL};
 /* the same without "name": a manifest's name is metadata.name */
@@ -30,6 +30,8 @@ static const char *const ignored_fields[] = {"priorityClassName", "cacheProfile"
 
 static const char *const adapter_keys[] = {"name", "url", NULL};
 static const char *const pricing_keys[] = {"prompt", "completion", "request", "input_cache_read", "audio", NULL};
+static const char *const limits_keys[] = {"requestsPerMinute", "requestsPerHour", "tokensPerMinute", "tokensPerHour",
+                                          "burst",             "maxConcurrent",   NULL};
 
 static const struct {
     const char *name;
@@ -357,6 +359,32 @@ static void parse_pricing(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, 
     }
 }
 
+/* limits: {requestsPerMinute, ...}: what the rate-limit plugins enforce for the model as a whole. A limit of 0
+ * would refuse everything (remove the model instead), so every value is at least 1. */
+static void parse_limits(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, ig_model_config_t *m)
+{
+    ig_yaml_t *y = c->y;
+    if (!node || ig_yaml_is_null(node) || ig_yaml_expect_map(y, node, path) != 0)
+        return;
+    ig_yaml_check_keys(y, node, path, limits_keys);
+    ig_limits_t *l = &m->model.limits;
+    int64_t *slots[] = {&l->requests_per_minute, &l->requests_per_hour, &l->tokens_per_minute,
+                        &l->tokens_per_hour,     &l->burst,             &l->max_concurrent};
+    for (size_t i = 0; limits_keys[i]; i++) {
+        char kpath[IG_PATH_MAX];
+        yaml_node_t *v = ig_yaml_map_get(y, node, limits_keys[i]);
+        if (v)
+            ig_yaml_int(y, v, ig_path_key(kpath, sizeof(kpath), path, limits_keys[i]), 1, INT64_C(1000000000000),
+                        slots[i]);
+    }
+    /* burst is the size of a spike above the per-minute rate: without that rate it means nothing */
+    yaml_node_t *b = ig_yaml_map_get(y, node, "burst");
+    if (b && !ig_yaml_map_get(y, node, "requestsPerMinute")) {
+        char kpath[IG_PATH_MAX];
+        ig_yaml_error(y, b, ig_path_key(kpath, sizeof(kpath), path, "burst"), "burst needs requestsPerMinute");
+    }
+}
+
 void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, yaml_node_t *name_node,
                         ig_model_config_t *m)
 {
@@ -428,6 +456,7 @@ void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, yam
                          ig_path_key(kpath, sizeof(kpath), path, "loadBalancing"), m->line, m);
     parse_adapters(c, ig_yaml_map_get(y, map, "adapters"), ig_path_key(kpath, sizeof(kpath), path, "adapters"), m);
     parse_pricing(c, ig_yaml_map_get(y, map, "pricing"), ig_path_key(kpath, sizeof(kpath), path, "pricing"), m);
+    parse_limits(c, ig_yaml_map_get(y, map, "limits"), ig_path_key(kpath, sizeof(kpath), path, "limits"), m);
 
     yaml_node_t *orr = ig_yaml_map_get(y, map, "openrouter");
     if (orr && !ig_yaml_is_null(orr)) {

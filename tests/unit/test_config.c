@@ -148,6 +148,7 @@ static void check_minimal(const ig_config_t *cfg)
           m->model.lb_options[2].num == 1000);
     CHECK(m->model.nargs == 0 && m->model.nenv == 0 && m->model.nadapters == 0);
     CHECK(m->model.pricing.prompt == NULL && m->model.openrouter_json == NULL);
+    CHECK(memcmp(&m->model.limits, &IG_LIMITS_NONE, sizeof(ig_limits_t)) == 0);
     CHECK(m->line == 6);
     CHECK(strcmp(m->file, "configs/good-minimal.yaml") == 0);
     CHECK(ig_config_find_model(cfg, "m1", 2) == m);
@@ -227,6 +228,9 @@ static void check_full(const ig_config_t *cfg)
     CHECK(strcmp(m->model.pricing.request, "0") == 0);
     CHECK(strcmp(m->model.pricing.input_cache_read, "0.5") == 0);
     CHECK(strcmp(m->model.pricing.audio, "12") == 0);
+    CHECK(m->model.limits.requests_per_minute == 600 && m->model.limits.requests_per_hour == 10000);
+    CHECK(m->model.limits.tokens_per_minute == 100000 && m->model.limits.tokens_per_hour == -1);
+    CHECK(m->model.limits.burst == 20 && m->model.limits.max_concurrent == 8);
     CHECKF(m->model.openrouter_json && strcmp(m->model.openrouter_json, "{\"context_length\":32768,\"quantization\":\"fp16\","
                                                              "\"tags\":[\"fast\",\"cheap\"],\"nested\":{\"ok\":true,"
                                                              "\"none\":null}}") == 0,
@@ -237,6 +241,7 @@ static void check_full(const ig_config_t *cfg)
     CHECK(e->nendpoints == 0 && strcmp(e->resource_profile, "cpu:1") == 0);
     CHECK(e->model.nenv == 2); /* the alias of the first model's env */
     CHECK(e->model.pricing.prompt == NULL);
+    CHECK(e->model.limits.requests_per_minute == -1 && e->model.limits.max_concurrent == -1);
 }
 
 static void check_manifests(const ig_config_t *cfg)

@@ -1,0 +1,227 @@
+/*
+ * ratelimit — rate-limit plugin: requests and tokens per minute and hour, bursts and concurrency,
+ * per API key, customer, model and key+model; the strictest limit decides. Counters live in the
+ * process (default; they outlive reloads) or in Redis (shared by gateway replicas).
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include "infergate/plugin.h"
+#include "rl_memory.h"
+#include "rl_redis.h"
+#include "rl_report.h"
+
+enum { OPT_BACKEND = 0, OPT_REDIS_URL, OPT_KEY_PREFIX, OPT_REDIS_TIMEOUT, OPT_ON_REDIS_ERROR, OPT_LEASE };
+
+static const ig_option_decl_t rl_options[] = {
+    {"backend", IG_OPT_STRING, "memory", "memory (this process; the default) or redis (shared by replicas)"},
+    {"redisUrl", IG_OPT_STRING, "redis://127.0.0.1:6379", "redis://[[user]:password@]host[:port][/db] or unix:///path"},
+    {"keyPrefix", IG_OPT_STRING, "\"infergate:rl:\"", "prefix of every Redis key this plugin writes"},
+    {"redisTimeout", IG_OPT_DURATION, "250ms", "connect and command timeout for Redis", 1, 60000},
+    {"onRedisError", IG_OPT_STRING, "allow",
+     "when Redis cannot be reached: allow (admit without limits) or deny (answer 503)"},
+    {"concurrencyLease", IG_OPT_DURATION, "10m",
+     "redis: a maxConcurrent slot a crashed gateway never gave back frees itself after this", 1000, 86400000},
+    {NULL},
+};
+
+/* What outlives reloads: the in-process counters, and what makes tickets unique. */
+typedef struct {
+    rl_table_t *table;
+    uint64_t nonce;          /* random per process: tickets of two replicas never collide */
+    atomic_uint_least64_t seq;
+} rl_process_t;
+
+typedef struct {
+    const ig_host_t *host;
+    rl_process_t *proc;
+    rl_redis_t *redis;       /* NULL: memory backend */
+    int deny_on_error;
+} rl_state_t;
+
+/* An admitted request, until complete(). */
+typedef struct {
+    rl_mem_ticket_t mem;
+    /* redis */
+    int redis_held;          /* something was counted in Redis that complete() must settle */
+    size_t n;
+    const char *ids[RL_MAX_SCOPES];
+    size_t idlens[RL_MAX_SCOPES];
+    unsigned flags[RL_MAX_SCOPES];
+    char id[40];
+} rl_ticket_t;
+
+static int rl_load(const ig_host_t *host, void **process_state, ig_error_t *err)
+{
+    rl_process_t *p = calloc(1, sizeof(*p));
+    if (!p || !(p->table = rl_table_new())) {
+        free(p);
+        return host->error(err, "out of memory");
+    }
+    if (getrandom(&p->nonce, sizeof(p->nonce), 0) != (ssize_t)sizeof(p->nonce))
+        p->nonce = (uint64_t)(uintptr_t)p ^ host->now_ms();
+    *process_state = p;
+    return 0;
+}
+
+static void rl_unload(void *process_state)
+{
+    rl_process_t *p = process_state;
+    if (!p)
+        return;
+    rl_table_free(p->table);
+    free(p);
+}
+
+static int rl_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **state, ig_error_t *err)
+{
+    const ig_option_value_t *o = ctx->options;
+    if (!ctx->process_state)
+        return host->error(err, "no process state (the core did not call load)");
+    const char *backend = o[OPT_BACKEND].str, *on_error = o[OPT_ON_REDIS_ERROR].str;
+    int redis = strcmp(backend, "redis") == 0;
+    if (!redis && strcmp(backend, "memory") != 0)
+        return host->error(err, "backend: \"%.80s\" is not memory or redis", backend);
+    if (strcmp(on_error, "allow") != 0 && strcmp(on_error, "deny") != 0)
+        return host->error(err, "onRedisError: \"%.80s\" is not allow or deny", on_error);
+    rl_state_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return host->error(err, "out of memory");
+    s->host = host;
+    s->proc = ctx->process_state;
+    s->deny_on_error = strcmp(on_error, "deny") == 0;
+    if (redis) {
+        rl_redis_url_t url;
+        char msg[400];
+        if (rl_redis_parse_url(o[OPT_REDIS_URL].str, &url, msg, sizeof(msg)) != 0) {
+            free(s);
+            return host->error(err, "%s", msg);
+        }
+        rl_redis_config_t cfg = {.url = &url,
+                                 .key_prefix = o[OPT_KEY_PREFIX].str,
+                                 .timeout_ms = o[OPT_REDIS_TIMEOUT].num,
+                                 .lease_ms = o[OPT_LEASE].num,
+                                 .threads = ctx->workers};
+        if (!(s->redis = rl_redis_new(host, &cfg))) {
+            free(s);
+            return host->error(err, "out of memory");
+        }
+    }
+    *state = s;
+    return 0;
+}
+
+static void rl_fini(void *state)
+{
+    rl_state_t *s = state;
+    if (!s)
+        return;
+    rl_redis_free(s->redis);
+    free(s);
+}
+
+static int admit_redis(rl_state_t *s, rl_view_t *v, rl_ticket_t *tk, ig_rl_request_t *r, ig_error_t *err)
+{
+    uint64_t seq = atomic_fetch_add_explicit(&s->proc->seq, 1, memory_order_relaxed);
+    snprintf(tk->id, sizeof(tk->id), "%016llx-%llx", (unsigned long long)s->proc->nonce, (unsigned long long)seq);
+    char msg[480];
+    int admitted = rl_redis_admit(s->redis, v, tk->id, msg, sizeof(msg));
+    if (admitted < 0) {
+        s->host->log(IG_LOG_WARN, "ratelimit", "%s: %s", msg, s->deny_on_error ? "refusing" : "admitting unlimited");
+        if (!s->deny_on_error)
+            return 0; /* nothing counted: complete() has nothing to settle */
+        s->host->error(err, "rate limiter unavailable: %s", msg);
+        err->status = 503;
+        err->type = "server_error";
+        err->code = "rate_limiter_unavailable";
+        r->retry_after_s = 1;
+        return -1;
+    }
+    rl_report(s->host, v, admitted, r, err);
+    if (!admitted)
+        return -1;
+    tk->redis_held = 1;
+    tk->n = v->n;
+    for (size_t i = 0; i < v->n; i++) {
+        tk->ids[i] = v->scopes[i].id;
+        tk->idlens[i] = v->scopes[i].idlen;
+        tk->flags[i] = (v->scopes[i].lim[RL_TPM] >= 0 ? RL_CHARGE_TPM : 0u) |
+                       (v->scopes[i].lim[RL_TPH] >= 0 ? RL_CHARGE_TPH : 0u) |
+                       (v->scopes[i].lim[RL_CONC] >= 0 ? RL_HOLD_CONC : 0u);
+    }
+    return 0;
+}
+
+static int rl_admit(void *state, ig_rl_request_t *r, ig_error_t *err)
+{
+    rl_state_t *s = state;
+    r->ticket = NULL;
+    rl_view_t v;
+    rl_scopes_build(s->host, r, &v);
+    if (v.n == 0)
+        return 0; /* nothing limits this request */
+    rl_ticket_t *tk = s->host->palloc(r->pool, sizeof(*tk));
+    if (!tk)
+        return 0; /* cannot remember what to give back: admit uncounted rather than leak a slot */
+    memset(tk, 0, sizeof(*tk));
+    if (s->redis) {
+        if (admit_redis(s, &v, tk, r, err) != 0)
+            return -1;
+        r->ticket = tk;
+        return 0;
+    }
+    int admitted = rl_memory_admit(s->proc->table, &v, (int64_t)s->host->now_ms(), &tk->mem);
+    if (admitted < 0) {
+        s->host->log(IG_LOG_ERROR, "ratelimit", "out of memory: admitting uncounted");
+        return 0;
+    }
+    rl_report(s->host, &v, admitted, r, err);
+    if (!admitted)
+        return -1;
+    r->ticket = tk;
+    return 0;
+}
+
+static void rl_complete(void *state, ig_rl_request_t *r, const ig_usage_t *usage)
+{
+    rl_state_t *s = state;
+    rl_ticket_t *tk = r->ticket;
+    if (!tk)
+        return;
+    r->ticket = NULL;
+    int64_t tokens = 0;
+    if (usage && usage->prompt_tokens > 0)
+        tokens += usage->prompt_tokens;
+    if (usage && usage->completion_tokens > 0)
+        tokens += usage->completion_tokens;
+    if (tk->mem.n)
+        rl_memory_complete(s->proc->table, &tk->mem, (int64_t)s->host->now_ms(), tokens);
+    if (tk->redis_held && s->redis) {
+        char msg[480];
+        if (rl_redis_complete(s->redis, tk->ids, tk->idlens, tk->flags, tk->n, tk->id, tokens, msg, sizeof(msg)) != 0)
+            s->host->log(IG_LOG_WARN, "ratelimit",
+                         "%s: %lld tokens not charged; a concurrency slot frees itself at its lease's end", msg,
+                         (long long)tokens);
+    }
+}
+
+static const ig_ratelimit_vtable_t rl_vtable = {
+    .admit = rl_admit,
+    .complete = rl_complete,
+};
+
+IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
+    .abi_version = IG_PLUGIN_ABI_VERSION,
+    .name = "ratelimit",
+    .kind = IG_PLUGIN_RATELIMIT,
+    .version = "0.1.0",
+    .description = "requests/tokens per minute and hour, burst, concurrency per key, customer, model, key+model",
+    .options = rl_options,
+    .load = rl_load,
+    .unload = rl_unload,
+    .init = rl_init,
+    .fini = rl_fini,
+    .vtable = &rl_vtable,
+};

@@ -1,0 +1,364 @@
+// Rate limiting (plugins/ratelimit) with the real gateway, ig-sim and real clients: limits exact
+// under concurrent HTTP/2 streams of one connection, OpenAI's 429 shape and x-ratelimit-* headers,
+// tokens charged with the engine's real usage, maxConcurrent with slow streams, windows kept across
+// SIGHUP, one limit shared by two gateway processes through a real redis-server, and the official
+// SDK's RateLimitError.
+
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http2 from 'node:http2';
+import path from 'node:path';
+import OpenAI from 'openai';
+import {
+  PLUGINS_DIR, Proc, SLOW, assertOpenAIError, chatBody, freePort, http, model, parseSSE, run,
+  startGateway, startSim, tmpDir, waitFor,
+} from './harness.mjs';
+
+const RESET_RE = /^(\d+h)?(\d+m)?(\d+(\.\d+)?s|\d+ms)$/;
+
+const rlPlugins = (options) => ({
+  dir: PLUGINS_DIR,
+  load: ['vllm', 'leastload', 'ratelimit'],
+  ...(options ? { options: { ratelimit: options } } : {}),
+});
+
+/**
+ * n requests as concurrent streams of ONE HTTP/2 connection (prior knowledge, h2c), all written
+ * before any answer is read. Resolves [{status, headers, text, json}] in request order.
+ */
+async function h2Batch(baseUrl, n, body, path = '/v1/chat/completions') {
+  const session = http2.connect(baseUrl);
+  session.on('error', () => {});
+  try {
+    const payload = JSON.stringify(body);
+    return await Promise.all(
+      Array.from({ length: n }, () => new Promise((resolve, reject) => {
+        const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/json' });
+        let headers;
+        let text = '';
+        req.setEncoding('utf8');
+        req.on('response', (h) => (headers = h));
+        req.on('data', (d) => (text += d));
+        req.on('error', reject);
+        req.on('end', () => {
+          let json;
+          try { json = JSON.parse(text); } catch {}
+          resolve({ status: headers[':status'], headers, text, json });
+        });
+        req.end(payload);
+      })),
+    );
+  } finally {
+    session.close();
+  }
+}
+
+function assertRateHeaders(h, { limit, remaining } = {}, kind = 'requests') {
+  const get = (k) => (typeof h.get === 'function' ? h.get(k) : h[k]);
+  const l = get(`x-ratelimit-limit-${kind}`);
+  const r = get(`x-ratelimit-remaining-${kind}`);
+  const reset = get(`x-ratelimit-reset-${kind}`);
+  assert.ok(l !== undefined && l !== null, `x-ratelimit-limit-${kind} missing`);
+  assert.match(String(l), /^\d+$/);
+  assert.match(String(r), /^\d+$/);
+  assert.match(String(reset), RESET_RE, `x-ratelimit-reset-${kind}: ${reset}`);
+  if (limit !== undefined) assert.equal(Number(l), limit, `x-ratelimit-limit-${kind}`);
+  if (remaining !== undefined) assert.equal(Number(r), remaining, `x-ratelimit-remaining-${kind}`);
+  return { limit: Number(l), remaining: Number(r), reset };
+}
+
+describe('ratelimit, in-process counters', () => {
+  let sim, slowSim, gw;
+  const RPM = 20;
+  const CONC = 2;
+  let usagePerRequest; // tokens the sim reports for chatBody('tok-model'), learned from the sim itself
+  let TPM;
+
+  before(async () => {
+    sim = await startSim({});
+    slowSim = await startSim({ args: ['--token-rate', '20'], name: 'ig-sim-slow' });
+    // what one request costs, straight from the engine: the limit is set from it
+    const direct = await http(`${sim.url}/v1/chat/completions`, { method: 'POST', body: chatBody('tok-model') });
+    assert.equal(direct.status, 200, direct.text);
+    usagePerRequest = direct.json.usage.prompt_tokens + direct.json.usage.completion_tokens;
+    assert.ok(usagePerRequest > 0);
+    TPM = 2 * usagePerRequest + 1; // the third request is admitted (2u < TPM), the fourth refused (3u >= TPM)
+    gw = await startGateway({
+      plugins: rlPlugins(),
+      models: [
+        model('rpm-model', [sim], { limits: { requestsPerMinute: RPM } }),
+        model('tok-model', [sim], { limits: { tokensPerMinute: TPM } }),
+        model('conc-model', [slowSim], { limits: { maxConcurrent: CONC } }),
+        model('sdk-model', [sim], { limits: { requestsPerMinute: 1 } }),
+        model('free-model', [sim]),
+      ],
+    });
+  });
+
+  it(`requestsPerMinute ${RPM}: exactly ${RPM} of 50 concurrent streams on one HTTP/2 connection are admitted`, async () => {
+    const res = await h2Batch(gw.url, 50, chatBody('rpm-model'));
+    const ok = res.filter((r) => r.status === 200);
+    const refused = res.filter((r) => r.status === 429);
+    assert.equal(ok.length, RPM, `statuses: ${res.map((r) => r.status).join(',')}`);
+    assert.equal(refused.length, 50 - RPM);
+    // admitted responses carry the headers too, and each admission took one unit: remaining RPM-1 .. 0
+    const remaining = ok.map((r) => assertRateHeaders(r.headers, { limit: RPM }).remaining).sort((a, b) => a - b);
+    assert.deepEqual(remaining, Array.from({ length: RPM }, (_, i) => i));
+    for (const r of ok) assert.ok(r.json?.choices?.length, r.text);
+    // the engine saw only the admitted ones
+    for (const r of refused) {
+      assertOpenAIError({ status: r.status, json: r.json, text: r.text }, 429, {
+        type: 'rate_limit_exceeded', code: 'rate_limit_exceeded',
+      });
+      assertRateHeaders(r.headers, { limit: RPM, remaining: 0 });
+    }
+  });
+
+  it('a 429 names the limit and the model, with Retry-After and the x-ratelimit-* headers (curl, HTTP/1.1)', async () => {
+    const r = await run('curl', ['-sS', '-i', '--http1.1', '-H', 'content-type: application/json',
+      '--data-binary', JSON.stringify(chatBody('rpm-model')), `${gw.url}/v1/chat/completions`]);
+    assert.equal(r.code, 0, r.stderr);
+    const [head, body] = r.stdout.split(/\r\n\r\n/);
+    assert.match(head, /^HTTP\/1\.1 429/);
+    const h = Object.fromEntries(head.split('\r\n').slice(1).map((l) => {
+      const i = l.indexOf(':');
+      return [l.slice(0, i).toLowerCase(), l.slice(i + 1).trim()];
+    }));
+    const json = JSON.parse(body);
+    const e = assertOpenAIError({ status: 429, json, text: body }, 429, { type: 'rate_limit_exceeded', code: 'rate_limit_exceeded' });
+    assert.match(e.message, /requests per minute \(RPM\) on model "rpm-model": limit 20, used 20/);
+    assert.equal(e.param, null);
+    const retry = Number(h['retry-after']);
+    assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 61, `Retry-After: ${h['retry-after']}`);
+    assertRateHeaders(h, { limit: RPM, remaining: 0 });
+    assert.match(h['content-type'], /application\/json/);
+  });
+
+  it('a model without limits gets no x-ratelimit-* headers', async () => {
+    const r = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('free-model') });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-ratelimit-limit-requests'), null);
+    assert.equal(r.headers.get('x-ratelimit-limit-tokens'), null);
+  });
+
+  it('tokensPerMinute: charged with the engine\'s real usage (plain and streamed), then refusing', async () => {
+    const u = usagePerRequest;
+    const r1 = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('tok-model') });
+    assert.equal(r1.status, 200, r1.text);
+    assert.equal(r1.json.usage.prompt_tokens + r1.json.usage.completion_tokens, u);
+    assertRateHeaders(r1.headers, { limit: TPM, remaining: TPM }, 'tokens');
+    // a stream: the gateway asks the engine for usage, so it is charged too
+    const r2 = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('tok-model', { stream: true }) });
+    assert.equal(r2.status, 200, r2.text);
+    assert.ok(parseSSE(r2.text).done);
+    assertRateHeaders(r2.headers, { limit: TPM, remaining: TPM - u }, 'tokens');
+    const r3 = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('tok-model') });
+    assert.equal(r3.status, 200, r3.text);
+    assertRateHeaders(r3.headers, { limit: TPM, remaining: TPM - 2 * u }, 'tokens');
+    // 3u >= TPM now: refused before reaching the engine
+    const before = (await sim.stats()).requests;
+    const r4 = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('tok-model') });
+    const e = assertOpenAIError(r4, 429, { type: 'rate_limit_exceeded' });
+    assert.match(e.message, new RegExp(`tokens per minute \\(TPM\\) on model "tok-model": limit ${TPM}, used ${3 * u}`));
+    assertRateHeaders(r4.headers, { limit: TPM, remaining: 0 }, 'tokens');
+    assert.ok(Number(r4.headers.get('retry-after')) >= 1);
+    if (before !== undefined) assert.equal((await sim.stats()).requests, before, 'the refused request reached the engine');
+  });
+
+  it(`maxConcurrent ${CONC}: a third stream is refused while two are open, admitted once they end`, async () => {
+    const open = [];
+    const ctrl = new AbortController();
+    // two long streams (60 tokens at 20 tokens/s): wait for their response headers
+    const starts = [];
+    for (let i = 0; i < CONC; i++) {
+      starts.push(new Promise((resolve, reject) => {
+        fetch(`${gw.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(chatBody('conc-model', { stream: true, max_tokens: 60 })),
+          signal: ctrl.signal,
+        }).then((res) => {
+          open.push(res.text().catch(() => ''));
+          resolve(res.status);
+        }, reject);
+      }));
+    }
+    assert.deepEqual(await Promise.all(starts), [200, 200]);
+    const third = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('conc-model', { max_tokens: 1 }) });
+    const e = assertOpenAIError(third, 429, { type: 'rate_limit_exceeded' });
+    assert.match(e.message, /concurrent requests on model "conc-model": limit 2, in flight 2/);
+    assert.equal(third.headers.get('retry-after'), '1');
+    // the streams end (read to their end): their slots come back
+    const texts = await Promise.all(open);
+    for (const t of texts) assert.ok(parseSSE(t).done);
+    const fourth = await waitFor(async () => {
+      const r = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('conc-model', { max_tokens: 1 }) });
+      return r.status === 200 ? r : null;
+    }, { timeoutMs: SLOW ? 20000 : 10000, what: 'a slot given back' });
+    assert.equal(fourth.status, 200);
+    // a client that leaves mid-stream gives its slot back too
+    const ac = new AbortController();
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(chatBody('conc-model', { stream: true, max_tokens: 200 })), signal: ac.signal,
+    });
+    assert.equal(res.status, 200);
+    ac.abort();
+    await res.text().catch(() => {});
+    await waitFor(async () => {
+      const rs = await Promise.all([0, 1].map(() => new Promise((resolve) => {
+        fetch(`${gw.url}/v1/chat/completions`, {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(chatBody('conc-model', { max_tokens: 1 })),
+        }).then(async (r) => { await r.text(); resolve(r.status); }, () => resolve(0));
+      })));
+      return rs.every((s) => s === 200);
+    }, { timeoutMs: SLOW ? 20000 : 10000, what: 'the cancelled stream\'s slot given back' });
+  });
+
+  it('the official SDK raises RateLimitError (maxRetries: 0)', async () => {
+    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const first = await client.chat.completions.create(chatBody('sdk-model'));
+    assert.ok(first.choices.length);
+    await assert.rejects(client.chat.completions.create(chatBody('sdk-model')), (err) => {
+      assert.ok(err instanceof OpenAI.RateLimitError, `got ${err?.constructor?.name}: ${err?.message}`);
+      assert.equal(err.status, 429);
+      assert.equal(err.type, 'rate_limit_exceeded');
+      assert.equal(err.code, 'rate_limit_exceeded');
+      const h = (k) => (typeof err.headers?.get === 'function' ? err.headers.get(k) : err.headers?.[k]);
+      assert.ok(Number(h('retry-after')) >= 1, `retry-after: ${h('retry-after')}`);
+      assert.equal(h('x-ratelimit-remaining-requests'), '0');
+      return true;
+    });
+  });
+
+  it('the gateway is still running and exits cleanly', async () => {
+    await gw.checkAliveAndStop();
+  });
+});
+
+describe('ratelimit: windows survive SIGHUP', () => {
+  let sim, gw;
+  before(async () => {
+    sim = await startSim({});
+  });
+
+  it('a used-up window stays used up across a reload; a raised limit applies to the counts already made', async () => {
+    const models = (rpm) => [model('hup-model', [sim], { limits: { requestsPerMinute: rpm } })];
+    gw = await startGateway({ plugins: rlPlugins(), models: models(5) });
+    const statuses = async (n) => (await h2Batch(gw.url, n, chatBody('hup-model'))).map((r) => r.status);
+    assert.deepEqual((await statuses(5)).sort(), [200, 200, 200, 200, 200]);
+    assert.deepEqual(await statuses(1), [429]);
+    const reload = async () => {
+      const seen = (gw.stderr.match(/reloaded/g) || []).length;
+      process.kill(gw.child.pid, 'SIGHUP');
+      await waitFor(() => (gw.stderr.match(/reloaded/g) || []).length > seen, { what: 'reload logged', timeoutMs: 10000 });
+    };
+    // same limits: the new generation's plugin instance finds the old window
+    await reload();
+    const r = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('hup-model') });
+    assertOpenAIError(r, 429, { type: 'rate_limit_exceeded' });
+    assertRateHeaders(r.headers, { limit: 5, remaining: 0 });
+    // raise the limit to 8: exactly 3 more this minute
+    const cfg = fs.readFileSync(gw.configPath, 'utf8').replace('requestsPerMinute: 5', 'requestsPerMinute: 8');
+    assert.match(cfg, /requestsPerMinute: 8/);
+    fs.writeFileSync(gw.configPath, cfg);
+    await reload();
+    const after8 = await statuses(6);
+    assert.equal(after8.filter((s) => s === 200).length, 3, after8.join(','));
+    assert.equal(after8.filter((s) => s === 429).length, 3);
+    await gw.checkAliveAndStop();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Redis: two gateway processes, one limit
+
+function redisServerPath() {
+  for (const p of ['/usr/bin/redis-server', '/usr/local/bin/redis-server']) if (fs.existsSync(p)) return p;
+  return null;
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const p = new Proc(`redis:${port}`, redisServerPath(), [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes',
+    '--dir', fs.mkdtempSync(path.join(tmpDir(), 'redis-')),
+  ]);
+  await p.waitForOutput(/Ready to accept connections/, SLOW ? 20000 : 10000);
+  p.port = port;
+  p.url = `redis://127.0.0.1:${port}`;
+  return p;
+}
+
+const REDIS = redisServerPath();
+
+describe('ratelimit, Redis backend shared by two gateways', { skip: REDIS ? false : 'redis-server is not installed (apt-get install redis-server): the shared-limit tests need a real one' }, () => {
+  let redis, sim, gwA, gwB;
+  const RPM = 30;
+  before(async () => {
+    redis = await startRedis();
+    sim = await startSim({});
+    const opts = { backend: 'redis', redisUrl: redis.url, keyPrefix: `ig-test-${process.pid}:` };
+    const models = [
+      model('shared-model', [sim], { limits: { requestsPerMinute: RPM } }),
+      model('shared-tok', [sim], { limits: { tokensPerMinute: 1 } }),
+      model('shared-conc', [sim], { limits: { maxConcurrent: 1 } }),
+    ];
+    [gwA, gwB] = await Promise.all([
+      startGateway({ plugins: rlPlugins(opts), models, name: 'gw-a' }),
+      startGateway({ plugins: rlPlugins(opts), models, name: 'gw-b' }),
+    ]);
+  });
+
+  it(`requestsPerMinute ${RPM}: 2 x 40 concurrent HTTP/2 streams on two gateways, exactly ${RPM} admitted`, async () => {
+    const [a, b] = await Promise.all([h2Batch(gwA.url, 40, chatBody('shared-model')), h2Batch(gwB.url, 40, chatBody('shared-model'))]);
+    const all = [...a, ...b];
+    const ok = all.filter((r) => r.status === 200);
+    assert.equal(ok.length, RPM, `A: ${a.map((r) => r.status).join(',')}\nB: ${b.map((r) => r.status).join(',')}`);
+    assert.equal(all.filter((r) => r.status === 429).length, 80 - RPM);
+    // both gateways took part, and the remaining counts are one shared sequence
+    const remaining = ok.map((r) => assertRateHeaders(r.headers, { limit: RPM }).remaining).sort((x, y) => x - y);
+    assert.deepEqual(remaining, Array.from({ length: RPM }, (_, i) => i));
+    for (const r of all.filter((x) => x.status === 429)) {
+      assertOpenAIError({ status: 429, json: r.json, text: r.text }, 429, { type: 'rate_limit_exceeded' });
+      assert.ok(Number(r.headers['retry-after']) >= 1);
+    }
+  });
+
+  it('tokens charged through one gateway refuse on the other', async () => {
+    const r1 = await http(`${gwA.url}/v1/chat/completions`, { method: 'POST', body: chatBody('shared-tok') });
+    assert.equal(r1.status, 200, r1.text);
+    const r2 = await waitFor(async () => {
+      const r = await http(`${gwB.url}/v1/chat/completions`, { method: 'POST', body: chatBody('shared-tok') });
+      return r.status === 429 ? r : null;
+    }, { what: 'the charge to reach Redis', timeoutMs: 5000 });
+    const e = assertOpenAIError(r2, 429, { type: 'rate_limit_exceeded' });
+    assert.match(e.message, /tokens per minute \(TPM\) on model "shared-tok": limit 1/);
+  });
+
+  it('the scripts are reloaded when Redis forgets them (SCRIPT FLUSH): EVAL fallback', async () => {
+    const flush = await run('redis-cli', ['-p', String(redis.port), 'SCRIPT', 'FLUSH']);
+    assert.equal(flush.code, 0, flush.stderr);
+    const res = await h2Batch(gwA.url, 2, chatBody('shared-conc', { max_tokens: 1 }));
+    assert.ok(res.every((r) => r.status === 200 || r.status === 429), res.map((r) => r.status).join(','));
+    assert.ok(res.some((r) => r.status === 200));
+    // and the concurrency slot was given back through the completion script
+    await waitFor(async () => (await http(`${gwB.url}/v1/chat/completions`, { method: 'POST', body: chatBody('shared-conc', { max_tokens: 1 }) })).status === 200,
+      { what: 'the slot given back', timeoutMs: 5000 });
+  });
+
+  it('onRedisError allow (the default): with Redis gone, requests are admitted uncounted', async () => {
+    await redis.stop();
+    const r = await http(`${gwA.url}/v1/chat/completions`, { method: 'POST', body: chatBody('shared-model') });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-ratelimit-limit-requests'), null);
+    await waitFor(() => /ratelimit.*redis.*admitting unlimited/i.test(gwA.stderr), { what: 'the failure logged', timeoutMs: 5000 });
+  });
+
+  it('both gateways are still running and exit cleanly', async () => {
+    await gwA.checkAliveAndStop();
+    await gwB.checkAliveAndStop();
+  });
+});
