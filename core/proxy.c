@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "audio_request.h"
+#include "auth.h"
 #include "log.h"
 #include "openai_error.h"
 #include "openai_request.h"
@@ -28,9 +29,14 @@ typedef struct {
     ig_sink_t sink;              /* what the engine writes client-bound bytes to */
     h2o_req_t *req;
     ig_worker_t *worker;
-    ig_generation_t *gen;        /* held from start to dispose */
+    ig_generation_t *gen;        /* held (ghold) from start to dispose */
+    ig_worker_gen_t *ghold;
     const ig_model_rt_t *model;
     ig_request_log_t *log;
+    ig_principal_t *principal;   /* the caller (pool memory), NULL when anonymous */
+    ig_rl_request_t *rl;         /* one per rate limiter of the generation (pool memory) */
+    unsigned nrl_admitted;       /* rl[0..n) admitted: each gets complete() once */
+    int64_t started_unix_ms;
     ig_openai_request_t oreq;
     ig_audio_request_t *audio;   /* the form of an audio request (pool), else NULL */
     ig_engine_req_t ereq;
@@ -56,6 +62,8 @@ typedef struct {
     unsigned error_status : 1;   /* the engine answered >= 400: hold the body, answer OpenAI-shaped */
     unsigned sse : 1;
     unsigned in_queue : 1;
+    unsigned stopped : 1;        /* the client went away before the response was complete */
+    unsigned engine_complete : 1;/* on_response_end() was told the answer was complete */
     unsigned engine_wait : 1;    /* queued is in the worker's queue for IG_ENGINE_WAIT (not counted in model->queued) */
 } proxy_t;
 
@@ -157,6 +165,7 @@ static void end_engine(proxy_t *p, int complete, ig_sink_t *sink)
     if (!p->engine_open)
         return;
     p->engine_open = 0;
+    p->engine_complete = complete != 0;
     p->model->engine->on_response_end(p->model->engine_state, &p->ereq, complete, sink);
 }
 
@@ -202,7 +211,58 @@ static void on_stop(h2o_generator_t *g, h2o_req_t *req)
 {
     proxy_t *p = (proxy_t *)g;
     p->client_gone = 1;
+    p->stopped = 1;
     abandon(p, "client closed");
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The request is over, however it ended: rate limiters get their complete(),
+ * billing plugins one usage record if an engine was reached, the request log
+ * the usage. Runs from on_dispose, so exactly once.
+ */
+static void account(proxy_t *p)
+{
+    const ig_usage_t *usage = &p->ereq.usage;
+    for (unsigned i = 0; i < p->nrl_admitted; i++) {
+        const ig_plugin_instance_t *inst = p->gen->ratelimits[i];
+        ((const ig_ratelimit_vtable_t *)inst->desc->vtable)->complete(inst->state, &p->rl[i], usage);
+    }
+    p->nrl_admitted = 0;
+    if (p->model == NULL || p->attempts == 0)
+        return; /* never reached an engine: nothing consumed */
+    p->log->usage = *usage;
+    p->log->has_usage = 1;
+    if (p->gen->nbillings == 0)
+        return;
+    uint64_t now = ig_now_ns();
+    int status = p->req->res.status;
+    ig_usage_record_t rec = {
+        .started_unix_ms = p->started_unix_ms,
+        .principal = p->principal,
+        .model = &p->model->cfg->model,
+        .adapter = p->ereq.adapter,
+        .endpoint_url = p->tried[p->attempts - 1]->url,
+        .api = p->oreq.api,
+        .status = p->stopped || status == 0 ? 499 : status,
+        .stream = p->oreq.stream,
+        .complete = p->engine_complete,
+        .usage = *usage,
+        .ttft_us = p->log->first_byte_ns ? (int64_t)(p->log->first_byte_ns - p->log->start_ns) / 1000 : -1,
+        .duration_us = (int64_t)(now - p->log->start_ns) / 1000,
+        .attempts = p->attempts,
+        .generation = p->gen->id,
+    };
+    for (size_t i = 0; i < p->gen->nbillings; i++) {
+        const ig_plugin_instance_t *inst = p->gen->billings[i];
+        ((const ig_billing_vtable_t *)inst->desc->vtable)->record(inst->state, &rec);
+    }
 }
 
 static void on_dispose(void *arg)
@@ -210,11 +270,12 @@ static void on_dispose(void *arg)
     proxy_t *p = arg;
     p->client_gone = 1;
     abandon(p, "client closed");
+    account(p);
     free(p->pending.data);
     free(p->sending.data);
     free(p->ctl_body.data);
     p->worker->active--;
-    ig_generation_release(p->gen);
+    ig_worker_gen_release(p->worker, p->ghold);
 }
 
 /* ---- answering with an error ------------------------------------------------------------------ */
@@ -713,6 +774,45 @@ static void engine_gate(proxy_t *p)
 
 /* ---- the request ------------------------------------------------------------------------------ */
 
+/* Every rate limiter admits the request, or it is answered 429 (and the ones that admitted it are told it ended). */
+static int admit(proxy_t *p, const ig_model_rt_t *m, ig_str_t adapter)
+{
+    const ig_generation_t *gen = p->gen;
+    if (gen->nratelimits == 0)
+        return 0;
+    h2o_req_t *req = p->req;
+    p->rl = h2o_mem_alloc_pool(&req->pool, gen->nratelimits * sizeof(*p->rl));
+    for (size_t i = 0; i < gen->nratelimits; i++) {
+        const ig_plugin_instance_t *inst = gen->ratelimits[i];
+        ig_rl_request_t *r = &p->rl[i];
+        memset(r, 0, sizeof(*r));
+        r->pool = &req->pool;
+        r->principal = p->principal;
+        r->model = &m->cfg->model;
+        r->adapter = adapter;
+        r->api = p->oreq.api;
+        ig_error_t err = {{0}};
+        int rc = ((const ig_ratelimit_vtable_t *)inst->desc->vtable)->admit(inst->state, r, &err);
+        /* x-ratelimit-* go on every response, admitted or not */
+        for (size_t h = 0; h < r->nheaders && h < sizeof(r->headers) / sizeof(r->headers[0]); h++)
+            if (r->headers[h].key && r->headers[h].value)
+                h2o_add_header_by_str(&req->pool, &req->res.headers, r->headers[h].key, strlen(r->headers[h].key), 1,
+                                      NULL, r->headers[h].value, strlen(r->headers[h].value));
+        if (rc != 0) {
+            char ra[16];
+            int n = snprintf(ra, sizeof(ra), "%u", r->retry_after_s ? r->retry_after_s : 1);
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                           h2o_strdup(&req->pool, ra, (size_t)n).base, (size_t)n);
+            p->log->rate_limited = 1;
+            p->log->outcome = "rate limited";
+            ig_send_plugin_error(req, &err, 429, "rate_limit_exceeded", "rate_limit_exceeded");
+            return -1; /* the admitted ones get complete() from account() */
+        }
+        p->nrl_admitted++;
+    }
+    return 0;
+}
+
 void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_log_t *log)
 {
     ig_generation_t *gen = w->gen;
@@ -726,11 +826,16 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
     memset(p, 0, sizeof(*p));
     p->req = req;
     p->worker = w;
+    p->ghold = ig_worker_gen_acquire(w);
     p->gen = gen;
     p->log = log;
     p->sink.write = sink_write;
-    ig_generation_retain(gen);
+    p->started_unix_ms = wall_ms();
     w->active++;
+
+    if (ig_auth_authenticate(req, gen, &p->principal) != 0)
+        return;
+    log->principal = p->principal;
 
     ig_request_error_t perr;
     int parsed;
@@ -750,12 +855,11 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
     ig_request_log_set_model(log, p->oreq.model_name, p->oreq.model_name_len);
     ig_str_t adapter;
     const ig_model_rt_t *m = ig_generation_find_model(gen, p->oreq.model_name, p->oreq.model_name_len, &adapter);
-    if (m == NULL) {
+    if (m == NULL || !ig_auth_model_allowed(gen, p->principal, &m->cfg->model)) {
         ig_send_error(req, 404, "invalid_request_error", "model", "model_not_found",
                       "The model `%s` does not exist or you do not have access to it.", p->oreq.model_name);
         return;
     }
-    p->model = m;
     unsigned need = ig_api_required_feature(api);
     if (!(m->cfg->model.features & need)) {
         char have[128], want[64];
@@ -765,6 +869,10 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
                       ig_features_str(m->cfg->model.features, have, sizeof(have)));
         return;
     }
+
+    if (admit(p, m, adapter) != 0)
+        return;
+    p->model = m;
 
     ig_engine_req_t *e = &p->ereq;
     e->host = ig_plugin_host_api();
@@ -786,7 +894,7 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
     }
     ig_error_t err = {{0}};
     if (m->engine->prepare(m->engine_state, e, &err) != 0) {
-        ig_send_error(req, 400, "invalid_request_error", NULL, NULL, "%s", err.msg);
+        ig_send_plugin_error(req, &err, 400, "invalid_request_error", NULL);
         return;
     }
     p->engine_open = 1;

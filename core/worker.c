@@ -74,17 +74,55 @@ static void on_accept(uv_stream_t *listener, int status)
     h2o_accept(&l->accept_ctx, sock);
 }
 
+/* Takes over the reference on gen the caller held. NULL when out of memory (the reference is dropped). */
+static ig_worker_gen_t *gen_hold_new(ig_generation_t *gen)
+{
+    ig_worker_gen_t *h = calloc(1, sizeof(*h));
+    if (h == NULL) {
+        ig_generation_release(gen);
+        return NULL;
+    }
+    h->gen = gen;
+    return h;
+}
+
+void ig_worker_gen_release(ig_worker_t *w, ig_worker_gen_t *hold)
+{
+    if (--hold->requests != 0 || hold == w->gen_hold)
+        return;
+    for (ig_worker_gen_t **pp = &w->retired; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == hold) {
+            *pp = hold->next;
+            break;
+        }
+    }
+    ig_generation_release(hold->gen);
+    free(hold);
+}
+
 static void adopt_next_generation(ig_worker_t *w)
 {
     ig_generation_t *next = atomic_exchange(&w->next_gen, NULL);
     if (next == NULL)
         return;
-    ig_generation_t *old = w->gen;
+    ig_worker_gen_t *hold = gen_hold_new(next);
+    if (hold == NULL) {
+        ig_log_error("worker %u: out of memory taking up generation %llu; staying on the current one", w->index,
+                     (unsigned long long)next->id);
+        return;
+    }
+    ig_worker_gen_t *old = w->gen_hold;
+    w->gen_hold = hold;
     w->gen = next;
     ig_upstream_limits_t limits = upstream_limits_of(next);
     ig_upstream_pool_set_limits(w->upstream, &limits);
-    if (old != NULL)
-        ig_generation_release(old);
+    if (old->requests == 0) {
+        ig_generation_release(old->gen);
+        free(old);
+    } else {
+        old->next = w->retired; /* freed by the last of its requests */
+        w->retired = old;
+    }
 }
 
 static void close_listeners(ig_worker_t *w)
@@ -176,8 +214,12 @@ static void worker_main(void *arg)
                     (unsigned long long)w->connections);
         w->parked = 1;
     }
-    if (w->gen != NULL)
-        ig_generation_release(w->gen);
+    /* generations still used by requests that never ended (a parked worker) stay referenced */
+    if (w->gen_hold != NULL && w->gen_hold->requests == 0) {
+        ig_generation_release(w->gen_hold->gen);
+        free(w->gen_hold);
+    }
+    w->gen_hold = NULL;
     w->gen = NULL;
     ig_generation_t *pending = atomic_exchange(&w->next_gen, NULL);
     if (pending != NULL)
@@ -198,6 +240,9 @@ int ig_worker_start(ig_worker_t *w)
     uv_loop_init(&w->loop);
     h2o_context_init(&w->ctx, &w->loop, &s->h2o);
     ig_generation_retain(s->gen);
+    w->gen_hold = gen_hold_new(s->gen);
+    if (w->gen_hold == NULL)
+        return -1;
     w->gen = s->gen;
     ig_upstream_limits_t limits = upstream_limits_of(w->gen);
     w->upstream = ig_upstream_pool_create(&w->loop, &limits);

@@ -21,6 +21,19 @@ typedef struct {
     h2o_accept_ctx_t accept_ctx;
 } ig_listener_t;
 
+/*
+ * A worker's hold on one generation. Requests on this thread count themselves
+ * here, on this thread only, so starting and ending a request touches no
+ * cache line shared with other workers; the worker holds the one reference
+ * on the generation itself and drops it when the generation is no longer
+ * current and its last request here has ended.
+ */
+typedef struct ig_worker_gen_s {
+    ig_generation_t *gen;
+    uint64_t requests;               /* requests of this thread still using gen */
+    struct ig_worker_gen_s *next;    /* in the retired list */
+} ig_worker_gen_t;
+
 struct ig_worker_s {
     h2o_context_t ctx;               /* first: req->conn->ctx points here */
     ig_server_t *server;
@@ -28,7 +41,9 @@ struct ig_worker_s {
     uv_loop_t loop;
     uv_thread_t thread;
     uv_async_t wakeup;               /* the main thread's messages: new generation, stop */
-    ig_generation_t *gen;            /* this thread's reference; requests retain it */
+    ig_generation_t *gen;            /* the current generation (gen_hold->gen) */
+    ig_worker_gen_t *gen_hold;       /* this thread's hold on it */
+    ig_worker_gen_t *retired;        /* older generations requests here still use */
     _Atomic(ig_generation_t *) next_gen; /* handed over by the main thread, already retained for us */
     atomic_int stop;
     /* Bumped by the main thread (then wakeup is sent) each time the health checker sees an endpoint
@@ -58,6 +73,14 @@ void ig_worker_post_stop(ig_worker_t *w);
 /* An endpoint became healthy: bumps ready_epoch and wakes the worker. Main thread. */
 void ig_worker_post_endpoint_ready(ig_worker_t *w);
 void ig_worker_join(ig_worker_t *w);
+
+/* A request starts on the current generation: held until ig_worker_gen_release. Worker thread only. */
+static inline ig_worker_gen_t *ig_worker_gen_acquire(ig_worker_t *w)
+{
+    w->gen_hold->requests++;
+    return w->gen_hold;
+}
+void ig_worker_gen_release(ig_worker_t *w, ig_worker_gen_t *hold);
 
 static inline ig_worker_t *ig_worker_of(h2o_req_t *req)
 {
