@@ -14,6 +14,7 @@
 #include "sim_server.h"
 #include "sim_stats.h"
 #include "sim_stream.h"
+#include "sim_usage.h"
 
 /* Everything the endpoints need from a request body. */
 typedef struct sim_request {
@@ -25,6 +26,11 @@ typedef struct sim_request {
     int64_t max_tokens;
     int stream;
     int include_usage;
+    int continuous_usage; /* stream_options.continuous_usage_stats */
+    const char *user;     /* "user", decoded, or NULL */
+    size_t user_len;
+    int die;              /* "sim_fault": "die-mid-stream" (test extension, this request only) */
+    int64_t drip_after, drip_ms; /* "sim_drip_after", "sim_drip_ms" (test extension, streams) */
     int base64; /* embeddings: encoding_format "base64" */
     sim_prefix_hasher_t *prefix; /* the prompt's block hashes, when the prefix cache is on */
     int64_t cached_tokens;       /* -1 when the prefix cache is off */
@@ -123,6 +129,32 @@ static char *decode_str(h2o_req_t *req, const sj_doc_t *d, uint32_t i, size_t *l
 
 /* ---- request parsing ------------------------------------------------------------------------- */
 
+/* "user" (OpenAI's end-user id, counted per user in sim_usage) and the test extensions "sim_fault"
+ * ("die-mid-stream": this request only), "sim_drip_after" and "sim_drip_ms" (streams: after N
+ * tokens, one token per M ms, default 500). vLLM ignores fields it does not know. */
+static int parse_test_extensions(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
+{
+    int64_t i = opt_field(d, 0, "user");
+    if (i >= 0 && sj_type(d, (uint32_t)i) == SJ_STRING)
+        r->user = decode_str(req, d, (uint32_t)i, &r->user_len);
+    i = opt_field(d, 0, "sim_fault");
+    if (i >= 0 && sj_type(d, (uint32_t)i) == SJ_STRING) {
+        size_t n;
+        const char *f = decode_str(req, d, (uint32_t)i, &n);
+        r->die = strcmp(f, "die-mid-stream") == 0;
+    }
+    int has = 0;
+    r->drip_ms = 500;
+    if (opt_int(req, d, 0, "sim_drip_after", "'sim_drip_after'", &has, &r->drip_after) != 0 ||
+        opt_int(req, d, 0, "sim_drip_ms", "'sim_drip_ms'", &has, &r->drip_ms) != 0)
+        return -1;
+    if (r->drip_after < 0 || r->drip_after > UINT32_MAX || r->drip_ms < 1 || r->drip_ms > 600000) {
+        bad_request(req, "sim_drip_after must be >= 0 and sim_drip_ms within 1..600000");
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_model(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
 {
     int64_t i = opt_field(d, 0, "model");
@@ -152,7 +184,9 @@ static int parse_stream(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
         validation_error(req, "model_type", "'stream_options'", "Input should be a valid dictionary or instance of StreamOptions");
         return -1;
     }
-    if (opt_bool(req, d, (uint32_t)so, "include_usage", "'stream_options', 'include_usage'", &r->include_usage) != 0)
+    if (opt_bool(req, d, (uint32_t)so, "include_usage", "'stream_options', 'include_usage'", &r->include_usage) != 0 ||
+        opt_bool(req, d, (uint32_t)so, "continuous_usage_stats", "'stream_options', 'continuous_usage_stats'",
+                 &r->continuous_usage) != 0)
         return -1;
     if (!r->stream) {
         validation_error(req, "value_error", "", "Value error, Stream options can only be defined when `stream=True`.");
@@ -409,10 +443,12 @@ static void respond_generation(h2o_req_t *req, const sim_request_t *r, uint32_t 
 
     if (die) {
         SIM_STAT_ADD(completion_tokens, tokens / 2);
+        sim_usage_add(r->user, r->user_len, 0, 0, tokens / 2);
         sim_openai_send_half_then_die(req, b);
         return;
     }
     SIM_STAT_ADD(completion_tokens, tokens);
+    sim_usage_add(r->user, r->user_len, 0, 0, tokens);
     sim_http_send_buf(req, 200, b);
 }
 
@@ -662,9 +698,12 @@ void sim_openai_handle(h2o_req_t *req, sim_api_t api)
     if (resolve_completion_tokens(req, &r, &tokens, &finish_length) != 0)
         return;
     SIM_STAT_ADD(prompt_tokens, r.prompt_tokens);
+    if (parse_test_extensions(req, d, &r) != 0)
+        return;
+    sim_usage_add(r.user, r.user_len, 1, r.prompt_tokens, 0);
     if (r.prefix != NULL)
         r.cached_tokens = (int64_t)sim_prefix_lookup(r.prefix, r.prompt_tokens);
-    int die = fault == SIM_FAULT_DIE_MID_STREAM;
+    int die = fault == SIM_FAULT_DIE_MID_STREAM || r.die;
 
     if (!r.stream) {
         respond_generation(req, &r, tokens, finish_length, die);
@@ -687,6 +726,11 @@ void sim_openai_handle(h2o_req_t *req, sim_api_t api)
         .die_mid_stream = die,
         .ttft_ms = ttft_for(&r),
         .cached_tokens = r.cached_tokens,
+        .continuous_usage = r.continuous_usage,
+        .user = r.user,
+        .user_len = r.user_len,
+        .drip_after = (uint32_t)r.drip_after,
+        .drip_ms = (unsigned)r.drip_ms,
     };
     sim_stream_start(req, &p);
 }

@@ -4,6 +4,7 @@
 
 #include "sim_config.h"
 #include "sim_control.h"
+#include "sim_usage.h"
 #include "sim_http.h"
 #include "sim_infinity.h"
 #include "sim_whisper.h"
@@ -113,6 +114,8 @@ static const sim_route_t routes[] = {
     {"/sim/fault", "POST", sim_control_set_fault},
     {"/sim/fault", "GET", sim_control_get_fault},
     {"/sim/stats", "GET", sim_control_stats},
+    {"/sim/usage", "GET", sim_usage_get},
+    {"/sim/reset-usage", "POST", sim_usage_reset},
     {"/sim/reset-stats", "POST", sim_control_reset_stats},
     {"/sim/reset-prefix-cache", "POST", sim_control_reset_prefix_cache},
 };

@@ -9,6 +9,7 @@
 #include "sim_openai.h"
 #include "sim_server.h"
 #include "sim_stats.h"
+#include "sim_usage.h"
 
 /* Most tokens put in one send (about 100 bytes each); bounds per-stream buffering when unpaced. */
 #define SIM_STREAM_MAX_BATCH 256
@@ -31,7 +32,12 @@ typedef struct sim_stream {
     uint32_t die_at; /* UINT32_MAX unless die-mid-stream */
     unsigned chat : 1, include_usage : 1, finish_length : 1;
     unsigned headers_sent : 1, role_sent : 1, inflight : 1, done : 1;
-    unsigned in_pump : 1, repump : 1, free_pending : 1;
+    unsigned in_pump : 1, repump : 1, free_pending : 1, continuous_usage : 1;
+    uint32_t drip_after; /* 0: off */
+    unsigned drip_ms;
+    uint64_t next_drip;  /* loop time the next dripped token is due */
+    char user[64];       /* for sim_usage */
+    size_t user_len;
     size_t prefix_len;
     char prefix[]; /* `data: {"id":"...","object":"...","created":N,"model":"...","choices":[` */
 } sim_stream_t;
@@ -88,8 +94,15 @@ static void on_timer(uv_timer_t *t) { pump(t->data); }
 
 /* ---- chunk text ------------------------------------------------------------------------------ */
 
-static void chunk_end(sim_stream_t *s)
+static void chunk_end(sim_stream_t *s, uint32_t completed)
 {
+    /* continuous_usage_stats: vLLM puts the usage so far on every chunk (the role chunk: 0 completed) */
+    if (s->continuous_usage) {
+        sim_buf_lit(&s->out, "],\"usage\":");
+        sim_openai_put_usage(&s->out, s->prompt_tokens, completed, 0, -1);
+        sim_buf_lit(&s->out, "}\n\n");
+        return;
+    }
     /* vLLM sets usage=None on every chunk when include_usage is on (chat), and always dumps all
      * fields of completion chunks */
     if (!s->chat || s->include_usage)
@@ -102,7 +115,7 @@ static void put_role_chunk(sim_stream_t *s)
 {
     sim_buf_put(&s->out, s->prefix, s->prefix_len);
     sim_buf_lit(&s->out, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}");
-    chunk_end(s);
+    chunk_end(s, 0);
 }
 
 static void put_token_chunk(sim_stream_t *s, uint32_t k)
@@ -124,7 +137,7 @@ static void put_token_chunk(sim_stream_t *s, uint32_t k)
         sim_buf_puts(b, s->finish_length ? "\"length\"" : "\"stop\"");
         sim_buf_lit(b, ",\"stop_reason\":null}");
     }
-    chunk_end(s);
+    chunk_end(s, k);
 }
 
 static void put_usage_chunk(sim_stream_t *s)
@@ -168,6 +181,16 @@ static void pump_once(sim_stream_t *s)
     }
     if (due > SIM_STREAM_MAX_BATCH)
         due = SIM_STREAM_MAX_BATCH;
+    if (s->drip_after != 0 && s->sent >= s->drip_after) {
+        /* dripping: one token per drip_ms, so a client that leaves now is seen before the next */
+        if (now < s->next_drip) {
+            uv_timer_start(&s->timer, on_timer, s->next_drip - now, 0);
+            return;
+        }
+        due = due > 0 ? 1 : 0;
+    } else if (s->drip_after != 0 && s->sent + due > s->drip_after) {
+        due = s->drip_after - s->sent;
+    }
     /* vLLM emits the role chunk together with the first token (after prefill) */
     int role_now = s->chat && !s->role_sent && started;
 
@@ -196,6 +219,9 @@ static void pump_once(sim_stream_t *s)
     s->sent += due;
     s->headers_sent = 1;
     SIM_STAT_ADD(completion_tokens, due);
+    sim_usage_add(s->user, s->user_len, 0, 0, due);
+    if (s->drip_after != 0 && s->sent >= s->drip_after)
+        s->next_drip = now + s->drip_ms;
 
     if (s->sent == s->total) {
         if (s->include_usage)
@@ -261,6 +287,12 @@ void sim_stream_start(h2o_req_t *req, const sim_stream_params_t *p)
     s->die_at = p->die_mid_stream ? p->completion_tokens / 2 : UINT32_MAX;
     s->chat = p->chat != 0;
     s->include_usage = p->include_usage != 0;
+    s->continuous_usage = p->continuous_usage != 0;
+    s->drip_after = p->drip_after;
+    s->drip_ms = p->drip_ms;
+    s->user_len = p->user && p->user_len < sizeof(s->user) ? p->user_len : 0;
+    if (s->user_len)
+        memcpy(s->user, p->user, s->user_len);
     s->finish_length = p->finish_length != 0;
     s->ms_per_token = sim_cfg.token_rate > 0 ? 1000.0 / sim_cfg.token_rate : 0;
     s->t0 = uv_now(&w->loop) + p->ttft_ms;

@@ -23,6 +23,11 @@ typedef struct sim_stream_params {
     int die_mid_stream;   /* cut the connection after half the tokens */
     unsigned ttft_ms;     /* delay before the role chunk and the first token */
     int64_t cached_tokens; /* reported in the usage chunk when >= 0 (prefix cache on) */
+    int continuous_usage; /* stream_options.continuous_usage_stats: usage so far on every chunk */
+    const char *user;     /* the request's "user" (copied; may be NULL), for sim_usage */
+    size_t user_len;
+    uint32_t drip_after;  /* "sim_drip_after": after this many tokens, one token per drip_ms (0: off) */
+    unsigned drip_ms;
 } sim_stream_params_t;
 
 void sim_stream_start(h2o_req_t *req, const sim_stream_params_t *p);

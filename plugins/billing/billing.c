@@ -1,0 +1,187 @@
+/*
+ * billing — one usage record per request that reached an engine, in an SQLite ledger (WAL, group
+ * commit on a writer thread, off the request path), with its exact cost from the model's pricing;
+ * usage and invoice queries for admins, export files and a webhook, and the public model listing
+ * in OpenRouter's provider format. See README.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "bl_listing.h"
+#include "bl_report.h"
+#include "bl_writer.h"
+#include "infergate/plugin.h"
+
+enum {
+    OPT_LEDGER_FILE,
+    OPT_SYNCHRONOUS,
+    OPT_FLUSH_INTERVAL,
+    OPT_FLUSH_RECORDS,
+    OPT_MAX_QUEUED,
+    OPT_CURRENCY,
+    OPT_EXPORT_DIR,
+    OPT_EXPORT_FORMATS,
+    OPT_WEBHOOK_URL,
+    OPT_WEBHOOK_ATTEMPTS,
+    OPT_WEBHOOK_BACKOFF,
+    OPT_WEBHOOK_TIMEOUT,
+    OPT_WEBHOOK_PENDING,
+    OPT_WEBHOOK_DRAIN,
+};
+
+static const ig_option_decl_t billing_options[] = {
+    [OPT_LEDGER_FILE] = {"ledgerFile", IG_OPT_STRING, "ledger.db", "SQLite ledger, relative to server.stateDir"},
+    [OPT_SYNCHRONOUS] = {"synchronous", IG_OPT_STRING, "NORMAL",
+                         "SQLite synchronous mode: NORMAL (commits survive a process kill) or FULL (also power loss)"},
+    [OPT_FLUSH_INTERVAL] = {"flushInterval", IG_OPT_DURATION, "100ms", "group commit at least this often", 1, 60000},
+    [OPT_FLUSH_RECORDS] = {"flushRecords", IG_OPT_INT, "1000", "or as soon as this many records wait", 1, 1000000},
+    [OPT_MAX_QUEUED] = {"maxQueued", IG_OPT_INT, "1000000",
+                        "records waiting for the writer beyond which new ones are dropped (and logged)", 1000,
+                        100000000},
+    [OPT_CURRENCY] = {"currency", IG_OPT_STRING, "USD", "currency the prices are in, shown on usage and invoices"},
+    [OPT_EXPORT_DIR] = {"exportDir", IG_OPT_STRING, "", "directory for usage-YYYY-MM-DD.jsonl/.csv files; empty: none"},
+    [OPT_EXPORT_FORMATS] = {"exportFormats", IG_OPT_STRING_LIST, "[jsonl, csv]", "which files: jsonl, csv"},
+    [OPT_WEBHOOK_URL] = {"webhookUrl", IG_OPT_STRING, "", "http:// URL each committed batch is POSTed to; empty: none"},
+    [OPT_WEBHOOK_ATTEMPTS] = {"webhookMaxAttempts", IG_OPT_INT, "8", "tries per batch", 1, 1000},
+    [OPT_WEBHOOK_BACKOFF] = {"webhookBackoff", IG_OPT_DURATION, "500ms", "first retry delay, doubled each time up to 30s",
+                             1, 60000},
+    [OPT_WEBHOOK_TIMEOUT] = {"webhookTimeout", IG_OPT_DURATION, "5s", "connect, send and answer timeout", 1, 300000},
+    [OPT_WEBHOOK_PENDING] = {"webhookMaxPending", IG_OPT_INT, "10000", "batches waiting before the oldest is dropped",
+                             1, 10000000},
+    [OPT_WEBHOOK_DRAIN] = {"webhookDrainTimeout", IG_OPT_DURATION, "5s", "at exit, how long pending batches are tried",
+                           0, 600000},
+    {NULL},
+};
+
+/* Per configuration generation. The report context comes first: the routes read it. */
+typedef struct {
+    bl_report_ctx_t ctx;
+} billing_state_t;
+
+static int billing_load(const ig_host_t *host, void **process_state, ig_error_t *err)
+{
+    bl_writer_t *w = bl_writer_create(host);
+    if (w == NULL)
+        return host->error(err, "billing: out of memory");
+    *process_state = w;
+    return 0;
+}
+
+static void billing_unload(void *process_state)
+{
+    bl_writer_destroy(process_state); /* drains the queue into the ledger */
+}
+
+static int make_dir(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return S_ISDIR(st.st_mode) ? 0 : -1;
+    return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static int billing_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **plugin_state, ig_error_t *err)
+{
+    const ig_option_value_t *o = ctx->options;
+    bl_writer_t *w = ctx->process_state;
+    if (w == NULL)
+        return host->error(err, "billing: no process state (load() did not run)");
+    const char *sync = o[OPT_SYNCHRONOUS].str;
+    if (strcmp(sync, "NORMAL") != 0 && strcmp(sync, "FULL") != 0)
+        return host->error(err, "plugins.options.billing.synchronous: \"%s\" is not NORMAL or FULL", sync);
+    bl_writer_options_t wo = {
+        .synchronous = sync,
+        .flush_ms = (unsigned)o[OPT_FLUSH_INTERVAL].num,
+        .flush_records = (size_t)o[OPT_FLUSH_RECORDS].num,
+        .max_queued = (size_t)o[OPT_MAX_QUEUED].num,
+        .export_dir = o[OPT_EXPORT_DIR].str,
+        .webhook = {.url = o[OPT_WEBHOOK_URL].str,
+                    .max_attempts = (unsigned)o[OPT_WEBHOOK_ATTEMPTS].num,
+                    .backoff_ms = (unsigned)o[OPT_WEBHOOK_BACKOFF].num,
+                    .timeout_ms = (unsigned)o[OPT_WEBHOOK_TIMEOUT].num,
+                    .max_pending = (unsigned)o[OPT_WEBHOOK_PENDING].num,
+                    .drain_ms = (unsigned)o[OPT_WEBHOOK_DRAIN].num},
+    };
+    for (size_t i = 0; i < o[OPT_EXPORT_FORMATS].list_len; i++) {
+        const char *f = o[OPT_EXPORT_FORMATS].list[i];
+        if (strcmp(f, "jsonl") == 0)
+            wo.export_jsonl = 1;
+        else if (strcmp(f, "csv") == 0)
+            wo.export_csv = 1;
+        else
+            return host->error(err, "plugins.options.billing.exportFormats: \"%s\" is not jsonl or csv", f);
+    }
+    char path[1024];
+    const char *file = o[OPT_LEDGER_FILE].str;
+    if (file[0] == '/')
+        snprintf(path, sizeof(path), "%s", file);
+    else if (ctx->state_dir != NULL)
+        snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, file);
+    else
+        return host->error(err, "billing: server.stateDir is not set, and ledgerFile \"%s\" is relative", file);
+    wo.ledger_path = path;
+
+    if (!bl_writer_started(w)) {
+        if (wo.export_dir[0] && make_dir(wo.export_dir) != 0)
+            return host->error(err, "plugins.options.billing.exportDir: \"%s\" is not a directory and cannot be made",
+                               wo.export_dir);
+        char msg[400];
+        if (bl_writer_start(w, &wo, msg, sizeof(msg)) != 0)
+            return host->error(err, "billing: %s", msg);
+        host->log(IG_LOG_INFO, "billing", "ledger %s (WAL, synchronous=%s, group commit every %u ms or %zu records)",
+                  path, sync, wo.flush_ms, wo.flush_records);
+    } else if (strcmp(path, w->ledger_path) != 0) {
+        host->log(IG_LOG_WARN, "billing", "ledger stays %s until restart (the new configuration says %s)",
+                  w->ledger_path, path);
+    }
+    billing_state_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return host->error(err, "billing: out of memory");
+    s->ctx.host = host;
+    s->ctx.writer = w;
+    s->ctx.currency = o[OPT_CURRENCY].str;
+    *plugin_state = s;
+    return 0;
+}
+
+static void billing_fini(void *plugin_state)
+{
+    free(plugin_state);
+}
+
+static void billing_record(void *plugin_state, const ig_usage_record_t *rec)
+{
+    billing_state_t *s = plugin_state;
+    bl_record_t r;
+    bl_record_from(&r, rec);
+    bl_writer_push(s->ctx.writer, &r);
+}
+
+static const ig_billing_vtable_t billing_vtable = {
+    .record = billing_record,
+};
+
+static const ig_route_decl_t billing_routes[] = {
+    {"/admin/usage", IG_ROUTE_ADMIN, bl_route_usage},
+    {"/admin/invoices", IG_ROUTE_ADMIN, bl_route_invoices},
+    {"/public/api/models", IG_ROUTE_PUBLIC, bl_route_listing},
+    {"/openrouter/models", IG_ROUTE_PUBLIC, bl_route_listing},
+    {NULL},
+};
+
+IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
+    .abi_version = IG_PLUGIN_ABI_VERSION,
+    .name = "billing",
+    .kind = IG_PLUGIN_BILLING,
+    .version = "0.1.0",
+    .description = "usage ledger (SQLite), exact costs, usage and invoice API, exports, OpenRouter listing",
+    .options = billing_options,
+    .load = billing_load,
+    .unload = billing_unload,
+    .init = billing_init,
+    .fini = billing_fini,
+    .vtable = &billing_vtable,
+    .routes = billing_routes,
+};

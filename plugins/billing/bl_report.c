@@ -1,0 +1,378 @@
+#include "bl_report.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "bl_decimal.h"
+#include "bl_ledger.h"
+#include "bl_query.h"
+
+/* The plugin's generation state starts with a bl_report_ctx_t (billing.c). */
+#define CTX(state) ((const bl_report_ctx_t *)(state))
+
+/* Sums of one group. */
+typedef struct {
+    int64_t requests, prompt, completion, cached, audio_ms;
+    bl_i128_t cost;
+} sums_t;
+
+static void sums_add(sums_t *a, const sums_t *b)
+{
+    a->requests += b->requests;
+    a->prompt += b->prompt;
+    a->completion += b->completion;
+    a->cached += b->cached;
+    a->audio_ms += b->audio_ms;
+    a->cost += b->cost;
+}
+
+#define SUM_COLUMNS                                                                                                    \
+    "SUM(requests), SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens), SUM(audio_ms),"                   \
+    " SUM(cost_units / 1000000000), SUM(cost_units - cost_units / 1000000000 * 1000000000)"
+
+/* Reads SUM_COLUMNS starting at column col. */
+static void sums_read(sqlite3_stmt *s, int col, sums_t *out)
+{
+    out->requests = sqlite3_column_int64(s, col);
+    out->prompt = sqlite3_column_int64(s, col + 1);
+    out->completion = sqlite3_column_int64(s, col + 2);
+    out->cached = sqlite3_column_int64(s, col + 3);
+    out->audio_ms = sqlite3_column_int64(s, col + 4);
+    out->cost = (bl_i128_t)sqlite3_column_int64(s, col + 5) * 1000000000 + sqlite3_column_int64(s, col + 6);
+}
+
+static void sums_json(bl_buf_t *b, const sums_t *s)
+{
+    char cost[48], audio[32];
+    bl_dec_format(s->cost, cost, sizeof(cost));
+    bl_format_audio(s->audio_ms, audio);
+    bl_buf_printf(b,
+                  "\"requests\":%" PRId64 ",\"prompt_tokens\":%" PRId64 ",\"cached_tokens\":%" PRId64
+                  ",\"completion_tokens\":%" PRId64 ",\"audio_seconds\":\"%s\",\"cost\":\"%s\"",
+                  s->requests, s->prompt, s->cached, s->completion, audio, cost);
+}
+
+static void sums_csv(bl_buf_t *b, const sums_t *s)
+{
+    char cost[48], audio[32];
+    bl_dec_format(s->cost, cost, sizeof(cost));
+    bl_format_audio(s->audio_ms, audio);
+    bl_buf_printf(b, "%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%s,%s\n", s->requests, s->prompt, s->cached,
+                  s->completion, audio, cost);
+}
+
+int bl_respond(ig_http_exchange_t *x, bl_buf_t *b, const char *content_type, ig_error_t *err)
+{
+    if (b->oom) {
+        bl_buf_free(b);
+        err->status = 500;
+        err->type = "server_error";
+        return x->host->error(err, "out of memory building the answer");
+    }
+    char *out = x->host->palloc(x->pool, b->len + 1);
+    if (out == NULL) {
+        bl_buf_free(b);
+        err->status = 500;
+        err->type = "server_error";
+        return x->host->error(err, "out of memory building the answer");
+    }
+    memcpy(out, b->p ? b->p : "", b->len);
+    x->response = (ig_str_t){out, b->len};
+    x->content_type = content_type;
+    bl_buf_free(b);
+    return 0;
+}
+
+static int bad_param(ig_http_exchange_t *x, ig_error_t *err, const char *param, const char *fmt, const char *v)
+{
+    err->status = 400;
+    err->type = "invalid_request_error";
+    err->code = NULL;
+    char m[200];
+    snprintf(m, sizeof(m), fmt, v);
+    return x->host->error(err, "query parameter `%s`: %s", param, m);
+}
+
+static int get_param(ig_http_exchange_t *x, ig_error_t *err, const char *name, char *out, size_t cap)
+{
+    int rc = bl_query_get(x->query, name, out, cap);
+    if (rc < 0)
+        return bad_param(x, err, name, "%sbadly encoded or too long", "");
+    return rc;
+}
+
+/* The ledger is read only after what was recorded before this call is committed (read your writes). */
+static sqlite3 *open_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, ig_error_t *err)
+{
+    if (!bl_writer_started(c->writer)) {
+        err->status = 503;
+        err->type = "server_error";
+        x->host->error(err, "the usage ledger is not open");
+        return NULL;
+    }
+    if (bl_writer_sync(c->writer, 5000) != 0)
+        c->host->log(IG_LOG_WARN, "billing", "admin query: the ledger writer is behind; answering with what is committed");
+    char msg[400];
+    sqlite3 *db = bl_ledger_open_reader(c->writer->ledger_path, msg, sizeof(msg));
+    if (db == NULL) {
+        err->status = 500;
+        err->type = "server_error";
+        x->host->error(err, "usage ledger: %s", msg);
+    }
+    return db;
+}
+
+static int query_failed(ig_http_exchange_t *x, sqlite3 *db, ig_error_t *err)
+{
+    err->status = 500;
+    err->type = "server_error";
+    x->host->error(err, "usage ledger query: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return -1;
+}
+
+static void json_str_or_null(bl_buf_t *b, const ig_host_t *h, const char *s, int present)
+{
+    if (present)
+        bl_buf_json_str(b, h->json, s, strlen(s));
+    else
+        bl_buf_puts(b, "null");
+}
+
+int bl_route_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
+{
+    const bl_report_ctx_t *c = CTX(state);
+    char customer[256], model[256], start[64], end[64], group[16];
+    int has_c, has_m, has_s, has_e, has_g;
+    if ((has_c = get_param(x, err, "customer", customer, sizeof(customer))) < 0 ||
+        (has_m = get_param(x, err, "model", model, sizeof(model))) < 0 ||
+        (has_s = get_param(x, err, "start", start, sizeof(start))) < 0 ||
+        (has_e = get_param(x, err, "end", end, sizeof(end))) < 0 ||
+        (has_g = get_param(x, err, "group_by", group, sizeof(group))) < 0)
+        return -1;
+    int64_t start_ms = 0, end_ms = INT64_MAX;
+    if (has_s && bl_parse_time(start, &start_ms) != 0)
+        return bad_param(x, err, "start", "\"%.60s\" is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds", start);
+    if (has_e && bl_parse_time(end, &end_ms) != 0)
+        return bad_param(x, err, "end", "\"%.60s\" is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds", end);
+    const char *key_cols; /* what a group is */
+    int nkeys = 1;
+    if (!has_g || strcmp(group, "") == 0 || strcmp(group, "none") == 0) {
+        key_cols = "''";
+        strcpy(group, "none");
+    } else if (strcmp(group, "day") == 0) {
+        key_cols = "day";
+    } else if (strcmp(group, "model") == 0) {
+        key_cols = "model";
+    } else if (strcmp(group, "key") == 0) {
+        key_cols = "customer, key_id";
+        nkeys = 2;
+    } else {
+        return bad_param(x, err, "group_by", "\"%.20s\" is not one of day, model, key", group);
+    }
+    sqlite3 *db = open_ledger(x, c, err);
+    if (db == NULL)
+        return -1;
+    char sql[600];
+    snprintf(sql, sizeof(sql),
+             "SELECT %s, " SUM_COLUMNS " FROM usage WHERE (?1 IS NULL OR customer = ?1) AND (?2 IS NULL OR model = ?2)"
+             " AND ts_ms >= ?3 AND ts_ms < ?4 GROUP BY %s ORDER BY %s",
+             key_cols, key_cols, key_cols);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return query_failed(x, db, err);
+    if (has_c)
+        sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+    if (has_m)
+        sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, start_ms);
+    sqlite3_bind_int64(st, 4, end_ms);
+
+    bl_buf_t b = {0};
+    bl_buf_puts(&b, "{\"object\":\"usage\",\"customer\":");
+    json_str_or_null(&b, x->host, customer, has_c);
+    bl_buf_puts(&b, ",\"model\":");
+    json_str_or_null(&b, x->host, model, has_m);
+    bl_buf_puts(&b, ",\"start\":");
+    json_str_or_null(&b, x->host, start, has_s);
+    bl_buf_puts(&b, ",\"end\":");
+    json_str_or_null(&b, x->host, end, has_e);
+    bl_buf_printf(&b, ",\"group_by\":\"%s\",\"data\":[", group);
+    sums_t total = {0};
+    int rc, first = 1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sums_t s;
+        sums_read(st, nkeys, &s);
+        if (s.requests == 0)
+            continue; /* SUM over no rows */
+        sums_add(&total, &s);
+        bl_buf_puts(&b, first ? "{" : ",{");
+        first = 0;
+        const unsigned char *k0 = sqlite3_column_text(st, 0);
+        if (strcmp(group, "day") == 0 || strcmp(group, "model") == 0) {
+            bl_buf_printf(&b, "\"%s\":", group);
+            bl_buf_json_str(&b, x->host->json, (const char *)k0, strlen((const char *)k0));
+            bl_buf_puts(&b, ",");
+        } else if (nkeys == 2) {
+            const unsigned char *k1 = sqlite3_column_text(st, 1);
+            bl_buf_puts(&b, "\"customer\":");
+            bl_buf_json_str(&b, x->host->json, (const char *)k0, strlen((const char *)k0));
+            bl_buf_puts(&b, ",\"key_id\":");
+            bl_buf_json_str(&b, x->host->json, (const char *)k1, strlen((const char *)k1));
+            bl_buf_puts(&b, ",");
+        }
+        sums_json(&b, &s);
+        bl_buf_puts(&b, "}");
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        bl_buf_free(&b);
+        return query_failed(x, db, err);
+    }
+    sqlite3_close(db);
+    bl_buf_printf(&b, "],\"currency\":\"%s\",\"total\":{", c->currency);
+    sums_json(&b, &total);
+    bl_buf_puts(&b, "}}");
+    return bl_respond(x, &b, "application/json", err);
+}
+
+/* ---- invoices ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    bl_buf_t *b;
+    const ig_host_t *host;
+    int csv;
+    const char *month, *currency;
+    int ninvoices;
+    int open;                  /* an invoice is being written */
+    char customer[256];
+    sums_t total;
+    int nlines;
+} inv_writer_t;
+
+/* The columns every CSV row of an invoice starts with: invoice id, customer, month, currency. */
+static void inv_csv_head(inv_writer_t *w)
+{
+    char id[300];
+    snprintf(id, sizeof(id), "inv-%s-%s", w->customer, w->month);
+    bl_buf_csv_str(w->b, id);
+    bl_buf_puts(w->b, ",");
+    bl_buf_csv_str(w->b, w->customer);
+    bl_buf_printf(w->b, ",%s,%s,", w->month, w->currency);
+}
+
+static void inv_close(inv_writer_t *w)
+{
+    if (!w->open)
+        return;
+    if (w->csv) {
+        inv_csv_head(w);
+        bl_buf_puts(w->b, "TOTAL,");
+        sums_csv(w->b, &w->total);
+    } else {
+        bl_buf_puts(w->b, "],\"total\":{");
+        sums_json(w->b, &w->total);
+        bl_buf_puts(w->b, "}}");
+    }
+    w->open = 0;
+}
+
+static void inv_open(inv_writer_t *w, const char *customer)
+{
+    inv_close(w);
+    snprintf(w->customer, sizeof(w->customer), "%s", customer);
+    memset(&w->total, 0, sizeof(w->total));
+    w->nlines = 0;
+    w->open = 1;
+    if (w->csv)
+        return;
+    if (w->ninvoices++ > 0)
+        bl_buf_puts(w->b, ",");
+    /* the id is derived from its inputs only: the same customer and month give the same invoice */
+    bl_buf_t id = {0};
+    bl_buf_printf(&id, "inv-%s-%s", customer, w->month);
+    bl_buf_puts(w->b, "{\"object\":\"invoice\",\"id\":");
+    bl_buf_json_str(w->b, w->host->json, id.p, id.len);
+    bl_buf_free(&id);
+    bl_buf_puts(w->b, ",\"customer\":");
+    bl_buf_json_str(w->b, w->host->json, customer, strlen(customer));
+    bl_buf_printf(w->b, ",\"month\":\"%s\",\"currency\":\"%s\",\"lines\":[", w->month, w->currency);
+}
+
+static void inv_line(inv_writer_t *w, const char *model, const sums_t *s)
+{
+    sums_add(&w->total, s);
+    if (w->csv) {
+        inv_csv_head(w);
+        bl_buf_csv_str(w->b, model);
+        bl_buf_puts(w->b, ",");
+        sums_csv(w->b, s);
+    } else {
+        bl_buf_puts(w->b, w->nlines ? ",{\"model\":" : "{\"model\":");
+        bl_buf_json_str(w->b, w->host->json, model, strlen(model));
+        bl_buf_puts(w->b, ",");
+        sums_json(w->b, s);
+        bl_buf_puts(w->b, "}");
+    }
+    w->nlines++;
+}
+
+int bl_route_invoices(void *state, ig_http_exchange_t *x, ig_error_t *err)
+{
+    const bl_report_ctx_t *c = CTX(state);
+    char customer[256], month[16], format[8];
+    int has_c, has_m, has_f;
+    if ((has_c = get_param(x, err, "customer", customer, sizeof(customer))) < 0 ||
+        (has_m = get_param(x, err, "month", month, sizeof(month))) < 0 ||
+        (has_f = get_param(x, err, "format", format, sizeof(format))) < 0)
+        return -1;
+    if (!has_m)
+        return bad_param(x, err, "month", "%srequired (YYYY-MM)", "");
+    if (bl_parse_month(month) != 0)
+        return bad_param(x, err, "month", "\"%.20s\" is not YYYY-MM", month);
+    if (!has_f)
+        strcpy(format, "json");
+    if (strcmp(format, "json") != 0 && strcmp(format, "csv") != 0)
+        return bad_param(x, err, "format", "\"%.8s\" is not json or csv", format);
+    sqlite3 *db = open_ledger(x, c, err);
+    if (db == NULL)
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT customer, model, " SUM_COLUMNS " FROM usage WHERE (?1 IS NULL OR customer = ?1)"
+                           " AND day >= ?2 || '-01' AND day <= ?2 || '-31' GROUP BY customer, model ORDER BY customer, model",
+                           -1, &st, NULL) != SQLITE_OK)
+        return query_failed(x, db, err);
+    if (has_c)
+        sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, month, -1, SQLITE_STATIC);
+
+    bl_buf_t b = {0};
+    inv_writer_t w = {.b = &b, .host = x->host, .csv = format[0] == 'c', .month = month, .currency = c->currency};
+    if (w.csv)
+        bl_buf_puts(&b, "invoice,customer,month,currency,model,requests,prompt_tokens,cached_tokens,"
+                        "completion_tokens,audio_seconds,cost\n");
+    else if (!has_c)
+        bl_buf_printf(&b, "{\"object\":\"list\",\"month\":\"%s\",\"data\":[", month);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *cust = (const char *)sqlite3_column_text(st, 0);
+        const char *model = (const char *)sqlite3_column_text(st, 1);
+        sums_t s;
+        sums_read(st, 2, &s);
+        if (!w.open || strcmp(w.customer, cust) != 0)
+            inv_open(&w, cust);
+        inv_line(&w, model, &s);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        bl_buf_free(&b);
+        return query_failed(x, db, err);
+    }
+    sqlite3_close(db);
+    if (has_c && !w.open)
+        inv_open(&w, customer); /* a customer without usage that month gets an empty invoice */
+    inv_close(&w);
+    if (!w.csv && !has_c)
+        bl_buf_puts(&b, "]}");
+    return bl_respond(x, &b, w.csv ? "text/csv; charset=utf-8" : "application/json", err);
+}

@@ -1,0 +1,28 @@
+/*
+ * bl_report — what the admin routes read from the ledger: usage summed per day, model or key over a
+ * period, and monthly invoices per customer with a line per model. Sums are exact: tokens in 64-bit
+ * integers, money in 1e-15 units summed through two 64-bit halves (SQLite has no 128-bit integer).
+ */
+#ifndef BL_REPORT_H
+#define BL_REPORT_H
+
+#include "bl_buf.h"
+#include "bl_writer.h"
+#include "infergate/plugin.h"
+
+/* GET /admin/usage */
+int bl_route_usage(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
+/* GET /admin/invoices */
+int bl_route_invoices(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
+
+/* What the routes need of the plugin's generation state. */
+typedef struct {
+    const ig_host_t *host;
+    bl_writer_t *writer;
+    const char *currency;
+} bl_report_ctx_t;
+
+/* Copies b into the exchange's pool as its response. 0, or -1 with err. */
+int bl_respond(ig_http_exchange_t *x, bl_buf_t *b, const char *content_type, ig_error_t *err);
+
+#endif
