@@ -177,6 +177,24 @@ describe('audio: transcriptions and translations', () => {
     assert.equal(await billedSeconds(FW), before + 5);
   });
 
+  it('not a WAV: a streamed verbose_json is billed to its last segment end, a json answer is not billed', async () => {
+    const raw = Buffer.alloc(96000, 7); // ig-sim reads a non-WAV file as 16 kHz 16-bit PCM: 3 s
+    let before = await billedSeconds(FW);
+    let { body, contentType } = form([['file', { filename: 'a.mp3', data: raw }], ['model', FW], ['stream', 'true'],
+      ['response_format', 'verbose_json']]);
+    let r = await curl(`${gw.url}/v1/audio/transcriptions`, { body, headers: { 'content-type': contentType } });
+    assert.equal(r.status, 200, r.text);
+    const s = parseSSE(r.text);
+    assert.deepEqual(s.chunks.map((c) => c.segments[0].end), [2, 3]);
+    assert.equal(await billedSeconds(FW), before + 3);
+    before = await billedSeconds(FW);
+    ({ body, contentType } = form([['file', { filename: 'a.mp3', data: raw }], ['model', FW]]));
+    r = await curl(`${gw.url}/v1/audio/transcriptions`, { body, headers: { 'content-type': contentType } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.text, 'word1 word2 word3 word4 word5 word6');
+    assert.equal(await billedSeconds(FW), before, 'duration unknown: nothing billed (documented in plugins/fasterwhisper/README.md)');
+  });
+
   it('a large upload is forwarded byte-identical (h1 and h2c)', async () => {
     const big = wav(90, { noise: true }); // about 2.9 MB of random samples
     for (const mode of ['h1', 'h2c']) {
@@ -230,6 +248,24 @@ describe('audio: transcriptions and translations', () => {
     assertOpenAIError(await send([['file', { filename: 'a.wav', data: WAV }], ['model', FW], ['stream', 'maybe']]), 400, { param: 'stream' });
     assertOpenAIError(await send([['file', { filename: 'a.wav', data: WAV }], ['model', 'nope']]), 404, { code: 'model_not_found' });
     assertOpenAIError(await send([['file', { filename: 'a.wav', data: WAV }], ['model', CHAT]]), 400, { code: 'model_not_supported' });
+  });
+
+  it('engine failures: an injected 500 is a 502, a stream cut mid-way ends with an error event', async () => {
+    await fwSim.fault('500');
+    try {
+      await assert.rejects(client.audio.transcriptions.create({ file: await toFile(WAV, 'a.wav'), model: FW }), (e) => {
+        assert.equal(e.status, 502);
+        return true;
+      });
+      await fwSim.fault('die-mid-stream');
+      const { body, contentType } = form([['file', { filename: 'a.wav', data: wav(8) }], ['model', FW], ['stream', 'true']]);
+      const r = await curl(`${gw.url}/v1/audio/transcriptions`, { body, headers: { 'content-type': contentType } });
+      const s = parseSSE(r.text);
+      assert.equal(s.chunks.length, 3, `two segments of four, then the gateway's error event: ${r.text}`);
+      assert.equal(s.chunks[2].error.code, 'upstream_error');
+    } finally {
+      await fwSim.fault('none');
+    }
   });
 
   it('a file over server.maxBodySize: 413', async () => {
