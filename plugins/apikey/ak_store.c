@@ -59,6 +59,8 @@ ak_store_t *ak_store_open(const char *dir, char *msg, size_t cap)
         if (rc == SQLITE_OK)
             rc = sqlite3_exec(st->db, schema, NULL, NULL, &err);
     }
+    if (rc == SQLITE_OK && dir)
+        chmod(st->path, 0600); /* hashes only, but still nobody else's business; -wal/-shm follow it */
     if (rc != SQLITE_OK) {
         snprintf(msg, cap, "%s: %s", st->path, err ? err : st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
         sqlite3_free(err);
