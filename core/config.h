@@ -50,6 +50,7 @@ typedef struct {
         unsigned max_length;         /* queue.maxLength: requests waiting per model for a ready endpoint (default 100; 0 = no queue) */
         uint64_t timeout_ms;         /* queue.timeout: longest wait (default 30s) */
     } queue;
+    uint64_t shutdown_grace_ms;      /* shutdownGracePeriod: how long SIGTERM waits for requests in flight (default 10s) */
     unsigned char (*admin_key_hashes)[32]; /* adminKeys: SHA-256 of each admin key (the admin API is off without) */
     size_t nadmin_keys;
 } ig_server_config_t;

@@ -17,7 +17,7 @@
 static const char *const server_keys[] = {"listen",         "workers",          "stateDir",    "maxBodySize",
                                           "connectTimeout", "firstByteTimeout", "idleTimeout", "accessLog",
                                           "logLevel",       "retries",          "healthCheck", "queue",
-                                          "adminKeys",      NULL};
+                                          "adminKeys",      "shutdownGracePeriod", NULL};
 static const char *const listen_keys[] = {"address", "tls", NULL};
 static const char *const tls_keys[] = {"certificate", "key", NULL};
 static const char *const health_check_keys[] = {"interval", "timeout", "healthyThreshold", "unhealthyThreshold", NULL};
@@ -309,6 +309,7 @@ void ig_cfg_parse_server(ig_cfg_ctx_t *c, yaml_node_t *node)
     duration(c, node, "connectTimeout", 5000, &s->connect_timeout_ms);
     duration(c, node, "firstByteTimeout", 120000, &s->first_byte_timeout_ms);
     duration(c, node, "idleTimeout", 60000, &s->idle_timeout_ms);
+    duration(c, node, "shutdownGracePeriod", 10000, &s->shutdown_grace_ms);
 
     uint_in(c, node, "server", "retries", 0, 10, 2, &s->retries);
     parse_health_check(c, node, s);

@@ -65,6 +65,10 @@ static void teardown(ig_generation_t *gen, const model_progress_t *progress, siz
     for (size_t j = plugins_inited; j-- > 0;)
         if (gen->plugins[j].desc && gen->plugins[j].desc->fini)
             gen->plugins[j].desc->fini(gen->plugins[j].state);
+    /* nothing below calls into a plugin: from here the main thread may unload the ones no one uses */
+    for (size_t j = 0; j < cfg->nplugins; j++)
+        if (cfg->plugins[j].plugin)
+            ig_plugin_release(cfg->plugins[j].plugin);
     free(gen->models);
     free(gen->plugins);
     free(gen->lookup);
@@ -176,6 +180,9 @@ ig_generation_t *ig_generation_build(ig_config_t *cfg, uint64_t id, ig_endpoint_
         return NULL;
     }
     atomic_init(&gen->refcount, 1);
+    for (size_t j = 0; j < cfg->nplugins; j++) /* released by teardown, whichever way it comes */
+        if (cfg->plugins[j].plugin)
+            ig_plugin_retain(cfg->plugins[j].plugin);
     gen->id = id;
     gen->created_at = (int64_t)time(NULL);
     gen->config = cfg;

@@ -4,12 +4,15 @@
  * different struct layout, so only abi_version (the first field, fixed
  * forever) is read until the version matches.
  *
- * Loaded objects stay mapped for the life of the process: generations hold
- * pointers into them (descriptors, vtables, strings), and a reload that drops
- * a plugin may still have requests running on an older generation. Unloading
- * with refcounts is left for later.
+ * Generations hold pointers into loaded objects (descriptors, vtables,
+ * strings), and a reload that drops a plugin may still have requests running
+ * on an older generation: so each loaded plugin counts the generations using
+ * it, and an object is dlclose()d only by ig_plugin_host_collect, on the main
+ * thread, once that count is 0 (the last generation's teardown has returned
+ * from the plugin's fini). Until then it stays mapped.
  */
 #include "plugin_host.h"
+#include "log.h"
 #include "plugin_options.h"
 #include <ctype.h>
 #include <dlfcn.h>
@@ -35,20 +38,60 @@ ig_plugin_host_t *ig_plugin_host_create(const ig_host_t *api)
     return host;
 }
 
+/* unload() with what load() made, then dlclose: nothing of the plugin may run afterwards. */
+static void unload_plugin(ig_loaded_plugin_t *lp)
+{
+    if (lp->desc->unload)
+        lp->desc->unload(lp->process_state);
+    if (lp->dl)
+        dlclose(lp->dl);
+    free(lp->name);
+    free(lp->path);
+    free(lp);
+}
+
+/* At exit every generation is gone (server.c releases them first): unload in reverse load order. */
 void ig_plugin_host_free(ig_plugin_host_t *host)
 {
     if (!host)
         return;
-    /* the handles themselves are not dlclose()d: see the top of this file */
-    for (size_t i = 0; i < host->n; i++) {
-        if (host->items[i]->desc->unload)
-            host->items[i]->desc->unload(host->items[i]->process_state);
-        free(host->items[i]->name);
-        free(host->items[i]->path);
-        free(host->items[i]);
-    }
+    for (size_t i = host->n; i-- > 0;)
+        unload_plugin(host->items[i]);
     free(host->items);
     free(host);
+}
+
+void ig_plugin_retain(const ig_loaded_plugin_t *lp)
+{
+    atomic_fetch_add_explicit(&((ig_loaded_plugin_t *)lp)->users, 1, memory_order_relaxed);
+}
+
+void ig_plugin_release(const ig_loaded_plugin_t *lp)
+{
+    /* release: the teardown's calls into the plugin happen before the main thread sees 0 */
+    atomic_fetch_sub_explicit(&((ig_loaded_plugin_t *)lp)->users, 1, memory_order_release);
+}
+
+size_t ig_plugin_host_collect(ig_plugin_host_t *host)
+{
+    size_t kept = 0, gone = 0;
+    for (size_t i = 0; i < host->n; i++) {
+        ig_loaded_plugin_t *lp = host->items[i];
+        if (lp->dl == NULL || atomic_load_explicit(&lp->users, memory_order_acquire) != 0) {
+            host->items[kept++] = lp;
+            continue;
+        }
+        ig_log_info("plugin %s: no configuration uses it any more, unloading %s", lp->name, lp->path);
+        unload_plugin(lp);
+        gone++;
+    }
+    host->n = kept;
+    return gone;
+}
+
+size_t ig_plugin_host_count(const ig_plugin_host_t *host)
+{
+    return host->n;
 }
 
 void ig_plugin_host_allow_files(ig_plugin_host_t *host, int allow)

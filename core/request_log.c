@@ -2,6 +2,8 @@
 #include <string.h>
 #include <time.h>
 #include "access_log.h"
+#include "generation.h"
+#include "metrics.h"
 #include "server.h"
 #include "worker.h"
 
@@ -10,6 +12,25 @@ uint64_t ig_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* /metrics is fed from the same record as the access log, on the worker's own shard. */
+static void record_metrics(ig_request_log_t *log, const ig_access_entry_t *e, uint64_t now)
+{
+    ig_metrics_request_t r = {
+        .model = log->metrics_model,
+        .status = e->status,
+        .duration_us = (now - log->start_ns) / 1000,
+        .ttft_us = log->first_byte_ns ? (int64_t)(log->first_byte_ns - log->start_ns) / 1000 : -1,
+        .usage = log->has_usage ? &log->usage : NULL,
+        .rate_limited = log->rate_limited,
+    };
+    if (log->principal) {
+        r.customer = log->principal->customer_id.ptr;
+        r.customer_len = log->principal->customer_id.len;
+    }
+    ig_metrics_record(log->worker->metrics, &r);
+    ig_metrics_model_leave(log->metrics_model);
 }
 
 static void on_dispose(void *p)
@@ -44,6 +65,10 @@ static void on_dispose(void *p)
         e.key_id_len = log->principal->key_id.len;
     }
     ig_access_log_write(log->worker->server->access_log, &e);
+    if (log->api)
+        record_metrics(log, &e, now);
+    else
+        ig_metrics_model_leave(log->metrics_model);
 }
 
 ig_request_log_t *ig_request_log_start(ig_worker_t *w, h2o_req_t *req)
@@ -62,4 +87,11 @@ void ig_request_log_set_model(ig_request_log_t *log, const char *name, size_t le
     memcpy(copy, name, len);
     log->model = copy;
     log->model_len = len;
+    /* labelled by the configured name only when the model exists: clients cannot invent label values */
+    ig_str_t adapter;
+    const ig_model_rt_t *m = ig_generation_find_model(log->worker->gen, name, len, &adapter);
+    if (m != NULL && log->metrics_model == NULL && log->worker->metrics != NULL) {
+        log->metrics_model = ig_metrics_model(log->worker->metrics, m->cfg->model.name, strlen(m->cfg->model.name));
+        ig_metrics_model_enter(log->metrics_model);
+    }
 }

@@ -26,6 +26,8 @@ typedef struct {
     ig_usage_t usage;         /* what the engine reported; fields -1 where unknown */
     unsigned has_usage : 1;   /* the request reached an engine adapter */
     unsigned rate_limited : 1;/* refused by a rate limiter (429) */
+    unsigned api : 1;         /* an OpenAI API request: counted in /metrics when it ends */
+    struct ig_metrics_model_s *metrics_model; /* the worker's /metrics entry of the resolved model, or NULL */
 } ig_request_log_t;
 
 ig_request_log_t *ig_request_log_start(ig_worker_t *w, h2o_req_t *req);

@@ -1,6 +1,8 @@
 #include "router.h"
 #include <string.h>
+#include "admin_generation.h"
 #include "auth.h"
+#include "metrics_http.h"
 #include "models_api.h"
 #include "plugin_routes.h"
 #include "openai_request.h"
@@ -43,6 +45,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
     ig_api_t api = ig_api_from_path(path.base, path.len);
     if (api != IG_API_NONE) {
+        log->api = 1;
         if (!post)
             method_not_allowed(req, "POST");
         else
@@ -71,6 +74,20 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         for (size_t i = 0; i < w->gen->nmodels && !ready; i++)
             ready = w->gen->models[i].nendpoints > 0;
         send_text(req, ready ? 200 : 503, ready ? "{\"status\":\"ready\"}\n" : "{\"status\":\"no model has an endpoint\"}\n");
+        return 0;
+    }
+    if (PATH_IS(path, "/metrics")) {
+        if (!get)
+            method_not_allowed(req, "GET");
+        else
+            ig_metrics_http_serve(req, w);
+        return 0;
+    }
+    if (PATH_IS(path, "/admin/generation")) {
+        if (!get)
+            method_not_allowed(req, "GET");
+        else
+            ig_admin_generation_serve(req, w);
         return 0;
     }
     if (ig_plugin_routes_serve(w->gen, req))

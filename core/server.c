@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "error_filter.h"
 #include "listener.h"
@@ -56,6 +57,7 @@ static int setup_h2o(ig_server_t *s)
 int ig_server_init(ig_server_t *s, const char *config_path)
 {
     memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->reload_lock, NULL);
     s->config_path = strdup(config_path);
     s->plugins = ig_plugin_host_create(ig_plugin_host_api());
     s->endpoints = ig_endpoint_registry_create();
@@ -81,6 +83,13 @@ int ig_server_init(ig_server_t *s, const char *config_path)
     s->workers = calloc(s->nworkers, sizeof(ig_worker_t));
     if (s->workers == NULL)
         return -1;
+    s->nworkers_alloc = s->nworkers;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        /* every shard exists before any worker runs: a scrape on any thread reads them all */
+        s->workers[i].metrics = ig_metrics_shard_create();
+        if (s->workers[i].metrics == NULL)
+            return -1;
+    }
     for (unsigned i = 0; i < s->nworkers; i++) {
         s->workers[i].index = i;
         if (ig_worker_bind(&s->workers[i], s) != 0)
@@ -104,15 +113,47 @@ static void warn_unapplied_changes(const ig_config_t *old, const ig_config_t *ne
         ig_log_warn("%s: server.maxBodySize above twice the startup value takes effect on restart", next->path);
 }
 
+static int64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Kept for GET /admin/generation: the first error as file:line: message, and how many there were. */
+static void remember_reload_error(ig_server_t *s, const ig_errors_t *errs)
+{
+    pthread_mutex_lock(&s->reload_lock);
+    if (errs->count == 0)
+        snprintf(s->last_reload_error, sizeof(s->last_reload_error), "%s: reload failed", s->config_path);
+    else if (errs->count == 1)
+        snprintf(s->last_reload_error, sizeof(s->last_reload_error), "%s", errs->items[0]);
+    else
+        snprintf(s->last_reload_error, sizeof(s->last_reload_error), "%s (and %zu more errors in the log)",
+                 errs->items[0], errs->count - 1);
+    s->last_reload_error_at = unix_ms();
+    pthread_mutex_unlock(&s->reload_lock);
+}
+
+/* Plugins that no generation uses any more: those the last reload dropped once their requests end. */
+static void on_plugin_gc(uv_timer_t *t)
+{
+    ig_server_t *s = t->data;
+    ig_plugin_host_collect(s->plugins);
+}
+
 int ig_server_reload(ig_server_t *s)
 {
+    uint64_t t0 = uv_hrtime();
     ig_errors_t errs = {0};
     ig_generation_t *gen = ig_generation_create(s->config_path, s->next_gen_id + 1, s->plugins, s->endpoints, &errs);
     if (gen == NULL) {
         ig_log_error("reload failed, still serving generation %llu:", (unsigned long long)s->gen->id);
         print_errors(&errs);
+        remember_reload_error(s, &errs);
         ig_errors_clear(&errs);
         atomic_fetch_add(&s->reloads_failed, 1);
+        ig_plugin_host_collect(s->plugins); /* a .so only the invalid file listed */
         return -1;
     }
     s->next_gen_id++;
@@ -125,9 +166,13 @@ int ig_server_reload(ig_server_t *s)
     ig_generation_t *old = s->gen;
     s->gen = gen;
     ig_generation_release(old);
+    pthread_mutex_lock(&s->reload_lock);
+    s->last_reload_at = unix_ms();
+    pthread_mutex_unlock(&s->reload_lock);
     atomic_fetch_add(&s->reloads_ok, 1);
-    ig_log_info("reloaded %s: generation %llu, %zu models", s->config_path, (unsigned long long)gen->id,
-                gen->nmodels);
+    ig_plugin_host_collect(s->plugins); /* the rest goes when the workers let go of old (on_plugin_gc) */
+    ig_log_info("reloaded %s: generation %llu, %zu models in %.1f ms", s->config_path, (unsigned long long)gen->id,
+                gen->nmodels, (double)(uv_hrtime() - t0) / 1e6);
     return 0;
 }
 
@@ -152,6 +197,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     for (unsigned i = 0; i < s->nworkers; i++)
         ig_worker_post_stop(&s->workers[i]);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
+    uv_close((uv_handle_t *)&s->plugin_gc, NULL);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
 }
@@ -183,6 +229,9 @@ int ig_server_run(ig_server_t *s)
         ig_log_info("listening on %s%s (%u workers)", cfg->server.listen[i].address,
                     cfg->server.listen[i].tls ? " (TLS, h2 + http/1.1)" : " (HTTP/1.1 + h2c)", s->nworkers);
     ig_log_info("serving %zu models from %s", s->gen->nmodels, s->config_path);
+    uv_timer_init(s->loop, &s->plugin_gc);
+    s->plugin_gc.data = s;
+    uv_timer_start(&s->plugin_gc, on_plugin_gc, 1000, 1000);
     s->health = ig_health_checker_start(s->loop, &s->gen, on_endpoint_ready, s);
     if (s->health == NULL)
         ig_log_error("cannot start the health checker: out of memory; endpoints are checked passively only");
@@ -209,6 +258,8 @@ void ig_server_dispose(ig_server_t *s)
             free(s->workers[i].listen_fds);
             free(s->workers[i].listeners);
         }
+        for (unsigned i = 0; i < s->nworkers_alloc; i++)
+            ig_metrics_shard_free(s->workers[i].metrics);
         free(s->workers);
     }
     if (s->gen != NULL)
@@ -224,7 +275,10 @@ void ig_server_dispose(ig_server_t *s)
         uv_loop_close(s->loop);
     ig_access_log_close(s->access_log);
     ig_endpoint_registry_free(s->endpoints);
+    /* last: every generation is released (workers on their way out, s->gen above), so unload() runs
+     * after every fini(): a billing plugin flushes its ledger here, and nothing records after that */
     ig_plugin_host_free(s->plugins);
     free(s->config_path);
+    pthread_mutex_destroy(&s->reload_lock);
     memset(s, 0, sizeof(*s));
 }

@@ -10,6 +10,7 @@
 #ifndef IG_SERVER_H
 #define IG_SERVER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <h2o.h>
 #include <uv.h>
@@ -38,6 +39,13 @@ typedef struct ig_server_s {
     uv_signal_t sig_hup, sig_term, sig_int;
     ig_health_checker_t *health;     /* active probes on loop, following gen across reloads */
     atomic_uint_fast64_t reloads_ok, reloads_failed;
+    uv_timer_t plugin_gc;            /* unloads plugins no generation uses any more (main thread) */
+    unsigned nworkers_alloc;         /* slots in workers (each has a metrics shard) */
+    /* the last reload's outcome, for GET /admin/generation (read on worker threads) */
+    pthread_mutex_t reload_lock;
+    char last_reload_error[1024];    /* "file:line: message" (first error; more in the log), "" when none */
+    int64_t last_reload_error_at;    /* unix ms, 0 = never failed */
+    int64_t last_reload_at;          /* unix ms of the last successful reload, 0 = none */
 } ig_server_t;
 
 /* Loads the config (first generation), binds every listener; errors to stderr. 0 or -1. */

@@ -10,6 +10,7 @@
 #include <h2o.h>
 #include <uv.h>
 #include "generation.h"
+#include "metrics.h"
 #include "request_queue.h"
 #include "upstream.h"
 
