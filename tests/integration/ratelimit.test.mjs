@@ -7,6 +7,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import crypto from 'node:crypto';
 import http2 from 'node:http2';
 import path from 'node:path';
 import OpenAI from 'openai';
@@ -27,14 +28,14 @@ const rlPlugins = (options) => ({
  * n requests as concurrent streams of ONE HTTP/2 connection (prior knowledge, h2c), all written
  * before any answer is read. Resolves [{status, headers, text, json}] in request order.
  */
-async function h2Batch(baseUrl, n, body, path = '/v1/chat/completions') {
+async function h2Batch(baseUrl, n, body, path = '/v1/chat/completions', reqHeaders = {}) {
   const session = http2.connect(baseUrl);
   session.on('error', () => {});
   try {
     const payload = JSON.stringify(body);
     return await Promise.all(
       Array.from({ length: n }, () => new Promise((resolve, reject) => {
-        const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/json' });
+        const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/json', ...reqHeaders });
         let headers;
         let text = '';
         req.setEncoding('utf8');
@@ -268,6 +269,86 @@ describe('ratelimit: windows survive SIGHUP', () => {
     const after8 = await statuses(6);
     assert.equal(after8.filter((s) => s === 200).length, 3, after8.join(','));
     assert.equal(after8.filter((s) => s === 429).length, 3);
+    await gw.checkAliveAndStop();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Per key, per customer, per key+model: limits from the apikey plugin
+
+const sha = (s) => `sha256:${crypto.createHash('sha256').update(s).digest('hex')}`;
+
+describe('ratelimit with apikey: per key, per customer, per key+model, the strictest applies', () => {
+  const ADMIN = 'ig-admin-ratelimit-secret-0123456789';
+  const K = { a1: 'sk-rl-acme-one', a2: 'sk-rl-acme-two', solo: 'sk-rl-solo' };
+  let sim, gw;
+  const auth = (k) => ({ authorization: `Bearer ${k}` });
+  const count = (res, st) => res.filter((r) => r.status === st).length;
+
+  before(async () => {
+    sim = await startSim({});
+    gw = await startGateway({
+      server: { stateDir: path.join(tmpDir(), 'state-rl-apikey'), adminKeys: [sha(ADMIN)] },
+      plugins: {
+        dir: PLUGINS_DIR,
+        load: ['vllm', 'leastload', 'apikey', 'ratelimit'],
+        options: {
+          apikey: {
+            customers: [{ id: 'acme', name: 'Acme', limits: { requestsPerMinute: 6 } }, { id: 'solo', name: 'Solo' }],
+            keys: [
+              { id: 'acme-1', customer: 'acme', hash: sha(K.a1), limits: { requestsPerMinute: 4 } },
+              { id: 'acme-2', customer: 'acme', hash: sha(K.a2) },
+              { id: 'solo-1', customer: 'solo', hash: sha(K.solo) },
+            ],
+          },
+        },
+      },
+      models: [
+        model('keyed', [sim], { limits: { requestsPerMinute: 100 } }),
+        model('granted', [sim]),
+      ],
+    });
+  });
+
+  it('a key\'s own limit (4/min) binds before its customer\'s (6/min): exactly 4 of 8 concurrent streams', async () => {
+    const res = await h2Batch(gw.url, 8, chatBody('keyed'), '/v1/chat/completions', auth(K.a1));
+    assert.equal(count(res, 200), 4, res.map((r) => r.status).join(','));
+    assert.equal(count(res, 429), 4);
+    for (const r of res.filter((x) => x.status === 200)) assertRateHeaders(r.headers, { limit: 4 });
+    const refused = res.find((r) => r.status === 429);
+    assert.match(refused.json.error.message, /requests per minute \(RPM\) on key "acme-1": limit 4, used 4/);
+  });
+
+  it('the customer\'s limit is shared by its keys: the second key gets the 2 left of 6', async () => {
+    const res = await h2Batch(gw.url, 8, chatBody('keyed'), '/v1/chat/completions', auth(K.a2));
+    assert.equal(count(res, 200), 2, res.map((r) => r.status).join(','));
+    const refused = res.find((r) => r.status === 429);
+    assertOpenAIError({ status: 429, json: refused.json, text: refused.text }, 429, { type: 'rate_limit_exceeded' });
+    assert.match(refused.json.error.message, /on customer "acme": limit 6, used 6/);
+    assertRateHeaders(refused.headers, { limit: 6, remaining: 0 });
+  });
+
+  it('another customer is untouched; the model\'s own 100/min counted every admitted request', async () => {
+    const r = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('keyed'), headers: auth(K.solo) });
+    assert.equal(r.status, 200, r.text);
+    assertRateHeaders(r.headers, { limit: 100, remaining: 100 - 6 - 1 });
+  });
+
+  it('key+model: a model published to a customer with limits counts them per key on that model', async () => {
+    const pub = await http(`${gw.url}/admin/models/granted/publish`, {
+      method: 'POST', headers: auth(ADMIN), body: { customers: ['solo'], limits: { requestsPerMinute: 3 } },
+    });
+    assert.equal(pub.status, 200, pub.text);
+    const res = await h2Batch(gw.url, 6, chatBody('granted'), '/v1/chat/completions', auth(K.solo));
+    assert.equal(count(res, 200), 3, res.map((r) => r.status).join(','));
+    const refused = res.find((r) => r.status === 429);
+    assert.match(refused.json.error.message, /on key "solo-1" on model "granted": limit 3, used 3/);
+    // the same key on another model is not limited by that grant
+    const other = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('keyed'), headers: auth(K.solo) });
+    assert.equal(other.status, 200, other.text);
+  });
+
+  it('the gateway is still running and exits cleanly', async () => {
     await gw.checkAliveAndStop();
   });
 });
