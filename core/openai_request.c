@@ -1,5 +1,6 @@
 #include "openai_request.h"
 #include <stdio.h>
+#include "rerank_request.h"
 #include <string.h>
 
 static const struct {
@@ -10,6 +11,9 @@ static const struct {
     {"/v1/chat/completions", IG_API_CHAT_COMPLETIONS, IG_FEATURE_TEXT_GENERATION},
     {"/v1/completions", IG_API_COMPLETIONS, IG_FEATURE_TEXT_GENERATION},
     {"/v1/embeddings", IG_API_EMBEDDINGS, IG_FEATURE_TEXT_EMBEDDING},
+    {"/v1/rerank", IG_API_RERANK, IG_FEATURE_RERANKING},
+    {"/rerank", IG_API_RERANK, IG_FEATURE_RERANKING},
+    {"/v1/score", IG_API_SCORE, IG_FEATURE_RERANKING},
     {"/v1/audio/transcriptions", IG_API_AUDIO_TRANSCRIPTIONS, IG_FEATURE_SPEECH_TO_TEXT},
     {"/v1/audio/translations", IG_API_AUDIO_TRANSLATIONS, IG_FEATURE_SPEECH_TO_TEXT},
 };
@@ -129,6 +133,7 @@ int ig_openai_request_parse(ig_api_t api, const char *body, size_t len, ig_opena
 
     ig_json_iter_t it;
     ig_json_value_t key, val, messages = {0}, prompt = {0}, stream_options = {0};
+    ig_rerank_fields_t rerank = {0};
     ig_json_iter_init(&it, &out->body);
     while (ig_json_iter_next(&it, &key, &val) == 1) {
         /* keys we care about have no escapes; compare the raw span */
@@ -147,6 +152,18 @@ int ig_openai_request_parse(ig_api_t api, const char *body, size_t len, ig_opena
             messages = val;
         } else if (KEY_IS("prompt") || KEY_IS("input")) {
             prompt = val;
+        } else if (KEY_IS("query")) {
+            rerank.query = val;
+        } else if (KEY_IS("documents")) {
+            rerank.documents = val;
+        } else if (KEY_IS("top_n")) {
+            rerank.top_n = val;
+        } else if (KEY_IS("return_documents")) {
+            rerank.return_documents = val;
+        } else if (KEY_IS("text_1")) {
+            rerank.text_1 = val;
+        } else if (KEY_IS("text_2")) {
+            rerank.text_2 = val;
         }
 #undef KEY_IS
     }
@@ -171,6 +188,15 @@ int ig_openai_request_parse(ig_api_t api, const char *body, size_t len, ig_opena
         return fail(err, "messages", "%s",
                     messages.type == IG_JSON_INVALID ? "you must provide a messages parameter"
                                                       : "'messages' must be an array");
+    if (api == IG_API_RERANK || api == IG_API_SCORE) {
+        /* these answer in one piece: a "stream" flag is not for them */
+        out->stream = out->include_usage = 0;
+        if (ig_rerank_request_check(api, &rerank, &out->prefix, &err->param, err->message, sizeof(err->message)) != 0) {
+            err->status = 400;
+            return -1;
+        }
+        return 0;
+    }
     out->prefix = find_prefix(&messages, &prompt);
     return 0;
 }

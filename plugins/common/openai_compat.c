@@ -16,6 +16,8 @@ typedef struct {
     int audio;              /* a transcription or translation (multipart request) */
     int audio_from_header;  /* usage.audio_seconds came from the upload's WAV header */
     ig_str_t client_model;  /* the client's model as a JSON string (audio: its form value, escaped) */
+    oac_answer_fn answer;   /* writes a plain 2xx answer in its own shape (oac_set_answer_writer) */
+    void *answer_ctx;
 } oac_state_t;
 
 #define JSON(r) ((r)->host->json)
@@ -93,14 +95,22 @@ static ig_str_t stream_options_with_usage(ig_engine_req_t *r, const ig_json_valu
 
 int oac_prepare(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, ig_error_t *err)
 {
+    return oac_prepare_replacing(r, path, upstream_model, NULL, (ig_str_t){NULL, 0}, err);
+}
+
+int oac_prepare_replacing(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, const ig_json_value_t *span,
+                          ig_str_t with, ig_error_t *err)
+{
     const ig_host_t *h = r->host;
     oac_state_t *st = h->palloc(r->pool, sizeof(*st));
     memset(st, 0, sizeof(*st));
     st->sse = r->stream;
     r->state = st;
 
-    edit_t edits[2];
+    edit_t edits[3];
     size_t nedits = 0;
+    if (span != NULL)
+        edits[nedits++] = (edit_t){span->ptr, span->ptr + span->len, with};
     if (!JSON(r)->string_eq(&r->model_field, upstream_model.ptr, upstream_model.len)) {
         size_t cap = upstream_model.len * 6 + 3;
         char *lit = h->palloc(r->pool, cap);
@@ -120,11 +130,12 @@ int oac_prepare(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, i
             edits[nedits++] = (edit_t){at, at, {ins, sizeof(ins) - 1}};
         }
     }
-    if (nedits == 2 && edits[1].from < edits[0].from) {
-        edit_t t = edits[0];
-        edits[0] = edits[1];
-        edits[1] = t;
-    }
+    for (size_t i = 1; i < nedits; i++) /* in body order (they never overlap) */
+        for (size_t j = i; j > 0 && edits[j].from < edits[j - 1].from; j--) {
+            edit_t t = edits[j];
+            edits[j] = edits[j - 1];
+            edits[j - 1] = t;
+        }
     const char *cur = r->body.ptr, *end = r->body.ptr + r->body.len;
     r->nupstream_body = 0;
     for (size_t i = 0; i < nedits; i++) {
@@ -428,10 +439,13 @@ static void write_openai_error(ig_engine_req_t *r, ig_sink_t *sink)
     ig_json_value_t root, msg, param;
     if (!error_message_value(r, &root, &msg))
         return; /* nothing usable: the core answers with its own message */
-    if (JSON(r)->object_get(&root, "error", 5, &param) == 1 && param.type == IG_JSON_OBJECT) {
+    ig_json_value_t etype;
+    if (JSON(r)->object_get(&root, "error", 5, &param) == 1 && param.type == IG_JSON_OBJECT &&
+        JSON(r)->object_get(&param, "type", 4, &etype) == 1 && etype.type == IG_JSON_STRING) {
         sink->write(sink, st->buf, st->len); /* already OpenAI's shape */
         return;
     }
+    /* else rebuilt below: Infinity's {"error":{...,"type":null,"code":400}} gets a type from the status */
     int status = r->upstream_status;
     const char *type = status == 401 ? "authentication_error"
                        : status == 429 ? "rate_limit_exceeded"
@@ -458,6 +472,22 @@ static void write_openai_error(ig_engine_req_t *r, ig_sink_t *sink)
         sink->write(sink, ",\"code\":\"model_not_found\"}}", 27);
     else
         sink->write(sink, ",\"code\":null}}", 14);
+}
+
+void oac_set_answer_writer(ig_engine_req_t *r, oac_answer_fn fn, void *ctx)
+{
+    oac_state_t *st = r->state;
+    st->answer = fn;
+    st->answer_ctx = ctx;
+}
+
+void oac_write_client_model(ig_engine_req_t *r, ig_sink_t *sink)
+{
+    oac_state_t *st = r->state;
+    if (st->client_model.len != 0)
+        sink->write(sink, st->client_model.ptr, st->client_model.len);
+    else
+        sink->write(sink, r->model_field.ptr, r->model_field.len);
 }
 
 void oac_discard(ig_engine_req_t *r)
@@ -489,7 +519,9 @@ void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
             double d;
             if (st->audio && JSON(r)->object_get(&obj, "duration", 8, &dur) == 1 && json_seconds(r->host, &dur, &d) == 0)
                 r->usage.audio_seconds = d; /* verbose_json: the whole audio's duration, as the engine decoded it */
-            if (st->rewrite_model) {
+            if (st->answer != NULL) {
+                st->answer(r, &obj, st->answer_ctx, sink);
+            } else if (st->rewrite_model) {
                 write_with_client_model(r, &obj, sink);
                 sink->write(sink, st->buf + (obj.ptr + obj.len - st->buf), st->len - (size_t)(obj.ptr + obj.len - st->buf));
             } else {

@@ -22,6 +22,20 @@
  */
 int oac_prepare(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, ig_error_t *err);
 
+/* oac_prepare, and the client's value at *span (a span of r->body) is replaced by with (rerank:
+ * "documents" flattened to strings). */
+int oac_prepare_replacing(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, const ig_json_value_t *span,
+                          ig_str_t with, ig_error_t *err);
+
+/*
+ * A plain 2xx answer (parsed, usage already read) written in a shape of the plugin's choosing instead of
+ * the engine's with the client's model (rerank answers: see oac_rerank.h). Call after oac_prepare*.
+ */
+typedef void (*oac_answer_fn)(ig_engine_req_t *r, const ig_json_value_t *answer, void *ctx, ig_sink_t *sink);
+void oac_set_answer_writer(ig_engine_req_t *r, oac_answer_fn fn, void *ctx);
+/* Writes the model name the client sent, as a JSON string. */
+void oac_write_client_model(ig_engine_req_t *r, ig_sink_t *sink);
+
 /* The model name the engine should see: the adapter when one is addressed, else the served name. */
 ig_str_t oac_upstream_model(const ig_engine_req_t *r);
 

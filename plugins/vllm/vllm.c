@@ -8,6 +8,7 @@
  */
 #include <string.h>
 #include "infergate/plugin.h"
+#include "oac_rerank.h"
 #include "openai_compat.h"
 #include "vllm_metrics.h"
 
@@ -44,6 +45,8 @@ static const char *api_path(ig_api_t api)
     case IG_API_CHAT_COMPLETIONS: return "/v1/chat/completions";
     case IG_API_COMPLETIONS: return "/v1/completions";
     case IG_API_EMBEDDINGS: return "/v1/embeddings";
+    case IG_API_RERANK: return "/v1/rerank"; /* vLLM serves /rerank, /v1/rerank and /v2/rerank alike */
+    case IG_API_SCORE: return "/v1/score";
     case IG_API_AUDIO_TRANSCRIPTIONS: return "/v1/audio/transcriptions";
     case IG_API_AUDIO_TRANSLATIONS: return "/v1/audio/translations";
     default: return NULL;
@@ -57,6 +60,8 @@ static int vllm_prepare(void *state, ig_engine_req_t *r, ig_error_t *err)
         return r->host->error(err, "model `%s`: this API is not served by the vllm engine plugin", r->model->name);
     if (r->nform != 0) /* Whisper models: the form is spliced, the audio forwarded as the client sent it */
         return oac_prepare_form(r, path, oac_upstream_model(r), err);
+    if (r->api == IG_API_RERANK)
+        return oac_rerank_prepare(r, path, oac_upstream_model(r), err);
     return oac_prepare(r, path, oac_upstream_model(r), err);
 }
 
@@ -77,7 +82,7 @@ static int vllm_parse_load(void *state, const char *body, size_t len, ig_engine_
 }
 
 static const ig_engine_vtable_t vllm_vtable = {
-    .features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_TEXT_EMBEDDING | IG_FEATURE_SPEECH_TO_TEXT,
+    .features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_TEXT_EMBEDDING | IG_FEATURE_RERANKING | IG_FEATURE_SPEECH_TO_TEXT,
     .health_path = "/health",
     .load_path = "/metrics",
     .parse_load = vllm_parse_load,
@@ -95,7 +100,7 @@ IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .name = "vllm",
     .kind = IG_PLUGIN_ENGINE,
     .version = "0.1.0",
-    .description = "vLLM's OpenAI-compatible server: chat, completions, embeddings, audio transcriptions and translations, LoRA adapters",
+    .description = "vLLM's OpenAI-compatible server: chat, completions, embeddings, rerank and score, audio transcriptions and translations, LoRA adapters",
     .aliases = vllm_aliases,
     .init = vllm_init,
     .fini = vllm_fini,

@@ -15,7 +15,8 @@ static void check(int cond)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const ig_api_t apis[] = {IG_API_CHAT_COMPLETIONS, IG_API_COMPLETIONS, IG_API_EMBEDDINGS};
+    static const ig_api_t apis[] = {IG_API_CHAT_COMPLETIONS, IG_API_COMPLETIONS, IG_API_EMBEDDINGS, IG_API_RERANK,
+                                    IG_API_SCORE};
     /* a private copy, so reads past the end are caught */
     char *body = malloc(size ? size : 1);
     memcpy(body, data, size);
@@ -32,6 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(req.body.ptr >= body && req.body.ptr + req.body.len <= body + size && req.body.ptr[0] == '{');
         check(req.prefix.len == 0 || (req.prefix.ptr >= body && req.prefix.ptr + req.prefix.len <= body + size));
         check(req.stream == 0 || req.stream == 1);
+        /* rerank and score never stream, and always have a routing text (query / text_1) */
+        check(!(apis[i] == IG_API_RERANK || apis[i] == IG_API_SCORE) || (req.stream == 0 && req.prefix.ptr != NULL));
     }
     free(body);
     return 0;
