@@ -17,7 +17,7 @@ char *ig_cfg_strdup(ig_cfg_ctx_t *c, const char *s)
     return s ? ig_arena_strdup(c->a, s) : NULL;
 }
 
-static const char *const top_keys[] = {"server", "plugins", "resourceProfiles", "models", NULL};
+static const char *const top_keys[] = {"server", "plugins", "resourceProfiles", "scheduler", "models", NULL};
 
 static ig_config_t *load_document(ig_yaml_t *y, const char *path, ig_plugin_host_t *host, ig_errors_t *errs)
 {
@@ -46,6 +46,7 @@ static ig_config_t *load_document(ig_yaml_t *y, const char *path, ig_plugin_host
         ig_cfg_parse_plugins(&c, ig_yaml_map_get(y, root, "plugins"));
         ig_cfg_parse_server(&c, ig_yaml_map_get(y, root, "server"));
         ig_cfg_parse_profiles(&c, ig_yaml_map_get(y, root, "resourceProfiles"));
+        ig_cfg_parse_scheduler(&c, ig_yaml_map_get(y, root, "scheduler"));
         ig_cfg_parse_models(&c, ig_yaml_map_get(y, root, "models"));
         ig_cfg_check_models(&c);
         ig_cfg_warn_ignored(&c);

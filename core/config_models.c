@@ -19,14 +19,13 @@
 static const char *const model_keys[] = {
     "name", "engine", "url", "servedModelName", "features", "endpoints", "resourceProfile", "args", "env",
     "minReplicas", "maxReplicas", "targetRequests", "scaleDownDelaySeconds", "loadBalancing", "adapters", "pricing",
-    "openrouter", "limits",
+    "openrouter", "limits", "priorityClassName", "command",
     /* KubeAI fields accepted and ignored for now (see ignored_fields) */
-    "priorityClassName", "cacheProfile", "image", "replicas", "owner", "files", NULL};
+    "cacheProfile", "image", "replicas", "owner", "files", NULL};
 /* the same without "name": a manifest's name is metadata.name */
 static const char *const *const spec_keys = model_keys + 1;
 
-static const char *const ignored_fields[] = {"priorityClassName", "cacheProfile", "image", "replicas",
-                                             "owner",             "files",        NULL};
+static const char *const ignored_fields[] = {"cacheProfile", "image", "replicas", "owner", "files", NULL};
 
 static const char *const adapter_keys[] = {"name", "url", NULL};
 static const char *const pricing_keys[] = {"prompt", "completion", "request", "input_cache_read", "audio", NULL};
@@ -222,6 +221,7 @@ static void parse_resource_profile(ig_cfg_ctx_t *c, yaml_node_t *node, const cha
     for (size_t i = 0; i < c->cfg->nprofiles; i++) {
         const char *pn = c->cfg->profiles[i].name;
         if (strlen(pn) == nlen && memcmp(pn, s, nlen) == 0) {
+            m->profile = &c->cfg->profiles[i];
             m->resource_profile = ig_cfg_strdup(c, s);
             m->resource_count = (int)count;
             return;
@@ -385,6 +385,30 @@ static void parse_limits(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, i
     }
 }
 
+/* priorityClassName: one of scheduler.priorityClasses (Kubernetes' PriorityClass, defined in the config). */
+static void parse_priority_class(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, ig_model_config_t *m)
+{
+    const char *s;
+    if (!node || ig_yaml_str(c->y, node, path, &s) != 0)
+        return;
+    if (ig_cfg_priority_of(c, s, &m->priority) != 0) {
+        char known[256];
+        size_t off = 0;
+        const ig_scheduler_config_t *sc = &c->cfg->scheduler;
+        known[0] = '\0';
+        for (size_t i = 0; i < sc->npriority_classes && off < sizeof(known); i++) {
+            int w = snprintf(known + off, sizeof(known) - off, "%s%s", i ? ", " : "", sc->priority_classes[i].name);
+            if (w < 0)
+                break;
+            off += (size_t)w;
+        }
+        ig_yaml_error(c->y, node, path, "unknown priority class \"%.80s\" (scheduler.priorityClasses defines: %s)", s,
+                      known[0] ? known : "none");
+        return;
+    }
+    m->priority_class = ig_cfg_strdup(c, s);
+}
+
 void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, yaml_node_t *name_node,
                         ig_model_config_t *m)
 {
@@ -441,6 +465,12 @@ void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, yam
     ig_cfg_parse_env(c, ig_yaml_map_get(y, map, "env"), ig_path_key(kpath, sizeof(kpath), path, "env"), &env,
                      &m->model.nenv);
     m->model.env = env;
+
+    yaml_node_t *cmd = ig_yaml_map_get(y, map, "command");
+    if (cmd)
+        ig_cfg_parse_command(c, cmd, ig_path_key(kpath, sizeof(kpath), path, "command"), &m->command, &m->ncommand);
+    parse_priority_class(c, ig_yaml_map_get(y, map, "priorityClassName"),
+                         ig_path_key(kpath, sizeof(kpath), path, "priorityClassName"), m);
 
     m->min_replicas = int_field(c, map, path, "minReplicas", 0, 10000, 0);
     m->max_replicas = int_field(c, map, path, "maxReplicas", 0, 10000, 1);

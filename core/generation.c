@@ -60,6 +60,7 @@ static void teardown(ig_generation_t *gen, const model_progress_t *progress, siz
             if (rt->endpoints[e])
                 ig_endpoint_release(gen->endpoints, rt->endpoints[e]);
         free(rt->endpoints);
+        ig_replica_set_release(rt->replicas);
     }
     /* reverse of init order: later plugins may depend on earlier ones */
     for (size_t j = plugins_inited; j-- > 0;)

@@ -358,6 +358,30 @@ static void apply_limits(ig_health_checker_t *hc, const ig_server_config_t *sc)
     }
 }
 
+/* Starts (or joins) this tick's round on ep with m's engine's probes. */
+static void probe_endpoint(ig_health_checker_t *hc, ig_generation_t *gen, const ig_model_rt_t *m, ig_endpoint_t *ep,
+                           uint64_t tick)
+{
+    const ig_server_config_t *sc = &gen->config->server;
+    round_t *r = round_of(hc, ep);
+    if (r == NULL)
+        return;
+    if (r->tick != tick) {
+        if (r->pending > 0)
+            return; /* the previous round is still running */
+        memset(r, 0, sizeof(*r));
+        r->ep = ep;
+        r->tick = tick;
+        atomic_store_explicit(&ep->eject_after, sc->health_check.unhealthy_threshold, memory_order_relaxed);
+    }
+    if (m->engine == NULL)
+        return;
+    if (m->engine->health_path != NULL)
+        probe_start(hc, r, gen, m, m->engine->health_path, 0);
+    if (m->engine->load_path != NULL && m->engine->parse_load != NULL)
+        probe_start(hc, r, gen, m, m->engine->load_path, 1);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     ig_health_checker_t *hc = t->data;
@@ -369,25 +393,16 @@ static void on_tick(uv_timer_t *t)
     uint64_t tick = ++hc->tick_no;
     for (size_t i = 0; i < gen->nmodels; i++) {
         const ig_model_rt_t *m = &gen->models[i];
-        for (size_t j = 0; j < m->nendpoints; j++) {
-            ig_endpoint_t *ep = m->endpoints[j];
-            round_t *r = round_of(hc, ep);
-            if (r == NULL)
+        for (size_t j = 0; j < m->nendpoints; j++)
+            probe_endpoint(hc, gen, m, m->endpoints[j], tick);
+        /* the scheduler's replicas: starting ones too (their first success makes them ready), draining ones
+         * until they stop */
+        for (size_t j = 0; m->replicas != NULL && j < IG_REPLICA_SLOTS; j++) {
+            if (atomic_load_explicit(&m->replicas->slot[j].state, memory_order_acquire) == IG_SLOT_EMPTY)
                 continue;
-            if (r->tick != tick) {
-                if (r->pending > 0)
-                    continue; /* the previous round is still running */
-                memset(r, 0, sizeof(*r));
-                r->ep = ep;
-                r->tick = tick;
-                atomic_store_explicit(&ep->eject_after, sc->health_check.unhealthy_threshold, memory_order_relaxed);
-            }
-            if (m->engine == NULL)
-                continue;
-            if (m->engine->health_path != NULL)
-                probe_start(hc, r, gen, m, m->engine->health_path, 0);
-            if (m->engine->load_path != NULL && m->engine->parse_load != NULL)
-                probe_start(hc, r, gen, m, m->engine->load_path, 1);
+            ig_endpoint_t *ep = atomic_load_explicit(&m->replicas->slot[j].ep, memory_order_acquire);
+            if (ep != NULL)
+                probe_endpoint(hc, gen, m, ep, tick);
         }
     }
     /* rounds that started nothing end now; the others end with their last probe */

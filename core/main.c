@@ -5,6 +5,7 @@
 #include <string.h>
 #include "generation.h"
 #include "log.h"
+#include "replica.h"
 #include "server.h"
 
 #define IG_VERSION "0.1.0"
@@ -46,6 +47,9 @@ static int test_config(const char *path)
 
 int main(int argc, char **argv)
 {
+    /* a replica's first moments: infergate re-executed by the scheduler, before it execs the engine */
+    if (argc > 1 && strcmp(argv[1], IG_REPLICA_EXEC_ARG) == 0)
+        return ig_replica_exec_main(argc, argv);
     const char *path = "conf/infergate.yaml";
     int test = 0, opt;
     while ((opt = getopt(argc, argv, "c:thv")) != -1) {

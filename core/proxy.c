@@ -175,6 +175,8 @@ static void queue_place_release(proxy_t *p)
 {
     p->in_queue = 0;
     atomic_fetch_sub_explicit(&((ig_model_rt_t *)p->model)->queued, 1, memory_order_relaxed);
+    if (p->model->replicas != NULL)
+        atomic_fetch_sub_explicit(&p->model->replicas->waiting, 1, memory_order_relaxed);
 }
 
 static void leave_queue(proxy_t *p)
@@ -477,6 +479,19 @@ static int was_tried(const proxy_t *p, const ig_endpoint_t *ep)
     return 0;
 }
 
+/* The scheduler's serving replicas of the model (none starting or draining), healthy ones only if asked. */
+static size_t replica_candidates(proxy_t *p, ig_endpoint_t **out, size_t n, int healthy_only)
+{
+    const ig_replica_set_t *rs = p->model->replicas;
+    for (size_t i = 0; rs != NULL && i < IG_REPLICA_SLOTS && n < PROXY_MAX_CANDIDATES; i++) {
+        ig_endpoint_t *ep = ig_replica_set_serving(rs, i);
+        if (ep != NULL && !was_tried(p, ep) &&
+            (!healthy_only || atomic_load_explicit(&ep->healthy, memory_order_relaxed)))
+            out[n++] = ep;
+    }
+    return n;
+}
+
 static size_t count_candidates(proxy_t *p, ig_endpoint_t **out)
 {
     size_t n = 0;
@@ -485,11 +500,13 @@ static size_t count_candidates(proxy_t *p, ig_endpoint_t **out)
         if (!was_tried(p, ep) && atomic_load_explicit(&ep->healthy, memory_order_relaxed))
             out[n++] = ep;
     }
+    n = replica_candidates(p, out, n, 1);
     if (n == 0) {
         /* every endpoint looks unhealthy: still try the untried ones rather than refuse outright */
         for (size_t i = 0; i < p->model->nendpoints && n < PROXY_MAX_CANDIDATES; i++)
             if (!was_tried(p, p->model->endpoints[i]))
                 out[n++] = p->model->endpoints[i];
+        n = replica_candidates(p, out, n, 0);
     }
     return n;
 }
@@ -559,6 +576,11 @@ static int model_has_ready_endpoint(const ig_model_rt_t *m)
     for (size_t i = 0; i < m->nendpoints; i++)
         if (atomic_load_explicit(&m->endpoints[i]->healthy, memory_order_relaxed))
             return 1;
+    for (size_t i = 0; m->replicas != NULL && i < IG_REPLICA_SLOTS; i++) {
+        ig_endpoint_t *ep = ig_replica_set_serving(m->replicas, i);
+        if (ep != NULL && atomic_load_explicit(&ep->healthy, memory_order_relaxed))
+            return 1;
+    }
     return 0;
 }
 
@@ -622,6 +644,8 @@ static void dispatch(proxy_t *p)
     p->queued.release = queued_release;
     p->queued.expire = queued_expire;
     p->in_queue = 1;
+    if (m->replicas != NULL) /* the scheduler starts a replica for a model whose requests wait (scale from zero) */
+        atomic_fetch_add_explicit(&m->replicas->waiting, 1, memory_order_relaxed);
     ig_request_queue_push(&p->worker->queue, &p->queued, sc->queue.timeout_ms);
 }
 

@@ -61,7 +61,8 @@ int ig_server_init(ig_server_t *s, const char *config_path)
     s->config_path = strdup(config_path);
     s->plugins = ig_plugin_host_create(ig_plugin_host_api());
     s->endpoints = ig_endpoint_registry_create();
-    if (s->config_path == NULL || s->plugins == NULL || s->endpoints == NULL)
+    s->sched = ig_scheduler_create(s->endpoints);
+    if (s->config_path == NULL || s->plugins == NULL || s->endpoints == NULL || s->sched == NULL)
         return -1;
     ig_errors_t errs = {0};
     s->gen = ig_generation_create(config_path, ++s->next_gen_id, s->plugins, s->endpoints, &errs);
@@ -70,6 +71,7 @@ int ig_server_init(ig_server_t *s, const char *config_path)
         ig_errors_clear(&errs);
         return -1;
     }
+    ig_scheduler_attach(s->sched, s->gen);
     apply_log_level(s->gen);
     char msg[512];
     s->access_log = ig_access_log_open(s->gen->config->server.access_log, msg, sizeof(msg));
@@ -157,6 +159,7 @@ int ig_server_reload(ig_server_t *s)
         return -1;
     }
     s->next_gen_id++;
+    ig_scheduler_attach(s->sched, gen); /* before any worker sees gen: its models get their replica sets */
     warn_unapplied_changes(s->gen->config, gen->config);
     apply_log_level(gen);
     for (unsigned i = 0; i < s->nworkers; i++) {
@@ -180,6 +183,15 @@ int ig_server_reload(ig_server_t *s)
 static void on_endpoint_ready(void *data, ig_endpoint_t *ep)
 {
     ig_server_t *s = data;
+    ig_scheduler_endpoint_ready(s->sched, ep); /* a replica that answers may now take requests */
+    for (unsigned i = 0; i < s->nworkers; i++)
+        ig_worker_post_endpoint_ready(&s->workers[i]);
+}
+
+/* A replica started serving: requests waiting for its model can go. */
+static void on_replica_serving(void *data)
+{
+    ig_server_t *s = data;
     for (unsigned i = 0; i < s->nworkers; i++)
         ig_worker_post_endpoint_ready(&s->workers[i]);
 }
@@ -194,6 +206,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     ig_log_info("%s: draining and stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     ig_health_checker_stop(s->health); /* before the workers: it posts to them */
     s->health = NULL;
+    ig_scheduler_quiesce(s->sched);    /* replicas serve the drain; stopped once the workers are gone */
     for (unsigned i = 0; i < s->nworkers; i++)
         ig_worker_post_stop(&s->workers[i]);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
@@ -235,9 +248,13 @@ int ig_server_run(ig_server_t *s)
     s->health = ig_health_checker_start(s->loop, &s->gen, on_endpoint_ready, s);
     if (s->health == NULL)
         ig_log_error("cannot start the health checker: out of memory; endpoints are checked passively only");
+    ig_scheduler_start(s->sched, s->loop, on_replica_serving, s);
     uv_run(s->loop, UV_RUN_DEFAULT);
     for (unsigned i = 0; i < s->nworkers; i++)
         ig_worker_join(&s->workers[i]);
+    /* every request is done: stop the replicas, and run the loop until each child is reaped */
+    ig_scheduler_stop_all(s->sched);
+    uv_run(s->loop, UV_RUN_DEFAULT);
     s->nworkers_started = s->nworkers;
     s->nworkers = 0;
     ig_log_info("stopped");
@@ -274,6 +291,7 @@ void ig_server_dispose(ig_server_t *s)
     if (s->loop != NULL)
         uv_loop_close(s->loop);
     ig_access_log_close(s->access_log);
+    ig_scheduler_free(s->sched);
     ig_endpoint_registry_free(s->endpoints);
     /* last: every generation is released (workers on their way out, s->gen above), so unload() runs
      * after every fini(): a billing plugin flushes its ledger here, and nothing records after that */

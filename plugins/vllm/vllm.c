@@ -81,6 +81,20 @@ static int vllm_parse_load(void *state, const char *body, size_t len, ig_engine_
     return vllm_parse_metrics(body, len, out);
 }
 
+/*
+ * How the scheduler starts vLLM for a model without static endpoints: `vllm serve` on the model's
+ * hf:// (or other) reference, bound to loopback on the port it is given, serving the name the
+ * gateway sends. Runtime LoRA loading is allowed so adapters can be loaded on demand.
+ */
+static const char *const vllm_launch_argv[] = {"vllm", "serve", "{model_ref}", "--host", "{host}", "--port", "{port}",
+                                               "--served-model-name", "{served_name}", NULL};
+static const char *const vllm_launch_env[] = {"VLLM_ALLOW_RUNTIME_LORA_UPDATING=True", NULL};
+static const ig_launch_recipe_t vllm_launch = {
+    .argv = vllm_launch_argv,
+    .env = vllm_launch_env,
+    .device_env = "CUDA_VISIBLE_DEVICES",
+};
+
 static const ig_engine_vtable_t vllm_vtable = {
     .features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_TEXT_EMBEDDING | IG_FEATURE_RERANKING | IG_FEATURE_SPEECH_TO_TEXT,
     .health_path = "/health",
@@ -91,6 +105,7 @@ static const ig_engine_vtable_t vllm_vtable = {
     .prepare = vllm_prepare,
     .on_response_data = vllm_on_response_data,
     .on_response_end = vllm_on_response_end,
+    .launch = &vllm_launch,
 };
 
 static const char *const vllm_aliases[] = {"VLLM", NULL};
