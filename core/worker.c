@@ -162,7 +162,7 @@ static void on_wakeup(uv_async_t *a)
         /* stop accepting; let in-flight requests finish within the grace period */
         close_listeners(w);
         h2o_context_request_shutdown(&w->ctx); /* HTTP/2: GOAWAY; HTTP/1.1: close after the response */
-        w->drain_deadline_ms = uv_now(&w->loop) + 10000;
+        w->drain_deadline_ms = uv_now(&w->loop) + w->gen->config->server.shutdown_grace_ms;
         uv_timer_start(&w->drain_timer, on_drain_tick, 0, 50);
     }
 }

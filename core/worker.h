@@ -63,6 +63,7 @@ struct ig_worker_s {
     uv_sem_t done;                   /* posted when the thread has finished its work */
     int parked;                      /* exited its loop without tearing it down (see worker_main) */
     uint64_t drained_at;             /* loop time when active reached 0 while stopping */
+    ig_metrics_shard_t *metrics;     /* this thread's /metrics counters (written here only, read by any scrape) */
 };
 
 /* Creates sockets for every listen entry (SO_REUSEPORT) on the calling thread, so bind errors surface at startup. */
