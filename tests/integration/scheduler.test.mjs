@@ -1,0 +1,356 @@
+// The process runtime: models without static endpoints get replicas that infergate starts itself.
+// ig-sim stands in for the engine through `command:`; the tests watch the gateway's children in
+// /proc (their command lines and CUDA_VISIBLE_DEVICES) and drive them with real requests:
+// scale from zero on the first request, scale up under load and down after scaleDownDelaySeconds,
+// a replica killed with SIGKILL is restarted while non-streamed requests keep succeeding, devices
+// are never held by two replicas (with preemption by a higher priority), a reload rolls only the
+// model whose args changed, and no child outlives the gateway (SIGTERM, and SIGKILL of the gateway).
+
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  startGateway, simPath, http, waitFor, sleep, tmpDir, chatBody, SLOW, Proc, gatewayPath, writeTmp, toYaml,
+  PLUGINS_DIR, freePort,
+} from './harness.mjs';
+
+const WAIT = SLOW ? 60000 : 30000;
+
+/** Live (non-zombie) children of pid: {pid, argv, env}. */
+function children(pid) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const [state, ppid] = [rest[0], Number(rest[1])];
+      if (ppid !== pid || state === 'Z') continue;
+      const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      const env = {};
+      for (const kv of fs.readFileSync(`/proc/${d}/environ`, 'utf8').split('\0')) {
+        const i = kv.indexOf('=');
+        if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+      }
+      out.push({ pid: Number(d), argv, env });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** A process is gone when /proc has no entry for it, or only a zombie waiting for its new parent. */
+function gone(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+/** The replicas of model among gw's children (ig-sim serving that name). */
+const replicasOf = (gw, model) =>
+  children(gw.pid).filter((c) => c.argv.includes('--served-model-name') && c.argv[c.argv.indexOf('--served-model-name') + 1] === model);
+
+/** A model the scheduler runs with ig-sim as its engine. */
+function simModel(name, extra = {}, simArgs = []) {
+  return {
+    name,
+    engine: 'VLLM',
+    features: ['TextGeneration'],
+    resourceProfile: 'cpu:1',
+    command: [simPath(), '--listen', '127.0.0.1:{port}', '--served-model-name', '{served_name}', ...simArgs],
+    ...extra,
+  };
+}
+
+function gatewayConfig(models, { profiles = 'resourceProfiles:\n  cpu: {}\n', scheduler = {} } = {}) {
+  const stateDir = path.join(tmpDir(), `state-${Math.random().toString(36).slice(2)}`);
+  return {
+    server: {
+      stateDir,
+      healthCheck: { interval: '100ms', timeout: '1s', healthyThreshold: 1, unhealthyThreshold: 2 },
+      queue: { maxLength: 100, timeout: SLOW ? '60s' : '30s' },
+      retries: 3,
+    },
+    models,
+    extraYaml: `${profiles}${toYaml({ scheduler: { interval: '100ms', timeWindow: '1s', stopGracePeriod: '3s', ...scheduler } })}\n`,
+  };
+}
+
+const chat = (gw, model, extra) => http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody(model, extra) });
+
+describe('scale from zero', () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway(gatewayConfig([simModel('zero', { minReplicas: 0, maxReplicas: 1, scaleDownDelaySeconds: 1 })]));
+  });
+
+  it('no replica runs before the first request; the first request starts one and is answered', async () => {
+    await sleep(500);
+    assert.equal(replicasOf(gw, 'zero').length, 0, 'a replica runs before any request');
+    const r = await chat(gw, 'zero');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.model, 'zero');
+    assert.match(r.json.choices[0].message.content, /tok1/);
+    assert.equal(replicasOf(gw, 'zero').length, 1);
+    assert.match(gw.stderr, /model zero: replica \d+ serving on http:\/\/127\.0\.0\.1:\d+/);
+  });
+
+  it('the replica writes to its own log file under stateDir/replicas', async () => {
+    const m = /model zero: replica \d+ starting: pid \d+, \S+, log (\S+)/.exec(gw.stderr);
+    assert.ok(m, gw.tail());
+    await waitFor(() => fs.existsSync(m[1]) && /ig-sim listening on 127\.0\.0\.1:\d+/.test(fs.readFileSync(m[1], 'utf8')), {
+      timeoutMs: 5000, what: `ig-sim's startup line in ${m[1]}`,
+    });
+  });
+
+  it('back to zero after scaleDownDelaySeconds without requests', async () => {
+    await waitFor(() => replicasOf(gw, 'zero').length === 0, { timeoutMs: WAIT, what: 'scale down to zero' });
+    assert.match(gw.stderr, /model zero: draining replica \d+ \(scaling down/);
+    // and from zero again
+    const r = await chat(gw, 'zero');
+    assert.equal(r.status, 200, r.text);
+  });
+
+  it('SIGTERM stops every child', async () => {
+    const pids = children(gw.pid).map((c) => c.pid);
+    assert.ok(pids.length >= 1, 'a replica runs');
+    await gw.checkAliveAndStop();
+    for (const pid of pids) assert.ok(gone(pid), `replica pid ${pid} outlived the gateway`);
+  });
+});
+
+describe('autoscaling under load', () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway(
+      gatewayConfig([
+        simModel('elastic', { minReplicas: 1, maxReplicas: 3, targetRequests: 1, scaleDownDelaySeconds: 2 }, ['--token-rate', '20']),
+      ]),
+    );
+    await waitFor(() => /model elastic: replica \d+ serving/.test(gw.stderr), { timeoutMs: WAIT, what: 'minReplicas 1 serving' });
+  });
+
+  it('scales up to maxReplicas while requests pile up, every request answered', async () => {
+    assert.equal(replicasOf(gw, 'elastic').length, 1);
+    let stop = false;
+    let max = 0;
+    const results = [];
+    // 6 clients, each with one 2-second stream at a time: 6 active requests for targetRequests 1
+    const clients = Array.from({ length: 6 }, async () => {
+      while (!stop) {
+        const r = await http(`${gw.url}/v1/chat/completions`, {
+          method: 'POST',
+          body: chatBody('elastic', { max_tokens: 40, stream: true }),
+        });
+        results.push(r.status);
+      }
+    });
+    try {
+      await waitFor(
+        () => {
+          max = Math.max(max, replicasOf(gw, 'elastic').length);
+          return max === 3;
+        },
+        { timeoutMs: WAIT, what: '3 replicas under load' },
+      );
+    } finally {
+      stop = true;
+      await Promise.all(clients);
+    }
+    assert.equal(max, 3);
+    assert.ok(results.length >= 6);
+    assert.deepEqual([...new Set(results)], [200], `statuses: ${results}`);
+    assert.match(gw.stderr, /model elastic: scaling from \d to [23] replicas/);
+  });
+
+  it('scales back down to minReplicas after scaleDownDelaySeconds, draining first', async () => {
+    await waitFor(() => replicasOf(gw, 'elastic').length === 1, { timeoutMs: WAIT, what: 'back to 1 replica' });
+    assert.match(gw.stderr, /model elastic: draining replica \d+ \(scaling down/);
+    await sleep(500);
+    assert.equal(replicasOf(gw, 'elastic').length, 1, 'minReplicas is kept');
+    const r = await chat(gw, 'elastic');
+    assert.equal(r.status, 200, r.text);
+  });
+
+  it('gateway stays up and stops its children on SIGTERM', async () => {
+    const pids = children(gw.pid).map((c) => c.pid);
+    await gw.checkAliveAndStop();
+    for (const pid of pids) assert.ok(gone(pid), `replica pid ${pid} outlived the gateway`);
+  });
+});
+
+describe('crash and restart', () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway(gatewayConfig([simModel('sturdy', { minReplicas: 2, maxReplicas: 2, targetRequests: 1000 })]));
+    await waitFor(() => (gw.stderr.match(/model sturdy: replica \d+ serving/g) || []).length === 2, {
+      timeoutMs: WAIT,
+      what: '2 replicas serving',
+    });
+  });
+
+  it('a replica killed with SIGKILL is restarted with backoff; non-streamed requests never fail', async () => {
+    const before = replicasOf(gw, 'sturdy');
+    assert.equal(before.length, 2);
+    const victim = before[0].pid;
+    let stop = false;
+    const statuses = [];
+    const clients = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        const r = await chat(gw, 'sturdy');
+        statuses.push(r.status === 200 ? 200 : `${r.status} ${r.text}`);
+      }
+    });
+    try {
+      await sleep(300);
+      process.kill(victim, 'SIGKILL');
+      await waitFor(() => /model sturdy: replica \d+ \(pid \d+, port \d+\) was killed by signal 9; restarting in \d+ ms/.test(gw.stderr), {
+        timeoutMs: WAIT,
+        what: 'the crash reported',
+      });
+      await waitFor(
+        () => {
+          const now = replicasOf(gw, 'sturdy');
+          return now.length === 2 && !now.some((c) => c.pid === victim);
+        },
+        { timeoutMs: WAIT, what: 'a new replica in place of the killed one' },
+      );
+      await waitFor(() => (gw.stderr.match(/model sturdy: replica \d+ serving/g) || []).length === 3, {
+        timeoutMs: WAIT,
+        what: 'the new replica serving',
+      });
+      await sleep(300);
+    } finally {
+      stop = true;
+      await Promise.all(clients);
+    }
+    assert.ok(statuses.length > 20, `only ${statuses.length} requests ran`);
+    assert.deepEqual(statuses.filter((s) => s !== 200), [], 'every request succeeded');
+  });
+
+  it('a reload that changes a model\'s args rolls its replicas (new ready before old drained); others keep theirs', async () => {
+    // add a second model, then change only sturdy's args
+    const cfgText = fs.readFileSync(gw.configPath, 'utf8');
+    const keepPids = replicasOf(gw, 'sturdy').map((c) => c.pid).sort();
+    fs.writeFileSync(gw.configPath, cfgText.replace('"{served_name}"', '"{served_name}"\n      - "--default-tokens"\n      - "5"'));
+    process.kill(gw.pid, 'SIGHUP');
+    await waitFor(() => /reloaded .*generation 2/.test(gw.stderr), { timeoutMs: WAIT, what: 'reload' });
+    await waitFor(
+      () => {
+        const now = replicasOf(gw, 'sturdy');
+        return now.length === 2 && now.every((c) => !keepPids.includes(c.pid)) && now.every((c) => c.argv.includes('--default-tokens'));
+      },
+      { timeoutMs: WAIT, what: 'both replicas replaced by ones with the new args' },
+    );
+    assert.match(gw.stderr, /model sturdy: what its replicas run changed: rolling them/);
+    // the first old replica was drained only after a new one served
+    const log = gw.stderr.slice(gw.stderr.indexOf('rolling them'));
+    const firstServing = log.search(/model sturdy: replica \d+ serving/);
+    const firstDrain = log.search(/model sturdy: (draining|stopping) replica \d+ .*replaced after a configuration change/);
+    assert.ok(firstServing >= 0 && firstDrain > firstServing, `roll order:\n${log}`);
+    const r = await chat(gw, 'sturdy', { max_tokens: undefined });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.usage.completion_tokens, 5, 'served by a replica with the new args');
+  });
+
+  it('SIGTERM stops every child', async () => {
+    const pids = children(gw.pid).map((c) => c.pid);
+    assert.equal(pids.length, 2);
+    await gw.checkAliveAndStop();
+    for (const pid of pids) assert.ok(gone(pid), `replica pid ${pid} outlived the gateway`);
+  });
+});
+
+describe('devices', () => {
+  let gw;
+  const profiles = 'resourceProfiles:\n  gpu: {devices: [0, 1]}\n';
+  const low = (name) => simModel(name, { resourceProfile: 'gpu:1', minReplicas: 2, maxReplicas: 2, priorityClassName: 'low' });
+  const scheduler = { priorityClasses: { low: 0, high: 100 } };
+  let cfg;
+
+  before(async () => {
+    cfg = gatewayConfig([low('a'), low('b')], { profiles, scheduler });
+    gw = await startGateway(cfg);
+  });
+
+  /** Every live replica's CUDA_VISIBLE_DEVICES; asserts that no device appears twice. */
+  function assertNoDoubleBooking() {
+    const devs = children(gw.pid).map((c) => c.env.CUDA_VISIBLE_DEVICES);
+    for (const d of devs) assert.match(d ?? '', /^[01]$/, `a replica without its one device: ${JSON.stringify(devs)}`);
+    assert.equal(new Set(devs).size, devs.length, `a device handed to two replicas: ${JSON.stringify(devs)}`);
+    return devs;
+  }
+
+  it('two models wanting 4 replicas of a 2-device profile get 2, on distinct devices', async () => {
+    await waitFor(() => children(gw.pid).length === 2, { timeoutMs: WAIT, what: '2 replicas' });
+    for (let i = 0; i < 20; i++) {
+      assert.equal(assertNoDoubleBooking().length, 2);
+      await sleep(50);
+    }
+    assert.match(gw.stderr, /not enough free devices in resource profile gpu/);
+  });
+
+  it('a higher priority model preempts a lower one; devices are never double-booked meanwhile', async () => {
+    const high = simModel('vip', { resourceProfile: 'gpu:1', minReplicas: 1, maxReplicas: 1, priorityClassName: 'high' });
+    const text = fs.readFileSync(gw.configPath, 'utf8').replace(/^models:\n/m, `models:\n${toYaml([high], '  ')}\n`);
+    fs.writeFileSync(gw.configPath, text);
+    process.kill(gw.pid, 'SIGHUP');
+    await waitFor(
+      () => {
+        assertNoDoubleBooking();
+        return replicasOf(gw, 'vip').length === 1 && children(gw.pid).length === 2;
+      },
+      { timeoutMs: WAIT, intervalMs: 20, what: 'vip running on a preempted device' },
+    );
+    assert.match(gw.stderr, /preempting replica \d+ of model [ab] \(devices [01]\) for model vip \(priority 100 > 0\)/);
+    const r = await chat(gw, 'vip');
+    assert.equal(r.status, 200, r.text);
+    // the low models cannot take it back: still 2 replicas in all, distinct devices
+    for (let i = 0; i < 10; i++) {
+      assert.equal(assertNoDoubleBooking().length, 2);
+      await sleep(50);
+    }
+  });
+
+  it('SIGTERM stops every child', async () => {
+    const pids = children(gw.pid).map((c) => c.pid);
+    await gw.checkAliveAndStop();
+    for (const pid of pids) assert.ok(gone(pid), `replica pid ${pid} outlived the gateway`);
+  });
+});
+
+describe('no orphans when the gateway is SIGKILLed', () => {
+  it('replicas die with the gateway (PR_SET_PDEATHSIG)', async () => {
+    const gw = await startGateway(gatewayConfig([simModel('orphan', { minReplicas: 1, maxReplicas: 1 })]));
+    await waitFor(() => replicasOf(gw, 'orphan').length === 1, { timeoutMs: WAIT, what: 'a replica' });
+    const pids = children(gw.pid).map((c) => c.pid);
+    process.kill(gw.pid, 'SIGKILL'); // only the gateway: the harness would kill its process group
+    await gw.exited;
+    await waitFor(() => pids.every(gone), { timeoutMs: 5000, what: `replicas ${pids} gone` });
+    await gw.stop();
+  });
+});
+
+describe('config', () => {
+  it('rejects an unknown priority class and an empty command with file:line', async () => {
+    const { run } = await import('./harness.mjs');
+    const p = writeTmp(
+      'bad-sched.yaml',
+      `${toYaml({
+        plugins: { dir: PLUGINS_DIR, load: ['vllm', 'leastload'] },
+        resourceProfiles: { cpu: { command: [] } },
+        scheduler: { priorityClasses: { low: 0 } },
+        models: [{ name: 'm', engine: 'VLLM', resourceProfile: 'cpu:1', priorityClassName: 'nope' }],
+      })}\n`,
+    );
+    const r = await run(gatewayPath(), ['-t', '-c', p]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /bad-sched\.yaml:\d+: models\[0\]\.priorityClassName: unknown priority class "nope" \(scheduler\.priorityClasses defines: low\)/);
+    assert.match(r.stderr, /bad-sched\.yaml:\d+: resourceProfiles\.cpu\.command: must name a program/);
+  });
+});
