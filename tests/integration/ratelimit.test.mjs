@@ -12,7 +12,7 @@ import http2 from 'node:http2';
 import path from 'node:path';
 import OpenAI from 'openai';
 import {
-  PLUGINS_DIR, Proc, SLOW, assertOpenAIError, chatBody, freePort, http, model, parseSSE, run,
+  PLUGINS_DIR, Proc, SLOW, assertOpenAIError, chatBody, curl, freePort, http, model, parseSSE, run,
   startGateway, startSim, tmpDir, waitFor,
 } from './harness.mjs';
 
@@ -441,5 +441,27 @@ describe('ratelimit, Redis backend shared by two gateways', { skip: REDIS ? fals
   it('both gateways are still running and exit cleanly', async () => {
     await gwA.checkAliveAndStop();
     await gwB.checkAliveAndStop();
+  });
+});
+
+describe('ratelimit, Redis backend with onRedisError: deny', () => {
+  it('Redis unreachable: 503 rate_limiter_unavailable naming Redis, Retry-After 1; unlimited models still served', async () => {
+    const sim = await startSim({});
+    const deadPort = await freePort(); // nothing listens there
+    const gw = await startGateway({
+      plugins: rlPlugins({ backend: 'redis', redisUrl: `redis://127.0.0.1:${deadPort}`, onRedisError: 'deny', redisTimeout: '200ms' }),
+      models: [model('deny-model', [sim], { limits: { requestsPerMinute: 5 } }), model('open-model', [sim])],
+    });
+    const r = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('deny-model') });
+    const e = assertOpenAIError(r, 503, { type: 'server_error', code: 'rate_limiter_unavailable' });
+    assert.match(e.message, new RegExp(`rate limiter unavailable: redis 127\\.0\\.0\\.1:${deadPort}`));
+    assert.equal(r.headers.get('retry-after'), '1');
+    // again over h2c, within the reconnect backoff: refused at once, same answer
+    const r2 = await curl(`${gw.url}/v1/chat/completions`, { mode: 'h2c', body: chatBody('deny-model') });
+    assertOpenAIError(r2, 503, { type: 'server_error', code: 'rate_limiter_unavailable' });
+    const open = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('open-model') });
+    assert.equal(open.status, 200, open.text);
+    assert.match(gw.stderr, /ratelimit.*refusing/);
+    await gw.checkAliveAndStop();
   });
 });

@@ -411,6 +411,7 @@ typedef struct {
     ig_model_t *m;
     atomic_int admitted;
     atomic_int seq;
+    atomic_int failed;
     int attempts;
 } redis_hammer_t;
 
@@ -425,7 +426,8 @@ static void *redis_hammer(void *arg)
         snprintf(ticket, sizeof(ticket), "t%d", atomic_fetch_add(&h->seq, 1));
         rl_scopes_build(&host, &r, &v);
         int a = rl_redis_admit(h->rd, &v, ticket, err, sizeof(err));
-        CHECKF(a >= 0, "redis admit: %s", err);
+        if (a < 0)
+            atomic_fetch_add(&h->failed, 1); /* counted, not CHECKed: the test counters are not thread-safe */
         if (a == 1)
             atomic_fetch_add(&h->admitted, 1);
     }
@@ -485,6 +487,7 @@ static void test_redis_scripts(void)
         pthread_create(&th[i], NULL, redis_hammer, &h);
     for (int i = 0; i < 8; i++)
         pthread_join(th[i], NULL);
+    CHECK(atomic_load(&h.failed) == 0);
     CHECKF(atomic_load(&h.admitted) == 100, "redis admitted %d of 1600 with a limit of 100", atomic_load(&h.admitted));
 
     /* refused: the observation says why, with a wait within the window */
