@@ -47,7 +47,6 @@ static ig_config_t *load_document(ig_yaml_t *y, const char *path, ig_plugin_host
         ig_cfg_parse_server(&c, ig_yaml_map_get(y, root, "server"));
         ig_cfg_parse_profiles(&c, ig_yaml_map_get(y, root, "resourceProfiles"));
         ig_cfg_parse_scheduler(&c, ig_yaml_map_get(y, root, "scheduler"));
-        ig_cfg_parse_scheduler(&c, ig_yaml_map_get(y, root, "scheduler"));
         ig_cfg_parse_models(&c, ig_yaml_map_get(y, root, "models"));
         ig_cfg_check_models(&c);
         ig_cfg_warn_ignored(&c);

@@ -41,12 +41,6 @@ void ig_cfg_parse_scheduler(ig_cfg_ctx_t *c, yaml_node_t *node);
 int ig_cfg_priority_of(ig_cfg_ctx_t *c, const char *name, int *value);
 /* command: a non-empty list of strings (argv) into an arena array, NULL-terminated; reported on error. */
 void ig_cfg_parse_command(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, const char *const **out, size_t *n);
-/* scheduler: (config_scheduler.c); defaults are set when node is NULL. */
-void ig_cfg_parse_scheduler(ig_cfg_ctx_t *c, yaml_node_t *node);
-/* The value of priority class name in scheduler.priorityClasses: 0, or -1 when it is not defined. */
-int ig_cfg_priority_of(ig_cfg_ctx_t *c, const char *name, int *value);
-/* command: a non-empty list of strings (argv) into an arena array, NULL-terminated; reported on error. */
-void ig_cfg_parse_command(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, const char *const **out, size_t *n);
 /* models: a list, or a folder of manifests. */
 void ig_cfg_parse_models(ig_cfg_ctx_t *c, yaml_node_t *node);
 /* Checks across models (duplicates, adapter ambiguity); runs after all models are read. */

@@ -409,30 +409,6 @@ static void parse_priority_class(ig_cfg_ctx_t *c, yaml_node_t *node, const char 
     m->priority_class = ig_cfg_strdup(c, s);
 }
 
-/* priorityClassName: one of scheduler.priorityClasses (Kubernetes' PriorityClass, defined in the config). */
-static void parse_priority_class(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, ig_model_config_t *m)
-{
-    const char *s;
-    if (!node || ig_yaml_str(c->y, node, path, &s) != 0)
-        return;
-    if (ig_cfg_priority_of(c, s, &m->priority) != 0) {
-        char known[256];
-        size_t off = 0;
-        const ig_scheduler_config_t *sc = &c->cfg->scheduler;
-        known[0] = '\0';
-        for (size_t i = 0; i < sc->npriority_classes && off < sizeof(known); i++) {
-            int w = snprintf(known + off, sizeof(known) - off, "%s%s", i ? ", " : "", sc->priority_classes[i].name);
-            if (w < 0)
-                break;
-            off += (size_t)w;
-        }
-        ig_yaml_error(c->y, node, path, "unknown priority class \"%.80s\" (scheduler.priorityClasses defines: %s)", s,
-                      known[0] ? known : "none");
-        return;
-    }
-    m->priority_class = ig_cfg_strdup(c, s);
-}
-
 void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, yaml_node_t *name_node,
                         ig_model_config_t *m)
 {
@@ -489,12 +465,6 @@ void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, yam
     ig_cfg_parse_env(c, ig_yaml_map_get(y, map, "env"), ig_path_key(kpath, sizeof(kpath), path, "env"), &env,
                      &m->model.nenv);
     m->model.env = env;
-
-    yaml_node_t *cmd = ig_yaml_map_get(y, map, "command");
-    if (cmd)
-        ig_cfg_parse_command(c, cmd, ig_path_key(kpath, sizeof(kpath), path, "command"), &m->command, &m->ncommand);
-    parse_priority_class(c, ig_yaml_map_get(y, map, "priorityClassName"),
-                         ig_path_key(kpath, sizeof(kpath), path, "priorityClassName"), m);
 
     yaml_node_t *cmd = ig_yaml_map_get(y, map, "command");
     if (cmd)

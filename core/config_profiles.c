@@ -142,18 +142,6 @@ void ig_cfg_parse_profiles(ig_cfg_ctx_t *c, yaml_node_t *node)
             else
                 rp->device_env = ig_cfg_strdup(c, dev_env);
         }
-        yaml_node_t *cmd = ig_yaml_map_get(y, p, "command");
-        if (cmd)
-            ig_cfg_parse_command(c, cmd, ig_path_key(kpath, sizeof(kpath), ppath, "command"), &rp->command,
-                                 &rp->ncommand);
-        yaml_node_t *de = ig_yaml_map_get(y, p, "deviceEnv");
-        const char *dev_env;
-        if (de && ig_yaml_str(y, de, ig_path_key(kpath, sizeof(kpath), ppath, "deviceEnv"), &dev_env) == 0) {
-            if (!valid_env_name(dev_env))
-                ig_yaml_error(y, de, kpath, "\"%.80s\" is not a valid environment variable name", dev_env);
-            else
-                rp->device_env = ig_cfg_strdup(c, dev_env);
-        }
     }
     c->cfg->profiles = profiles;
     c->cfg->nprofiles = np;

@@ -18,7 +18,6 @@
 #include "errors.h"
 #include "plugin_host.h"
 #include "replica_set.h"
-#include "replica_set.h"
 
 typedef struct {
     const ig_plugin_t *desc;
@@ -33,7 +32,6 @@ typedef struct {
     void *lb_state;
     ig_endpoint_t **endpoints;       /* static endpoints, resolved */
     size_t nendpoints;
-    ig_replica_set_t *replicas;      /* without static endpoints: the scheduler's replicas (retained), else NULL */
     ig_replica_set_t *replicas;      /* without static endpoints: the scheduler's replicas (retained), else NULL */
     atomic_uint queued;              /* requests waiting for a ready endpoint, all threads */
 } ig_model_rt_t;

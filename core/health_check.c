@@ -382,30 +382,6 @@ static void probe_endpoint(ig_health_checker_t *hc, ig_generation_t *gen, const 
         probe_start(hc, r, gen, m, m->engine->load_path, 1);
 }
 
-/* Starts (or joins) this tick's round on ep with m's engine's probes. */
-static void probe_endpoint(ig_health_checker_t *hc, ig_generation_t *gen, const ig_model_rt_t *m, ig_endpoint_t *ep,
-                           uint64_t tick)
-{
-    const ig_server_config_t *sc = &gen->config->server;
-    round_t *r = round_of(hc, ep);
-    if (r == NULL)
-        return;
-    if (r->tick != tick) {
-        if (r->pending > 0)
-            return; /* the previous round is still running */
-        memset(r, 0, sizeof(*r));
-        r->ep = ep;
-        r->tick = tick;
-        atomic_store_explicit(&ep->eject_after, sc->health_check.unhealthy_threshold, memory_order_relaxed);
-    }
-    if (m->engine == NULL)
-        return;
-    if (m->engine->health_path != NULL)
-        probe_start(hc, r, gen, m, m->engine->health_path, 0);
-    if (m->engine->load_path != NULL && m->engine->parse_load != NULL)
-        probe_start(hc, r, gen, m, m->engine->load_path, 1);
-}
-
 static void on_tick(uv_timer_t *t)
 {
     ig_health_checker_t *hc = t->data;

@@ -50,9 +50,6 @@ int main(int argc, char **argv)
     /* a replica's first moments: infergate re-executed by the scheduler, before it execs the engine */
     if (argc > 1 && strcmp(argv[1], IG_REPLICA_EXEC_ARG) == 0)
         return ig_replica_exec_main(argc, argv);
-    /* a replica's first moments: infergate re-executed by the scheduler, before it execs the engine */
-    if (argc > 1 && strcmp(argv[1], IG_REPLICA_EXEC_ARG) == 0)
-        return ig_replica_exec_main(argc, argv);
     const char *path = "conf/infergate.yaml";
     int test = 0, opt;
     while ((opt = getopt(argc, argv, "c:thv")) != -1) {

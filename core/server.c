@@ -192,15 +192,6 @@ static void on_endpoint_ready(void *data, ig_endpoint_t *ep)
 static void on_replica_serving(void *data)
 {
     ig_server_t *s = data;
-    ig_scheduler_endpoint_ready(s->sched, ep); /* a replica that answers may now take requests */
-    for (unsigned i = 0; i < s->nworkers; i++)
-        ig_worker_post_endpoint_ready(&s->workers[i]);
-}
-
-/* A replica started serving: requests waiting for its model can go. */
-static void on_replica_serving(void *data)
-{
-    ig_server_t *s = data;
     for (unsigned i = 0; i < s->nworkers; i++)
         ig_worker_post_endpoint_ready(&s->workers[i]);
 }
@@ -215,7 +206,6 @@ static void on_signal(uv_signal_t *sig, int signum)
     ig_log_info("%s: draining and stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     ig_health_checker_stop(s->health); /* before the workers: it posts to them */
     s->health = NULL;
-    ig_scheduler_quiesce(s->sched);    /* replicas serve the drain; stopped once the workers are gone */
     ig_scheduler_quiesce(s->sched);    /* replicas serve the drain; stopped once the workers are gone */
     for (unsigned i = 0; i < s->nworkers; i++)
         ig_worker_post_stop(&s->workers[i]);
@@ -258,7 +248,6 @@ int ig_server_run(ig_server_t *s)
     s->health = ig_health_checker_start(s->loop, &s->gen, on_endpoint_ready, s);
     if (s->health == NULL)
         ig_log_error("cannot start the health checker: out of memory; endpoints are checked passively only");
-    ig_scheduler_start(s->sched, s->loop, on_replica_serving, s);
     ig_scheduler_start(s->sched, s->loop, on_replica_serving, s);
     uv_run(s->loop, UV_RUN_DEFAULT);
     for (unsigned i = 0; i < s->nworkers; i++)

@@ -20,7 +20,6 @@
 #include "health_check.h"
 #include "plugin_host.h"
 #include "scheduler.h"
-#include "scheduler.h"
 
 typedef struct ig_worker_s ig_worker_t;
 
@@ -40,7 +39,6 @@ typedef struct ig_server_s {
     uv_loop_t *loop;                 /* main thread's loop: signals */
     uv_signal_t sig_hup, sig_term, sig_int;
     ig_health_checker_t *health;     /* active probes on loop, following gen across reloads */
-    ig_scheduler_t *sched;           /* replicas of models without static endpoints (outlives generations) */
     ig_scheduler_t *sched;           /* replicas of models without static endpoints (outlives generations) */
     atomic_uint_fast64_t reloads_ok, reloads_failed;
     uv_timer_t plugin_gc;            /* unloads plugins no generation uses any more (main thread) */

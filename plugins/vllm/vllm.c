@@ -95,20 +95,6 @@ static const ig_launch_recipe_t vllm_launch = {
     .device_env = "CUDA_VISIBLE_DEVICES",
 };
 
-/*
- * How the scheduler starts vLLM for a model without static endpoints: `vllm serve` on the model's
- * hf:// (or other) reference, bound to loopback on the port it is given, serving the name the
- * gateway sends. Runtime LoRA loading is allowed so adapters can be loaded on demand.
- */
-static const char *const vllm_launch_argv[] = {"vllm", "serve", "{model_ref}", "--host", "{host}", "--port", "{port}",
-                                               "--served-model-name", "{served_name}", NULL};
-static const char *const vllm_launch_env[] = {"VLLM_ALLOW_RUNTIME_LORA_UPDATING=True", NULL};
-static const ig_launch_recipe_t vllm_launch = {
-    .argv = vllm_launch_argv,
-    .env = vllm_launch_env,
-    .device_env = "CUDA_VISIBLE_DEVICES",
-};
-
 static const ig_engine_vtable_t vllm_vtable = {
     .features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_TEXT_EMBEDDING | IG_FEATURE_RERANKING | IG_FEATURE_SPEECH_TO_TEXT,
     .health_path = "/health",

@@ -292,33 +292,6 @@ typedef struct {
     const char *warmup_body;      /* JSON template, sent as application/json */
 } ig_launch_recipe_t;
 
-/*
- * How the scheduler runs this engine as a local process (one replica of a model that has no static
- * endpoints). Every string may hold placeholders, expanded per replica:
- *   {port}         the free TCP port the replica must listen on (host is always 127.0.0.1)
- *   {host}         127.0.0.1
- *   {url}          the model's url as written ("hf://Qwen/Qwen2.5-0.5B-Instruct"), or ""
- *   {model_ref}    the url without its scheme ("Qwen/Qwen2.5-0.5B-Instruct", "qwen2.5:0.5b")
- *   {model}        the name clients use;  {served_name}  the name the engine serves it under
- *   {devices}      the devices allocated from the resource profile, comma-separated ("0,1"), or ""
- *   {{ and }}      literal braces
- * The model's `args` are appended to argv; env is the core's environment, then this recipe's env,
- * the profile's env, the model's env, and device_env={devices} when the replica has devices.
- * A `command:` on the model or its resource profile replaces argv[] (the tests run ig-sim so).
- * Readiness is the engine's health_path answering 2xx (probed by the health checker), then
- * warmup when set. All fields but argv may be NULL.
- */
-typedef struct {
-    const char *const *argv;      /* NULL-terminated: {"vllm", "serve", "{model_ref}", "--port", "{port}", NULL} */
-    const char *const *env;       /* NULL-terminated "NAME=value" templates */
-    const char *device_env;       /* "CUDA_VISIBLE_DEVICES": gets {devices} (a profile's deviceEnv overrides it) */
-    /* One request sent once the health path answers, before the replica takes traffic (Ollama pulls
-     * its model so: POST /api/pull). Any 2xx ends it; anything else counts as a failed start. */
-    const char *warmup_method;    /* "POST"; NULL: no warmup */
-    const char *warmup_path;
-    const char *warmup_body;      /* JSON template, sent as application/json */
-} ig_launch_recipe_t;
-
 /* Where a response hook writes what the client receives. */
 typedef struct ig_sink_s {
     void (*write)(struct ig_sink_s *sink, const char *data, size_t len);
