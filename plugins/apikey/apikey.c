@@ -6,6 +6,10 @@
  * plugins.options.apikey (as SHA-256 hashes, replaced on every reload) and the admin API (stored
  * in SQLite under server.stateDir, surviving reloads and restarts). See README.md.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
+#endif
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +58,13 @@ static int ak_load(const ig_host_t *host, void **process_state, ig_error_t *err)
         return host->error(err, "out of memory");
     p->host = host;
     pthread_mutex_init(&p->write_lock, NULL);
-    pthread_rwlock_init(&p->set_lock, NULL);
+    /* readers hold the lock for a lookup only, but on busy workers they overlap without pause:
+     * prefer the writer so an admin write's pointer swap cannot starve */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&p->set_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     *process_state = p;
     return 0;
 }

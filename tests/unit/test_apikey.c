@@ -11,6 +11,7 @@
  * same state directory.
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,6 +355,57 @@ static void yaml_hash(const char *secret, char *out)
     ak_hash_format(h, out);
 }
 
+/* Worker threads authenticating while the main thread writes through the admin API. */
+typedef struct {
+    plugin_t *p;
+    const char *good;
+    int ok, bad;
+} racer_t;
+
+static void *racer(void *arg)
+{
+    racer_t *r = arg;
+    pool_t *pool = calloc(1, sizeof(*pool));
+    for (int i = 0; i < 3000; i++) {
+        ig_principal_t pr;
+        ig_error_t err = {{0}};
+        char hdr[256];
+        snprintf(hdr, sizeof(hdr), "Bearer %s", (i & 1) ? r->good : "sk-not-a-key");
+        ig_auth_request_t q = {.pool = pool, .authorization = {hdr, strlen(hdr)}, .api_key = {"", 0}};
+        int rc = r->p->vt->authenticate(r->p->state, &q, &pr, &err);
+        if ((i & 1) && rc == 0 && pr.customer_id.len == 4 && r->p->vt->authorize_model(r->p->state, &pr, &m2) == 1)
+            r->ok++;
+        else if (!(i & 1) && rc == -1)
+            r->bad++;
+        pool_clear(pool);
+    }
+    free(pool);
+    return NULL;
+}
+
+static void concurrent(plugin_t *p, const char *good)
+{
+    racer_t r[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (racer_t){p, good, 0, 0};
+        pthread_create(&t[i], NULL, racer, &r[i]);
+    }
+    int writes = 0;
+    for (int i = 0; i < 40; i++) {
+        char body[160];
+        snprintf(body, sizeof(body), "{\"id\":\"race-%d\",\"customer\":\"beta\",\"limits\":{\"burst\":%d}}", i, i);
+        writes += call(p, "POST", "/admin/keys", body).status == 201;
+        writes += call(p, "PUT", "/admin/customers/beta/limits", "{\"maxConcurrent\":3}").status == 200;
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECKF(r[i].ok == 1500 && r[i].bad == 1500, "racer %d: %d ok, %d refused", i, r[i].ok, r[i].bad);
+    }
+    CHECK(writes == 80);
+    pool_clear(&p->pool);
+}
+
 static void plugin_flow(void)
 {
     char dir[] = "/tmp/ig-apikey-XXXXXX";
@@ -488,6 +540,7 @@ static void plugin_flow(void)
     CHECK(auth(&p, s1b, &pr, &err) == 0 && p.vt->authorize_model(p.state, &pr, &m1) == 1); /* open again */
     CHECK(call(&p, "DELETE", "/admin/models/m1/publish", NULL).status == 404);
 
+    concurrent(&p, s1b);
     a = call(&p, "POST", "/admin/keys/b1/revoke", NULL);
     CHECK(a.status == 200 && strstr(a.body, "\"status\":\"revoked\""));
     CHECK(auth(&p, s1b, &pr, &err) == 401 && strstr(err.msg, "revoked"));
