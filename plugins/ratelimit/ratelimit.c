@@ -142,7 +142,6 @@ static int admit_redis(rl_state_t *s, rl_view_t *v, rl_ticket_t *tk, ig_rl_reque
     rl_report(s->host, v, admitted, r, err);
     if (!admitted)
         return -1;
-    tk->redis_held = 1;
     tk->n = v->n;
     for (size_t i = 0; i < v->n; i++) {
         tk->ids[i] = v->scopes[i].id;
@@ -150,6 +149,8 @@ static int admit_redis(rl_state_t *s, rl_view_t *v, rl_ticket_t *tk, ig_rl_reque
         tk->flags[i] = (v->scopes[i].lim[RL_TPM] >= 0 ? RL_CHARGE_TPM : 0u) |
                        (v->scopes[i].lim[RL_TPH] >= 0 ? RL_CHARGE_TPH : 0u) |
                        (v->scopes[i].lim[RL_CONC] >= 0 ? RL_HOLD_CONC : 0u);
+        /* request limits only: nothing to settle at the end, so no second round trip */
+        tk->redis_held |= tk->flags[i] != 0;
     }
     return 0;
 }
