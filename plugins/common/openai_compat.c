@@ -574,17 +574,6 @@ double oac_wav_seconds(const char *data, size_t n)
     return -1;
 }
 
-/* Is s an RFC 7230 token (usable unquoted as a parameter value)? */
-static int is_token(ig_str_t s)
-{
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c) != NULL)
-            return 0;
-    }
-    return s.len > 0;
-}
-
 static ig_str_t json_literal(ig_engine_req_t *r, const char *s, size_t n)
 {
     size_t cap = n * 6 + 3;
@@ -611,13 +600,8 @@ int oac_prepare_form(ig_engine_req_t *r, const char *path, ig_str_t upstream_mod
     if (model == NULL || file == NULL)
         return h->error(err, "the form has no %s part", model == NULL ? "model" : "file");
 
-    /* the client's model (trimmed as the core read it) for answers that name it */
+    /* the client's model, for answers that name it (vLLM's stream chunks) */
     ig_str_t cm = model->value;
-    while (cm.len > 0 && (cm.ptr[0] == ' ' || cm.ptr[0] == '\t' || cm.ptr[0] == '\r' || cm.ptr[0] == '\n'))
-        cm.ptr++, cm.len--;
-    while (cm.len > 0 && (cm.ptr[cm.len - 1] == ' ' || cm.ptr[cm.len - 1] == '\t' || cm.ptr[cm.len - 1] == '\r' ||
-                          cm.ptr[cm.len - 1] == '\n'))
-        cm.len--;
     st->client_model = json_literal(r, cm.ptr, cm.len);
 
     const char *body = r->raw_body.ptr, *end = r->raw_body.ptr + r->raw_body.len;
@@ -633,19 +617,15 @@ int oac_prepare_form(ig_engine_req_t *r, const char *path, ig_str_t upstream_mod
         r->upstream_body[r->nupstream_body++] = r->raw_body;
     }
 
-    static const char ct[] = "multipart/form-data; boundary=";
-    int quote = !is_token(r->boundary);
-    size_t n = sizeof(ct) - 1 + r->boundary.len + (quote ? 2 : 0);
+    /* always quoted: RFC 2046 boundaries may hold characters a token may not (space, ':', '='),
+     * and never a quote or a backslash, so quoting needs no escapes */
+    static const char ct[] = "multipart/form-data; boundary=\"";
+    size_t n = sizeof(ct) - 1 + r->boundary.len + 1;
     char *v = h->palloc(r->pool, n);
     memcpy(v, ct, sizeof(ct) - 1);
-    size_t k = sizeof(ct) - 1;
-    if (quote)
-        v[k++] = '"';
-    memcpy(v + k, r->boundary.ptr, r->boundary.len);
-    k += r->boundary.len;
-    if (quote)
-        v[k++] = '"';
-    r->upstream_content_type = (ig_str_t){v, k};
+    memcpy(v + sizeof(ct) - 1, r->boundary.ptr, r->boundary.len);
+    v[n - 1] = '"';
+    r->upstream_content_type = (ig_str_t){v, n};
     r->upstream_path = (ig_str_t){path, strlen(path)};
 
     double secs = oac_wav_seconds(file->value.ptr, file->value.len);

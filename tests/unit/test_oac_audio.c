@@ -153,7 +153,7 @@ static void test_prepare_form(void)
     CHECKF(strstr(out, "\r\n\r\nSystran/faster-whisper-small\r\n--b") != NULL && strstr(out, "whisper-1") == NULL, "%s", out);
     CHECK(strlen(out) == strlen(body) - 9 + 28);
     CHECK(r.nupstream_body == 3 && r.upstream_body[0].ptr == body && r.upstream_body[2].ptr == m + 9);
-    CHECK(str_eq_lit(r.upstream_content_type, "multipart/form-data; boundary=b"));
+    CHECK(str_eq_lit(r.upstream_content_type, "multipart/form-data; boundary=\"b\""));
     CHECK(r.usage.audio_seconds == -1); /* "DATA" is no WAV */
     /* verbose_json's duration is billed, the answer passes through */
     buf_sink_t s = {{sink_write}};
@@ -163,7 +163,7 @@ static void test_prepare_form(void)
     oac_on_response_end(&r, 1, &s.sink);
     CHECK(r.usage.audio_seconds == 7.25 && s.len == strlen(ans) && memcmp(s.buf, ans, s.len) == 0);
 
-    /* same name: the body is forwarded as one span; a boundary that is no token gets quoted */
+    /* same name: the body is forwarded as one span; the boundary is quoted as it must be here */
     r = form_req(body, "a b:c", parts, 2, 0);
     CHECK(oac_prepare_form(&r, "/v1/audio/transcriptions", IG_STR("whisper-1"), &err) == 0);
     CHECK(r.nupstream_body == 1 && r.upstream_body[0].ptr == body && r.upstream_body[0].len == strlen(body));
