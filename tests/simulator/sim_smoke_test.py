@@ -5,6 +5,7 @@ usage: sim_smoke_test.py PATH/TO/ig-sim
 Only the Python standard library is used.  Exits 0 when every check passes.
 """
 import base64
+import hashlib
 import http.client
 import json
 import signal
@@ -377,6 +378,84 @@ def test_prefix_cache(binary):
         sim.stop()
 
 
+def wav_bytes(seconds, rate=16000):
+    data = b"\x01\x00" * int(seconds * rate)
+    fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 1, rate, rate * 2, 2, 16)
+    return b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE" + fmt + b"data" + struct.pack("<I", len(data)) + data
+
+
+def post_form(sim, path, fields, boundary="smokeB0undary"):
+    body = b""
+    for name, value in fields:
+        if isinstance(value, tuple):  # (filename, bytes)
+            body += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+                     "Content-Type: audio/wav\r\n\r\n" % (boundary, name, value[0])).encode() + value[1] + b"\r\n"
+        else:
+            body += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n" % (boundary, name, value)).encode()
+    body += ("--%s--\r\n" % boundary).encode()
+    c = sim.conn()
+    c.request("POST", path, body=body, headers={"content-type": "multipart/form-data; boundary=%s" % boundary})
+    r = c.getresponse()
+    raw = r.read()
+    c.close()
+    return r.status, r.getheader("content-type"), raw
+
+
+def test_whisper(binary):
+    """--api fasterwhisper: faster-whisper-server's shapes; vLLM mode's audio endpoints."""
+    audio = wav_bytes(5)  # 3 segments of 2 s, 10 words
+    sim = Sim(binary, "--api", "fasterwhisper", "--served-model-name", "Systran/faster-whisper-small")
+    try:
+        status, ctype, raw = sim.request("GET", "/health")
+        check(status == 200 and raw == b"OK", "fasterwhisper /health is OK")
+        status, models = sim.json("GET", "/v1/models")
+        check(models["object"] == "list" and set(models["data"][0]) == {"id", "created", "object", "owned_by", "language"},
+              "fasterwhisper /v1/models card %r" % models)
+        path = "/v1/audio/transcriptions"
+        f = ("file", ("a.wav", audio))
+        status, ctype, raw = post_form(sim, path, [f])
+        check(status == 200 and json.loads(raw) == {"text": " ".join("word%d" % k for k in range(1, 11))}, "json %r" % raw)
+        status, ctype, raw = post_form(sim, path, [f, ("response_format", "verbose_json"), ("timestamp_granularities[]", "word")])
+        v = json.loads(raw)
+        check(set(v) == {"task", "language", "duration", "text", "words", "segments"} and v["duration"] == 5
+              and len(v["segments"]) == 3 and len(v["words"]) == 10 and v["segments"][2]["end"] == 5, "verbose_json %r" % v)
+        status, ctype, raw = post_form(sim, path, [f, ("response_format", "srt")])
+        check(ctype.startswith("text/plain") and raw.startswith(b"1\n00:00:00,000 --> 00:00:02,000\n word1 word2 word3 word4\n\n2\n"),
+              "srt %r" % raw[:80])
+        status, ctype, raw = post_form(sim, path, [f, ("response_format", "vtt")])
+        check(ctype.startswith("text/vtt") and raw.startswith(b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n"), "vtt %r" % raw[:60])
+        status, ctype, raw = post_form(sim, "/v1/audio/translations", [f, ("response_format", "text")])
+        check(ctype.startswith("text/plain") and raw.startswith(b"translated1 translated2"), "translation text %r" % raw[:40])
+        status, ctype, raw = post_form(sim, path, [f, ("stream", "true")])
+        events = [json.loads(e) for e in sse_events(raw)]
+        check(ctype.startswith("text/event-stream") and [e["text"] for e in events] ==
+              [" word1 word2 word3 word4", " word5 word6 word7 word8", " word9 word10"], "stream %r" % events)
+        status, _, raw = post_form(sim, path, [("model", "Systran/faster-whisper-small")])
+        check(status == 422 and json.loads(raw)["detail"][0]["loc"] == ["body", "file"], "missing file 422 %r" % raw)
+        status, _, raw = post_form(sim, path, [f, ("response_format", "mp3")])
+        check(status == 422, "unknown response_format 422")
+        status, audio_log = sim.json("GET", "/sim/audio")
+        check(audio_log["last"]["bytes"] == len(audio) and
+              audio_log["last"]["sha256"] == hashlib.sha256(audio).hexdigest(), "/sim/audio %r" % audio_log)
+        check(sim.stats()["audio_ms"] == 5000 * 6, "audio_ms counted for the 6 accepted requests")
+    finally:
+        sim.stop()
+    sim = Sim(binary, "--served-model-name", "openai/whisper-small")
+    try:
+        status, _, raw = post_form(sim, "/v1/audio/transcriptions", [("file", ("a.wav", wav_bytes(1.5)))])
+        check(json.loads(raw) == {"text": "word1 word2 word3", "usage": {"type": "duration", "seconds": 2}}, "vLLM json %r" % raw)
+        status, _, raw = post_form(sim, "/v1/audio/transcriptions", [("file", ("a.wav", wav_bytes(3))), ("stream", "true"),
+                                                                      ("stream_include_usage", "true")])
+        ev = sse_events(raw)
+        chunks = [json.loads(e) for e in ev[:-1]]
+        check(ev[-1] == "[DONE]" and chunks[0]["object"] == "transcription.chunk" and chunks[-1]["choices"] == []
+              and chunks[-1]["usage"]["completion_tokens"] == 6, "vLLM stream %r" % ev)
+        status, _, raw = post_form(sim, "/v1/audio/transcriptions", [("file", ("a.wav", wav_bytes(1))), ("model", "nope")])
+        check(status == 404 and json.loads(raw)["type"] == "NotFoundError", "vLLM unknown model 404")
+    finally:
+        sim.stop()
+
+
 def main():
     binary = sys.argv[1]
     sim = Sim(binary, "--workers", "2", "--served-model-name", "base,alias", "--lora-modules", "sql=/adapters/sql",
@@ -395,6 +474,7 @@ def main():
         sim.stop()
     test_cancel(binary)
     test_prefix_cache(binary)
+    test_whisper(binary)
     if FAILURES:
         print("%d check(s) failed" % len(FAILURES))
         return 1
