@@ -193,6 +193,8 @@ static int parse_disposition(const char *p, const char *end, ig_form_part_t *par
             part->name = val; /* never NULL, even when empty: a quoted "" points past its quote */
         } else if (span_ieq(key.ptr, key.len, "filename")) {
             part->filename = val; /* filename="" still marks a file part */
+        } else if (span_ieq(key.ptr, key.len, "filename*") && part->filename.ptr == NULL) {
+            part->filename = val; /* RFC 5987 (utf-8''...): kept encoded, it marks a file all the same */
         }
     }
     return 0;

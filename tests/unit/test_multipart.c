@@ -107,6 +107,11 @@ static void test_parts(void)
     const char esc[] = B "\r\nContent-Disposition: form-data; name=\"a\\\"b\"\r\n\r\nv\r\n" B "--";
     parse(esc, sizeof(esc) - 1, "XyZ", &r);
     CHECK(r.rc == 0 && r.n == 1 && str_is(r.parts[0].name, "a\\\"b"));
+    /* filename* (RFC 5987) alone marks a file; with filename, filename wins */
+    const char ext[] = B "\r\nContent-Disposition: form-data; name=file; filename*=utf-8''%C3%A9.wav\r\n\r\nv\r\n"
+                       B "\r\nContent-Disposition: form-data; name=f2; filename=\"a.wav\"; filename*=utf-8''b.wav\r\n\r\nv\r\n" B "--";
+    parse(ext, sizeof(ext) - 1, "XyZ", &r);
+    CHECK(r.rc == 0 && r.n == 2 && str_is(r.parts[0].filename, "utf-8''%C3%A9.wav") && str_is(r.parts[1].filename, "a.wav"));
     /* transport padding after a delimiter */
     const char pad[] = B " \t\r\nContent-Disposition: form-data; name=x\r\n\r\nv\r\n" B "--";
     parse(pad, sizeof(pad) - 1, "XyZ", &r);
