@@ -22,7 +22,7 @@ sim_config_t sim_cfg = {
 
 static const char usage[] =
     "usage: ig-sim --listen HOST:PORT [options]\n"
-    "  --api NAME                    engine API to speak: vllm|infinity|fasterwhisper (default vllm)\n"
+    "  --api NAME                    engine API to speak: vllm|infinity|fasterwhisper|ollama (default vllm)\n"
     "  --url-prefix P                with --api infinity: prefix of its routes, e.g. /v1 (default none)\n"
     "  --listen HOST:PORT            address to serve on (default 127.0.0.1:8000; port 0 = ephemeral)\n"
     "  --workers N                   worker threads, each with its own loop and SO_REUSEPORT socket (default 1)\n"
@@ -59,6 +59,7 @@ static const struct {
 } api_names[] = {
     {"vllm", SIM_MODE_VLLM},
     {"infinity", SIM_MODE_INFINITY},
+    {"ollama", SIM_MODE_OLLAMA},
     {"fasterwhisper", SIM_MODE_FASTERWHISPER},
 };
 

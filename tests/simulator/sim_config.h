@@ -19,6 +19,7 @@ typedef struct sim_lora {
 typedef enum sim_api_mode {
     SIM_MODE_VLLM = 0, /* vLLM's OpenAI-compatible server (the default) */
     SIM_MODE_INFINITY, /* michaelfeil/infinity (infinity_emb v2): /embeddings, /rerank, /models */
+    SIM_MODE_OLLAMA,   /* Ollama: native /api/... and its OpenAI layer /v1/... (sim_ollama.c) */
     SIM_MODE_FASTERWHISPER, /* faster-whisper-server (speaches): /v1/audio/transcriptions, /translations */
 } sim_api_mode_t;
 

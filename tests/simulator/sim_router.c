@@ -8,6 +8,7 @@
 #include "sim_http.h"
 #include "sim_infinity.h"
 #include "sim_whisper.h"
+#include "sim_ollama.h"
 #include "sim_openai.h"
 #include "sim_rerank.h"
 #include "sim_server.h"
@@ -129,6 +130,10 @@ static int iov_eq(h2o_iovec_t v, const char *s)
 int sim_router_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
+    if (sim_cfg.api == SIM_MODE_OLLAMA) {
+        sim_ollama_on_req(req);
+        return 0; /* its own routing: Ollama is not FastAPI */
+    }
     if (sim_cfg.api == SIM_MODE_FASTERWHISPER) {
         size_t n;
         const sim_route_t *t = sim_whisper_routes(&n);

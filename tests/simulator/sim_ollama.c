@@ -1,0 +1,912 @@
+#include "sim_ollama.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <time.h>
+
+#include "sim_config.h"
+#include "sim_control.h"
+#include "sim_http.h"
+#include "sim_json.h"
+#include "sim_openai.h"
+#include "sim_server.h"
+#include "sim_stats.h"
+
+#define SIM_OLLAMA_VERSION "0.6.5"
+#define SIM_CT_NDJSON "application/x-ndjson"
+#define SIM_CT_TEXT "text/plain; charset=utf-8"
+#define OLLAMA_MAX_BATCH 256 /* events per send when the client reads slowly (bounds buffering) */
+
+typedef enum { OL_CHAT, OL_GENERATE, OL_V1_CHAT, OL_V1_COMPLETION } ol_kind_t;
+
+/* What a generation request asked for. */
+typedef struct {
+    ol_kind_t kind;
+    char *model; /* decoded, in the request pool */
+    size_t model_len;
+    uint64_t prompt_tokens;
+    uint32_t tokens;   /* completion length */
+    int finish_length; /* done_reason "length" (else "stop") */
+    int stream;
+    int include_usage; /* OpenAI layer: stream_options.include_usage */
+} ol_request_t;
+
+static int is_v1(ol_kind_t k) { return k == OL_V1_CHAT || k == OL_V1_COMPLETION; }
+
+/* ---- errors: the native API's {"error":"..."} and the OpenAI layer's {"error":{...}} ----------------- */
+
+static void native_error(h2o_req_t *req, int status, const char *msg)
+{
+    sim_buf_t *b = &sim_worker_of(req)->scratch;
+    sim_buf_reset(b);
+    sim_buf_lit(b, "{\"error\":");
+    sim_buf_put_json_str(b, msg, strlen(msg));
+    sim_buf_putc(b, '}');
+    sim_http_send(req, status, SIM_CT_JSON, b->base, b->len);
+}
+
+/* Ollama's openai.NewError: 400 invalid_request_error, 404 not_found_error, else api_error. Errors the
+ * native handler wrote (a model not found) are re-wrapped as api_error with the native status. */
+static void v1_error(h2o_req_t *req, int status, const char *type, const char *msg)
+{
+    sim_buf_t *b = &sim_worker_of(req)->scratch;
+    sim_buf_reset(b);
+    sim_buf_lit(b, "{\"error\":{\"message\":");
+    sim_buf_put_json_str(b, msg, strlen(msg));
+    sim_buf_lit(b, ",\"type\":");
+    sim_buf_put_json_str(b, type, strlen(type));
+    sim_buf_lit(b, ",\"param\":null,\"code\":null}}");
+    sim_http_send(req, status, SIM_CT_JSON, b->base, b->len);
+}
+
+static void error_for(h2o_req_t *req, ol_kind_t kind, int status, const char *msg)
+{
+    if (is_v1(kind))
+        v1_error(req, status, status == 400 ? "invalid_request_error" : "api_error", msg);
+    else
+        native_error(req, status, msg);
+}
+
+static void native_500(h2o_req_t *req) { native_error(req, 500, "ig-sim: injected fault (500)"); }
+static void v1_500(h2o_req_t *req) { v1_error(req, 500, "api_error", "ig-sim: injected fault (500)"); }
+
+/* ---- tags -------------------------------------------------------------------------------------------- */
+
+/* Splits "ns/name:tag" into name and version, ":latest" implied (Ollama's model.ParseName). */
+static void split_tag(const char *s, size_t n, size_t *name_len, const char **ver, size_t *ver_len)
+{
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '/')
+            from = i + 1;
+    const char *colon = memchr(s + from, ':', n - from);
+    if (colon == NULL) {
+        *name_len = n;
+        *ver = "latest";
+        *ver_len = 6;
+    } else {
+        *name_len = (size_t)(colon - s);
+        *ver = colon + 1;
+        *ver_len = n - *name_len - 1;
+    }
+}
+
+static int tag_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t an, bn, avl, bvl;
+    const char *av, *bv;
+    split_tag(a, alen, &an, &av, &avl);
+    split_tag(b, blen, &bn, &bv, &bvl);
+    return an == bn && avl == bvl && strncasecmp(a, b, an) == 0 && strncasecmp(av, bv, avl) == 0;
+}
+
+/* Pulled: one of --served-model-name (any name when none is given). */
+static int tag_pulled(const char *name, size_t len)
+{
+    if (sim_cfg.n_models == 0)
+        return len > 0;
+    for (size_t i = 0; i < sim_cfg.n_models; i++)
+        if (tag_eq(sim_cfg.models[i], strlen(sim_cfg.models[i]), name, len))
+            return 1;
+    return 0;
+}
+
+/* A served name as Ollama lists it: with its version. */
+static void put_full_tag(sim_buf_t *b, const char *name)
+{
+    size_t n = strlen(name), nl, vl;
+    const char *v;
+    split_tag(name, n, &nl, &v, &vl);
+    char full[512];
+    int k = snprintf(full, sizeof(full), "%.*s:%.*s", (int)nl, name, (int)vl, v);
+    sim_buf_put_json_str(b, full, k < 0 ? 0 : (size_t)k >= sizeof(full) ? sizeof(full) - 1 : (size_t)k);
+}
+
+static void put_rfc3339(sim_buf_t *b, time_t t)
+{
+    char s[40];
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(s, sizeof(s), "\"%Y-%m-%dT%H:%M:%S.000000000Z\"", &tm);
+    sim_buf_puts(b, s);
+}
+
+/* Ollama's model card in /api/tags and /api/ps. */
+static void put_model_card(sim_buf_t *b, const char *name, int ps)
+{
+    uint64_t h = UINT64_C(1469598103934665603);
+    for (const char *c = name; *c; c++)
+        h = (h ^ (unsigned char)*c) * UINT64_C(1099511628211);
+    sim_buf_lit(b, "{\"name\":");
+    put_full_tag(b, name);
+    sim_buf_lit(b, ",\"model\":");
+    put_full_tag(b, name);
+    if (!ps) {
+        sim_buf_lit(b, ",\"modified_at\":");
+        put_rfc3339(b, 1735689600);
+    }
+    sim_buf_lit(b, ",\"size\":1321098329,\"digest\":\"");
+    for (int i = 0; i < 4; i++) {
+        char hex[17];
+        snprintf(hex, sizeof(hex), "%016" PRIx64, sim_rand_next(&h));
+        sim_buf_put(b, hex, 16);
+    }
+    sim_buf_lit(b, "\",\"details\":{\"parent_model\":\"\",\"format\":\"gguf\",\"family\":\"llama\",\"families\":[\"llama\"],"
+                   "\"parameter_size\":\"1.2B\",\"quantization_level\":\"Q8_0\"}");
+    if (ps) {
+        sim_buf_lit(b, ",\"expires_at\":");
+        put_rfc3339(b, time(NULL) + 300);
+        sim_buf_lit(b, ",\"size_vram\":1321098329");
+    }
+    sim_buf_putc(b, '}');
+}
+
+static const char *const *listed_models(size_t *n)
+{
+    static const char *const fallback[] = {SIM_DEFAULT_MODEL};
+    if (sim_cfg.n_models == 0) {
+        *n = 1;
+        return fallback;
+    }
+    *n = sim_cfg.n_models;
+    return (const char *const *)sim_cfg.models;
+}
+
+static void handle_tags(h2o_req_t *req, int ps)
+{
+    sim_buf_t *b = &sim_worker_of(req)->scratch;
+    size_t n;
+    const char *const *models = listed_models(&n);
+    sim_buf_reset(b);
+    sim_buf_lit(b, "{\"models\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            sim_buf_putc(b, ',');
+        put_model_card(b, models[i], ps);
+    }
+    sim_buf_lit(b, "]}");
+    sim_http_send_buf(req, 200, b);
+}
+
+static void handle_api_tags(h2o_req_t *req) { handle_tags(req, 0); }
+static void handle_api_ps(h2o_req_t *req) { handle_tags(req, 1); }
+
+static void handle_root(h2o_req_t *req)
+{
+    static const char body[] = "Ollama is running";
+    sim_http_send(req, 200, SIM_CT_TEXT, body, sizeof(body) - 1);
+}
+
+static void handle_version(h2o_req_t *req)
+{
+    static const char body[] = "{\"version\":\"" SIM_OLLAMA_VERSION "\"}";
+    sim_http_send(req, 200, SIM_CT_JSON, body, sizeof(body) - 1);
+}
+
+/* /v1/models: {"object":"list","data":[{"id","object":"model","created","owned_by":"library"}]} */
+static void handle_v1_models(h2o_req_t *req)
+{
+    sim_buf_t *b = &sim_worker_of(req)->scratch;
+    size_t n;
+    const char *const *models = listed_models(&n);
+    sim_buf_reset(b);
+    sim_buf_lit(b, "{\"object\":\"list\",\"data\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            sim_buf_putc(b, ',');
+        sim_buf_lit(b, "{\"id\":");
+        put_full_tag(b, models[i]);
+        sim_buf_lit(b, ",\"object\":\"model\",\"created\":1735689600,\"owned_by\":\"library\"}");
+    }
+    sim_buf_lit(b, "]}");
+    sim_http_send_buf(req, 200, b);
+}
+
+/* ---- request parsing ---------------------------------------------------------------------------------- */
+
+static char *decode(h2o_req_t *req, const sj_doc_t *d, uint32_t i, size_t *len)
+{
+    char *s = h2o_mem_alloc_pool(&req->pool, d->nodes[i].len + 1);
+    *len = sj_str_decode(d, i, s);
+    s[*len] = '\0';
+    return s;
+}
+
+static int64_t field(const sj_doc_t *d, uint32_t obj, const char *key)
+{
+    int64_t i = sj_obj_get(d, obj, key);
+    return i >= 0 && sj_type(d, (uint32_t)i) == SJ_NULL ? -1 : i;
+}
+
+/* Go's encoding/json wording for a field of the wrong type. */
+static void type_error(h2o_req_t *req, ol_kind_t kind, const char *go_type, const char *field_name, const char *want)
+{
+    char m[256];
+    snprintf(m, sizeof(m), "json: cannot unmarshal %s into Go struct field %s of type %s", go_type, field_name, want);
+    error_for(req, kind, 400, m);
+}
+
+/* Parses the body; 0, or -1 after answering. */
+static int parse_body(h2o_req_t *req, ol_kind_t kind, sj_doc_t *d)
+{
+    if (sj_parse(d, req->entity.base != NULL ? req->entity.base : "", req->entity.len) != 0) {
+        error_for(req, kind, 400, req->entity.len == 0 ? "EOF" : "invalid character in request body");
+        return -1;
+    }
+    if (sj_type(d, 0) != SJ_OBJECT) {
+        error_for(req, kind, 400, "json: cannot unmarshal value into Go value of type request");
+        return -1;
+    }
+    return 0;
+}
+
+/* The model, which must be pulled. 0, or -1 after answering Ollama's 400/404. */
+static int parse_model(h2o_req_t *req, ol_kind_t kind, const sj_doc_t *d, char **model, size_t *len)
+{
+    int64_t m = field(d, 0, "model");
+    if (m >= 0 && sj_type(d, (uint32_t)m) != SJ_STRING) {
+        type_error(req, kind, "number", "model", "string");
+        return -1;
+    }
+    *model = m >= 0 ? decode(req, d, (uint32_t)m, len) : "";
+    if (m < 0 || *len == 0) {
+        *len = 0;
+        error_for(req, kind, 400, "model is required");
+        return -1;
+    }
+    if (!tag_pulled(*model, *len)) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "model \"%.*s\" not found, try pulling it first", (int)(*len > 300 ? 300 : *len), *model);
+        error_for(req, kind, 404, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Words of a string, or of the text parts of a content array (images count nothing here). */
+static uint64_t content_words(const sj_doc_t *d, int64_t c)
+{
+    if (c < 0)
+        return 0;
+    if (sj_type(d, (uint32_t)c) == SJ_STRING)
+        return sj_str_count_words(d, (uint32_t)c);
+    uint64_t n = 0;
+    if (sj_type(d, (uint32_t)c) == SJ_ARRAY)
+        for (uint32_t p = (uint32_t)c + 1, k = 0; k < d->nodes[c].count; k++, p = d->nodes[p].end)
+            if (sj_type(d, p) == SJ_OBJECT) {
+                int64_t t = sj_obj_get(d, p, "text");
+                if (t >= 0 && sj_type(d, (uint32_t)t) == SJ_STRING)
+                    n += sj_str_count_words(d, (uint32_t)t);
+            }
+    return n;
+}
+
+/* Prompt tokens as the simulator counts them: words, plus 4 per chat message for the template. */
+static int count_prompt(h2o_req_t *req, ol_request_t *r, const sj_doc_t *d)
+{
+    if (r->kind == OL_CHAT || r->kind == OL_V1_CHAT) {
+        int64_t msgs = field(d, 0, "messages");
+        if (msgs < 0 || sj_type(d, (uint32_t)msgs) != SJ_ARRAY) {
+            if (msgs >= 0) {
+                type_error(req, r->kind, "object", "messages", "[]api.Message");
+                return -1;
+            }
+            if (r->kind == OL_V1_CHAT) { /* the OpenAI layer needs messages; /api/chat loads the model */
+                error_for(req, r->kind, 400, "[] is too short - 'messages'");
+                return -1;
+            }
+            return 0;
+        }
+        for (uint32_t m = (uint32_t)msgs + 1, k = 0; k < d->nodes[msgs].count; k++, m = d->nodes[m].end)
+            if (sj_type(d, m) == SJ_OBJECT)
+                r->prompt_tokens += 4 + content_words(d, field(d, m, "content"));
+        return 0;
+    }
+    int64_t p = field(d, 0, "prompt");
+    if (p >= 0 && sj_type(d, (uint32_t)p) != SJ_STRING) {
+        type_error(req, r->kind, "array", "prompt", "string"); /* Ollama takes one string prompt */
+        return -1;
+    }
+    r->prompt_tokens = p >= 0 ? sj_str_count_words(d, (uint32_t)p) : 0;
+    return 0;
+}
+
+/* max_tokens (OpenAI layer) or options.num_predict (native); default --default-tokens, "stop". */
+static int completion_length(h2o_req_t *req, ol_request_t *r, const sj_doc_t *d)
+{
+    int64_t n = -1, v;
+    int64_t mt = is_v1(r->kind) ? field(d, 0, "max_tokens") : -1;
+    if (!is_v1(r->kind)) {
+        int64_t opts = field(d, 0, "options");
+        if (opts >= 0 && sj_type(d, (uint32_t)opts) == SJ_OBJECT)
+            mt = field(d, (uint32_t)opts, "num_predict");
+    }
+    if (mt >= 0) {
+        if (sj_get_int(d, (uint32_t)mt, &v) != 0) {
+            type_error(req, r->kind, "string", is_v1(r->kind) ? "max_tokens" : "num_predict", "int");
+            return -1;
+        }
+        n = v;
+    }
+    if (n > 0) { /* Ollama: num_predict <= 0 means no limit */
+        r->tokens = n > (int64_t)(1u << 24) ? 1u << 24 : (uint32_t)n;
+        r->finish_length = 1;
+    } else {
+        r->tokens = sim_cfg.default_tokens;
+        r->finish_length = 0;
+    }
+    return 0;
+}
+
+static int parse_stream(h2o_req_t *req, ol_request_t *r, const sj_doc_t *d)
+{
+    int64_t s = field(d, 0, "stream");
+    r->stream = !is_v1(r->kind); /* native streams unless told not to; the OpenAI layer does not */
+    if (s >= 0) {
+        if (sj_type(d, (uint32_t)s) != SJ_TRUE && sj_type(d, (uint32_t)s) != SJ_FALSE) {
+            type_error(req, r->kind, "string", "stream", "bool");
+            return -1;
+        }
+        r->stream = sj_type(d, (uint32_t)s) == SJ_TRUE;
+    }
+    int64_t so = is_v1(r->kind) ? field(d, 0, "stream_options") : -1;
+    if (so >= 0 && sj_type(d, (uint32_t)so) == SJ_OBJECT) {
+        int64_t iu = field(d, (uint32_t)so, "include_usage");
+        r->include_usage = iu >= 0 && sj_type(d, (uint32_t)iu) == SJ_TRUE;
+    }
+    return 0;
+}
+
+/* ---- answers ---------------------------------------------------------------------------------------- */
+
+static void put_id(sim_buf_t *b, sim_worker_t *w, const char *prefix)
+{
+    /* Ollama's ids: "chatcmpl-" or "cmpl-" and rand.Intn(999) */
+    sim_buf_puts(b, prefix);
+    sim_buf_put_u64(b, sim_rand_next(&w->rng) % 999);
+}
+
+static void put_text(sim_buf_t *b, uint32_t from, uint32_t to)
+{
+    sim_buf_putc(b, '"');
+    for (uint32_t k = from; k <= to; k++)
+        sim_openai_put_token(b, k);
+    sim_buf_putc(b, '"');
+}
+
+static void put_v1_usage(sim_buf_t *b, uint64_t p, uint64_t c)
+{
+    sim_buf_lit(b, "{\"prompt_tokens\":");
+    sim_buf_put_u64(b, p);
+    sim_buf_lit(b, ",\"completion_tokens\":");
+    sim_buf_put_u64(b, c);
+    sim_buf_lit(b, ",\"total_tokens\":");
+    sim_buf_put_u64(b, p + c);
+    sim_buf_putc(b, '}');
+}
+
+/* The native answer's metrics (durations in ns, made up but plausible). */
+static void put_native_done(sim_buf_t *b, const ol_request_t *r)
+{
+    sim_buf_puts(b, r->finish_length ? ",\"done_reason\":\"length\"" : ",\"done_reason\":\"stop\"");
+    sim_buf_lit(b, ",\"done\":true,\"total_duration\":");
+    sim_buf_put_u64(b, 1000000 + (uint64_t)r->tokens * 20000000);
+    sim_buf_lit(b, ",\"load_duration\":1000000,\"prompt_eval_count\":");
+    sim_buf_put_u64(b, r->prompt_tokens);
+    sim_buf_lit(b, ",\"prompt_eval_duration\":1000000,\"eval_count\":");
+    sim_buf_put_u64(b, r->tokens);
+    sim_buf_lit(b, ",\"eval_duration\":");
+    sim_buf_put_u64(b, (uint64_t)r->tokens * 20000000);
+}
+
+static void native_head(sim_buf_t *b, const ol_request_t *r)
+{
+    sim_buf_lit(b, "{\"model\":");
+    sim_buf_put_json_str(b, r->model, r->model_len);
+    sim_buf_lit(b, ",\"created_at\":");
+    put_rfc3339(b, time(NULL));
+}
+
+/* One whole answer (stream: false). */
+static void respond_plain(h2o_req_t *req, const ol_request_t *r, int die)
+{
+    sim_worker_t *w = sim_worker_of(req);
+    sim_buf_t *b = &w->scratch;
+    sim_buf_reset(b);
+    if (r->kind == OL_CHAT || r->kind == OL_GENERATE) {
+        native_head(b, r);
+        if (r->kind == OL_CHAT) {
+            sim_buf_lit(b, ",\"message\":{\"role\":\"assistant\",\"content\":");
+            put_text(b, 1, r->tokens);
+            sim_buf_putc(b, '}');
+        } else {
+            sim_buf_lit(b, ",\"response\":");
+            put_text(b, 1, r->tokens);
+        }
+        put_native_done(b, r);
+        sim_buf_putc(b, '}');
+    } else {
+        int chat = r->kind == OL_V1_CHAT;
+        sim_buf_lit(b, "{\"id\":\"");
+        put_id(b, w, chat ? "chatcmpl-" : "cmpl-");
+        sim_buf_puts(b, chat ? "\",\"object\":\"chat.completion\",\"created\":" : "\",\"object\":\"text_completion\",\"created\":");
+        sim_buf_put_u64(b, (uint64_t)time(NULL));
+        sim_buf_lit(b, ",\"model\":");
+        sim_buf_put_json_str(b, r->model, r->model_len);
+        sim_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\",\"choices\":[{");
+        if (chat) {
+            sim_buf_lit(b, "\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+            put_text(b, 1, r->tokens);
+            sim_buf_lit(b, "},\"finish_reason\":");
+        } else {
+            sim_buf_lit(b, "\"text\":");
+            put_text(b, 1, r->tokens);
+            sim_buf_lit(b, ",\"index\":0,\"finish_reason\":");
+        }
+        sim_buf_puts(b, r->finish_length ? "\"length\"}]" : "\"stop\"}]");
+        sim_buf_lit(b, ",\"usage\":");
+        put_v1_usage(b, r->prompt_tokens, r->tokens);
+        sim_buf_putc(b, '}');
+    }
+    if (die) {
+        SIM_STAT_ADD(completion_tokens, r->tokens / 2);
+        sim_openai_send_half_then_die(req, b);
+        return;
+    }
+    SIM_STAT_ADD(completion_tokens, r->tokens);
+    sim_http_send_buf(req, 200, b);
+}
+
+/* ---- streams: NDJSON (native) and SSE (OpenAI layer), paced like sim_stream ---------------------------- */
+
+typedef struct ol_stream {
+    h2o_generator_t super;
+    h2o_req_t *req;
+    uv_timer_t timer;
+    sim_buf_t out;
+    ol_request_t r;
+    char id[32];
+    uint64_t created;
+    uint64_t t0;         /* loop time the first token is due */
+    double ms_per_token; /* 0 = unpaced */
+    uint32_t sent;
+    uint32_t die_at;     /* UINT32_MAX unless die-mid-stream */
+    unsigned inflight : 1, done : 1, headers_sent : 1, in_pump : 1, repump : 1, free_pending : 1;
+    char model[];        /* r.model points here */
+} ol_stream_t;
+
+static void ol_pump(ol_stream_t *s);
+
+static void ol_on_closed(uv_handle_t *h)
+{
+    ol_stream_t *s = h->data;
+    sim_buf_free(&s->out);
+    free(s);
+}
+
+static void ol_release(ol_stream_t *s)
+{
+    uv_timer_stop(&s->timer);
+    uv_close((uv_handle_t *)&s->timer, ol_on_closed);
+}
+
+static void ol_on_dispose(void *p)
+{
+    ol_stream_t *s = *(ol_stream_t **)p;
+    SIM_STAT_SUB(active_streams, 1);
+    s->req = NULL;
+    if (s->in_pump)
+        s->free_pending = 1;
+    else
+        ol_release(s);
+}
+
+static void ol_on_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+    ol_stream_t *s = (ol_stream_t *)g;
+    if (!s->done) {
+        s->done = 1;
+        SIM_STAT_ADD(streams_cancelled, 1);
+    }
+    s->req = NULL;
+    uv_timer_stop(&s->timer);
+}
+
+static void ol_on_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+    ol_stream_t *s = (ol_stream_t *)g;
+    s->inflight = 0;
+    ol_pump(s);
+}
+
+static void ol_on_timer(uv_timer_t *t) { ol_pump(t->data); }
+
+static void sse_head(ol_stream_t *s)
+{
+    sim_buf_t *b = &s->out;
+    sim_buf_lit(b, "data: {\"id\":\"");
+    sim_buf_puts(b, s->id);
+    sim_buf_puts(b, s->r.kind == OL_V1_CHAT ? "\",\"object\":\"chat.completion.chunk\",\"created\":"
+                                            : "\",\"object\":\"text_completion\",\"created\":");
+    sim_buf_put_u64(b, s->created);
+    if (s->r.kind == OL_V1_CHAT) {
+        sim_buf_lit(b, ",\"model\":");
+        sim_buf_put_json_str(b, s->r.model, s->r.model_len);
+        sim_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\",\"choices\":[");
+    } else {
+        sim_buf_lit(b, ",\"choices\":[");
+    }
+}
+
+/* completion chunks name the model after the choices (Ollama's CompletionChunk field order) */
+static void sse_tail(ol_stream_t *s, int usage)
+{
+    sim_buf_t *b = &s->out;
+    sim_buf_putc(b, ']');
+    if (s->r.kind == OL_V1_COMPLETION) {
+        sim_buf_lit(b, ",\"model\":");
+        sim_buf_put_json_str(b, s->r.model, s->r.model_len);
+        sim_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\"");
+    }
+    if (usage) {
+        sim_buf_lit(b, ",\"usage\":");
+        put_v1_usage(b, s->r.prompt_tokens, s->r.tokens);
+    }
+    sim_buf_lit(b, "}\n\n");
+}
+
+/* Event k (1..tokens) carries token k; event tokens+1 is Ollama's last one: empty text, the reason. */
+static void put_event(ol_stream_t *s, uint32_t k)
+{
+    sim_buf_t *b = &s->out;
+    int last = k > s->r.tokens;
+    const char *reason = s->r.finish_length ? "\"length\"" : "\"stop\"";
+    switch (s->r.kind) {
+    case OL_CHAT:
+    case OL_GENERATE:
+        native_head(b, &s->r);
+        sim_buf_puts(b, s->r.kind == OL_CHAT ? ",\"message\":{\"role\":\"assistant\",\"content\":" : ",\"response\":");
+        if (last)
+            sim_buf_lit(b, "\"\"");
+        else
+            put_text(b, k, k);
+        if (s->r.kind == OL_CHAT)
+            sim_buf_putc(b, '}');
+        if (last)
+            put_native_done(b, &s->r);
+        else
+            sim_buf_lit(b, ",\"done\":false");
+        sim_buf_lit(b, "}\n");
+        return;
+    case OL_V1_CHAT:
+        sse_head(s);
+        sim_buf_lit(b, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":");
+        if (last)
+            sim_buf_lit(b, "\"\"");
+        else
+            put_text(b, k, k);
+        sim_buf_lit(b, "},\"finish_reason\":");
+        sim_buf_puts(b, last ? reason : "null");
+        sim_buf_putc(b, '}');
+        sse_tail(s, 0);
+        return;
+    case OL_V1_COMPLETION:
+        sse_head(s);
+        sim_buf_lit(b, "{\"text\":");
+        if (last)
+            sim_buf_lit(b, "\"\"");
+        else
+            put_text(b, k, k);
+        sim_buf_lit(b, ",\"index\":0,\"finish_reason\":");
+        sim_buf_puts(b, last ? reason : "null");
+        sim_buf_putc(b, '}');
+        sse_tail(s, 0);
+        return;
+    }
+}
+
+static void ol_pump_once(ol_stream_t *s)
+{
+    if (s->req == NULL || s->inflight || s->done)
+        return;
+    h2o_req_t *req = s->req;
+    uv_loop_t *loop = s->timer.loop;
+    if (s->headers_sent && s->sent >= s->die_at) {
+        s->done = 1;
+        s->req = NULL;
+        sim_http_abort(req, 1);
+        return;
+    }
+    uint64_t now = uv_now(loop);
+    uint32_t limit = s->r.tokens + 1 < s->die_at ? s->r.tokens + 1 : s->die_at; /* + the done event */
+    uint32_t due = 0;
+    if (now >= s->t0) {
+        uint64_t allowed = limit;
+        if (s->ms_per_token > 0) {
+            double k = floor((double)(now - s->t0) / s->ms_per_token) + 1;
+            if (k < (double)limit)
+                allowed = (uint64_t)k;
+        }
+        if (allowed > s->sent)
+            due = (uint32_t)(allowed - s->sent);
+    }
+    if (due > OLLAMA_MAX_BATCH)
+        due = OLLAMA_MAX_BATCH;
+    if (due == 0) {
+        if (!s->headers_sent) {
+            s->headers_sent = 1;
+            s->inflight = 1;
+            h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
+            return;
+        }
+        uint64_t next = now >= s->t0 ? s->t0 + (uint64_t)ceil((double)s->sent * s->ms_per_token) : s->t0;
+        uv_timer_start(&s->timer, ol_on_timer, next > now ? next - now : 1, 0);
+        return;
+    }
+    sim_buf_reset(&s->out);
+    for (uint32_t k = s->sent + 1; k <= s->sent + due; k++)
+        put_event(s, k);
+    uint32_t tokens_now = due;
+    if (s->sent + due > s->r.tokens)
+        tokens_now--; /* the done event carries no token */
+    s->sent += due;
+    s->headers_sent = 1;
+    SIM_STAT_ADD(completion_tokens, tokens_now);
+    if (s->sent == s->r.tokens + 1) {
+        if (is_v1(s->r.kind)) {
+            if (s->r.include_usage) { /* Ollama's usage chunk: no choices */
+                sse_head(s);
+                sse_tail(s, 1);
+            }
+            sim_buf_lit(&s->out, "data: [DONE]\n\n");
+        }
+        s->done = 1;
+        SIM_STAT_ADD(streams_finished, 1);
+        h2o_iovec_t buf = h2o_iovec_init(s->out.base, s->out.len);
+        h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    s->inflight = 1;
+    h2o_iovec_t buf = h2o_iovec_init(s->out.base, s->out.len);
+    h2o_send(req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void ol_pump(ol_stream_t *s)
+{
+    if (s->in_pump) {
+        s->repump = 1;
+        return;
+    }
+    s->in_pump = 1;
+    do {
+        s->repump = 0;
+        ol_pump_once(s);
+    } while (s->repump);
+    s->in_pump = 0;
+    if (s->free_pending)
+        ol_release(s);
+}
+
+static void stream_start(h2o_req_t *req, const ol_request_t *r, int die)
+{
+    sim_worker_t *w = sim_worker_of(req);
+    ol_stream_t *s = calloc(1, sizeof(*s) + r->model_len + 1);
+    if (s == NULL) {
+        error_for(req, r->kind, 500, "out of memory");
+        return;
+    }
+    s->r = *r;
+    memcpy(s->model, r->model, r->model_len);
+    s->r.model = s->model;
+    sim_buf_t idb = {0};
+    put_id(&idb, w, r->kind == OL_V1_CHAT ? "chatcmpl-" : "cmpl-");
+    snprintf(s->id, sizeof(s->id), "%.*s", (int)idb.len, idb.base);
+    sim_buf_free(&idb);
+    s->created = (uint64_t)time(NULL);
+    s->super.proceed = ol_on_proceed;
+    s->super.stop = ol_on_stop;
+    s->req = req;
+    s->die_at = die ? r->tokens / 2 : UINT32_MAX;
+    s->ms_per_token = sim_cfg.token_rate > 0 ? 1000.0 / sim_cfg.token_rate : 0;
+    s->t0 = uv_now(&w->loop) + sim_cfg.ttft_ms;
+    uv_timer_init(&w->loop, &s->timer);
+    s->timer.data = s;
+    ol_stream_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), ol_on_dispose);
+    *slot = s;
+    req->res.status = 200;
+    req->res.reason = "OK";
+    if (is_v1(r->kind))
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
+    else
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT(SIM_CT_NDJSON));
+    h2o_start_response(req, &s->super);
+    SIM_STAT_ADD(streams_started, 1);
+    SIM_STAT_ADD(active_streams, 1);
+    ol_pump(s);
+}
+
+/* ---- generation endpoints ------------------------------------------------------------------------------ */
+
+static void handle_generation(h2o_req_t *req, ol_kind_t kind)
+{
+    sim_worker_t *w = sim_worker_of(req);
+    sim_fault_mode_t fault;
+    if (sim_openai_admit(req, is_v1(kind) ? v1_500 : native_500, &fault) != 0)
+        return;
+    sj_doc_t *d = &w->json;
+    ol_request_t r = {.kind = kind};
+    if (parse_body(req, kind, d) != 0 || parse_model(req, kind, d, &r.model, &r.model_len) != 0 ||
+        parse_stream(req, &r, d) != 0 || count_prompt(req, &r, d) != 0 || completion_length(req, &r, d) != 0)
+        return;
+    SIM_STAT_ADD(prompt_tokens, r.prompt_tokens);
+    int die = fault == SIM_FAULT_DIE_MID_STREAM;
+    if (r.stream)
+        stream_start(req, &r, die);
+    else
+        respond_plain(req, &r, die);
+}
+
+static void handle_api_chat(h2o_req_t *req) { handle_generation(req, OL_CHAT); }
+static void handle_api_generate(h2o_req_t *req) { handle_generation(req, OL_GENERATE); }
+static void handle_v1_chat(h2o_req_t *req) { handle_generation(req, OL_V1_CHAT); }
+static void handle_v1_completions(h2o_req_t *req) { handle_generation(req, OL_V1_COMPLETION); }
+
+/* ---- embeddings: /api/embed, /api/embeddings (legacy), /v1/embeddings ------------------------------------ */
+
+typedef enum { EMB_EMBED, EMB_LEGACY, EMB_V1 } emb_kind_t;
+
+static void handle_embedding(h2o_req_t *req, emb_kind_t kind)
+{
+    sim_worker_t *w = sim_worker_of(req);
+    ol_kind_t ek = kind == EMB_V1 ? OL_V1_CHAT : OL_CHAT; /* which error shape */
+    sim_fault_mode_t fault;
+    if (sim_openai_admit(req, kind == EMB_V1 ? v1_500 : native_500, &fault) != 0)
+        return;
+    sj_doc_t *d = &w->json;
+    char *model;
+    size_t mlen;
+    if (parse_body(req, ek, d) != 0 || parse_model(req, ek, d, &model, &mlen) != 0)
+        return;
+    int64_t in = field(d, 0, kind == EMB_LEGACY ? "prompt" : "input");
+    /* the items: one string, or an array of strings */
+    uint32_t first = 0, count = 0;
+    if (in >= 0 && sj_type(d, (uint32_t)in) == SJ_STRING) {
+        first = (uint32_t)in;
+        count = 1;
+    } else if (in >= 0 && kind != EMB_LEGACY && sj_type(d, (uint32_t)in) == SJ_ARRAY) {
+        first = (uint32_t)in + 1;
+        count = d->nodes[in].count;
+        for (uint32_t e = first, k = 0; k < count; k++, e = d->nodes[e].end)
+            if (sj_type(d, e) != SJ_STRING) {
+                error_for(req, ek, 400, "invalid input type");
+                return;
+            }
+    } else if (in >= 0 || kind == EMB_V1) {
+        error_for(req, ek, 400, "invalid input type");
+        return;
+    }
+    int base64 = 0;
+    int64_t fmt = kind == EMB_V1 ? field(d, 0, "encoding_format") : -1;
+    if (fmt >= 0 && sj_type(d, (uint32_t)fmt) == SJ_STRING && sj_str_eq(d, (uint32_t)fmt, "base64"))
+        base64 = 1;
+    float *vec = h2o_mem_alloc_pool(&req->pool, sizeof(float) * sim_cfg.embedding_dim);
+    uint64_t tokens = 0;
+    sim_buf_t *b = &w->scratch;
+    sim_buf_reset(b);
+    if (kind == EMB_LEGACY) {
+        sim_buf_lit(b, "{\"embedding\":");
+        if (count == 1)
+            sim_openai_put_embedding(b, req, d, first, 0, vec);
+        else
+            sim_buf_lit(b, "[]"); /* no prompt: Ollama answers an empty embedding */
+        sim_buf_putc(b, '}');
+        tokens = count ? sj_str_count_words(d, first) : 0;
+    } else {
+        sim_buf_puts(b, kind == EMB_V1 ? "{\"object\":\"list\",\"data\":[" : "{\"model\":");
+        if (kind == EMB_EMBED) {
+            sim_buf_put_json_str(b, model, mlen);
+            sim_buf_lit(b, ",\"embeddings\":[");
+        }
+        for (uint32_t e = first, k = 0; k < count; k++, e = d->nodes[e].end) {
+            if (k > 0)
+                sim_buf_putc(b, ',');
+            if (kind == EMB_V1)
+                sim_buf_lit(b, "{\"object\":\"embedding\",\"embedding\":");
+            sim_openai_put_embedding(b, req, d, e, base64, vec);
+            if (kind == EMB_V1) {
+                sim_buf_lit(b, ",\"index\":");
+                sim_buf_put_u64(b, k);
+                sim_buf_putc(b, '}');
+            }
+            tokens += sj_str_count_words(d, e);
+        }
+        if (kind == EMB_V1) {
+            sim_buf_lit(b, "],\"model\":");
+            sim_buf_put_json_str(b, model, mlen);
+            sim_buf_lit(b, ",\"usage\":{\"prompt_tokens\":");
+            sim_buf_put_u64(b, tokens);
+            sim_buf_lit(b, ",\"total_tokens\":");
+            sim_buf_put_u64(b, tokens);
+            sim_buf_lit(b, "}}");
+        } else {
+            sim_buf_lit(b, "],\"total_duration\":14143917,\"load_duration\":1019500,\"prompt_eval_count\":");
+            sim_buf_put_u64(b, tokens);
+            sim_buf_putc(b, '}');
+        }
+    }
+    SIM_STAT_ADD(prompt_tokens, tokens);
+    if (fault == SIM_FAULT_DIE_MID_STREAM) {
+        sim_openai_send_half_then_die(req, b);
+        return;
+    }
+    sim_http_send_buf(req, 200, b);
+}
+
+static void handle_api_embed(h2o_req_t *req) { handle_embedding(req, EMB_EMBED); }
+static void handle_api_embeddings(h2o_req_t *req) { handle_embedding(req, EMB_LEGACY); }
+static void handle_v1_embeddings(h2o_req_t *req) { handle_embedding(req, EMB_V1); }
+
+/* ---- routing (gin's: an unknown route or method is 404 "404 page not found") ------------------------------ */
+
+static const struct {
+    const char *path, *method;
+    void (*fn)(h2o_req_t *req);
+} routes[] = {
+    {"/", "GET", handle_root},
+    {"/api/version", "GET", handle_version},
+    {"/api/tags", "GET", handle_api_tags},
+    {"/api/ps", "GET", handle_api_ps},
+    {"/api/chat", "POST", handle_api_chat},
+    {"/api/generate", "POST", handle_api_generate},
+    {"/api/embed", "POST", handle_api_embed},
+    {"/api/embeddings", "POST", handle_api_embeddings},
+    {"/v1/chat/completions", "POST", handle_v1_chat},
+    {"/v1/completions", "POST", handle_v1_completions},
+    {"/v1/embeddings", "POST", handle_v1_embeddings},
+    {"/v1/models", "GET", handle_v1_models},
+    {"/sim/fault", "POST", sim_control_set_fault},
+    {"/sim/fault", "GET", sim_control_get_fault},
+    {"/sim/stats", "GET", sim_control_stats},
+    {"/sim/reset-stats", "POST", sim_control_reset_stats},
+};
+
+static int iov_is(h2o_iovec_t v, const char *s)
+{
+    size_t n = strlen(s);
+    return v.len == n && memcmp(v.base, s, n) == 0;
+}
+
+void sim_ollama_on_req(h2o_req_t *req)
+{
+    h2o_iovec_t method = iov_is(req->method, "HEAD") ? h2o_iovec_init(H2O_STRLIT("GET")) : req->method;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (iov_is(req->path_normalized, routes[i].path) && iov_is(method, routes[i].method)) {
+            routes[i].fn(req);
+            return;
+        }
+    static const char nf[] = "404 page not found";
+    sim_http_send(req, 404, SIM_CT_TEXT, nf, sizeof(nf) - 1);
+}
