@@ -13,6 +13,8 @@ typedef struct {
     int sse;                /* the client asked for a stream */
     int rewrite_model;      /* the engine knows the model under another name */
     int strip_usage;        /* we asked for usage, the client did not: drop the usage-only chunk */
+    int usage_per_chunk;    /* OAC_USAGE_PER_CHUNK: the engine reports usage so far on every chunk */
+    int null_chunk_usage;   /* ... which the client did not ask for: each chunk's usage goes back to null */
     int audio;              /* a transcription or translation (multipart request) */
     int audio_from_header;  /* usage.audio_seconds came from the upload's WAV header */
     ig_str_t client_model;  /* the client's model as a JSON string (audio: its form value, escaped) */
@@ -67,20 +69,22 @@ typedef struct {
     ig_str_t with;
 } edit_t;
 
-/* stream_options with include_usage forced true, keeping the client's other options. */
-static ig_str_t stream_options_with_usage(ig_engine_req_t *r, const ig_json_value_t *opts)
+/* stream_options with include_usage (and continuous_usage_stats when per_chunk) forced true,
+ * keeping the client's other options. */
+static ig_str_t stream_options_with_usage(ig_engine_req_t *r, const ig_json_value_t *opts, int per_chunk)
 {
-    static const char head[] = "{\"include_usage\":true";
-    size_t cap = sizeof(head) + 1 + (opts->type == IG_JSON_OBJECT ? opts->len : 0);
+    const char *head = per_chunk ? "{\"include_usage\":true,\"continuous_usage_stats\":true" : "{\"include_usage\":true";
+    size_t cap = strlen(head) + 2 + (opts->type == IG_JSON_OBJECT ? opts->len : 0);
     char *out = r->host->palloc(r->pool, cap);
-    size_t len = sizeof(head) - 1;
+    size_t len = strlen(head);
     memcpy(out, head, len);
     if (opts->type == IG_JSON_OBJECT) {
         ig_json_iter_t it;
         ig_json_value_t k, v;
         JSON(r)->iter_init(&it, opts);
         while (JSON(r)->iter_next(&it, &k, &v) == 1) {
-            if (JSON(r)->string_eq(&k, "include_usage", 13))
+            if (JSON(r)->string_eq(&k, "include_usage", 13) ||
+                (per_chunk && JSON(r)->string_eq(&k, "continuous_usage_stats", 22)))
                 continue;
             /* the member as written: from its key to the end of its value */
             size_t n = (size_t)(v.ptr + v.len - k.ptr);
@@ -98,8 +102,30 @@ int oac_prepare(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, i
     return oac_prepare_replacing(r, path, upstream_model, NULL, (ig_str_t){NULL, 0}, err);
 }
 
+/* stream_options.continuous_usage_stats is true in the client's body. */
+static int client_wants_chunk_usage(ig_engine_req_t *r)
+{
+    ig_json_value_t v;
+    int b = 0;
+    return JSON(r)->path(&r->body, "stream_options.continuous_usage_stats", &v) == 1 && JSON(r)->boolean(&v, &b) == 0 && b;
+}
+
+static int prepare_spliced(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, const ig_json_value_t *span,
+                           ig_str_t with, unsigned flags, ig_error_t *err);
+
 int oac_prepare_replacing(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, const ig_json_value_t *span,
                           ig_str_t with, ig_error_t *err)
+{
+    return prepare_spliced(r, path, upstream_model, span, with, 0, err);
+}
+
+int oac_prepare_flags(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, unsigned flags, ig_error_t *err)
+{
+    return prepare_spliced(r, path, upstream_model, NULL, (ig_str_t){NULL, 0}, flags, err);
+}
+
+static int prepare_spliced(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, const ig_json_value_t *span,
+                           ig_str_t with, unsigned flags, ig_error_t *err)
 {
     const ig_host_t *h = r->host;
     oac_state_t *st = h->palloc(r->pool, sizeof(*st));
@@ -118,16 +144,19 @@ int oac_prepare_replacing(ig_engine_req_t *r, const char *path, ig_str_t upstrea
         edits[nedits++] = (edit_t){r->model_field.ptr, r->model_field.ptr + r->model_field.len, {lit, n}};
         st->rewrite_model = 1;
     }
-    if (r->stream && !r->client_wants_usage) {
+    st->usage_per_chunk = r->stream && (flags & OAC_USAGE_PER_CHUNK);
+    st->null_chunk_usage = st->usage_per_chunk && !client_wants_chunk_usage(r);
+    if (r->stream && (!r->client_wants_usage || st->null_chunk_usage)) {
         ig_json_value_t opts;
-        st->strip_usage = 1;
+        st->strip_usage = !r->client_wants_usage;
         if (JSON(r)->object_get(&r->body, "stream_options", 14, &opts) == 1) {
-            edits[nedits++] = (edit_t){opts.ptr, opts.ptr + opts.len, stream_options_with_usage(r, &opts)};
+            edits[nedits++] = (edit_t){opts.ptr, opts.ptr + opts.len, stream_options_with_usage(r, &opts, st->usage_per_chunk)};
         } else {
             /* first member: the body has at least "model", so a trailing comma is always right */
-            static const char ins[] = "\"stream_options\":{\"include_usage\":true},";
+            const char *ins = st->usage_per_chunk ? "\"stream_options\":{\"include_usage\":true,\"continuous_usage_stats\":true},"
+                                                  : "\"stream_options\":{\"include_usage\":true},";
             const char *at = r->body.ptr + 1;
-            edits[nedits++] = (edit_t){at, at, {ins, sizeof(ins) - 1}};
+            edits[nedits++] = (edit_t){at, at, {ins, strlen(ins)}};
         }
     }
     for (size_t i = 1; i < nedits; i++) /* in body order (they never overlap) */
@@ -252,15 +281,6 @@ static int is_usage_only_chunk(ig_engine_req_t *r, const ig_json_value_t *obj)
     return JSON(r)->iter_next(&it, NULL, &first) == 0;
 }
 
-/* A chunk whose first choice carries text: one generated token, for engines that stream token by token. */
-static void count_text_chunk(ig_engine_req_t *r, const ig_json_value_t *obj)
-{
-    ig_json_value_t t;
-    if ((JSON(r)->path(obj, "choices.0.delta.content", &t) == 1 || JSON(r)->path(obj, "choices.0.text", &t) == 1) &&
-        t.type == IG_JSON_STRING && t.len > 2)
-        ((oac_state_t *)r->state)->text_chunks++;
-}
-
 /*
  * A streamed transcription event. faster-whisper-server's verbose_json events carry one segment
  * each, with "duration" = that segment's length: the audio heard so far is the latest segment end.
@@ -281,6 +301,47 @@ static void audio_stream_event(ig_engine_req_t *r, const ig_json_value_t *obj)
             r->usage.audio_seconds = d;
 }
 
+/*
+ * A chunk with usage so far that the client did not ask for: written with "usage":null, as the
+ * engine writes it without continuous_usage_stats (and with the client's model name when rewritten).
+ */
+static void write_with_null_usage(ig_engine_req_t *r, const ig_json_value_t *obj, const ig_json_value_t *usage,
+                                  ig_sink_t *sink)
+{
+    oac_state_t *st = r->state;
+    ig_json_value_t m;
+    ig_str_t client_model = st->client_model.len ? st->client_model : (ig_str_t){r->model_field.ptr, r->model_field.len};
+    typedef struct {
+        const ig_json_value_t *span;
+        ig_str_t with;
+    } cut_t;
+    cut_t cut[2] = {{usage, {"null", 4}}};
+    size_t ncut = 1;
+    if (st->rewrite_model && JSON(r)->object_get(obj, "model", 5, &m) == 1)
+        cut[ncut++] = (cut_t){&m, client_model};
+    if (ncut == 2 && cut[1].span->ptr < cut[0].span->ptr) {
+        cut_t t = cut[0];
+        cut[0] = cut[1];
+        cut[1] = t;
+    }
+    const char *cur = obj->ptr;
+    for (size_t i = 0; i < ncut; i++) {
+        sink->write(sink, cur, (size_t)(cut[i].span->ptr - cur));
+        sink->write(sink, cut[i].with.ptr, cut[i].with.len);
+        cur = cut[i].span->ptr + cut[i].span->len;
+    }
+    sink->write(sink, cur, (size_t)(obj->ptr + obj->len - cur));
+}
+
+/* A chunk whose first choice carries text: one generated token, for engines that stream token by token. */
+static void count_text_chunk(ig_engine_req_t *r, const ig_json_value_t *obj)
+{
+    ig_json_value_t t;
+    if ((JSON(r)->path(obj, "choices.0.delta.content", &t) == 1 || JSON(r)->path(obj, "choices.0.text", &t) == 1) &&
+        t.type == IG_JSON_STRING && t.len > 2)
+        ((oac_state_t *)r->state)->text_chunks++;
+}
+
 /* One SSE event (without its blank-line terminator). */
 static void sse_event(ig_engine_req_t *r, const char *ev, size_t n, ig_sink_t *sink)
 {
@@ -295,10 +356,19 @@ static void sse_event(ig_engine_req_t *r, const char *ev, size_t n, ig_sink_t *s
             oac_read_usage(r->host, &obj, &r->usage);
             if (st->audio)
                 audio_stream_event(r, &obj);
-            if (st->count_chunks)
+            /* per-chunk usage: chunks are counted only until the engine shows it reports usage */
+            if (st->count_chunks || (st->usage_per_chunk && r->usage.completion_tokens < 0))
                 count_text_chunk(r, &obj);
             if (st->strip_usage && is_usage_only_chunk(r, &obj))
                 return; /* the usage-only chunk the client did not ask for */
+            ig_json_value_t u;
+            if (st->null_chunk_usage && JSON(r)->object_get(&obj, "usage", 5, &u) == 1 && u.type == IG_JSON_OBJECT &&
+                !is_usage_only_chunk(r, &obj)) {
+                sink->write(sink, "data: ", 6);
+                write_with_null_usage(r, &obj, &u, sink);
+                sink->write(sink, "\n\n", 2);
+                return;
+            }
             if (st->rewrite_model) {
                 sink->write(sink, "data: ", 6);
                 write_with_client_model(r, &obj, sink);
@@ -511,6 +581,8 @@ void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
     } else if (st->sse) {
         if (complete && st->len > 0)
             sse_event(r, st->buf, st->len, sink); /* a last event without its blank line */
+        if (st->usage_per_chunk && r->usage.completion_tokens < 0 && st->text_chunks > 0)
+            r->usage.completion_tokens = st->text_chunks; /* the engine ignored continuous_usage_stats */
     } else if (complete && !st->passthrough && st->len > 0) {
         ig_json_value_t obj;
         if (parse_object(r, st->buf, st->len, &obj) == 0) {

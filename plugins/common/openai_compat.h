@@ -22,6 +22,16 @@
  */
 int oac_prepare(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, ig_error_t *err);
 
+/*
+ * oac_prepare with options. OAC_USAGE_PER_CHUNK (vLLM): streams also ask for
+ * stream_options.continuous_usage_stats, so every chunk carries the usage so far and a stream cut
+ * short (client gone, engine died) is billed exactly for what arrived; the per-chunk usage goes
+ * back to null unless the client asked for it. An engine that ignores the option is billed by
+ * counting the chunks that carry text (one token each: an estimate, low when a chunk holds several).
+ */
+#define OAC_USAGE_PER_CHUNK 1u
+int oac_prepare_flags(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, unsigned flags, ig_error_t *err);
+
 /* oac_prepare, and the client's value at *span (a span of r->body) is replaced by with (rerank:
  * "documents" flattened to strings). */
 int oac_prepare_replacing(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, const ig_json_value_t *span,
@@ -90,6 +100,5 @@ int oac_prepare_form(ig_engine_req_t *r, const char *path, ig_str_t upstream_mod
  * the bytes are not a WAV file it can read. Only the header is read; a truncated data chunk counts
  * the bytes present. */
 double oac_wav_seconds(const char *p, size_t n);
-
 
 #endif

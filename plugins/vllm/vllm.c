@@ -62,7 +62,8 @@ static int vllm_prepare(void *state, ig_engine_req_t *r, ig_error_t *err)
         return oac_prepare_form(r, path, oac_upstream_model(r), err);
     if (r->api == IG_API_RERANK)
         return oac_rerank_prepare(r, path, oac_upstream_model(r), err);
-    return oac_prepare(r, path, oac_upstream_model(r), err);
+    /* usage on every chunk: a stream the client leaves is billed exactly for what was generated */
+    return oac_prepare_flags(r, path, oac_upstream_model(r), OAC_USAGE_PER_CHUNK, err);
 }
 
 static void vllm_on_response_data(void *state, ig_engine_req_t *r, const char *data, size_t len, ig_sink_t *sink)
