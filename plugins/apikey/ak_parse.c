@@ -167,8 +167,8 @@ static int limit_field(void *vctx, int which, const ig_json_value_t *v)
         if (v->type != IG_JSON_NUMBER || c->j->int64(v, &n) != 0)
             return fail(c->e, c->path, limit_fields[which], "expected an integer or null, got %s",
                         v->type == IG_JSON_NUMBER ? "a fraction or an out-of-range number" : type_name(v->type));
-        if (n < 0 || n > AK_LIMIT_MAX)
-            return fail(c->e, c->path, limit_fields[which], "%lld is out of range (0..%lld, or null for no limit)",
+        if (n < 1 || n > AK_LIMIT_MAX)
+            return fail(c->e, c->path, limit_fields[which], "%lld is out of range (1..%lld, or null for no limit)",
                         (long long)n, (long long)AK_LIMIT_MAX);
     }
     int64_t *slots[] = {&c->out->requests_per_minute, &c->out->requests_per_hour, &c->out->tokens_per_minute,
@@ -183,7 +183,12 @@ int ak_parse_limits(const ig_json_api_t *j, const ig_json_value_t *v, const char
     if (v->type == IG_JSON_NULL)
         return 0;
     limits_ctx_t c = {j, path, out, e};
-    return walk(j, v, path, limit_fields, limit_field, &c, e);
+    if (walk(j, v, path, limit_fields, limit_field, &c, e) != 0)
+        return -1;
+    /* as for models[].limits: burst is a spike above the per-minute rate, meaningless without it */
+    if (out->burst >= 0 && out->requests_per_minute < 0)
+        return fail(e, path, "burst", "needs requestsPerMinute");
+    return 0;
 }
 
 static char *sub(char *buf, size_t cap, const char *path, const char *field)

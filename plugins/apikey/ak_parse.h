@@ -31,7 +31,8 @@ int ak_valid_id(const char *s, size_t len);
 int ak_valid_name(const char *s, size_t len);
 
 /* An object with any of requestsPerMinute, requestsPerHour, tokensPerMinute, tokensPerHour, burst,
- * maxConcurrent: each an integer 0..10^12 or null (no limit). Absent fields are no limit. */
+ * maxConcurrent: each an integer 1..10^12 or null (no limit), as models[].limits; burst needs
+ * requestsPerMinute. Absent fields are no limit. */
 int ak_parse_limits(const ig_json_api_t *j, const ig_json_value_t *v, const char *path, ig_limits_t *out, ak_err_t *e);
 
 /* {id, name, limits} */

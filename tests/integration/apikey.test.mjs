@@ -4,7 +4,8 @@
 // lists only what the caller may use, the admin API (customers, keys, rotation, revocation, limits,
 // publication) takes effect at once, bad admin input is a 400 naming the field and writes nothing,
 // YAML keys change on SIGHUP while stored keys and their limits stay, and stored keys survive a
-// restart on the same stateDir.
+// restart on the same stateDir. With the ratelimit plugin: limits set through the admin API (key,
+// customer, publication) are enforced at once and still after a SIGHUP.
 
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -259,6 +260,55 @@ describe('apikey', () => {
     const rev = await admin(gw, 'GET', '/admin/keys/rot-1');
     assert.equal(rev.json.status, 'revoked');
     assert.ok(fs.existsSync(path.join(stateDir, 'keys.db')));
+    await gw.checkAliveAndStop();
+    await sim.stop();
+  });
+});
+
+describe('apikey + ratelimit: limits from the admin API are enforced and survive SIGHUP', () => {
+  let sim, gw;
+  before(async () => {
+    sim = await startSim({ models: [OPEN, PUB] });
+    const cfg = gatewayConfig(sim, path.join(tmpDir(), 'state-rl'), apikeyOptions());
+    cfg.plugins.load.push('ratelimit');
+    gw = await startGateway(cfg);
+  });
+
+  const statuses = async (key, m, n) => {
+    const out = [];
+    for (let i = 0; i < n; i++) out.push((await chat(gw, key, m, i % 2 ? 'h2c' : 'h1')).status);
+    return out;
+  };
+
+  it('a key limit set through the admin API, then a SIGHUP, then a raised limit', async () => {
+    assert.equal((await admin(gw, 'POST', '/admin/customers', { id: 'rl-cust' })).status, 201);
+    const k = await admin(gw, 'POST', '/admin/keys', { customer: 'rl-cust', limits: { requestsPerMinute: 2 } });
+    assert.equal(k.status, 201, k.text);
+    assert.deepEqual(await statuses(k.json.key, OPEN, 3), [200, 200, 429]);
+    const r = await chat(gw, k.json.key);
+    const e = assertOpenAIError(r, 429, { type: 'rate_limit_exceeded' });
+    assert.match(e.message, new RegExp(k.json.id));
+    await reload(gw);
+    assert.deepEqual(await statuses(k.json.key, OPEN, 1), [429], 'the stored limit is still there after SIGHUP');
+    assert.equal((await admin(gw, 'PUT', `/admin/keys/${k.json.id}/limits`, { requestsPerMinute: 4 })).status, 200);
+    assert.deepEqual(await statuses(k.json.key, OPEN, 3), [200, 200, 429]);
+    // the customer's limit is shared by its keys
+    assert.equal((await admin(gw, 'PUT', '/admin/customers/rl-cust/limits', { requestsPerMinute: 1 })).status, 200);
+    const k2 = await admin(gw, 'POST', '/admin/keys', { customer: 'rl-cust' });
+    assert.deepEqual(await statuses(k2.json.key, OPEN, 2), [200, 429], 'one request per minute for all of rl-cust');
+    const e2 = assertOpenAIError(await chat(gw, k2.json.key), 429, { type: 'rate_limit_exceeded' });
+    assert.match(e2.message, /rl-cust/);
+  });
+
+  it('a publication\'s limits apply to the model for that customer only', async () => {
+    assert.equal((await admin(gw, 'POST', '/admin/customers', { id: 'pub-cust' })).status, 201);
+    const k = await admin(gw, 'POST', '/admin/keys', { customer: 'pub-cust' });
+    const p = await admin(gw, 'POST', `/admin/models/${PUB}/publish`, { customers: ['pub-cust'], limits: { requestsPerMinute: 1 } });
+    assert.equal(p.status, 200, p.text);
+    assert.deepEqual(await statuses(k.json.key, PUB, 2), [200, 429]);
+    assert.deepEqual(await statuses(k.json.key, OPEN, 2), [200, 200], 'other models are not limited by it');
+    await reload(gw);
+    assert.deepEqual(await statuses(k.json.key, PUB, 1), [429]);
     await gw.checkAliveAndStop();
     await sim.stop();
   });

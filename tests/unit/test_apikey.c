@@ -101,9 +101,9 @@ static void readers(void)
     CHECK(ak_valid_name("Acme Inc. ☃", strlen("Acme Inc. ☃")) && !ak_valid_name("a\nb", 3) && !ak_valid_name("", 0));
 
     ig_limits_t l;
-    parse_json("{\"requestsPerMinute\":60,\"tokensPerHour\":null,\"maxConcurrent\":0}", &v);
+    parse_json("{\"requestsPerMinute\":60,\"tokensPerHour\":null,\"maxConcurrent\":1}", &v);
     CHECK(ak_parse_limits(j, &v, "limits", &l, &e) == 0 && l.requests_per_minute == 60 && l.tokens_per_hour == -1 &&
-          l.max_concurrent == 0 && l.burst == -1 && l.requests_per_hour == -1 && l.tokens_per_minute == -1);
+          l.max_concurrent == 1 && l.burst == -1 && l.requests_per_hour == -1 && l.tokens_per_minute == -1);
     parse_json("null", &v);
     CHECK(ak_parse_limits(j, &v, "limits", &l, &e) == 0 && l.requests_per_minute == -1);
 
@@ -112,12 +112,14 @@ static void readers(void)
         const char *json, *param, *msg;
     } bad[] = {
         {0, "{\"requestsPerMinute\":-1}", "limits.requestsPerMinute", "out of range"},
+        {0, "{\"requestsPerMinute\":0}", "limits.requestsPerMinute", "out of range (1.."},
+        {0, "{\"burst\":5}", "limits.burst", "needs requestsPerMinute"},
         {0, "{\"requestsPerMinute\":1.5}", "limits.requestsPerMinute", "expected an integer or null"},
         {0, "{\"requestsPerMinute\":\"60\"}", "limits.requestsPerMinute", "got a string"},
         {0, "{\"requestsPerMinute\":1000000000001}", "limits.requestsPerMinute", "out of range"},
         {0, "{\"requestsPerMinute\":99999999999999999999}", "limits.requestsPerMinute", "out-of-range"},
         {0, "{\"rpm\":1}", "limits.rpm", "unknown field \"rpm\" (known: requestsPerMinute,"},
-        {0, "{\"burst\":1,\"burst\":2}", "limits.burst", "given twice"},
+        {0, "{\"burst\":1,\"requestsPerMinute\":1,\"burst\":2}", "limits.burst", "given twice"},
         {0, "[1]", "limits", "expected an object, got an array"},
         {1, "{\"name\":\"x\"}", "c.id", "missing"},
         {1, "{\"id\":\"a b\"}", "c.id", "must be 1 to 64 characters"},
@@ -175,7 +177,7 @@ static void readers(void)
 
     ak_key_t k;
     parse_json("{\"id\":\"k1\",\"customer\":\"acme\",\"name\":\"CI\",\"hash\":\"sha256:ba7816bf8f01cfea414140de5dae2223b0"
-               "0361a396177a9cb410ff61f20015ad\",\"models\":[\"m1\",\"m2\"],\"limits\":{\"burst\":3},"
+               "0361a396177a9cb410ff61f20015ad\",\"models\":[\"m1\",\"m2\"],\"limits\":{\"burst\":3,\"requestsPerMinute\":9},"
                "\"expires\":\"2030-01-02T03:04:05Z\"}",
                &v);
     if (CHECK(ak_parse_key(j, &v, "k", a, AK_FROM_CONFIG, &k, &e) == 0)) {
@@ -394,7 +396,7 @@ static void concurrent(plugin_t *p, const char *good)
     int writes = 0;
     for (int i = 0; i < 40; i++) {
         char body[160];
-        snprintf(body, sizeof(body), "{\"id\":\"race-%d\",\"customer\":\"beta\",\"limits\":{\"burst\":%d}}", i, i);
+        snprintf(body, sizeof(body), "{\"id\":\"race-%d\",\"customer\":\"beta\",\"limits\":{\"burst\":%d,\"requestsPerMinute\":99}}", i, i + 1);
         writes += call(p, "POST", "/admin/keys", body).status == 201;
         writes += call(p, "PUT", "/admin/customers/beta/limits", "{\"maxConcurrent\":3}").status == 200;
     }
@@ -462,7 +464,7 @@ static void plugin_flow(void)
     CHECK(a.status == 409);
     a = call(&p, "POST", "/admin/customers", "{\"id\":\"acme\"}");
     CHECK(a.status == 409);
-    a = call(&p, "POST", "/admin/keys", "{\"id\":\"b1\",\"customer\":\"beta\",\"limits\":{\"burst\":2}}");
+    a = call(&p, "POST", "/admin/keys", "{\"id\":\"b1\",\"customer\":\"beta\",\"limits\":{\"burst\":2,\"requestsPerMinute\":60}}");
     CHECKF(a.status == 201 && strstr(a.body, "\"key\":\"ig-b1-"), "%d %s", a.status, a.body);
     char s1[200];
     secret_of(&a, s1, sizeof(s1));
