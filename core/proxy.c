@@ -31,7 +31,12 @@ typedef struct {
     ig_worker_t *worker;
     ig_generation_t *gen;        /* held (ghold) from start to dispose */
     ig_worker_gen_t *ghold;
-    const ig_model_rt_t *model;
+    ig_proxy_link_t link;        /* in the worker's list of requests being proxied (cut at shutdown) */
+    const ig_model_rt_t *model;  /* in mgen */
+    ig_generation_t *mgen;       /* the generation model belongs to: gen, or a newer one when a reload landed
+                                    while the request waited in the queue (held by mhold then) */
+    ig_worker_gen_t *mhold;
+    uint64_t queue_deadline_ms;  /* loop time a queued request gives up; 0 until it first waits */
     ig_request_log_t *log;
     ig_principal_t *principal;   /* the caller (pool memory), NULL when anonymous */
     ig_rl_request_t *rl;         /* one per rate limiter of the generation (pool memory) */
@@ -276,7 +281,15 @@ static void on_dispose(void *arg)
     free(p->pending.data);
     free(p->sending.data);
     free(p->ctl_body.data);
+    if (p->link.prev != NULL)
+        p->link.prev->next = p->link.next;
+    else
+        p->worker->proxies = p->link.next;
+    if (p->link.next != NULL)
+        p->link.next->prev = p->link.prev;
     p->worker->active--;
+    if (p->mhold != NULL)
+        ig_worker_gen_release(p->worker, p->mhold);
     ig_worker_gen_release(p->worker, p->ghold);
 }
 
@@ -591,13 +604,23 @@ static proxy_t *proxy_of_entry(ig_queue_entry_t *e)
 
 static int queued_is_ready(ig_queue_entry_t *e)
 {
-    return model_has_ready_endpoint(proxy_of_entry(e)->model);
+    proxy_t *p = proxy_of_entry(e);
+    /* a reload landed: released at once, to be resolved again against the new generation */
+    return p->mgen != p->worker->gen || model_has_ready_endpoint(p->model);
 }
+
+static void dispatch(proxy_t *p);
+static int rebind(proxy_t *p);
 
 static void queued_release(ig_queue_entry_t *e)
 {
     proxy_t *p = proxy_of_entry(e);
     queue_place_release(p);
+    if (p->mgen != p->worker->gen) {
+        if (rebind(p) == 0)
+            dispatch(p); /* the new generation's model: its endpoints, or its queue */
+        return;
+    }
     start_attempt(p);
 }
 
@@ -646,7 +669,77 @@ static void dispatch(proxy_t *p)
     p->in_queue = 1;
     if (m->replicas != NULL) /* the scheduler starts a replica for a model whose requests wait (scale from zero) */
         atomic_fetch_add_explicit(&m->replicas->waiting, 1, memory_order_relaxed);
-    ig_request_queue_push(&p->worker->queue, &p->queued, sc->queue.timeout_ms);
+    /* requeued after a reload: the wait keeps the deadline it started with */
+    uint64_t now = uv_now(&p->worker->loop), timeout = sc->queue.timeout_ms;
+    if (p->queue_deadline_ms == 0)
+        p->queue_deadline_ms = now + timeout;
+    else
+        timeout = p->queue_deadline_ms > now ? p->queue_deadline_ms - now : 1;
+    ig_request_queue_push(&p->worker->queue, &p->queued, timeout);
+}
+
+/* Fills the engine request for model m and lets its engine prepare it. 0, or -1 after answering the client. */
+static int prepare_engine(proxy_t *p, const ig_model_rt_t *m, ig_str_t adapter)
+{
+    h2o_req_t *req = p->req;
+    ig_engine_req_t *e = &p->ereq;
+    memset(e, 0, sizeof(*e));
+    e->host = ig_plugin_host_api();
+    e->pool = &req->pool;
+    e->api = p->oreq.api;
+    e->model = &m->cfg->model;
+    e->adapter = adapter;
+    e->body = p->oreq.body;
+    e->model_field = p->oreq.model;
+    e->stream = p->oreq.stream;
+    e->client_wants_usage = p->oreq.include_usage;
+    e->usage = (ig_usage_t){-1, -1, -1, -1};
+    if (p->audio != NULL) {
+        e->raw_body = (ig_str_t){req->entity.base, req->entity.len};
+        e->boundary = p->audio->boundary;
+        e->form = p->audio->parts;
+        e->nform = p->audio->nparts;
+        e->response_format = p->audio->response_format;
+    }
+    ig_error_t err = {{0}};
+    if (m->engine->prepare(m->engine_state, e, &err) != 0) {
+        ig_send_plugin_error(req, &err, 400, "invalid_request_error", NULL);
+        return -1;
+    }
+    p->engine_open = 1;
+    return 0;
+}
+
+/*
+ * A reload landed while the request waited for an endpoint: it is served by the new generation's
+ * model of the same name (whose endpoints, engine and options may have changed), or answered 404 if
+ * that model is gone. Auth, rate limits and billing stay with the generation the request began on.
+ * 0 when the request may be dispatched again, -1 when it was answered.
+ */
+static int rebind(proxy_t *p)
+{
+    ig_generation_t *gen = p->worker->gen;
+    ig_str_t adapter;
+    const ig_model_rt_t *m = ig_generation_find_model(gen, p->oreq.model_name, p->oreq.model_name_len, &adapter);
+    end_engine(p, 0, &null_sink); /* the old model's engine lets go of the request */
+    if (m == NULL || !(m->cfg->model.features & ig_api_required_feature(p->oreq.api)) ||
+        !ig_auth_model_allowed(gen, p->principal, &m->cfg->model)) {
+        p->log->outcome = "model removed by reload";
+        ig_send_error(p->req, 404, "invalid_request_error", "model", "model_not_found",
+                      "The model `%s` was removed from the configuration (reload to generation %llu) while the "
+                      "request waited for a ready endpoint.",
+                      p->oreq.model_name, (unsigned long long)gen->id);
+        return -1;
+    }
+    ig_worker_gen_t *hold = ig_worker_gen_acquire(p->worker);
+    if (p->mhold != NULL)
+        ig_worker_gen_release(p->worker, p->mhold);
+    p->mhold = hold;
+    p->mgen = gen;
+    p->model = m;
+    ig_log_debug("model %s: a queued request moves to generation %llu", p->oreq.model_name,
+                 (unsigned long long)gen->id);
+    return prepare_engine(p, m, adapter);
 }
 
 /* ---- the engine's control requests before the request (before_send) ------------------------------ */
@@ -855,7 +948,12 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
     p->log = log;
     p->sink.write = sink_write;
     p->started_unix_ms = wall_ms();
+    p->mgen = gen;
     w->active++;
+    p->link.next = w->proxies;
+    if (w->proxies != NULL)
+        w->proxies->prev = &p->link;
+    w->proxies = &p->link;
 
     if (ig_auth_authenticate(req, gen, &p->principal) != 0)
         return;
@@ -897,30 +995,52 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
     if (admit(p, m, adapter) != 0)
         return;
     p->model = m;
+    if (prepare_engine(p, m, adapter) != 0)
+        return;
+    dispatch(p);
+}
 
-    ig_engine_req_t *e = &p->ereq;
-    e->host = ig_plugin_host_api();
-    e->pool = &req->pool;
-    e->api = api;
-    e->model = &m->cfg->model;
-    e->adapter = adapter;
-    e->body = p->oreq.body;
-    e->model_field = p->oreq.model;
-    e->stream = p->oreq.stream;
-    e->client_wants_usage = p->oreq.include_usage;
-    e->usage = (ig_usage_t){-1, -1, -1, -1};
-    if (p->audio != NULL) {
-        e->raw_body = (ig_str_t){req->entity.base, req->entity.len};
-        e->boundary = p->audio->boundary;
-        e->form = p->audio->parts;
-        e->nform = p->audio->nparts;
-        e->response_format = p->audio->response_format;
+/* ---- the end of the grace period ------------------------------------------------------------------ */
+
+#define SHUTDOWN_MSG "the gateway is shutting down: the response was cut at the end of server.shutdownGracePeriod"
+
+/* Ends one request still running when the grace period is over, telling the client why. */
+static void cut_for_shutdown(proxy_t *p)
+{
+    if (p->client_gone || p->final_sent || p->upstream_done)
+        return; /* answered, or only the client's reading is left */
+    int waiting = p->in_queue || p->engine_wait;
+    leave_queue(p);
+    control_cancel(p);
+    if (p->up != NULL) {
+        ig_upstream_cancel(p->up);
+        p->up = NULL;
     }
-    ig_error_t err = {{0}};
-    if (m->engine->prepare(m->engine_state, e, &err) != 0) {
-        ig_send_plugin_error(req, &err, 400, "invalid_request_error", NULL);
+    release_endpoint(p, 0);
+    p->log->outcome = "cut at shutdown";
+    if (waiting || (!p->started && p->pending.len == 0) || p->error_status) {
+        end_engine(p, 0, &null_sink);
+        h2o_add_header(&p->req->pool, &p->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("5"));
+        ig_send_error(p->req, 503, "server_error", NULL, "shutting_down", "%s", SHUTDOWN_MSG);
         return;
     }
-    p->engine_open = 1;
-    dispatch(p);
+    end_engine(p, 0, &p->sink);
+    if (p->sse) {
+        h2o_iovec_t body = ig_openai_error_body(&p->req->pool, "server_error", NULL, "shutting_down", SHUTDOWN_MSG,
+                                                sizeof(SHUTDOWN_MSG) - 1);
+        sink_write(&p->sink, "data: ", 6);
+        sink_write(&p->sink, body.base, body.len - 1);
+        sink_write(&p->sink, "\n\n", 2);
+    }
+    p->result = IG_UPSTREAM_CUT;
+    p->upstream_done = 1;
+    flush(p);
+}
+
+void ig_proxy_cut_all(ig_worker_t *w)
+{
+    for (ig_proxy_link_t *l = w->proxies, *next; l != NULL; l = next) {
+        next = l->next; /* answering may end the request */
+        cut_for_shutdown((proxy_t *)((char *)l - offsetof(proxy_t, link)));
+    }
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <signal.h>
 #include "listener.h"
+#include "proxy.h"
 #include "log.h"
 #include "server.h"
 
@@ -144,9 +145,18 @@ static void on_drain_tick(uv_timer_t *t)
     if (w->active == 0 && w->drained_at == 0)
         w->drained_at = now;
     int done = w->active == 0 && (w->connections == 0 || now >= w->drained_at + 1000);
+    if (!done && now >= w->drain_deadline_ms && !w->cut && w->active != 0) {
+        /* streams still running are ended with an error event, then get a moment to reach their clients */
+        ig_log_warn("worker %u: grace period over with %llu requests in flight: ending them", w->index,
+                    (unsigned long long)w->active);
+        w->cut = 1;
+        ig_proxy_cut_all(w);
+        w->drain_deadline_ms = now + 1000;
+        return;
+    }
     if (done || now >= w->drain_deadline_ms) {
         if (w->active != 0)
-            ig_log_warn("worker %u: grace period over with %llu requests in flight", w->index,
+            ig_log_warn("worker %u: %llu requests still in flight after the grace period", w->index,
                         (unsigned long long)w->active);
         uv_timer_stop(t);
         uv_stop(&w->loop);

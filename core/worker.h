@@ -64,6 +64,8 @@ struct ig_worker_s {
     int parked;                      /* exited its loop without tearing it down (see worker_main) */
     uint64_t drained_at;             /* loop time when active reached 0 while stopping */
     ig_metrics_shard_t *metrics;     /* this thread's /metrics counters (written here only, read by any scrape) */
+    struct ig_proxy_link_s *proxies; /* requests being proxied here (proxy.c), cut when the grace period ends */
+    int cut;                         /* the grace period ended and they were cut */
 };
 
 /* Creates sockets for every listen entry (SO_REUSEPORT) on the calling thread, so bind errors surface at startup. */
