@@ -93,6 +93,7 @@ describe('ratelimit, in-process counters', () => {
         model('conc-model', [slowSim], { limits: { maxConcurrent: CONC } }),
         model('sdk-model', [sim], { limits: { requestsPerMinute: 1 } }),
         model('free-model', [sim]),
+        model('multi-model', [sim], { limits: { requestsPerMinute: 30 } }),
       ],
     });
   });
@@ -114,6 +115,15 @@ describe('ratelimit, in-process counters', () => {
       });
       assertRateHeaders(r.headers, { limit: RPM, remaining: 0 });
     }
+  });
+
+  it('requestsPerMinute 30: 4 HTTP/2 connections (both worker threads) x 20 streams, exactly 30 admitted', async () => {
+    const batches = await Promise.all([0, 1, 2, 3].map(() => h2Batch(gw.url, 20, chatBody('multi-model'))));
+    const all = batches.flat();
+    assert.equal(all.filter((r) => r.status === 200).length, 30, batches.map((b) => b.map((r) => r.status).join(',')).join('\n'));
+    assert.equal(all.filter((r) => r.status === 429).length, 50);
+    const remaining = all.filter((r) => r.status === 200).map((r) => Number(r.headers['x-ratelimit-remaining-requests']));
+    assert.deepEqual(remaining.sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i));
   });
 
   it('a 429 names the limit and the model, with Retry-After and the x-ratelimit-* headers (curl, HTTP/1.1)', async () => {
