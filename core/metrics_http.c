@@ -93,6 +93,13 @@ void ig_metrics_http_serve(h2o_req_t *req, ig_worker_t *w)
     ig_metrics_buf_t b = {0};
     ig_metrics_render(shards, n, &b);
     render_generation(&b, s, w->gen);
+    size_t slen = 0;
+    char *sched = ig_scheduler_render_metrics(s->sched, &slen); /* replicas and devices */
+    if (sched == NULL)
+        b.oom = 1;
+    else
+        ig_metrics_buf_printf(&b, "%.*s", (int)slen, sched);
+    free(sched);
     if (b.oom) {
         free(b.data);
         ig_send_error(req, 500, "server_error", NULL, NULL, "out of memory rendering /metrics");

@@ -1,6 +1,7 @@
 #include "router.h"
 #include <string.h>
 #include "admin_generation.h"
+#include "admin_replicas.h"
 #include "auth.h"
 #include "metrics_http.h"
 #include "models_api.h"
@@ -71,8 +72,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (PATH_IS(path, "/readyz")) {
         /* ready when a generation is active and it serves at least one model with an endpoint */
         int ready = 0;
-        for (size_t i = 0; i < w->gen->nmodels && !ready; i++)
-            ready = w->gen->models[i].nendpoints > 0;
+        for (size_t i = 0; i < w->gen->nmodels && !ready; i++) /* replicas: the queue holds requests until one serves */
+            ready = w->gen->models[i].nendpoints > 0 || w->gen->models[i].replicas != NULL;
         send_text(req, ready ? 200 : 503, ready ? "{\"status\":\"ready\"}\n" : "{\"status\":\"no model has an endpoint\"}\n");
         return 0;
     }
@@ -88,6 +89,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             method_not_allowed(req, "GET");
         else
             ig_admin_generation_serve(req, w);
+        return 0;
+    }
+    if (PATH_IS(path, "/admin/replicas")) {
+        if (!get)
+            method_not_allowed(req, "GET");
+        else
+            ig_admin_replicas_serve(req, w);
         return 0;
     }
     if (ig_plugin_routes_serve(w->gen, req))

@@ -8,6 +8,7 @@
 
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -16,6 +17,8 @@ import {
 } from './harness.mjs';
 
 const WAIT = SLOW ? 60000 : 30000;
+const ADMIN_KEY = 'sched-admin-key';
+const adminKeys = [`sha256:${crypto.createHash('sha256').update(ADMIN_KEY).digest('hex')}`];
 
 /** Live (non-zombie) children of pid: {pid, argv, env}. */
 function children(pid) {
@@ -75,6 +78,7 @@ function gatewayConfig(models, { profiles = 'resourceProfiles:\n  cpu: {}\n', sc
       healthCheck: { interval: '100ms', timeout: '1s', healthyThreshold: 1, unhealthyThreshold: 2 },
       queue: { maxLength: 100, timeout: SLOW ? '60s' : '30s' },
       retries: 3,
+      adminKeys,
     },
     models,
     extraYaml: `${profiles}${toYaml({ scheduler: { interval: '100ms', timeWindow: '1s', stopGracePeriod: '3s', ...scheduler } })}\n`,
@@ -98,6 +102,27 @@ describe('scale from zero', () => {
     assert.match(r.json.choices[0].message.content, /tok1/);
     assert.equal(replicasOf(gw, 'zero').length, 1);
     assert.match(gw.stderr, /model zero: replica \d+ serving on http:\/\/127\.0\.0\.1:\d+/);
+  });
+
+  it('replica state is in GET /admin/replicas (admin key) and in /metrics', async () => {
+    const [child] = replicasOf(gw, 'zero');
+    const denied = await http(`${gw.url}/admin/replicas`);
+    assert.equal(denied.status, 401, denied.text);
+    const r = await http(`${gw.url}/admin/replicas`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    assert.equal(r.status, 200, r.text);
+    const m = r.json.models.find((x) => x.name === 'zero');
+    assert.ok(m, r.text);
+    assert.equal(m.replicas.length, 1, r.text);
+    assert.equal(m.replicas[0].pid, child.pid);
+    assert.equal(m.replicas[0].state, 'serving');
+    assert.equal(m.replicas[0].healthy, true);
+    assert.match(m.replicas[0].log, /replicas\/zero-\d+\.log$/);
+    assert.equal(m.maxReplicas, 1);
+    const metrics = await http(`${gw.url}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.text, /^infergate_replicas\{model="zero",state="serving"\} 1$/m);
+    assert.match(metrics.text, /^infergate_replicas_desired\{model="zero"\} 1$/m);
+    assert.match(metrics.text, /^# TYPE infergate_replica_restarts_total counter$/m);
   });
 
   it('the replica writes to its own log file under stateDir/replicas', async () => {
@@ -308,6 +333,13 @@ describe('devices', () => {
       { timeoutMs: WAIT, intervalMs: 20, what: 'vip running on a preempted device' },
     );
     assert.match(gw.stderr, /preempting replica \d+ of model [ab] \(devices [01]\) for model vip \(priority 100 > 0\)/);
+    const adm = await http(`${gw.url}/admin/replicas`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    assert.equal(adm.status, 200, adm.text);
+    assert.equal(adm.json.devices.filter((d) => d.model === 'vip').length, 1, adm.text);
+    assert.equal(new Set(adm.json.devices.map((d) => d.device)).size, adm.json.devices.length, adm.text);
+    const metrics = await http(`${gw.url}/metrics`);
+    assert.match(metrics.text, /^infergate_device_allocated\{device="[01]",model="vip",replica="\d+"\} 1$/m);
+    assert.match(metrics.text, /^infergate_replica_preemptions_total\{model="[ab]"\} 1$/m);
     const r = await chat(gw, 'vip');
     assert.equal(r.status, 200, r.text);
     // the low models cannot take it back: still 2 replicas in all, distinct devices
