@@ -3,6 +3,7 @@
  * per API key, customer, model and key+model; the strictest limit decides. Counters live in the
  * process (default; they outlive reloads) or in Redis (shared by gateway replicas).
  */
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ typedef struct {
     rl_process_t *proc;
     rl_redis_t *redis;       /* NULL: memory backend */
     int deny_on_error;
+    atomic_uint_least64_t last_warn_ms; /* Redis failures are logged at most once a second */
 } rl_state_t;
 
 /* An admitted request, until complete(). */
@@ -122,6 +124,24 @@ static void rl_fini(void *state)
     free(s);
 }
 
+/* During an outage every request fails the same way: one line a second says so without flooding. */
+static void warn_throttled(rl_state_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void warn_throttled(rl_state_t *s, const char *fmt, ...)
+{
+    uint64_t now = s->host->now_ms(), last = atomic_load_explicit(&s->last_warn_ms, memory_order_relaxed);
+    if ((last && now - last < 1000) ||
+        !atomic_compare_exchange_strong_explicit(&s->last_warn_ms, &last, now, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        return;
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    s->host->log(IG_LOG_WARN, "ratelimit", "%s", msg);
+}
+
 static int admit_redis(rl_state_t *s, rl_view_t *v, rl_ticket_t *tk, ig_rl_request_t *r, ig_error_t *err)
 {
     uint64_t seq = atomic_fetch_add_explicit(&s->proc->seq, 1, memory_order_relaxed);
@@ -129,7 +149,7 @@ static int admit_redis(rl_state_t *s, rl_view_t *v, rl_ticket_t *tk, ig_rl_reque
     char msg[480];
     int admitted = rl_redis_admit(s->redis, v, tk->id, msg, sizeof(msg));
     if (admitted < 0) {
-        s->host->log(IG_LOG_WARN, "ratelimit", "%s: %s", msg, s->deny_on_error ? "refusing" : "admitting unlimited");
+        warn_throttled(s, "%s: %s", msg, s->deny_on_error ? "refusing" : "admitting unlimited");
         if (!s->deny_on_error)
             return 0; /* nothing counted: complete() has nothing to settle */
         s->host->error(err, "rate limiter unavailable: %s", msg);
@@ -202,9 +222,8 @@ static void rl_complete(void *state, ig_rl_request_t *r, const ig_usage_t *usage
     if (tk->redis_held && s->redis) {
         char msg[480];
         if (rl_redis_complete(s->redis, tk->ids, tk->idlens, tk->flags, tk->n, tk->id, tokens, msg, sizeof(msg)) != 0)
-            s->host->log(IG_LOG_WARN, "ratelimit",
-                         "%s: %lld tokens not charged; a concurrency slot frees itself at its lease's end", msg,
-                         (long long)tokens);
+            warn_throttled(s, "%s: %lld tokens not charged; a concurrency slot frees itself at its lease's end", msg,
+                           (long long)tokens);
     }
 }
 

@@ -370,6 +370,56 @@ static void test_memory_concurrency_and_tokens(void)
     rl_table_free(t);
 }
 
+/* Scopes not seen for over an hour are freed: a table of many keys does not grow for ever. */
+static void test_memory_sweep(void)
+{
+    rl_table_t *t = rl_table_new();
+    ig_limits_t l = IG_LIMITS_NONE;
+    l.requests_per_minute = 5;
+    char names[2000][16];
+    ig_model_t models[2000];
+    int64_t t0 = 10000000;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 1000; i++) {
+            int k = round * 1000 + i;
+            snprintf(names[k], sizeof(names[k]), "m%d", k);
+            models[k] = (ig_model_t){.name = names[k], .limits = l};
+            ig_rl_request_t r = {.model = &models[k]};
+            rl_view_t v;
+            rl_mem_ticket_t tk;
+            rl_scopes_build(&host, &r, &v);
+            int64_t now = t0 + round * (RL_SLOTS + 2) * RL_HOUR_SLOT_MS;
+            if (rl_memory_admit(t, &v, now, &tk) == 1)
+                rl_memory_complete(t, &tk, now, 0);
+        }
+        if (round == 0)
+            CHECK(rl_table_size(t) == 1000);
+    }
+    /* every shard saw new entries 63 minutes later and swept the old ones it held */
+    size_t n = rl_table_size(t);
+    CHECKF(n == 1000, "%zu entries after the sweep, want the 1000 recent ones", n);
+    /* a scope held by a request in flight is never freed, however old */
+    ig_limits_t lc = IG_LIMITS_NONE;
+    lc.max_concurrent = 1;
+    ig_model_t held = {.name = "held", .limits = lc};
+    ig_rl_request_t r = {.model = &held};
+    rl_view_t v;
+    rl_mem_ticket_t tk, tk2;
+    rl_scopes_build(&host, &r, &v);
+    CHECK(rl_memory_admit(t, &v, t0, &tk) == 1);
+    for (int i = 0; i < 1000; i++) { /* far later, new scopes everywhere: sweeps run */
+        ig_rl_request_t r2 = {.model = &models[i]};
+        rl_mem_ticket_t t2;
+        rl_scopes_build(&host, &r2, &v);
+        if (rl_memory_admit(t, &v, t0 + 1000 * RL_HOUR_SLOT_MS, &t2) == 1)
+            rl_memory_complete(t, &t2, t0 + 1000 * RL_HOUR_SLOT_MS, 0);
+    }
+    rl_scopes_build(&host, &r, &v);
+    CHECK(rl_memory_admit(t, &v, t0 + 1000 * RL_HOUR_SLOT_MS, &tk2) == 0); /* still in flight: still counted */
+    rl_memory_complete(t, &tk, t0 + 1000 * RL_HOUR_SLOT_MS, 0);
+    rl_table_free(t);
+}
+
 static void test_redis_url(void)
 {
     rl_redis_url_t u;
@@ -554,6 +604,7 @@ int main(void)
     test_scopes_and_report();
     test_memory_exact_under_threads();
     test_memory_concurrency_and_tokens();
+    test_memory_sweep();
     test_redis_url();
     test_redis_scripts();
     while (blocks) {
