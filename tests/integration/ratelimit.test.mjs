@@ -12,7 +12,7 @@ import http2 from 'node:http2';
 import path from 'node:path';
 import OpenAI from 'openai';
 import {
-  PLUGINS_DIR, Proc, SLOW, assertOpenAIError, chatBody, curl, freePort, http, model, parseSSE, run,
+  PLUGINS_DIR, gatewayPath, toYaml, writeTmp, Proc, SLOW, assertOpenAIError, chatBody, curl, freePort, http, model, parseSSE, run,
   startGateway, startSim, tmpDir, waitFor,
 } from './harness.mjs';
 
@@ -474,4 +474,24 @@ describe('ratelimit, Redis backend with onRedisError: deny', () => {
     assert.match(gw.stderr, /ratelimit.*refusing/);
     await gw.checkAliveAndStop();
   });
+});
+
+describe('ratelimit: bad options are refused by infergate -t, naming the file, line and option', () => {
+  for (const [opts, want] of [
+    [{ backend: 'memcached' }, /plugin "ratelimit" failed to start: backend: "memcached" is not memory or redis/],
+    [{ backend: 'redis', redisUrl: 'http://x' }, /plugin "ratelimit" failed to start: redisUrl "http:\/\/x": expected redis:\/\//],
+    [{ onRedisError: 'maybe' }, /onRedisError: "maybe" is not allow or deny/],
+    [{ redisTimeout: 'soon' }, /plugins\.options\.ratelimit\.redisTimeout/],
+  ]) {
+    it(JSON.stringify(opts), async () => {
+      const cfg = writeTmp(`rl-bad-${Math.random().toString(36).slice(2)}.yaml`, toYaml({
+        plugins: rlPlugins(opts),
+        models: [model('m', ['http://127.0.0.1:1'], { limits: { requestsPerMinute: 5 } })],
+      }));
+      const r = await run(gatewayPath(), ['-t', '-c', cfg]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, want);
+      assert.match(r.stderr, new RegExp(`${cfg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: plugins`));
+    });
+  }
 });
