@@ -139,6 +139,46 @@ describe('/metrics', () => {
     assert.equal(value(m, 'infergate_requests_total', { model: 'chat', customer: '', status: '200' }), 12);
   });
 
+  it('requests and tokens are counted per customer (apikey plugin); a 401 has no customer and no model', async () => {
+    const keys = { acme: 'ig-test-acme-key-0001', globex: 'ig-test-globex-key-0002' };
+    const hash = (k) => `sha256:${crypto.createHash('sha256').update(k).digest('hex')}`;
+    fs.writeFileSync(gw.configPath, toYaml({
+      server: { listen, workers: 2, adminKeys },
+      plugins: {
+        dir: PLUGINS_DIR, load: ['vllm', 'leastload', 'apikey'],
+        options: { apikey: {
+          customers: [{ id: 'acme' }, { id: 'globex' }],
+          keys: [{ id: 'k1', customer: 'acme', hash: hash(keys.acme) }, { id: 'k2', customer: 'globex', hash: hash(keys.globex) }],
+        } },
+      },
+      models: [model('chat', [sim])],
+    }));
+    process.kill(gw.child.pid, 'SIGHUP');
+    await waitFor(async () => (await http(`${gw.url}/admin/generation`, { headers: admin })).json?.id === 3, { what: 'generation 3' });
+    const completion = { acme: 0, globex: 0 };
+    for (const [who, n] of [['acme', 3], ['globex', 2]]) {
+      for (let i = 0; i < n; i++) {
+        const r = await http(`${gw.url}/v1/chat/completions`, {
+          method: 'POST', body: chatBody('chat', { max_tokens: 2 + i }), headers: { authorization: `Bearer ${keys[who]}` },
+        });
+        assert.equal(r.status, 200, r.text);
+        completion[who] += r.json.usage.completion_tokens;
+      }
+    }
+    const anon = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('chat') });
+    assert.equal(anon.status, 401, anon.text);
+    const m = await waitFor(async () => {
+      const f = await scrape(gw);
+      return value(f, 'infergate_requests_total', { model: '', customer: '', status: '401' }) === 1 ? f : null;
+    }, { what: 'the 401 counted' });
+    assert.equal(value(m, 'infergate_requests_total', { model: 'chat', customer: 'acme', status: '200' }), 3);
+    assert.equal(value(m, 'infergate_requests_total', { model: 'chat', customer: 'globex', status: '200' }), 2);
+    assert.equal(value(m, 'infergate_tokens_total', { model: 'chat', customer: 'acme', kind: 'completion' }), completion.acme);
+    assert.equal(value(m, 'infergate_tokens_total', { model: 'chat', customer: 'globex', kind: 'completion' }), completion.globex);
+    assert.equal(completion.acme, 2 + 3 + 4);
+    assert.equal(sum(m, 'infergate_request_duration_seconds_count'), 12 + 5);
+  });
+
   it('gateway stayed up and shuts down cleanly', async () => {
     await gw.checkAliveAndStop();
     await sim.checkAliveAndStop({ cleanExit: false });
