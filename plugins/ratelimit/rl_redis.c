@@ -4,6 +4,7 @@
 #include "rl_redis.h"
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,34 +37,46 @@ struct rl_redis_s {
     rl_conn_t shared;
 };
 
-static int fail(char *err, size_t cap, const char *fmt, const char *a, const char *b)
+static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t cap, const char *fmt, ...)
 {
-    snprintf(err, cap, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
-int rl_redis_parse_url(const char *url, rl_redis_url_t *out, char *err, size_t cap)
+int rl_redis_parse_url(const char *full_url, rl_redis_url_t *out, char *err, size_t cap)
 {
+    /* messages show the URL without its credentials: they end up in logs */
+    char url[300];
+    const char *at = strrchr(full_url, '@');
+    if (at && strncmp(full_url, "redis://", 8) == 0)
+        snprintf(url, sizeof(url), "redis://***%s", at);
+    else
+        snprintf(url, sizeof(url), "%s", full_url);
     memset(out, 0, sizeof(*out));
     out->port = 6379;
-    if (strncmp(url, "unix://", 7) == 0) {
-        const char *p = url + 7;
+    if (strncmp(full_url, "unix://", 7) == 0) {
+        const char *p = full_url + 7;
         if (*p != '/' || strlen(p) >= sizeof(out->host))
-            return fail(err, cap, "redisUrl \"%.200s\": expected unix:///absolute/path%s", url, "");
+            return fail(err, cap, "redisUrl \"%.200s\": expected unix:///absolute/path", url);
         out->unix_socket = 1;
         snprintf(out->host, sizeof(out->host), "%s", p);
         return 0;
     }
-    if (strncmp(url, "redis://", 8) != 0)
-        return fail(err, cap, "redisUrl \"%.200s\": expected redis://[[user]:password@]host[:port][/db]%s", url, "");
-    const char *p = url + 8, *end = p + strlen(p);
-    const char *at = memchr(p, '@', (size_t)(end - p));
+    if (strncmp(full_url, "redis://", 8) != 0)
+        return fail(err, cap, "redisUrl \"%.200s\": expected redis://[[user]:password@]host[:port][/db]", url);
+    const char *p = full_url + 8, *end = p + strlen(p);
+    at = strrchr(p, '@');
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         const char *pw = colon ? colon + 1 : p;
         size_t ul = colon ? (size_t)(colon - p) : 0, pl = (size_t)(at - pw);
         if (ul >= sizeof(out->user) || pl >= sizeof(out->password))
-            return fail(err, cap, "redisUrl \"%.200s\": user or password too long%s", url, "");
+            return fail(err, cap, "redisUrl \"%.200s\": user or password too long", url);
         memcpy(out->user, p, ul);
         memcpy(out->password, pw, pl);
         p = at + 1;
@@ -74,26 +87,26 @@ int rl_redis_parse_url(const char *url, rl_redis_url_t *out, char *err, size_t c
     if (*p == '[') { /* [::1]:6379 */
         const char *rb = memchr(p, ']', (size_t)(hend - p));
         if (!rb)
-            return fail(err, cap, "redisUrl \"%.200s\": unclosed '['%s", url, "");
+            return fail(err, cap, "redisUrl \"%.200s\": unclosed '['", url);
         if (rb + 1 < hend && rb[1] != ':')
-            return fail(err, cap, "redisUrl \"%.200s\": expected ':' after ']'%s", url, "");
+            return fail(err, cap, "redisUrl \"%.200s\": expected ':' after ']'", url);
         colon = rb + 1 < hend ? rb + 1 : NULL;
         size_t hl = (size_t)(rb - p - 1);
         if (hl == 0 || hl >= sizeof(out->host))
-            return fail(err, cap, "redisUrl \"%.200s\": bad host%s", url, "");
+            return fail(err, cap, "redisUrl \"%.200s\": bad host", url);
         memcpy(out->host, p + 1, hl);
     } else {
         colon = memchr(p, ':', (size_t)(hend - p));
         size_t hl = (size_t)((colon ? colon : hend) - p);
         if (hl == 0 || hl >= sizeof(out->host))
-            return fail(err, cap, "redisUrl \"%.200s\": missing or too long host%s", url, "");
+            return fail(err, cap, "redisUrl \"%.200s\": missing or too long host", url);
         memcpy(out->host, p, hl);
     }
     if (colon) {
         char *e;
         long port = strtol(colon + 1, &e, 10);
         if (e != hend || colon + 1 == hend || port < 1 || port > 65535)
-            return fail(err, cap, "redisUrl \"%.200s\": bad port%s", url, "");
+            return fail(err, cap, "redisUrl \"%.200s\": bad port", url);
         out->port = (int)port;
     }
     if (slash && slash + 1 < end) {
@@ -342,7 +355,7 @@ static int admit_on(rl_redis_t *rd, rl_conn_t *k, void *arg, char *err, size_t c
     arg_num(&a, (int64_t)v->n);
     for (size_t s = 0; s < v->n; s++)
         if (arg_key(rd, &a, s, v->scopes[s].id, v->scopes[s].idlen) != 0)
-            return fail(err, cap, "rate-limit key for %.200s is too long%s", v->scopes[s].label, "");
+            return fail(err, cap, "rate-limit key for %.200s is too long", v->scopes[s].label);
     arg_num(&a, rd->lease_ms);
     arg_str(&a, call->ticket, strlen(call->ticket));
     for (size_t s = 0; s < v->n; s++)
@@ -357,7 +370,7 @@ static int admit_on(rl_redis_t *rd, rl_conn_t *k, void *arg, char *err, size_t c
         ok = rep->element[i]->type == REDIS_REPLY_INTEGER;
     if (!ok) {
         freeReplyObject(rep);
-        return fail(err, cap, "redis %s: the admission script answered something unexpected%s", rd->url.host, "");
+        return fail(err, cap, "redis %s: the admission script answered something unexpected", rd->url.host);
     }
     call->admitted = rep->element[0]->integer == 1;
     v->now_ms = rep->element[1]->integer;
@@ -397,7 +410,7 @@ static int complete_on(rl_redis_t *rd, rl_conn_t *k, void *arg, char *err, size_
     arg_num(&a, (int64_t)call->n);
     for (size_t s = 0; s < call->n; s++)
         if (arg_key(rd, &a, s, call->ids[s], call->idlens[s]) != 0)
-            return fail(err, cap, "rate-limit key too long%s%s", "", "");
+            return fail(err, cap, "rate-limit key too long");
     arg_str(&a, call->ticket, strlen(call->ticket));
     arg_num(&a, call->tokens);
     for (size_t s = 0; s < call->n; s++)

@@ -439,6 +439,11 @@ static void test_redis_url(void)
     CHECK(rl_redis_parse_url("redis://h:1/x", &u, err, sizeof(err)) == -1 && strstr(err, "bad database"));
     CHECK(rl_redis_parse_url("redis://", &u, err, sizeof(err)) == -1);
     CHECK(rl_redis_parse_url("unix://relative", &u, err, sizeof(err)) == -1);
+    /* a password with '@' in it; and errors never show the credentials */
+    CHECK(rl_redis_parse_url("redis://:p@ss@h:2", &u, err, sizeof(err)) == 0);
+    CHECK(strcmp(u.password, "p@ss") == 0 && strcmp(u.host, "h") == 0 && u.port == 2);
+    CHECK(rl_redis_parse_url("redis://bob:topsecret@h:0", &u, err, sizeof(err)) == -1);
+    CHECKF(!strstr(err, "topsecret") && strstr(err, "redis://***@h:0") && strstr(err, "bad port"), "err: %s", err);
 }
 
 /* ---- the Redis scripts against a real redis-server, when one is installed ---- */
