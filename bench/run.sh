@@ -37,6 +37,7 @@ DUR="${IG_BENCH_DURATION:-5}"
 STREAMS="${IG_BENCH_STREAMS:-5000}"
 PROFILE="${IG_BENCH_PROFILE:-1}"
 API_KEY="${IG_BENCH_API_KEY:-sk-bench}"
+API_KEY_HASH="$(printf %s "$API_KEY" | sha256sum | cut -d' ' -f1)"   # what (c)'s apikey plugin stores
 if [ "${IG_BENCH_QUICK:-0}" = 1 ]; then
   ROUNDS=1; DUR=2; STREAMS=500; PROFILE="${IG_BENCH_PROFILE:-0}"
 fi
@@ -238,7 +239,8 @@ gateway_config() { # variant port sim_port -> path
         for p in "${C_PLUGINS[@]:-}"; do
           [ -n "$p" ] && [ -f "$ROOT/bench/variant-c/$p.yaml" ] || continue
           echo "    $p:"
-          sed -e 's/^/      /' -e "s#@WORK@#$WORK#g" -e "s#@API_KEY@#$API_KEY#g" "$ROOT/bench/variant-c/$p.yaml"
+          sed -e 's/^/      /' -e "s#@WORK@#$WORK#g" -e "s#@API_KEY@#$API_KEY#g" -e "s#@API_KEY_HASH@#$API_KEY_HASH#g" \
+            "$ROOT/bench/variant-c/$p.yaml"
         done
       fi
     fi
