@@ -68,6 +68,17 @@ static void fw_on_response_end(void *state, ig_engine_req_t *r, int complete, ig
     oac_on_response_end(r, complete, sink);
 }
 
+/* How the scheduler runs faster-whisper-server for a model without static endpoints: its ASGI app
+ * under uvicorn on the replica's port, preloading the model's hf:// repo. */
+static const char *const fw_launch_argv[] = {"uvicorn", "--factory", "faster_whisper_server.main:create_app",
+                                             "--host", "{host}", "--port", "{port}", NULL};
+static const char *const fw_launch_env[] = {"WHISPER__MODEL={model_ref}", "ENABLE_UI=false", NULL};
+static const ig_launch_recipe_t fw_launch = {
+    .argv = fw_launch_argv,
+    .env = fw_launch_env,
+    .device_env = "CUDA_VISIBLE_DEVICES",
+};
+
 static const ig_engine_vtable_t fw_vtable = {
     .features = IG_FEATURE_SPEECH_TO_TEXT,
     .health_path = "/health",
@@ -76,6 +87,7 @@ static const ig_engine_vtable_t fw_vtable = {
     .prepare = fw_prepare,
     .on_response_data = fw_on_response_data,
     .on_response_end = fw_on_response_end,
+    .launch = &fw_launch,
 };
 
 static const char *const fw_aliases[] = {"FasterWhisper", NULL};

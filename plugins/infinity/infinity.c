@@ -90,6 +90,16 @@ static void infinity_on_response_end(void *state, ig_engine_req_t *r, int comple
     oac_on_response_end(r, complete, sink);
 }
 
+/* How the scheduler runs Infinity for a model without static endpoints (add --url-prefix to the
+ * model's args when plugins.options.infinity.urlPrefix is set). */
+static const char *const infinity_launch_argv[] = {"infinity_emb", "v2", "--model-id", "{model_ref}",
+                                                   "--served-model-name", "{served_name}", "--host", "{host}",
+                                                   "--port", "{port}", NULL};
+static const ig_launch_recipe_t infinity_launch = {
+    .argv = infinity_launch_argv,
+    .device_env = "CUDA_VISIBLE_DEVICES",
+};
+
 static const ig_engine_vtable_t infinity_vtable = {
     .features = IG_FEATURE_TEXT_EMBEDDING | IG_FEATURE_RERANKING,
     .health_path = "/health", /* never under the url prefix */
@@ -98,6 +108,7 @@ static const ig_engine_vtable_t infinity_vtable = {
     .prepare = infinity_prepare,
     .on_response_data = infinity_on_response_data,
     .on_response_end = infinity_on_response_end,
+    .launch = &infinity_launch,
 };
 
 static const char *const infinity_aliases[] = {"Infinity", NULL};

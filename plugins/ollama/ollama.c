@@ -255,6 +255,21 @@ static void ollama_on_response_end(void *state, ig_engine_req_t *r, int complete
         r->usage.completion_tokens = oac_stream_text_chunks(r); /* one token per chunk */
 }
 
+/*
+ * How the scheduler runs Ollama for a model without static endpoints: `ollama serve` bound to the
+ * replica's port (OLLAMA_HOST), then the model's tag pulled before the replica takes requests.
+ */
+static const char *const ollama_launch_argv[] = {"ollama", "serve", NULL};
+static const char *const ollama_launch_env[] = {"OLLAMA_HOST={host}:{port}", NULL};
+static const ig_launch_recipe_t ollama_launch = {
+    .argv = ollama_launch_argv,
+    .env = ollama_launch_env,
+    .device_env = "CUDA_VISIBLE_DEVICES",
+    .warmup_method = "POST",
+    .warmup_path = "/api/pull",
+    .warmup_body = "{\"model\":\"{model_ref}\",\"stream\":false}",
+};
+
 static const ig_engine_vtable_t ollama_vtable = {
     .features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_TEXT_EMBEDDING,
     .health_path = "/api/version",
@@ -265,6 +280,7 @@ static const ig_engine_vtable_t ollama_vtable = {
     .on_response_end = ollama_on_response_end,
     .before_send = ollama_before_send,
     .on_control_done = ollama_on_control_done,
+    .launch = &ollama_launch,
 };
 
 static const char *const ollama_aliases[] = {"OLlama", "Ollama", NULL};

@@ -356,6 +356,35 @@ describe('devices', () => {
   });
 });
 
+describe('engine warmup (Ollama pulls its model before it serves)', () => {
+  it('an Ollama replica is pulled (POST /api/pull), then serves', async () => {
+    const cfg = gatewayConfig([
+      {
+        name: 'llama',
+        engine: 'OLlama',
+        url: 'ollama://llama3.2:1b',
+        features: ['TextGeneration'],
+        resourceProfile: 'cpu:1',
+        minReplicas: 0,
+        maxReplicas: 1,
+        // the recipe's argv is `ollama serve` with OLLAMA_HOST: ig-sim reads its address from the same variable here
+        command: ['/bin/sh', '-c', `exec "${simPath()}" --api ollama --listen "$OLLAMA_HOST" --served-model-name llama3.2:1b`],
+      },
+    ]);
+    cfg.plugins = { dir: PLUGINS_DIR, load: ['ollama', 'leastload'] };
+    const gw = await startGateway(cfg);
+    const r = await chat(gw, 'llama');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.model, 'llama');
+    assert.match(gw.stderr, /model llama: replica \d+ healthy; warming up \(POST \/api\/pull\)/);
+    assert.match(gw.stderr, /model llama: replica \d+ serving/);
+    const [child] = replicasOf(gw, 'llama3.2:1b');
+    assert.match(child.env.OLLAMA_HOST, /^127\.0\.0\.1:\d+$/);
+    await gw.checkAliveAndStop();
+    assert.ok(gone(child.pid));
+  });
+});
+
 describe('no orphans when the gateway is SIGKILLed', () => {
   it('replicas die with the gateway (PR_SET_PDEATHSIG)', async () => {
     const gw = await startGateway(gatewayConfig([simModel('orphan', { minReplicas: 1, maxReplicas: 1 })]));

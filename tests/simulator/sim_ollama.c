@@ -206,6 +206,14 @@ static void handle_version(h2o_req_t *req)
     sim_http_send(req, 200, SIM_CT_JSON, body, sizeof(body) - 1);
 }
 
+/* /api/pull with "stream":false: the model is "pulled" at once (the scheduler's warmup of an Ollama replica).
+ * Counted in /sim/stats as nothing; the body is not checked beyond being a request. */
+static void handle_api_pull(h2o_req_t *req)
+{
+    static const char body[] = "{\"status\":\"success\"}";
+    sim_http_send(req, 200, SIM_CT_JSON, body, sizeof(body) - 1);
+}
+
 /* /v1/models: {"object":"list","data":[{"id","object":"model","created","owned_by":"library"}]} */
 static void handle_v1_models(h2o_req_t *req)
 {
@@ -877,6 +885,7 @@ static const struct {
 } routes[] = {
     {"/", "GET", handle_root},
     {"/api/version", "GET", handle_version},
+    {"/api/pull", "POST", handle_api_pull},
     {"/api/tags", "GET", handle_api_tags},
     {"/api/ps", "GET", handle_api_ps},
     {"/api/chat", "POST", handle_api_chat},
