@@ -191,6 +191,20 @@ int ak_parse_limits(const ig_json_api_t *j, const ig_json_value_t *v, const char
     return 0;
 }
 
+/* Elements of an array, counted before anything is allocated for them. */
+static int count_items(const ig_json_api_t *j, const ig_json_value_t *v, size_t *n)
+{
+    ig_json_iter_t it;
+    ig_json_value_t item;
+    int r;
+    *n = 0;
+    if (j->iter_init(&it, v) != 0)
+        return -1;
+    while ((r = j->iter_next(&it, NULL, &item)) == 1)
+        (*n)++;
+    return r < 0 ? -1 : 0;
+}
+
 static char *sub(char *buf, size_t cap, const char *path, const char *field)
 {
     snprintf(buf, cap, "%s%s%s", path && *path ? path : "", path && *path ? "." : "", field);
@@ -274,7 +288,13 @@ int ak_parse_models(const ig_json_api_t *j, const ig_json_value_t *v, const char
 {
     if (v->type != IG_JSON_ARRAY)
         return fail(e, path, NULL, "expected an array of model names, got %s", type_name(v->type));
-    const char **list = ig_arena_array(a, AK_MODELS_MAX + 1, sizeof(*list));
+    size_t total = 0;
+    if (count_items(j, v, &total) != 0)
+        return fail(e, path, NULL, "malformed array");
+    if (total > AK_MODELS_MAX)
+        return fail(e, path, NULL, "more than %d entries", AK_MODELS_MAX);
+    /* exact size: a store of many keys reads this for every row */
+    const char **list = ig_arena_array(a, total + 1, sizeof(*list));
     if (!list)
         return fail(e, path, NULL, "out of memory");
     ig_json_iter_t it;
@@ -282,17 +302,13 @@ int ak_parse_models(const ig_json_api_t *j, const ig_json_value_t *v, const char
     size_t count = 0;
     j->iter_init(&it, v);
     int r;
-    while ((r = j->iter_next(&it, NULL, &item)) == 1) {
-        if (count == AK_MODELS_MAX)
-            return fail(e, path, NULL, "more than %d entries", AK_MODELS_MAX);
+    while (count < total && (r = j->iter_next(&it, NULL, &item)) == 1) {
         char p[128];
         snprintf(p, sizeof(p), "%s[%zu]", path, count);
         if (get_string(j, &item, p, NULL, 0, a, &list[count], e) != 0)
             return -1;
         count++;
     }
-    if (r < 0)
-        return fail(e, path, NULL, "malformed array");
     *models = list;
     *n = count;
     return 0;
@@ -399,25 +415,25 @@ static int publish_field(void *vctx, int which, const ig_json_value_t *v)
         return ak_parse_limits(c->j, v, "limits", &c->out->limits, c->e);
     if (v->type != IG_JSON_ARRAY)
         return fail(c->e, "customers", NULL, "expected an array of customer ids, got %s", type_name(v->type));
-    const char **list = ig_arena_array(c->a, AK_MODELS_MAX + 1, sizeof(*list));
+    size_t total = 0;
+    if (count_items(c->j, v, &total) != 0)
+        return fail(c->e, "customers", NULL, "malformed array");
+    if (total > AK_MODELS_MAX)
+        return fail(c->e, "customers", NULL, "more than %d entries", AK_MODELS_MAX);
+    const char **list = ig_arena_array(c->a, total + 1, sizeof(*list));
     if (!list)
         return fail(c->e, "customers", NULL, "out of memory");
     ig_json_iter_t it;
     ig_json_value_t item;
     size_t n = 0;
     c->j->iter_init(&it, v);
-    int r;
-    while ((r = c->j->iter_next(&it, NULL, &item)) == 1) {
-        if (n == AK_MODELS_MAX)
-            return fail(c->e, "customers", NULL, "more than %d entries", AK_MODELS_MAX);
+    while (n < total && c->j->iter_next(&it, NULL, &item) == 1) {
         char p[48];
         snprintf(p, sizeof(p), "customers[%zu]", n);
         if (get_string(c->j, &item, p, NULL, 1, c->a, &list[n], c->e) != 0)
             return -1;
         n++;
     }
-    if (r < 0)
-        return fail(c->e, "customers", NULL, "malformed array");
     c->out->customers = list;
     c->out->ncustomers = n;
     c->has_customers = 1;

@@ -47,6 +47,27 @@ static void *push(void **arr, size_t *n, size_t *cap, size_t sz)
     return slot;
 }
 
+static int reserve(void **arr, size_t *cap, size_t want, size_t sz)
+{
+    if (want <= *cap)
+        return 0;
+    void *p = realloc(*arr, want * sz);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = want;
+    return 0;
+}
+
+int ak_set_reserve(ak_set_t *s, size_t customers, size_t keys, size_t pubs)
+{
+    return reserve((void **)&s->customers, &s->capcustomers, customers, sizeof(ak_customer_t)) ||
+                   reserve((void **)&s->keys, &s->capkeys, keys, sizeof(ak_key_t)) ||
+                   reserve((void **)&s->pubs, &s->cappubs, pubs, sizeof(ak_publication_t))
+               ? -1
+               : 0;
+}
+
 ak_customer_t *ak_set_add_customer(ak_set_t *s)
 {
     return push((void **)&s->customers, &s->ncustomers, &s->capcustomers, sizeof(ak_customer_t));

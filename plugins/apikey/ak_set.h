@@ -71,6 +71,8 @@ typedef struct ak_set_s {
 
 ak_set_t *ak_set_new(void);
 void ak_set_free(ak_set_t *s);
+/* Room for this many of each up front (a store read knows its row counts). 0 or -1. */
+int ak_set_reserve(ak_set_t *s, size_t customers, size_t keys, size_t pubs);
 /* Appends (copies nothing: strings must already be in s->arena). Pointer to the new slot or NULL. */
 ak_customer_t *ak_set_add_customer(ak_set_t *s);
 ak_key_t *ak_set_add_key(ak_set_t *s);

@@ -7,6 +7,7 @@
  *    commit happened: the snapshot pointer and its contents are the same objects as before);
  *  - what the API answers is what it accepts: every "limits" object in a successful answer reads
  *    back through the same strict reader.
+ * The store starts afresh every 500 inputs (the seeded customer "beta", key "b1", publication "m1").
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +56,7 @@ static const struct {
 
 static void *gen_state;
 static ak_proc_t *proc;
+static unsigned runs;
 
 static int call(const char *method, const char *path, const char *body, size_t len, pool_t *pool,
                 ig_http_exchange_t *x)
@@ -133,6 +135,12 @@ static void check_limits(const ig_json_value_t *v, int depth)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    /* a fresh store now and then: accepted creates pile up, and every write reads the store back */
+    if (gen_state && ++runs % 500 == 0) {
+        infergate_plugin.fini(gen_state);
+        infergate_plugin.unload(proc);
+        gen_state = NULL;
+    }
     if (!gen_state)
         setup();
     if (size < 1)
