@@ -226,6 +226,31 @@ describe('ratelimit, in-process counters', () => {
       })));
       return rs.every((s) => s === 200);
     }, { timeoutMs: SLOW ? 20000 : 10000, what: 'the cancelled stream\'s slot given back' });
+    // HTTP/2: two streams reset by the client (RST_STREAM CANCEL) once they are answered
+    const session = http2.connect(gw.url);
+    session.on('error', () => {});
+    try {
+      // (the slots of the requests above come back when the gateway disposes of them, a moment
+      // after their clients saw the end: retry until both streams are admitted together)
+      await waitFor(async () => {
+        const st = await Promise.all([0, 1].map(() => new Promise((resolve) => {
+          const req = session.request({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' });
+          req.on('error', () => resolve(0));
+          req.on('response', (h) => {
+            req.close(http2.constants.NGHTTP2_CANCEL);
+            resolve(h[':status']);
+          });
+          req.end(JSON.stringify(chatBody('conc-model', { stream: true, max_tokens: 200 })));
+        })));
+        return st.every((x) => x === 200);
+      }, { timeoutMs: SLOW ? 20000 : 10000, what: 'two streams admitted at once' });
+      await waitFor(async () => {
+        const rs = await h2Batch(gw.url, 2, chatBody('conc-model', { max_tokens: 1 }));
+        return rs.every((r) => r.status === 200);
+      }, { timeoutMs: SLOW ? 20000 : 10000, what: 'the reset streams\' slots given back' });
+    } finally {
+      session.close();
+    }
   });
 
   it('the official SDK raises RateLimitError (maxRetries: 0)', async () => {
