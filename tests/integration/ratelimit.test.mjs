@@ -99,8 +99,10 @@ describe('ratelimit, in-process counters', () => {
   });
 
   it(`requestsPerMinute ${RPM}: exactly ${RPM} of 50 concurrent streams on one HTTP/2 connection are admitted`, async () => {
+    const seen = (await sim.stats()).requests;
     const res = await h2Batch(gw.url, 50, chatBody('rpm-model'));
     const ok = res.filter((r) => r.status === 200);
+    assert.equal((await sim.stats()).requests - seen, RPM, 'requests the engine saw');
     const refused = res.filter((r) => r.status === 429);
     assert.equal(ok.length, RPM, `statuses: ${res.map((r) => r.status).join(',')}`);
     assert.equal(refused.length, 50 - RPM);
@@ -108,7 +110,6 @@ describe('ratelimit, in-process counters', () => {
     const remaining = ok.map((r) => assertRateHeaders(r.headers, { limit: RPM }).remaining).sort((a, b) => a - b);
     assert.deepEqual(remaining, Array.from({ length: RPM }, (_, i) => i));
     for (const r of ok) assert.ok(r.json?.choices?.length, r.text);
-    // the engine saw only the admitted ones
     for (const r of refused) {
       assertOpenAIError({ status: r.status, json: r.json, text: r.text }, 429, {
         type: 'rate_limit_exceeded', code: 'rate_limit_exceeded',
@@ -174,7 +175,8 @@ describe('ratelimit, in-process counters', () => {
     assert.match(e.message, new RegExp(`tokens per minute \\(TPM\\) on model "tok-model": limit ${TPM}, used ${3 * u}`));
     assertRateHeaders(r4.headers, { limit: TPM, remaining: 0 }, 'tokens');
     assert.ok(Number(r4.headers.get('retry-after')) >= 1);
-    if (before !== undefined) assert.equal((await sim.stats()).requests, before, 'the refused request reached the engine');
+    assert.equal(typeof before, 'number');
+    assert.equal((await sim.stats()).requests, before, 'the refused request reached the engine');
   });
 
   it(`maxConcurrent ${CONC}: a third stream is refused while two are open, admitted once they end`, async () => {
