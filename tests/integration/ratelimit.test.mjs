@@ -94,6 +94,7 @@ describe('ratelimit, in-process counters', () => {
         model('sdk-model', [sim], { limits: { requestsPerMinute: 1 } }),
         model('free-model', [sim]),
         model('multi-model', [sim], { limits: { requestsPerMinute: 30 } }),
+        model('burst-model', [sim], { limits: { requestsPerMinute: 6, burst: 3 } }),
       ],
     });
   });
@@ -125,6 +126,19 @@ describe('ratelimit, in-process counters', () => {
     assert.equal(all.filter((r) => r.status === 429).length, 50);
     const remaining = all.filter((r) => r.status === 200).map((r) => Number(r.headers['x-ratelimit-remaining-requests']));
     assert.deepEqual(remaining.sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  it('burst 3 at 6/min: 3 of 10 simultaneous streams, the rest told to come back when the bucket refills (10 s)', async () => {
+    const res = await h2Batch(gw.url, 10, chatBody('burst-model'));
+    const ok = res.filter((r) => r.status === 200);
+    assert.equal(ok.length, 3, res.map((r) => r.status).join(','));
+    // the bucket is the tightest limit: the headers describe it
+    assert.deepEqual(ok.map((r) => assertRateHeaders(r.headers, { limit: 3 }).remaining).sort(), [0, 1, 2]);
+    for (const r of res.filter((x) => x.status === 429)) {
+      assert.match(r.json.error.message, /burst requests on model "burst-model": limit 3, used 3/);
+      const ra = Number(r.headers['retry-after']);
+      assert.ok(ra >= 1 && ra <= 10, `retry-after ${ra}`);
+    }
   });
 
   it('a 429 names the limit and the model, with Retry-After and the x-ratelimit-* headers (curl, HTTP/1.1)', async () => {
