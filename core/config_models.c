@@ -221,7 +221,14 @@ static void parse_resource_profile(ig_cfg_ctx_t *c, yaml_node_t *node, const cha
     for (size_t i = 0; i < c->cfg->nprofiles; i++) {
         const char *pn = c->cfg->profiles[i].name;
         if (strlen(pn) == nlen && memcmp(pn, s, nlen) == 0) {
-            m->profile = &c->cfg->profiles[i];
+            const ig_resource_profile_t *rp = &c->cfg->profiles[i];
+            /* a replica could never get its devices: say so now rather than wait forever */
+            if (rp->ndevices > 0 && (size_t)count > rp->ndevices) {
+                ig_yaml_error(y, node, path, "a replica needs %d devices but profile \"%s\" has %zu", (int)count, pn,
+                              rp->ndevices);
+                return;
+            }
+            m->profile = rp;
             m->resource_profile = ig_cfg_strdup(c, s);
             m->resource_count = (int)count;
             return;
