@@ -321,6 +321,7 @@ describe('devices', () => {
   });
 
   it('a higher priority model preempts a lower one; devices are never double-booked meanwhile', async () => {
+    const lowPids = children(gw.pid).map((c) => c.pid);
     const high = simModel('vip', { resourceProfile: 'gpu:1', minReplicas: 1, maxReplicas: 1, priorityClassName: 'high' });
     const text = fs.readFileSync(gw.configPath, 'utf8').replace(/^models:\n/m, `models:\n${toYaml([high], '  ')}\n`);
     fs.writeFileSync(gw.configPath, text);
@@ -342,6 +343,8 @@ describe('devices', () => {
     assert.match(metrics.text, /^infergate_replica_preemptions_total\{model="[ab]"\} 1$/m);
     const r = await chat(gw, 'vip');
     assert.equal(r.status, 200, r.text);
+    // the reload kept the replica it did not preempt: same process, not restarted
+    assert.equal(lowPids.filter((pid) => !gone(pid)).length, 1, `low replicas before: ${lowPids}, now: ${children(gw.pid).map((c) => c.pid)}`);
     // the low models cannot take it back: still 2 replicas in all, distinct devices
     for (let i = 0; i < 10; i++) {
       assert.equal(assertNoDoubleBooking().length, 2);
