@@ -117,6 +117,8 @@ void ig_access_log_write(ig_access_log_t *log, const ig_access_entry_t *e)
     if (e->prompt_tokens >= 0 || e->completion_tokens >= 0)
         put_fmt(&l, ",\"prompt_tokens\":%lld,\"completion_tokens\":%lld", (long long)e->prompt_tokens,
                 (long long)e->completion_tokens);
+    if (e->audio_seconds > 0)
+        put_fmt(&l, ",\"audio_seconds\":%.3f", e->audio_seconds);
     l.buf[l.len++] = '}';
     l.buf[l.len++] = '\n';
     ssize_t w;

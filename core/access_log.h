@@ -33,6 +33,7 @@ typedef struct {
     const char *key_id;
     size_t key_id_len;
     int64_t prompt_tokens, completion_tokens; /* -1 when unknown */
+    double audio_seconds; /* transcriptions and translations; logged only when > 0 */
 } ig_access_entry_t;
 
 /* target: "-" stdout, "off", or a file path (appended). NULL with msg on error. */

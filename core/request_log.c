@@ -57,6 +57,7 @@ static void on_dispose(void *p)
         .outcome = log->outcome,
         .prompt_tokens = log->has_usage ? log->usage.prompt_tokens : -1,
         .completion_tokens = log->has_usage ? log->usage.completion_tokens : -1,
+        .audio_seconds = log->has_usage ? log->usage.audio_seconds : -1,
     };
     if (log->principal) {
         e.customer = log->principal->customer_id.ptr;

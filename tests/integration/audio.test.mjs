@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import OpenAI, { toFile } from 'openai';
-import { startSim, startGateway, curl, assertOpenAIError, parseSSE, http, sleep, PLUGINS_DIR } from './harness.mjs';
+import { startSim, startGateway, curl, assertOpenAIError, parseSSE, http, sleep, waitFor, PLUGINS_DIR } from './harness.mjs';
 
 const FW = 'whisper-small'; // FasterWhisper, served as the hf:// repo
 const FW_REPO = 'Systran/faster-whisper-small';
@@ -150,6 +150,12 @@ describe('audio: transcriptions and translations', () => {
     assert.deepEqual(r.usage, { type: 'duration', seconds: 2 });
     assert.equal((await vlAudio()).last.model, VL_SERVED);
     assert.equal(await billedSeconds(VL), before + 2);
+    // the access log (JSON lines on stdout) carries the billed seconds too
+    const logged = () => gw.stdout.split('\n').filter((l) => l.includes('"audio_seconds"')).map((l) => JSON.parse(l))
+      .filter((r) => r.model === VL && r.path === '/v1/audio/transcriptions');
+    const [rec] = await waitFor(() => (logged().length ? logged() : null), { what: 'an access-log record with audio_seconds' });
+    assert.equal(rec.audio_seconds, 2);
+    assert.equal(rec.status, 200);
     const t = await client.audio.translations.create({ file: await toFile(WAV, 'a.wav'), model: VL });
     assert.equal(t.text, 'translated1 translated2 translated3');
   });
