@@ -138,6 +138,23 @@ describe('rerank, score and Infinity', () => {
     assert.match(e.message, /no\/such-model/);
   });
 
+  it('Infinity\'s own validation (over 2048 documents: FastAPI 422 with a detail list) reaches the client OpenAI-shaped', async () => {
+    const documents = Array.from({ length: 2049 }, (_, i) => `doc ${i}`);
+    const r = await http(`${gw.url}/v1/rerank`, { method: 'POST', body: { model: RERANK, query: 'doc', documents } });
+    const e = assertOpenAIError(r, 422, { type: 'invalid_request_error' });
+    assert.match(e.message, /2048/);
+  });
+
+  it('"stream": true on a rerank is ignored: one JSON answer', async () => {
+    const r = await http(`${gw.url}/v1/rerank`, {
+      method: 'POST',
+      body: { model: RERANK, query: QUERY, documents: DOCS, stream: true, stream_options: { include_usage: true } },
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.headers.get('content-type'), /application\/json/);
+    assert.equal(r.json.results[0].index, BEST);
+  });
+
   it('an engine 500 on Infinity becomes a 502 naming the cause', async () => {
     await inf.fault('500');
     try {
