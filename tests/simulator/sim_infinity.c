@@ -34,24 +34,6 @@ static void send_error(h2o_req_t *req, int status, const char *message)
 
 static void send_500(h2o_req_t *req) { send_error(req, 500, "InternalServerError: ig-sim: injected fault (500)"); }
 
-/* FastAPI's request validation failure: 422 {"detail":[{"type","loc":["body",field],"msg","input":null}]}. */
-static void send_422(h2o_req_t *req, const char *type, const char *field, const char *msg)
-{
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"detail\":[{\"type\":");
-    sim_buf_put_json_str(b, type, strlen(type));
-    sim_buf_lit(b, ",\"loc\":[\"body\"");
-    if (field != NULL) {
-        sim_buf_putc(b, ',');
-        sim_buf_put_json_str(b, field, strlen(field));
-    }
-    sim_buf_lit(b, "],\"msg\":");
-    sim_buf_put_json_str(b, msg, strlen(msg));
-    sim_buf_lit(b, ",\"input\":null}]}");
-    sim_http_send(req, 422, SIM_CT_JSON, b->base, b->len);
-}
-
 static void put_id_created(sim_buf_t *b, sim_worker_t *w)
 {
     /* infinity-<uuid4> */
@@ -104,7 +86,7 @@ static const char *resolve_model(h2o_req_t *req, const sj_doc_t *d)
     if (m < 0)
         return sim_config_primary_model();
     if (sj_type(d, (uint32_t)m) != SJ_STRING) {
-        send_422(req, "string_type", "model", "Input should be a valid string");
+        sim_http_send_422(req, "string_type", "model", "Input should be a valid string");
         return NULL;
     }
     char *name = h2o_mem_alloc_pool(&req->pool, d->nodes[m].len + 1);
@@ -125,11 +107,11 @@ static const char *resolve_model(h2o_req_t *req, const sj_doc_t *d)
 static int parse_body(h2o_req_t *req, sj_doc_t *d)
 {
     if (sj_parse(d, req->entity.base != NULL ? req->entity.base : "", req->entity.len) != 0) {
-        send_422(req, "json_invalid", NULL, "JSON decode error");
+        sim_http_send_422(req, "json_invalid", NULL, "JSON decode error");
         return -1;
     }
     if (sj_type(d, 0) != SJ_OBJECT) {
-        send_422(req, "model_attributes_type", NULL, "Input should be a valid dictionary or object to extract fields from");
+        sim_http_send_422(req, "model_attributes_type", NULL, "Input should be a valid dictionary or object to extract fields from");
         return -1;
     }
     return 0;
@@ -139,11 +121,11 @@ static int parse_body(h2o_req_t *req, sj_doc_t *d)
 static int check_string(h2o_req_t *req, const sj_doc_t *d, uint32_t node, const char *field)
 {
     if (sj_type(d, node) != SJ_STRING) {
-        send_422(req, "string_type", field, "Input should be a valid string");
+        sim_http_send_422(req, "string_type", field, "Input should be a valid string");
         return -1;
     }
     if (d->nodes[node].len > INF_MAX_CHARS * 4 || text_chars(req, d, node) > INF_MAX_CHARS) {
-        send_422(req, "string_too_long", field, "String should have at most 122880 characters");
+        sim_http_send_422(req, "string_too_long", field, "String should have at most 122880 characters");
         return -1;
     }
     return 0;
@@ -154,7 +136,7 @@ static int check_string_list(h2o_req_t *req, const sj_doc_t *d, uint32_t arr, co
 {
     uint32_t n = d->nodes[arr].count;
     if (n < 1 || n > INF_MAX_ITEMS) {
-        send_422(req, n < 1 ? "too_short" : "too_long", field,
+        sim_http_send_422(req, n < 1 ? "too_short" : "too_long", field,
                  n < 1 ? "List should have at least 1 item after validation, not 0"
                        : "List should have at most 2048 items after validation");
         return -1;
@@ -172,7 +154,7 @@ static int opt_bool(h2o_req_t *req, const sj_doc_t *d, const char *field, int *o
         return 0;
     sj_type_t t = sj_type(d, (uint32_t)i);
     if (t != SJ_TRUE && t != SJ_FALSE) {
-        send_422(req, "bool_parsing", field, "Input should be a valid boolean");
+        sim_http_send_422(req, "bool_parsing", field, "Input should be a valid boolean");
         return -1;
     }
     *out = t == SJ_TRUE;
@@ -205,18 +187,18 @@ static void handle_embeddings(h2o_req_t *req)
         if (sj_str_eq(d, (uint32_t)fmt, "base64")) {
             base64 = 1;
         } else if (!sj_str_eq(d, (uint32_t)fmt, "float")) {
-            send_422(req, "enum", "encoding_format", "Input should be 'float' or 'base64'");
+            sim_http_send_422(req, "enum", "encoding_format", "Input should be 'float' or 'base64'");
             return;
         }
     }
     int64_t modality = sj_obj_get(d, 0, "modality");
     if (modality >= 0 && !sj_str_eq(d, (uint32_t)modality, "text")) {
-        send_422(req, "union_tag_invalid", NULL, "ig-sim simulates text embeddings only: 'modality' must be 'text'");
+        sim_http_send_422(req, "union_tag_invalid", NULL, "ig-sim simulates text embeddings only: 'modality' must be 'text'");
         return;
     }
     int64_t in = sj_obj_get(d, 0, "input");
     if (in < 0) {
-        send_422(req, "missing", "input", "Field required");
+        sim_http_send_422(req, "missing", "input", "Field required");
         return;
     }
     if (sj_type(d, (uint32_t)in) == SJ_ARRAY ? check_string_list(req, d, (uint32_t)in, "input") != 0
@@ -264,13 +246,13 @@ static void handle_rerank(h2o_req_t *req)
         return;
     int64_t q = sj_obj_get(d, 0, "query"), docs = sj_obj_get(d, 0, "documents"), top = sj_obj_get(d, 0, "top_n");
     if (q < 0) {
-        send_422(req, "missing", "query", "Field required");
+        sim_http_send_422(req, "missing", "query", "Field required");
         return;
     }
     if (check_string(req, d, (uint32_t)q, "query") != 0)
         return;
     if (docs < 0 || sj_type(d, (uint32_t)docs) != SJ_ARRAY) {
-        send_422(req, docs < 0 ? "missing" : "list_type", "documents", docs < 0 ? "Field required" : "Input should be a valid list");
+        sim_http_send_422(req, docs < 0 ? "missing" : "list_type", "documents", docs < 0 ? "Field required" : "Input should be a valid list");
         return;
     }
     if (check_string_list(req, d, (uint32_t)docs, "documents") != 0)
@@ -281,11 +263,11 @@ static void handle_rerank(h2o_req_t *req)
     int64_t top_n = 0;
     if (top >= 0 && sj_type(d, (uint32_t)top) != SJ_NULL) {
         if (sj_get_int(d, (uint32_t)top, &top_n) != 0) {
-            send_422(req, "int_parsing", "top_n", "Input should be a valid integer");
+            sim_http_send_422(req, "int_parsing", "top_n", "Input should be a valid integer");
             return;
         }
         if (top_n <= 0) {
-            send_422(req, "greater_than", "top_n", "Input should be greater than 0");
+            sim_http_send_422(req, "greater_than", "top_n", "Input should be greater than 0");
             return;
         }
     }
