@@ -189,6 +189,10 @@ static int ak_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **st
         return host->error(err, "no process state (the core did not call load())");
     pthread_mutex_lock(&p->write_lock);
     int rc = p->store ? 0 : open_store(host, p, ctx->state_dir, err);
+    if (p->store && ctx->generation > 1 && ctx->state_dir &&
+        strncmp(ak_store_path(p->store), ctx->state_dir, strlen(ctx->state_dir)) != 0)
+        host->log(IG_LOG_WARN, "apikey", "server.stateDir changed to %s: the key store stays %s until a restart",
+                  ctx->state_dir, ak_store_path(p->store));
     pthread_mutex_unlock(&p->write_lock);
     if (rc != 0)
         return -1;
