@@ -147,7 +147,7 @@ static int check_text_list(h2o_req_t *req, const sj_doc_t *d, uint32_t arr, cons
     return 0;
 }
 
-static void finish(h2o_req_t *req, sim_buf_t *b, sim_fault_mode_t fault, uint64_t tokens)
+void sim_rerank_send_answer(h2o_req_t *req, sim_buf_t *b, sim_fault_mode_t fault, uint64_t tokens)
 {
     SIM_STAT_ADD(prompt_tokens, tokens);
     if (fault == SIM_FAULT_DIE_MID_STREAM)
@@ -217,7 +217,7 @@ void sim_rerank_handle_vllm_rerank(h2o_req_t *req)
         sim_buf_putc(b, '}');
     }
     sim_buf_lit(b, "]}");
-    finish(req, b, fault, tokens);
+    sim_rerank_send_answer(req, b, fault, tokens);
 }
 
 /* text_1 / text_2: a string or a non-empty list of strings.  Sets *list (-1: a single string). */
@@ -309,5 +309,5 @@ void sim_rerank_handle_vllm_score(h2o_req_t *req)
     sim_buf_lit(b, "],\"usage\":");
     sim_openai_put_usage(b, tokens, 0, 1, -1);
     sim_buf_putc(b, '}');
-    finish(req, b, fault, tokens);
+    sim_rerank_send_answer(req, b, fault, tokens);
 }
