@@ -161,15 +161,6 @@ static int opt_bool(h2o_req_t *req, const sj_doc_t *d, const char *field, int *o
     return 0;
 }
 
-static void finish(h2o_req_t *req, sim_buf_t *b, sim_fault_mode_t fault, uint64_t tokens)
-{
-    SIM_STAT_ADD(prompt_tokens, tokens);
-    if (fault == SIM_FAULT_DIE_MID_STREAM)
-        sim_openai_send_half_then_die(req, b);
-    else
-        sim_http_send_buf(req, 200, b);
-}
-
 /* ---- POST /embeddings -------------------------------------------------------------------------- */
 
 static void handle_embeddings(h2o_req_t *req)
@@ -230,7 +221,7 @@ static void handle_embeddings(h2o_req_t *req)
     put_usage(b, tokens);
     put_id_created(b, w);
     sim_buf_putc(b, '}');
-    finish(req, b, fault, tokens);
+    sim_rerank_send_answer(req, b, fault, tokens);
 }
 
 /* ---- POST /rerank ------------------------------------------------------------------------------ */
@@ -305,7 +296,7 @@ static void handle_rerank(h2o_req_t *req)
     put_usage(b, tokens);
     put_id_created(b, w);
     sim_buf_putc(b, '}');
-    finish(req, b, fault, tokens);
+    sim_rerank_send_answer(req, b, fault, tokens);
 }
 
 /* ---- GET /models, GET /health ------------------------------------------------------------------- */
