@@ -271,6 +271,21 @@ static int refresh(ak_proc_t *p, ig_http_exchange_t *x)
     return 0;
 }
 
+/*
+ * Ends an admin write begun with ak_store_begin: commits when ok says every statement went in (else
+ * rolls back and answers 500 naming what), then reads the store back. 1 when the caller should
+ * answer from the new set.
+ */
+static int stored(ak_proc_t *p, ig_http_exchange_t *x, const char *what, int ok)
+{
+    if (!ok || ak_store_commit(p->store) != 0) {
+        server_error(x, what, ak_store_error(p->store));
+        ak_store_rollback(p->store);
+        return 0;
+    }
+    return refresh(p, x) == 0;
+}
+
 static const ak_customer_t *find_customer(ak_gen_t *g, const char *id)
 {
     const ak_customer_t *c = ak_set_customer(g->config, id, strlen(id));
@@ -313,11 +328,8 @@ static int customer_create(ak_gen_t *g, ig_http_exchange_t *x)
     c.created = (int64_t)time(NULL);
     if (find_customer(g, c.id)) {
         conflict(x, "a customer \"%s\" exists already", c.id);
-    } else if (ak_store_begin(p->store) != 0 || ak_store_put_customer(p->store, x->host->json, &c) != 0 ||
-               ak_store_commit(p->store) != 0) {
-        server_error(x, "cannot store the customer", ak_store_error(p->store));
-        ak_store_rollback(p->store);
-    } else if (refresh(p, x) == 0) {
+    } else if (stored(p, x, "cannot store the customer", ak_store_begin(p->store) == 0 &&
+                      ak_store_put_customer(p->store, x->host->json, &c) == 0)) {
         ak_buf_t b = {.j = x->host->json};
         customer_json(&b, find_customer(g, c.id));
         reply(x, 201, &b);
@@ -347,11 +359,8 @@ static int customer_limits(ak_gen_t *g, ig_http_exchange_t *x, const char *id)
     } else {
         ak_customer_t next = *c;
         next.limits = l;
-        if (ak_store_begin(p->store) != 0 || ak_store_put_customer(p->store, x->host->json, &next) != 0 ||
-            ak_store_commit(p->store) != 0) {
-            server_error(x, "cannot store the limits", ak_store_error(p->store));
-            ak_store_rollback(p->store);
-        } else if (refresh(p, x) == 0) {
+        if (stored(p, x, "cannot store the limits", ak_store_begin(p->store) == 0 &&
+                   ak_store_put_customer(p->store, x->host->json, &next) == 0)) {
             ak_buf_t b = {.j = x->host->json};
             customer_json(&b, find_customer(g, id));
             reply(x, 200, &b);
@@ -361,13 +370,8 @@ static int customer_limits(ak_gen_t *g, ig_http_exchange_t *x, const char *id)
     return 0;
 }
 
-int ak_admin_customers(void *state, ig_http_exchange_t *x, ig_error_t *err)
+static int admin_customers(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
 {
-    ak_gen_t *g = state;
-    char *seg[MAX_SEGMENTS];
-    int n = segments(x, seg);
-    if (n < 0)
-        return no_route(x);
     if (n == 0) {
         if (is(x, "POST"))
             return customer_create(g, x);
@@ -446,11 +450,8 @@ static int key_create(ak_gen_t *g, ig_http_exchange_t *x)
         server_error(x, "cannot make a key", "no randomness");
     } else {
         ak_key_hash(secret, strlen(secret), k.hash);
-        if (ak_store_begin(p->store) != 0 || ak_store_put_key(p->store, x->host->json, &k) != 0 ||
-            ak_store_commit(p->store) != 0) {
-            server_error(x, "cannot store the key", ak_store_error(p->store));
-            ak_store_rollback(p->store);
-        } else if (refresh(p, x) == 0) {
+        if (stored(p, x, "cannot store the key", ak_store_begin(p->store) == 0 &&
+                   ak_store_put_key(p->store, x->host->json, &k) == 0)) {
             ak_buf_t b = {.j = x->host->json};
             key_json(&b, find_key(g, k.id), secret);
             reply(x, 201, &b);
@@ -502,11 +503,8 @@ static int key_change(ak_gen_t *g, ig_http_exchange_t *x, const char *id, key_ch
             ak_key_hash(secret, strlen(secret), next.hash);
         if (what == KEY_LIMITS)
             next.limits = l;
-        if (ak_store_begin(p->store) != 0 || ak_store_put_key(p->store, x->host->json, &next) != 0 ||
-            ak_store_commit(p->store) != 0) {
-            server_error(x, "cannot store the key", ak_store_error(p->store));
-            ak_store_rollback(p->store);
-        } else if (refresh(p, x) == 0) {
+        if (stored(p, x, "cannot store the key", ak_store_begin(p->store) == 0 &&
+                   ak_store_put_key(p->store, x->host->json, &next) == 0)) {
             ak_buf_t b = {.j = x->host->json};
             key_json(&b, find_key(g, id), what == KEY_ROTATE ? secret : NULL);
             reply(x, 200, &b);
@@ -528,13 +526,8 @@ static void key_list(ak_buf_t *b, const ak_set_t *s, const char *customer, size_
     }
 }
 
-int ak_admin_keys(void *state, ig_http_exchange_t *x, ig_error_t *err)
+static int admin_keys(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
 {
-    ak_gen_t *g = state;
-    char *seg[MAX_SEGMENTS];
-    int n = segments(x, seg);
-    if (n < 0)
-        return no_route(x);
     if (n == 0) {
         if (is(x, "POST"))
             return key_create(g, x);
@@ -630,12 +623,7 @@ static int publish(ak_gen_t *g, ig_http_exchange_t *x, const char *model)
                                     old ? old->created : now);
         for (i = 0; rc == 0 && i < pub.ncustomers; i++)
             rc = ak_store_put_grant(p->store, x->host->json, model, pub.customers[i], &pub.limits, now);
-        if (rc == 0)
-            rc = ak_store_commit(p->store);
-        if (rc != 0) {
-            server_error(x, "cannot store the publication", ak_store_error(p->store));
-            ak_store_rollback(p->store);
-        } else if (refresh(p, x) == 0) {
+        if (stored(p, x, "cannot store the publication", rc == 0)) {
             ak_buf_t b = {.j = x->host->json};
             publication_json(&b, model, model_configured(x, model), ak_set_pub(p->stored, model, strlen(model)));
             reply(x, 200, &b);
@@ -656,11 +644,8 @@ static int unpublish(ak_gen_t *g, ig_http_exchange_t *x, const char *model, cons
     } else if (customer && !ak_pub_grant(old, customer, strlen(customer))) {
         fail(x, 404, "invalid_request_error", "not_found", NULL, "model \"%s\" is not published to customer \"%s\"",
              model, customer);
-    } else if (ak_store_begin(p->store) != 0 || ak_store_delete_grants(p->store, model, customer) < 0 ||
-               ak_store_commit(p->store) != 0) {
-        server_error(x, "cannot remove the publication", ak_store_error(p->store));
-        ak_store_rollback(p->store);
-    } else if (refresh(p, x) == 0) {
+    } else if (stored(p, x, "cannot remove the publication", ak_store_begin(p->store) == 0 &&
+                      ak_store_delete_grants(p->store, model, customer) >= 0)) {
         ak_buf_t b = {.j = x->host->json};
         publication_json(&b, model, model_configured(x, model), ak_set_pub(p->stored, model, strlen(model)));
         reply(x, 200, &b);
@@ -669,13 +654,8 @@ static int unpublish(ak_gen_t *g, ig_http_exchange_t *x, const char *model, cons
     return 0;
 }
 
-int ak_admin_models(void *state, ig_http_exchange_t *x, ig_error_t *err)
+static int admin_models(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
 {
-    ak_gen_t *g = state;
-    char *seg[MAX_SEGMENTS];
-    int n = segments(x, seg);
-    if (n < 0)
-        return no_route(x);
     if (n == 0) {
         if (!is(x, "GET"))
             return bad_method(x, "GET");
@@ -726,4 +706,19 @@ int ak_admin_models(void *state, ig_http_exchange_t *x, ig_error_t *err)
         return unpublish(g, x, seg[0], seg[2]);
     }
     return no_route(x);
+}
+
+int ak_admin(void *state, ig_http_exchange_t *x, ig_error_t *err)
+{
+    char *seg[MAX_SEGMENTS];
+    int n = segments(x, seg);
+    if (n < 0)
+        return no_route(x);
+    /* the route's prefix is what the core matched: the path starts with it */
+    static const char customers[] = "/admin/customers", keys[] = "/admin/keys";
+    if (x->path.len >= sizeof(customers) - 1 && memcmp(x->path.ptr, customers, sizeof(customers) - 1) == 0)
+        return admin_customers(state, x, seg, n);
+    if (x->path.len >= sizeof(keys) - 1 && memcmp(x->path.ptr, keys, sizeof(keys) - 1) == 0)
+        return admin_keys(state, x, seg, n);
+    return admin_models(state, x, seg, n);
 }

@@ -37,8 +37,7 @@ void ak_stored_release(ak_set_t *s);
 /* Replaces the stored set (caller holds write_lock). */
 void ak_stored_swap(ak_proc_t *p, ak_set_t *next);
 
-int ak_admin_customers(void *state, ig_http_exchange_t *x, ig_error_t *err);
-int ak_admin_keys(void *state, ig_http_exchange_t *x, ig_error_t *err);
-int ak_admin_models(void *state, ig_http_exchange_t *x, ig_error_t *err);
+/* The admin routes (/admin/customers, /admin/keys, /admin/models), one handler for the three. */
+int ak_admin(void *state, ig_http_exchange_t *x, ig_error_t *err);
 
 #endif

@@ -358,9 +358,9 @@ static const ig_auth_vtable_t ak_vtable = {
 };
 
 static const ig_route_decl_t ak_routes[] = {
-    {"/admin/customers", IG_ROUTE_ADMIN, ak_admin_customers},
-    {"/admin/keys", IG_ROUTE_ADMIN, ak_admin_keys},
-    {"/admin/models", IG_ROUTE_ADMIN, ak_admin_models},
+    {"/admin/customers", IG_ROUTE_ADMIN, ak_admin},
+    {"/admin/keys", IG_ROUTE_ADMIN, ak_admin},
+    {"/admin/models", IG_ROUTE_ADMIN, ak_admin},
     {NULL},
 };
 
