@@ -458,7 +458,7 @@ void oac_write_error(ig_engine_req_t *r, ig_sink_t *sink, const char *type, cons
     sink->write(sink, lit, n);
     sink->write(sink, ",\"type\":\"", 9);
     sink->write(sink, type, strlen(type));
-    sink->write(sink, "\",\"param\":null,\"code\":", 24);
+    sink->write(sink, "\",\"param\":null,\"code\":", 22);
     if (code != NULL) {
         sink->write(sink, "\"", 1);
         sink->write(sink, code, strlen(code));

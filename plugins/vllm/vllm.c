@@ -6,27 +6,77 @@
  * be billed; answers get the client's model name back and engine errors in
  * OpenAI's shape (plugins/common/openai_compat.c does the JSON work).
  */
+#include <stdlib.h>
 #include <string.h>
 #include "infergate/plugin.h"
 #include "oac_rerank.h"
 #include "openai_compat.h"
+#include "vllm_lora.h"
 #include "vllm_metrics.h"
 
 /* KubeAI's URL schemes for vLLM models. */
 static const char *const url_schemes[] = {"hf://", "s3://", "gs://", "oss://", "pvc://", NULL};
 
+typedef struct {
+    const ig_host_t *host;
+    epm_t *loaded;     /* (endpoint, adapter) → loaded: the process state, kept across reloads */
+    int load_adapters; /* plugins.options.vllm.loadAdapters */
+} vllm_t;
+
+static const ig_option_decl_t vllm_options[] = {
+    {"loadAdapters", IG_OPT_BOOL, "true",
+     "load a model's adapters into vLLM on first use (POST /v1/load_lora_adapter, per endpoint)"},
+    {NULL},
+};
+
+static int vllm_load(const ig_host_t *host, void **process_state, ig_error_t *err)
+{
+    *process_state = epm_create();
+    return *process_state ? 0 : host->error(err, "out of memory");
+}
+
+static void vllm_unload(void *process_state)
+{
+    epm_free(process_state);
+}
+
 static int vllm_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **state, ig_error_t *err)
 {
-    *state = (void *)host;
+    vllm_t *v = calloc(1, sizeof(*v));
+    if (v == NULL)
+        return host->error(err, "out of memory");
+    v->host = host;
+    v->loaded = ctx->process_state;
+    v->load_adapters = ctx->options != NULL && ctx->options[0].num != 0;
+    *state = v;
     return 0;
 }
 
 static void vllm_fini(void *state)
 {
+    free(state);
+}
+
+static int vllm_before_send(void *state, ig_engine_req_t *r, const ig_endpoint_t *ep, ig_engine_control_t *ctl,
+                            ig_error_t *err)
+{
+    vllm_t *v = state;
+    if (!v->load_adapters || r->adapter.len == 0)
+        return IG_ENGINE_SEND;
+    return vllm_lora_before_send(v->host, v->loaded, r, ep, ctl, err);
+}
+
+static int vllm_on_control_done(void *state, ig_engine_req_t *r, const ig_endpoint_t *ep, int status, const char *body,
+                                size_t len, ig_error_t *err)
+{
+    vllm_t *v = state;
+    return vllm_lora_control_done(v->host, v->loaded, r, ep, status, body, len, err);
 }
 
 static int vllm_model_init(const ig_host_t *host, void *state, ig_model_t *model, ig_error_t *err)
 {
+    if (((vllm_t *)state)->load_adapters && vllm_lora_check(host, model, err) != 0)
+        return -1;
     if (model->url == NULL)
         return 0;
     for (const char *const *s = url_schemes; *s != NULL; s++)
@@ -73,6 +123,9 @@ static void vllm_on_response_data(void *state, ig_engine_req_t *r, const char *d
 
 static void vllm_on_response_end(void *state, ig_engine_req_t *r, int complete, ig_sink_t *sink)
 {
+    vllm_t *v = state;
+    if (v->load_adapters && vllm_lora_response_end(v->host, v->loaded, r, complete, sink))
+        return; /* an adapter the engine lost: answered 503, forgotten */
     oac_on_response_end(r, complete, sink);
 }
 
@@ -106,6 +159,8 @@ static const ig_engine_vtable_t vllm_vtable = {
     .prepare = vllm_prepare,
     .on_response_data = vllm_on_response_data,
     .on_response_end = vllm_on_response_end,
+    .before_send = vllm_before_send,
+    .on_control_done = vllm_on_control_done,
     .launch = &vllm_launch,
 };
 
@@ -118,6 +173,9 @@ IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .version = "0.1.0",
     .description = "vLLM's OpenAI-compatible server: chat, completions, embeddings, rerank and score, audio transcriptions and translations, LoRA adapters",
     .aliases = vllm_aliases,
+    .options = vllm_options,
+    .load = vllm_load,
+    .unload = vllm_unload,
     .init = vllm_init,
     .fini = vllm_fini,
     .vtable = &vllm_vtable,

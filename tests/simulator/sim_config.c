@@ -1,4 +1,5 @@
 #include "sim_config.h"
+#include "sim_lora.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -38,7 +39,9 @@ static const char usage[] =
     "  --block-size N                tokens per prefix-cache block (default 16, as vLLM)\n"
     "  --fault MODE                  none|refuse|500|hang|close|die-mid-stream (default none)\n"
     "  --fault-every N               fault only every Nth request (default 1 = all)\n"
-    "  --quiet                       no log lines on stderr\n";
+    "  --quiet                       no log lines on stderr\n"
+    "  --allow-runtime-lora          serve /v1/load_lora_adapter and /v1/unload_lora_adapter (vLLM's\n"
+    "                                VLLM_ALLOW_RUNTIME_LORA_UPDATING=True); without it they are 404\n";
 
 static int parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
@@ -146,7 +149,7 @@ static int add_loras(const char *s)
 int sim_config_parse(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_WORKERS, O_SERVED, O_LORA, O_RATE, O_DEFTOK, O_TTFT, O_EMBDIM, O_MAXLEN, O_MAXSEQS, O_FAULT,
-           O_FAULT_EVERY, O_QUIET, O_HELP, O_PREFIX_BLOCKS, O_BLOCK_SIZE, O_API, O_URL_PREFIX };
+           O_FAULT_EVERY, O_QUIET, O_RUNTIME_LORA, O_HELP, O_PREFIX_BLOCKS, O_BLOCK_SIZE, O_API, O_URL_PREFIX };
     static const struct option opts[] = {
         {"api", required_argument, NULL, O_API},
         {"url-prefix", required_argument, NULL, O_URL_PREFIX},
@@ -165,6 +168,7 @@ int sim_config_parse(int argc, char **argv)
         {"block-size", required_argument, NULL, O_BLOCK_SIZE},
         {"fault-every", required_argument, NULL, O_FAULT_EVERY},
         {"quiet", no_argument, NULL, O_QUIET},
+        {"allow-runtime-lora", no_argument, NULL, O_RUNTIME_LORA},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -263,6 +267,9 @@ int sim_config_parse(int argc, char **argv)
         case O_QUIET:
             sim_cfg.quiet = 1;
             break;
+        case O_RUNTIME_LORA:
+            sim_cfg.allow_runtime_lora = 1;
+            break;
         case O_HELP:
             fputs(usage, stdout);
             return 1;
@@ -292,5 +299,5 @@ int sim_config_model_known(const char *name, size_t len)
     for (size_t i = 0; i < sim_cfg.n_loras; i++)
         if (eq(sim_cfg.loras[i].name, name, len))
             return 1;
-    return 0;
+    return sim_lora_dynamic_known(name, len);
 }

@@ -44,6 +44,7 @@ typedef struct sim_config {
     sim_fault_mode_t fault;
     uint32_t fault_every;
     int quiet;
+    int allow_runtime_lora; /* --allow-runtime-lora: vLLM's VLLM_ALLOW_RUNTIME_LORA_UPDATING=True (sim_lora) */
 } sim_config_t;
 
 extern sim_config_t sim_cfg;

@@ -9,6 +9,7 @@
 #include "sim_infinity.h"
 #include "sim_whisper.h"
 #include "sim_ollama.h"
+#include "sim_lora.h"
 #include "sim_openai.h"
 #include "sim_rerank.h"
 #include "sim_server.h"
@@ -59,6 +60,20 @@ static void put_card(sim_buf_t *b, sim_worker_t *w, uint64_t created, const char
     sim_buf_putc(b, '}');
 }
 
+typedef struct {
+    sim_buf_t *b;
+    sim_worker_t *w;
+    uint64_t created;
+    const char *primary;
+} card_ctx_t;
+
+static void put_runtime_card(void *ctx, const char *name, const char *path)
+{
+    card_ctx_t *c = ctx;
+    sim_buf_putc(c->b, ',');
+    put_card(c->b, c->w, c->created, name, path, c->primary, 0);
+}
+
 static void handle_models(h2o_req_t *req)
 {
     sim_worker_t *w = sim_worker_of(req);
@@ -80,6 +95,8 @@ static void handle_models(h2o_req_t *req)
         sim_buf_putc(b, ',');
         put_card(b, w, created, sim_cfg.loras[i].name, sim_cfg.loras[i].root, primary, 0);
     }
+    card_ctx_t cc = {b, w, created, primary};
+    sim_lora_each(put_runtime_card, &cc); /* adapters loaded through /v1/load_lora_adapter */
     sim_buf_lit(b, "]}");
     sim_http_send_buf(req, 200, b);
 }
@@ -118,6 +135,9 @@ static const sim_route_t routes[] = {
     {"/sim/usage", "GET", sim_usage_get},
     {"/sim/reset-usage", "POST", sim_usage_reset},
     {"/sim/reset-stats", "POST", sim_control_reset_stats},
+    {"/v1/load_lora_adapter", "POST", sim_lora_handle_load},
+    {"/v1/unload_lora_adapter", "POST", sim_lora_handle_unload},
+    {"/sim/lora", "GET", sim_lora_handle_stats},
     {"/sim/reset-prefix-cache", "POST", sim_control_reset_prefix_cache},
 };
 
