@@ -352,10 +352,11 @@ static int admit_on(rl_redis_t *rd, rl_conn_t *k, void *arg, char *err, size_t c
     admit_call_t *call = arg;
     rl_view_t *v = call->v;
     script_args_t a = {.argc = 2};
+    char label[512];
     arg_num(&a, (int64_t)v->n);
     for (size_t s = 0; s < v->n; s++)
         if (arg_key(rd, &a, s, v->scopes[s].id, v->scopes[s].idlen) != 0)
-            return fail(err, cap, "rate-limit key for %.200s is too long", v->scopes[s].label);
+            return fail(err, cap, "rate-limit key for %.200s is too long", rl_scope_label(&v->scopes[s], label, sizeof(label)));
     arg_num(&a, rd->lease_ms);
     arg_str(&a, call->ticket, strlen(call->ticket));
     for (size_t s = 0; s < v->n; s++)

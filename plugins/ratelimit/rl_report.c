@@ -26,25 +26,72 @@ static char *pdup(const ig_host_t *host, void *pool, const char *s, size_t n)
     return p;
 }
 
+#define RL_ID_MAX 600 /* longer than any key id and model name together: longer is no scope we count */
+
+size_t rl_format_int(char *buf, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        buf[len++] = '-';
+    while (n)
+        buf[len++] = tmp[--n];
+    buf[len] = '\0';
+    return len;
+}
+
+const char *rl_scope_label(const rl_scope_t *s, char *buf, size_t cap)
+{
+    int a = (int)(s->a.len > 200 ? 200 : s->a.len), b = (int)(s->b.len > 200 ? 200 : s->b.len);
+    switch (s->kind) {
+    case RL_SCOPE_KEY:
+        snprintf(buf, cap, "key \"%.*s\"", a, s->a.ptr);
+        break;
+    case RL_SCOPE_CUSTOMER:
+        snprintf(buf, cap, "customer \"%.*s\"", a, s->a.ptr);
+        break;
+    case RL_SCOPE_MODEL:
+        snprintf(buf, cap, "model \"%.*s\"", a, s->a.ptr);
+        break;
+    default: /* key+model, or customer+model for a principal without a key id */
+        snprintf(buf, cap, "%s \"%.*s\" on model \"%.*s\"", s->id[0] == 'k' ? "key" : "customer", a, s->a.ptr, b,
+                 s->b.ptr);
+        break;
+    }
+    return buf;
+}
+
+/* Builds "<prefix>:<a>[:<b>]" in the request pool: this runs on every request, so no printf. */
 static void add_scope(const ig_host_t *host, const ig_rl_request_t *r, rl_view_t *v, rl_scope_kind_t kind,
-                      const ig_limits_t *l, const char *prefix, ig_str_t a, ig_str_t b, const char *label_fmt)
+                      const ig_limits_t *l, const char *prefix, ig_str_t a, ig_str_t b)
 {
     if (!has_limit(l) || v->n == RL_MAX_SCOPES)
         return;
-    char id[600], label[600];
-    int n = b.len ? snprintf(id, sizeof(id), "%s:%.*s:%.*s", prefix, (int)a.len, a.ptr, (int)b.len, b.ptr)
-                  : snprintf(id, sizeof(id), "%s:%.*s", prefix, (int)a.len, a.ptr);
-    if (n < 0 || (size_t)n >= sizeof(id))
-        return; /* an id longer than any key or model name can be: not a scope we can count */
-    int ln = snprintf(label, sizeof(label), label_fmt, (int)(a.len > 200 ? 200 : a.len), a.ptr,
-                      (int)(b.len > 200 ? 200 : b.len), b.ptr);
+    size_t plen = strlen(prefix), n = plen + 1 + a.len + (b.len ? 1 + b.len : 0);
+    if (n >= RL_ID_MAX)
+        return;
+    char *id = host->palloc(r->pool, n + 1);
+    if (!id)
+        return;
+    memcpy(id, prefix, plen);
+    id[plen] = ':';
+    memcpy(id + plen + 1, a.ptr, a.len);
+    if (b.len) {
+        id[plen + 1 + a.len] = ':';
+        memcpy(id + plen + 2 + a.len, b.ptr, b.len);
+    }
+    id[n] = '\0';
     rl_scope_t *s = &v->scopes[v->n];
     s->kind = kind;
-    s->id = pdup(host, r->pool, id, (size_t)n);
-    s->idlen = (size_t)n;
-    s->label = pdup(host, r->pool, label, ln < 0 ? 0 : (size_t)ln < sizeof(label) ? (size_t)ln : sizeof(label) - 1);
-    if (!s->id || !s->label)
-        return;
+    s->id = id;
+    s->idlen = n;
+    s->a = a;
+    s->b = b;
     s->lim[RL_RPM] = l->requests_per_minute;
     s->lim[RL_RPH] = l->requests_per_hour;
     s->lim[RL_TPM] = l->tokens_per_minute;
@@ -63,16 +110,14 @@ void rl_scopes_build(const ig_host_t *host, const ig_rl_request_t *r, rl_view_t 
     ig_str_t model = {r->model->name, strlen(r->model->name)}, none = {"", 0};
     const ig_principal_t *p = r->principal;
     if (p && p->key_id.len)
-        add_scope(host, r, v, RL_SCOPE_KEY, &p->key_limits, "k", p->key_id, none, "key \"%.*s\"%.*s");
+        add_scope(host, r, v, RL_SCOPE_KEY, &p->key_limits, "k", p->key_id, none);
     if (p && p->customer_id.len)
-        add_scope(host, r, v, RL_SCOPE_CUSTOMER, &p->customer_limits, "c", p->customer_id, none,
-                  "customer \"%.*s\"%.*s");
-    add_scope(host, r, v, RL_SCOPE_MODEL, &r->model->limits, "m", model, none, "model \"%.*s\"%.*s");
+        add_scope(host, r, v, RL_SCOPE_CUSTOMER, &p->customer_limits, "c", p->customer_id, none);
+    add_scope(host, r, v, RL_SCOPE_MODEL, &r->model->limits, "m", model, none);
     /* a key's limits on this model; a principal without a key id shares them per customer */
     if (p && (p->key_id.len || p->customer_id.len))
         add_scope(host, r, v, RL_SCOPE_KEY_MODEL, &p->key_model_limits, p->key_id.len ? "km" : "cm",
-                  p->key_id.len ? p->key_id : p->customer_id, model,
-                  p->key_id.len ? "key \"%.*s\" on model \"%.*s\"" : "customer \"%.*s\" on model \"%.*s\"");
+                  p->key_id.len ? p->key_id : p->customer_id, model);
 }
 
 int rl_view_over(const rl_view_t *v)
@@ -84,33 +129,40 @@ int rl_view_over(const rl_view_t *v)
     return 0;
 }
 
+/* OpenAI's reset format (20ms, 1.5s, 6m0s, 1h2m3s); on every response, so no printf. cap >= 64. */
 void rl_format_duration(char *buf, size_t cap, int64_t ms)
 {
+    (void)cap;
     if (ms < 0)
         ms = 0;
     if (ms < 1000) {
-        snprintf(buf, cap, "%lldms", (long long)ms);
+        size_t n = rl_format_int(buf, ms);
+        memcpy(buf + n, "ms", 3);
         return;
     }
     int64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
-    char sec[32];
-    if (frac == 0) {
-        snprintf(sec, sizeof(sec), "%llds", (long long)s);
-    } else {
-        /* milliseconds as a decimal fraction without trailing zeros: 1.5s, 1.25s, 1.005s */
-        int digits = 3;
-        while (frac % 10 == 0) {
-            frac /= 10;
-            digits--;
-        }
-        snprintf(sec, sizeof(sec), "%lld.%0*llds", (long long)s, digits, (long long)frac);
+    size_t n = 0;
+    if (h) {
+        n += rl_format_int(buf + n, h);
+        buf[n++] = 'h';
     }
-    if (h)
-        snprintf(buf, cap, "%lldh%lldm%s", (long long)h, (long long)m, sec);
-    else if (m)
-        snprintf(buf, cap, "%lldm%s", (long long)m, sec);
-    else
-        snprintf(buf, cap, "%s", sec);
+    if (h || m) {
+        n += rl_format_int(buf + n, m);
+        buf[n++] = 'm';
+    }
+    n += rl_format_int(buf + n, s);
+    if (frac) {
+        /* milliseconds as a decimal fraction without trailing zeros: 1.5s, 1.25s, 1.005s */
+        buf[n++] = '.';
+        buf[n++] = (char)('0' + frac / 100);
+        if (frac % 100) {
+            buf[n++] = (char)('0' + frac / 10 % 10);
+            if (frac % 10)
+                buf[n++] = (char)('0' + frac % 10);
+        }
+    }
+    buf[n++] = 's';
+    buf[n] = '\0';
 }
 
 static int is_tokens(int k)
@@ -194,9 +246,9 @@ static void report_kind(const ig_host_t *host, const rl_view_t *v, int tokens, i
         return;
     const rl_obs_t *o = &v->obs[s][k];
     char buf[64];
-    snprintf(buf, sizeof(buf), "%lld", (long long)o->limit);
+    rl_format_int(buf, o->limit);
     add_header(host, r, tokens ? "x-ratelimit-limit-tokens" : "x-ratelimit-limit-requests", buf);
-    snprintf(buf, sizeof(buf), "%lld", (long long)remaining(o, k, admitted));
+    rl_format_int(buf, remaining(o, k, admitted));
     add_header(host, r, tokens ? "x-ratelimit-remaining-tokens" : "x-ratelimit-remaining-requests", buf);
     /* concurrency frees up when a request ends, not at a time we know: report the retry guess */
     int64_t reset = k == RL_CONC ? o->retry_ms : o->reset_ms;
@@ -230,14 +282,15 @@ void rl_report(const ig_host_t *host, const rl_view_t *v, int admitted, ig_rl_re
     int64_t secs = (wait + 999) / 1000;
     r->retry_after_s = (uint32_t)(secs < 1 ? 1 : secs > 86400 ? 86400 : secs);
     const rl_obs_t *o = &v->obs[bs][bk];
-    char in[64];
+    char in[64], label[512];
     rl_format_duration(in, sizeof(in), wait < 1 ? 1 : wait);
+    rl_scope_label(&v->scopes[bs], label, sizeof(label));
     if (bk == RL_CONC)
         host->error(err, "Rate limit reached for %s on %s: limit %lld, in flight %lld. Please try again when one ends.",
-                    limit_names[bk], v->scopes[bs].label, (long long)o->limit, (long long)o->used);
+                    limit_names[bk], label, (long long)o->limit, (long long)o->used);
     else
         host->error(err, "Rate limit reached for %s on %s: limit %lld, used %lld%s. Please try again in %s.",
-                    limit_names[bk], v->scopes[bs].label, (long long)o->limit, (long long)o->used,
+                    limit_names[bk], label, (long long)o->limit, (long long)o->used,
                     is_tokens(bk) ? "" : ", requested 1", in);
     err->status = 429;
     err->type = "rate_limit_exceeded";

@@ -20,7 +20,7 @@ typedef struct {
     rl_scope_kind_t kind;
     const char *id;     /* "m:<model>", "k:<key id>", "c:<customer>", "km:<key id>:<model>" (pool) */
     size_t idlen;
-    const char *label;  /* for messages: model "qwen" (pool) */
+    ig_str_t a, b;      /* what it is about (key or customer id, model name): label it with rl_scope_label() */
     int64_t lim[RL_NLIMITS]; /* -1: none */
 } rl_scope_t;
 
@@ -30,6 +30,13 @@ typedef struct {
     rl_obs_t obs[RL_MAX_SCOPES][RL_NLIMITS]; /* filled by a backend; obs.limit = scopes[].lim */
     int64_t now_ms; /* the backend's clock when it looked (monotonic, or Redis's TIME) */
 } rl_view_t;
+
+/* For messages, made only when one is written: key "k1", customer "acme", model "qwen",
+ * key "k1" on model "qwen". Always NUL-terminated; returns buf. */
+const char *rl_scope_label(const rl_scope_t *s, char *buf, size_t cap);
+
+/* Decimal digits of v at buf (room for 21 bytes), NUL-terminated; returns the length. */
+size_t rl_format_int(char *buf, int64_t v);
 
 /* The scopes of r that have at least one limit, strings from r->pool. */
 void rl_scopes_build(const ig_host_t *host, const ig_rl_request_t *r, rl_view_t *v);
