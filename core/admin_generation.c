@@ -75,7 +75,8 @@ void ig_admin_generation_serve(h2o_req_t *req, ig_worker_t *w)
     memcpy(err, s->last_reload_error, sizeof(err));
     pthread_mutex_unlock(&s->reload_lock);
     put_time(&b, ok_at);
-    ig_metrics_buf_printf(&b, ",\"last_error\":");
+    ig_metrics_buf_printf(&b, ",\"last_duration_ms\":%.3f,\"last_error\":",
+                          (double)atomic_load(&s->last_reload_us) / 1e3);
     if (err_at == 0) {
         ig_metrics_buf_printf(&b, "null");
     } else {

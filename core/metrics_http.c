@@ -75,6 +75,10 @@ static void render_generation(ig_metrics_buf_t *b, const ig_server_t *s, const i
                           (unsigned long long)atomic_load(&((ig_server_t *)s)->reloads_ok));
     ig_metrics_buf_printf(b, "infergate_reloads_total{result=\"failed\"} %llu\n",
                           (unsigned long long)atomic_load(&((ig_server_t *)s)->reloads_failed));
+    ig_metrics_buf_family(b, "infergate_reload_duration_seconds", "gauge",
+                          "How long the last successful reload took, from reading the file to the swap (0: none yet).");
+    ig_metrics_buf_printf(b, "infergate_reload_duration_seconds %.6f\n",
+                          (double)atomic_load(&((ig_server_t *)s)->last_reload_us) / 1e6);
     ig_metrics_buf_family(b, "infergate_generation", "gauge", "Id of the configuration generation serving new requests.");
     ig_metrics_buf_printf(b, "infergate_generation %llu\n", (unsigned long long)gen->id);
     ig_metrics_buf_family(b, "infergate_generation_created_seconds", "gauge",

@@ -174,8 +174,10 @@ int ig_server_reload(ig_server_t *s)
     pthread_mutex_unlock(&s->reload_lock);
     atomic_fetch_add(&s->reloads_ok, 1);
     ig_plugin_host_collect(s->plugins); /* the rest goes when the workers let go of old (on_plugin_gc) */
+    uint64_t took_ns = uv_hrtime() - t0;
+    atomic_store(&s->last_reload_us, took_ns / 1000);
     ig_log_info("reloaded %s: generation %llu, %zu models in %.1f ms", s->config_path, (unsigned long long)gen->id,
-                gen->nmodels, (double)(uv_hrtime() - t0) / 1e6);
+                gen->nmodels, (double)took_ns / 1e6);
     return 0;
 }
 

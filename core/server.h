@@ -48,6 +48,7 @@ typedef struct ig_server_s {
     char last_reload_error[1024];    /* "file:line: message" (first error; more in the log), "" when none */
     int64_t last_reload_error_at;    /* unix ms, 0 = never failed */
     int64_t last_reload_at;          /* unix ms of the last successful reload, 0 = none */
+    atomic_uint_fast64_t last_reload_us; /* how long the last successful reload took (parse to swap) */
 } ig_server_t;
 
 /* Loads the config (first generation), binds every listener; errors to stderr. 0 or -1. */

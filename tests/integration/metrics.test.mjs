@@ -103,6 +103,7 @@ describe('/metrics', () => {
     assert.equal(g.config_path, gw.configPath);
     assert.deepEqual(g.plugins.map((p) => p.name), ['vllm', 'leastload']);
     assert.deepEqual([g.reloads.ok, g.reloads.failed, g.reloads.last_error], [0, 0, null]);
+    assert.equal(g.reloads.last_duration_ms, 0);
 
     const hup = () => process.kill(gw.child.pid, 'SIGHUP');
     // invalid: an unknown key on line 4 of the file
@@ -130,10 +131,12 @@ describe('/metrics', () => {
     assert.deepEqual([g.reloads.ok, g.reloads.failed], [1, 1]);
     assert.ok(g.reloads.last_error, 'the last error is still reported after a successful reload');
     assert.ok(g.reloads.last_ok_at);
+    assert.ok(g.reloads.last_duration_ms > 0, JSON.stringify(g.reloads));
     const m = await scrape(gw);
     assert.equal(value(m, 'infergate_reloads_total', { result: 'ok' }), 1);
     assert.equal(value(m, 'infergate_reloads_total', { result: 'failed' }), 1);
     assert.equal(value(m, 'infergate_generation'), 2);
+    assert.ok(value(m, 'infergate_reload_duration_seconds') > 0);
     assert.equal(value(m, 'infergate_requests_queued', { model: 'extra' }), 0);
     // counters survive the reload
     assert.equal(value(m, 'infergate_requests_total', { model: 'chat', customer: '', status: '200' }), 12);
