@@ -256,6 +256,15 @@ describe('crash and restart', () => {
     }
     assert.ok(statuses.length > 20, `only ${statuses.length} requests ran`);
     assert.deepEqual(statuses.filter((s) => s !== 200), [], 'every request succeeded');
+    // reported: in the admin API and in /metrics
+    const adm = await http(`${gw.url}/admin/replicas`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const m = adm.json.models.find((x) => x.name === 'sturdy');
+    assert.equal(m.crashes, 1, adm.text);
+    assert.equal(m.restarts, 1, adm.text);
+    assert.equal(m.replicas.filter((r) => r.state === 'serving').length, 2, adm.text);
+    const metrics = await http(`${gw.url}/metrics`);
+    assert.match(metrics.text, /^infergate_replica_crashes_total\{model="sturdy"\} 1$/m);
+    assert.match(metrics.text, /^infergate_replica_restarts_total\{model="sturdy"\} 1$/m);
   });
 
   it('a reload that changes a model\'s args rolls its replicas (new ready before old drained); others keep theirs', async () => {
