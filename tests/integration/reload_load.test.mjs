@@ -204,16 +204,24 @@ describe('reload under sustained mixed load', () => {
     hup();
     await waitFor(() => count(/reloaded /g) > seen, { what: 'reloaded onto the slow sim' });
     // 100 tokens at 5 tokens/s: far longer than the 1 s grace
-    const stream = http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('chat', { max_tokens: 100, stream: true }) });
-    await waitFor(async () => (await slow.stats()).active_streams === 1, { what: 'stream started' });
+    // one stream over HTTP/1.1, one over HTTP/2
+    const body = chatBody('chat', { max_tokens: 100, stream: true });
+    const stream = http(`${gw.url}/v1/chat/completions`, { method: 'POST', body });
+    const session = http2.connect(gw.url);
+    session.on('error', () => {});
+    const stream2 = h2request(session, body);
+    await waitFor(async () => (await slow.stats()).active_streams === 2, { what: 'streams started' });
     const st = gw.stop({ timeoutMs: SLOW ? 30000 : 15000 });
-    const s = await stream;
-    assert.equal(s.status, 200);
-    const sse = parseSSE(s.text);
-    assert.ok(!sse.done, 'a cut stream does not end with [DONE]');
-    const last = JSON.parse(sse.events[sse.events.length - 1]);
-    assert.ok(last.error && /shutting down|grace/i.test(last.error.message), `last event: ${sse.events.at(-1)}`);
-    assert.ok(sse.chunks.filter((c) => c.choices?.[0]?.delta?.content).length < 100);
+    for (const s of [await stream, await stream2]) {
+      assert.equal(s.status, 200);
+      const sse = parseSSE(s.text);
+      assert.ok(!sse.done, 'a cut stream does not end with [DONE]');
+      const last = JSON.parse(sse.events[sse.events.length - 1]);
+      assert.ok(last.error && /shutting down|grace/i.test(last.error.message), `last event: ${sse.events.at(-1)}`);
+      assert.equal(last.error.code, 'shutting_down');
+      assert.ok(sse.chunks.filter((c) => c.choices?.[0]?.delta?.content).length < 100);
+    }
+    session.close();
     const exit = await st;
     assert.ok(!exit.forced, gw.tail());
     assert.equal(exit.signal, null, gw.tail());
