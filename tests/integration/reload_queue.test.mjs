@@ -57,6 +57,23 @@ describe('queued requests across a reload', () => {
     assert.equal(value(m, 'infergate_requests_queued', { model: 'doomed' }), undefined, 'gone with its generation');
   });
 
+  it('a reload that changes server.listen or workers says they wait for a restart, and keeps serving', async () => {
+    const other = await freePort();
+    const seen = (gw.stderr.match(/reloaded /g) || []).length;
+    fs.writeFileSync(gw.configPath, toYaml({
+      server: { listen: [`127.0.0.1:${other}`], workers: 3, ...server },
+      plugins: { dir: PLUGINS_DIR, load: ['vllm', 'leastload'] },
+      models: [model('chat', [sim])],
+    }));
+    process.kill(gw.child.pid, 'SIGHUP');
+    await waitFor(() => (gw.stderr.match(/reloaded /g) || []).length > seen, { what: 'reloaded' });
+    assert.match(gw.stderr, /server\.listen changed: listeners are kept as they were until restart/);
+    assert.match(gw.stderr, /server\.workers changed: takes effect on restart/);
+    const r = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('chat') });
+    assert.equal(r.status, 200, r.text);
+    await assert.rejects(fetch(`http://127.0.0.1:${other}/healthz`), 'the new address is not bound before a restart');
+  });
+
   it('gateway stayed up and shuts down cleanly', async () => {
     await gw.checkAliveAndStop();
     await sim.checkAliveAndStop({ cleanExit: false });
