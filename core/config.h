@@ -79,6 +79,7 @@ typedef struct {
     uint64_t time_window_ms;         /* timeWindow: load is averaged over it (default 60s) */
     uint64_t stop_grace_ms;          /* stopGracePeriod: SIGTERM, then SIGKILL after it (default 15s) */
     uint64_t drain_timeout_ms;       /* drainTimeout: longest wait for in-flight requests of a draining replica (default 10m) */
+    uint64_t start_timeout_ms;       /* startTimeout: a replica not ready by then is killed and restarted (default 30m) */
     char *log_dir;                   /* logDir: per-replica logs (default <stateDir>/replicas; stderr without either) */
     ig_priority_class_t *priority_classes;
     size_t npriority_classes;

@@ -9,8 +9,8 @@
 
 #define DAY_MS (24ull * 3600 * 1000)
 
-static const char *const scheduler_keys[] = {"interval", "timeWindow", "stopGracePeriod", "drainTimeout", "logDir",
-                                             "priorityClasses", NULL};
+static const char *const scheduler_keys[] = {"interval",     "timeWindow", "stopGracePeriod", "drainTimeout",
+                                             "startTimeout", "logDir",     "priorityClasses", NULL};
 
 static void duration_key(ig_cfg_ctx_t *c, yaml_node_t *map, const char *key, uint64_t min, uint64_t dflt,
                          uint64_t *out)
@@ -81,6 +81,8 @@ void ig_cfg_parse_scheduler(ig_cfg_ctx_t *c, yaml_node_t *node)
     duration_key(c, node, "timeWindow", 50, 60000, &sc->time_window_ms);
     duration_key(c, node, "stopGracePeriod", 0, 15000, &sc->stop_grace_ms);
     duration_key(c, node, "drainTimeout", 0, 600000, &sc->drain_timeout_ms);
+    /* vLLM may download weights for a long time before its health path answers */
+    duration_key(c, node, "startTimeout", 1000, 1800000, &sc->start_timeout_ms);
     if (!node)
         return;
     yaml_node_t *ld = ig_yaml_map_get(y, node, "logDir");

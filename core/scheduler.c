@@ -82,7 +82,7 @@ struct ig_scheduler_s {
     ig_endpoint_registry_t *reg;
     sched_model_t *models;
     ig_device_pool_t devices;
-    uint64_t interval_ms, window_ms, grace_ms, drain_ms;
+    uint64_t interval_ms, window_ms, grace_ms, drain_ms, start_ms;
     char *log_dir;
     uint64_t last_sample_ms;
     uv_timer_t tick;
@@ -563,6 +563,16 @@ static void reconcile(ig_scheduler_t *s, sched_model_t *m, uint64_t now)
         if (r->state == R_STARTING && atomic_load(&r->ep->healthy))
             replica_became_healthy(s, r);
 
+    /* a replica that never got ready is killed; its exit counts as a crash (restart with backoff) */
+    for (sched_replica_t *r = m->replicas; r; r = r->next)
+        if ((r->state == R_STARTING || r->state == R_WARMING) && now - r->started_ms >= s->start_ms &&
+            r->stop_reason == NULL) {
+            ig_log_warn("model %s: replica %u (pid %d) not ready after %llu ms (scheduler.startTimeout): killing it",
+                        m->name, r->id, r->proc.pid, (unsigned long long)(now - r->started_ms));
+            r->stop_reason = "not ready within scheduler.startTimeout";
+            ig_process_kill(&r->proc);
+        }
+
     /* draining replicas stop once idle (or after drainTimeout) */
     for (sched_replica_t *r = m->replicas; r; r = r->next)
         if (r->state == R_DRAINING &&
@@ -742,6 +752,7 @@ void ig_scheduler_attach(ig_scheduler_t *s, ig_generation_t *gen)
     s->window_ms = sc->time_window_ms ? sc->time_window_ms : 60000;
     s->grace_ms = sc->stop_grace_ms;
     s->drain_ms = sc->drain_timeout_ms;
+    s->start_ms = sc->start_timeout_ms ? sc->start_timeout_ms : 1800000;
     free(s->log_dir);
     s->log_dir = NULL;
     const char *dir = sc->log_dir;
@@ -794,6 +805,7 @@ ig_scheduler_t *ig_scheduler_create(ig_endpoint_registry_t *reg)
     s->window_ms = 60000;
     s->grace_ms = 15000;
     s->drain_ms = 600000;
+    s->start_ms = 1800000;
     ig_device_pool_init(&s->devices);
     return s;
 }

@@ -397,6 +397,29 @@ describe('engine warmup (Ollama pulls its model before it serves)', () => {
   });
 });
 
+describe('start timeout', () => {
+  it('a replica that never answers its health path is killed after scheduler.startTimeout and restarted', async () => {
+    const cfg = gatewayConfig(
+      [{ name: 'mute', engine: 'VLLM', features: ['TextGeneration'], resourceProfile: 'cpu:1', minReplicas: 1, maxReplicas: 1, command: ['/bin/sleep', '1000'] }],
+      { scheduler: { startTimeout: '1s' } },
+    );
+    const gw = await startGateway(cfg);
+    await waitFor(() => /model mute: replica \d+ \(pid \d+\) not ready after \d+ ms \(scheduler\.startTimeout\): killing it/.test(gw.stderr), {
+      timeoutMs: WAIT,
+      what: 'the start timeout',
+    });
+    await waitFor(() => /model mute: replica \d+ \(pid \d+, port \d+\) was killed by signal 9; restarting in \d+ ms/.test(gw.stderr), {
+      timeoutMs: WAIT,
+      what: 'the restart',
+    });
+    await waitFor(() => (gw.stderr.match(/model mute: replica \d+ starting/g) || []).length >= 2, { timeoutMs: WAIT, what: 'a second start' });
+    assert.doesNotMatch(gw.stderr, /model mute: replica \d+ serving/);
+    const pids = children(gw.pid).map((c) => c.pid);
+    await gw.checkAliveAndStop();
+    for (const pid of pids) assert.ok(gone(pid), `replica pid ${pid} outlived the gateway`);
+  });
+});
+
 describe('no orphans when the gateway is SIGKILLed', () => {
   it('replicas die with the gateway (PR_SET_PDEATHSIG)', async () => {
     const gw = await startGateway(gatewayConfig([simModel('orphan', { minReplicas: 1, maxReplicas: 1 })]));

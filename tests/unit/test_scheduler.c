@@ -132,7 +132,7 @@ static void test_launch_spec(ig_plugin_host_t *host)
         return;
     const ig_scheduler_config_t *sc = &cfg->scheduler;
     CHECK(sc->interval_ms == 250 && sc->time_window_ms == 30000 && sc->stop_grace_ms == 5000 &&
-          sc->drain_timeout_ms == 60000);
+          sc->drain_timeout_ms == 60000 && sc->start_timeout_ms == 600000);
     CHECK(sc->log_dir && strcmp(sc->log_dir, "/tmp/ig-replica-logs") == 0);
     CHECK(sc->npriority_classes == 2 && sc->priority_classes[0].value == -5 && sc->priority_classes[1].value == 1000);
     const ig_model_config_t *big = ig_config_find_model(cfg, "big", 3), *small = ig_config_find_model(cfg, "small", 5);
