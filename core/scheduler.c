@@ -17,6 +17,7 @@
 #include "device_pool.h"
 #include "launch_spec.h"
 #include "log.h"
+#include "metrics.h" /* its growable text buffer renders JSON and metrics here too */
 #include "replica.h"
 #include "upstream.h"
 
@@ -912,84 +913,47 @@ void ig_scheduler_free(ig_scheduler_t *s)
 
 /* ---- rendering ------------------------------------------------------------------------------------ */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} out_t;
-
-static void outf(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void outf(out_t *o, const char *fmt, ...)
-{
-    if (o->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(o->p ? o->p + o->len : NULL, o->p ? o->cap - o->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            o->oom = 1;
-            return;
-        }
-        if (o->p && o->len + (size_t)n < o->cap) {
-            o->len += (size_t)n;
-            return;
-        }
-        size_t cap = o->cap ? o->cap * 2 : 4096;
-        while (cap < o->len + (size_t)n + 1)
-            cap *= 2;
-        char *np = realloc(o->p, cap);
-        if (!np) {
-            o->oom = 1;
-            return;
-        }
-        o->p = np;
-        o->cap = cap;
-    }
-}
-
 /* A JSON string body (without quotes) for text we do not control (paths). */
-static void out_json_str(out_t *o, const char *s)
+static void out_json_str(ig_metrics_buf_t *o, const char *s)
 {
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
-            outf(o, "\\%c", c);
+            ig_metrics_buf_printf(o, "\\%c", c);
         else if (c < 0x20)
-            outf(o, "\\u%04x", c);
+            ig_metrics_buf_printf(o, "\\u%04x", c);
         else
-            outf(o, "%c", c);
+            ig_metrics_buf_printf(o, "%c", c);
     }
 }
 
-static char *out_take(out_t *o, size_t *len)
+static char *out_take(ig_metrics_buf_t *o, size_t *len)
 {
     if (o->oom) {
-        free(o->p);
+        free(o->data);
         return NULL;
     }
     if (len)
         *len = o->len;
-    return o->p ? o->p : strdup("");
+    return o->data ? o->data : strdup("");
 }
 
 char *ig_scheduler_render_json(ig_scheduler_t *s, size_t *len)
 {
-    out_t o = {0};
+    ig_metrics_buf_t o = {0};
     uint64_t now = now_ms();
     pthread_mutex_lock(&s->lock);
-    outf(&o, "{\"models\":[");
+    ig_metrics_buf_printf(&o, "{\"models\":[");
     int first = 1;
     for (sched_model_t *m = s->models; m; m = m->next) {
-        outf(&o, "%s{\"name\":\"%s\",\"configured\":%s,\"priorityClass\":", first ? "" : ",", m->name,
+        ig_metrics_buf_printf(&o, "%s{\"name\":\"%s\",\"configured\":%s,\"priorityClass\":", first ? "" : ",", m->name,
              m->configured ? "true" : "false");
         first = 0;
         if (m->priority_class)
-            outf(&o, "\"%s\"", m->priority_class);
+            ig_metrics_buf_printf(&o, "\"%s\"", m->priority_class);
         else
-            outf(&o, "null");
-        outf(&o,
+            ig_metrics_buf_printf(&o, "null");
+        ig_metrics_buf_printf(&o,
              ",\"priority\":%d,\"minReplicas\":%d,\"maxReplicas\":%d,\"targetRequests\":%d,"
              "\"desiredReplicas\":%d,\"averageActiveRequests\":%.3f,\"waiting\":%u,\"starts\":%llu,"
              "\"crashes\":%llu,\"restarts\":%llu,\"preemptions\":%llu,\"crashesInARow\":%u,\"restartInMs\":%llu,"
@@ -1004,7 +968,7 @@ char *ig_scheduler_render_json(ig_scheduler_t *s, size_t *len)
         for (sched_replica_t *r = m->replicas; r; r = r->next) {
             char devs[256];
             devices_str(r->devices, r->ndevices, devs, sizeof(devs));
-            outf(&o,
+            ig_metrics_buf_printf(&o,
                  "%s{\"id\":%u,\"pid\":%d,\"state\":\"%s\",\"url\":\"%s\",\"port\":%u,\"devices\":[%s],"
                  "\"inFlight\":%u,\"healthy\":%s,\"current\":%s,\"uptimeMs\":%llu,\"log\":",
                  rfirst ? "" : ",", r->id, r->proc.pid, rstate_names[r->state], r->ep ? r->ep->url : "", r->port,
@@ -1014,16 +978,16 @@ char *ig_scheduler_render_json(ig_scheduler_t *s, size_t *len)
                  (unsigned long long)(now - r->started_ms));
             rfirst = 0;
             if (r->log_path) {
-                outf(&o, "\"");
+                ig_metrics_buf_printf(&o, "\"");
                 out_json_str(&o, r->log_path);
-                outf(&o, "\"}");
+                ig_metrics_buf_printf(&o, "\"}");
             } else {
-                outf(&o, "null}");
+                ig_metrics_buf_printf(&o, "null}");
             }
         }
-        outf(&o, "]}");
+        ig_metrics_buf_printf(&o, "]}");
     }
-    outf(&o, "],\"devices\":[");
+    ig_metrics_buf_printf(&o, "],\"devices\":[");
     first = 1;
     for (int d = 0; d < IG_DEVICE_MAX; d++) {
         uint32_t owner = ig_device_pool_owner(&s->devices, d);
@@ -1034,55 +998,50 @@ char *ig_scheduler_render_json(ig_scheduler_t *s, size_t *len)
             for (sched_replica_t *r = m->replicas; r; r = r->next)
                 if (r->id == owner)
                     model = m->name;
-        outf(&o, "%s{\"device\":%d,\"replica\":%u,\"model\":\"%s\"}", first ? "" : ",", d, owner, model);
+        ig_metrics_buf_printf(&o, "%s{\"device\":%d,\"replica\":%u,\"model\":\"%s\"}", first ? "" : ",", d, owner, model);
         first = 0;
     }
-    outf(&o, "]}");
+    ig_metrics_buf_printf(&o, "]}");
     pthread_mutex_unlock(&s->lock);
     return out_take(&o, len);
 }
 
 char *ig_scheduler_render_metrics(ig_scheduler_t *s, size_t *len)
 {
-    out_t o = {0};
+    ig_metrics_buf_t o = {0};
     pthread_mutex_lock(&s->lock);
-    outf(&o, "# HELP infergate_replicas Replicas the scheduler runs, by model and state.\n"
-             "# TYPE infergate_replicas gauge\n");
+    ig_metrics_buf_family(&o, "infergate_replicas", "gauge", "Replicas the scheduler runs, by model and state.");
     for (sched_model_t *m = s->models; m; m = m->next) {
         int by_state[R_EXITED + 1] = {0};
         for (sched_replica_t *r = m->replicas; r; r = r->next)
             by_state[r->state]++;
         for (int st = R_STARTING; st < R_EXITED; st++)
-            outf(&o, "infergate_replicas{model=\"%s\",state=\"%s\"} %d\n", m->name, rstate_names[st], by_state[st]);
+            ig_metrics_buf_printf(&o, "infergate_replicas{model=\"%s\",state=\"%s\"} %d\n", m->name, rstate_names[st], by_state[st]);
     }
-    outf(&o, "# HELP infergate_replicas_desired Replicas the autoscaler wants, by model.\n"
-             "# TYPE infergate_replicas_desired gauge\n");
+    ig_metrics_buf_family(&o, "infergate_replicas_desired", "gauge", "Replicas the autoscaler wants, by model.");
     for (sched_model_t *m = s->models; m; m = m->next)
-        outf(&o, "infergate_replicas_desired{model=\"%s\"} %d\n", m->name, m->configured ? m->target : 0);
-    outf(&o, "# HELP infergate_replica_active_requests_average Active requests averaged over scheduler.timeWindow.\n"
-             "# TYPE infergate_replica_active_requests_average gauge\n");
+        ig_metrics_buf_printf(&o, "infergate_replicas_desired{model=\"%s\"} %d\n", m->name, m->configured ? m->target : 0);
+    ig_metrics_buf_family(&o, "infergate_replica_active_requests_average", "gauge",
+                          "Active requests averaged over scheduler.timeWindow.");
     for (sched_model_t *m = s->models; m; m = m->next)
-        outf(&o, "infergate_replica_active_requests_average{model=\"%s\"} %.3f\n", m->name, m->average);
-    outf(&o, "# HELP infergate_replica_crashes_total Replicas that exited on their own.\n"
-             "# TYPE infergate_replica_crashes_total counter\n");
+        ig_metrics_buf_printf(&o, "infergate_replica_active_requests_average{model=\"%s\"} %.3f\n", m->name, m->average);
+    ig_metrics_buf_family(&o, "infergate_replica_crashes_total", "counter", "Replicas that exited on their own.");
     for (sched_model_t *m = s->models; m; m = m->next)
-        outf(&o, "infergate_replica_crashes_total{model=\"%s\"} %llu\n", m->name, (unsigned long long)m->crashes_total);
-    outf(&o, "# HELP infergate_replica_restarts_total Replicas started again after a crash.\n"
-             "# TYPE infergate_replica_restarts_total counter\n");
+        ig_metrics_buf_printf(&o, "infergate_replica_crashes_total{model=\"%s\"} %llu\n", m->name, (unsigned long long)m->crashes_total);
+    ig_metrics_buf_family(&o, "infergate_replica_restarts_total", "counter", "Replicas started again after a crash.");
     for (sched_model_t *m = s->models; m; m = m->next)
-        outf(&o, "infergate_replica_restarts_total{model=\"%s\"} %llu\n", m->name,
+        ig_metrics_buf_printf(&o, "infergate_replica_restarts_total{model=\"%s\"} %llu\n", m->name,
              (unsigned long long)m->restarts_total);
-    outf(&o, "# HELP infergate_replica_preemptions_total Replicas stopped to free devices for a higher priority.\n"
-             "# TYPE infergate_replica_preemptions_total counter\n");
+    ig_metrics_buf_family(&o, "infergate_replica_preemptions_total", "counter",
+                          "Replicas stopped to free devices for a higher priority.");
     for (sched_model_t *m = s->models; m; m = m->next)
-        outf(&o, "infergate_replica_preemptions_total{model=\"%s\"} %llu\n", m->name,
+        ig_metrics_buf_printf(&o, "infergate_replica_preemptions_total{model=\"%s\"} %llu\n", m->name,
              (unsigned long long)m->preemptions_total);
-    outf(&o, "# HELP infergate_device_allocated A device held by a replica (1), by device and model.\n"
-             "# TYPE infergate_device_allocated gauge\n");
+    ig_metrics_buf_family(&o, "infergate_device_allocated", "gauge", "A device held by a replica (1), by device and model.");
     for (sched_model_t *m = s->models; m; m = m->next)
         for (sched_replica_t *r = m->replicas; r; r = r->next)
             for (size_t i = 0; i < r->ndevices && r->state != R_EXITED; i++)
-                outf(&o, "infergate_device_allocated{device=\"%d\",model=\"%s\",replica=\"%u\"} 1\n", r->devices[i],
+                ig_metrics_buf_printf(&o, "infergate_device_allocated{device=\"%d\",model=\"%s\",replica=\"%u\"} 1\n", r->devices[i],
                      m->name, r->id);
     pthread_mutex_unlock(&s->lock);
     return out_take(&o, len);
