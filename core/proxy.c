@@ -814,7 +814,9 @@ static void control_cancel(proxy_t *p)
 
 static int engine_wait_ready(ig_queue_entry_t *e)
 {
-    return 1; /* polled on the queue's tick: ask before_send again */
+    /* ask before_send again at the next poll, but not in the poll that (re)queued it: an entry put
+     * back at the tail would be met again and again by that same walk */
+    return uv_now(&proxy_of_entry(e)->worker->loop) > e->enqueued_ms;
 }
 
 static void engine_wait_release(ig_queue_entry_t *e)

@@ -92,6 +92,23 @@ describe('vLLM dynamic LoRA loading', () => {
     assert.equal(r.status, 200, r.text);
   });
 
+  it('a slow load (400 ms): requests on every worker wait for it, one load, all served', { timeout: 60000 }, async () => {
+    const simS = await startSim({ name: 'sim-slow', models: ['base'], args: ['--allow-runtime-lora', '--lora-load-ms', '400'] });
+    const gw3 = await startGateway({ models: cfg([simS]) });
+    try {
+      const rs = await Promise.all(
+        Array.from({ length: 16 }, () => http(`${gw3.url}/v1/chat/completions`, { method: 'POST', body: chatBody('qwen_sql', { max_tokens: 2 }) })),
+      );
+      for (const r of rs) assert.equal(r.status, 200, r.text);
+      assert.equal((await loraStats(simS)).load_requests, 1);
+      assert.equal((await simS.stats()).requests, 16);
+      await gw3.checkAliveAndStop();
+    } finally {
+      await gw3.stop();
+      await simS.stop();
+    }
+  });
+
   it('an endpoint without runtime loading: the adapter is sent as it is (its --lora-modules), asked once', async () => {
     const simC = await startSim({ name: 'sim-c', models: ['base'], lora: ['sql'] });
     const gw2 = await startGateway({ models: cfg([simC]) });

@@ -41,7 +41,8 @@ static const char usage[] =
     "  --fault-every N               fault only every Nth request (default 1 = all)\n"
     "  --quiet                       no log lines on stderr\n"
     "  --allow-runtime-lora          serve /v1/load_lora_adapter and /v1/unload_lora_adapter (vLLM's\n"
-    "                                VLLM_ALLOW_RUNTIME_LORA_UPDATING=True); without it they are 404\n";
+    "                                VLLM_ALLOW_RUNTIME_LORA_UPDATING=True); without it they are 404\n"
+    "  --lora-load-ms N              answer a /v1/load_lora_adapter N ms late (default 0)\n";
 
 static int parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
@@ -149,7 +150,7 @@ static int add_loras(const char *s)
 int sim_config_parse(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_WORKERS, O_SERVED, O_LORA, O_RATE, O_DEFTOK, O_TTFT, O_EMBDIM, O_MAXLEN, O_MAXSEQS, O_FAULT,
-           O_FAULT_EVERY, O_QUIET, O_RUNTIME_LORA, O_HELP, O_PREFIX_BLOCKS, O_BLOCK_SIZE, O_API, O_URL_PREFIX };
+           O_FAULT_EVERY, O_QUIET, O_RUNTIME_LORA, O_LORA_LOAD_MS, O_HELP, O_PREFIX_BLOCKS, O_BLOCK_SIZE, O_API, O_URL_PREFIX };
     static const struct option opts[] = {
         {"api", required_argument, NULL, O_API},
         {"url-prefix", required_argument, NULL, O_URL_PREFIX},
@@ -169,6 +170,7 @@ int sim_config_parse(int argc, char **argv)
         {"fault-every", required_argument, NULL, O_FAULT_EVERY},
         {"quiet", no_argument, NULL, O_QUIET},
         {"allow-runtime-lora", no_argument, NULL, O_RUNTIME_LORA},
+        {"lora-load-ms", required_argument, NULL, O_LORA_LOAD_MS},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -269,6 +271,11 @@ int sim_config_parse(int argc, char **argv)
             break;
         case O_RUNTIME_LORA:
             sim_cfg.allow_runtime_lora = 1;
+            break;
+        case O_LORA_LOAD_MS:
+            if (parse_uint("--lora-load-ms", optarg, 0, 600000, &v) != 0)
+                return 2;
+            sim_cfg.lora_load_ms = (unsigned)v;
             break;
         case O_HELP:
             fputs(usage, stdout);

@@ -45,6 +45,7 @@ typedef struct sim_config {
     uint32_t fault_every;
     int quiet;
     int allow_runtime_lora; /* --allow-runtime-lora: vLLM's VLLM_ALLOW_RUNTIME_LORA_UPDATING=True (sim_lora) */
+    unsigned lora_load_ms;  /* --lora-load-ms: delay of a /v1/load_lora_adapter answer */
 } sim_config_t;
 
 extern sim_config_t sim_cfg;

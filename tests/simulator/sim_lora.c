@@ -87,6 +87,54 @@ static void plain(h2o_req_t *req, const char *fmt, const char *name)
     sim_http_send(req, 200, NULL, msg, n < 0 ? 0 : (size_t)n >= sizeof(msg) ? sizeof(msg) - 1 : (size_t)n);
 }
 
+/* --lora-load-ms: a load's answer comes that much later (a real one downloads and loads weights). The
+ * timer is malloc'd and closed before it is freed; a request disposed of meanwhile is not answered. */
+typedef struct {
+    uv_timer_t timer;
+    h2o_req_t *req; /* NULL once h2o disposed of the request */
+    char *name;
+} slow_load_t;
+
+static void slow_closed(uv_handle_t *h)
+{
+    slow_load_t *sl = h->data;
+    free(sl->name);
+    free(sl);
+}
+
+static void slow_fire(uv_timer_t *t)
+{
+    slow_load_t *sl = t->data;
+    if (sl->req != NULL) {
+        h2o_req_t *req = sl->req;
+        sl->req = NULL;
+        plain(req, "Success: LoRA adapter '%s' added successfully.", sl->name);
+    }
+    uv_close((uv_handle_t *)&sl->timer, slow_closed);
+}
+
+static void slow_dispose(void *p)
+{
+    slow_load_t *sl = *(slow_load_t **)p;
+    sl->req = NULL;
+}
+
+static void answer_loaded(h2o_req_t *req, const char *name)
+{
+    slow_load_t *sl = sim_cfg.lora_load_ms ? calloc(1, sizeof(*sl)) : NULL;
+    if (sl == NULL || (sl->name = strdup(name)) == NULL) {
+        free(sl);
+        plain(req, "Success: LoRA adapter '%s' added successfully.", name);
+        return;
+    }
+    sl->req = req;
+    slow_load_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), slow_dispose);
+    *slot = sl;
+    uv_timer_init(&sim_worker_of(req)->loop, &sl->timer);
+    sl->timer.data = sl;
+    uv_timer_start(&sl->timer, slow_fire, sim_cfg.lora_load_ms, 0);
+}
+
 static void user_error(h2o_req_t *req, int status, const char *type, const char *fmt, const char *name)
 {
     char msg[400];
@@ -129,7 +177,7 @@ void sim_lora_handle_load(h2o_req_t *req)
     else if (full)
         user_error(req, 400, "InvalidUserInput", "Loading lora %s failed: too many adapters in ig-sim", name);
     else
-        plain(req, "Success: LoRA adapter '%s' added successfully.", name);
+        answer_loaded(req, name); /* registered at once: the engine has it while it answers */
 }
 
 void sim_lora_handle_unload(h2o_req_t *req)
