@@ -18,6 +18,7 @@
 #define HC_MAX_PATHS 8               /* distinct probe paths per endpoint and round */
 #define HC_MAX_LOAD_BODY (8u << 20)  /* a load report larger than this is refused */
 #define HC_MAX_HOLDOFF_SHIFT 3       /* recovery hold-off after a passive ejection: at most 8 intervals */
+#define HC_STARTING_PERIOD_MS 250    /* a starting replica is probed this often: it serves as soon as it answers */
 
 typedef struct {
     ig_endpoint_t *ep;
@@ -64,6 +65,7 @@ struct ig_health_checker_s {
     size_t nrounds;
     probe_t *probes;
     uint64_t tick_no;
+    uint64_t next_full_ms;           /* when every endpoint is probed next (ticks between probe starting replicas only) */
     unsigned live_handles;           /* the tick timer and probe timers not yet closed */
     int stopping;
 };
@@ -391,15 +393,19 @@ static void on_tick(uv_timer_t *t)
     const ig_server_config_t *sc = &gen->config->server;
     apply_limits(hc, sc);
     uint64_t tick = ++hc->tick_no;
+    uint64_t now = ig_endpoint_now_ms();
+    int full = now >= hc->next_full_ms, starting = 0;
     for (size_t i = 0; i < gen->nmodels; i++) {
         const ig_model_rt_t *m = &gen->models[i];
-        for (size_t j = 0; j < m->nendpoints; j++)
+        for (size_t j = 0; full && j < m->nendpoints; j++)
             probe_endpoint(hc, gen, m, m->endpoints[j], tick);
-        /* the scheduler's replicas: starting ones too (their first success makes them ready), draining ones
-         * until they stop */
+        /* the scheduler's replicas: starting ones on every tick (their first success makes them ready), the
+         * others every interval, draining ones until they stop */
         for (size_t j = 0; m->replicas != NULL && j < IG_REPLICA_SLOTS; j++) {
-            if (atomic_load_explicit(&m->replicas->slot[j].state, memory_order_acquire) == IG_SLOT_EMPTY)
+            int state = atomic_load_explicit(&m->replicas->slot[j].state, memory_order_acquire);
+            if (state == IG_SLOT_EMPTY || (!full && state != IG_SLOT_STARTING))
                 continue;
+            starting |= state == IG_SLOT_STARTING;
             ig_endpoint_t *ep = atomic_load_explicit(&m->replicas->slot[j].ep, memory_order_acquire);
             if (ep != NULL)
                 probe_endpoint(hc, gen, m, ep, tick);
@@ -409,7 +415,12 @@ static void on_tick(uv_timer_t *t)
     for (size_t i = 0; i < hc->nrounds; i++)
         if (hc->rounds[i].tick == tick && hc->rounds[i].pending == 0)
             conclude(hc, &hc->rounds[i]);
-    uv_timer_start(&hc->tick, on_tick, sc->health_check.interval_ms, 0);
+    if (full)
+        hc->next_full_ms = now + sc->health_check.interval_ms;
+    uint64_t delay = hc->next_full_ms > now ? hc->next_full_ms - now : 1;
+    if (starting && delay > HC_STARTING_PERIOD_MS)
+        delay = HC_STARTING_PERIOD_MS;
+    uv_timer_start(&hc->tick, on_tick, delay, 0);
 }
 
 /* ---- start and stop --------------------------------------------------------------------------------- */
@@ -434,6 +445,16 @@ ig_health_checker_t *ig_health_checker_start(uv_loop_t *loop, ig_generation_t *c
     hc->live_handles = 1;
     uv_timer_start(&hc->tick, on_tick, 0, 0);
     return hc;
+}
+
+void ig_health_checker_kick(ig_health_checker_t *hc)
+{
+    if (hc == NULL || hc->stopping)
+        return;
+    if (uv_timer_get_due_in(&hc->tick) > HC_STARTING_PERIOD_MS) {
+        uv_timer_stop(&hc->tick);
+        uv_timer_start(&hc->tick, on_tick, HC_STARTING_PERIOD_MS, 0);
+    }
 }
 
 void ig_health_checker_stop(ig_health_checker_t *hc)

@@ -22,6 +22,10 @@
  * Each transition is logged once. on_ready is called on the main thread for
  * every unhealthy → healthy transition.
  *
+ * The scheduler's replicas (replica_set.h) are probed like static endpoints;
+ * a STARTING one every 250 ms rather than every interval, so a replica
+ * started for a waiting request serves as soon as its engine answers.
+ *
  * The load report (ig_engine_load_t from the engine's parse_load) is stored
  * as running + waiting in ep->engine_load, 0 when the fetch fails.
  */
@@ -43,6 +47,9 @@ typedef void (*ig_endpoint_ready_fn)(void *data, ig_endpoint_t *ep);
  */
 ig_health_checker_t *ig_health_checker_start(uv_loop_t *loop, ig_generation_t *const *active,
                                              ig_endpoint_ready_fn on_ready, void *data);
+
+/* A replica just started: probe starting replicas within HC_STARTING_PERIOD_MS, not at the next interval. */
+void ig_health_checker_kick(ig_health_checker_t *hc);
 
 /*
  * Cancels the probes in flight and closes every handle; the checker is

@@ -91,6 +91,7 @@ struct ig_scheduler_s {
     ig_upstream_pool_t *http;    /* warmup requests */
     uint32_t next_id;
     int started, quiescing, stopping;
+    void (*on_started)(void *data);
     void (*on_serving)(void *data);
     void *data;
 };
@@ -471,6 +472,8 @@ static start_result_t start_replica(ig_scheduler_t *s, sched_model_t *m)
     if (m->starts_total > 1 && m->crashes > 0)
         m->restarts_total++;
     set_slot(m, r, IG_SLOT_STARTING);
+    if (s->on_started)
+        s->on_started(s->data);
     ig_log_info("model %s: replica %u starting: pid %d, %s%s%s, log %s", m->name, r->id, r->proc.pid, url,
                 devs[0] ? ", devices " : "", devs, r->log_path ? r->log_path : "stderr");
     return START_OK;
@@ -811,9 +814,11 @@ ig_scheduler_t *ig_scheduler_create(ig_endpoint_registry_t *reg)
     return s;
 }
 
-int ig_scheduler_start(ig_scheduler_t *s, uv_loop_t *loop, void (*on_serving)(void *data), void *data)
+int ig_scheduler_start(ig_scheduler_t *s, uv_loop_t *loop, void (*on_started)(void *data),
+                       void (*on_serving)(void *data), void *data)
 {
     s->loop = loop;
+    s->on_started = on_started;
     s->on_serving = on_serving;
     s->data = data;
     uv_timer_init(loop, &s->tick);

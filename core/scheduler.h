@@ -37,8 +37,10 @@ ig_scheduler_t *ig_scheduler_create(ig_endpoint_registry_t *reg);
  * and models as the ones to run; models no longer listed are drained and stopped.
  */
 void ig_scheduler_attach(ig_scheduler_t *s, ig_generation_t *gen);
-/* Starts deciding on loop. on_serving(data) is called when a replica starts taking requests. */
-int ig_scheduler_start(ig_scheduler_t *s, uv_loop_t *loop, void (*on_serving)(void *data), void *data);
+/* Starts deciding on loop. on_started(data) is called when a replica process started (probe it soon),
+ * on_serving(data) when a replica starts taking requests. */
+int ig_scheduler_start(ig_scheduler_t *s, uv_loop_t *loop, void (*on_started)(void *data),
+                       void (*on_serving)(void *data), void *data);
 /* The health checker saw ep become healthy (main thread). */
 void ig_scheduler_endpoint_ready(ig_scheduler_t *s, ig_endpoint_t *ep);
 /* SIGTERM: stop deciding, and let the loop end while the replicas still serve the drain. */

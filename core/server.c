@@ -190,6 +190,13 @@ static void on_endpoint_ready(void *data, ig_endpoint_t *ep)
         ig_worker_post_endpoint_ready(&s->workers[i]);
 }
 
+/* A replica process started: the health checker probes it soon, so it serves as soon as it answers. */
+static void on_replica_started(void *data)
+{
+    ig_server_t *s = data;
+    ig_health_checker_kick(s->health);
+}
+
 /* A replica started serving: requests waiting for its model can go. */
 static void on_replica_serving(void *data)
 {
@@ -250,7 +257,7 @@ int ig_server_run(ig_server_t *s)
     s->health = ig_health_checker_start(s->loop, &s->gen, on_endpoint_ready, s);
     if (s->health == NULL)
         ig_log_error("cannot start the health checker: out of memory; endpoints are checked passively only");
-    ig_scheduler_start(s->sched, s->loop, on_replica_serving, s);
+    ig_scheduler_start(s->sched, s->loop, on_replica_started, on_replica_serving, s);
     uv_run(s->loop, UV_RUN_DEFAULT);
     for (unsigned i = 0; i < s->nworkers; i++)
         ig_worker_join(&s->workers[i]);
