@@ -1,6 +1,7 @@
 /*
  * Fuzz target: what engine plugins do with an engine's answer
- * (plugins/common/openai_compat.c). Input: a flags byte, a split point, then
+ * (plugins/common/openai_compat.c). Input: a flags byte (1 served name, 2 stream, 4 client wants
+ * usage, 8 engine error, 16 cut short, 32 usage per chunk), a split point, then
  * the response body. The body is fed whole and in two pieces; both must give
  * the client the same bytes and the same usage.
  */
@@ -52,7 +53,9 @@ static int run(const uint8_t *flags, const char *body, size_t len, size_t split,
     r.client_wants_usage = (flags[0] >> 2) & 1;
     r.usage = (ig_usage_t){-1, -1, -1, -1};
     ig_error_t err;
-    if (oac_prepare(&r, "/v1/chat/completions", oac_upstream_model(&r), &err) != 0)
+    /* flag 32: usage on every chunk (vLLM's continuous_usage_stats), set back to null for the client */
+    unsigned oflags = (flags[0] & 32) ? OAC_USAGE_PER_CHUNK : 0;
+    if (oac_prepare_flags(&r, "/v1/chat/completions", oac_upstream_model(&r), oflags, &err) != 0)
         abort();
     r.upstream_status = (flags[0] & 8) ? 400 : 200;
     out->sink.write = capture_write;

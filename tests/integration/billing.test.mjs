@@ -329,6 +329,30 @@ describe('billing', () => {
     assert.equal((await admin(gw, '/admin/usage?start=yesterday')).status, 400);
   });
 
+  it('streams: the client sees usage only as it asked, whatever the gateway asked the engine for', async () => {
+    const ask = async (extra) => {
+      const r = await httpReq(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keyOf('acme')}` },
+        body: { model: 'chat-a', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3, stream: true, ...extra },
+      });
+      assert.equal(r.status, 200, r.text);
+      const sse = parseSSE(r.text);
+      assert.ok(sse.done);
+      return sse.chunks;
+    };
+    const none = await ask({});
+    assert.ok(none.every((c) => c.usage == null && c.choices.length === 1), 'no usage at all');
+    assert.equal(none.at(-1).model, 'chat-a');
+    const final = await ask({ stream_options: { include_usage: true } });
+    assert.ok(final.slice(0, -1).every((c) => c.usage === null), 'usage only in the last chunk');
+    assert.deepEqual(final.at(-1).choices, []);
+    assert.equal(final.at(-1).usage.completion_tokens, 3);
+    const every = await ask({ stream_options: { include_usage: true, continuous_usage_stats: true } });
+    N += 3;
+    assert.deepEqual(every.map((c) => c.usage.completion_tokens), [0, 1, 2, 3, 3], 'usage so far on every chunk, as asked');
+  });
+
   it('the admin routes need an admin key', async () => {
     const r = await httpReq(`${gw.url}/admin/usage`);
     assert.equal(r.status, 401);
