@@ -123,6 +123,11 @@ static int billing_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void
         return host->error(err, "billing: server.stateDir is not set, and ledgerFile \"%s\" is relative", file);
     wo.ledger_path = path;
 
+    char settings[sizeof(w->settings)];
+    snprintf(settings, sizeof(settings), "%s %s %u %zu %zu %s %d %d %s %u %u %u %u %u", path, sync, wo.flush_ms,
+             wo.flush_records, wo.max_queued, wo.export_dir, wo.export_jsonl, wo.export_csv, wo.webhook.url,
+             wo.webhook.max_attempts, wo.webhook.backoff_ms, wo.webhook.timeout_ms, wo.webhook.max_pending,
+             wo.webhook.drain_ms);
     if (!bl_writer_started(w)) {
         if (wo.export_dir[0] && make_dir(wo.export_dir) != 0)
             return host->error(err, "plugins.options.billing.exportDir: \"%s\" is not a directory and cannot be made",
@@ -132,9 +137,12 @@ static int billing_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void
             return host->error(err, "billing: %s", msg);
         host->log(IG_LOG_INFO, "billing", "ledger %s (WAL, synchronous=%s, group commit every %u ms or %zu records)",
                   path, sync, wo.flush_ms, wo.flush_records);
-    } else if (strcmp(path, w->ledger_path) != 0) {
-        host->log(IG_LOG_WARN, "billing", "ledger stays %s until restart (the new configuration says %s)",
-                  w->ledger_path, path);
+        snprintf(w->settings, sizeof(w->settings), "%s", settings);
+    } else if (strcmp(settings, w->settings) != 0) {
+        /* the writer, its ledger and its sinks are process state: they keep their first options */
+        host->log(IG_LOG_WARN, "billing",
+                  "ledger, flush, export and webhook options changed: they take effect on restart (ledger stays %s)",
+                  w->ledger_path);
     }
     billing_state_t *s = calloc(1, sizeof(*s));
     if (s == NULL)

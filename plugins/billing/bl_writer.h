@@ -35,6 +35,7 @@ typedef struct bl_writer {
     pthread_t thread;
     /* set once by bl_writer_start */
     char ledger_path[1024];
+    char settings[1600];       /* the options it started with, to tell a reload what it cannot change */
     unsigned flush_ms;
     size_t flush_records, max_queued;
     bl_ledger_t ledger;        /* the writer thread's */

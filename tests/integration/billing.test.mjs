@@ -374,6 +374,7 @@ describe('billing', () => {
     await waitFor(async () => (seen = (await usageTotal(gw)).total.requests) === before + 80,
       { timeoutMs: BOUND, what: `80 more records than ${before} (now ${seen})` });
     assert.match(gw.stderr, /reloaded .* generation [2-9]/);
+    assert.doesNotMatch(gw.stderr, /take effect on restart/, 'the same options: the writer and its ledger carry on');
   });
 
   it('the webhook got every record, retrying the batch that met a 500', async () => {
