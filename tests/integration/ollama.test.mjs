@@ -6,7 +6,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startSim, startGateway, freePort, curl, assertOpenAIError, PLUGINS_DIR, waitFor } from './harness.mjs';
+import { startSim, startGateway, freePort, curl, http, assertOpenAIError, PLUGINS_DIR, waitFor } from './harness.mjs';
 
 const TAG = 'llama3.2:1b';
 const EMBED_TAG = 'nomic-embed-text'; // pulled as nomic-embed-text:latest
@@ -154,6 +154,20 @@ describe('Ollama engine plugin', () => {
     // the pulled model on the same endpoint is unaffected
     const ok = await curl(`${gw.url}/v1/chat/completions`, { body: { model: 'llama', messages: [{ role: 'user', content: 'x' }] } });
     assert.equal(ok.status, 200, ok.text);
+  });
+
+  it('a tag removed after it was checked: Ollama\'s 404 becomes the 503 naming it; pulled again, it serves', async () => {
+    const chat = () => curl(`${gw.url}/v1/chat/completions`, { body: { model: 'llama', messages: [{ role: 'user', content: 'hi' }] } });
+    const del = await http(`${sim.url}/api/delete`, { method: 'DELETE', body: { model: TAG } });
+    assert.equal(del.status, 200, del.text);
+    const before = await sim.stats();
+    const r = await chat();
+    const e = assertOpenAIError(r, 503, { code: 'model_unavailable' });
+    assert.match(e.message, /ollama tag "llama3\.2:1b" is not pulled on the engine \(ollama pull llama3\.2:1b\)/);
+    assert.equal((await sim.stats()).requests, before.requests + 1, 'the gateway believed it pulled: Ollama answered 404');
+    const pull = await http(`${sim.url}/api/pull`, { method: 'POST', body: { model: TAG, stream: false } });
+    assert.equal(pull.status, 200, pull.text);
+    await waitFor(async () => (await chat()).status === 200, { timeoutMs: 15000, intervalMs: 250, what: 'served again after the pull' });
   });
 
   it('engine down: 502', async () => {

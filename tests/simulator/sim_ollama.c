@@ -1,6 +1,7 @@
 #include "sim_ollama.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,15 +104,29 @@ static int tag_eq(const char *a, size_t alen, const char *b, size_t blen)
     return an == bn && avl == bvl && strncasecmp(a, b, an) == 0 && strncasecmp(av, bv, avl) == 0;
 }
 
-/* Pulled: one of --served-model-name (any name when none is given). */
+/* DELETE /api/delete removes a served tag, POST /api/pull brings it back: one flag per served name
+ * (the first SIM_OLLAMA_MAX_TAGS), shared by every worker. */
+#define SIM_OLLAMA_MAX_TAGS 64
+static atomic_int deleted[SIM_OLLAMA_MAX_TAGS];
+
+static int is_deleted(size_t i) { return i < SIM_OLLAMA_MAX_TAGS && atomic_load(&deleted[i]); }
+
+/* Index of the served name that is this tag, or -1. */
+static int served_index(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sim_cfg.n_models; i++)
+        if (tag_eq(sim_cfg.models[i], strlen(sim_cfg.models[i]), name, len))
+            return (int)i;
+    return -1;
+}
+
+/* Pulled: one of --served-model-name not deleted since (any name when none is given). */
 static int tag_pulled(const char *name, size_t len)
 {
     if (sim_cfg.n_models == 0)
         return len > 0;
-    for (size_t i = 0; i < sim_cfg.n_models; i++)
-        if (tag_eq(sim_cfg.models[i], strlen(sim_cfg.models[i]), name, len))
-            return 1;
-    return 0;
+    int i = served_index(name, len);
+    return i >= 0 && !is_deleted((size_t)i);
 }
 
 /* A served name as Ollama lists it: with its version. */
@@ -182,8 +197,10 @@ static void handle_tags(h2o_req_t *req, int ps)
     const char *const *models = listed_models(&n);
     sim_buf_reset(b);
     sim_buf_lit(b, "{\"models\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0)
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (sim_cfg.n_models > 0 && is_deleted(i))
+            continue;
+        if (k++ > 0)
             sim_buf_putc(b, ',');
         put_model_card(b, models[i], ps);
     }
@@ -208,8 +225,11 @@ static void handle_version(h2o_req_t *req)
 
 /* /api/pull with "stream":false: the model is "pulled" at once (the scheduler's warmup of an Ollama replica).
  * Counted in /sim/stats as nothing; the body is not checked beyond being a request. */
+static void undelete_from_body(h2o_req_t *req);
+
 static void handle_api_pull(h2o_req_t *req)
 {
+    undelete_from_body(req); /* a tag removed by /api/delete is pulled again */
     static const char body[] = "{\"status\":\"success\"}";
     sim_http_send(req, 200, SIM_CT_JSON, body, sizeof(body) - 1);
 }
@@ -877,6 +897,61 @@ static void handle_api_embed(h2o_req_t *req) { handle_embedding(req, EMB_EMBED);
 static void handle_api_embeddings(h2o_req_t *req) { handle_embedding(req, EMB_LEGACY); }
 static void handle_v1_embeddings(h2o_req_t *req) { handle_embedding(req, EMB_V1); }
 
+/* ---- DELETE /api/delete {"model"}: the tag is no longer pulled (until /api/pull) ------------------------------- */
+
+static void set_deleted(h2o_req_t *req, int del)
+{
+    sj_doc_t *d = &sim_worker_of(req)->json;
+    char *model;
+    size_t len;
+    if (parse_body(req, OL_CHAT, d) != 0)
+        return;
+    int64_t m = field(d, 0, "model");
+    if (m < 0)
+        m = field(d, 0, "name"); /* the older spelling */
+    if (m < 0 || sj_type(d, (uint32_t)m) != SJ_STRING) {
+        native_error(req, 400, "model is required");
+        return;
+    }
+    model = decode(req, d, (uint32_t)m, &len);
+    int i = served_index(model, len);
+    if (i < 0 || i >= SIM_OLLAMA_MAX_TAGS || (del && is_deleted((size_t)i))) {
+        char msg[400];
+        if (del)
+            snprintf(msg, sizeof(msg), "model '%.*s' not found", (int)(len > 300 ? 300 : len), model);
+        else
+            snprintf(msg, sizeof(msg), "pull model manifest: file does not exist");
+        native_error(req, del ? 404 : 500, msg);
+        return;
+    }
+    atomic_store(&deleted[i], del);
+    if (del) {
+        sim_http_send(req, 200, NULL, NULL, 0);
+    } else {
+        static const char ok[] = "{\"status\":\"success\"}";
+        sim_http_send(req, 200, SIM_CT_JSON, ok, sizeof(ok) - 1);
+    }
+}
+
+static void handle_api_delete(h2o_req_t *req) { set_deleted(req, 1); }
+
+static void undelete_from_body(h2o_req_t *req)
+{
+    sj_doc_t *d = &sim_worker_of(req)->json;
+    if (sj_parse(d, req->entity.base != NULL ? req->entity.base : "", req->entity.len) != 0 || sj_type(d, 0) != SJ_OBJECT)
+        return;
+    int64_t m = field(d, 0, "model");
+    if (m < 0)
+        m = field(d, 0, "name");
+    if (m < 0 || sj_type(d, (uint32_t)m) != SJ_STRING)
+        return;
+    size_t len;
+    char *model = decode(req, d, (uint32_t)m, &len);
+    int i = served_index(model, len);
+    if (i >= 0 && i < SIM_OLLAMA_MAX_TAGS)
+        atomic_store(&deleted[i], 0);
+}
+
 /* ---- routing (gin's: an unknown route or method is 404 "404 page not found") ------------------------------ */
 
 static const struct {
@@ -892,6 +967,7 @@ static const struct {
     {"/api/generate", "POST", handle_api_generate},
     {"/api/embed", "POST", handle_api_embed},
     {"/api/embeddings", "POST", handle_api_embeddings},
+    {"/api/delete", "DELETE", handle_api_delete},
     {"/v1/chat/completions", "POST", handle_v1_chat},
     {"/v1/completions", "POST", handle_v1_completions},
     {"/v1/embeddings", "POST", handle_v1_embeddings},
