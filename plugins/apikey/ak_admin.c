@@ -23,9 +23,9 @@
 static int reply(ig_http_exchange_t *x, int status, ak_buf_t *b)
 {
     if (b->failed) {
-        ak_buf_free(b);
+        ig_text_buf_free(b);
         b->failed = 0;
-        ak_buf_puts(b, "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"param\":null,\"code\":null}}");
+        ig_text_buf_puts(b, "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"param\":null,\"code\":null}}");
         status = 500;
     }
     char *out = x->host->palloc(x->pool, b->len + 1);
@@ -35,7 +35,7 @@ static int reply(ig_http_exchange_t *x, int status, ak_buf_t *b)
     }
     x->status = out ? status : 500;
     x->response = (ig_str_t){out ? out : "", out ? b->len : 0};
-    ak_buf_free(b);
+    ig_text_buf_free(b);
     return 0;
 }
 
@@ -50,16 +50,16 @@ static int fail(ig_http_exchange_t *x, int status, const char *type, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    ak_buf_t b = {.j = x->host->json};
-    ak_buf_puts(&b, "{\"error\":{\"message\":");
+    ak_buf_t b = {.json = x->host->json};
+    ig_text_buf_puts(&b, "{\"error\":{\"message\":");
     ak_buf_str(&b, msg);
-    ak_buf_puts(&b, ",\"type\":");
+    ig_text_buf_puts(&b, ",\"type\":");
     ak_buf_str(&b, type);
-    ak_buf_puts(&b, ",\"param\":");
+    ig_text_buf_puts(&b, ",\"param\":");
     ak_buf_str(&b, param && *param ? param : NULL);
-    ak_buf_puts(&b, ",\"code\":");
+    ig_text_buf_puts(&b, ",\"code\":");
     ak_buf_str(&b, code);
-    ak_buf_puts(&b, "}}");
+    ig_text_buf_puts(&b, "}}");
     return reply(x, status, &b);
 }
 
@@ -199,63 +199,63 @@ static const char *query_param(ig_http_exchange_t *x, const char *name, size_t *
 
 static void customer_json(ak_buf_t *b, const ak_customer_t *c)
 {
-    ak_buf_puts(b, "{\"object\":\"customer\",\"id\":");
+    ig_text_buf_puts(b, "{\"object\":\"customer\",\"id\":");
     ak_buf_str(b, c->id);
-    ak_buf_puts(b, ",\"name\":");
+    ig_text_buf_puts(b, ",\"name\":");
     ak_buf_str(b, c->name);
-    ak_buf_puts(b, ",\"limits\":");
+    ig_text_buf_puts(b, ",\"limits\":");
     ak_buf_limits(b, &c->limits);
-    ak_buf_puts(b, ",\"created\":");
+    ig_text_buf_puts(b, ",\"created\":");
     ak_buf_time(b, c->created);
-    ak_buf_puts(b, c->source == AK_SRC_CONFIG ? ",\"source\":\"config\"}" : ",\"source\":\"api\"}");
+    ig_text_buf_puts(b, c->source == AK_SRC_CONFIG ? ",\"source\":\"config\"}" : ",\"source\":\"api\"}");
 }
 
 static void key_json(ak_buf_t *b, const ak_key_t *k, const char *secret)
 {
     int64_t now = (int64_t)time(NULL);
-    ak_buf_puts(b, "{\"object\":\"api_key\",\"id\":");
+    ig_text_buf_puts(b, "{\"object\":\"api_key\",\"id\":");
     ak_buf_str(b, k->id);
-    ak_buf_puts(b, ",\"customer\":");
+    ig_text_buf_puts(b, ",\"customer\":");
     ak_buf_str(b, k->customer);
-    ak_buf_puts(b, ",\"name\":");
+    ig_text_buf_puts(b, ",\"name\":");
     ak_buf_str(b, k->name);
-    ak_buf_puts(b, ",\"models\":");
+    ig_text_buf_puts(b, ",\"models\":");
     ak_buf_models(b, k->models, k->nmodels);
-    ak_buf_puts(b, ",\"limits\":");
+    ig_text_buf_puts(b, ",\"limits\":");
     ak_buf_limits(b, &k->limits);
-    ak_buf_puts(b, ",\"created\":");
+    ig_text_buf_puts(b, ",\"created\":");
     ak_buf_time(b, k->created);
-    ak_buf_puts(b, ",\"expires\":");
+    ig_text_buf_puts(b, ",\"expires\":");
     ak_buf_time(b, k->expires);
-    ak_buf_puts(b, ",\"revoked\":");
+    ig_text_buf_puts(b, ",\"revoked\":");
     ak_buf_time(b, k->revoked);
-    ak_buf_puts(b, k->revoked ? ",\"status\":\"revoked\""
+    ig_text_buf_puts(b, k->revoked ? ",\"status\":\"revoked\""
                    : k->expires && k->expires <= now ? ",\"status\":\"expired\""
                                                      : ",\"status\":\"active\"");
-    ak_buf_puts(b, k->source == AK_SRC_CONFIG ? ",\"source\":\"config\"" : ",\"source\":\"api\"");
+    ig_text_buf_puts(b, k->source == AK_SRC_CONFIG ? ",\"source\":\"config\"" : ",\"source\":\"api\"");
     if (secret) {
-        ak_buf_puts(b, ",\"key\":");
+        ig_text_buf_puts(b, ",\"key\":");
         ak_buf_str(b, secret);
     }
-    ak_buf_puts(b, "}");
+    ig_text_buf_puts(b, "}");
 }
 
 static void publication_json(ak_buf_t *b, const char *model, int configured, const ak_publication_t *p)
 {
-    ak_buf_puts(b, "{\"object\":\"model_publication\",\"id\":");
+    ig_text_buf_puts(b, "{\"object\":\"model_publication\",\"id\":");
     ak_buf_str(b, model);
-    ak_buf_puts(b, configured ? ",\"configured\":true" : ",\"configured\":false");
-    ak_buf_puts(b, p ? ",\"published\":true,\"customers\":[" : ",\"published\":false,\"customers\":null");
+    ig_text_buf_puts(b, configured ? ",\"configured\":true" : ",\"configured\":false");
+    ig_text_buf_puts(b, p ? ",\"published\":true,\"customers\":[" : ",\"published\":false,\"customers\":null");
     for (size_t i = 0; p && i < p->ngrants; i++) {
-        ak_buf_puts(b, i ? ",{\"customer\":" : "{\"customer\":");
+        ig_text_buf_puts(b, i ? ",{\"customer\":" : "{\"customer\":");
         ak_buf_str(b, p->grants[i].customer);
-        ak_buf_puts(b, ",\"limits\":");
+        ig_text_buf_puts(b, ",\"limits\":");
         ak_buf_limits(b, &p->grants[i].limits);
-        ak_buf_puts(b, "}");
+        ig_text_buf_puts(b, "}");
     }
-    ak_buf_puts(b, p ? "],\"created\":" : ",\"created\":");
+    ig_text_buf_puts(b, p ? "],\"created\":" : ",\"created\":");
     ak_buf_time(b, p ? p->created : 0);
-    ak_buf_puts(b, "}");
+    ig_text_buf_puts(b, "}");
 }
 
 /* ---- writing ---- */
@@ -330,7 +330,7 @@ static int customer_create(ak_gen_t *g, ig_http_exchange_t *x)
         conflict(x, "a customer \"%s\" exists already", c.id);
     } else if (stored(p, x, "cannot store the customer", ak_store_begin(p->store) == 0 &&
                       ak_store_put_customer(p->store, x->host->json, &c) == 0)) {
-        ak_buf_t b = {.j = x->host->json};
+        ak_buf_t b = {.json = x->host->json};
         customer_json(&b, find_customer(g, c.id));
         reply(x, 201, &b);
     }
@@ -361,7 +361,7 @@ static int customer_limits(ak_gen_t *g, ig_http_exchange_t *x, const char *id)
         next.limits = l;
         if (stored(p, x, "cannot store the limits", ak_store_begin(p->store) == 0 &&
                    ak_store_put_customer(p->store, x->host->json, &next) == 0)) {
-            ak_buf_t b = {.j = x->host->json};
+            ak_buf_t b = {.json = x->host->json};
             customer_json(&b, find_customer(g, id));
             reply(x, 200, &b);
         }
@@ -378,20 +378,20 @@ static int admin_customers(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n
         if (!is(x, "GET"))
             return bad_method(x, "GET, POST");
         ak_set_t *s = ak_stored_acquire(g->proc);
-        ak_buf_t b = {.j = x->host->json};
-        ak_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+        ak_buf_t b = {.json = x->host->json};
+        ig_text_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
         size_t k = 0;
         for (size_t i = 0; i < g->config->ncustomers; i++, k++) {
             if (k)
-                ak_buf_puts(&b, ",");
+                ig_text_buf_puts(&b, ",");
             customer_json(&b, &g->config->customers[i]);
         }
         for (size_t i = 0; i < s->ncustomers; i++, k++) {
             if (k)
-                ak_buf_puts(&b, ",");
+                ig_text_buf_puts(&b, ",");
             customer_json(&b, &s->customers[i]);
         }
-        ak_buf_puts(&b, "]}");
+        ig_text_buf_puts(&b, "]}");
         ak_stored_release(s);
         return reply(x, 200, &b);
     }
@@ -402,7 +402,7 @@ static int admin_customers(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n
         const ak_customer_t *c = ak_set_customer(g->config, seg[0], strlen(seg[0]));
         if (!c)
             c = ak_set_customer(s, seg[0], strlen(seg[0]));
-        ak_buf_t b = {.j = x->host->json};
+        ak_buf_t b = {.json = x->host->json};
         if (c)
             customer_json(&b, c);
         ak_stored_release(s);
@@ -452,7 +452,7 @@ static int key_create(ak_gen_t *g, ig_http_exchange_t *x)
         ak_key_hash(secret, strlen(secret), k.hash);
         if (stored(p, x, "cannot store the key", ak_store_begin(p->store) == 0 &&
                    ak_store_put_key(p->store, x->host->json, &k) == 0)) {
-            ak_buf_t b = {.j = x->host->json};
+            ak_buf_t b = {.json = x->host->json};
             key_json(&b, find_key(g, k.id), secret);
             reply(x, 201, &b);
         }
@@ -505,7 +505,7 @@ static int key_change(ak_gen_t *g, ig_http_exchange_t *x, const char *id, key_ch
             next.limits = l;
         if (stored(p, x, "cannot store the key", ak_store_begin(p->store) == 0 &&
                    ak_store_put_key(p->store, x->host->json, &next) == 0)) {
-            ak_buf_t b = {.j = x->host->json};
+            ak_buf_t b = {.json = x->host->json};
             key_json(&b, find_key(g, id), what == KEY_ROTATE ? secret : NULL);
             reply(x, 200, &b);
         }
@@ -521,7 +521,7 @@ static void key_list(ak_buf_t *b, const ak_set_t *s, const char *customer, size_
         if (customer && !(strlen(k->customer) == clen && memcmp(k->customer, customer, clen) == 0))
             continue;
         if ((*count)++)
-            ak_buf_puts(b, ",");
+            ig_text_buf_puts(b, ",");
         key_json(b, k, NULL);
     }
 }
@@ -536,12 +536,12 @@ static int admin_keys(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
         size_t clen = 0;
         const char *customer = query_param(x, "customer", &clen);
         ak_set_t *s = ak_stored_acquire(g->proc);
-        ak_buf_t b = {.j = x->host->json};
+        ak_buf_t b = {.json = x->host->json};
         size_t count = 0;
-        ak_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+        ig_text_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
         key_list(&b, g->config, customer, clen, &count);
         key_list(&b, s, customer, clen, &count);
-        ak_buf_puts(&b, "]}");
+        ig_text_buf_puts(&b, "]}");
         ak_stored_release(s);
         return reply(x, 200, &b);
     }
@@ -552,7 +552,7 @@ static int admin_keys(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
         const ak_key_t *k = ak_set_key_by_id(g->config, seg[0], strlen(seg[0]));
         if (!k)
             k = ak_set_key_by_id(s, seg[0], strlen(seg[0]));
-        ak_buf_t b = {.j = x->host->json};
+        ak_buf_t b = {.json = x->host->json};
         if (k)
             key_json(&b, k, NULL);
         ak_stored_release(s);
@@ -624,7 +624,7 @@ static int publish(ak_gen_t *g, ig_http_exchange_t *x, const char *model)
         for (i = 0; rc == 0 && i < pub.ncustomers; i++)
             rc = ak_store_put_grant(p->store, x->host->json, model, pub.customers[i], &pub.limits, now);
         if (stored(p, x, "cannot store the publication", rc == 0)) {
-            ak_buf_t b = {.j = x->host->json};
+            ak_buf_t b = {.json = x->host->json};
             publication_json(&b, model, model_configured(x, model), ak_set_pub(p->stored, model, strlen(model)));
             reply(x, 200, &b);
         }
@@ -646,7 +646,7 @@ static int unpublish(ak_gen_t *g, ig_http_exchange_t *x, const char *model, cons
              model, customer);
     } else if (stored(p, x, "cannot remove the publication", ak_store_begin(p->store) == 0 &&
                       ak_store_delete_grants(p->store, model, customer) >= 0)) {
-        ak_buf_t b = {.j = x->host->json};
+        ak_buf_t b = {.json = x->host->json};
         publication_json(&b, model, model_configured(x, model), ak_set_pub(p->stored, model, strlen(model)));
         reply(x, 200, &b);
     }
@@ -660,23 +660,23 @@ static int admin_models(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
         if (!is(x, "GET"))
             return bad_method(x, "GET");
         ak_set_t *s = ak_stored_acquire(g->proc);
-        ak_buf_t b = {.j = x->host->json};
-        ak_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+        ak_buf_t b = {.json = x->host->json};
+        ig_text_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
         size_t count = 0;
         for (size_t i = 0; i < x->nmodels; i++, count++) {
             const char *m = x->models[i]->name;
             if (count)
-                ak_buf_puts(&b, ",");
+                ig_text_buf_puts(&b, ",");
             publication_json(&b, m, 1, ak_set_pub(s, m, strlen(m)));
         }
         for (size_t i = 0; i < s->npubs; i++) {
             if (model_configured(x, s->pubs[i].model))
                 continue;
             if (count++)
-                ak_buf_puts(&b, ",");
+                ig_text_buf_puts(&b, ",");
             publication_json(&b, s->pubs[i].model, 0, &s->pubs[i]);
         }
-        ak_buf_puts(&b, "]}");
+        ig_text_buf_puts(&b, "]}");
         ak_stored_release(s);
         return reply(x, 200, &b);
     }
@@ -687,7 +687,7 @@ static int admin_models(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
         int configured = model_configured(x, seg[0]);
         ak_set_t *s = ak_stored_acquire(g->proc);
         const ak_publication_t *pub = ak_set_pub(s, seg[0], strlen(seg[0]));
-        ak_buf_t b = {.j = x->host->json};
+        ak_buf_t b = {.json = x->host->json};
         if (configured || pub)
             publication_json(&b, seg[0], configured, pub);
         ak_stored_release(s);

@@ -286,10 +286,10 @@ ak_set_t *ak_store_load(ak_store_t *st, const ig_json_api_t *j, char *msg, size_
 
 static int bind_limits(sqlite3_stmt *s, int i, const ig_json_api_t *j, const ig_limits_t *l)
 {
-    ak_buf_t b = {.j = j};
+    ak_buf_t b = {.json = j};
     ak_buf_limits(&b, l);
     int rc = b.failed ? SQLITE_NOMEM : sqlite3_bind_text(s, i, b.p, (int)b.len, SQLITE_TRANSIENT);
-    ak_buf_free(&b);
+    ig_text_buf_free(&b);
     return rc;
 }
 
@@ -326,13 +326,13 @@ int ak_store_put_key(ak_store_t *st, const ig_json_api_t *j, const ak_key_t *k)
     if (k->name)
         sqlite3_bind_text(s, 3, k->name, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 4, k->hash, AK_HASH_LEN, SQLITE_STATIC);
-    ak_buf_t b = {.j = j};
+    ak_buf_t b = {.json = j};
     if (k->models) {
         ak_buf_models(&b, k->models, k->nmodels);
         if (!b.failed)
             sqlite3_bind_text(s, 5, b.p, (int)b.len, SQLITE_TRANSIENT);
     }
-    ak_buf_free(&b);
+    ig_text_buf_free(&b);
     bind_limits(s, 6, j, &k->limits);
     sqlite3_bind_int64(s, 7, k->created);
     sqlite3_bind_int64(s, 8, k->expires);

@@ -112,23 +112,23 @@ void bl_format_audio(int64_t ms, char out[32])
     snprintf(out, 32, "%" PRId64 ".%03d", ms / 1000, (int)(ms % 1000));
 }
 
-void bl_record_json(bl_buf_t *b, const ig_json_api_t *json, const bl_record_t *r)
+void bl_record_json(ig_text_buf_t *b, const ig_json_api_t *json, const bl_record_t *r)
 {
     char t[32], cost[48], audio[32];
     bl_format_time(r->ts_ms, t);
     bl_dec_format(r->cost_units, cost, sizeof(cost));
     bl_format_audio(r->audio_ms, audio);
-    bl_buf_printf(b, "{\"id\":%" PRId64 ",\"time\":\"%s\",\"customer\":", r->id, t);
-    bl_buf_json_str(b, json, r->customer, strlen(r->customer));
-    bl_buf_puts(b, ",\"key_id\":");
-    bl_buf_json_str(b, json, r->key_id, strlen(r->key_id));
-    bl_buf_puts(b, ",\"model\":");
-    bl_buf_json_str(b, json, r->model, strlen(r->model));
-    bl_buf_puts(b, ",\"adapter\":");
-    bl_buf_json_str(b, json, r->adapter, strlen(r->adapter));
-    bl_buf_puts(b, ",\"endpoint\":");
-    bl_buf_json_str(b, json, r->endpoint, strlen(r->endpoint));
-    bl_buf_printf(b,
+    ig_text_buf_printf(b, "{\"id\":%" PRId64 ",\"time\":\"%s\",\"customer\":", r->id, t);
+    ig_text_buf_json_str(b, json, r->customer, strlen(r->customer));
+    ig_text_buf_puts(b, ",\"key_id\":");
+    ig_text_buf_json_str(b, json, r->key_id, strlen(r->key_id));
+    ig_text_buf_puts(b, ",\"model\":");
+    ig_text_buf_json_str(b, json, r->model, strlen(r->model));
+    ig_text_buf_puts(b, ",\"adapter\":");
+    ig_text_buf_json_str(b, json, r->adapter, strlen(r->adapter));
+    ig_text_buf_puts(b, ",\"endpoint\":");
+    ig_text_buf_json_str(b, json, r->endpoint, strlen(r->endpoint));
+    ig_text_buf_printf(b,
                   ",\"api\":\"%s\",\"status\":%d,\"stream\":%s,\"complete\":%s,\"usage_known\":%s,"
                   "\"prompt_tokens\":%" PRId64 ",\"completion_tokens\":%" PRId64 ",\"cached_tokens\":%" PRId64
                   ",\"audio_seconds\":\"%s\",\"requests\":%" PRId64 ",\"ttft_us\":%" PRId64 ",\"duration_us\":%" PRId64
@@ -138,26 +138,26 @@ void bl_record_json(bl_buf_t *b, const ig_json_api_t *json, const bl_record_t *r
                   r->requests, r->ttft_us, r->duration_us, r->attempts, r->generation, cost);
 }
 
-void bl_record_csv_header(bl_buf_t *b)
+void bl_record_csv_header(ig_text_buf_t *b)
 {
-    bl_buf_puts(b, "id,time,customer,key_id,model,adapter,endpoint,api,status,stream,complete,usage_known,"
+    ig_text_buf_puts(b, "id,time,customer,key_id,model,adapter,endpoint,api,status,stream,complete,usage_known,"
                    "prompt_tokens,completion_tokens,cached_tokens,audio_seconds,requests,ttft_us,duration_us,"
                    "attempts,generation,cost\n");
 }
 
-void bl_record_csv(bl_buf_t *b, const bl_record_t *r)
+void bl_record_csv(ig_text_buf_t *b, const bl_record_t *r)
 {
     char t[32], cost[48], audio[32];
     bl_format_time(r->ts_ms, t);
     bl_dec_format(r->cost_units, cost, sizeof(cost));
     bl_format_audio(r->audio_ms, audio);
-    bl_buf_printf(b, "%" PRId64 ",%s", r->id, t);
+    ig_text_buf_printf(b, "%" PRId64 ",%s", r->id, t);
     const char *strs[] = {r->customer, r->key_id, r->model, r->adapter, r->endpoint, r->api};
     for (size_t i = 0; i < 6; i++) {
-        bl_buf_puts(b, ",");
-        bl_buf_csv_str(b, strs[i]);
+        ig_text_buf_puts(b, ",");
+        ig_text_buf_csv_str(b, strs[i]);
     }
-    bl_buf_printf(b, ",%d,%d,%d,%d,%" PRId64 ",%" PRId64 ",%" PRId64 ",%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%u,%" PRIu64 ",%s\n",
+    ig_text_buf_printf(b, ",%d,%d,%d,%d,%" PRId64 ",%" PRId64 ",%" PRId64 ",%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%u,%" PRIu64 ",%s\n",
                   r->status, r->stream, r->complete, r->usage_known, r->prompt_tokens, r->completion_tokens,
                   r->cached_tokens, audio, r->requests, r->ttft_us, r->duration_us, r->attempts, r->generation, cost);
 }

@@ -1,12 +1,13 @@
-#include "bl_buf.h"
+/* text_buf.c — see text_buf.h. */
+#include "text_buf.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int grow(bl_buf_t *b, size_t need)
+static int grow(ig_text_buf_t *b, size_t need)
 {
-    if (b->oom)
+    if (b->failed)
         return -1;
     if (b->len + need + 1 <= b->cap)
         return 0;
@@ -15,7 +16,7 @@ static int grow(bl_buf_t *b, size_t need)
         cap *= 2;
     char *p = realloc(b->p, cap);
     if (p == NULL) {
-        b->oom = 1;
+        b->failed = 1;
         return -1;
     }
     b->p = p;
@@ -23,7 +24,7 @@ static int grow(bl_buf_t *b, size_t need)
     return 0;
 }
 
-void bl_buf_put(bl_buf_t *b, const char *s, size_t n)
+void ig_text_buf_put(ig_text_buf_t *b, const char *s, size_t n)
 {
     if (grow(b, n) != 0)
         return;
@@ -32,9 +33,12 @@ void bl_buf_put(bl_buf_t *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-void bl_buf_puts(bl_buf_t *b, const char *s) { bl_buf_put(b, s, strlen(s)); }
+void ig_text_buf_puts(ig_text_buf_t *b, const char *s)
+{
+    ig_text_buf_put(b, s, strlen(s));
+}
 
-void bl_buf_printf(bl_buf_t *b, const char *fmt, ...)
+void ig_text_buf_printf(ig_text_buf_t *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -48,33 +52,34 @@ void bl_buf_printf(bl_buf_t *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void bl_buf_json_str(bl_buf_t *b, const ig_json_api_t *json, const char *s, size_t n)
+void ig_text_buf_json_str(ig_text_buf_t *b, const ig_json_api_t *json, const char *s, size_t n)
 {
     size_t need = json->escape(s, n, NULL, 0);
     if (grow(b, need) != 0)
         return;
-    b->len += json->escape(s, n, b->p + b->len, need);
+    b->len += json->escape(s, n, b->p + b->len, need + 1);
     b->p[b->len] = '\0';
 }
 
-void bl_buf_csv_str(bl_buf_t *b, const char *s)
+void ig_text_buf_csv_str(ig_text_buf_t *b, const char *s)
 {
     if (strpbrk(s, ",\"\r\n") == NULL) {
-        bl_buf_puts(b, s);
+        ig_text_buf_puts(b, s);
         return;
     }
-    bl_buf_put(b, "\"", 1);
+    ig_text_buf_put(b, "\"", 1);
     for (const char *p = s; *p; p++) {
         if (*p == '"')
-            bl_buf_put(b, "\"", 1);
-        bl_buf_put(b, p, 1);
+            ig_text_buf_put(b, "\"", 1);
+        ig_text_buf_put(b, p, 1);
     }
-    bl_buf_put(b, "\"", 1);
+    ig_text_buf_put(b, "\"", 1);
 }
 
-void bl_buf_free(bl_buf_t *b)
+void ig_text_buf_free(ig_text_buf_t *b)
 {
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
+    b->failed = 0;
 }
