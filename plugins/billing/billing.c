@@ -35,7 +35,7 @@ static const ig_option_decl_t billing_options[] = {
     [OPT_LEDGER_FILE] = {"ledgerFile", IG_OPT_STRING, "ledger.db", "SQLite ledger, relative to server.stateDir"},
     [OPT_SYNCHRONOUS] = {"synchronous", IG_OPT_STRING, "NORMAL",
                          "SQLite synchronous mode: NORMAL (commits survive a process kill) or FULL (also power loss)"},
-    [OPT_FLUSH_INTERVAL] = {"flushInterval", IG_OPT_DURATION, "100ms", "group commit at least this often", 1, 60000},
+    [OPT_FLUSH_INTERVAL] = {"flushInterval", IG_OPT_DURATION, "10ms", "group commit at least this often", 1, 60000},
     [OPT_FLUSH_RECORDS] = {"flushRecords", IG_OPT_INT, "1000", "or as soon as this many records wait", 1, 1000000},
     [OPT_MAX_QUEUED] = {"maxQueued", IG_OPT_INT, "1000000",
                         "records waiting for the writer beyond which new ones are dropped (and logged)", 1000,

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { PLUGINS_DIR, http, model, run, sleep, startGateway, startSim, tmpDir } from './harness.mjs';
 
 const rounds = Number(process.argv[2] || 5);
-const flushInterval = process.argv[3] || '100ms';
+const flushInterval = process.argv[3] || '10ms'; // the plugin's default
 const synchronous = process.argv[4] || 'NORMAL';
 const ADMIN = 'kill9-admin';
 const sha = (s) => `sha256:${crypto.createHash('sha256').update(s).digest('hex')}`;
