@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 bl_writer_t *bl_writer_create(const ig_host_t *host)
@@ -78,15 +76,6 @@ static void *run(void *arg)
     bl_writer_t *w = arg;
     bl_record_t *batch = NULL;
     size_t bcap = 0;
-    /*
-     * A group commit is a few milliseconds of SQLite work in one burst. On a machine whose cores
-     * the worker threads use, that burst delayed requests (p99 at 5,000 req/s: 1.5-2.3 ms with
-     * billing, 0.7-0.9 ms without); at a lower priority the workers preempt it and the ledger is
-     * written in their idle time. Linux nices threads one by one; elsewhere this is a no-op.
-     */
-#ifdef SYS_gettid
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
-#endif
     pthread_mutex_lock(&w->mu);
     for (;;) {
         if (w->qlen < w->flush_records && !w->flush_now && !w->stopping) {
