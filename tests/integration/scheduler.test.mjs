@@ -23,6 +23,12 @@ const adminKeys = [`sha256:${crypto.createHash('sha256').update(ADMIN_KEY).diges
 /** Live (non-zombie) children of pid: {pid, argv, env}. */
 function children(pid) {
   const out = [];
+  let parentExe = null;
+  try {
+    parentExe = fs.readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    // the gateway is gone: its children are reported as they are
+  }
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
@@ -30,6 +36,8 @@ function children(pid) {
       const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const [state, ppid] = [rest[0], Number(rest[1])];
       if (ppid !== pid || state === 'Z') continue;
+      // forked but not yet exec'd: still the gateway's image, argv and environment, not a replica yet
+      if (parentExe && fs.readlinkSync(`/proc/${d}/exe`) === parentExe) continue;
       const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter(Boolean);
       const env = {};
       for (const kv of fs.readFileSync(`/proc/${d}/environ`, 'utf8').split('\0')) {
