@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "generation.h"
-#include "log.h"
-#include "replica.h"
-#include "server.h"
+#include "config/generation.h"
+#include "observe/log.h"
+#include "sched/replica.h"
+#include "server/server.h"
 
 #define IG_VERSION "0.1.0"
 

@@ -16,7 +16,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "arena.h"
+#include "util/arena.h"
 #include "ak_key.h"
 #include "infergate/plugin.h"
 

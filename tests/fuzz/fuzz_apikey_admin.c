@@ -15,7 +15,7 @@
 #include <string.h>
 #include "ak_parse.h"
 #include "ak_plugin.h"
-#include "json_api.h"
+#include "util/json.h"
 
 extern const ig_plugin_t infergate_plugin;
 

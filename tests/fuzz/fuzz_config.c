@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "config.h"
-#include "log.h"
-#include "plugin_host.h"
+#include "config/config.h"
+#include "observe/log.h"
+#include "plugin/plugin_host.h"
 
 static int prepare(void *s, ig_engine_req_t *r, ig_error_t *e)
 {

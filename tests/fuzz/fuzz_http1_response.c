@@ -14,7 +14,7 @@
  * lie inside the buffer being fed. Violations abort().
  * fuzz_replay.c provides a main() to run inputs without libFuzzer.
  */
-#include "http1_response_parser.h"
+#include "upstream/http1_response_parser.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "audio_request.h"
-#include "multipart.h"
+#include "http/audio_request.h"
+#include "http/multipart.h"
 
 static void check(int cond)
 {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "json_api.h"
+#include "util/json.h"
 #include "oac_rerank.h"
 
 typedef struct {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "json_api.h"
+#include "util/json.h"
 #include "openai_compat.h"
 
 typedef struct {

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "openai_request.h"
+#include "http/openai_request.h"
 
 static void check(int cond)
 {

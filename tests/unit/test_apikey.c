@@ -20,7 +20,7 @@
 #include "ak_key.h"
 #include "ak_parse.h"
 #include "ig_test.h"
-#include "json_api.h"
+#include "util/json.h"
 
 #define S(lit) ((ig_str_t){(lit), sizeof(lit) - 1})
 

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
+#include "config/config.h"
 #include "ig_test.h"
-#include "plugin_host.h"
+#include "plugin/plugin_host.h"
 
 static ig_plugin_host_t *host;
 

@@ -6,10 +6,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "arena.h"
-#include "config_values.h"
-#include "config_yaml.h"
-#include "errors.h"
+#include "util/arena.h"
+#include "config/config_values.h"
+#include "config/config_yaml.h"
+#include "config/errors.h"
 #include "ig_test.h"
 
 static void durations(void)

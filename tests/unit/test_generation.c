@@ -8,7 +8,7 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
-#include "generation.h"
+#include "config/generation.h"
 #include "ig_test.h"
 #include "test_counters.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http1_response_parser.h"
+#include "upstream/http1_response_parser.h"
 #include "ig_test.h"
 
 typedef struct {

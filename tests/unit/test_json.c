@@ -7,7 +7,7 @@
  * exact-size heap blocks so AddressSanitizer builds catch any overrun.
  */
 #include "infergate/json.h"
-#include "json_api.h"
+#include "util/json.h"
 #include "ig_test.h"
 
 #include <stdint.h>

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ig_test.h"
-#include "metrics.h"
+#include "observe/metrics.h"
 
 /* The value of the sample written exactly as `series` (name{labels}), or -1 when absent. */
 static double sample(const char *text, const char *series)

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audio_request.h"
+#include "http/audio_request.h"
 #include "ig_test.h"
-#include "multipart.h"
+#include "http/multipart.h"
 
 static int str_is(ig_str_t s, const char *lit)
 {

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "ig_test.h"
-#include "json_api.h"
+#include "util/json.h"
 #include "openai_compat.h"
 
 static int str_eq_lit(ig_str_t s, const char *lit)

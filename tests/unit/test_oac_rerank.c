@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "ig_test.h"
-#include "json_api.h"
+#include "util/json.h"
 #include "oac_rerank.h"
 
 static void *blocks[256];

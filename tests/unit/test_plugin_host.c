@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "config_yaml.h"
+#include "config/config_yaml.h"
 #include "ig_test.h"
-#include "plugin_host.h"
-#include "plugin_options.h"
+#include "plugin/plugin_host.h"
+#include "plugin/plugin_options.h"
 
 #define DIR_ "./test-plugins"
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "generation.h"
+#include "config/generation.h"
 #include "ig_test.h"
 
 static char log_path[] = "/tmp/ig-test-unload-XXXXXX";

@@ -8,12 +8,12 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "autoscaler.h"
-#include "config.h"
-#include "device_pool.h"
+#include "sched/autoscaler.h"
+#include "config/config.h"
+#include "sched/device_pool.h"
 #include "ig_test.h"
-#include "launch_spec.h"
-#include "plugin_host.h"
+#include "sched/launch_spec.h"
+#include "plugin/plugin_host.h"
 
 static void test_autoscaler_average(void)
 {

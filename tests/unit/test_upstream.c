@@ -17,8 +17,8 @@
 #include <uv.h>
 
 #include "ig_test.h"
-#include "upstream.h"
-#include "upstream_conn.h"
+#include "upstream/upstream.h"
+#include "upstream/upstream_conn.h"
 
 static uv_loop_t *loop;
 static int in_api; /* > 0 while the test is inside an ig_upstream_* call */

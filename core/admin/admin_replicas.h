@@ -1,0 +1,13 @@
+/*
+ * admin_replicas.h — GET /admin/replicas: the scheduler's models, replicas (pid, state, port,
+ * devices, in-flight requests, log file) and which replica holds which device. Admin key required.
+ */
+#ifndef IG_ADMIN_REPLICAS_H
+#define IG_ADMIN_REPLICAS_H
+
+#include <h2o.h>
+#include "server/worker.h"
+
+void ig_admin_replicas_serve(h2o_req_t *req, ig_worker_t *w);
+
+#endif

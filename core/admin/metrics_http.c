@@ -1,0 +1,119 @@
+/* metrics_http.c — GET /metrics (metrics_http.h). */
+#include "admin/metrics_http.h"
+#include <stdlib.h>
+#include <string.h>
+#include "observe/metrics.h"
+#include "http/openai_error.h"
+#include "server/server.h"
+#include "server/worker.h"
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return (x > y) - (x < y);
+}
+
+/* Every endpoint the generation's models list, each once (models may share endpoints). */
+static ig_endpoint_t **distinct_endpoints(const ig_generation_t *gen, size_t *n_out)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < gen->nmodels; i++)
+        total += gen->models[i].nendpoints;
+    ig_endpoint_t **eps = malloc((total ? total : 1) * sizeof(*eps));
+    if (eps == NULL) {
+        *n_out = 0;
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < gen->nmodels; i++)
+        for (size_t e = 0; e < gen->models[i].nendpoints; e++)
+            eps[n++] = gen->models[i].endpoints[e];
+    qsort(eps, n, sizeof(*eps), cmp_ptr);
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++)
+        if (out == 0 || eps[out - 1] != eps[i])
+            eps[out++] = eps[i];
+    *n_out = out;
+    return eps;
+}
+
+static void put_endpoint_gauge(ig_metrics_buf_t *b, const char *name, const ig_endpoint_t *ep, unsigned long long v)
+{
+    ig_metrics_buf_printf(b, "%s{endpoint=\"", name);
+    ig_metrics_buf_label(b, ep->url, strlen(ep->url));
+    ig_metrics_buf_printf(b, "\"} %llu\n", v);
+}
+
+static void render_generation(ig_metrics_buf_t *b, const ig_server_t *s, const ig_generation_t *gen)
+{
+    ig_metrics_buf_family(b, "infergate_requests_queued", "gauge",
+                          "Requests waiting for a ready endpoint, by model of the active generation.");
+    for (size_t i = 0; i < gen->nmodels; i++) {
+        const char *name = gen->models[i].cfg->model.name;
+        ig_metrics_buf_printf(b, "infergate_requests_queued{model=\"");
+        ig_metrics_buf_label(b, name, strlen(name));
+        ig_metrics_buf_printf(b, "\"} %u\n", atomic_load_explicit(&gen->models[i].queued, memory_order_relaxed));
+    }
+    size_t neps;
+    ig_endpoint_t **eps = distinct_endpoints(gen, &neps);
+    ig_metrics_buf_family(b, "infergate_endpoint_healthy", "gauge", "1 while the endpoint is routed to, 0 while ejected.");
+    for (size_t i = 0; i < neps; i++)
+        put_endpoint_gauge(b, "infergate_endpoint_healthy", eps[i],
+                           (unsigned long long)(atomic_load_explicit(&eps[i]->healthy, memory_order_relaxed) != 0));
+    ig_metrics_buf_family(b, "infergate_endpoint_in_flight", "gauge", "Requests being proxied to the endpoint now.");
+    for (size_t i = 0; i < neps; i++)
+        put_endpoint_gauge(b, "infergate_endpoint_in_flight", eps[i],
+                           atomic_load_explicit(&eps[i]->in_flight, memory_order_relaxed));
+    ig_metrics_buf_family(b, "infergate_endpoint_engine_load", "gauge",
+                          "Requests running and waiting in the engine as it last reported them (0: unknown).");
+    for (size_t i = 0; i < neps; i++)
+        put_endpoint_gauge(b, "infergate_endpoint_engine_load", eps[i],
+                           atomic_load_explicit(&eps[i]->engine_load, memory_order_relaxed));
+    free(eps);
+    ig_metrics_buf_family(b, "infergate_reloads_total", "counter", "Configuration reloads (SIGHUP), by result.");
+    ig_metrics_buf_printf(b, "infergate_reloads_total{result=\"ok\"} %llu\n",
+                          (unsigned long long)atomic_load(&((ig_server_t *)s)->reloads_ok));
+    ig_metrics_buf_printf(b, "infergate_reloads_total{result=\"failed\"} %llu\n",
+                          (unsigned long long)atomic_load(&((ig_server_t *)s)->reloads_failed));
+    ig_metrics_buf_family(b, "infergate_reload_duration_seconds", "gauge",
+                          "How long the last successful reload took, from reading the file to the swap (0: none yet).");
+    ig_metrics_buf_printf(b, "infergate_reload_duration_seconds %.6f\n",
+                          (double)atomic_load(&((ig_server_t *)s)->last_reload_us) / 1e6);
+    ig_metrics_buf_family(b, "infergate_generation", "gauge", "Id of the configuration generation serving new requests.");
+    ig_metrics_buf_printf(b, "infergate_generation %llu\n", (unsigned long long)gen->id);
+    ig_metrics_buf_family(b, "infergate_generation_created_seconds", "gauge",
+                          "Unix time the serving generation was loaded.");
+    ig_metrics_buf_printf(b, "infergate_generation_created_seconds %lld\n", (long long)gen->created_at);
+}
+
+void ig_metrics_http_serve(h2o_req_t *req, ig_worker_t *w)
+{
+    ig_server_t *s = w->server;
+    ig_metrics_shard_t *shards[256];
+    size_t n = 0;
+    for (unsigned i = 0; i < s->nworkers_alloc && n < sizeof(shards) / sizeof(shards[0]); i++)
+        if (s->workers[i].metrics != NULL)
+            shards[n++] = s->workers[i].metrics;
+    ig_metrics_buf_t b = {0};
+    ig_metrics_render(shards, n, &b);
+    render_generation(&b, s, w->gen);
+    size_t slen = 0;
+    char *sched = ig_scheduler_render_metrics(s->sched, &slen); /* replicas and devices */
+    if (sched == NULL)
+        b.oom = 1;
+    else
+        ig_metrics_buf_printf(&b, "%.*s", (int)slen, sched);
+    free(sched);
+    if (b.oom) {
+        free(b.data);
+        ig_send_error(req, 500, "server_error", NULL, NULL, "out of memory rendering /metrics");
+        return;
+    }
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_send_inline(req, b.data, b.len);
+    free(b.data);
+}

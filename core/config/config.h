@@ -1,0 +1,148 @@
+/*
+ * config.h — the validated configuration, as read from one YAML file.
+ *
+ * An ig_config_t is immutable once loaded and owned by one generation
+ * (generation.h). All its strings and arrays live in its own arena and are
+ * freed together by ig_config_free(). Relative paths in it (plugins.dir,
+ * stateDir, certificates) are taken as written: they resolve against the
+ * working directory, as the README's commands run from the project root.
+ */
+#ifndef IG_CONFIG_H
+#define IG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "infergate/plugin.h"
+#include "config/errors.h"
+
+typedef struct ig_arena_s ig_arena_t;
+
+typedef struct {
+    char *address;           /* "127.0.0.1:8080" as written */
+    char *host;              /* "127.0.0.1", "::1", "0.0.0.0" */
+    uint16_t port;
+    int tls;                 /* 1 when tls: {certificate, key} is given */
+    char *certificate;       /* PEM file paths */
+    char *key;
+    int line;
+} ig_listen_config_t;
+
+typedef struct {
+    ig_listen_config_t *listen;
+    size_t nlisten;
+    int workers;                     /* "auto" → number of CPUs */
+    char *state_dir;                 /* stateDir */
+    size_t max_body_bytes;           /* maxBodySize: "16MiB" (default 16 MiB) */
+    uint64_t connect_timeout_ms;     /* connectTimeout (default 5s) */
+    uint64_t first_byte_timeout_ms;  /* firstByteTimeout (default 120s) */
+    uint64_t idle_timeout_ms;        /* idleTimeout: longest silence mid-response (default 60s) */
+    char *access_log;                /* accessLog: path, "-" for stdout (default), "off" */
+    char *log_level;                 /* logLevel: error|warn|info|debug (default info) */
+    unsigned retries;                /* retries: other endpoints tried while nothing reached the client (default 2, 0..10) */
+    struct {
+        uint64_t interval_ms;        /* healthCheck.interval: active probe period per endpoint (default 5s) */
+        uint64_t timeout_ms;         /* healthCheck.timeout (default 2s) */
+        unsigned healthy_threshold;  /* healthCheck.healthyThreshold: successes to mark healthy again (default 1) */
+        unsigned unhealthy_threshold;/* healthCheck.unhealthyThreshold: failed probes or consecutive request failures to
+                                        eject (default 3) */
+    } health_check;
+    struct {
+        unsigned max_length;         /* queue.maxLength: requests waiting per model for a ready endpoint (default 100; 0 = no queue) */
+        uint64_t timeout_ms;         /* queue.timeout: longest wait (default 30s) */
+    } queue;
+    uint64_t shutdown_grace_ms;      /* shutdownGracePeriod: how long SIGTERM waits for requests in flight (default 10s) */
+    unsigned char (*admin_key_hashes)[32]; /* adminKeys: SHA-256 of each admin key (the admin API is off without) */
+    size_t nadmin_keys;
+} ig_server_config_t;
+
+typedef struct {
+    char *name;
+    int *devices;                    /* resourceProfiles.<name>.devices */
+    size_t ndevices;
+    ig_kv_t *env;
+    size_t nenv;
+    const char *const *command;      /* command: replaces the engine's launch argv for its replicas; NULL if absent */
+    size_t ncommand;
+    char *device_env;                /* deviceEnv: the variable that gets the devices (default: the engine's) */
+    int line;
+} ig_resource_profile_t;
+
+/* priorityClasses: {name: value}: who may take devices from whom when they are short. */
+typedef struct {
+    char *name;
+    int value;
+} ig_priority_class_t;
+
+/* scheduler: how replicas of models without static endpoints are run (scheduler.h). */
+typedef struct {
+    uint64_t interval_ms;            /* interval: autoscaling decisions and load samples (default 1s) */
+    uint64_t time_window_ms;         /* timeWindow: load is averaged over it (default 60s) */
+    uint64_t stop_grace_ms;          /* stopGracePeriod: SIGTERM, then SIGKILL after it (default 15s) */
+    uint64_t drain_timeout_ms;       /* drainTimeout: longest wait for in-flight requests of a draining replica (default 10m) */
+    uint64_t start_timeout_ms;       /* startTimeout: a replica not ready by then is killed and restarted (default 30m) */
+    char *log_dir;                   /* logDir: per-replica logs (default <stateDir>/replicas; stderr without either) */
+    ig_priority_class_t *priority_classes;
+    size_t npriority_classes;
+} ig_scheduler_config_t;
+
+typedef struct ig_loaded_plugin_s ig_loaded_plugin_t; /* plugin_host.h */
+
+typedef struct {
+    ig_model_t model;                /* the view plugins see (names, args, adapters, pricing, limits, ...) */
+    const char *file;                /* the file it was defined in: the config, or a manifest in models: DIR */
+    int line;                        /* where models[i] starts */
+    char **endpoints;                /* static replica URLs ("http://host:port"); may be empty */
+    size_t nendpoints;
+    char *resource_profile;          /* "name:count" as written; NULL if absent */
+    int resource_count;
+    const ig_resource_profile_t *profile; /* resolved resource_profile, or NULL */
+    int min_replicas, max_replicas, target_requests, scale_down_delay_s;
+    const char *const *command;      /* command: replaces the engine's launch argv; NULL if absent */
+    size_t ncommand;
+    char *priority_class;            /* priorityClassName as written, or NULL */
+    int priority;                    /* its value in priorityClasses (0 without) */
+    const ig_loaded_plugin_t *engine_plugin; /* resolved from model.engine */
+    const ig_loaded_plugin_t *lb_plugin;     /* resolved from loadBalancing.strategy (default LeastLoad) */
+} ig_model_config_t;
+
+typedef struct {
+    char *name;                      /* as listed in plugins.load */
+    int line;
+    const ig_loaded_plugin_t *plugin;
+    ig_option_value_t *options;      /* plugins.options.<name>, one per declaration */
+} ig_plugin_config_t;
+
+typedef struct ig_config_s {
+    ig_arena_t *arena;
+    char *path;                      /* the file it was read from */
+    ig_server_config_t server;
+    char *plugins_dir;               /* plugins.dir */
+    ig_plugin_config_t *plugins;     /* in plugins.load order */
+    size_t nplugins;
+    ig_resource_profile_t *profiles;
+    size_t nprofiles;
+    ig_scheduler_config_t scheduler;
+    ig_model_config_t *models;
+    size_t nmodels;
+    char *models_dir;                /* models: DIR (KubeAI manifests), or NULL when listed inline */
+} ig_config_t;
+
+typedef struct ig_plugin_host_s ig_plugin_host_t;
+
+/*
+ * Reads and validates path completely: YAML syntax, unknown keys, types,
+ * required fields, references (engines, strategies, profiles) against the
+ * plugins the file asks for, which are loaded through host. Collects every
+ * error it finds into errs (as "file:line: path: message") and returns NULL
+ * when there is any.
+ */
+ig_config_t *ig_config_load(const char *path, ig_plugin_host_t *host, ig_errors_t *errs);
+/* The same from memory (tests, the fuzzer); name is used in messages. */
+ig_config_t *ig_config_load_buffer(const char *name, const char *buf, size_t len, ig_plugin_host_t *host,
+                                   ig_errors_t *errs);
+void ig_config_free(ig_config_t *cfg);
+
+/* The model named name, or NULL. Linear scan: used at load time only; the request path uses generation.h. */
+const ig_model_config_t *ig_config_find_model(const ig_config_t *cfg, const char *name, size_t len);
+
+#endif

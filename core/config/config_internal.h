@@ -1,0 +1,67 @@
+/*
+ * config_internal.h — shared state of one ig_config_load() run, split over
+ * config*.c by section. Not for use outside the config loader.
+ */
+#ifndef IG_CONFIG_INTERNAL_H
+#define IG_CONFIG_INTERNAL_H
+
+#include "util/arena.h"
+#include "config/config.h"
+#include "config/config_yaml.h"
+#include "plugin/plugin_host.h"
+
+typedef struct {
+    ig_yaml_t *y;                    /* the document being read (the config, or one manifest) */
+    const char *file;                /* y's file name, copied into the arena (models keep it) */
+    ig_config_t *cfg;
+    ig_arena_t *a;
+    ig_plugin_host_t *host;
+    ig_errors_t *errs;
+    /* plugins that loaded, for ig_plugin_find; and names that failed (their errors are already out) */
+    const ig_loaded_plugin_t **loaded;
+    size_t nloaded;
+    const char **failed;
+    size_t nfailed;
+    /* models gathered so far; copied into the arena at the end */
+    ig_model_config_t *models;
+    size_t nmodels, models_cap;
+    /* KubeAI fields accepted and ignored in the current file, warned about once per file */
+    unsigned ignored_seen;
+} ig_cfg_ctx_t;
+
+/* A copy of s in the config arena (NULL stays NULL). */
+char *ig_cfg_strdup(ig_cfg_ctx_t *c, const char *s);
+
+void ig_cfg_parse_server(ig_cfg_ctx_t *c, yaml_node_t *node);
+void ig_cfg_parse_plugins(ig_cfg_ctx_t *c, yaml_node_t *node);
+void ig_cfg_parse_profiles(ig_cfg_ctx_t *c, yaml_node_t *node);
+/* scheduler: (config_scheduler.c); defaults are set when node is NULL. */
+void ig_cfg_parse_scheduler(ig_cfg_ctx_t *c, yaml_node_t *node);
+/* The value of priority class name in scheduler.priorityClasses: 0, or -1 when it is not defined. */
+int ig_cfg_priority_of(ig_cfg_ctx_t *c, const char *name, int *value);
+/* command: a non-empty list of strings (argv) into an arena array, NULL-terminated; reported on error. */
+void ig_cfg_parse_command(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, const char *const **out, size_t *n);
+/* models: a list, or a folder of manifests. */
+void ig_cfg_parse_models(ig_cfg_ctx_t *c, yaml_node_t *node);
+/* Checks across models (duplicates, adapter ambiguity); runs after all models are read. */
+void ig_cfg_check_models(ig_cfg_ctx_t *c);
+
+/*
+ * Reads one model's fields from map into m. name_node is the node holding the
+ * name when it comes from elsewhere (metadata.name of a manifest), else NULL
+ * and the map's own "name" key is read. path prefixes messages ("models[2]", "spec").
+ */
+void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, yaml_node_t *name_node,
+                        ig_model_config_t *m);
+/* Adds the parsed model to c->models (copying it). */
+void ig_cfg_add_model(ig_cfg_ctx_t *c, const ig_model_config_t *m);
+/* Logs the KubeAI fields ignored in the current file, once; resets the set. */
+void ig_cfg_warn_ignored(ig_cfg_ctx_t *c);
+
+/* env: {NAME: value} into an arena array. 0 or -1 (reported). */
+int ig_cfg_parse_env(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, ig_kv_t **out, size_t *n);
+
+/* models: DIR — every *.yaml file of KubeAI Model manifests in it (config_manifests.c). */
+void ig_cfg_parse_manifest_dir(ig_cfg_ctx_t *c, yaml_node_t *node, const char *dir);
+
+#endif

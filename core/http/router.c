@@ -1,0 +1,115 @@
+#include "http/router.h"
+#include <string.h>
+#include "admin/admin_generation.h"
+#include "admin/admin_replicas.h"
+#include "proxy/auth.h"
+#include "admin/metrics_http.h"
+#include "http/models_api.h"
+#include "plugin/plugin_routes.h"
+#include "http/openai_request.h"
+#include "http/openai_error.h"
+#include "proxy/proxy.h"
+#include "observe/request_log.h"
+#include "server/worker.h"
+
+#define PATH_IS(p, lit) ((p).len == sizeof(lit) - 1 && memcmp((p).base, lit, sizeof(lit) - 1) == 0)
+#define PREFIX_IS(p, lit) ((p).len > sizeof(lit) - 1 && memcmp((p).base, lit, sizeof(lit) - 1) == 0)
+
+static int method_is(h2o_req_t *req, const char *m, size_t len)
+{
+    return req->method.len == len && memcmp(req->method.base, m, len) == 0;
+}
+
+static void method_not_allowed(h2o_req_t *req, const char *allowed)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allowed, strlen(allowed));
+    ig_send_error(req, 405, "invalid_request_error", NULL, "method_not_allowed", "%.*s is not allowed on %.*s (use %s)",
+                  (int)req->method.len, req->method.base, (int)req->path_normalized.len, req->path_normalized.base,
+                  allowed);
+}
+
+static void send_text(h2o_req_t *req, int status, const char *body)
+{
+    req->res.status = status;
+    req->res.reason = ig_http_reason(status);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_send_inline(req, body, strlen(body));
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    ig_worker_t *w = ig_worker_of(req);
+    ig_request_log_t *log = ig_request_log_start(w, req);
+    h2o_iovec_t path = req->path_normalized;
+    int get = method_is(req, H2O_STRLIT("GET")) || method_is(req, H2O_STRLIT("HEAD"));
+    int post = method_is(req, H2O_STRLIT("POST"));
+
+    ig_api_t api = ig_api_from_path(path.base, path.len);
+    if (api != IG_API_NONE) {
+        log->api = 1;
+        if (!post)
+            method_not_allowed(req, "POST");
+        else
+            ig_proxy_handle(w, req, api, log);
+        return 0;
+    }
+    if (PATH_IS(path, "/v1/models") || PREFIX_IS(path, "/v1/models/")) {
+        ig_principal_t *principal;
+        if (!get)
+            method_not_allowed(req, "GET");
+        else if (ig_auth_authenticate(req, w->gen, &principal) != 0)
+            ; /* answered */
+        else if (path.len == 10)
+            ig_models_api_list(req, w->gen, principal);
+        else
+            ig_models_api_get(req, w->gen, principal, path.base + 11, path.len - 11);
+        return 0;
+    }
+    if (PATH_IS(path, "/healthz")) {
+        send_text(req, 200, "{\"status\":\"ok\"}\n");
+        return 0;
+    }
+    if (PATH_IS(path, "/readyz")) {
+        /* ready when a generation is active and it serves at least one model with an endpoint */
+        int ready = 0;
+        for (size_t i = 0; i < w->gen->nmodels && !ready; i++) /* replicas: the queue holds requests until one serves */
+            ready = w->gen->models[i].nendpoints > 0 || w->gen->models[i].replicas != NULL;
+        send_text(req, ready ? 200 : 503, ready ? "{\"status\":\"ready\"}\n" : "{\"status\":\"no model has an endpoint\"}\n");
+        return 0;
+    }
+    if (PATH_IS(path, "/metrics")) {
+        if (!get)
+            method_not_allowed(req, "GET");
+        else
+            ig_metrics_http_serve(req, w);
+        return 0;
+    }
+    if (PATH_IS(path, "/admin/generation")) {
+        if (!get)
+            method_not_allowed(req, "GET");
+        else
+            ig_admin_generation_serve(req, w);
+        return 0;
+    }
+    if (PATH_IS(path, "/admin/replicas")) {
+        if (!get)
+            method_not_allowed(req, "GET");
+        else
+            ig_admin_replicas_serve(req, w);
+        return 0;
+    }
+    if (ig_plugin_routes_serve(w->gen, req))
+        return 0;
+    ig_send_error(req, 404, "invalid_request_error", NULL, "unknown_url", "Unknown request URL: %.*s %.*s",
+                  (int)req->method.len, req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);
+    return 0;
+}
+
+int ig_router_register(h2o_pathconf_t *pathconf)
+{
+    h2o_handler_t *h = h2o_create_handler(pathconf, sizeof(*h));
+    if (h == NULL)
+        return -1;
+    h->on_req = on_req;
+    return 0;
+}

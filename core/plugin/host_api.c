@@ -1,0 +1,80 @@
+/* host_api.c — the ig_host_t table every plugin entry point receives. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+#include <h2o.h>
+#include "upstream/endpoint.h"
+#include "util/json.h"
+#include "observe/log.h"
+#include "plugin/plugin_host.h"
+
+static int host_error(ig_error_t *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static void host_log(ig_log_level_t level, const char *plugin, const char *fmt, ...)
+{
+    if ((int)level > (int)ig_log_get_level())
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    ig_log_plugin(level, plugin, "%s", buf);
+}
+
+static void *host_palloc(void *pool, size_t n)
+{
+    return h2o_mem_alloc_pool((h2o_mem_pool_t *)pool, n);
+}
+
+static uint64_t host_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *host_endpoint_url(const ig_endpoint_t *ep)
+{
+    return ep->url;
+}
+
+static uint32_t host_endpoint_in_flight(const ig_endpoint_t *ep)
+{
+    return atomic_load_explicit(&((ig_endpoint_t *)ep)->in_flight, memory_order_relaxed);
+}
+
+static int host_endpoint_healthy(const ig_endpoint_t *ep)
+{
+    return atomic_load_explicit(&((ig_endpoint_t *)ep)->healthy, memory_order_relaxed);
+}
+
+static uint32_t host_endpoint_engine_load(const ig_endpoint_t *ep)
+{
+    return atomic_load_explicit(&((ig_endpoint_t *)ep)->engine_load, memory_order_relaxed);
+}
+
+static const ig_host_t host_api = {
+    .abi_version = IG_PLUGIN_ABI_VERSION,
+    .log = host_log,
+    .error = host_error,
+    .palloc = host_palloc,
+    .now_ms = host_now_ms,
+    .json = &ig_json_api,
+    .endpoint_url = host_endpoint_url,
+    .endpoint_in_flight = host_endpoint_in_flight,
+    .endpoint_healthy = host_endpoint_healthy,
+    .endpoint_engine_load = host_endpoint_engine_load,
+};
+
+const ig_host_t *ig_plugin_host_api(void)
+{
+    return &host_api;
+}

@@ -1,0 +1,30 @@
+/*
+ * proxy.h — serves one OpenAI API request through an engine: checks the body,
+ * resolves the model, lets the engine plugin rewrite the request, picks an
+ * endpoint with the model's strategy, streams the engine's answer back with
+ * backpressure, retries on another endpoint while nothing reached the client.
+ */
+#ifndef IG_PROXY_H
+#define IG_PROXY_H
+
+#include <h2o.h>
+#include "infergate/plugin.h"
+#include "observe/request_log.h"
+
+typedef struct ig_worker_s ig_worker_t;
+
+void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_log_t *log);
+
+/* Links a worker's requests being proxied (worker.h keeps the head). */
+typedef struct ig_proxy_link_s {
+    struct ig_proxy_link_s *prev, *next;
+} ig_proxy_link_t;
+
+/*
+ * The shutdown grace period is over: every request still waiting or streaming on w is ended now.
+ * A stream gets an SSE error event saying so (and no [DONE]); a request that has sent nothing yet
+ * gets a 503. Worker thread.
+ */
+void ig_proxy_cut_all(ig_worker_t *w);
+
+#endif

@@ -1,0 +1,81 @@
+#include "server/listener.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <h2o.h>
+#include <openssl/err.h>
+
+int ig_listener_bind(const ig_listen_config_t *l, int index, char *msg, size_t msgsize)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, l->host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(l->port);
+        sslen = sizeof(*sin);
+    } else if (inet_pton(AF_INET6, l->host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(l->port);
+        sslen = sizeof(*sin6);
+    } else if (strcmp(l->host, "localhost") == 0) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(l->port);
+        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sslen = sizeof(*sin);
+    } else {
+        snprintf(msg, msgsize, "server.listen[%d]: \"%s\" is not an IP address", index, l->host);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0)
+        goto fail;
+    if (ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, 1024) != 0)
+        goto fail;
+    return fd;
+fail:
+    snprintf(msg, msgsize, "server.listen[%d]: cannot listen on %s: %s", index, l->address, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+SSL_CTX *ig_listener_tls_context(const ig_listen_config_t *l, int index, char *msg, size_t msgsize)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        goto fail;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(ctx, l->certificate) != 1) {
+        snprintf(msg, msgsize, "server.listen[%d].tls.certificate: cannot load \"%s\": %s", index, l->certificate,
+                 ERR_reason_error_string(ERR_get_error()));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, l->key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(msg, msgsize, "server.listen[%d].tls.key: cannot use \"%s\" with the certificate: %s", index, l->key,
+                 ERR_reason_error_string(ERR_get_error()));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    return ctx;
+fail:
+    snprintf(msg, msgsize, "server.listen[%d]: cannot create a TLS context: %s", index,
+             ERR_reason_error_string(ERR_get_error()));
+    return NULL;
+}

@@ -1,0 +1,311 @@
+#include "server/server.h"
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "http/error_filter.h"
+#include "server/listener.h"
+#include "observe/log.h"
+#include "http/router.h"
+#include "server/worker.h"
+
+static void print_errors(const ig_errors_t *errs)
+{
+    for (size_t i = 0; i < errs->count; i++)
+        ig_log_error("%s", errs->items[i]);
+}
+
+static void apply_log_level(const ig_generation_t *gen)
+{
+    ig_log_level_t level;
+    if (gen->config->server.log_level != NULL && ig_log_level_parse(gen->config->server.log_level, &level) == 0)
+        ig_log_set_level(level);
+}
+
+static int setup_h2o(ig_server_t *s)
+{
+    const ig_config_t *cfg = s->gen->config;
+    h2o_config_init(&s->h2o);
+    s->h2o.server_name = h2o_iovec_init(H2O_STRLIT("infergate"));
+    /* h2o rejects bodies over this itself (plain 413); ours answers OpenAI-shaped
+     * below it. Twice the configured limit leaves room for a reload to raise it. */
+    s->h2o.max_request_entity_size = cfg->server.max_body_bytes * 2;
+    h2o_hostconf_t *host = h2o_config_register_host(&s->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    /* h2o answers some errors before routing, bound to the fallback path: filter both */
+    if (ig_router_register(path) != 0 || ig_error_filter_register(path) != 0 ||
+        ig_error_filter_register(&host->fallback_path) != 0)
+        return -1;
+    s->nlisten = cfg->server.nlisten;
+    s->ssl_ctx = calloc(s->nlisten ? s->nlisten : 1, sizeof(SSL_CTX *));
+    if (s->ssl_ctx == NULL)
+        return -1;
+    for (size_t i = 0; i < s->nlisten; i++) {
+        if (!cfg->server.listen[i].tls)
+            continue;
+        char msg[512];
+        s->ssl_ctx[i] = ig_listener_tls_context(&cfg->server.listen[i], (int)i, msg, sizeof(msg));
+        if (s->ssl_ctx[i] == NULL) {
+            ig_log_error("%s: %s", cfg->path, msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int ig_server_init(ig_server_t *s, const char *config_path)
+{
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->reload_lock, NULL);
+    s->config_path = strdup(config_path);
+    s->plugins = ig_plugin_host_create(ig_plugin_host_api());
+    s->endpoints = ig_endpoint_registry_create();
+    s->sched = ig_scheduler_create(s->endpoints);
+    if (s->config_path == NULL || s->plugins == NULL || s->endpoints == NULL || s->sched == NULL)
+        return -1;
+    ig_errors_t errs = {0};
+    s->gen = ig_generation_create(config_path, ++s->next_gen_id, s->plugins, s->endpoints, &errs);
+    if (s->gen == NULL) {
+        print_errors(&errs);
+        ig_errors_clear(&errs);
+        return -1;
+    }
+    ig_scheduler_attach(s->sched, s->gen);
+    apply_log_level(s->gen);
+    char msg[512];
+    s->access_log = ig_access_log_open(s->gen->config->server.access_log, msg, sizeof(msg));
+    if (s->access_log == NULL) {
+        ig_log_error("%s: %s", config_path, msg);
+        return -1;
+    }
+    if (setup_h2o(s) != 0)
+        return -1;
+    s->nworkers = (unsigned)s->gen->config->server.workers;
+    s->workers = calloc(s->nworkers, sizeof(ig_worker_t));
+    if (s->workers == NULL)
+        return -1;
+    s->nworkers_alloc = s->nworkers;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        /* every shard exists before any worker runs: a scrape on any thread reads them all */
+        s->workers[i].metrics = ig_metrics_shard_create();
+        if (s->workers[i].metrics == NULL)
+            return -1;
+    }
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        s->workers[i].index = i;
+        if (ig_worker_bind(&s->workers[i], s) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Listener changes need new sockets bound by the workers: report them instead of half-applying. */
+static void warn_unapplied_changes(const ig_config_t *old, const ig_config_t *next)
+{
+    int same = old->server.nlisten == next->server.nlisten;
+    for (size_t i = 0; same && i < old->server.nlisten; i++)
+        same = strcmp(old->server.listen[i].address, next->server.listen[i].address) == 0 &&
+               old->server.listen[i].tls == next->server.listen[i].tls;
+    if (!same)
+        ig_log_warn("%s: server.listen changed: listeners are kept as they were until restart", next->path);
+    if (old->server.workers != next->server.workers)
+        ig_log_warn("%s: server.workers changed: takes effect on restart", next->path);
+    if (next->server.max_body_bytes > old->server.max_body_bytes * 2)
+        ig_log_warn("%s: server.maxBodySize above twice the startup value takes effect on restart", next->path);
+}
+
+static int64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Kept for GET /admin/generation: the first error as file:line: message, and how many there were. */
+static void remember_reload_error(ig_server_t *s, const ig_errors_t *errs)
+{
+    pthread_mutex_lock(&s->reload_lock);
+    if (errs->count == 0)
+        snprintf(s->last_reload_error, sizeof(s->last_reload_error), "%s: reload failed", s->config_path);
+    else if (errs->count == 1)
+        snprintf(s->last_reload_error, sizeof(s->last_reload_error), "%s", errs->items[0]);
+    else
+        snprintf(s->last_reload_error, sizeof(s->last_reload_error), "%s (and %zu more errors in the log)",
+                 errs->items[0], errs->count - 1);
+    s->last_reload_error_at = unix_ms();
+    pthread_mutex_unlock(&s->reload_lock);
+}
+
+/* Plugins that no generation uses any more: those the last reload dropped once their requests end. */
+static void on_plugin_gc(uv_timer_t *t)
+{
+    ig_server_t *s = t->data;
+    ig_plugin_host_collect(s->plugins);
+}
+
+int ig_server_reload(ig_server_t *s)
+{
+    uint64_t t0 = uv_hrtime();
+    ig_errors_t errs = {0};
+    ig_generation_t *gen = ig_generation_create(s->config_path, s->next_gen_id + 1, s->plugins, s->endpoints, &errs);
+    if (gen == NULL) {
+        ig_log_error("reload failed, still serving generation %llu:", (unsigned long long)s->gen->id);
+        print_errors(&errs);
+        remember_reload_error(s, &errs);
+        ig_errors_clear(&errs);
+        atomic_fetch_add(&s->reloads_failed, 1);
+        ig_plugin_host_collect(s->plugins); /* a .so only the invalid file listed */
+        return -1;
+    }
+    s->next_gen_id++;
+    ig_scheduler_attach(s->sched, gen); /* before any worker sees gen: its models get their replica sets */
+    warn_unapplied_changes(s->gen->config, gen->config);
+    apply_log_level(gen);
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        ig_generation_retain(gen);
+        ig_worker_post_generation(&s->workers[i], gen);
+    }
+    ig_generation_t *old = s->gen;
+    s->gen = gen;
+    ig_generation_release(old);
+    pthread_mutex_lock(&s->reload_lock);
+    s->last_reload_at = unix_ms();
+    pthread_mutex_unlock(&s->reload_lock);
+    atomic_fetch_add(&s->reloads_ok, 1);
+    ig_plugin_host_collect(s->plugins); /* the rest goes when the workers let go of old (on_plugin_gc) */
+    uint64_t took_ns = uv_hrtime() - t0;
+    atomic_store(&s->last_reload_us, took_ns / 1000);
+    ig_log_info("reloaded %s: generation %llu, %zu models in %.1f ms", s->config_path, (unsigned long long)gen->id,
+                gen->nmodels, (double)took_ns / 1e6);
+    return 0;
+}
+
+/* The health checker saw ep become healthy: wake every worker, whose request queue may now proceed. */
+static void on_endpoint_ready(void *data, ig_endpoint_t *ep)
+{
+    ig_server_t *s = data;
+    ig_scheduler_endpoint_ready(s->sched, ep); /* a replica that answers may now take requests */
+    for (unsigned i = 0; i < s->nworkers; i++)
+        ig_worker_post_endpoint_ready(&s->workers[i]);
+}
+
+/* A replica process started: the health checker probes it soon, so it serves as soon as it answers. */
+static void on_replica_started(void *data)
+{
+    ig_server_t *s = data;
+    ig_health_checker_kick(s->health);
+}
+
+/* A replica started serving: requests waiting for its model can go. */
+static void on_replica_serving(void *data)
+{
+    ig_server_t *s = data;
+    for (unsigned i = 0; i < s->nworkers; i++)
+        ig_worker_post_endpoint_ready(&s->workers[i]);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    ig_server_t *s = sig->data;
+    if (signum == SIGHUP) {
+        ig_server_reload(s);
+        return;
+    }
+    ig_log_info("%s: draining and stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    ig_health_checker_stop(s->health); /* before the workers: it posts to them */
+    s->health = NULL;
+    ig_scheduler_quiesce(s->sched);    /* replicas serve the drain; stopped once the workers are gone */
+    for (unsigned i = 0; i < s->nworkers; i++)
+        ig_worker_post_stop(&s->workers[i]);
+    uv_close((uv_handle_t *)&s->sig_hup, NULL);
+    uv_close((uv_handle_t *)&s->plugin_gc, NULL);
+    uv_close((uv_handle_t *)&s->sig_term, NULL);
+    uv_close((uv_handle_t *)&s->sig_int, NULL);
+}
+
+int ig_server_run(ig_server_t *s)
+{
+    signal(SIGPIPE, SIG_IGN);
+    s->loop = uv_default_loop();
+    uv_signal_t *sigs[] = {&s->sig_hup, &s->sig_term, &s->sig_int};
+    int nums[] = {SIGHUP, SIGTERM, SIGINT};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(s->loop, sigs[i]);
+        sigs[i]->data = s;
+        uv_signal_start(sigs[i], on_signal, nums[i]);
+    }
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        if (ig_worker_start(&s->workers[i]) != 0) {
+            ig_log_error("cannot start worker %u", i);
+            for (unsigned j = 0; j < i; j++)
+                ig_worker_post_stop(&s->workers[j]);
+            for (unsigned j = 0; j < i; j++)
+                ig_worker_join(&s->workers[j]);
+            s->nworkers = 0;
+            return 1;
+        }
+    }
+    const ig_config_t *cfg = s->gen->config;
+    for (size_t i = 0; i < cfg->server.nlisten; i++)
+        ig_log_info("listening on %s%s (%u workers)", cfg->server.listen[i].address,
+                    cfg->server.listen[i].tls ? " (TLS, h2 + http/1.1)" : " (HTTP/1.1 + h2c)", s->nworkers);
+    ig_log_info("serving %zu models from %s", s->gen->nmodels, s->config_path);
+    uv_timer_init(s->loop, &s->plugin_gc);
+    s->plugin_gc.data = s;
+    uv_timer_start(&s->plugin_gc, on_plugin_gc, 1000, 1000);
+    s->health = ig_health_checker_start(s->loop, &s->gen, on_endpoint_ready, s);
+    if (s->health == NULL)
+        ig_log_error("cannot start the health checker: out of memory; endpoints are checked passively only");
+    ig_scheduler_start(s->sched, s->loop, on_replica_started, on_replica_serving, s);
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        ig_worker_join(&s->workers[i]);
+    /* every request is done: stop the replicas, and run the loop until each child is reaped */
+    ig_scheduler_stop_all(s->sched);
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    s->nworkers_started = s->nworkers;
+    s->nworkers = 0;
+    ig_log_info("stopped");
+    return 0;
+}
+
+void ig_server_dispose(ig_server_t *s)
+{
+    int parked = 0;
+    for (unsigned i = 0; s->workers != NULL && i < s->nworkers_started; i++)
+        parked |= s->workers[i].parked;
+    if (s->workers != NULL && !parked) { /* a parked worker's thread still points into its slot */
+        for (unsigned i = 0; i < s->nworkers; i++) {
+            /* bound but never started */
+            for (size_t j = 0; j < s->workers[i].nlisteners; j++)
+                if (s->workers[i].listen_fds != NULL && s->workers[i].listen_fds[j] >= 0)
+                    close(s->workers[i].listen_fds[j]);
+            free(s->workers[i].listen_fds);
+            free(s->workers[i].listeners);
+        }
+        for (unsigned i = 0; i < s->nworkers_alloc; i++)
+            ig_metrics_shard_free(s->workers[i].metrics);
+        free(s->workers);
+    }
+    if (s->gen != NULL)
+        ig_generation_release(s->gen);
+    if (s->ssl_ctx != NULL) {
+        for (size_t i = 0; i < s->nlisten; i++)
+            if (s->ssl_ctx[i] != NULL)
+                SSL_CTX_free(s->ssl_ctx[i]);
+        free(s->ssl_ctx);
+        h2o_config_dispose(&s->h2o);
+    }
+    if (s->loop != NULL)
+        uv_loop_close(s->loop);
+    ig_access_log_close(s->access_log);
+    ig_scheduler_free(s->sched);
+    ig_endpoint_registry_free(s->endpoints);
+    /* last: every generation is released (workers on their way out, s->gen above), so unload() runs
+     * after every fini(): a billing plugin flushes its ledger here, and nothing records after that */
+    ig_plugin_host_free(s->plugins);
+    free(s->config_path);
+    pthread_mutex_destroy(&s->reload_lock);
+    memset(s, 0, sizeof(*s));
+}

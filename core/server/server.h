@@ -1,0 +1,63 @@
+/*
+ * server.h — the running gateway: listeners, worker threads, the active
+ * configuration generation and the state that outlives generations.
+ *
+ * Threads: the main thread owns the server, handles signals and builds new
+ * generations; each worker thread runs one libuv loop with one h2o context
+ * and serves connections accepted on its own SO_REUSEPORT sockets. Workers
+ * share only immutable generations and atomic counters.
+ */
+#ifndef IG_SERVER_H
+#define IG_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <h2o.h>
+#include <uv.h>
+#include "observe/access_log.h"
+#include "upstream/endpoint.h"
+#include "config/generation.h"
+#include "upstream/health_check.h"
+#include "plugin/plugin_host.h"
+#include "sched/scheduler.h"
+
+typedef struct ig_worker_s ig_worker_t;
+
+typedef struct ig_server_s {
+    char *config_path;
+    ig_plugin_host_t *plugins;
+    ig_endpoint_registry_t *endpoints;
+    ig_generation_t *gen;            /* the main thread's reference to the active generation */
+    uint64_t next_gen_id;
+    h2o_globalconf_t h2o;            /* immutable once workers start */
+    SSL_CTX **ssl_ctx;               /* per listen entry, NULL for plain TCP */
+    size_t nlisten;
+    ig_access_log_t *access_log;
+    ig_worker_t *workers;
+    unsigned nworkers;
+    unsigned nworkers_started;       /* workers that ran (and were joined) */
+    uv_loop_t *loop;                 /* main thread's loop: signals */
+    uv_signal_t sig_hup, sig_term, sig_int;
+    ig_health_checker_t *health;     /* active probes on loop, following gen across reloads */
+    ig_scheduler_t *sched;           /* replicas of models without static endpoints (outlives generations) */
+    atomic_uint_fast64_t reloads_ok, reloads_failed;
+    uv_timer_t plugin_gc;            /* unloads plugins no generation uses any more (main thread) */
+    unsigned nworkers_alloc;         /* slots in workers (each has a metrics shard) */
+    /* the last reload's outcome, for GET /admin/generation (read on worker threads) */
+    pthread_mutex_t reload_lock;
+    char last_reload_error[1024];    /* "file:line: message" (first error; more in the log), "" when none */
+    int64_t last_reload_error_at;    /* unix ms, 0 = never failed */
+    int64_t last_reload_at;          /* unix ms of the last successful reload, 0 = none */
+    atomic_uint_fast64_t last_reload_us; /* how long the last successful reload took (parse to swap) */
+} ig_server_t;
+
+/* Loads the config (first generation), binds every listener; errors to stderr. 0 or -1. */
+int ig_server_init(ig_server_t *s, const char *config_path);
+/* Starts the workers and runs until SIGTERM/SIGINT; returns the process exit code. */
+int ig_server_run(ig_server_t *s);
+void ig_server_dispose(ig_server_t *s);
+
+/* Parses the file into a new generation and hands it to every worker (SIGHUP). 0 or -1. */
+int ig_server_reload(ig_server_t *s);
+
+#endif
