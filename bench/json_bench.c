@@ -10,7 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L     /* clock_gettime under -std=c11 */
 
-#include "infergate/json.h"
+#include "util/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>

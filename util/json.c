@@ -1275,6 +1275,7 @@ int ig_json_validate_value(const char *s, size_t n, ig_json_error_t *err, ig_jso
 }
 
 const ig_json_api_t ig_json_api = {
+    .size = sizeof(ig_json_api_t),
     .validate = ig_json_validate,
     .validate_value = ig_json_validate_value,
     .parse_value = ig_json_parse_value,

@@ -1,4 +1,5 @@
 /* admin_generation.c — GET /admin/generation (admin_generation.h). */
+#include "util/json.h"
 #include "admin/admin_generation.h"
 #include <stdio.h>
 #include <stdlib.h>

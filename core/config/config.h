@@ -109,7 +109,7 @@ typedef struct {
     char *name;                      /* as listed in plugins.load */
     int line;
     const ig_loaded_plugin_t *plugin;
-    ig_option_value_t *options;      /* plugins.options.<name>, one per declaration */
+    void *options;                   /* plugins.options.<name>: the plugin's options struct, filled */
 } ig_plugin_config_t;
 
 typedef struct ig_config_s {

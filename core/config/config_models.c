@@ -289,7 +289,7 @@ static void parse_load_balancing(ig_cfg_ctx_t *c, yaml_node_t *node, const char 
         snprintf(owner, sizeof(owner), "strategy \"%s\"", d->name);
         yaml_node_t *onode = node ? ig_yaml_map_get(y, node, d->model_options_key) : NULL;
         m->model.lb_options = ig_options_parse(y, c->a, onode, node ? ig_yaml_line(node) : model_line, opath, owner,
-                                               d->model_options);
+                                               d->model_options, d->model_options_size);
     }
 }
 

@@ -53,9 +53,9 @@ static void teardown(ig_generation_t *gen, const model_progress_t *progress, siz
         ig_model_rt_t *rt = &gen->models[i];
         ig_model_t *model = &cfg->models[i].model;
         if (progress[i].lb_inited && rt->lb->model_free)
-            rt->lb->model_free(rt->lb_state, model);
+            rt->lb->model_free(rt->lb_plugin_state, model);
         if (progress[i].engine_inited && rt->engine->model_free)
-            rt->engine->model_free(rt->engine_state, model);
+            rt->engine->model_free(rt->engine_plugin_state, model);
         for (size_t e = 0; e < rt->nendpoints; e++)
             if (rt->endpoints[e])
                 ig_endpoint_release(gen->endpoints, rt->endpoints[e]);
@@ -247,19 +247,19 @@ ig_generation_t *ig_generation_build(ig_config_t *cfg, uint64_t id, ig_endpoint_
         }
         rt->cfg = mc;
         rt->engine = mc->engine_plugin->desc->vtable;
-        rt->engine_state = gen->plugins[ej].state;
+        rt->engine_plugin_state = gen->plugins[ej].state;
         rt->lb = mc->lb_plugin->desc->vtable;
-        rt->lb_state = gen->plugins[lj].state;
+        rt->lb_plugin_state = gen->plugins[lj].state;
 
         ig_error_t err = {{0}};
-        if (rt->engine->model_init && rt->engine->model_init(api, rt->engine_state, &mc->model, &err) != 0) {
+        if (rt->engine->model_init && rt->engine->model_init(api, rt->engine_plugin_state, &mc->model, &err) != 0) {
             ig_errors_at(errs, mc->file, mc->line, "%s: engine \"%s\" refused model \"%s\": %s", path,
                          mc->engine_plugin->desc->name, mc->model.name, err.msg[0] ? err.msg : "(no message)");
             continue;
         }
         progress[i].engine_inited = 1;
         memset(&err, 0, sizeof(err));
-        if (rt->lb->model_init && rt->lb->model_init(api, rt->lb_state, &mc->model, &err) != 0) {
+        if (rt->lb->model_init && rt->lb->model_init(api, rt->lb_plugin_state, &mc->model, &err) != 0) {
             ig_errors_at(errs, mc->file, mc->line, "%s: strategy \"%s\" refused model \"%s\": %s", path,
                          mc->lb_plugin->desc->name, mc->model.name, err.msg[0] ? err.msg : "(no message)");
             continue;

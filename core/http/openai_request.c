@@ -1,3 +1,4 @@
+#include "util/json.h"
 #include "http/openai_request.h"
 #include <stdio.h>
 #include "http/rerank_request.h"

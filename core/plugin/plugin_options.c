@@ -1,7 +1,8 @@
 /*
- * plugin_options.c — parses plugin options from YAML. Defaults are written
- * "as in YAML" by the plugin, so they go through the very same YAML reader
- * as user input: a default and an explicit value can never disagree.
+ * plugin_options.c — parses plugin options from YAML into the struct the
+ * declarations point into. Defaults are written "as in YAML" by the plugin, so
+ * they go through the very same YAML reader as user input: a default and an
+ * explicit value can never disagree.
  */
 #include "plugin/plugin_options.h"
 #include <stdio.h>
@@ -31,38 +32,71 @@ static const char *type_name(ig_option_type_t t)
         return "list of strings";
     case IG_OPT_JSON:
         return "any value";
+    case IG_OPT_SIZE:
+        return "size";
     }
     return "unknown type";
 }
 
-static int parse_value(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *n, const char *path, const ig_option_decl_t *d,
-                       ig_option_value_t *out)
+/* The C type each option type is stored as (plugin.h), for bounds checks on offsets. */
+static size_t storage_size(ig_option_type_t t)
 {
+    switch (t) {
+    case IG_OPT_STRING:
+    case IG_OPT_JSON:
+        return sizeof(const char *);
+    case IG_OPT_INT:
+    case IG_OPT_DURATION:
+    case IG_OPT_SIZE:
+        return sizeof(int64_t);
+    case IG_OPT_BOOL:
+        return sizeof(int);
+    case IG_OPT_STRING_LIST:
+        return sizeof(ig_str_list_t);
+    }
+    return 0;
+}
+
+/* Parses n as d's type into the field d->offset bytes into out. */
+static int parse_value(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *n, const char *path, const ig_option_decl_t *d,
+                       void *out)
+{
+    void *field = (char *)out + d->offset;
     int unbounded = d->min == 0 && d->max == 0;
+    uint64_t lo = unbounded || d->min < 0 ? 0 : (uint64_t)d->min;
+    uint64_t hi = unbounded ? (uint64_t)INT64_MAX : (uint64_t)d->max;
     switch (d->type) {
     case IG_OPT_STRING: {
         const char *s;
         if (ig_yaml_str(y, n, path, &s) != 0)
             return -1;
-        out->str = ig_arena_strdup(a, s);
-        return out->str ? 0 : -1;
+        char *copy = ig_arena_strdup(a, s);
+        memcpy(field, &copy, sizeof(copy));
+        return copy ? 0 : -1;
     }
-    case IG_OPT_INT:
-        return ig_yaml_int(y, n, path, unbounded ? INT64_MIN : d->min, unbounded ? INT64_MAX : d->max, &out->num);
+    case IG_OPT_INT: {
+        int64_t v;
+        if (ig_yaml_int(y, n, path, unbounded ? INT64_MIN : d->min, unbounded ? INT64_MAX : d->max, &v) != 0)
+            return -1;
+        memcpy(field, &v, sizeof(v));
+        return 0;
+    }
     case IG_OPT_BOOL: {
         int b;
         if (ig_yaml_bool(y, n, path, &b) != 0)
             return -1;
-        out->num = b;
+        memcpy(field, &b, sizeof(b));
         return 0;
     }
-    case IG_OPT_DURATION: {
-        uint64_t ms;
-        uint64_t lo = unbounded || d->min < 0 ? 0 : (uint64_t)d->min;
-        uint64_t hi = unbounded ? (uint64_t)INT64_MAX : (uint64_t)d->max;
-        if (ig_yaml_duration(y, n, path, lo, hi, &ms) != 0)
+    case IG_OPT_DURATION:
+    case IG_OPT_SIZE: {
+        uint64_t u;
+        int rc = d->type == IG_OPT_DURATION ? ig_yaml_duration(y, n, path, lo, hi, &u)
+                                            : ig_yaml_size(y, n, path, lo, hi, &u);
+        if (rc != 0)
             return -1;
-        out->num = (int64_t)ms;
+        int64_t v = (int64_t)u;
+        memcpy(field, &v, sizeof(v));
         return 0;
     }
     case IG_OPT_STRING_LIST: {
@@ -85,26 +119,28 @@ static int parse_value(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *n, const char *
             }
             list[i] = ig_arena_strdup(a, s);
         }
-        out->list = list;
-        out->list_len = len;
+        ig_str_list_t v = {list, len};
+        memcpy(field, &v, sizeof(v));
         return bad ? -1 : 0;
     }
-    case IG_OPT_JSON:
+    case IG_OPT_JSON: {
         /* the same walk models[].openrouter uses: bounded depth, errors at the node's line */
-        out->str = ig_yaml_to_json(y, n, path, a);
-        return out->str ? 0 : -1;
+        char *json = ig_yaml_to_json(y, n, path, a);
+        memcpy(field, &json, sizeof(json));
+        return json ? 0 : -1;
+    }
     }
     ig_yaml_error(y, n, path, "option has an unknown type %d", (int)d->type);
     return -1;
 }
 
 /* Parses the default text with a private YAML context; errors go to errs. */
-static int parse_default(const ig_option_decl_t *d, const char *owner, ig_arena_t *a, ig_option_value_t *out,
-                         ig_errors_t *errs)
+static int parse_default(const ig_option_decl_t *d, const char *owner, ig_arena_t *a, void *out, ig_errors_t *errs)
 {
     if (d->type == IG_OPT_STRING && d->default_value[0] == '\0') {
-        out->str = ig_arena_strdup(a, "");
-        return out->str ? 0 : -1;
+        char *empty = ig_arena_strdup(a, "");
+        memcpy((char *)out + d->offset, &empty, sizeof(empty));
+        return empty ? 0 : -1;
     }
     char name[160];
     snprintf(name, sizeof(name), "default of %s option \"%s\"", owner, d->name);
@@ -137,8 +173,8 @@ static void known_list(const ig_option_decl_t *decls, char *buf, size_t cap)
     }
 }
 
-ig_option_value_t *ig_options_parse(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *map, int absent_line, const char *path,
-                                    const char *owner, const ig_option_decl_t *decls)
+void *ig_options_parse(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *map, int absent_line, const char *path,
+                       const char *owner, const ig_option_decl_t *decls, size_t size)
 {
     size_t n = ig_options_count(decls);
     int bad = 0;
@@ -146,7 +182,7 @@ ig_option_value_t *ig_options_parse(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *ma
         map = NULL; /* "vllm:" with nothing under it: all defaults */
     if (map && ig_yaml_expect_map(y, map, path) != 0)
         return NULL;
-    ig_option_value_t *vals = ig_arena_array(a, n + 1, sizeof(*vals));
+    void *vals = ig_arena_alloc(a, size ? size : 1); /* zeroed */
     if (!vals)
         return NULL;
 
@@ -183,7 +219,7 @@ ig_option_value_t *ig_options_parse(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *ma
         ig_path_key(opath, sizeof(opath), path, d->name);
         yaml_node_t *v = map ? ig_yaml_map_get(y, map, d->name) : NULL;
         if (v) {
-            if (parse_value(y, a, v, opath, d, &vals[j]) != 0)
+            if (parse_value(y, a, v, opath, d, vals) != 0)
                 bad = 1;
         } else if (!d->default_value) {
             ig_yaml_error_line(y, map ? ig_yaml_line(map) : absent_line, path,
@@ -192,7 +228,7 @@ ig_option_value_t *ig_options_parse(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *ma
             bad = 1;
         } else {
             ig_errors_t derrs = {0};
-            if (parse_default(d, owner, a, &vals[j], &derrs) != 0) {
+            if (parse_default(d, owner, a, vals, &derrs) != 0) {
                 /* a plugin bug that ig_options_check_decls should have caught at load */
                 char *joined = ig_errors_join(&derrs);
                 ig_yaml_error_line(y, absent_line, opath, "invalid default in %s: %s", owner,
@@ -206,7 +242,7 @@ ig_option_value_t *ig_options_parse(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *ma
     return bad ? NULL : vals;
 }
 
-int ig_options_check_decls(const ig_option_decl_t *decls, char *msg, size_t msgsize)
+int ig_options_check_decls(const ig_option_decl_t *decls, size_t size, char *msg, size_t msgsize)
 {
     size_t n = ig_options_count(decls);
     int rc = 0;
@@ -229,8 +265,17 @@ int ig_options_check_decls(const ig_option_decl_t *decls, char *msg, size_t msgs
             }
         if (rc)
             break;
-        if (d->type < IG_OPT_STRING || d->type > IG_OPT_JSON) {
+        size_t width = storage_size(d->type);
+        if (width == 0) {
             snprintf(msg, msgsize, "option \"%s\" has unknown type %d", d->name, (int)d->type);
+            rc = -1;
+        } else if (d->offset > size || size - d->offset < width) {
+            snprintf(msg, msgsize, "option \"%s\" is stored at offset %zu, outside the %zu-byte options struct",
+                     d->name, d->offset, size);
+            rc = -1;
+        } else if (d->offset % (width < sizeof(void *) ? width : sizeof(void *)) != 0) {
+            snprintf(msg, msgsize, "option \"%s\" is stored at offset %zu, misaligned for its type", d->name,
+                     d->offset);
             rc = -1;
         } else if (d->min > d->max) {
             snprintf(msg, msgsize, "option \"%s\" has min %lld > max %lld", d->name, (long long)d->min,
@@ -238,8 +283,8 @@ int ig_options_check_decls(const ig_option_decl_t *decls, char *msg, size_t msgs
             rc = -1;
         } else if (d->default_value) {
             ig_errors_t errs = {0};
-            ig_option_value_t v = {0};
-            if (parse_default(d, "the plugin's", a, &v, &errs) != 0) {
+            void *v = ig_arena_alloc(a, size);
+            if (!v || parse_default(d, "the plugin's", a, v, &errs) != 0) {
                 char *joined = ig_errors_join(&errs);
                 if (joined && *joined)
                     joined[strlen(joined) - 1] = '\0'; /* trailing newline */

@@ -1,3 +1,4 @@
+#include "util/json.h"
 #include "proxy/proxy.h"
 #include <stdlib.h>
 #include <string.h>
@@ -171,7 +172,7 @@ static void end_engine(proxy_t *p, int complete, ig_sink_t *sink)
         return;
     p->engine_open = 0;
     p->engine_complete = complete != 0;
-    p->model->engine->on_response_end(p->model->engine_state, &p->ereq, complete, sink);
+    p->model->engine->on_response_end(p->model->engine_plugin_state, &p->ereq, complete, sink);
 }
 
 /* Stops everything upstream: the client is gone or the request is being disposed. */
@@ -417,7 +418,7 @@ static void on_up_head(void *data, int status, const ig_upstream_header_t *heade
 static void on_up_body(void *data, const char *chunk, size_t len)
 {
     proxy_t *p = data;
-    p->model->engine->on_response_data(p->model->engine_state, &p->ereq, chunk, len, &p->sink);
+    p->model->engine->on_response_data(p->model->engine_plugin_state, &p->ereq, chunk, len, &p->sink);
     if (p->error_status && p->pending.len > PROXY_ERROR_BODY_MAX) {
         /* an error body has no business being this large: stop reading it */
         ig_upstream_cancel(p->up);
@@ -541,7 +542,7 @@ static void start_attempt(proxy_t *p)
         ssize_t rk = h2o_find_header_by_str(&p->req->headers, H2O_STRLIT("routing-key"), -1);
         if (rk >= 0)
             lreq.routing_key = (ig_str_t){p->req->headers.entries[rk].value.base, p->req->headers.entries[rk].value.len};
-        idx = p->model->lb->pick(p->model->lb_state, &p->model->cfg->model, &lreq, cand, n);
+        idx = p->model->lb->pick(p->model->lb_plugin_state, &p->model->cfg->model, &lreq, cand, n);
         if (idx < 0 || (size_t)idx >= n)
             idx = 0;
     }
@@ -702,7 +703,7 @@ static int prepare_engine(proxy_t *p, const ig_model_rt_t *m, ig_str_t adapter)
         e->response_format = p->audio->response_format;
     }
     ig_error_t err = {{0}};
-    if (m->engine->prepare(m->engine_state, e, &err) != 0) {
+    if (m->engine->prepare(m->engine_plugin_state, e, &err) != 0) {
         ig_send_plugin_error(req, &err, 400, "invalid_request_error", NULL);
         return -1;
     }
@@ -777,7 +778,7 @@ static void on_ctl_done(void *data, ig_upstream_result_t result)
     p->ctl = NULL;
     int status = result == IG_UPSTREAM_OK ? p->ctl_status : 0;
     ig_error_t err = {{0}};
-    int rc = eng->on_control_done(p->model->engine_state, &p->ereq, p->ep, status, p->ctl_body.data, p->ctl_body.len, &err);
+    int rc = eng->on_control_done(p->model->engine_plugin_state, &p->ereq, p->ep, status, p->ctl_body.data, p->ctl_body.len, &err);
     p->ctl_body.len = 0;
     if (status == 0) {
         /* the endpoint failed under the control request: like a failed attempt (retried elsewhere) */
@@ -809,7 +810,7 @@ static void control_cancel(proxy_t *p)
     ig_upstream_cancel(p->ctl);
     p->ctl = NULL;
     ig_error_t err = {{0}};
-    p->model->engine->on_control_done(p->model->engine_state, &p->ereq, p->ep, 0, NULL, 0, &err);
+    p->model->engine->on_control_done(p->model->engine_plugin_state, &p->ereq, p->ep, 0, NULL, 0, &err);
 }
 
 static int engine_wait_ready(ig_queue_entry_t *e)
@@ -849,7 +850,7 @@ static void engine_gate(proxy_t *p)
     ig_engine_control_t ctl;
     memset(&ctl, 0, sizeof(ctl));
     ig_error_t err = {{0}};
-    int rc = eng->before_send(p->model->engine_state, &p->ereq, p->ep, &ctl, &err);
+    int rc = eng->before_send(p->model->engine_plugin_state, &p->ereq, p->ep, &ctl, &err);
     if (rc == IG_ENGINE_SEND) {
         send_request(p);
     } else if (rc == IG_ENGINE_CONTROL) {

@@ -181,7 +181,7 @@ static void probe_finish(probe_t *p, ig_upstream_result_t result, const char *ti
         ig_engine_load_t load = {-1, -1, -1};
         const ig_engine_vtable_t *eng = p->model->engine;
         if (result == IG_UPSTREAM_OK && timeout_msg == NULL && p->status >= 200 && p->status < 300 &&
-            eng->parse_load(p->model->engine_state, p->body ? p->body : "", p->len, &load) == 0) {
+            eng->parse_load(p->model->engine_plugin_state, p->body ? p->body : "", p->len, &load) == 0) {
             double v = (load.running > 0 ? load.running : 0) + (load.waiting > 0 ? load.waiting : 0);
             double kv = load.kv_cache_usage > 0 ? (load.kv_cache_usage < 1 ? load.kv_cache_usage : 1) : 0;
             if (isfinite(v) && (!r->load_ok || v > r->load))

@@ -80,6 +80,7 @@ static const ig_launch_recipe_t fw_launch = {
 };
 
 static const ig_engine_vtable_t fw_vtable = {
+    .size = sizeof(ig_engine_vtable_t),
     .features = IG_FEATURE_SPEECH_TO_TEXT,
     .health_path = "/health",
     .model_init = fw_model_init,
@@ -94,6 +95,7 @@ static const char *const fw_aliases[] = {"FasterWhisper", NULL};
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "fasterwhisper",
     .kind = IG_PLUGIN_ENGINE,
     .version = "0.1.0",

@@ -339,7 +339,7 @@ static int ph_pick(void *state, const ig_model_t *model, const ig_lb_request_t *
                    size_t n)
 {
     const ig_host_t *host = state;
-    ph_model_t *m = model->lb_state;
+    ph_model_t *m = model->lb_model_state;
     if (n == 0)
         return -1;
     if (n == 1)
@@ -408,48 +408,53 @@ static void ph_fini(void *state)
 {
 }
 
-enum { OPT_MEAN_LOAD_FACTOR, OPT_REPLICATION, OPT_PREFIX_CHAR_LENGTH };
+/* loadBalancing.prefixHash */
+typedef struct {
+    int64_t mean_load_factor, replication, prefix_char_length;
+} ph_options_t;
 
 static const ig_option_decl_t ph_model_options[] = {
-    [OPT_MEAN_LOAD_FACTOR] = {"meanLoadFactor", IG_OPT_INT, "125",
-                              "percent of the mean load an endpoint may carry before the ring walk skips it",
-                              100, 100000},
-    [OPT_REPLICATION] = {"replication", IG_OPT_INT, "256", "virtual nodes per endpoint on the hash ring", 1, 65536},
-    [OPT_PREFIX_CHAR_LENGTH] = {"prefixCharLength", IG_OPT_INT, "100",
-                                "characters of the prompt prefix hashed (Unicode code points)", 1, 1000000},
+    {"meanLoadFactor", IG_OPT_INT, "125", "percent of the mean load an endpoint may carry before the ring walk skips it",
+     100, 100000, offsetof(ph_options_t, mean_load_factor)},
+    {"replication", IG_OPT_INT, "256", "virtual nodes per endpoint on the hash ring", 1, 65536,
+     offsetof(ph_options_t, replication)},
+    /* the core hands at most IG_LB_PREFIX_MAX bytes of prefix: 1024 characters fit whatever their width */
+    {"prefixCharLength", IG_OPT_INT, "100", "characters of the prompt prefix hashed (Unicode code points)", 1,
+     IG_LB_PREFIX_MAX / 4, offsetof(ph_options_t, prefix_char_length)},
     {NULL},
 };
 
 static int ph_model_init(const ig_host_t *host, void *state, ig_model_t *model, ig_error_t *err)
 {
-    const ig_option_value_t *o = model->lb_options;
+    const ph_options_t *o = model->lb_options;
     ph_model_t *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return host->error(err, "out of memory");
-    m->load_factor = o ? (uint32_t)o[OPT_MEAN_LOAD_FACTOR].num : 125;
-    m->replication = o ? (uint32_t)o[OPT_REPLICATION].num : 256;
-    m->prefix_chars = o ? (uint32_t)o[OPT_PREFIX_CHAR_LENGTH].num : 100;
+    m->load_factor = o ? (uint32_t)o->mean_load_factor : 125;
+    m->replication = o ? (uint32_t)o->replication : 256;
+    m->prefix_chars = o ? (uint32_t)o->prefix_char_length : 100;
     if (m->load_factor < 100 || m->replication < 1 || m->prefix_chars < 1) {
         free(m);
         return host->error(err, "loadBalancing.prefixHash: meanLoadFactor must be >= 100, replication and "
                                 "prefixCharLength >= 1");
     }
-    model->lb_state = m;
+    model->lb_model_state = m;
     return 0;
 }
 
 static void ph_model_free(void *state, ig_model_t *model)
 {
-    ph_model_t *m = model->lb_state;
+    ph_model_t *m = model->lb_model_state;
     if (m == NULL)
         return;
     for (size_t i = 0; i < PH_SLOTS; i++)
         free(atomic_load_explicit(&m->slots[i], memory_order_relaxed));
     free(m);
-    model->lb_state = NULL;
+    model->lb_model_state = NULL;
 }
 
 static const ig_lb_vtable_t ph_vtable = {
+    .size = sizeof(ig_lb_vtable_t),
     .model_init = ph_model_init,
     .model_free = ph_model_free,
     .pick = ph_pick,
@@ -459,12 +464,14 @@ static const char *const ph_aliases[] = {"PrefixHash", NULL};
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "prefixhash",
     .kind = IG_PLUGIN_LB,
     .version = "0.1.0",
     .description = "consistent hashing with bounded loads on adapter + prompt prefix (or Routing-Key)",
     .aliases = ph_aliases,
     .model_options = ph_model_options,
+    .model_options_size = sizeof(ph_options_t),
     .model_options_key = "prefixHash",
     .init = ph_init,
     .fini = ph_fini,

@@ -23,9 +23,15 @@ typedef struct {
     int load_adapters; /* plugins.options.vllm.loadAdapters */
 } vllm_t;
 
+/* plugins.options.vllm */
+typedef struct {
+    int load_adapters;
+} vllm_options_t;
+
 static const ig_option_decl_t vllm_options[] = {
     {"loadAdapters", IG_OPT_BOOL, "true",
-     "load a model's adapters into vLLM on first use (POST /v1/load_lora_adapter, per endpoint)"},
+     "load a model's adapters into vLLM on first use (POST /v1/load_lora_adapter, per endpoint)", 0, 0,
+     offsetof(vllm_options_t, load_adapters)},
     {NULL},
 };
 
@@ -47,7 +53,7 @@ static int vllm_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **
         return host->error(err, "out of memory");
     v->host = host;
     v->loaded = ctx->process_state;
-    v->load_adapters = ctx->options != NULL && ctx->options[0].num != 0;
+    v->load_adapters = ((const vllm_options_t *)ctx->options)->load_adapters;
     *state = v;
     return 0;
 }
@@ -150,6 +156,7 @@ static const ig_launch_recipe_t vllm_launch = {
 };
 
 static const ig_engine_vtable_t vllm_vtable = {
+    .size = sizeof(ig_engine_vtable_t),
     .features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_TEXT_EMBEDDING | IG_FEATURE_RERANKING | IG_FEATURE_SPEECH_TO_TEXT,
     .health_path = "/health",
     .load_path = "/metrics",
@@ -168,12 +175,14 @@ static const char *const vllm_aliases[] = {"VLLM", NULL};
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "vllm",
     .kind = IG_PLUGIN_ENGINE,
     .version = "0.1.0",
     .description = "vLLM's OpenAI-compatible server: chat, completions, embeddings, rerank and score, audio transcriptions and translations, LoRA adapters",
     .aliases = vllm_aliases,
     .options = vllm_options,
+    .options_size = sizeof(vllm_options_t),
     .load = vllm_load,
     .unload = vllm_unload,
     .init = vllm_init,

@@ -91,10 +91,14 @@ static void setup(void)
         abort();
     proc = ps;
     /* sha256("abc") as the YAML key's hash */
-    ig_option_value_t opts[2] = {
-        {.str = "[{\"id\":\"acme\"}]"},
-        {.str = "[{\"id\":\"y1\",\"customer\":\"acme\",\"hash\":\"sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb41"
-                "0ff61f20015ad\"}]"}};
+    /* apikey's options struct: its two JSON lists, where its declarations put them */
+    const char *opts[2] = {0};
+    const ig_option_decl_t *d = infergate_plugin.options;
+    if (infergate_plugin.options_size != sizeof(opts) || d[0].offset != 0 || d[1].offset != sizeof(char *))
+        abort();
+    opts[0] = "[{\"id\":\"acme\"}]";
+    opts[1] = "[{\"id\":\"y1\",\"customer\":\"acme\",\"hash\":\"sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb41"
+              "0ff61f20015ad\"}]";
     ig_plugin_init_t ctx = {.process_state = ps, .options = opts, .state_dir = NULL, .workers = 1, .generation = 1};
     if (infergate_plugin.init(&host, &ctx, &gen_state, &err) != 0)
         abort();

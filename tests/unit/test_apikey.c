@@ -232,6 +232,7 @@ static int fake_error(ig_error_t *err, const char *fmt, ...)
 
 static const ig_host_t host = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_host_t),
     .log = fake_log,
     .error = fake_error,
     .palloc = fake_palloc,
@@ -251,7 +252,10 @@ static const ig_model_t *const all_models[] = {&m1, &m2, &m3};
 
 static int plugin_start(plugin_t *p, const char *dir, const char *customers, const char *keys, ig_error_t *err)
 {
-    ig_option_value_t opts[2] = {{.str = customers}, {.str = keys}};
+    /* apikey's options struct is its two JSON lists, in declaration order */
+    const char *opts[2] = {customers, keys};
+    if (!CHECK(p->d->options_size == sizeof(opts) && p->d->options[1].offset == sizeof(char *)))
+        return -1;
     ig_plugin_init_t ctx = {.process_state = p->proc, .options = opts, .state_dir = dir, .workers = 2, .generation = 1};
     memset(err, 0, sizeof(*err));
     return p->d->init(&host, &ctx, &p->state, err);

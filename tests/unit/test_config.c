@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config/config.h"
+#include "test_counters.h"
 #include "ig_test.h"
 #include "plugin/plugin_host.h"
 
@@ -120,12 +121,12 @@ static void check_minimal(const ig_config_t *cfg)
     /* plugin option defaults, parsed from the declarations' YAML text */
     const ig_plugin_config_t *te = plugin_cfg(cfg, "test_engine");
     if (CHECK(te && te->plugin && te->options)) {
-        CHECK(strcmp(te->options[0].str, "hello") == 0);
-        CHECK(te->options[1].num == 3);
-        CHECK(te->options[2].num == 0);
-        CHECK(te->options[3].num == 5000);
-        CHECK(te->options[4].list_len == 2 && strcmp(te->options[4].list[0], "a") == 0 &&
-              strcmp(te->options[4].list[1], "b") == 0);
+        const test_engine_options_t *o = te->options;
+        CHECK(strcmp(o->greeting, "hello") == 0);
+        CHECK(o->retries == 3);
+        CHECK(o->verbose == 0);
+        CHECK(o->timeout_ms == 5000);
+        CHECK(o->tags.len == 2 && strcmp(o->tags.items[0], "a") == 0 && strcmp(o->tags.items[1], "b") == 0);
         CHECK(te->line == 4);
     }
 
@@ -144,8 +145,8 @@ static void check_minimal(const ig_config_t *cfg)
     CHECK(m->target_requests == 100 && m->scale_down_delay_s == 30);
     CHECK(strcmp(m->model.strategy, "LeastLoad") == 0);
     CHECK(m->lb_plugin && strcmp(m->lb_plugin->desc->name, "test_lb") == 0);
-    CHECK(m->model.lb_options && m->model.lb_options[0].num == 125 && m->model.lb_options[1].num == 100 &&
-          m->model.lb_options[2].num == 1000);
+    const test_lb_model_options_t *mo = m->model.lb_options;
+    CHECK(mo && mo->mean_load_factor == 125 && mo->prefix_char_length == 100 && mo->window_ms == 1000);
     CHECK(m->model.nargs == 0 && m->model.nenv == 0 && m->model.nadapters == 0);
     CHECK(m->model.pricing.prompt == NULL && m->model.openrouter_json == NULL);
     CHECK(memcmp(&m->model.limits, &IG_LIMITS_NONE, sizeof(ig_limits_t)) == 0);
@@ -183,16 +184,17 @@ static void check_full(const ig_config_t *cfg)
 
     const ig_plugin_config_t *te = plugin_cfg(cfg, "test_engine");
     if (CHECK(te && te->options)) {
-        CHECK(strcmp(te->options[0].str, "bonjour") == 0);
-        CHECK(te->options[1].num == 7);
-        CHECK(te->options[2].num == 1);
-        CHECK(te->options[3].num == 1500);
-        CHECK(te->options[4].list_len == 3 && strcmp(te->options[4].list[2], "z") == 0);
+        const test_engine_options_t *o = te->options;
+        CHECK(strcmp(o->greeting, "bonjour") == 0);
+        CHECK(o->retries == 7);
+        CHECK(o->verbose == 1);
+        CHECK(o->timeout_ms == 1500);
+        CHECK(o->tags.len == 3 && strcmp(o->tags.items[2], "z") == 0);
     }
     const ig_plugin_config_t *te2 = plugin_cfg(cfg, "test_engine2");
-    CHECK(te2 && te2->options && strcmp(te2->options[0].str, "secret") == 0);
+    CHECK(te2 && te2->options && strcmp(*(const char *const *)te2->options, "secret") == 0);
     const ig_plugin_config_t *lb = plugin_cfg(cfg, "test_lb");
-    CHECK(lb && lb->options && lb->options[0].num == 9);
+    CHECK(lb && lb->options && ((const test_lb_options_t *)lb->options)->seed == 9);
 
     if (CHECK(cfg->nprofiles == 3)) {
         const ig_resource_profile_t *p = &cfg->profiles[0];
@@ -218,9 +220,9 @@ static void check_full(const ig_config_t *cfg)
           strcmp(m->model.env[1].value, "1") == 0);
     CHECK(m->min_replicas == 1 && m->max_replicas == 3 && m->target_requests == 50 && m->scale_down_delay_s == 120);
     CHECK(strcmp(m->model.strategy, "TestLB") == 0 && m->lb_plugin && m->model.lb_options);
-    if (m->model.lb_options)
-        CHECK(m->model.lb_options[0].num == 150 && m->model.lb_options[1].num == 100 &&
-              m->model.lb_options[2].num == 2000);
+    const test_lb_model_options_t *mo = m->model.lb_options;
+    if (mo)
+        CHECK(mo->mean_load_factor == 150 && mo->prefix_char_length == 100 && mo->window_ms == 2000);
     CHECK(m->model.nadapters == 2 && strcmp(m->model.adapters[1].name, "v1.2-chat") == 0 &&
           strcmp(m->model.adapters[0].url, "hf://org/sql-lora") == 0);
     CHECK(strcmp(m->model.pricing.prompt, "0.000008") == 0);
