@@ -927,7 +927,7 @@ static void on_authenticated(ig_auth_stage_t *s, int rc)
         ig_send_error(req, perr.status, "invalid_request_error", perr.param, NULL, "%s", perr.message);
         return;
     }
-    ig_request_log_set_model(p->log, p->oreq.model_name, p->oreq.model_name_len);
+    ig_request_log_set_model(p->log, gen, p->oreq.model_name, p->oreq.model_name_len);
     ig_str_t adapter;
     const ig_model_rt_t *m = ig_generation_find_model(gen, p->oreq.model_name, p->oreq.model_name_len, &adapter);
     if (m == NULL || !ig_auth_model_allowed(gen, p->auth.principal, &m->cfg->model)) {
