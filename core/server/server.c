@@ -267,9 +267,9 @@ void ig_server_dispose(ig_server_t *s)
         }
         for (unsigned i = 0; s->shards != NULL && i < s->nworkers_alloc; i++)
             ig_metrics_shard_free(s->shards[i]);
-        free(s->shards);
         free(s->workers);
     }
+    free(s->shards); /* a parked worker still reaches its own shard (workers[i].metrics), not this list */
     if (s->gen != NULL)
         ig_generation_release(s->gen);
     if (s->ssl_ctx != NULL) {
