@@ -7,8 +7,11 @@
 
 void ig_balance_init(ig_balance_t *b, ig_str_t raw_prefix)
 {
-    memset(b, 0, sizeof(*b));
+    b->attempts = 0; /* tried[] is read only below attempts */
+    b->ep = NULL;
     b->raw_prefix = raw_prefix;
+    b->prefix = (ig_str_t){"", 0};
+    b->decoded = 0;
 }
 
 static int is_healthy(const ig_endpoint_t *ep)
