@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "sim_config.h"
 #include "sim_server.h"
 #include "sim_stats.h"
 
@@ -45,14 +46,15 @@ void sim_http_send(h2o_req_t *req, int status, const char *content_type, const c
 void sim_http_send_vllm_error(h2o_req_t *req, int status, const char *type, const char *message)
 {
     sim_buf_t *b = &sim_worker_of(req)->scratch;
+    int flat = sim_cfg.error_format == SIM_ERRORS_VLLM_0_6;
     sim_buf_reset(b);
-    sim_buf_lit(b, "{\"object\":\"error\",\"message\":");
+    sim_buf_puts(b, flat ? "{\"object\":\"error\",\"message\":" : "{\"error\":{\"message\":");
     sim_buf_put_json_str(b, message, strlen(message));
     sim_buf_lit(b, ",\"type\":");
     sim_buf_put_json_str(b, type, strlen(type));
     sim_buf_lit(b, ",\"param\":null,\"code\":");
     sim_buf_put_u64(b, (uint64_t)status);
-    sim_buf_putc(b, '}');
+    sim_buf_puts(b, flat ? "}" : "}}");
     sim_http_send(req, status, SIM_CT_JSON, b->base, b->len);
 }
 
