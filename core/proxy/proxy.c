@@ -246,6 +246,12 @@ static void account(proxy_t *p)
         return; /* never reached an engine: nothing consumed */
     p->log->usage = *usage;
     p->log->has_usage = 1;
+    /* the engine failed after the 200 went out (an error event in its stream): a failed request */
+    int failed = p->ereq.stream_error_status;
+    if (failed) {
+        p->log->status = failed;
+        p->log->outcome = "the engine reported an error mid-stream";
+    }
     if (p->gen->nbillings == 0)
         return;
     uint64_t now = ig_now_ns();
@@ -257,9 +263,9 @@ static void account(proxy_t *p)
         .adapter = p->ereq.adapter,
         .endpoint_url = p->tried[p->attempts - 1]->url,
         .api = p->oreq.api,
-        .status = p->stopped || status == 0 ? 499 : status,
+        .status = failed ? failed : p->stopped || status == 0 ? 499 : status,
         .stream = p->oreq.stream,
-        .complete = p->engine_complete,
+        .complete = failed ? 0 : p->engine_complete,
         .usage = *usage,
         .ttft_us = p->log->first_byte_ns ? (int64_t)(p->log->first_byte_ns - p->log->start_ns) / 1000 : -1,
         .duration_us = (int64_t)(now - p->log->start_ns) / 1000,

@@ -247,6 +247,13 @@ typedef struct ig_engine_req_s {
     /* output of prepare(): the Content-Type sent upstream; empty means application/json. A
      * multipart body must carry its boundary ("multipart/form-data; boundary=..."). */
     ig_str_t upstream_content_type;
+    /*
+     * Set by a response hook when the engine reported an error after its answer had begun (vLLM's
+     * `data: {"error": ...}` event inside a stream): the HTTP status that error stands for (its code,
+     * or 500). The request is then logged, counted and billed as failed with this status although the
+     * client's response started as 200. 0: no such error.
+     */
+    int stream_error_status;
 } ig_engine_req_t;
 
 /* Load an engine reports about itself (vLLM's /metrics). A field the engine did not report is negative. */
