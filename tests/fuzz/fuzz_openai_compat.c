@@ -3,7 +3,8 @@
  * (plugins/common/openai_compat.c). Input: a flags byte (1 served name, 2 stream, 4 client wants
  * usage, 8 engine error, 16 cut short, 32 usage per chunk), a split point, then
  * the response body. The body is fed whole and in two pieces; both must give
- * the client the same bytes and the same usage.
+ * the client the same bytes, the same usage and the same stream_error_status (an error event inside
+ * a stream).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,7 +39,8 @@ static void capture_write(ig_sink_t *s, const char *d, size_t n)
     c->len += n;
 }
 
-static int run(const uint8_t *flags, const char *body, size_t len, size_t split, capture_t *out, ig_usage_t *usage)
+static int run(const uint8_t *flags, const char *body, size_t len, size_t split, capture_t *out, ig_usage_t *usage,
+               int *stream_error)
 {
     static ig_host_t host;
     host.palloc = fuzz_palloc;
@@ -63,6 +65,7 @@ static int run(const uint8_t *flags, const char *body, size_t len, size_t split,
     oac_on_response_data(&r, body + split, len - split, &out->sink);
     oac_on_response_end(&r, !(flags[0] & 16), &out->sink);
     *usage = r.usage;
+    *stream_error = r.stream_error_status;
     for (size_t i = 0; i < pool.n; i++)
         free(pool.blocks[i]);
     return 0;
@@ -78,8 +81,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t split = len ? data[1] % (len + 1) : 0;
     capture_t whole = {{0}}, parts = {{0}};
     ig_usage_t u1, u2;
-    run(data, body, len, 0, &whole, &u1);
-    run(data, body, len, split, &parts, &u2);
+    int e1, e2;
+    run(data, body, len, 0, &whole, &u1, &e1);
+    run(data, body, len, split, &parts, &u2, &e2);
+    if (e1 != e2 || (e1 != 0 && (e1 < 400 || e1 > 599)))
+        abort();
     if (whole.len != parts.len || (whole.len && memcmp(whole.data, parts.data, whole.len) != 0))
         abort();
     if (memcmp(&u1, &u2, sizeof(u1)) != 0)
