@@ -375,7 +375,7 @@ static void sse_event(ig_engine_req_t *r, const char *ev, size_t n, ig_sink_t *s
         if (plen > 0 && *payload == ' ')
             payload++, plen--;
         if (plen > 0 && *payload == '{' && parse_object(r, payload, plen, &obj) == 0) {
-            if (!st->audio && JSON(r)->object_get(&obj, "error", 5, &err) == 1 &&
+            if (JSON(r)->object_get(&obj, "error", 5, &err) == 1 &&
                 (err.type == IG_JSON_OBJECT || err.type == IG_JSON_STRING)) {
                 stream_error(r, &err, sink);
                 return;
