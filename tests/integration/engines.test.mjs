@@ -344,7 +344,7 @@ describe('merged deltas: exact with usage so far, a tested lower bound without i
 });
 
 describe('vLLM\'s running queue (--max-num-seqs) seen through the gateway', () => {
-  it('waiting requests show in the engine load read from /metrics, and get no token until a slot frees', { timeout: 120000 }, async () => {
+  it('waiting requests show in the engine load read from /metrics; they start only once a slot frees', { timeout: 120000 }, async () => {
     const sim = await startSim({ models: ['chat'], args: ['--max-num-seqs', '1'] });
     const gw = await startGateway({
       models: [model('chat', [sim])],
@@ -354,24 +354,31 @@ describe('vLLM\'s running queue (--max-num-seqs) seen through the gateway', () =
       },
     });
     const url = `${gw.url}/v1/chat/completions`;
+    const order = []; // what happened, in order: the first client leaving, each waiter's answer starting
     const ac = new AbortController();
     // the first holds the only slot: one token, then one every 300 ms (so the gateway, writing, sees
     // its client leave)
     const first = readStream(url, { model: 'chat', messages: [{ role: 'user', content: 'a' }], max_tokens: 1000, stream: true,
       sim_drip_after: 1, sim_drip_ms: 300 }, { signal: ac.signal });
     await waitFor(async () => (await sim.stats()).completion_tokens >= 1, { timeoutMs: WAIT, what: 'the first stream to run' });
-    const waiters = [0, 1].map(() => readStream(url, { model: 'chat', messages: [{ role: 'user', content: 'b' }], max_tokens: 2, stream: true }));
+    const waiters = [0, 1].map(async () => {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'b' }], max_tokens: 2, stream: true }) });
+      order.push('waiter answered'); // the gateway answers with the engine's first bytes: after prefill
+      return { status: res.status, text: await res.text() };
+    });
     await waitFor(async () => (await sim.stats()).waiting === 2, { timeoutMs: WAIT, what: 'two requests waiting in the engine' });
     const load = () => metrics(gw).then((m) => sum(m, 'infergate_endpoint_engine_load', { endpoint: sim.url }));
     await waitFor(async () => (await load()) === 3, { timeoutMs: WAIT, what: 'engine load 3 (1 running + 2 waiting) at the gateway' });
     const st = await sim.stats();
-    assert.equal(st.streams_finished + st.streams_cancelled, 0, 'the first still runs');
-    assert.equal(st.chunks, st.completion_tokens, 'every token so far is the first stream\'s (one a chunk): the waiters got none');
+    assert.equal(st.waiting, 2);
     assert.equal(st.queued, 2);
+    assert.equal(st.streams_finished + st.streams_cancelled, 0, 'the first still runs');
     const text = await (await fetch(`${sim.url}/metrics`)).text();
     assert.match(text, /^vllm:num_requests_waiting\{model_name="chat"\} 2\.0$/m);
     assert.match(text, /^vllm:num_requests_running\{model_name="chat"\} 1\.0$/m);
 
+    order.push('first left');
     ac.abort(); // the first leaves: the waiters run, one after the other
     const done = await Promise.all(waiters);
     for (const w of done) {
@@ -379,6 +386,7 @@ describe('vLLM\'s running queue (--max-num-seqs) seen through the gateway', () =
       assert.ok(parseSSE(w.text).done, 'the waiter ran to its end');
     }
     await first;
+    assert.deepEqual(order, ['first left', 'waiter answered', 'waiter answered'], 'no waiter started while the slot was held');
     const end = await sim.stats();
     assert.equal(end.streams_cancelled, 1);
     assert.equal(end.streams_finished, 2);
