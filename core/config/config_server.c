@@ -7,6 +7,7 @@
 #include "config/config_internal.h"
 #include "config/config_values.h"
 #include "observe/log.h"
+#include "util/hex.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -243,17 +244,6 @@ static void parse_queue(ig_cfg_ctx_t *c, yaml_node_t *server, ig_server_config_t
     duration_in(c, q, path, "timeout", 1, DAY_MS, 30000, &s->queue.timeout_ms);
 }
 
-static int hex_nibble(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Admin keys are configured as hashes only ("sha256:<64 hex>"): the file never holds a secret. */
 static void parse_admin_keys(ig_cfg_ctx_t *c, yaml_node_t *seq, ig_server_config_t *s)
 {
@@ -269,14 +259,8 @@ static void parse_admin_keys(ig_cfg_ctx_t *c, yaml_node_t *seq, ig_server_config
         const char *v;
         if (ig_yaml_str(y, item, path, &v) != 0)
             continue;
-        int ok = strncmp(v, "sha256:", 7) == 0 && strlen(v) == 7 + 64;
-        for (size_t k = 0; ok && k < 32; k++) {
-            int hi = hex_nibble(v[7 + 2 * k]), lo = hex_nibble(v[8 + 2 * k]);
-            ok = hi >= 0 && lo >= 0;
-            if (ok)
-                s->admin_key_hashes[s->nadmin_keys][k] = (unsigned char)(hi << 4 | lo);
-        }
-        if (!ok) {
+        if (strncmp(v, "sha256:", 7) != 0 || strlen(v) != 7 + 64 ||
+            ig_hex_decode(v + 7, 32, s->admin_key_hashes[s->nadmin_keys]) != 0) {
             ig_yaml_error(y, item, path,
                           "expected \"sha256:<64 hex digits>\" (the SHA-256 of the key: printf %%s KEY | sha256sum)");
             continue;

@@ -14,6 +14,7 @@
 #include "ak_buf.h"
 #include "ak_parse.h"
 #include "ak_plugin.h"
+#include "util/hex.h"
 
 #define MAX_SEGMENTS 6
 #define MAX_BODY (64 * 1024)
@@ -105,11 +106,6 @@ static int is(const ig_http_exchange_t *x, const char *method)
     return x->method.len == strlen(method) && memcmp(x->method.ptr, method, x->method.len) == 0;
 }
 
-static int hexv(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* Splits x->rest ("/a/b%2Fc") into percent-decoded segments in the pool. Count, or -1 (malformed). */
 static int segments(ig_http_exchange_t *x, char **seg)
 {
@@ -135,7 +131,7 @@ static int segments(ig_http_exchange_t *x, char **seg)
             if (s[i] == '%') {
                 if (i + 2 >= len)
                     return -1;
-                int hi = hexv(s[i + 1]), lo = hexv(s[i + 2]);
+                int hi = ig_hex_digit(s[i + 1]), lo = ig_hex_digit(s[i + 2]);
                 if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                     return -1;
                 d[o++] = (char)(hi << 4 | lo);

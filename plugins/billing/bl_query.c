@@ -2,17 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "util/hex.h"
 
 static int decode(const char *s, size_t n, char *out, size_t cap)
 {
@@ -24,7 +14,7 @@ static int decode(const char *s, size_t n, char *out, size_t cap)
         } else if (c == '%') {
             if (i + 2 >= n)
                 return -1;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = ig_hex_digit(s[i + 1]), l = ig_hex_digit(s[i + 2]);
             if (h < 0 || l < 0)
                 return -1;
             c = (char)(h * 16 + l);

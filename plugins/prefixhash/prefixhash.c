@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "infergate/plugin.h"
+#include "util/hex.h"
 
 #define PH_SLOTS 1024       /* endpoint URLs whose points a model caches; a power of two */
 #define PH_STACK_CANDS 64   /* candidates handled without malloc */
@@ -89,17 +90,6 @@ static uint64_t point_hash(const char *url, size_t url_len, uint32_t replica)
 
 /* ---- the request's key --------------------------------------------------------------------- */
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* \uXXXX at s[i] (i at the backslash); the code unit, or -1. */
 static int32_t u_escape(const unsigned char *s, size_t n, size_t i)
 {
@@ -107,7 +97,7 @@ static int32_t u_escape(const unsigned char *s, size_t n, size_t i)
         return -1;
     int32_t v = 0;
     for (size_t k = 2; k < 6; k++) {
-        int d = hexval(s[i + k]);
+        int d = ig_hex_digit(s[i + k]);
         if (d < 0)
             return -1;
         v = v * 16 + d;

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/hex.h"
 
 void sj_init(sj_doc_t *d) { memset(d, 0, sizeof(*d)); }
 
@@ -57,21 +58,10 @@ static size_t skip_ws(const sj_doc_t *d, size_t p)
     return p;
 }
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at s (caller guarantees they exist and were validated). */
 static unsigned hex4(const char *s)
 {
-    return (unsigned)(hex_val(s[0]) << 12 | hex_val(s[1]) << 8 | hex_val(s[2]) << 4 | hex_val(s[3]));
+    return (unsigned)(ig_hex_digit(s[0]) << 12 | ig_hex_digit(s[1]) << 8 | ig_hex_digit(s[2]) << 4 | ig_hex_digit(s[3]));
 }
 
 /* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, at most
@@ -129,7 +119,7 @@ static int parse_string(sj_doc_t *d, size_t *p)
                 if (i + 6 > d->len)
                     return fail(d, "Invalid \\uXXXX escape", i);
                 for (size_t k = i + 2; k < i + 6; k++)
-                    if (hex_val(s[k]) < 0)
+                    if (ig_hex_digit(s[k]) < 0)
                         return fail(d, "Invalid \\uXXXX escape", i);
                 i += 6;
             } else {

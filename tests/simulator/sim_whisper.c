@@ -15,6 +15,7 @@
 #include "sim_openai.h"
 #include "sim_server.h"
 #include "sim_stats.h"
+#include "util/hex.h"
 
 #define SEGMENT_SECONDS 2.0 /* the transcript is cut into segments of this much audio */
 #define WORDS_PER_SECOND 2.0
@@ -61,8 +62,7 @@ static void log_upload(const job_t *j, const sim_form_field_t *file)
     audio_log.requests++;
     audio_log.file_bytes += file->value_len;
     audio_log.audio_ms += (uint64_t)llround(j->duration * 1000);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-        snprintf(audio_log.sha256 + 2 * i, 3, "%02x", md[i]);
+    ig_hex_encode(md, SHA256_DIGEST_LENGTH, audio_log.sha256);
     audio_log.last_bytes = file->value_len;
     copy_field(audio_log.model, sizeof(audio_log.model), j->model, j->model_len);
     copy_field(audio_log.filename, sizeof(audio_log.filename), file->filename, file->filename_len);
