@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "util/hash.h"
 
 static const char *const model_keys[] = {
     "name", "engine", "url", "servedModelName", "features", "endpoints", "resourceProfile", "args", "env",
@@ -605,18 +606,10 @@ typedef struct {
     const ig_model_config_t *models;
 } name_index_t;
 
-static uint32_t hash_name(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 /* The first model named s[0..n), or -1. */
 static long name_lookup(const name_index_t *ix, const char *s, size_t n)
 {
-    for (size_t slot = hash_name(s, n) & ix->mask;; slot = (slot + 1) & ix->mask) {
+    for (size_t slot = ig_fnv1a32(IG_FNV32_OFFSET, s, n) & ix->mask;; slot = (slot + 1) & ix->mask) {
         uint32_t v = ix->slots[slot];
         if (!v)
             return -1;
@@ -649,7 +642,7 @@ void ig_cfg_check_models(ig_cfg_ctx_t *c)
             model_error(c, i, "duplicate model name \"%s\" (first at %s)", name, where);
             continue;
         }
-        size_t slot = hash_name(name, strlen(name)) & ix.mask;
+        size_t slot = ig_fnv1a32(IG_FNV32_OFFSET, name, strlen(name)) & ix.mask;
         while (ix.slots[slot])
             slot = (slot + 1) & ix.mask;
         ix.slots[slot] = (uint32_t)i + 1;

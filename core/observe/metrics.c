@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/hash.h"
 
 const double ig_metrics_buckets[IG_METRICS_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                         1,     2.5,  5,     10,   30,  60,  120};
@@ -59,16 +60,6 @@ static inline void bump(counter_t *c, uint64_t n)
 static inline uint64_t get(const counter_t *c)
 {
     return atomic_load_explicit((counter_t *)c, memory_order_relaxed);
-}
-
-static uint32_t fnv1a(uint32_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 16777619u;
-    }
-    return h;
 }
 
 ig_metrics_shard_t *ig_metrics_shard_create(void)
@@ -131,7 +122,7 @@ static int grow_models(ig_metrics_shard_t *s)
 
 ig_metrics_model_t *ig_metrics_model(ig_metrics_shard_t *s, const char *name, size_t len)
 {
-    uint32_t h = fnv1a(2166136261u, name, len);
+    uint32_t h = ig_fnv1a32(IG_FNV32_OFFSET, name, len);
     size_t slot = h & s->model_mask;
     for (ig_metrics_model_t *m; (m = s->model_index[slot]) != NULL; slot = (slot + 1) & s->model_mask)
         if (m->hash == h && m->len == len && memcmp(m->name, name, len) == 0)
@@ -174,9 +165,9 @@ void ig_metrics_model_leave(ig_metrics_model_t *m)
 
 static uint32_t series_hash(const ig_metrics_model_t *model, const char *customer, size_t clen, int status)
 {
-    uint32_t h = fnv1a(2166136261u, &model, sizeof(model));
-    h = fnv1a(h, customer, clen);
-    return fnv1a(h, &status, sizeof(status));
+    uint32_t h = ig_fnv1a32(IG_FNV32_OFFSET, &model, sizeof(model));
+    h = ig_fnv1a32(h, customer, clen);
+    return ig_fnv1a32(h, &status, sizeof(status));
 }
 
 static int grow_series(ig_metrics_shard_t *s)

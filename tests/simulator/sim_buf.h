@@ -52,6 +52,11 @@ void sim_buf_put_json_str(sim_buf_t *b, const char *s, size_t n);
 /* Appends `n` random lowercase hex digits from the caller's generator state. */
 void sim_buf_put_hex_rand(sim_buf_t *b, uint64_t *rng_state, size_t n);
 
+/* The start value of the simulator's FNV-1a hashes (util/hash.h) of names, prompts and inputs. It is
+ * not FNV's offset basis (IG_FNV64_OFFSET has one more digit); kept so fake embeddings, digests and
+ * prefix-cache blocks stay what they were. */
+#define SIM_HASH_SEED UINT64_C(1469598103934665603)
+
 /* splitmix64: small, fast, good enough for ids and fake embeddings. */
 static inline uint64_t sim_rand_next(uint64_t *state)
 {

@@ -3,7 +3,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/hash.h"
 #include "util/hex.h"
+#include "sim_buf.h"
 
 void sj_init(sj_doc_t *d) { memset(d, 0, sizeof(*d)); }
 
@@ -494,9 +496,9 @@ uint64_t sj_str_words(const sj_doc_t *d, uint32_t idx, sj_word_cb cb, void *ctx)
         if (!in_word) {
             in_word = 1;
             words++;
-            h = UINT64_C(1469598103934665603); /* FNV-1a over the code points */
+            h = SIM_HASH_SEED; /* FNV-1a over the code points */
         }
-        h = (h ^ cp) * UINT64_C(1099511628211);
+        h = ig_fnv1a64_step(h, cp);
     }
     if (in_word && cb != NULL)
         cb(ctx, h);

@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
+#include "util/hash.h"
 #include <stdlib.h>
 #include <strings.h>
 #include <time.h>
@@ -152,9 +153,7 @@ static void put_rfc3339(sim_buf_t *b, time_t t)
 /* Ollama's model card in /api/tags and /api/ps. */
 static void put_model_card(sim_buf_t *b, const char *name, int ps)
 {
-    uint64_t h = UINT64_C(1469598103934665603);
-    for (const char *c = name; *c; c++)
-        h = (h ^ (unsigned char)*c) * UINT64_C(1099511628211);
+    uint64_t h = ig_fnv1a64(SIM_HASH_SEED, name, strlen(name));
     sim_buf_lit(b, "{\"name\":");
     put_full_tag(b, name);
     sim_buf_lit(b, ",\"model\":");

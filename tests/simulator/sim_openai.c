@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
+#include "util/hash.h"
 #include <time.h>
 
 #include "sim_config.h"
@@ -481,18 +482,17 @@ static void base64_put(sim_buf_t *b, const unsigned char *p, size_t n)
 
 void sim_openai_put_embedding(sim_buf_t *b, h2o_req_t *req, const sj_doc_t *d, uint32_t node, int base64, float *vec)
 {
-    uint64_t h = UINT64_C(1469598103934665603);
+    uint64_t h = SIM_HASH_SEED;
     if (sj_type(d, node) == SJ_STRING) {
         char *s = h2o_mem_alloc_pool(&req->pool, d->nodes[node].len + 1);
         size_t n = sj_str_decode(d, node, s);
-        for (size_t i = 0; i < n; i++)
-            h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
+        h = ig_fnv1a64(h, s, n);
     } else { /* token ids */
         for (uint32_t e = node + 1, k = 0; k < d->nodes[node].count; k++, e = d->nodes[e].end) {
             int64_t v = 0;
             sj_get_int(d, e, &v);
             for (int byte = 0; byte < 8; byte++)
-                h = (h ^ (((uint64_t)v >> (8 * byte)) & 0xFF)) * UINT64_C(1099511628211);
+                h = ig_fnv1a64_step(h, ((uint64_t)v >> (8 * byte)) & 0xFF);
         }
     }
     unsigned dim = sim_cfg.embedding_dim;
