@@ -268,52 +268,22 @@ void ig_metrics_record(ig_metrics_shard_t *s, const ig_metrics_request_t *r)
 
 /* ---- text ------------------------------------------------------------------------------------------- */
 
-void ig_metrics_buf_printf(ig_metrics_buf_t *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->data ? b->data + b->len : NULL, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
-    }
-}
-
-void ig_metrics_buf_label(ig_metrics_buf_t *b, const char *v, size_t len)
+void ig_metrics_buf_label(ig_buf_t *b, const char *v, size_t len)
 {
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
         const char *esc = v[i] == '\\' ? "\\\\" : v[i] == '"' ? "\\\"" : v[i] == '\n' ? "\\n" : NULL;
         if (esc == NULL)
             continue;
-        ig_metrics_buf_printf(b, "%.*s%s", (int)(i - start), v + start, esc);
+        ig_buf_printf(b, "%.*s%s", (int)(i - start), v + start, esc);
         start = i + 1;
     }
-    ig_metrics_buf_printf(b, "%.*s", (int)(len - start), v + start);
+    ig_buf_printf(b, "%.*s", (int)(len - start), v + start);
 }
 
-void ig_metrics_buf_family(ig_metrics_buf_t *b, const char *name, const char *type, const char *help)
+void ig_metrics_buf_family(ig_buf_t *b, const char *name, const char *type, const char *help)
 {
-    ig_metrics_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    ig_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* ---- merging shards on a scrape ------------------------------------------------------------------- */
@@ -474,43 +444,43 @@ static model_row_t *collect_models(ig_metrics_shard_t *const *shards, size_t n, 
     return rows;
 }
 
-static void put_model_label(ig_metrics_buf_t *b, const char *name, size_t len)
+static void put_model_label(ig_buf_t *b, const char *name, size_t len)
 {
-    ig_metrics_buf_printf(b, "model=\"");
+    ig_buf_printf(b, "model=\"");
     ig_metrics_buf_label(b, name, len);
-    ig_metrics_buf_printf(b, "\"");
+    ig_buf_printf(b, "\"");
 }
 
-static void put_histogram(ig_metrics_buf_t *b, const char *name, const model_row_t *m, const uint64_t *buckets,
+static void put_histogram(ig_buf_t *b, const char *name, const model_row_t *m, const uint64_t *buckets,
                           uint64_t count, uint64_t sum_us)
 {
     uint64_t cum = 0;
     for (size_t i = 0; i <= IG_METRICS_NBUCKETS; i++) {
         cum += buckets[i];
-        ig_metrics_buf_printf(b, "%s_bucket{", name);
+        ig_buf_printf(b, "%s_bucket{", name);
         put_model_label(b, m->name, m->len);
         if (i < IG_METRICS_NBUCKETS)
-            ig_metrics_buf_printf(b, ",le=\"%g\"} %llu\n", ig_metrics_buckets[i], (unsigned long long)cum);
+            ig_buf_printf(b, ",le=\"%g\"} %llu\n", ig_metrics_buckets[i], (unsigned long long)cum);
         else
-            ig_metrics_buf_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+            ig_buf_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     }
-    ig_metrics_buf_printf(b, "%s_sum{", name);
+    ig_buf_printf(b, "%s_sum{", name);
     put_model_label(b, m->name, m->len);
-    ig_metrics_buf_printf(b, "} %.6f\n%s_count{", (double)sum_us / 1e6, name);
+    ig_buf_printf(b, "} %.6f\n%s_count{", (double)sum_us / 1e6, name);
     put_model_label(b, m->name, m->len);
-    ig_metrics_buf_printf(b, "} %llu\n", (unsigned long long)count);
+    ig_buf_printf(b, "} %llu\n", (unsigned long long)count);
 }
 
-static void put_mc(ig_metrics_buf_t *b, const char *family, const row_t *r)
+static void put_mc(ig_buf_t *b, const char *family, const row_t *r)
 {
-    ig_metrics_buf_printf(b, "%s{", family);
+    ig_buf_printf(b, "%s{", family);
     put_model_label(b, r->model, r->model_len);
-    ig_metrics_buf_printf(b, ",customer=\"");
+    ig_buf_printf(b, ",customer=\"");
     ig_metrics_buf_label(b, r->customer, r->customer_len);
-    ig_metrics_buf_printf(b, "\"");
+    ig_buf_printf(b, "\"");
 }
 
-void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_metrics_buf_t *out)
+void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_buf_t *out)
 {
     size_t nrows = 0, nmodels = 0;
     row_t *rows = collect_rows(shards, n, &nrows);
@@ -520,7 +490,7 @@ void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_metrics_b
                           "API requests answered, by model (empty when unknown), HTTP status and customer.");
     for (size_t i = 0; i < nrows; i++) {
         put_mc(out, "infergate_requests_total", &rows[i]);
-        ig_metrics_buf_printf(out, ",status=\"%d\"} %llu\n", rows[i].status, (unsigned long long)rows[i].requests);
+        ig_buf_printf(out, ",status=\"%d\"} %llu\n", rows[i].status, (unsigned long long)rows[i].requests);
     }
 
     /* tokens: summed over statuses, per known model and customer */
@@ -541,7 +511,7 @@ void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_metrics_b
             uint64_t vals[] = {sum.prompt, sum.completion, sum.cached};
             for (int k = 0; k < 3; k++) {
                 put_mc(out, "infergate_tokens_total", &sum);
-                ig_metrics_buf_printf(out, ",kind=\"%s\"} %llu\n", kinds[k], (unsigned long long)vals[k]);
+                ig_buf_printf(out, ",kind=\"%s\"} %llu\n", kinds[k], (unsigned long long)vals[k]);
             }
         }
         i = j;
@@ -554,7 +524,7 @@ void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_metrics_b
             j++;
         if (rows[i].model_len > 0 && rows[i].audio_us > 0) {
             put_mc(out, "infergate_audio_seconds_total", &rows[i]);
-            ig_metrics_buf_printf(out, "} %.6f\n", (double)rows[i].audio_us / 1e6);
+            ig_buf_printf(out, "} %.6f\n", (double)rows[i].audio_us / 1e6);
         }
         i = j;
     }
@@ -562,15 +532,15 @@ void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_metrics_b
     ig_metrics_buf_family(out, "infergate_ratelimit_rejections_total", "counter",
                           "Requests a rate limiter refused (429), by model.");
     for (size_t i = 0; i < nmodels; i++) {
-        ig_metrics_buf_printf(out, "infergate_ratelimit_rejections_total{");
+        ig_buf_printf(out, "infergate_ratelimit_rejections_total{");
         put_model_label(out, models[i].name, models[i].len);
-        ig_metrics_buf_printf(out, "} %llu\n", (unsigned long long)models[i].rate_limited);
+        ig_buf_printf(out, "} %llu\n", (unsigned long long)models[i].rate_limited);
     }
     ig_metrics_buf_family(out, "infergate_requests_in_flight", "gauge", "API requests being served now, by model.");
     for (size_t i = 0; i < nmodels; i++) {
-        ig_metrics_buf_printf(out, "infergate_requests_in_flight{");
+        ig_buf_printf(out, "infergate_requests_in_flight{");
         put_model_label(out, models[i].name, models[i].len);
-        ig_metrics_buf_printf(out, "} %lld\n", (long long)models[i].in_flight);
+        ig_buf_printf(out, "} %lld\n", (long long)models[i].in_flight);
     }
     ig_metrics_buf_family(out, "infergate_request_duration_seconds", "histogram",
                           "Time from a request's arrival to its last byte, by model.");
