@@ -1,10 +1,10 @@
 #include "openai_compat.h"
 #include <stdlib.h>
 #include <string.h>
+#include "util/buf.h"
 
 typedef struct {
-    char *buf;              /* plain body, or the unfinished SSE event */
-    size_t len, cap;
+    ig_buf_t buf;           /* plain body, or the unfinished SSE event */
     int passthrough;        /* plain body over OAC_MAX_BUFFERED: forwarded untouched */
     int count_chunks;       /* oac_count_text_chunks() */
     int64_t text_chunks;
@@ -226,25 +226,6 @@ void oac_read_usage(const ig_host_t *host, const ig_json_value_t *obj, ig_usage_
         usage->audio_seconds = secs; /* vLLM's transcription usage: {"type":"duration","seconds":N} */
 }
 
-static int buf_append(oac_state_t *st, const char *data, size_t len)
-{
-    if (len == 0)
-        return 0;
-    if (st->len + len > st->cap) {
-        size_t cap = st->cap ? st->cap : 1024;
-        while (cap < st->len + len)
-            cap *= 2;
-        char *nb = realloc(st->buf, cap);
-        if (nb == NULL)
-            return -1;
-        st->buf = nb;
-        st->cap = cap;
-    }
-    memcpy(st->buf + st->len, data, len);
-    st->len += len;
-    return 0;
-}
-
 /* Writes obj (a JSON object's text) with its "model" value replaced by the client's. */
 static void write_with_client_model(ig_engine_req_t *r, const ig_json_value_t *obj, ig_sink_t *sink)
 {
@@ -420,33 +401,33 @@ void oac_on_response_data(ig_engine_req_t *r, const char *data, size_t len, ig_s
 {
     oac_state_t *st = r->state;
     if (st->sse && r->upstream_status < 400) {
-        if (st->len == 0) {
+        if (st->buf.len == 0) {
             /* common case: whole events in this read, no copy */
             size_t used = sse_feed(r, data, len, sink);
             if (used < len)
-                buf_append(st, data + used, len - used);
+                ig_buf_put(&st->buf, data + used, len - used);
             return;
         }
-        if (buf_append(st, data, len) != 0)
+        if (ig_buf_put(&st->buf, data, len) != 0)
             return;
-        size_t used = sse_feed(r, st->buf, st->len, sink);
-        memmove(st->buf, st->buf + used, st->len - used);
-        st->len -= used;
+        size_t used = sse_feed(r, st->buf.p, st->buf.len, sink);
+        memmove(st->buf.p, st->buf.p + used, st->buf.len - used + 1); /* with the NUL */
+        st->buf.len -= used;
         return;
     }
     if (st->passthrough) {
         sink->write(sink, data, len);
         return;
     }
-    if (st->len + len > OAC_MAX_BUFFERED && r->upstream_status < 400) {
+    if (st->buf.len + len > OAC_MAX_BUFFERED && r->upstream_status < 400) {
         /* too large to rewrite: forward as is (the model name and usage stay the engine's) */
         st->passthrough = 1;
-        sink->write(sink, st->buf, st->len);
+        sink->write(sink, st->buf.p, st->buf.len);
         sink->write(sink, data, len);
-        st->len = 0;
+        ig_buf_reset(&st->buf);
         return;
     }
-    buf_append(st, data, len);
+    ig_buf_put(&st->buf, data, len);
 }
 
 void oac_write_error(ig_engine_req_t *r, ig_sink_t *sink, const char *type, const char *code, const char *msg, size_t len)
@@ -474,7 +455,7 @@ static int error_message_value(ig_engine_req_t *r, ig_json_value_t *root, ig_jso
 {
     oac_state_t *st = r->state;
     ig_json_value_t err;
-    if (st == NULL || st->len == 0 || parse_object(r, st->buf, st->len, root) != 0)
+    if (st == NULL || st->buf.len == 0 || parse_object(r, st->buf.p, st->buf.len, root) != 0)
         return 0;
     if (JSON(r)->object_get(root, "error", 5, &err) == 1) {
         if (err.type == IG_JSON_STRING) {
@@ -512,7 +493,7 @@ static void write_openai_error(ig_engine_req_t *r, ig_sink_t *sink)
     ig_json_value_t etype;
     if (JSON(r)->object_get(&root, "error", 5, &param) == 1 && param.type == IG_JSON_OBJECT &&
         JSON(r)->object_get(&param, "type", 4, &etype) == 1 && etype.type == IG_JSON_STRING) {
-        sink->write(sink, st->buf, st->len); /* already OpenAI's shape */
+        sink->write(sink, st->buf.p, st->buf.len); /* already OpenAI's shape */
         return;
     }
     /* else rebuilt below: Infinity's {"error":{...,"type":null,"code":400}} gets a type from the status */
@@ -565,9 +546,7 @@ void oac_discard(ig_engine_req_t *r)
     oac_state_t *st = r->state;
     if (st == NULL)
         return;
-    free(st->buf);
-    st->buf = NULL;
-    st->len = st->cap = 0;
+    ig_buf_free(&st->buf);
 }
 
 void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
@@ -579,13 +558,13 @@ void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
         if (complete)
             write_openai_error(r, sink);
     } else if (st->sse) {
-        if (complete && st->len > 0)
-            sse_event(r, st->buf, st->len, sink); /* a last event without its blank line */
+        if (complete && st->buf.len > 0)
+            sse_event(r, st->buf.p, st->buf.len, sink); /* a last event without its blank line */
         if (st->usage_per_chunk && r->usage.completion_tokens < 0 && st->text_chunks > 0)
             r->usage.completion_tokens = st->text_chunks; /* the engine ignored continuous_usage_stats */
-    } else if (complete && !st->passthrough && st->len > 0) {
+    } else if (complete && !st->passthrough && st->buf.len > 0) {
         ig_json_value_t obj;
-        if (parse_object(r, st->buf, st->len, &obj) == 0) {
+        if (parse_object(r, st->buf.p, st->buf.len, &obj) == 0) {
             oac_read_usage(r->host, &obj, &r->usage);
             ig_json_value_t dur;
             double d;
@@ -595,17 +574,15 @@ void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
                 st->answer(r, &obj, st->answer_ctx, sink);
             } else if (st->rewrite_model) {
                 write_with_client_model(r, &obj, sink);
-                sink->write(sink, st->buf + (obj.ptr + obj.len - st->buf), st->len - (size_t)(obj.ptr + obj.len - st->buf));
+                sink->write(sink, st->buf.p + (obj.ptr + obj.len - st->buf.p), st->buf.len - (size_t)(obj.ptr + obj.len - st->buf.p));
             } else {
-                sink->write(sink, st->buf, st->len);
+                sink->write(sink, st->buf.p, st->buf.len);
             }
         } else {
-            sink->write(sink, st->buf, st->len);
+            sink->write(sink, st->buf.p, st->buf.len);
         }
     }
-    free(st->buf);
-    st->buf = NULL;
-    st->len = st->cap = 0;
+    ig_buf_free(&st->buf);
 }
 
 /* ---- audio requests ------------------------------------------------------------------------- */
