@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "util/api.h"
 #include "util/hash.h"
 
 static const char *const model_keys[] = {
@@ -32,14 +33,6 @@ static const char *const adapter_keys[] = {"name", "url", NULL};
 static const char *const pricing_keys[] = {"prompt", "completion", "request", "input_cache_read", "audio", NULL};
 static const char *const limits_keys[] = {"requestsPerMinute", "requestsPerHour", "tokensPerMinute", "tokensPerHour",
                                           "burst",             "maxConcurrent",   NULL};
-
-static const struct {
-    const char *name;
-    unsigned bit;
-} feature_names[] = {{"TextGeneration", IG_FEATURE_TEXT_GENERATION},
-                     {"TextEmbedding", IG_FEATURE_TEXT_EMBEDDING},
-                     {"Reranking", IG_FEATURE_RERANKING},
-                     {"SpeechToText", IG_FEATURE_SPEECH_TO_TEXT}};
 
 static int valid_chars(const char *s, size_t max, const char *extra)
 {
@@ -119,20 +112,17 @@ static void parse_features(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path,
             return;
         if (ig_yaml_str(y, item, ig_path_index(ipath, sizeof(ipath), path, i), &s) != 0)
             continue;
-        size_t f;
-        for (f = 0; f < sizeof(feature_names) / sizeof(feature_names[0]); f++)
-            if (strcmp(s, feature_names[f].name) == 0)
-                break;
-        if (f == sizeof(feature_names) / sizeof(feature_names[0])) {
+        unsigned bit = ig_api_feature_from_name(s);
+        if (bit == 0) {
             ig_yaml_error(y, item, ipath,
                           "unknown feature \"%.40s\" (TextGeneration, TextEmbedding, Reranking, SpeechToText)", s);
             continue;
         }
-        m->model.features |= feature_names[f].bit;
+        m->model.features |= bit;
         /* what the engine can serve, when the engine is known */
         if (m->engine_plugin) {
             const ig_engine_vtable_t *vt = m->engine_plugin->desc->vtable;
-            if (!(vt->features & feature_names[f].bit))
+            if (!(vt->features & bit))
                 ig_yaml_error(y, item, ipath, "engine \"%s\" does not support %s", m->engine_plugin->desc->name, s);
         }
     }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "util/api.h"
 #include "util/json_write.h"
 
 static void copy_str(char *dst, size_t cap, const char *s, size_t n)
@@ -14,20 +15,6 @@ static void copy_str(char *dst, size_t cap, const char *s, size_t n)
     if (n)
         memcpy(dst, s, n);
     dst[n] = '\0';
-}
-
-static const char *api_name(ig_api_t api)
-{
-    switch (api) {
-    case IG_API_CHAT_COMPLETIONS: return "chat.completions";
-    case IG_API_COMPLETIONS: return "completions";
-    case IG_API_EMBEDDINGS: return "embeddings";
-    case IG_API_RERANK: return "rerank";
-    case IG_API_SCORE: return "score";
-    case IG_API_AUDIO_TRANSCRIPTIONS: return "audio.transcriptions";
-    case IG_API_AUDIO_TRANSLATIONS: return "audio.translations";
-    default: return "other";
-    }
 }
 
 static void prices_of(const ig_model_t *m, bl_prices_t *p)
@@ -62,7 +49,7 @@ void bl_record_from(bl_record_t *out, const ig_usage_record_t *rec)
     copy_str(out->adapter, sizeof(out->adapter), rec->adapter.ptr, rec->adapter.len);
     const char *ep = rec->endpoint_url ? rec->endpoint_url : "";
     copy_str(out->endpoint, sizeof(out->endpoint), ep, strlen(ep));
-    out->api = api_name(rec->api);
+    out->api = ig_api_name(rec->api) ? ig_api_name(rec->api) : "other";
     out->status = rec->status;
     out->stream = rec->stream != 0;
     out->complete = rec->complete != 0;

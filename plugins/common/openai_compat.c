@@ -1,6 +1,7 @@
 #include "openai_compat.h"
 #include <stdlib.h>
 #include <string.h>
+#include "util/api.h"
 #include "util/buf.h"
 
 typedef struct {
@@ -28,12 +29,9 @@ typedef struct {
 
 const char *oac_api_path(ig_api_t api)
 {
-    switch (api) {
-    case IG_API_CHAT_COMPLETIONS: return "/v1/chat/completions";
-    case IG_API_COMPLETIONS: return "/v1/completions";
-    case IG_API_EMBEDDINGS: return "/v1/embeddings";
-    default: return NULL;
-    }
+    /* the text APIs every OpenAI-compatible server has; the others are each engine's to say */
+    return api == IG_API_CHAT_COMPLETIONS || api == IG_API_COMPLETIONS || api == IG_API_EMBEDDINGS ? ig_api_path(api)
+                                                                                                 : NULL;
 }
 
 void oac_count_text_chunks(ig_engine_req_t *r)
