@@ -19,7 +19,8 @@ static const char *const client_bodies[] = {
 
 static void run(uint8_t flags, const char *body, size_t len, size_t split, oac_test_sink_t *out, ig_usage_t *usage)
 {
-    oac_test_pool_t pool = {{0}, 0};
+    test_pool_t pool;
+    pool.n = 0;
     ig_model_t model = {.name = "client-model", .served_name = (flags & 4) ? "served" : "client-model"};
     const char *cb = client_bodies[flags & 3];
     ig_engine_req_t r = {.host = &oac_test_host, .pool = &pool, .api = IG_API_RERANK, .model = &model};
@@ -31,7 +32,7 @@ static void run(uint8_t flags, const char *body, size_t len, size_t split, oac_t
         abort();
     oac_test_answer(&r, (flags & 8) ? 400 : 200, body, len, split, !(flags & 16), out);
     *usage = r.usage;
-    oac_test_pool_free(&pool);
+    test_pool_free(&pool);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

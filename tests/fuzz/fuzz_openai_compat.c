@@ -12,7 +12,8 @@
 
 static int run(const uint8_t *flags, const char *body, size_t len, size_t split, oac_test_sink_t *out, ig_usage_t *usage)
 {
-    oac_test_pool_t pool = {{0}, 0};
+    test_pool_t pool;
+    pool.n = 0;
     ig_model_t model = {.name = "client-model", .served_name = (flags[0] & 1) ? "served" : "client-model"};
     static const char client_body[] = "{\"model\":\"client-model\",\"stream\":true}";
     ig_engine_req_t r = {.host = &oac_test_host, .pool = &pool, .api = IG_API_CHAT_COMPLETIONS, .model = &model};
@@ -28,7 +29,7 @@ static int run(const uint8_t *flags, const char *body, size_t len, size_t split,
         abort();
     oac_test_answer(&r, (flags[0] & 8) ? 400 : 200, body, len, split, !(flags[0] & 16), out);
     *usage = r.usage;
-    oac_test_pool_free(&pool);
+    test_pool_free(&pool);
     return 0;
 }
 

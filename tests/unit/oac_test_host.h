@@ -1,54 +1,20 @@
 /*
  * oac_test_host.h — what the unit tests and fuzz targets of plugins/common (openai_compat.c,
- * oac_rerank.c) drive engine requests with: a fake host whose request pool is a list of blocks freed
- * at the end, errors formatted as the core formats them, a sink that captures what the client gets,
- * and an engine answer fed to the response hooks in two pieces.
+ * oac_rerank.c) drive engine requests with: a fake host (test_host.h's pool and errors, the JSON
+ * scanner), a sink that captures what the client gets, and an engine answer fed to the response
+ * hooks in two pieces.
  */
 #ifndef OAC_TEST_HOST_H
 #define OAC_TEST_HOST_H
 
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-
 #include "infergate/plugin.h"
 #include "openai_compat.h"
+#include "test_host.h"
 #include "util/buf.h"
 #include "util/json.h"
 
-#define OAC_TEST_POOL_MAX 256
-
-/* ig_engine_req_t.pool: blocks are not zeroed, as the core's pool does not zero them. */
-typedef struct {
-    void *blocks[OAC_TEST_POOL_MAX];
-    size_t n;
-} oac_test_pool_t;
-
-static inline void *oac_test_palloc(void *pool, size_t n)
-{
-    oac_test_pool_t *p = pool;
-    if (p->n == OAC_TEST_POOL_MAX)
-        abort();
-    return p->blocks[p->n++] = malloc(n ? n : 1);
-}
-
-static inline void oac_test_pool_free(oac_test_pool_t *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        free(p->blocks[i]);
-    p->n = 0;
-}
-
-__attribute__((format(printf, 2, 3))) static inline int oac_test_error(ig_error_t *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static const ig_host_t oac_test_host = {.palloc = oac_test_palloc, .error = oac_test_error, .json = &ig_json_api};
+/* Requests pass a test_pool_t (test_host.h) as their pool. */
+static const ig_host_t oac_test_host = {.palloc = test_pool_palloc, .error = test_host_error, .json = &ig_json_api};
 
 /* What the client gets: out.p, out.len (util/buf.h); ig_buf_free(&s.out) at the end. */
 typedef struct {

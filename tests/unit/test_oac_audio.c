@@ -16,7 +16,7 @@ static int str_eq_lit(ig_str_t s, const char *lit)
     return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0;
 }
 
-static oac_test_pool_t pool; /* freed at the end */
+static test_pool_t pool; /* freed at the end */
 
 /* ---- WAV headers ------------------------------------------------------------------------------- */
 
@@ -155,6 +155,6 @@ int main(void)
 {
     test_wav();
     test_prepare_form();
-    oac_test_pool_free(&pool);
+    test_pool_free(&pool);
     return ig_test_summary();
 }

@@ -11,7 +11,7 @@
 #include "oac_rerank.h"
 #include "oac_test_host.h"
 
-static oac_test_pool_t pool; /* freed at the end */
+static test_pool_t pool; /* freed at the end */
 
 static ig_model_t model = {.name = "rr", .served_name = "org/reranker"};
 
@@ -132,6 +132,6 @@ int main(void)
 {
     test_request();
     test_answers();
-    oac_test_pool_free(&pool);
+    test_pool_free(&pool);
     return ig_test_summary();
 }
