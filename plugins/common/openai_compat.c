@@ -27,6 +27,13 @@ typedef struct {
 
 /* ---- request ------------------------------------------------------------------------------- */
 
+ig_str_t oac_json_literal(const ig_engine_req_t *r, const char *s, size_t n)
+{
+    size_t cap = n * 6 + 3; /* escaping grows a byte to at most 6 */
+    char *lit = r->host->palloc(r->pool, cap);
+    return (ig_str_t){lit, JSON(r)->escape(s, n, lit, cap)};
+}
+
 const char *oac_api_path(ig_api_t api)
 {
     /* the text APIs every OpenAI-compatible server has; the others are each engine's to say */
@@ -136,10 +143,8 @@ static int prepare_spliced(ig_engine_req_t *r, const char *path, ig_str_t upstre
     if (span != NULL)
         edits[nedits++] = (edit_t){span->ptr, span->ptr + span->len, with};
     if (!JSON(r)->string_eq(&r->model_field, upstream_model.ptr, upstream_model.len)) {
-        size_t cap = upstream_model.len * 6 + 3;
-        char *lit = h->palloc(r->pool, cap);
-        size_t n = JSON(r)->escape(upstream_model.ptr, upstream_model.len, lit, cap);
-        edits[nedits++] = (edit_t){r->model_field.ptr, r->model_field.ptr + r->model_field.len, {lit, n}};
+        edits[nedits++] = (edit_t){r->model_field.ptr, r->model_field.ptr + r->model_field.len,
+                                   oac_json_literal(r, upstream_model.ptr, upstream_model.len)};
         st->rewrite_model = 1;
     }
     st->usage_per_chunk = r->stream && (flags & OAC_USAGE_PER_CHUNK);
@@ -430,11 +435,9 @@ void oac_on_response_data(ig_engine_req_t *r, const char *data, size_t len, ig_s
 
 void oac_write_error(ig_engine_req_t *r, ig_sink_t *sink, const char *type, const char *code, const char *msg, size_t len)
 {
-    size_t cap = len * 6 + 3;
-    char *lit = r->host->palloc(r->pool, cap);
-    size_t n = JSON(r)->escape(msg, len, lit, cap);
+    ig_str_t lit = oac_json_literal(r, msg, len);
     sink->write(sink, "{\"error\":{\"message\":", 20);
-    sink->write(sink, lit, n);
+    sink->write(sink, lit.ptr, lit.len);
     sink->write(sink, ",\"type\":\"", 9);
     sink->write(sink, type, strlen(type));
     sink->write(sink, "\",\"param\":null,\"code\":", 22);
@@ -505,10 +508,8 @@ static void write_openai_error(ig_engine_req_t *r, ig_sink_t *sink)
         sink->write(sink, msg.ptr, msg.len);
     } else {
         /* FastAPI validation details are a structure: hand it over as text */
-        size_t cap = msg.len * 6 + 3;
-        char *lit = r->host->palloc(r->pool, cap);
-        size_t n = JSON(r)->escape(msg.ptr, msg.len, lit, cap);
-        sink->write(sink, lit, n);
+        ig_str_t lit = oac_json_literal(r, msg.ptr, msg.len);
+        sink->write(sink, lit.ptr, lit.len);
     }
     sink->write(sink, ",\"type\":\"", 9);
     sink->write(sink, type, strlen(type));
@@ -621,13 +622,6 @@ double oac_wav_seconds(const char *data, size_t n)
     return -1;
 }
 
-static ig_str_t json_literal(ig_engine_req_t *r, const char *s, size_t n)
-{
-    size_t cap = n * 6 + 3;
-    char *lit = r->host->palloc(r->pool, cap);
-    return (ig_str_t){lit, JSON(r)->escape(s, n, lit, cap)};
-}
-
 int oac_prepare_form(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, ig_error_t *err)
 {
     const ig_host_t *h = r->host;
@@ -649,7 +643,7 @@ int oac_prepare_form(ig_engine_req_t *r, const char *path, ig_str_t upstream_mod
 
     /* the client's model, for answers that name it (vLLM's stream chunks) */
     ig_str_t cm = model->value;
-    st->client_model = json_literal(r, cm.ptr, cm.len);
+    st->client_model = oac_json_literal(r, cm.ptr, cm.len);
 
     const char *body = r->raw_body.ptr, *end = r->raw_body.ptr + r->raw_body.len;
     r->nupstream_body = 0;
