@@ -14,7 +14,7 @@
 #include "ak_buf.h"
 #include "ak_parse.h"
 #include "ak_plugin.h"
-#include "util/hex.h"
+#include "util/url.h"
 
 #define MAX_SEGMENTS 6
 #define MAX_BODY (64 * 1024)
@@ -127,20 +127,8 @@ static int segments(ig_http_exchange_t *x, char **seg)
         if (!d)
             return -1;
         size_t o = 0;
-        for (size_t i = 0; i < len; i++) {
-            if (s[i] == '%') {
-                if (i + 2 >= len)
-                    return -1;
-                int hi = ig_hex_digit(s[i + 1]), lo = ig_hex_digit(s[i + 2]);
-                if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                    return -1;
-                d[o++] = (char)(hi << 4 | lo);
-                i += 2;
-            } else {
-                d[o++] = s[i];
-            }
-        }
-        d[o] = '\0';
+        if (ig_url_decode(s, len, 0, d, len + 1, &o) != 0)
+            return -1;
         if (o == 0 && p < end)
             return -1; /* "//" */
         seg[n++] = d;
