@@ -52,14 +52,14 @@ static ig_buf_t chat_body(void)
 {
     ig_buf_t b = { 0 };
     ig_buf_puts(&b, "{\"model\":\"meta-llama/Llama-3.1-8B-Instruct\",\"messages\":["
-              "{\"role\":\"system\",\"content\":\"You are a helpful assistant. Answer concisely and cite sources.\"},"
-              "{\"role\":\"user\",\"content\":\"");
+                    "{\"role\":\"system\",\"content\":\"You are a helpful assistant. Answer concisely and cite sources.\"},"
+                    "{\"role\":\"user\",\"content\":\"");
     put_prose(&b, 900, 0);
     ig_buf_puts(&b, "\"},{\"role\":\"assistant\",\"content\":\"Sure \\u2014 here is a short answer.\"},"
-              "{\"role\":\"user\",\"content\":\"Thanks! Now format it as JSON.\"}],"
-              "\"temperature\":0.7,\"top_p\":0.95,\"max_tokens\":512,\"stream\":true,"
-              "\"stream_options\":{\"include_usage\":true},\"stop\":[\"</s>\",\"\\n\\nUser:\"],"
-              "\"user\":\"user-1234\",\"seed\":42,\"logprobs\":false,\"n\":1}");
+                    "{\"role\":\"user\",\"content\":\"Thanks! Now format it as JSON.\"}],"
+                    "\"temperature\":0.7,\"top_p\":0.95,\"max_tokens\":512,\"stream\":true,"
+                    "\"stream_options\":{\"include_usage\":true},\"stop\":[\"</s>\",\"\\n\\nUser:\"],"
+                    "\"user\":\"user-1234\",\"seed\":42,\"logprobs\":false,\"n\":1}");
     return b;
 }
 

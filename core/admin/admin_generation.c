@@ -21,7 +21,7 @@ static void put_time(ig_buf_t *b, int64_t ms)
     struct tm tm;
     gmtime_r(&t, &tm);
     ig_buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                          tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
 void ig_admin_generation_serve(h2o_req_t *req, ig_worker_t *w)
@@ -32,7 +32,7 @@ void ig_admin_generation_serve(h2o_req_t *req, ig_worker_t *w)
     ig_server_t *s = w->server;
     ig_buf_t b = {0};
     ig_buf_printf(&b, "{\"object\":\"generation\",\"id\":%llu,\"created\":%lld,\"created_at\":",
-                          (unsigned long long)gen->id, (long long)gen->created_at);
+                  (unsigned long long)gen->id, (long long)gen->created_at);
     put_time(&b, (int64_t)gen->created_at * 1000);
     ig_buf_printf(&b, ",\"config_path\":");
     ig_json_write_cstr(&b, gen->config->path);
@@ -48,8 +48,8 @@ void ig_admin_generation_serve(h2o_req_t *req, ig_worker_t *w)
         ig_buf_printf(&b, "}");
     }
     ig_buf_printf(&b, "],\"reloads\":{\"ok\":%llu,\"failed\":%llu,\"last_ok_at\":",
-                          (unsigned long long)atomic_load(&s->reloads_ok),
-                          (unsigned long long)atomic_load(&s->reloads_failed));
+                  (unsigned long long)atomic_load(&s->reloads_ok),
+                  (unsigned long long)atomic_load(&s->reloads_failed));
     char err[sizeof(s->last_reload_error)];
     pthread_mutex_lock(&s->reload_lock);
     int64_t ok_at = s->last_reload_at, err_at = s->last_reload_error_at;
@@ -57,7 +57,7 @@ void ig_admin_generation_serve(h2o_req_t *req, ig_worker_t *w)
     pthread_mutex_unlock(&s->reload_lock);
     put_time(&b, ok_at);
     ig_buf_printf(&b, ",\"last_duration_ms\":%.3f,\"last_error\":",
-                          (double)atomic_load(&s->last_reload_us) / 1e3);
+                  (double)atomic_load(&s->last_reload_us) / 1e3);
     if (err_at == 0) {
         ig_buf_printf(&b, "null");
     } else {

@@ -72,13 +72,13 @@ static void render_generation(ig_buf_t *b, const ig_server_t *s, const ig_genera
     free(eps);
     ig_metrics_buf_family(b, "infergate_reloads_total", "counter", "Configuration reloads (SIGHUP), by result.");
     ig_buf_printf(b, "infergate_reloads_total{result=\"ok\"} %llu\n",
-                          (unsigned long long)atomic_load(&((ig_server_t *)s)->reloads_ok));
+                  (unsigned long long)atomic_load(&((ig_server_t *)s)->reloads_ok));
     ig_buf_printf(b, "infergate_reloads_total{result=\"failed\"} %llu\n",
-                          (unsigned long long)atomic_load(&((ig_server_t *)s)->reloads_failed));
+                  (unsigned long long)atomic_load(&((ig_server_t *)s)->reloads_failed));
     ig_metrics_buf_family(b, "infergate_reload_duration_seconds", "gauge",
                           "How long the last successful reload took, from reading the file to the swap (0: none yet).");
     ig_buf_printf(b, "infergate_reload_duration_seconds %.6f\n",
-                          (double)atomic_load(&((ig_server_t *)s)->last_reload_us) / 1e6);
+                  (double)atomic_load(&((ig_server_t *)s)->last_reload_us) / 1e6);
     ig_metrics_buf_family(b, "infergate_generation", "gauge", "Id of the configuration generation serving new requests.");
     ig_buf_printf(b, "infergate_generation %llu\n", (unsigned long long)gen->id);
     ig_metrics_buf_family(b, "infergate_generation_created_seconds", "gauge",

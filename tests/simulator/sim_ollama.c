@@ -169,7 +169,7 @@ static void put_model_card(ig_buf_t *b, const char *name, int ps)
         ig_buf_put(b, hex, 16);
     }
     ig_buf_lit(b, "\",\"details\":{\"parent_model\":\"\",\"format\":\"gguf\",\"family\":\"llama\",\"families\":[\"llama\"],"
-                   "\"parameter_size\":\"1.2B\",\"quantization_level\":\"Q8_0\"}");
+                  "\"parameter_size\":\"1.2B\",\"quantization_level\":\"Q8_0\"}");
     if (ps) {
         ig_buf_lit(b, ",\"expires_at\":");
         put_rfc3339(b, time(NULL) + 300);
@@ -577,7 +577,7 @@ static void sse_head(ol_stream_t *s)
     ig_buf_lit(b, "data: {\"id\":\"");
     ig_buf_puts(b, s->id);
     ig_buf_puts(b, s->r.kind == OL_V1_CHAT ? "\",\"object\":\"chat.completion.chunk\",\"created\":"
-                                            : "\",\"object\":\"text_completion\",\"created\":");
+                                           : "\",\"object\":\"text_completion\",\"created\":");
     ig_buf_put_u64(b, s->created);
     if (s->r.kind == OL_V1_CHAT) {
         ig_buf_lit(b, ",\"model\":");

@@ -433,7 +433,7 @@ static void respond_generation(h2o_req_t *req, const sim_request_t *r, uint32_t 
     ig_buf_lit(b, ",\"model\":");
     ig_json_write_str(b, r->model, r->model_len);
     ig_buf_puts(b, chat ? ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\""
-                         : ",\"choices\":[{\"index\":0,\"text\":\"");
+                        : ",\"choices\":[{\"index\":0,\"text\":\"");
     for (uint32_t k = 1; k <= tokens; k++)
         sim_openai_put_token(b, k);
     ig_buf_puts(b, chat ? "\",\"tool_calls\":[]},\"logprobs\":null,\"finish_reason\":" : "\",\"logprobs\":null,\"finish_reason\":");

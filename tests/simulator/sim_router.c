@@ -32,8 +32,8 @@ static void put_permission(ig_buf_t *b, sim_worker_t *w, uint64_t created)
     ig_buf_lit(b, "\",\"object\":\"model_permission\",\"created\":");
     ig_buf_put_u64(b, created);
     ig_buf_lit(b, ",\"allow_create_engine\":false,\"allow_sampling\":true,\"allow_logprobs\":true,"
-                   "\"allow_search_indices\":false,\"allow_view\":true,\"allow_fine_tuning\":false,"
-                   "\"organization\":\"*\",\"group\":null,\"is_blocking\":false}]");
+                  "\"allow_search_indices\":false,\"allow_view\":true,\"allow_fine_tuning\":false,"
+                  "\"organization\":\"*\",\"group\":null,\"is_blocking\":false}]");
 }
 
 static void put_card(ig_buf_t *b, sim_worker_t *w, uint64_t created, const char *id, const char *root, const char *parent,

@@ -410,7 +410,7 @@ static void stream_event_payload(ig_buf_t *b, h2o_req_t *req, const job_t *j, un
         ig_buf_lit(b, ",\"choices\":[{\"delta\":{\"content\":");
         put_json_text(b, j, (int)i);
         ig_buf_puts(b, i + 1 == nsegments(j->duration) ? "},\"finish_reason\":\"stop\",\"stop_reason\":null}]}"
-                                                         : "},\"finish_reason\":null,\"stop_reason\":null}]}");
+                                                        : "},\"finish_reason\":null,\"stop_reason\":null}]}");
         return;
     }
     switch (j->fmt) { /* faster-whisper-server: one event per segment in the requested format */
