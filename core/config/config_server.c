@@ -10,6 +10,7 @@
 #include "config/config_internal.h"
 #include "config/config_values.h"
 #include "observe/log.h"
+#include "util/hex.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -170,17 +171,6 @@ static int read_log_level(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *node, const 
     return s->log_level ? 0 : -1;
 }
 
-static int hex_nibble(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Admin keys are configured as hashes only ("sha256:<64 hex>"): the file never holds a secret. */
 static int read_admin_keys(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *seq, const char *path,
                            const ig_option_row_t *row, void *out)
@@ -204,14 +194,8 @@ static int read_admin_keys(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *seq, const 
             bad = 1;
             continue;
         }
-        int ok = strncmp(v, "sha256:", 7) == 0 && strlen(v) == 7 + 64;
-        for (size_t k = 0; ok && k < 32; k++) {
-            int hi = hex_nibble(v[7 + 2 * k]), lo = hex_nibble(v[8 + 2 * k]);
-            ok = hi >= 0 && lo >= 0;
-            if (ok)
-                s->admin_key_hashes[s->nadmin_keys][k] = (unsigned char)(hi << 4 | lo);
-        }
-        if (!ok) {
+        if (strncmp(v, "sha256:", 7) != 0 || strlen(v) != 7 + 64 ||
+            ig_hex_decode(v + 7, 32, s->admin_key_hashes[s->nadmin_keys]) != 0) {
             ig_yaml_error(y, item, ipath,
                           "expected \"sha256:<64 hex digits>\" (the SHA-256 of the key: printf %%s KEY | sha256sum)");
             bad = 1;

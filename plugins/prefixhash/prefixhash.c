@@ -38,39 +38,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "infergate/plugin.h"
+#include "util/hash.h"
+#include "util/hex.h"
 
 #define PH_SLOTS 1024       /* endpoint URLs whose points a model caches; a power of two */
 #define PH_STACK_CANDS 64   /* candidates handled without malloc */
 
-/* ---- hashing: FNV-1a 64 over the bytes, then a 64-bit avalanche finaliser ------------------ */
-
-#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
-#define FNV_PRIME UINT64_C(0x100000001b3)
-
-static inline uint64_t fnv_byte(uint64_t h, unsigned char c)
-{
-    return (h ^ c) * FNV_PRIME;
-}
-
-static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++)
-        h = fnv_byte(h, s[i]);
-    return h;
-}
-
-/* MurmurHash3's fmix64: a bijection in which every input bit affects every output bit. FNV-1a
- * alone leaves the high bits poorly mixed for short inputs differing at the end ("url0", "url1"). */
-static inline uint64_t fmix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h;
-}
+/* ---- hashing: FNV-1a 64 over the bytes, then a 64-bit avalanche finaliser (util/hash.h) ------ */
 
 /* A point of endpoint `url` on the ring: hash(url + decimal replica), KubeAI's "%s%d". */
 static uint64_t point_hash(const char *url, size_t url_len, uint32_t replica)
@@ -81,24 +55,13 @@ static uint64_t point_hash(const char *url, size_t url_len, uint32_t replica)
         digits[nd++] = (char)('0' + replica % 10);
         replica /= 10;
     } while (replica);
-    uint64_t h = fnv_bytes(FNV_OFFSET, url, url_len);
+    uint64_t h = ig_fnv1a64(IG_FNV64_OFFSET, url, url_len);
     while (nd)
-        h = fnv_byte(h, (unsigned char)digits[--nd]);
-    return fmix64(h);
+        h = ig_fnv1a64_step(h, (unsigned char)digits[--nd]);
+    return ig_fmix64(h);
 }
 
 /* ---- the request's key --------------------------------------------------------------------- */
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* \uXXXX at s[i] (i at the backslash); the code unit, or -1. */
 static int32_t u_escape(const unsigned char *s, size_t n, size_t i)
@@ -107,7 +70,7 @@ static int32_t u_escape(const unsigned char *s, size_t n, size_t i)
         return -1;
     int32_t v = 0;
     for (size_t k = 2; k < 6; k++) {
-        int d = hexval(s[i + k]);
+        int d = ig_hex_digit(s[i + k]);
         if (d < 0)
             return -1;
         v = v * 16 + d;
@@ -118,18 +81,18 @@ static int32_t u_escape(const unsigned char *s, size_t n, size_t i)
 static uint64_t fnv_utf8(uint64_t h, uint32_t cp)
 {
     if (cp < 0x80)
-        return fnv_byte(h, (unsigned char)cp);
+        return ig_fnv1a64_step(h, (unsigned char)cp);
     if (cp < 0x800) {
-        h = fnv_byte(h, (unsigned char)(0xC0 | (cp >> 6)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0xC0 | (cp >> 6)));
     } else if (cp < 0x10000) {
-        h = fnv_byte(h, (unsigned char)(0xE0 | (cp >> 12)));
-        h = fnv_byte(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0xE0 | (cp >> 12)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
     } else {
-        h = fnv_byte(h, (unsigned char)(0xF0 | (cp >> 18)));
-        h = fnv_byte(h, (unsigned char)(0x80 | ((cp >> 12) & 0x3F)));
-        h = fnv_byte(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0xF0 | (cp >> 18)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 12) & 0x3F)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
     }
-    return fnv_byte(h, (unsigned char)(0x80 | (cp & 0x3F)));
+    return ig_fnv1a64_step(h, (unsigned char)(0x80 | (cp & 0x3F)));
 }
 
 /*
@@ -154,11 +117,11 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
             unsigned char e = s[i + 1];
             int32_t u;
             switch (e) {
-            case 'n': h = fnv_byte(h, '\n'); i += 2; continue;
-            case 't': h = fnv_byte(h, '\t'); i += 2; continue;
-            case 'r': h = fnv_byte(h, '\r'); i += 2; continue;
-            case 'b': h = fnv_byte(h, '\b'); i += 2; continue;
-            case 'f': h = fnv_byte(h, '\f'); i += 2; continue;
+            case 'n': h = ig_fnv1a64_step(h, '\n'); i += 2; continue;
+            case 't': h = ig_fnv1a64_step(h, '\t'); i += 2; continue;
+            case 'r': h = ig_fnv1a64_step(h, '\r'); i += 2; continue;
+            case 'b': h = ig_fnv1a64_step(h, '\b'); i += 2; continue;
+            case 'f': h = ig_fnv1a64_step(h, '\f'); i += 2; continue;
             case 'u':
                 u = u_escape(s, n, i);
                 if (u < 0)
@@ -178,12 +141,12 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
                 h = fnv_utf8(h, (uint32_t)u);
                 continue;
             default: /* \" \\ \/ stand for the character itself */
-                h = fnv_byte(h, e);
+                h = ig_fnv1a64_step(h, e);
                 i += 2;
                 continue;
             }
             /* a malformed \u: the backslash alone is this character */
-            h = fnv_byte(h, c);
+            h = ig_fnv1a64_step(h, c);
             i++;
             continue;
         }
@@ -192,7 +155,7 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
                 break;
             chars++;
         }
-        h = fnv_byte(h, c);
+        h = ig_fnv1a64_step(h, c);
         i++;
     }
     return h;
@@ -201,13 +164,13 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
 /* Adapter, a separator no UTF-8 text contains, then the routing key or the prompt prefix. */
 static uint64_t request_key(const ig_lb_request_t *req, uint64_t prefix_chars)
 {
-    uint64_t h = fnv_bytes(FNV_OFFSET, req->adapter.ptr, req->adapter.len);
-    h = fnv_byte(h, 0xFF);
+    uint64_t h = ig_fnv1a64(IG_FNV64_OFFSET, req->adapter.ptr, req->adapter.len);
+    h = ig_fnv1a64_step(h, 0xFF);
     if (req->routing_key.len > 0)
-        h = fnv_bytes(h, req->routing_key.ptr, req->routing_key.len);
+        h = ig_fnv1a64(h, req->routing_key.ptr, req->routing_key.len);
     else
         h = hash_prefix(h, (const unsigned char *)req->prefix.ptr, req->prefix.len, prefix_chars);
-    return fmix64(h);
+    return ig_fmix64(h);
 }
 
 /* ---- per-endpoint points, cached per model ------------------------------------------------- */
@@ -241,7 +204,7 @@ static ph_points_t *points_build(const ig_endpoint_t *ep, const char *url, uint3
     if (p == NULL)
         return NULL;
     p->ep = ep;
-    p->url_hash = fmix64(fnv_bytes(FNV_OFFSET, url, len));
+    p->url_hash = ig_fmix64(ig_fnv1a64(IG_FNV64_OFFSET, url, len));
     p->n = replication;
     p->url = (char *)(p->pts + replication);
     memcpy(p->url, url, len + 1);
@@ -260,7 +223,7 @@ static ph_points_t *points_build(const ig_endpoint_t *ep, const char *url, uint3
  */
 static const ph_points_t *points_get(ph_model_t *m, const ig_endpoint_t *ep, const char *url, ph_points_t **tmp)
 {
-    uint64_t slot0 = fmix64((uint64_t)(uintptr_t)ep);
+    uint64_t slot0 = ig_fmix64((uint64_t)(uintptr_t)ep);
     size_t mask = PH_SLOTS - 1;
     ph_points_t *built = NULL;
     for (size_t probe = 0; probe < PH_SLOTS; probe++) {

@@ -29,7 +29,7 @@ typedef struct sim_worker {
     _Atomic uint32_t listener_generation; /* fault generation the listener state last matched */
     h2o_linklist_t hung;    /* requests parked by the hang fault (sim_http_hang) */
     h2o_linklist_t streams; /* live streams (sim_stream), checked for vanished clients */
-    sim_buf_t scratch;   /* response building, reused */
+    ig_buf_t scratch;   /* response building, reused */
     sj_doc_t json;       /* request parsing, reused */
     uint64_t *prefix_blocks; /* a prompt's block hashes (sim_prefix), reused */
     size_t prefix_cap;

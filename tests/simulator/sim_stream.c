@@ -22,7 +22,7 @@ typedef struct sim_stream {
     h2o_req_t *req;
     h2o_linklist_t link; /* in worker->streams while alive */
     uv_timer_t timer;
-    sim_buf_t out; /* the send in flight; rewritten only after proceed */
+    ig_buf_t out; /* the send in flight; rewritten only after proceed */
     uint64_t prompt_tokens;
     int64_t cached_tokens;
     uint64_t t0;         /* loop time (ms) the first token is due */
@@ -47,7 +47,7 @@ static void pump(sim_stream_t *s);
 static void on_timer_closed(uv_handle_t *h)
 {
     sim_stream_t *s = h->data;
-    sim_buf_free(&s->out);
+    ig_buf_free(&s->out);
     free(s);
 }
 
@@ -98,54 +98,54 @@ static void chunk_end(sim_stream_t *s, uint32_t completed)
 {
     /* continuous_usage_stats: vLLM puts the usage so far on every chunk (the role chunk: 0 completed) */
     if (s->continuous_usage) {
-        sim_buf_lit(&s->out, "],\"usage\":");
+        ig_buf_lit(&s->out, "],\"usage\":");
         sim_openai_put_usage(&s->out, s->prompt_tokens, completed, 0, -1);
-        sim_buf_lit(&s->out, "}\n\n");
+        ig_buf_lit(&s->out, "}\n\n");
         return;
     }
     /* vLLM sets usage=None on every chunk when include_usage is on (chat), and always dumps all
      * fields of completion chunks */
     if (!s->chat || s->include_usage)
-        sim_buf_lit(&s->out, "],\"usage\":null}\n\n");
+        ig_buf_lit(&s->out, "],\"usage\":null}\n\n");
     else
-        sim_buf_lit(&s->out, "]}\n\n");
+        ig_buf_lit(&s->out, "]}\n\n");
 }
 
 static void put_role_chunk(sim_stream_t *s)
 {
-    sim_buf_put(&s->out, s->prefix, s->prefix_len);
-    sim_buf_lit(&s->out, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}");
+    ig_buf_put(&s->out, s->prefix, s->prefix_len);
+    ig_buf_lit(&s->out, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}");
     chunk_end(s, 0);
 }
 
 static void put_token_chunk(sim_stream_t *s, uint32_t k)
 {
-    sim_buf_t *b = &s->out;
-    sim_buf_put(b, s->prefix, s->prefix_len);
+    ig_buf_t *b = &s->out;
+    ig_buf_put(b, s->prefix, s->prefix_len);
     if (s->chat)
-        sim_buf_lit(b, "{\"index\":0,\"delta\":{\"content\":\"");
+        ig_buf_lit(b, "{\"index\":0,\"delta\":{\"content\":\"");
     else
-        sim_buf_lit(b, "{\"index\":0,\"text\":\"");
+        ig_buf_lit(b, "{\"index\":0,\"text\":\"");
     sim_openai_put_token(b, k);
-    sim_buf_puts(b, s->chat ? "\"},\"logprobs\":null,\"finish_reason\":" : "\",\"logprobs\":null,\"finish_reason\":");
+    ig_buf_puts(b, s->chat ? "\"},\"logprobs\":null,\"finish_reason\":" : "\",\"logprobs\":null,\"finish_reason\":");
     if (k < s->total) {
         if (s->chat)
-            sim_buf_lit(b, "null}");
+            ig_buf_lit(b, "null}");
         else
-            sim_buf_lit(b, "null,\"stop_reason\":null}");
+            ig_buf_lit(b, "null,\"stop_reason\":null}");
     } else {
-        sim_buf_puts(b, s->finish_length ? "\"length\"" : "\"stop\"");
-        sim_buf_lit(b, ",\"stop_reason\":null}");
+        ig_buf_puts(b, s->finish_length ? "\"length\"" : "\"stop\"");
+        ig_buf_lit(b, ",\"stop_reason\":null}");
     }
     chunk_end(s, k);
 }
 
 static void put_usage_chunk(sim_stream_t *s)
 {
-    sim_buf_put(&s->out, s->prefix, s->prefix_len);
-    sim_buf_lit(&s->out, "],\"usage\":");
+    ig_buf_put(&s->out, s->prefix, s->prefix_len);
+    ig_buf_lit(&s->out, "],\"usage\":");
     sim_openai_put_usage(&s->out, s->prompt_tokens, s->total, 0, s->cached_tokens);
-    sim_buf_lit(&s->out, "}\n\n");
+    ig_buf_lit(&s->out, "}\n\n");
 }
 
 /* ---- pacing ---------------------------------------------------------------------------------- */
@@ -209,7 +209,7 @@ static void pump_once(sim_stream_t *s)
         return;
     }
 
-    sim_buf_reset(&s->out);
+    ig_buf_reset(&s->out);
     if (role_now) {
         put_role_chunk(s);
         s->role_sent = 1;
@@ -226,15 +226,15 @@ static void pump_once(sim_stream_t *s)
     if (s->sent == s->total) {
         if (s->include_usage)
             put_usage_chunk(s);
-        sim_buf_lit(&s->out, "data: [DONE]\n\n");
+        ig_buf_lit(&s->out, "data: [DONE]\n\n");
         s->done = 1;
         SIM_STAT_ADD(streams_finished, 1);
-        h2o_iovec_t buf = h2o_iovec_init(s->out.base, s->out.len);
+        h2o_iovec_t buf = h2o_iovec_init(s->out.p, s->out.len);
         h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
         return;
     }
     s->inflight = 1;
-    h2o_iovec_t buf = h2o_iovec_init(s->out.base, s->out.len);
+    h2o_iovec_t buf = h2o_iovec_init(s->out.p, s->out.len);
     h2o_send(req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
 }
 
@@ -259,24 +259,24 @@ static void pump(sim_stream_t *s)
 void sim_stream_start(h2o_req_t *req, const sim_stream_params_t *p)
 {
     sim_worker_t *w = sim_worker_of(req);
-    sim_buf_t pre = {0};
-    sim_buf_lit(&pre, "data: {\"id\":\"");
-    sim_buf_put(&pre, p->id, p->id_len);
-    sim_buf_puts(&pre, p->chat ? "\",\"object\":\"chat.completion.chunk\",\"created\":" : "\",\"object\":\"text_completion\",\"created\":");
-    sim_buf_put_u64(&pre, p->created);
-    sim_buf_lit(&pre, ",\"model\":");
-    sim_buf_put_json_str(&pre, p->model, p->model_len);
-    sim_buf_lit(&pre, ",\"choices\":[");
+    ig_buf_t pre = {0};
+    ig_buf_lit(&pre, "data: {\"id\":\"");
+    ig_buf_put(&pre, p->id, p->id_len);
+    ig_buf_puts(&pre, p->chat ? "\",\"object\":\"chat.completion.chunk\",\"created\":" : "\",\"object\":\"text_completion\",\"created\":");
+    ig_buf_put_u64(&pre, p->created);
+    ig_buf_lit(&pre, ",\"model\":");
+    ig_json_write_str(&pre, p->model, p->model_len);
+    ig_buf_lit(&pre, ",\"choices\":[");
 
     sim_stream_t *s = calloc(1, sizeof(*s) + pre.len);
     if (s == NULL) {
-        sim_buf_free(&pre);
+        ig_buf_free(&pre);
         sim_http_send_vllm_error(req, 500, "InternalServerError", "out of memory");
         return;
     }
-    memcpy(s->prefix, pre.base, pre.len);
+    memcpy(s->prefix, pre.p, pre.len);
     s->prefix_len = pre.len;
-    sim_buf_free(&pre);
+    ig_buf_free(&pre);
 
     s->super.proceed = on_proceed;
     s->super.stop = on_stop;

@@ -25,6 +25,7 @@
 #include <time.h>
 #include "infergate/plugin.h"
 #include "ig_test.h"
+#include "test_host.h"
 
 /* The plugin's source is also compiled in (its descriptor renamed), only so that the reference
  * ring below can use the plugin's own hash functions; every pick goes through the dlopen'ed .so. */
@@ -41,28 +42,12 @@ struct ig_endpoint_s {
 static const char *fake_url(const ig_endpoint_t *ep) { return ep->url; }
 static uint32_t fake_in_flight(const ig_endpoint_t *ep) { return ep->in_flight; }
 static int fake_healthy(const ig_endpoint_t *ep) { return 1; }
-static uint64_t fake_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-static void fake_log(ig_log_level_t level, const char *plugin, const char *fmt, ...) {}
-static int fake_error(ig_error_t *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static const ig_host_t host = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
     .size = sizeof(ig_host_t),
-    .log = fake_log,
-    .error = fake_error,
-    .now_ms = fake_now_ms,
+    .log = test_host_log,
+    .error = test_host_error,
+    .now_ms = test_host_now_ms,
     .endpoint_url = fake_url,
     .endpoint_in_flight = fake_in_flight,
     .endpoint_healthy = fake_healthy,
