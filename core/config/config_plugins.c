@@ -115,6 +115,7 @@ void ig_cfg_parse_plugins(ig_cfg_ctx_t *c, yaml_node_t *node)
         ig_path_key(ppath, sizeof(ppath), "plugins.options", pc->name);
         snprintf(owner, sizeof(owner), "plugin \"%s\"", pc->name);
         yaml_node_t *mine = opts ? ig_yaml_map_get(y, opts, pc->name) : NULL;
-        pc->options = ig_options_parse(y, c->a, mine, pc->line, ppath, owner, pc->plugin->desc->options);
+        pc->options = ig_options_parse(y, c->a, mine, pc->line, ppath, owner, pc->plugin->desc->options,
+                                       pc->plugin->desc->options_size);
     }
 }

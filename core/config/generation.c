@@ -13,16 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint32_t fnv1a(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
+#include "util/hash.h"
 
 /* Where model i is, as messages show it. */
 static void model_where(const ig_config_t *cfg, size_t i, char *path, size_t cap)
@@ -53,9 +44,9 @@ static void teardown(ig_generation_t *gen, const model_progress_t *progress, siz
         ig_model_rt_t *rt = &gen->models[i];
         ig_model_t *model = &cfg->models[i].model;
         if (progress[i].lb_inited && rt->lb->model_free)
-            rt->lb->model_free(rt->lb_state, model);
+            rt->lb->model_free(rt->lb_plugin_state, model);
         if (progress[i].engine_inited && rt->engine->model_free)
-            rt->engine->model_free(rt->engine_state, model);
+            rt->engine->model_free(rt->engine_plugin_state, model);
         for (size_t e = 0; e < rt->nendpoints; e++)
             if (rt->endpoints[e])
                 ig_endpoint_release(gen->endpoints, rt->endpoints[e]);
@@ -91,7 +82,7 @@ static int build_lookup(ig_generation_t *gen)
     gen->lookup_mask = cap - 1;
     for (size_t i = 0; i < gen->nmodels; i++) {
         const char *name = gen->config->models[i].model.name;
-        size_t slot = fnv1a(name, strlen(name)) & gen->lookup_mask;
+        size_t slot = ig_fnv1a32(IG_FNV32_OFFSET, name, strlen(name)) & gen->lookup_mask;
         while (gen->lookup[slot])
             slot = (slot + 1) & gen->lookup_mask;
         gen->lookup[slot] = (uint32_t)i + 1; /* 0 marks an empty slot */
@@ -247,19 +238,19 @@ ig_generation_t *ig_generation_build(ig_config_t *cfg, uint64_t id, ig_endpoint_
         }
         rt->cfg = mc;
         rt->engine = mc->engine_plugin->desc->vtable;
-        rt->engine_state = gen->plugins[ej].state;
+        rt->engine_plugin_state = gen->plugins[ej].state;
         rt->lb = mc->lb_plugin->desc->vtable;
-        rt->lb_state = gen->plugins[lj].state;
+        rt->lb_plugin_state = gen->plugins[lj].state;
 
         ig_error_t err = {{0}};
-        if (rt->engine->model_init && rt->engine->model_init(api, rt->engine_state, &mc->model, &err) != 0) {
+        if (rt->engine->model_init && rt->engine->model_init(api, rt->engine_plugin_state, &mc->model, &err) != 0) {
             ig_errors_at(errs, mc->file, mc->line, "%s: engine \"%s\" refused model \"%s\": %s", path,
                          mc->engine_plugin->desc->name, mc->model.name, err.msg[0] ? err.msg : "(no message)");
             continue;
         }
         progress[i].engine_inited = 1;
         memset(&err, 0, sizeof(err));
-        if (rt->lb->model_init && rt->lb->model_init(api, rt->lb_state, &mc->model, &err) != 0) {
+        if (rt->lb->model_init && rt->lb->model_init(api, rt->lb_plugin_state, &mc->model, &err) != 0) {
             ig_errors_at(errs, mc->file, mc->line, "%s: strategy \"%s\" refused model \"%s\": %s", path,
                          mc->lb_plugin->desc->name, mc->model.name, err.msg[0] ? err.msg : "(no message)");
             continue;
@@ -328,7 +319,7 @@ void ig_generation_release(ig_generation_t *gen)
 
 static int lookup_exact(const ig_generation_t *gen, const char *name, size_t len)
 {
-    size_t slot = fnv1a(name, len) & gen->lookup_mask;
+    size_t slot = ig_fnv1a32(IG_FNV32_OFFSET, name, len) & gen->lookup_mask;
     for (size_t probes = 0; probes <= gen->lookup_mask; probes++) {
         uint32_t v = gen->lookup[slot];
         if (!v)

@@ -27,9 +27,9 @@ typedef struct {
 typedef struct {
     const ig_model_config_t *cfg;    /* cfg->model is the plugin-facing view */
     const ig_engine_vtable_t *engine;
-    void *engine_state;              /* the engine plugin instance's state */
+    void *engine_plugin_state;       /* the engine plugin instance's state (per generation; per-model state is cfg->model.engine_model_state) */
     const ig_lb_vtable_t *lb;
-    void *lb_state;
+    void *lb_plugin_state;           /* the strategy plugin instance's state */
     ig_endpoint_t **endpoints;       /* static endpoints, resolved */
     size_t nendpoints;
     ig_replica_set_t *replicas;      /* without static endpoints: the scheduler's replicas (retained), else NULL */

@@ -1,3 +1,4 @@
+#include "util/json.h"
 #include "http/models_api.h"
 #include <stdio.h>
 #include <string.h>

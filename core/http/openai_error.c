@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "infergate/json.h"
+#include "util/json.h"
 
 const char *ig_http_reason(int status)
 {

@@ -1,3 +1,4 @@
+#include "util/json.h"
 #include "http/rerank_request.h"
 #include <stdarg.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "infergate/json.h"
+#include "util/json.h"
 
 struct ig_access_log_s {
     int fd;       /* -1: off */

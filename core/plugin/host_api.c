@@ -61,7 +61,45 @@ static uint32_t host_endpoint_engine_load(const ig_endpoint_t *ep)
     return atomic_load_explicit(&((ig_endpoint_t *)ep)->engine_load, memory_order_relaxed);
 }
 
+/* The worker thread this is, set once by each worker at its start (ig_host_set_worker). */
+static _Thread_local uv_loop_t *worker_loop;
+static _Thread_local int worker_index = -1;
+
+void ig_host_set_worker(uv_loop_t *loop, int index)
+{
+    worker_loop = loop;
+    worker_index = index;
+}
+
+static struct uv_loop_s *host_worker_loop(void)
+{
+    return worker_loop;
+}
+
+static int host_worker_index(void)
+{
+    return worker_index;
+}
+
+/* TODO(proxy stages): route to the auth and rate-limit stages. */
+static void host_auth_done(const ig_auth_request_t *req, int rc, const ig_error_t *err)
+{
+    ig_log_error("auth_done: asynchronous authentication is not wired yet");
+}
+
+static void host_admit_done(ig_rl_request_t *req, int rc, const ig_error_t *err)
+{
+    ig_log_error("admit_done: asynchronous admission is not wired yet");
+}
+
+/* TODO(proxy stages): the worker runs these before its loop ends. */
+static int host_on_worker_exit(void (*fn)(void *arg), void *arg)
+{
+    return -1;
+}
+
 static const ig_host_t host_api = {
+    .size = sizeof(ig_host_t),
     .abi_version = IG_PLUGIN_ABI_VERSION,
     .log = host_log,
     .error = host_error,
@@ -72,6 +110,11 @@ static const ig_host_t host_api = {
     .endpoint_in_flight = host_endpoint_in_flight,
     .endpoint_healthy = host_endpoint_healthy,
     .endpoint_engine_load = host_endpoint_engine_load,
+    .worker_loop = host_worker_loop,
+    .worker_index = host_worker_index,
+    .auth_done = host_auth_done,
+    .admit_done = host_admit_done,
+    .on_worker_exit = host_on_worker_exit,
 };
 
 const ig_host_t *ig_plugin_host_api(void)

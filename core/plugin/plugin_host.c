@@ -2,7 +2,9 @@
  * plugin_host.c — dlopen()s plugins and checks their descriptors before
  * anything else touches them. A plugin built for another ABI may have a
  * different struct layout, so only abi_version (the first field, fixed
- * forever) is read until the version matches.
+ * forever) is read until the version matches; then the descriptor and its
+ * vtable are copied by their declared sizes into tables of this core's
+ * layout (a shorter table from an older header reads as NULL at its end).
  *
  * Generations hold pointers into loaded objects (descriptors, vtables,
  * strings), and a reload that drops a plugin may still have requests running
@@ -130,6 +132,56 @@ static int valid_plugin_name(const char *name)
     return 1;
 }
 
+/* The size of a table up to and including member: what ABI 3's first header had. */
+#define SIZE_THROUGH(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+
+static size_t vtable_min_size(ig_plugin_kind_t kind)
+{
+    switch (kind) {
+    case IG_PLUGIN_ENGINE:
+        return SIZE_THROUGH(ig_engine_vtable_t, launch);
+    case IG_PLUGIN_LB:
+        return SIZE_THROUGH(ig_lb_vtable_t, pick);
+    case IG_PLUGIN_AUTH:
+        return SIZE_THROUGH(ig_auth_vtable_t, cancel);
+    case IG_PLUGIN_RATELIMIT:
+        return SIZE_THROUGH(ig_ratelimit_vtable_t, cancel);
+    case IG_PLUGIN_BILLING:
+        return SIZE_THROUGH(ig_billing_vtable_t, record);
+    }
+    return 0;
+}
+
+/*
+ * Copies the plugin's descriptor and vtable into lp's tables of this core's layout, by the sizes the
+ * plugin declares: too short a table is refused, a longer one (a newer header) is read as far as this
+ * core knows it. The ABI version was checked first.
+ */
+static int normalize(const ig_plugin_t *d, const char *name, const char *where, ig_plugin_t *dcopy,
+                     ig_plugin_vtable_t *vcopy, char *msg, size_t msgsize)
+{
+    const size_t dmin = SIZE_THROUGH(ig_plugin_t, routes);
+    if (d->size < dmin) {
+        snprintf(msg, msgsize, "plugin \"%s\" (%s) declares a %zu-byte descriptor, shorter than ABI version %u's "
+                 "%zu bytes", name, where, d->size, (unsigned)IG_PLUGIN_ABI_VERSION, dmin);
+        return -1;
+    }
+    memset(dcopy, 0, sizeof(*dcopy));
+    memcpy(dcopy, d, d->size < sizeof(*dcopy) ? d->size : sizeof(*dcopy));
+    memset(vcopy, 0, sizeof(*vcopy));
+    if (dcopy->vtable) {
+        size_t vsize = *(const size_t *)dcopy->vtable, vmin = vtable_min_size(dcopy->kind);
+        if (vmin && vsize < vmin) {
+            snprintf(msg, msgsize, "plugin \"%s\" (%s) declares a %zu-byte function table, shorter than ABI "
+                     "version %u's %zu bytes for its kind", name, where, vsize, (unsigned)IG_PLUGIN_ABI_VERSION, vmin);
+            return -1;
+        }
+        memcpy(vcopy, dcopy->vtable, vsize < sizeof(*vcopy) ? vsize : sizeof(*vcopy));
+        dcopy->vtable = vcopy;
+    }
+    return 0;
+}
+
 /* Everything but the ABI version, which the caller checked first. */
 static int check_descriptor(const ig_plugin_t *d, const char *name, const char *where, char *msg, size_t msgsize)
 {
@@ -231,7 +283,7 @@ static int check_descriptor(const ig_plugin_t *d, const char *name, const char *
             snprintf(msg, msgsize, "plugin \"%s\" (%s) has an empty alias", name, where);
             return -1;
         }
-    if (ig_options_check_decls(d->options, omsg, sizeof(omsg)) != 0) {
+    if (ig_options_check_decls(d->options, d->options_size, omsg, sizeof(omsg)) != 0) {
         snprintf(msg, msgsize, "plugin \"%s\" (%s): options: %s", name, where, omsg);
         return -1;
     }
@@ -241,7 +293,7 @@ static int check_descriptor(const ig_plugin_t *d, const char *name, const char *
                      name, where);
             return -1;
         }
-        if (ig_options_check_decls(d->model_options, omsg, sizeof(omsg)) != 0) {
+        if (ig_options_check_decls(d->model_options, d->model_options_size, omsg, sizeof(omsg)) != 0) {
             snprintf(msg, msgsize, "plugin \"%s\" (%s): model_options: %s", name, where, omsg);
             return -1;
         }
@@ -259,9 +311,15 @@ static int check_abi(const ig_plugin_t *d, const char *name, const char *where, 
     return 0;
 }
 
+/* Checks the exported descriptor d and keeps the plugin. NULL with msg (dl is the caller's to close). */
 static const ig_loaded_plugin_t *remember(ig_plugin_host_t *host, const char *name, const char *path, void *dl,
-                                          const ig_plugin_t *desc, char *msg, size_t msgsize)
+                                          const ig_plugin_t *d, char *msg, size_t msgsize)
 {
+    ig_plugin_t dcopy;
+    ig_plugin_vtable_t vcopy;
+    if (check_abi(d, name, path, msg, msgsize) != 0 || normalize(d, name, path, &dcopy, &vcopy, msg, msgsize) != 0 ||
+        check_descriptor(&dcopy, name, path, msg, msgsize) != 0)
+        return NULL;
     if (host->n == host->cap) {
         size_t ncap = host->cap ? host->cap * 2 : 8;
         ig_loaded_plugin_t **items = realloc(host->items, ncap * sizeof(*items));
@@ -282,7 +340,12 @@ static const ig_loaded_plugin_t *remember(ig_plugin_host_t *host, const char *na
         goto oom;
     }
     lp->dl = dl;
-    lp->desc = desc;
+    lp->desc_copy = dcopy;
+    lp->vtable_copy = vcopy;
+    if (lp->desc_copy.vtable)
+        lp->desc_copy.vtable = &lp->vtable_copy;
+    lp->desc = &lp->desc_copy;
+    const ig_plugin_t *desc = lp->desc;
     if (desc->load) {
         ig_error_t err = {{0}};
         if (desc->load(host->api, &lp->process_state, &err) != 0) {
@@ -303,10 +366,7 @@ oom:
 const ig_loaded_plugin_t *ig_plugin_host_add_builtin(ig_plugin_host_t *host, const ig_plugin_t *desc, char *msg,
                                                      size_t msgsize)
 {
-    const char *name = desc->name ? desc->name : "";
-    if (check_abi(desc, name, "builtin", msg, msgsize) != 0 ||
-        check_descriptor(desc, name, "builtin", msg, msgsize) != 0)
-        return NULL;
+    const char *name = desc->abi_version == IG_PLUGIN_ABI_VERSION && desc->name ? desc->name : "";
     for (size_t i = 0; i < host->n; i++)
         if (!host->items[i]->dl && strcmp(host->items[i]->name, name) == 0) {
             snprintf(msg, msgsize, "builtin plugin \"%s\" registered twice", name);
@@ -363,10 +423,6 @@ const ig_loaded_plugin_t *ig_plugin_host_load(ig_plugin_host_t *host, const char
         const char *e = dlerror();
         snprintf(msg, msgsize, "plugin \"%s\" (%s) does not export %s: %s", name, path, IG_PLUGIN_SYMBOL,
                  e ? e : "symbol is NULL");
-        dlclose(dl);
-        return NULL;
-    }
-    if (check_abi(desc, name, path, msg, msgsize) != 0 || check_descriptor(desc, name, path, msg, msgsize) != 0) {
         dlclose(dl);
         return NULL;
     }

@@ -17,11 +17,28 @@
 
 typedef struct ig_loaded_plugin_s ig_loaded_plugin_t; /* also in config.h; C11 allows the repeat */
 
+/* A plugin's function table as this core lays it out (ig_plugin_host_load fills it). */
+typedef union {
+    ig_engine_vtable_t engine;
+    ig_lb_vtable_t lb;
+    ig_auth_vtable_t auth;
+    ig_ratelimit_vtable_t ratelimit;
+    ig_billing_vtable_t billing;
+} ig_plugin_vtable_t;
+
 struct ig_loaded_plugin_s {
     char *name;              /* as requested in plugins.load */
     char *path;              /* the file it came from ("builtin" for builtins) */
     void *dl;                /* dlopen handle; NULL for builtins */
-    const ig_plugin_t *desc; /* the exported descriptor */
+    /*
+     * The exported descriptor and its vtable, copied as this core's header lays them out: a plugin
+     * built against an older header of this ABI version has shorter tables, and what it lacks reads
+     * as NULL here, so the rest of the core never looks at sizes. desc points to desc_copy, whose
+     * vtable points to vtable_copy.
+     */
+    const ig_plugin_t *desc;
+    ig_plugin_t desc_copy;
+    ig_plugin_vtable_t vtable_copy;
     void *process_state;     /* from desc->load(), released by desc->unload() when the .so goes */
     atomic_uint users;       /* live generations whose config lists it (any thread releases) */
 };
@@ -78,5 +95,9 @@ size_t ig_plugin_host_count(const ig_plugin_host_t *host);
 
 /* The table handed to every plugin entry point. */
 const ig_host_t *ig_plugin_host_api(void);
+
+/* A worker thread says which it is, for host->worker_loop() and worker_index(). */
+struct uv_loop_s;
+void ig_host_set_worker(struct uv_loop_s *loop, int index);
 
 #endif

@@ -1,4 +1,5 @@
 #include "server/worker.h"
+#include "plugin/plugin_host.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -199,6 +200,7 @@ static int h2o_context_is_idle(h2o_context_t *c)
 static void worker_main(void *arg)
 {
     ig_worker_t *w = arg;
+    ig_host_set_worker(&w->loop, (int)w->index);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     ig_request_queue_close(&w->queue);
     ig_upstream_pool_close(w->upstream);

@@ -17,9 +17,15 @@
 #include "ak_parse.h"
 #include "ak_plugin.h"
 
+/* plugins.options.apikey: both lists as JSON text, validated in load_config */
+typedef struct {
+    const char *customers, *keys;
+} ak_options_t;
+
 static const ig_option_decl_t ak_options[] = {
-    {"customers", IG_OPT_JSON, "[]", "customers: [{id, name, limits}]"},
-    {"keys", IG_OPT_JSON, "[]", "keys: [{id, customer, hash: \"sha256:<hex>\", name, models, limits, expires}]"},
+    {"customers", IG_OPT_JSON, "[]", "customers: [{id, name, limits}]", 0, 0, offsetof(ak_options_t, customers)},
+    {"keys", IG_OPT_JSON, "[]", "keys: [{id, customer, hash: \"sha256:<hex>\", name, models, limits, expires}]", 0, 0,
+     offsetof(ak_options_t, keys)},
     {NULL},
 };
 
@@ -115,7 +121,7 @@ static int parse_list(const ig_host_t *host, const char *json, const char *what,
     return 0;
 }
 
-static int load_config(const ig_host_t *host, const ak_set_t *stored, const ig_option_value_t *opts, ak_set_t *set,
+static int load_config(const ig_host_t *host, const ak_set_t *stored, const ak_options_t *opts, ak_set_t *set,
                        ig_error_t *err)
 {
     const ig_json_api_t *j = host->json;
@@ -124,7 +130,7 @@ static int load_config(const ig_host_t *host, const ak_set_t *stored, const ig_o
     ak_err_t e = {{0}};
     char path[64];
 
-    if (parse_list(host, opts[0].str, "customers", &list, err) != 0)
+    if (parse_list(host, opts->customers, "customers", &list, err) != 0)
         return -1;
     j->iter_init(&it, &list);
     for (size_t i = 0; j->iter_next(&it, NULL, &item) == 1; i++) {
@@ -145,7 +151,7 @@ static int load_config(const ig_host_t *host, const ak_set_t *stored, const ig_o
         *slot = c;
     }
 
-    if (parse_list(host, opts[1].str, "keys", &list, err) != 0)
+    if (parse_list(host, opts->keys, "keys", &list, err) != 0)
         return -1;
     j->iter_init(&it, &list);
     for (size_t i = 0; j->iter_next(&it, NULL, &item) == 1; i++) {
@@ -353,6 +359,7 @@ static int ak_authorize_model(void *state, ig_principal_t *principal, const ig_m
 }
 
 static const ig_auth_vtable_t ak_vtable = {
+    .size = sizeof(ig_auth_vtable_t),
     .authenticate = ak_authenticate,
     .authorize_model = ak_authorize_model,
 };
@@ -366,12 +373,14 @@ static const ig_route_decl_t ak_routes[] = {
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "apikey",
     .kind = IG_PLUGIN_AUTH,
     .version = "0.1.0",
     .description = "API keys (Bearer or X-API-Key) owned by customers, stored as SHA-256; admin API for keys, "
                    "customers, limits and model publication",
     .options = ak_options,
+    .options_size = sizeof(ak_options_t),
     .load = ak_load,
     .unload = ak_unload,
     .init = ak_init,

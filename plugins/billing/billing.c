@@ -14,44 +14,39 @@
 #include "bl_writer.h"
 #include "infergate/plugin.h"
 
-enum {
-    OPT_LEDGER_FILE,
-    OPT_SYNCHRONOUS,
-    OPT_FLUSH_INTERVAL,
-    OPT_FLUSH_RECORDS,
-    OPT_MAX_QUEUED,
-    OPT_CURRENCY,
-    OPT_EXPORT_DIR,
-    OPT_EXPORT_FORMATS,
-    OPT_WEBHOOK_URL,
-    OPT_WEBHOOK_ATTEMPTS,
-    OPT_WEBHOOK_BACKOFF,
-    OPT_WEBHOOK_TIMEOUT,
-    OPT_WEBHOOK_PENDING,
-    OPT_WEBHOOK_DRAIN,
-};
+/* plugins.options.billing */
+typedef struct {
+    const char *ledger_file, *synchronous, *currency, *export_dir, *webhook_url;
+    int64_t flush_interval_ms, flush_records, max_queued;
+    ig_str_list_t export_formats;
+    int64_t webhook_attempts, webhook_backoff_ms, webhook_timeout_ms, webhook_pending, webhook_drain_ms;
+} bl_options_t;
 
+#define BL_OPT(field) offsetof(bl_options_t, field)
 static const ig_option_decl_t billing_options[] = {
-    [OPT_LEDGER_FILE] = {"ledgerFile", IG_OPT_STRING, "ledger.db", "SQLite ledger, relative to server.stateDir"},
-    [OPT_SYNCHRONOUS] = {"synchronous", IG_OPT_STRING, "NORMAL",
-                         "SQLite synchronous mode: NORMAL (commits survive a process kill) or FULL (also power loss)"},
-    [OPT_FLUSH_INTERVAL] = {"flushInterval", IG_OPT_DURATION, "10ms", "group commit at least this often", 1, 60000},
-    [OPT_FLUSH_RECORDS] = {"flushRecords", IG_OPT_INT, "1000", "or as soon as this many records wait", 1, 1000000},
-    [OPT_MAX_QUEUED] = {"maxQueued", IG_OPT_INT, "1000000",
-                        "records waiting for the writer beyond which new ones are dropped (and logged)", 1000,
-                        100000000},
-    [OPT_CURRENCY] = {"currency", IG_OPT_STRING, "USD", "currency the prices are in, shown on usage and invoices"},
-    [OPT_EXPORT_DIR] = {"exportDir", IG_OPT_STRING, "", "directory for usage-YYYY-MM-DD.jsonl/.csv files; empty: none"},
-    [OPT_EXPORT_FORMATS] = {"exportFormats", IG_OPT_STRING_LIST, "[jsonl, csv]", "which files: jsonl, csv"},
-    [OPT_WEBHOOK_URL] = {"webhookUrl", IG_OPT_STRING, "", "http:// URL each committed batch is POSTed to; empty: none"},
-    [OPT_WEBHOOK_ATTEMPTS] = {"webhookMaxAttempts", IG_OPT_INT, "8", "tries per batch", 1, 1000},
-    [OPT_WEBHOOK_BACKOFF] = {"webhookBackoff", IG_OPT_DURATION, "500ms", "first retry delay, doubled each time up to 30s",
-                             1, 60000},
-    [OPT_WEBHOOK_TIMEOUT] = {"webhookTimeout", IG_OPT_DURATION, "5s", "connect, send and answer timeout", 1, 300000},
-    [OPT_WEBHOOK_PENDING] = {"webhookMaxPending", IG_OPT_INT, "10000", "batches waiting before the oldest is dropped",
-                             1, 10000000},
-    [OPT_WEBHOOK_DRAIN] = {"webhookDrainTimeout", IG_OPT_DURATION, "5s", "at exit, how long pending batches are tried",
-                           0, 600000},
+    {"ledgerFile", IG_OPT_STRING, "ledger.db", "SQLite ledger, relative to server.stateDir", 0, 0, BL_OPT(ledger_file)},
+    {"synchronous", IG_OPT_STRING, "NORMAL",
+     "SQLite synchronous mode: NORMAL (commits survive a process kill) or FULL (also power loss)", 0, 0,
+     BL_OPT(synchronous)},
+    {"flushInterval", IG_OPT_DURATION, "10ms", "group commit at least this often", 1, 60000, BL_OPT(flush_interval_ms)},
+    {"flushRecords", IG_OPT_INT, "1000", "or as soon as this many records wait", 1, 1000000, BL_OPT(flush_records)},
+    {"maxQueued", IG_OPT_INT, "1000000", "records waiting for the writer beyond which new ones are dropped (and logged)",
+     1000, 100000000, BL_OPT(max_queued)},
+    {"currency", IG_OPT_STRING, "USD", "currency the prices are in, shown on usage and invoices", 0, 0,
+     BL_OPT(currency)},
+    {"exportDir", IG_OPT_STRING, "", "directory for usage-YYYY-MM-DD.jsonl/.csv files; empty: none", 0, 0,
+     BL_OPT(export_dir)},
+    {"exportFormats", IG_OPT_STRING_LIST, "[jsonl, csv]", "which files: jsonl, csv", 0, 0, BL_OPT(export_formats)},
+    {"webhookUrl", IG_OPT_STRING, "", "http:// URL each committed batch is POSTed to; empty: none", 0, 0,
+     BL_OPT(webhook_url)},
+    {"webhookMaxAttempts", IG_OPT_INT, "8", "tries per batch", 1, 1000, BL_OPT(webhook_attempts)},
+    {"webhookBackoff", IG_OPT_DURATION, "500ms", "first retry delay, doubled each time up to 30s", 1, 60000,
+     BL_OPT(webhook_backoff_ms)},
+    {"webhookTimeout", IG_OPT_DURATION, "5s", "connect, send and answer timeout", 1, 300000, BL_OPT(webhook_timeout_ms)},
+    {"webhookMaxPending", IG_OPT_INT, "10000", "batches waiting before the oldest is dropped", 1, 10000000,
+     BL_OPT(webhook_pending)},
+    {"webhookDrainTimeout", IG_OPT_DURATION, "5s", "at exit, how long pending batches are tried", 0, 600000,
+     BL_OPT(webhook_drain_ms)},
     {NULL},
 };
 
@@ -84,28 +79,28 @@ static int make_dir(const char *path)
 
 static int billing_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **plugin_state, ig_error_t *err)
 {
-    const ig_option_value_t *o = ctx->options;
+    const bl_options_t *o = ctx->options;
     bl_writer_t *w = ctx->process_state;
     if (w == NULL)
         return host->error(err, "billing: no process state (load() did not run)");
-    const char *sync = o[OPT_SYNCHRONOUS].str;
+    const char *sync = o->synchronous;
     if (strcmp(sync, "NORMAL") != 0 && strcmp(sync, "FULL") != 0)
         return host->error(err, "plugins.options.billing.synchronous: \"%s\" is not NORMAL or FULL", sync);
     bl_writer_options_t wo = {
         .synchronous = sync,
-        .flush_ms = (unsigned)o[OPT_FLUSH_INTERVAL].num,
-        .flush_records = (size_t)o[OPT_FLUSH_RECORDS].num,
-        .max_queued = (size_t)o[OPT_MAX_QUEUED].num,
-        .export_dir = o[OPT_EXPORT_DIR].str,
-        .webhook = {.url = o[OPT_WEBHOOK_URL].str,
-                    .max_attempts = (unsigned)o[OPT_WEBHOOK_ATTEMPTS].num,
-                    .backoff_ms = (unsigned)o[OPT_WEBHOOK_BACKOFF].num,
-                    .timeout_ms = (unsigned)o[OPT_WEBHOOK_TIMEOUT].num,
-                    .max_pending = (unsigned)o[OPT_WEBHOOK_PENDING].num,
-                    .drain_ms = (unsigned)o[OPT_WEBHOOK_DRAIN].num},
+        .flush_ms = (unsigned)o->flush_interval_ms,
+        .flush_records = (size_t)o->flush_records,
+        .max_queued = (size_t)o->max_queued,
+        .export_dir = o->export_dir,
+        .webhook = {.url = o->webhook_url,
+                    .max_attempts = (unsigned)o->webhook_attempts,
+                    .backoff_ms = (unsigned)o->webhook_backoff_ms,
+                    .timeout_ms = (unsigned)o->webhook_timeout_ms,
+                    .max_pending = (unsigned)o->webhook_pending,
+                    .drain_ms = (unsigned)o->webhook_drain_ms},
     };
-    for (size_t i = 0; i < o[OPT_EXPORT_FORMATS].list_len; i++) {
-        const char *f = o[OPT_EXPORT_FORMATS].list[i];
+    for (size_t i = 0; i < o->export_formats.len; i++) {
+        const char *f = o->export_formats.items[i];
         if (strcmp(f, "jsonl") == 0)
             wo.export_jsonl = 1;
         else if (strcmp(f, "csv") == 0)
@@ -114,7 +109,7 @@ static int billing_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void
             return host->error(err, "plugins.options.billing.exportFormats: \"%s\" is not jsonl or csv", f);
     }
     char path[1024];
-    const char *file = o[OPT_LEDGER_FILE].str;
+    const char *file = o->ledger_file;
     if (file[0] == '/')
         snprintf(path, sizeof(path), "%s", file);
     else if (ctx->state_dir != NULL)
@@ -149,7 +144,7 @@ static int billing_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void
         return host->error(err, "billing: out of memory");
     s->ctx.host = host;
     s->ctx.writer = w;
-    s->ctx.currency = o[OPT_CURRENCY].str;
+    s->ctx.currency = o->currency;
     *plugin_state = s;
     return 0;
 }
@@ -168,6 +163,7 @@ static void billing_record(void *plugin_state, const ig_usage_record_t *rec)
 }
 
 static const ig_billing_vtable_t billing_vtable = {
+    .size = sizeof(ig_billing_vtable_t),
     .record = billing_record,
 };
 
@@ -181,11 +177,13 @@ static const ig_route_decl_t billing_routes[] = {
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "billing",
     .kind = IG_PLUGIN_BILLING,
     .version = "0.1.0",
     .description = "usage ledger (SQLite), exact costs, usage and invoice API, exports, OpenRouter listing",
     .options = billing_options,
+    .options_size = sizeof(bl_options_t),
     .load = billing_load,
     .unload = billing_unload,
     .init = billing_init,

@@ -1,10 +1,11 @@
 #include "openai_compat.h"
 #include <stdlib.h>
 #include <string.h>
+#include "util/api.h"
+#include "util/buf.h"
 
 typedef struct {
-    char *buf;              /* plain body, or the unfinished SSE event */
-    size_t len, cap;
+    ig_buf_t buf;           /* plain body, or the unfinished SSE event */
     int passthrough;        /* plain body over OAC_MAX_BUFFERED: forwarded untouched */
     int64_t text_chunks;    /* chunks that carried text before the engine showed it reports usage */
     int stream_failed;      /* the engine reported an error inside the stream: nothing follows it */
@@ -29,14 +30,18 @@ static void write_error_object(ig_engine_req_t *r, ig_sink_t *sink, int status, 
 
 /* ---- request ------------------------------------------------------------------------------- */
 
+ig_str_t oac_json_literal(const ig_engine_req_t *r, const char *s, size_t n)
+{
+    size_t cap = n * 6 + 3; /* escaping grows a byte to at most 6 */
+    char *lit = r->host->palloc(r->pool, cap);
+    return (ig_str_t){lit, JSON(r)->escape(s, n, lit, cap)};
+}
+
 const char *oac_api_path(ig_api_t api)
 {
-    switch (api) {
-    case IG_API_CHAT_COMPLETIONS: return "/v1/chat/completions";
-    case IG_API_COMPLETIONS: return "/v1/completions";
-    case IG_API_EMBEDDINGS: return "/v1/embeddings";
-    default: return NULL;
-    }
+    /* the text APIs every OpenAI-compatible server has; the others are each engine's to say */
+    return api == IG_API_CHAT_COMPLETIONS || api == IG_API_COMPLETIONS || api == IG_API_EMBEDDINGS ? ig_api_path(api)
+                                                                                                 : NULL;
 }
 
 unsigned *oac_plugin_flags(ig_engine_req_t *r)
@@ -131,10 +136,8 @@ static int prepare_spliced(ig_engine_req_t *r, const char *path, ig_str_t upstre
     if (span != NULL)
         edits[nedits++] = (edit_t){span->ptr, span->ptr + span->len, with};
     if (!JSON(r)->string_eq(&r->model_field, upstream_model.ptr, upstream_model.len)) {
-        size_t cap = upstream_model.len * 6 + 3;
-        char *lit = h->palloc(r->pool, cap);
-        size_t n = JSON(r)->escape(upstream_model.ptr, upstream_model.len, lit, cap);
-        edits[nedits++] = (edit_t){r->model_field.ptr, r->model_field.ptr + r->model_field.len, {lit, n}};
+        edits[nedits++] = (edit_t){r->model_field.ptr, r->model_field.ptr + r->model_field.len,
+                                   oac_json_literal(r, upstream_model.ptr, upstream_model.len)};
         st->rewrite_model = 1;
     }
     st->usage_per_chunk = r->stream && (flags & OAC_USAGE_PER_CHUNK);
@@ -217,25 +220,6 @@ void oac_read_usage(const ig_host_t *host, const ig_json_value_t *obj, ig_usage_
     double secs;
     if (host->json->object_get(&u, "seconds", 7, &v) == 1 && json_seconds(host, &v, &secs) == 0)
         usage->audio_seconds = secs; /* vLLM's transcription usage: {"type":"duration","seconds":N} */
-}
-
-static int buf_append(oac_state_t *st, const char *data, size_t len)
-{
-    if (len == 0)
-        return 0;
-    if (st->len + len > st->cap) {
-        size_t cap = st->cap ? st->cap : 1024;
-        while (cap < st->len + len)
-            cap *= 2;
-        char *nb = realloc(st->buf, cap);
-        if (nb == NULL)
-            return -1;
-        st->buf = nb;
-        st->cap = cap;
-    }
-    memcpy(st->buf + st->len, data, len);
-    st->len += len;
-    return 0;
 }
 
 /* Writes obj (a JSON object's text) with its "model" value replaced by the client's. */
@@ -448,42 +432,40 @@ void oac_on_response_data(ig_engine_req_t *r, const char *data, size_t len, ig_s
 {
     oac_state_t *st = r->state;
     if (st->sse && r->upstream_status < 400) {
-        if (st->len == 0) {
+        if (st->buf.len == 0) {
             /* common case: whole events in this read, no copy */
             size_t used = sse_feed(r, data, len, sink);
             if (used < len)
-                buf_append(st, data + used, len - used);
+                ig_buf_put(&st->buf, data + used, len - used);
             return;
         }
-        if (buf_append(st, data, len) != 0)
+        if (ig_buf_put(&st->buf, data, len) != 0)
             return;
-        size_t used = sse_feed(r, st->buf, st->len, sink);
-        memmove(st->buf, st->buf + used, st->len - used);
-        st->len -= used;
+        size_t used = sse_feed(r, st->buf.p, st->buf.len, sink);
+        memmove(st->buf.p, st->buf.p + used, st->buf.len - used + 1); /* with the NUL */
+        st->buf.len -= used;
         return;
     }
     if (st->passthrough) {
         sink->write(sink, data, len);
         return;
     }
-    if (st->len + len > OAC_MAX_BUFFERED && r->upstream_status < 400) {
+    if (st->buf.len + len > OAC_MAX_BUFFERED && r->upstream_status < 400) {
         /* too large to rewrite: forward as is (the model name and usage stay the engine's) */
         st->passthrough = 1;
-        sink->write(sink, st->buf, st->len);
+        sink->write(sink, st->buf.p, st->buf.len);
         sink->write(sink, data, len);
-        st->len = 0;
+        ig_buf_reset(&st->buf);
         return;
     }
-    buf_append(st, data, len);
+    ig_buf_put(&st->buf, data, len);
 }
 
 void oac_write_error(ig_engine_req_t *r, ig_sink_t *sink, const char *type, const char *code, const char *msg, size_t len)
 {
-    size_t cap = len * 6 + 3;
-    char *lit = r->host->palloc(r->pool, cap);
-    size_t n = JSON(r)->escape(msg, len, lit, cap);
+    ig_str_t lit = oac_json_literal(r, msg, len);
     sink->write(sink, "{\"error\":{\"message\":", 20);
-    sink->write(sink, lit, n);
+    sink->write(sink, lit.ptr, lit.len);
     sink->write(sink, ",\"type\":\"", 9);
     sink->write(sink, type, strlen(type));
     sink->write(sink, "\",\"param\":null,\"code\":", 22);
@@ -502,7 +484,7 @@ static int error_message_value(ig_engine_req_t *r, ig_json_value_t *root, ig_jso
 {
     oac_state_t *st = r->state;
     ig_json_value_t err;
-    if (st == NULL || st->len == 0 || parse_object(r, st->buf, st->len, root) != 0)
+    if (st == NULL || st->buf.len == 0 || parse_object(r, st->buf.p, st->buf.len, root) != 0)
         return 0;
     if (JSON(r)->object_get(root, "error", 5, &err) == 1) {
         if (err.type == IG_JSON_STRING) {
@@ -562,10 +544,9 @@ static void write_error_object(ig_engine_req_t *r, ig_sink_t *sink, int status, 
     if (msg->type == IG_JSON_STRING) {
         sink->write(sink, msg->ptr, msg->len);
     } else {
-        size_t cap = msg->len * 6 + 3;
-        char *lit = r->host->palloc(r->pool, cap);
-        size_t n = JSON(r)->escape(msg->ptr, msg->len, lit, cap);
-        sink->write(sink, lit, n);
+        /* FastAPI validation details are a structure: hand it over as text */
+        ig_str_t lit = oac_json_literal(r, msg->ptr, msg->len);
+        sink->write(sink, lit.ptr, lit.len);
     }
     sink->write(sink, ",\"type\":\"", 9);
     sink->write(sink, type, strlen(type));
@@ -621,9 +602,7 @@ void oac_discard(ig_engine_req_t *r)
     oac_state_t *st = r->state;
     if (st == NULL)
         return;
-    free(st->buf);
-    st->buf = NULL;
-    st->len = st->cap = 0;
+    ig_buf_free(&st->buf);
 }
 
 void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
@@ -635,15 +614,15 @@ void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
         if (complete)
             write_openai_error(r, sink);
     } else if (st->sse) {
-        if (complete && st->len > 0)
-            sse_event(r, st->buf, st->len, sink); /* a last event without its blank line */
+        if (complete && st->buf.len > 0)
+            sse_event(r, st->buf.p, st->buf.len, sink); /* a last event without its blank line */
         /* no usage from the engine (it ignores stream_options, or the stream was cut before its usage
          * chunk without continuous_usage_stats): the chunks that carried text, a lower bound */
         if (r->usage.completion_tokens < 0 && st->text_chunks > 0)
             r->usage.completion_tokens = st->text_chunks;
-    } else if (complete && !st->passthrough && st->len > 0) {
+    } else if (complete && !st->passthrough && st->buf.len > 0) {
         ig_json_value_t obj;
-        if (parse_object(r, st->buf, st->len, &obj) == 0) {
+        if (parse_object(r, st->buf.p, st->buf.len, &obj) == 0) {
             oac_read_usage(r->host, &obj, &r->usage);
             ig_json_value_t dur;
             double d;
@@ -653,17 +632,15 @@ void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
                 st->answer(r, &obj, st->answer_ctx, sink);
             } else if (st->rewrite_model) {
                 write_with_client_model(r, &obj, sink);
-                sink->write(sink, st->buf + (obj.ptr + obj.len - st->buf), st->len - (size_t)(obj.ptr + obj.len - st->buf));
+                sink->write(sink, st->buf.p + (obj.ptr + obj.len - st->buf.p), st->buf.len - (size_t)(obj.ptr + obj.len - st->buf.p));
             } else {
-                sink->write(sink, st->buf, st->len);
+                sink->write(sink, st->buf.p, st->buf.len);
             }
         } else {
-            sink->write(sink, st->buf, st->len);
+            sink->write(sink, st->buf.p, st->buf.len);
         }
     }
-    free(st->buf);
-    st->buf = NULL;
-    st->len = st->cap = 0;
+    ig_buf_free(&st->buf);
 }
 
 /* ---- audio requests ------------------------------------------------------------------------- */
@@ -704,13 +681,6 @@ double oac_wav_seconds(const char *data, size_t n)
     return -1;
 }
 
-static ig_str_t json_literal(ig_engine_req_t *r, const char *s, size_t n)
-{
-    size_t cap = n * 6 + 3;
-    char *lit = r->host->palloc(r->pool, cap);
-    return (ig_str_t){lit, JSON(r)->escape(s, n, lit, cap)};
-}
-
 int oac_prepare_form(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, ig_error_t *err)
 {
     const ig_host_t *h = r->host;
@@ -732,7 +702,7 @@ int oac_prepare_form(ig_engine_req_t *r, const char *path, ig_str_t upstream_mod
 
     /* the client's model, for answers that name it (vLLM's stream chunks) */
     ig_str_t cm = model->value;
-    st->client_model = json_literal(r, cm.ptr, cm.len);
+    st->client_model = oac_json_literal(r, cm.ptr, cm.len);
 
     const char *body = r->raw_body.ptr, *end = r->raw_body.ptr + r->raw_body.len;
     r->nupstream_body = 0;

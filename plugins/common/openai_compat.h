@@ -53,6 +53,9 @@ void oac_write_client_model(ig_engine_req_t *r, ig_sink_t *sink);
 /* The model name the engine should see: the adapter when one is addressed, else the served name. */
 ig_str_t oac_upstream_model(const ig_engine_req_t *r);
 
+/* s[0..n) as a JSON string literal (quotes included) in the request's pool. */
+ig_str_t oac_json_literal(const ig_engine_req_t *r, const char *s, size_t n);
+
 /* The engine path for an OpenAI API ("/v1/chat/completions", ...), or NULL for one it does not serve here. */
 const char *oac_api_path(ig_api_t api);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "infergate/plugin.h"
 #include "openai_compat.h"
+#include "util/api.h"
 
 static int fw_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **state, ig_error_t *err)
 {
@@ -49,9 +50,8 @@ static ig_str_t upstream_model(const ig_model_t *m)
 
 static int fw_prepare(void *state, ig_engine_req_t *r, ig_error_t *err)
 {
-    const char *path = r->api == IG_API_AUDIO_TRANSCRIPTIONS ? "/v1/audio/transcriptions"
-                       : r->api == IG_API_AUDIO_TRANSLATIONS ? "/v1/audio/translations"
-                                                             : NULL;
+    const char *path =
+        r->api == IG_API_AUDIO_TRANSCRIPTIONS || r->api == IG_API_AUDIO_TRANSLATIONS ? ig_api_path(r->api) : NULL;
     if (path == NULL || r->nform == 0)
         return r->host->error(err, "model `%s`: faster-whisper-server serves only /v1/audio/transcriptions and "
                                    "/v1/audio/translations", r->model->name);
@@ -80,6 +80,7 @@ static const ig_launch_recipe_t fw_launch = {
 };
 
 static const ig_engine_vtable_t fw_vtable = {
+    .size = sizeof(ig_engine_vtable_t),
     .features = IG_FEATURE_SPEECH_TO_TEXT,
     .health_path = "/health",
     .model_init = fw_model_init,
@@ -94,6 +95,7 @@ static const char *const fw_aliases[] = {"FasterWhisper", NULL};
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "fasterwhisper",
     .kind = IG_PLUGIN_ENGINE,
     .version = "0.1.0",

@@ -20,9 +20,15 @@ typedef struct {
     char rerank_path[160];
 } infinity_state_t;
 
+/* plugins.options.infinity */
+typedef struct {
+    const char *url_prefix;
+} infinity_options_t;
+
 static const ig_option_decl_t infinity_options[] = {
     {"urlPrefix", IG_OPT_STRING, "",
-     "Infinity's --url-prefix: the prefix of its /embeddings and /rerank routes (\"\" or e.g. \"/v1\")"},
+     "Infinity's --url-prefix: the prefix of its /embeddings and /rerank routes (\"\" or e.g. \"/v1\")", 0, 0,
+     offsetof(infinity_options_t, url_prefix)},
     {NULL},
 };
 
@@ -31,7 +37,7 @@ static const char *const url_schemes[] = {"hf://", "s3://", "gs://", "pvc://", N
 
 static int infinity_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **state, ig_error_t *err)
 {
-    const char *prefix = ctx->options[0].str;
+    const char *prefix = ((const infinity_options_t *)ctx->options)->url_prefix;
     size_t n = strlen(prefix);
     /* Infinity's own rule for --url-prefix: empty, or starting with '/' and not ending with one */
     if (n > 0 && (prefix[0] != '/' || prefix[n - 1] == '/'))
@@ -101,6 +107,7 @@ static const ig_launch_recipe_t infinity_launch = {
 };
 
 static const ig_engine_vtable_t infinity_vtable = {
+    .size = sizeof(ig_engine_vtable_t),
     .features = IG_FEATURE_TEXT_EMBEDDING | IG_FEATURE_RERANKING,
     .health_path = "/health", /* never under the url prefix */
     .model_init = infinity_model_init,
@@ -115,12 +122,14 @@ static const char *const infinity_aliases[] = {"Infinity", NULL};
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "infinity",
     .kind = IG_PLUGIN_ENGINE,
     .version = "0.1.0",
     .description = "Infinity (infinity_emb v2): embeddings (float, base64) and rerank",
     .aliases = infinity_aliases,
     .options = infinity_options,
+    .options_size = sizeof(infinity_options_t),
     .init = infinity_init,
     .fini = infinity_fini,
     .vtable = &infinity_vtable,

@@ -35,21 +35,21 @@ static int ll_model_init(const ig_host_t *host, void *state, ig_model_t *model, 
     leastload_model_t *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return host->error(err, "out of memory");
-    model->lb_state = m;
+    model->lb_model_state = m;
     return 0;
 }
 
 static void ll_model_free(void *state, ig_model_t *model)
 {
-    free(model->lb_state);
-    model->lb_state = NULL;
+    free(model->lb_model_state);
+    model->lb_model_state = NULL;
 }
 
 static int ll_pick(void *state, const ig_model_t *model, const ig_lb_request_t *req, ig_endpoint_t *const *candidates,
                    size_t n)
 {
     const ig_host_t *host = state;
-    leastload_model_t *m = model->lb_state;
+    leastload_model_t *m = model->lb_model_state;
     size_t start = atomic_fetch_add_explicit(&m->next, 1, memory_order_relaxed) % n;
     size_t best = start;
     uint32_t best_load = UINT32_MAX;
@@ -68,6 +68,7 @@ static int ll_pick(void *state, const ig_model_t *model, const ig_lb_request_t *
 }
 
 static const ig_lb_vtable_t ll_vtable = {
+    .size = sizeof(ig_lb_vtable_t),
     .model_init = ll_model_init,
     .model_free = ll_model_free,
     .pick = ll_pick,
@@ -77,6 +78,7 @@ static const char *const ll_aliases[] = {"LeastLoad", NULL};
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "leastload",
     .kind = IG_PLUGIN_LB,
     .version = "0.1.0",

@@ -79,22 +79,22 @@ static int ollama_model_init(const ig_host_t *host, void *state, ig_model_t *mod
         free(m);
         return host->error(err, "out of memory");
     }
-    model->engine_state = m;
+    model->engine_model_state = m;
     return 0;
 }
 
 static void ollama_model_free(void *state, ig_model_t *model)
 {
-    ollama_model_t *m = model->engine_state;
+    ollama_model_t *m = model->engine_model_state;
     if (m != NULL)
         free(m->tag);
     free(m);
-    model->engine_state = NULL;
+    model->engine_model_state = NULL;
 }
 
 static ig_str_t model_tag(const ig_engine_req_t *r)
 {
-    const ollama_model_t *m = r->model->engine_state;
+    const ollama_model_t *m = r->model->engine_model_state;
     return (ig_str_t){m->tag, strlen(m->tag)};
 }
 
@@ -267,6 +267,7 @@ static const ig_launch_recipe_t ollama_launch = {
 };
 
 static const ig_engine_vtable_t ollama_vtable = {
+    .size = sizeof(ig_engine_vtable_t),
     .features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_TEXT_EMBEDDING,
     .health_path = "/api/version",
     .model_init = ollama_model_init,
@@ -283,6 +284,7 @@ static const char *const ollama_aliases[] = {"OLlama", "Ollama", NULL};
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "ollama",
     .kind = IG_PLUGIN_ENGINE,
     .version = "0.1.0",

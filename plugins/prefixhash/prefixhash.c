@@ -38,39 +38,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "infergate/plugin.h"
+#include "util/hash.h"
+#include "util/hex.h"
 
 #define PH_SLOTS 1024       /* endpoint URLs whose points a model caches; a power of two */
 #define PH_STACK_CANDS 64   /* candidates handled without malloc */
 
-/* ---- hashing: FNV-1a 64 over the bytes, then a 64-bit avalanche finaliser ------------------ */
-
-#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
-#define FNV_PRIME UINT64_C(0x100000001b3)
-
-static inline uint64_t fnv_byte(uint64_t h, unsigned char c)
-{
-    return (h ^ c) * FNV_PRIME;
-}
-
-static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++)
-        h = fnv_byte(h, s[i]);
-    return h;
-}
-
-/* MurmurHash3's fmix64: a bijection in which every input bit affects every output bit. FNV-1a
- * alone leaves the high bits poorly mixed for short inputs differing at the end ("url0", "url1"). */
-static inline uint64_t fmix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h;
-}
+/* ---- hashing: FNV-1a 64 over the bytes, then a 64-bit avalanche finaliser (util/hash.h) ------ */
 
 /* A point of endpoint `url` on the ring: hash(url + decimal replica), KubeAI's "%s%d". */
 static uint64_t point_hash(const char *url, size_t url_len, uint32_t replica)
@@ -81,24 +55,13 @@ static uint64_t point_hash(const char *url, size_t url_len, uint32_t replica)
         digits[nd++] = (char)('0' + replica % 10);
         replica /= 10;
     } while (replica);
-    uint64_t h = fnv_bytes(FNV_OFFSET, url, url_len);
+    uint64_t h = ig_fnv1a64(IG_FNV64_OFFSET, url, url_len);
     while (nd)
-        h = fnv_byte(h, (unsigned char)digits[--nd]);
-    return fmix64(h);
+        h = ig_fnv1a64_step(h, (unsigned char)digits[--nd]);
+    return ig_fmix64(h);
 }
 
 /* ---- the request's key --------------------------------------------------------------------- */
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* \uXXXX at s[i] (i at the backslash); the code unit, or -1. */
 static int32_t u_escape(const unsigned char *s, size_t n, size_t i)
@@ -107,7 +70,7 @@ static int32_t u_escape(const unsigned char *s, size_t n, size_t i)
         return -1;
     int32_t v = 0;
     for (size_t k = 2; k < 6; k++) {
-        int d = hexval(s[i + k]);
+        int d = ig_hex_digit(s[i + k]);
         if (d < 0)
             return -1;
         v = v * 16 + d;
@@ -118,18 +81,18 @@ static int32_t u_escape(const unsigned char *s, size_t n, size_t i)
 static uint64_t fnv_utf8(uint64_t h, uint32_t cp)
 {
     if (cp < 0x80)
-        return fnv_byte(h, (unsigned char)cp);
+        return ig_fnv1a64_step(h, (unsigned char)cp);
     if (cp < 0x800) {
-        h = fnv_byte(h, (unsigned char)(0xC0 | (cp >> 6)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0xC0 | (cp >> 6)));
     } else if (cp < 0x10000) {
-        h = fnv_byte(h, (unsigned char)(0xE0 | (cp >> 12)));
-        h = fnv_byte(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0xE0 | (cp >> 12)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
     } else {
-        h = fnv_byte(h, (unsigned char)(0xF0 | (cp >> 18)));
-        h = fnv_byte(h, (unsigned char)(0x80 | ((cp >> 12) & 0x3F)));
-        h = fnv_byte(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0xF0 | (cp >> 18)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 12) & 0x3F)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
     }
-    return fnv_byte(h, (unsigned char)(0x80 | (cp & 0x3F)));
+    return ig_fnv1a64_step(h, (unsigned char)(0x80 | (cp & 0x3F)));
 }
 
 /*
@@ -154,11 +117,11 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
             unsigned char e = s[i + 1];
             int32_t u;
             switch (e) {
-            case 'n': h = fnv_byte(h, '\n'); i += 2; continue;
-            case 't': h = fnv_byte(h, '\t'); i += 2; continue;
-            case 'r': h = fnv_byte(h, '\r'); i += 2; continue;
-            case 'b': h = fnv_byte(h, '\b'); i += 2; continue;
-            case 'f': h = fnv_byte(h, '\f'); i += 2; continue;
+            case 'n': h = ig_fnv1a64_step(h, '\n'); i += 2; continue;
+            case 't': h = ig_fnv1a64_step(h, '\t'); i += 2; continue;
+            case 'r': h = ig_fnv1a64_step(h, '\r'); i += 2; continue;
+            case 'b': h = ig_fnv1a64_step(h, '\b'); i += 2; continue;
+            case 'f': h = ig_fnv1a64_step(h, '\f'); i += 2; continue;
             case 'u':
                 u = u_escape(s, n, i);
                 if (u < 0)
@@ -178,12 +141,12 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
                 h = fnv_utf8(h, (uint32_t)u);
                 continue;
             default: /* \" \\ \/ stand for the character itself */
-                h = fnv_byte(h, e);
+                h = ig_fnv1a64_step(h, e);
                 i += 2;
                 continue;
             }
             /* a malformed \u: the backslash alone is this character */
-            h = fnv_byte(h, c);
+            h = ig_fnv1a64_step(h, c);
             i++;
             continue;
         }
@@ -192,7 +155,7 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
                 break;
             chars++;
         }
-        h = fnv_byte(h, c);
+        h = ig_fnv1a64_step(h, c);
         i++;
     }
     return h;
@@ -201,13 +164,13 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
 /* Adapter, a separator no UTF-8 text contains, then the routing key or the prompt prefix. */
 static uint64_t request_key(const ig_lb_request_t *req, uint64_t prefix_chars)
 {
-    uint64_t h = fnv_bytes(FNV_OFFSET, req->adapter.ptr, req->adapter.len);
-    h = fnv_byte(h, 0xFF);
+    uint64_t h = ig_fnv1a64(IG_FNV64_OFFSET, req->adapter.ptr, req->adapter.len);
+    h = ig_fnv1a64_step(h, 0xFF);
     if (req->routing_key.len > 0)
-        h = fnv_bytes(h, req->routing_key.ptr, req->routing_key.len);
+        h = ig_fnv1a64(h, req->routing_key.ptr, req->routing_key.len);
     else
         h = hash_prefix(h, (const unsigned char *)req->prefix.ptr, req->prefix.len, prefix_chars);
-    return fmix64(h);
+    return ig_fmix64(h);
 }
 
 /* ---- per-endpoint points, cached per model ------------------------------------------------- */
@@ -241,7 +204,7 @@ static ph_points_t *points_build(const ig_endpoint_t *ep, const char *url, uint3
     if (p == NULL)
         return NULL;
     p->ep = ep;
-    p->url_hash = fmix64(fnv_bytes(FNV_OFFSET, url, len));
+    p->url_hash = ig_fmix64(ig_fnv1a64(IG_FNV64_OFFSET, url, len));
     p->n = replication;
     p->url = (char *)(p->pts + replication);
     memcpy(p->url, url, len + 1);
@@ -260,7 +223,7 @@ static ph_points_t *points_build(const ig_endpoint_t *ep, const char *url, uint3
  */
 static const ph_points_t *points_get(ph_model_t *m, const ig_endpoint_t *ep, const char *url, ph_points_t **tmp)
 {
-    uint64_t slot0 = fmix64((uint64_t)(uintptr_t)ep);
+    uint64_t slot0 = ig_fmix64((uint64_t)(uintptr_t)ep);
     size_t mask = PH_SLOTS - 1;
     ph_points_t *built = NULL;
     for (size_t probe = 0; probe < PH_SLOTS; probe++) {
@@ -339,7 +302,7 @@ static int ph_pick(void *state, const ig_model_t *model, const ig_lb_request_t *
                    size_t n)
 {
     const ig_host_t *host = state;
-    ph_model_t *m = model->lb_state;
+    ph_model_t *m = model->lb_model_state;
     if (n == 0)
         return -1;
     if (n == 1)
@@ -408,48 +371,53 @@ static void ph_fini(void *state)
 {
 }
 
-enum { OPT_MEAN_LOAD_FACTOR, OPT_REPLICATION, OPT_PREFIX_CHAR_LENGTH };
+/* loadBalancing.prefixHash */
+typedef struct {
+    int64_t mean_load_factor, replication, prefix_char_length;
+} ph_options_t;
 
 static const ig_option_decl_t ph_model_options[] = {
-    [OPT_MEAN_LOAD_FACTOR] = {"meanLoadFactor", IG_OPT_INT, "125",
-                              "percent of the mean load an endpoint may carry before the ring walk skips it",
-                              100, 100000},
-    [OPT_REPLICATION] = {"replication", IG_OPT_INT, "256", "virtual nodes per endpoint on the hash ring", 1, 65536},
-    [OPT_PREFIX_CHAR_LENGTH] = {"prefixCharLength", IG_OPT_INT, "100",
-                                "characters of the prompt prefix hashed (Unicode code points)", 1, 1000000},
+    {"meanLoadFactor", IG_OPT_INT, "125", "percent of the mean load an endpoint may carry before the ring walk skips it",
+     100, 100000, offsetof(ph_options_t, mean_load_factor)},
+    {"replication", IG_OPT_INT, "256", "virtual nodes per endpoint on the hash ring", 1, 65536,
+     offsetof(ph_options_t, replication)},
+    /* the core hands at most IG_LB_PREFIX_MAX bytes of prefix: 1024 characters fit whatever their width */
+    {"prefixCharLength", IG_OPT_INT, "100", "characters of the prompt prefix hashed (Unicode code points)", 1,
+     IG_LB_PREFIX_MAX / 4, offsetof(ph_options_t, prefix_char_length)},
     {NULL},
 };
 
 static int ph_model_init(const ig_host_t *host, void *state, ig_model_t *model, ig_error_t *err)
 {
-    const ig_option_value_t *o = model->lb_options;
+    const ph_options_t *o = model->lb_options;
     ph_model_t *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return host->error(err, "out of memory");
-    m->load_factor = o ? (uint32_t)o[OPT_MEAN_LOAD_FACTOR].num : 125;
-    m->replication = o ? (uint32_t)o[OPT_REPLICATION].num : 256;
-    m->prefix_chars = o ? (uint32_t)o[OPT_PREFIX_CHAR_LENGTH].num : 100;
+    m->load_factor = o ? (uint32_t)o->mean_load_factor : 125;
+    m->replication = o ? (uint32_t)o->replication : 256;
+    m->prefix_chars = o ? (uint32_t)o->prefix_char_length : 100;
     if (m->load_factor < 100 || m->replication < 1 || m->prefix_chars < 1) {
         free(m);
         return host->error(err, "loadBalancing.prefixHash: meanLoadFactor must be >= 100, replication and "
                                 "prefixCharLength >= 1");
     }
-    model->lb_state = m;
+    model->lb_model_state = m;
     return 0;
 }
 
 static void ph_model_free(void *state, ig_model_t *model)
 {
-    ph_model_t *m = model->lb_state;
+    ph_model_t *m = model->lb_model_state;
     if (m == NULL)
         return;
     for (size_t i = 0; i < PH_SLOTS; i++)
         free(atomic_load_explicit(&m->slots[i], memory_order_relaxed));
     free(m);
-    model->lb_state = NULL;
+    model->lb_model_state = NULL;
 }
 
 static const ig_lb_vtable_t ph_vtable = {
+    .size = sizeof(ig_lb_vtable_t),
     .model_init = ph_model_init,
     .model_free = ph_model_free,
     .pick = ph_pick,
@@ -459,12 +427,14 @@ static const char *const ph_aliases[] = {"PrefixHash", NULL};
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "prefixhash",
     .kind = IG_PLUGIN_LB,
     .version = "0.1.0",
     .description = "consistent hashing with bounded loads on adapter + prompt prefix (or Routing-Key)",
     .aliases = ph_aliases,
     .model_options = ph_model_options,
+    .model_options_size = sizeof(ph_options_t),
     .model_options_key = "prefixHash",
     .init = ph_init,
     .fini = ph_fini,

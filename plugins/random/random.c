@@ -50,20 +50,20 @@ static int rnd_model_init(const ig_host_t *host, void *state, ig_model_t *model,
     if (m == NULL)
         return host->error(err, "out of memory");
     atomic_init(&m->state, mix64(host->now_ms() ^ (uint64_t)(uintptr_t)m));
-    model->lb_state = m;
+    model->lb_model_state = m;
     return 0;
 }
 
 static void rnd_model_free(void *state, ig_model_t *model)
 {
-    free(model->lb_state);
-    model->lb_state = NULL;
+    free(model->lb_model_state);
+    model->lb_model_state = NULL;
 }
 
 static int rnd_pick(void *state, const ig_model_t *model, const ig_lb_request_t *req, ig_endpoint_t *const *c,
                     size_t n)
 {
-    random_model_t *m = model->lb_state;
+    random_model_t *m = model->lb_model_state;
     if (n == 0)
         return -1;
     uint64_t x = mix64(atomic_fetch_add_explicit(&m->state, GOLDEN_GAMMA, memory_order_relaxed) + GOLDEN_GAMMA);
@@ -72,6 +72,7 @@ static int rnd_pick(void *state, const ig_model_t *model, const ig_lb_request_t 
 }
 
 static const ig_lb_vtable_t rnd_vtable = {
+    .size = sizeof(ig_lb_vtable_t),
     .model_init = rnd_model_init,
     .model_free = rnd_model_free,
     .pick = rnd_pick,
@@ -81,6 +82,7 @@ static const char *const rnd_aliases[] = {"Random", NULL};
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "random",
     .kind = IG_PLUGIN_LB,
     .version = "0.1.0",

@@ -14,17 +14,27 @@
 #include "rl_redis.h"
 #include "rl_report.h"
 
-enum { OPT_BACKEND = 0, OPT_REDIS_URL, OPT_KEY_PREFIX, OPT_REDIS_TIMEOUT, OPT_ON_REDIS_ERROR, OPT_LEASE };
+/* plugins.options.ratelimit */
+typedef struct {
+    const char *backend, *redis_url, *key_prefix, *on_redis_error;
+    int64_t redis_timeout_ms, lease_ms;
+} rl_options_t;
 
+#define RL_OPT(field) offsetof(rl_options_t, field)
 static const ig_option_decl_t rl_options[] = {
-    {"backend", IG_OPT_STRING, "memory", "memory (this process; the default) or redis (shared by replicas)"},
-    {"redisUrl", IG_OPT_STRING, "redis://127.0.0.1:6379", "redis://[[user]:password@]host[:port][/db] or unix:///path"},
-    {"keyPrefix", IG_OPT_STRING, "\"infergate:rl:\"", "prefix of every Redis key this plugin writes"},
-    {"redisTimeout", IG_OPT_DURATION, "250ms", "connect and command timeout for Redis", 1, 60000},
+    {"backend", IG_OPT_STRING, "memory", "memory (this process; the default) or redis (shared by replicas)", 0, 0,
+     RL_OPT(backend)},
+    {"redisUrl", IG_OPT_STRING, "redis://127.0.0.1:6379", "redis://[[user]:password@]host[:port][/db] or unix:///path",
+     0, 0, RL_OPT(redis_url)},
+    {"keyPrefix", IG_OPT_STRING, "\"infergate:rl:\"", "prefix of every Redis key this plugin writes", 0, 0,
+     RL_OPT(key_prefix)},
+    {"redisTimeout", IG_OPT_DURATION, "250ms", "connect and command timeout for Redis", 1, 60000,
+     RL_OPT(redis_timeout_ms)},
     {"onRedisError", IG_OPT_STRING, "allow",
-     "when Redis cannot be reached: allow (admit without limits) or deny (answer 503)"},
+     "when Redis cannot be reached: allow (admit without limits) or deny (answer 503)", 0, 0, RL_OPT(on_redis_error)},
     {"concurrencyLease", IG_OPT_DURATION, "10m",
-     "redis: a maxConcurrent slot a crashed gateway never gave back frees itself after this", 1000, 86400000},
+     "redis: a maxConcurrent slot a crashed gateway never gave back frees itself after this", 1000, 86400000,
+     RL_OPT(lease_ms)},
     {NULL},
 };
 
@@ -79,10 +89,10 @@ static void rl_unload(void *process_state)
 
 static int rl_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **state, ig_error_t *err)
 {
-    const ig_option_value_t *o = ctx->options;
+    const rl_options_t *o = ctx->options;
     if (!ctx->process_state)
         return host->error(err, "no process state (the core did not call load)");
-    const char *backend = o[OPT_BACKEND].str, *on_error = o[OPT_ON_REDIS_ERROR].str;
+    const char *backend = o->backend, *on_error = o->on_redis_error;
     int redis = strcmp(backend, "redis") == 0;
     if (!redis && strcmp(backend, "memory") != 0)
         return host->error(err, "backend: \"%.80s\" is not memory or redis", backend);
@@ -97,14 +107,14 @@ static int rl_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **st
     if (redis) {
         rl_redis_url_t url;
         char msg[400];
-        if (rl_redis_parse_url(o[OPT_REDIS_URL].str, &url, msg, sizeof(msg)) != 0) {
+        if (rl_redis_parse_url(o->redis_url, &url, msg, sizeof(msg)) != 0) {
             free(s);
             return host->error(err, "%s", msg);
         }
         rl_redis_config_t cfg = {.url = &url,
-                                 .key_prefix = o[OPT_KEY_PREFIX].str,
-                                 .timeout_ms = o[OPT_REDIS_TIMEOUT].num,
-                                 .lease_ms = o[OPT_LEASE].num,
+                                 .key_prefix = o->key_prefix,
+                                 .timeout_ms = o->redis_timeout_ms,
+                                 .lease_ms = o->lease_ms,
                                  .threads = ctx->workers};
         if (!(s->redis = rl_redis_new(host, &cfg))) {
             free(s);
@@ -228,17 +238,20 @@ static void rl_complete(void *state, ig_rl_request_t *r, const ig_usage_t *usage
 }
 
 static const ig_ratelimit_vtable_t rl_vtable = {
+    .size = sizeof(ig_ratelimit_vtable_t),
     .admit = rl_admit,
     .complete = rl_complete,
 };
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "ratelimit",
     .kind = IG_PLUGIN_RATELIMIT,
     .version = "0.1.0",
     .description = "requests/tokens per minute and hour, burst, concurrency per key, customer, model, key+model",
     .options = rl_options,
+    .options_size = sizeof(rl_options_t),
     .load = rl_load,
     .unload = rl_unload,
     .init = rl_init,

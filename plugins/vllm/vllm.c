@@ -13,6 +13,7 @@
 #include "openai_compat.h"
 #include "vllm_lora.h"
 #include "vllm_metrics.h"
+#include "util/api.h"
 
 /* KubeAI's URL schemes for vLLM models. */
 static const char *const url_schemes[] = {"hf://", "s3://", "gs://", "oss://", "pvc://", NULL};
@@ -23,9 +24,15 @@ typedef struct {
     int load_adapters; /* plugins.options.vllm.loadAdapters */
 } vllm_t;
 
+/* plugins.options.vllm */
+typedef struct {
+    int load_adapters;
+} vllm_options_t;
+
 static const ig_option_decl_t vllm_options[] = {
     {"loadAdapters", IG_OPT_BOOL, "true",
-     "load a model's adapters into vLLM on first use (POST /v1/load_lora_adapter, per endpoint)"},
+     "load a model's adapters into vLLM on first use (POST /v1/load_lora_adapter, per endpoint)", 0, 0,
+     offsetof(vllm_options_t, load_adapters)},
     {NULL},
 };
 
@@ -47,7 +54,7 @@ static int vllm_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **
         return host->error(err, "out of memory");
     v->host = host;
     v->loaded = ctx->process_state;
-    v->load_adapters = ctx->options != NULL && ctx->options[0].num != 0;
+    v->load_adapters = ((const vllm_options_t *)ctx->options)->load_adapters;
     *state = v;
     return 0;
 }
@@ -89,23 +96,9 @@ static void vllm_model_free(void *state, ig_model_t *model)
 {
 }
 
-static const char *api_path(ig_api_t api)
-{
-    switch (api) {
-    case IG_API_CHAT_COMPLETIONS: return "/v1/chat/completions";
-    case IG_API_COMPLETIONS: return "/v1/completions";
-    case IG_API_EMBEDDINGS: return "/v1/embeddings";
-    case IG_API_RERANK: return "/v1/rerank"; /* vLLM serves /rerank, /v1/rerank and /v2/rerank alike */
-    case IG_API_SCORE: return "/v1/score";
-    case IG_API_AUDIO_TRANSCRIPTIONS: return "/v1/audio/transcriptions";
-    case IG_API_AUDIO_TRANSLATIONS: return "/v1/audio/translations";
-    default: return NULL;
-    }
-}
-
 static int vllm_prepare(void *state, ig_engine_req_t *r, ig_error_t *err)
 {
-    const char *path = api_path(r->api);
+    const char *path = ig_api_path(r->api); /* vLLM serves every OpenAI path (rerank also as /rerank and /v2/rerank) */
     if (path == NULL)
         return r->host->error(err, "model `%s`: this API is not served by the vllm engine plugin", r->model->name);
     if (r->nform != 0) /* Whisper models: the form is spliced, the audio forwarded as the client sent it */
@@ -150,6 +143,7 @@ static const ig_launch_recipe_t vllm_launch = {
 };
 
 static const ig_engine_vtable_t vllm_vtable = {
+    .size = sizeof(ig_engine_vtable_t),
     .features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_TEXT_EMBEDDING | IG_FEATURE_RERANKING | IG_FEATURE_SPEECH_TO_TEXT,
     .health_path = "/health",
     .load_path = "/metrics",
@@ -168,12 +162,14 @@ static const char *const vllm_aliases[] = {"VLLM", NULL};
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "vllm",
     .kind = IG_PLUGIN_ENGINE,
     .version = "0.1.0",
     .description = "vLLM's OpenAI-compatible server: chat, completions, embeddings, rerank and score, audio transcriptions and translations, LoRA adapters",
     .aliases = vllm_aliases,
     .options = vllm_options,
+    .options_size = sizeof(vllm_options_t),
     .load = vllm_load,
     .unload = vllm_unload,
     .init = vllm_init,

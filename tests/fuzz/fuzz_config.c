@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "observe/log.h"
 #include "plugin/plugin_host.h"
+#include "../unit/plugins/test_counters.h"
 
 static int prepare(void *s, ig_engine_req_t *r, ig_error_t *e)
 {
@@ -31,35 +32,43 @@ static int pick(void *s, const ig_model_t *m, const ig_lb_request_t *r, ig_endpo
     return 0;
 }
 
-static const ig_engine_vtable_t engine_vt = {.features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_RERANKING,
+static const ig_engine_vtable_t engine_vt = {.size = sizeof(ig_engine_vtable_t), .features = IG_FEATURE_TEXT_GENERATION | IG_FEATURE_RERANKING,
                                              .prepare = prepare,
                                              .on_response_data = data,
                                              .on_response_end = end};
 static const ig_engine_vtable_t engine2_vt = {
+    .size = sizeof(ig_engine_vtable_t),
     .features = IG_FEATURE_TEXT_EMBEDDING, .prepare = prepare, .on_response_data = data, .on_response_end = end};
-static const ig_lb_vtable_t lb_vt = {.pick = pick};
+static const ig_lb_vtable_t lb_vt = {.size = sizeof(ig_lb_vtable_t), .pick = pick};
 
-static const ig_option_decl_t engine_opts[] = {{"greeting", IG_OPT_STRING, "hello"},
-                                               {"retries", IG_OPT_INT, "3", NULL, 0, 10},
-                                               {"verbose", IG_OPT_BOOL, "false"},
-                                               {"timeout", IG_OPT_DURATION, "5s", NULL, 1, 60000},
-                                               {"tags", IG_OPT_STRING_LIST, "[a, b]"},
+/* the same declarations as the unit tests' plugins, into the same structs */
+#define TE_OPT(field) offsetof(test_engine_options_t, field)
+#define LBM_OPT(field) offsetof(test_lb_model_options_t, field)
+static const ig_option_decl_t engine_opts[] = {{"greeting", IG_OPT_STRING, "hello", NULL, 0, 0, TE_OPT(greeting)},
+                                               {"retries", IG_OPT_INT, "3", NULL, 0, 10, TE_OPT(retries)},
+                                               {"verbose", IG_OPT_BOOL, "false", NULL, 0, 0, TE_OPT(verbose)},
+                                               {"timeout", IG_OPT_DURATION, "5s", NULL, 1, 60000, TE_OPT(timeout_ms)},
+                                               {"tags", IG_OPT_STRING_LIST, "[a, b]", NULL, 0, 0, TE_OPT(tags)},
                                                {NULL}};
-static const ig_option_decl_t engine2_opts[] = {{"apiKey", IG_OPT_STRING, NULL}, {NULL}};
-static const ig_option_decl_t lb_opts[] = {{"seed", IG_OPT_INT, "42", NULL, 0, 1000}, {NULL}};
-static const ig_option_decl_t lb_model_opts[] = {{"meanLoadFactor", IG_OPT_INT, "125", NULL, 100, 1000},
-                                                 {"prefixCharLength", IG_OPT_INT, "100", NULL, 1, 10000},
-                                                 {"window", IG_OPT_DURATION, "1s"},
-                                                 {NULL}};
+static const ig_option_decl_t engine2_opts[] = {{"apiKey", IG_OPT_STRING, NULL, NULL, 0, 0, 0}, {NULL}};
+static const ig_option_decl_t lb_opts[] = {
+    {"seed", IG_OPT_INT, "42", NULL, 0, 1000, offsetof(test_lb_options_t, seed)}, {NULL}};
+static const ig_option_decl_t lb_model_opts[] = {
+    {"meanLoadFactor", IG_OPT_INT, "125", NULL, 100, 1000, LBM_OPT(mean_load_factor)},
+    {"prefixCharLength", IG_OPT_INT, "100", NULL, 1, 10000, LBM_OPT(prefix_char_length)},
+    {"window", IG_OPT_DURATION, "1s", NULL, 0, 0, LBM_OPT(window_ms)},
+    {NULL}};
 static const char *const engine_aliases[] = {"TestEngine", "TE", NULL};
 static const char *const lb_aliases[] = {"TestLB", "LeastLoad", NULL};
 
 static const ig_plugin_t builtins[] = {
-    {IG_PLUGIN_ABI_VERSION, "test_engine", IG_PLUGIN_ENGINE, .aliases = engine_aliases, .options = engine_opts,
-     .vtable = &engine_vt},
-    {IG_PLUGIN_ABI_VERSION, "test_engine2", IG_PLUGIN_ENGINE, .options = engine2_opts, .vtable = &engine2_vt},
-    {IG_PLUGIN_ABI_VERSION, "test_lb", IG_PLUGIN_LB, .aliases = lb_aliases, .options = lb_opts,
-     .model_options = lb_model_opts, .model_options_key = "testLb", .vtable = &lb_vt},
+    {IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "test_engine", IG_PLUGIN_ENGINE, .aliases = engine_aliases,
+     .options = engine_opts, .options_size = sizeof(test_engine_options_t), .vtable = &engine_vt},
+    {IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "test_engine2", IG_PLUGIN_ENGINE, .options = engine2_opts,
+     .options_size = sizeof(const char *), .vtable = &engine2_vt},
+    {IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "test_lb", IG_PLUGIN_LB, .aliases = lb_aliases, .options = lb_opts,
+     .options_size = sizeof(test_lb_options_t), .model_options = lb_model_opts,
+     .model_options_size = sizeof(test_lb_model_options_t), .model_options_key = "testLb", .vtable = &lb_vt},
 };
 
 static ig_plugin_host_t *host;

@@ -11,7 +11,7 @@
  * Invariant violations abort() (not assert: it must fire in release builds).
  * fuzz_replay.c provides a main() to run inputs without libFuzzer.
  */
-#include "infergate/json.h"
+#include "util/json.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include "util/hash.h"
 #include <stdlib.h>
 #include <strings.h>
 #include <time.h>
@@ -42,26 +43,26 @@ static int is_v1(ol_kind_t k) { return k == OL_V1_CHAT || k == OL_V1_COMPLETION;
 
 static void native_error(h2o_req_t *req, int status, const char *msg)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"error\":");
-    sim_buf_put_json_str(b, msg, strlen(msg));
-    sim_buf_putc(b, '}');
-    sim_http_send(req, status, SIM_CT_JSON, b->base, b->len);
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"error\":");
+    ig_json_write_str(b, msg, strlen(msg));
+    ig_buf_putc(b, '}');
+    sim_http_send(req, status, SIM_CT_JSON, b->p, b->len);
 }
 
 /* Ollama's openai.NewError: 400 invalid_request_error, 404 not_found_error, else api_error. Errors the
  * native handler wrote (a model not found) are re-wrapped as api_error with the native status. */
 static void v1_error(h2o_req_t *req, int status, const char *type, const char *msg)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"error\":{\"message\":");
-    sim_buf_put_json_str(b, msg, strlen(msg));
-    sim_buf_lit(b, ",\"type\":");
-    sim_buf_put_json_str(b, type, strlen(type));
-    sim_buf_lit(b, ",\"param\":null,\"code\":null}}");
-    sim_http_send(req, status, SIM_CT_JSON, b->base, b->len);
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"error\":{\"message\":");
+    ig_json_write_str(b, msg, strlen(msg));
+    ig_buf_lit(b, ",\"type\":");
+    ig_json_write_str(b, type, strlen(type));
+    ig_buf_lit(b, ",\"param\":null,\"code\":null}}");
+    sim_http_send(req, status, SIM_CT_JSON, b->p, b->len);
 }
 
 static void error_for(h2o_req_t *req, ol_kind_t kind, int status, const char *msg)
@@ -131,53 +132,51 @@ static int tag_pulled(const char *name, size_t len)
 }
 
 /* A served name as Ollama lists it: with its version. */
-static void put_full_tag(sim_buf_t *b, const char *name)
+static void put_full_tag(ig_buf_t *b, const char *name)
 {
     size_t n = strlen(name), nl, vl;
     const char *v;
     split_tag(name, n, &nl, &v, &vl);
     char full[512];
     int k = snprintf(full, sizeof(full), "%.*s:%.*s", (int)nl, name, (int)vl, v);
-    sim_buf_put_json_str(b, full, k < 0 ? 0 : (size_t)k >= sizeof(full) ? sizeof(full) - 1 : (size_t)k);
+    ig_json_write_str(b, full, k < 0 ? 0 : (size_t)k >= sizeof(full) ? sizeof(full) - 1 : (size_t)k);
 }
 
-static void put_rfc3339(sim_buf_t *b, time_t t)
+static void put_rfc3339(ig_buf_t *b, time_t t)
 {
     char s[40];
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(s, sizeof(s), "\"%Y-%m-%dT%H:%M:%S.000000000Z\"", &tm);
-    sim_buf_puts(b, s);
+    ig_buf_puts(b, s);
 }
 
 /* Ollama's model card in /api/tags and /api/ps. */
-static void put_model_card(sim_buf_t *b, const char *name, int ps)
+static void put_model_card(ig_buf_t *b, const char *name, int ps)
 {
-    uint64_t h = UINT64_C(1469598103934665603);
-    for (const char *c = name; *c; c++)
-        h = (h ^ (unsigned char)*c) * UINT64_C(1099511628211);
-    sim_buf_lit(b, "{\"name\":");
+    uint64_t h = ig_fnv1a64(SIM_HASH_SEED, name, strlen(name));
+    ig_buf_lit(b, "{\"name\":");
     put_full_tag(b, name);
-    sim_buf_lit(b, ",\"model\":");
+    ig_buf_lit(b, ",\"model\":");
     put_full_tag(b, name);
     if (!ps) {
-        sim_buf_lit(b, ",\"modified_at\":");
+        ig_buf_lit(b, ",\"modified_at\":");
         put_rfc3339(b, 1735689600);
     }
-    sim_buf_lit(b, ",\"size\":1321098329,\"digest\":\"");
+    ig_buf_lit(b, ",\"size\":1321098329,\"digest\":\"");
     for (int i = 0; i < 4; i++) {
         char hex[17];
         snprintf(hex, sizeof(hex), "%016" PRIx64, sim_rand_next(&h));
-        sim_buf_put(b, hex, 16);
+        ig_buf_put(b, hex, 16);
     }
-    sim_buf_lit(b, "\",\"details\":{\"parent_model\":\"\",\"format\":\"gguf\",\"family\":\"llama\",\"families\":[\"llama\"],"
-                   "\"parameter_size\":\"1.2B\",\"quantization_level\":\"Q8_0\"}");
+    ig_buf_lit(b, "\",\"details\":{\"parent_model\":\"\",\"format\":\"gguf\",\"family\":\"llama\",\"families\":[\"llama\"],"
+                  "\"parameter_size\":\"1.2B\",\"quantization_level\":\"Q8_0\"}");
     if (ps) {
-        sim_buf_lit(b, ",\"expires_at\":");
+        ig_buf_lit(b, ",\"expires_at\":");
         put_rfc3339(b, time(NULL) + 300);
-        sim_buf_lit(b, ",\"size_vram\":1321098329");
+        ig_buf_lit(b, ",\"size_vram\":1321098329");
     }
-    sim_buf_putc(b, '}');
+    ig_buf_putc(b, '}');
 }
 
 static const char *const *listed_models(size_t *n)
@@ -193,19 +192,19 @@ static const char *const *listed_models(size_t *n)
 
 static void handle_tags(h2o_req_t *req, int ps)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
     size_t n;
     const char *const *models = listed_models(&n);
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"models\":[");
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"models\":[");
     for (size_t i = 0, k = 0; i < n; i++) {
         if (sim_cfg.n_models > 0 && is_deleted(i))
             continue;
         if (k++ > 0)
-            sim_buf_putc(b, ',');
+            ig_buf_putc(b, ',');
         put_model_card(b, models[i], ps);
     }
-    sim_buf_lit(b, "]}");
+    ig_buf_lit(b, "]}");
     sim_http_send_buf(req, 200, b);
 }
 
@@ -238,19 +237,19 @@ static void handle_api_pull(h2o_req_t *req)
 /* /v1/models: {"object":"list","data":[{"id","object":"model","created","owned_by":"library"}]} */
 static void handle_v1_models(h2o_req_t *req)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
     size_t n;
     const char *const *models = listed_models(&n);
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"object\":\"list\",\"data\":[");
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"object\":\"list\",\"data\":[");
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
-            sim_buf_putc(b, ',');
-        sim_buf_lit(b, "{\"id\":");
+            ig_buf_putc(b, ',');
+        ig_buf_lit(b, "{\"id\":");
         put_full_tag(b, models[i]);
-        sim_buf_lit(b, ",\"object\":\"model\",\"created\":1735689600,\"owned_by\":\"library\"}");
+        ig_buf_lit(b, ",\"object\":\"model\",\"created\":1735689600,\"owned_by\":\"library\"}");
     }
-    sim_buf_lit(b, "]}");
+    ig_buf_lit(b, "]}");
     sim_http_send_buf(req, 200, b);
 }
 
@@ -385,17 +384,9 @@ static void push_token(void *ctx, uint64_t h)
 }
 
 /* The prompt as token hashes (4 template tokens per chat message, then its words), the model first. */
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = UINT64_C(1469598103934665603);
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
-    return h;
-}
-
 static void prompt_token_hashes(const ol_request_t *r, const sj_doc_t *d, ol_tokens_t *t)
 {
-    push_token(t, fnv1a(r->model, r->model_len)); /* another model has its own cache */
+    push_token(t, ig_fnv1a64(SIM_HASH_SEED, r->model, r->model_len)); /* another model has its own cache */
     if (r->kind == OL_CHAT || r->kind == OL_V1_CHAT) {
         int64_t msgs = field(d, 0, "messages");
         if (msgs < 0)
@@ -404,7 +395,7 @@ static void prompt_token_hashes(const ol_request_t *r, const sj_doc_t *d, ol_tok
             if (sj_type(d, m) != SJ_OBJECT)
                 continue;
             int64_t role = field(d, m, "role");
-            uint64_t rh = role >= 0 ? fnv1a(d->src + d->nodes[role].start, d->nodes[role].len) : 0;
+            uint64_t rh = role >= 0 ? ig_fnv1a64(SIM_HASH_SEED, d->src + d->nodes[role].start, d->nodes[role].len) : 0;
             for (uint64_t j = 1; j <= 4; j++)
                 push_token(t, (rh << 8 | j) * UINT64_C(0x9E3779B97F4A7C15));
             content_words(d, field(d, m, "content"), push_token, t);
@@ -489,55 +480,55 @@ static int parse_stream(h2o_req_t *req, ol_request_t *r, const sj_doc_t *d)
 
 /* ---- answers ---------------------------------------------------------------------------------------- */
 
-static void put_id(sim_buf_t *b, sim_worker_t *w, const char *prefix)
+static void put_id(ig_buf_t *b, sim_worker_t *w, const char *prefix)
 {
     /* Ollama's ids: "chatcmpl-" or "cmpl-" and rand.Intn(999) */
-    sim_buf_puts(b, prefix);
-    sim_buf_put_u64(b, sim_rand_next(&w->rng) % 999);
+    ig_buf_puts(b, prefix);
+    ig_buf_put_u64(b, sim_rand_next(&w->rng) % 999);
 }
 
-static void put_text(sim_buf_t *b, uint32_t from, uint32_t to)
+static void put_text(ig_buf_t *b, uint32_t from, uint32_t to)
 {
-    sim_buf_putc(b, '"');
+    ig_buf_putc(b, '"');
     for (uint32_t k = from; k <= to; k++)
         sim_openai_put_token(b, k);
-    sim_buf_putc(b, '"');
+    ig_buf_putc(b, '"');
 }
 
-static void put_v1_usage(sim_buf_t *b, uint64_t p, uint64_t c)
+static void put_v1_usage(ig_buf_t *b, uint64_t p, uint64_t c)
 {
-    sim_buf_lit(b, "{\"prompt_tokens\":");
-    sim_buf_put_u64(b, p);
-    sim_buf_lit(b, ",\"completion_tokens\":");
-    sim_buf_put_u64(b, c);
-    sim_buf_lit(b, ",\"total_tokens\":");
-    sim_buf_put_u64(b, p + c);
-    sim_buf_putc(b, '}');
+    ig_buf_lit(b, "{\"prompt_tokens\":");
+    ig_buf_put_u64(b, p);
+    ig_buf_lit(b, ",\"completion_tokens\":");
+    ig_buf_put_u64(b, c);
+    ig_buf_lit(b, ",\"total_tokens\":");
+    ig_buf_put_u64(b, p + c);
+    ig_buf_putc(b, '}');
 }
 
 /* The native answer's metrics (durations in ns, made up but plausible). */
-static void put_native_done(sim_buf_t *b, const ol_request_t *r)
+static void put_native_done(ig_buf_t *b, const ol_request_t *r)
 {
-    sim_buf_puts(b, r->finish_length ? ",\"done_reason\":\"length\"" : ",\"done_reason\":\"stop\"");
-    sim_buf_lit(b, ",\"done\":true,\"total_duration\":");
-    sim_buf_put_u64(b, 1000000 + (uint64_t)r->tokens * 20000000);
-    sim_buf_lit(b, ",\"load_duration\":1000000");
+    ig_buf_puts(b, r->finish_length ? ",\"done_reason\":\"length\"" : ",\"done_reason\":\"stop\"");
+    ig_buf_lit(b, ",\"done\":true,\"total_duration\":");
+    ig_buf_put_u64(b, 1000000 + (uint64_t)r->tokens * 20000000);
+    ig_buf_lit(b, ",\"load_duration\":1000000");
     if (r->reported_prompt > 0) { /* both omitempty in Ollama's Metrics */
-        sim_buf_lit(b, ",\"prompt_eval_count\":");
-        sim_buf_put_u64(b, r->reported_prompt);
-        sim_buf_lit(b, ",\"prompt_eval_duration\":1000000");
+        ig_buf_lit(b, ",\"prompt_eval_count\":");
+        ig_buf_put_u64(b, r->reported_prompt);
+        ig_buf_lit(b, ",\"prompt_eval_duration\":1000000");
     }
-    sim_buf_lit(b, ",\"eval_count\":");
-    sim_buf_put_u64(b, r->tokens);
-    sim_buf_lit(b, ",\"eval_duration\":");
-    sim_buf_put_u64(b, (uint64_t)r->tokens * 20000000);
+    ig_buf_lit(b, ",\"eval_count\":");
+    ig_buf_put_u64(b, r->tokens);
+    ig_buf_lit(b, ",\"eval_duration\":");
+    ig_buf_put_u64(b, (uint64_t)r->tokens * 20000000);
 }
 
-static void native_head(sim_buf_t *b, const ol_request_t *r)
+static void native_head(ig_buf_t *b, const ol_request_t *r)
 {
-    sim_buf_lit(b, "{\"model\":");
-    sim_buf_put_json_str(b, r->model, r->model_len);
-    sim_buf_lit(b, ",\"created_at\":");
+    ig_buf_lit(b, "{\"model\":");
+    ig_json_write_str(b, r->model, r->model_len);
+    ig_buf_lit(b, ",\"created_at\":");
     put_rfc3339(b, time(NULL));
 }
 
@@ -553,42 +544,42 @@ static void respond_plain(h2o_req_t *req, const ol_request_t *r, sim_cut_t cut)
         return;
     }
     sim_worker_t *w = sim_worker_of(req);
-    sim_buf_t *b = &w->scratch;
-    sim_buf_reset(b);
+    ig_buf_t *b = &w->scratch;
+    ig_buf_reset(b);
     if (r->kind == OL_CHAT || r->kind == OL_GENERATE) {
         native_head(b, r);
         if (r->kind == OL_CHAT) {
-            sim_buf_lit(b, ",\"message\":{\"role\":\"assistant\",\"content\":");
+            ig_buf_lit(b, ",\"message\":{\"role\":\"assistant\",\"content\":");
             put_text(b, 1, r->tokens);
-            sim_buf_putc(b, '}');
+            ig_buf_putc(b, '}');
         } else {
-            sim_buf_lit(b, ",\"response\":");
+            ig_buf_lit(b, ",\"response\":");
             put_text(b, 1, r->tokens);
         }
         put_native_done(b, r);
-        sim_buf_putc(b, '}');
+        ig_buf_putc(b, '}');
     } else {
         int chat = r->kind == OL_V1_CHAT;
-        sim_buf_lit(b, "{\"id\":\"");
+        ig_buf_lit(b, "{\"id\":\"");
         put_id(b, w, chat ? "chatcmpl-" : "cmpl-");
-        sim_buf_puts(b, chat ? "\",\"object\":\"chat.completion\",\"created\":" : "\",\"object\":\"text_completion\",\"created\":");
-        sim_buf_put_u64(b, (uint64_t)time(NULL));
-        sim_buf_lit(b, ",\"model\":");
-        sim_buf_put_json_str(b, r->model, r->model_len);
-        sim_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\",\"choices\":[{");
+        ig_buf_puts(b, chat ? "\",\"object\":\"chat.completion\",\"created\":" : "\",\"object\":\"text_completion\",\"created\":");
+        ig_buf_put_u64(b, (uint64_t)time(NULL));
+        ig_buf_lit(b, ",\"model\":");
+        ig_json_write_str(b, r->model, r->model_len);
+        ig_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\",\"choices\":[{");
         if (chat) {
-            sim_buf_lit(b, "\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+            ig_buf_lit(b, "\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
             put_text(b, 1, r->tokens);
-            sim_buf_lit(b, "},\"finish_reason\":");
+            ig_buf_lit(b, "},\"finish_reason\":");
         } else {
-            sim_buf_lit(b, "\"text\":");
+            ig_buf_lit(b, "\"text\":");
             put_text(b, 1, r->tokens);
-            sim_buf_lit(b, ",\"index\":0,\"finish_reason\":");
+            ig_buf_lit(b, ",\"index\":0,\"finish_reason\":");
         }
-        sim_buf_puts(b, r->finish_length ? "\"length\"}]" : "\"stop\"}]");
-        sim_buf_lit(b, ",\"usage\":");
+        ig_buf_puts(b, r->finish_length ? "\"length\"}]" : "\"stop\"}]");
+        ig_buf_lit(b, ",\"usage\":");
         put_v1_usage(b, r->reported_prompt, r->tokens);
-        sim_buf_putc(b, '}');
+        ig_buf_putc(b, '}');
     }
     if (cut == SIM_CUT_DIE) {
         SIM_STAT_ADD(completion_tokens, r->tokens / 2);
@@ -611,83 +602,83 @@ typedef struct ol_stream {
 
 static void sse_head(ol_stream_t *s)
 {
-    sim_buf_t *b = &s->pump.out;
-    sim_buf_lit(b, "data: {\"id\":\"");
-    sim_buf_puts(b, s->id);
-    sim_buf_puts(b, s->r.kind == OL_V1_CHAT ? "\",\"object\":\"chat.completion.chunk\",\"created\":"
-                                            : "\",\"object\":\"text_completion\",\"created\":");
-    sim_buf_put_u64(b, s->created);
+    ig_buf_t *b = &s->pump.out;
+    ig_buf_lit(b, "data: {\"id\":\"");
+    ig_buf_puts(b, s->id);
+    ig_buf_puts(b, s->r.kind == OL_V1_CHAT ? "\",\"object\":\"chat.completion.chunk\",\"created\":"
+                                           : "\",\"object\":\"text_completion\",\"created\":");
+    ig_buf_put_u64(b, s->created);
     if (s->r.kind == OL_V1_CHAT) {
-        sim_buf_lit(b, ",\"model\":");
-        sim_buf_put_json_str(b, s->r.model, s->r.model_len);
-        sim_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\",\"choices\":[");
+        ig_buf_lit(b, ",\"model\":");
+        ig_json_write_str(b, s->r.model, s->r.model_len);
+        ig_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\",\"choices\":[");
     } else {
-        sim_buf_lit(b, ",\"choices\":[");
+        ig_buf_lit(b, ",\"choices\":[");
     }
 }
 
 /* completion chunks name the model after the choices (Ollama's CompletionChunk field order) */
 static void sse_tail(ol_stream_t *s, int usage)
 {
-    sim_buf_t *b = &s->pump.out;
-    sim_buf_putc(b, ']');
+    ig_buf_t *b = &s->pump.out;
+    ig_buf_putc(b, ']');
     if (s->r.kind == OL_V1_COMPLETION) {
-        sim_buf_lit(b, ",\"model\":");
-        sim_buf_put_json_str(b, s->r.model, s->r.model_len);
-        sim_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\"");
+        ig_buf_lit(b, ",\"model\":");
+        ig_json_write_str(b, s->r.model, s->r.model_len);
+        ig_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\"");
     }
     if (usage) {
-        sim_buf_lit(b, ",\"usage\":");
+        ig_buf_lit(b, ",\"usage\":");
         put_v1_usage(b, s->r.reported_prompt, s->r.tokens);
     }
-    sim_buf_lit(b, "}\n\n");
+    ig_buf_lit(b, "}\n\n");
 }
 
 /* Event k (1..tokens) carries token k; event tokens+1 is Ollama's last one: empty text, the reason. */
 static void put_event(ol_stream_t *s, uint32_t k)
 {
-    sim_buf_t *b = &s->pump.out;
+    ig_buf_t *b = &s->pump.out;
     int last = k > s->r.tokens;
     const char *reason = s->r.finish_length ? "\"length\"" : "\"stop\"";
     switch (s->r.kind) {
     case OL_CHAT:
     case OL_GENERATE:
         native_head(b, &s->r);
-        sim_buf_puts(b, s->r.kind == OL_CHAT ? ",\"message\":{\"role\":\"assistant\",\"content\":" : ",\"response\":");
+        ig_buf_puts(b, s->r.kind == OL_CHAT ? ",\"message\":{\"role\":\"assistant\",\"content\":" : ",\"response\":");
         if (last)
-            sim_buf_lit(b, "\"\"");
+            ig_buf_lit(b, "\"\"");
         else
             put_text(b, k, k);
         if (s->r.kind == OL_CHAT)
-            sim_buf_putc(b, '}');
+            ig_buf_putc(b, '}');
         if (last)
             put_native_done(b, &s->r);
         else
-            sim_buf_lit(b, ",\"done\":false");
-        sim_buf_lit(b, "}\n");
+            ig_buf_lit(b, ",\"done\":false");
+        ig_buf_lit(b, "}\n");
         return;
     case OL_V1_CHAT:
         sse_head(s);
-        sim_buf_lit(b, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":");
+        ig_buf_lit(b, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":");
         if (last)
-            sim_buf_lit(b, "\"\"");
+            ig_buf_lit(b, "\"\"");
         else
             put_text(b, k, k);
-        sim_buf_lit(b, "},\"finish_reason\":");
-        sim_buf_puts(b, last ? reason : "null");
-        sim_buf_putc(b, '}');
+        ig_buf_lit(b, "},\"finish_reason\":");
+        ig_buf_puts(b, last ? reason : "null");
+        ig_buf_putc(b, '}');
         sse_tail(s, 0);
         return;
     case OL_V1_COMPLETION:
         sse_head(s);
-        sim_buf_lit(b, "{\"text\":");
+        ig_buf_lit(b, "{\"text\":");
         if (last)
-            sim_buf_lit(b, "\"\"");
+            ig_buf_lit(b, "\"\"");
         else
             put_text(b, k, k);
-        sim_buf_lit(b, ",\"index\":0,\"finish_reason\":");
-        sim_buf_puts(b, last ? reason : "null");
-        sim_buf_putc(b, '}');
+        ig_buf_lit(b, ",\"index\":0,\"finish_reason\":");
+        ig_buf_puts(b, last ? reason : "null");
+        ig_buf_putc(b, '}');
         sse_tail(s, 0);
         return;
     }
@@ -712,7 +703,7 @@ static void put_end(sim_pump_t *p)
         sse_head(s);
         sse_tail(s, 1);
     }
-    sim_buf_lit(&p->out, "data: [DONE]\n\n");
+    ig_buf_lit(&p->out, "data: [DONE]\n\n");
 }
 
 /* no error event: Ollama's OpenAI layer has none mid-stream, so error-mid-stream cuts the stream */
@@ -729,10 +720,10 @@ static void stream_start(h2o_req_t *req, const ol_request_t *r, sim_cut_t cut)
     s->r = *r;
     memcpy(s->model, r->model, r->model_len);
     s->r.model = s->model;
-    sim_buf_t idb = {0};
+    ig_buf_t idb = {0};
     put_id(&idb, w, r->kind == OL_V1_CHAT ? "chatcmpl-" : "cmpl-");
-    snprintf(s->id, sizeof(s->id), "%.*s", (int)idb.len, idb.base);
-    sim_buf_free(&idb);
+    snprintf(s->id, sizeof(s->id), "%.*s", (int)idb.len, idb.p);
+    ig_buf_free(&idb);
     s->created = (uint64_t)time(NULL);
     sim_pump_params_t pp = {
         .content_type = is_v1(r->kind) ? "text/event-stream" : SIM_CT_NDJSON,
@@ -811,47 +802,47 @@ static void handle_embedding(h2o_req_t *req, emb_kind_t kind)
         base64 = 1;
     float *vec = h2o_mem_alloc_pool(&req->pool, sizeof(float) * sim_cfg.embedding_dim);
     uint64_t tokens = 0;
-    sim_buf_t *b = &w->scratch;
-    sim_buf_reset(b);
+    ig_buf_t *b = &w->scratch;
+    ig_buf_reset(b);
     if (kind == EMB_LEGACY) {
-        sim_buf_lit(b, "{\"embedding\":");
+        ig_buf_lit(b, "{\"embedding\":");
         if (count == 1)
             sim_openai_put_embedding(b, req, d, first, 0, vec);
         else
-            sim_buf_lit(b, "[]"); /* no prompt: Ollama answers an empty embedding */
-        sim_buf_putc(b, '}');
+            ig_buf_lit(b, "[]"); /* no prompt: Ollama answers an empty embedding */
+        ig_buf_putc(b, '}');
         tokens = count ? sj_str_count_words(d, first) : 0;
     } else {
-        sim_buf_puts(b, kind == EMB_V1 ? "{\"object\":\"list\",\"data\":[" : "{\"model\":");
+        ig_buf_puts(b, kind == EMB_V1 ? "{\"object\":\"list\",\"data\":[" : "{\"model\":");
         if (kind == EMB_EMBED) {
-            sim_buf_put_json_str(b, model, mlen);
-            sim_buf_lit(b, ",\"embeddings\":[");
+            ig_json_write_str(b, model, mlen);
+            ig_buf_lit(b, ",\"embeddings\":[");
         }
         for (uint32_t e = first, k = 0; k < count; k++, e = d->nodes[e].end) {
             if (k > 0)
-                sim_buf_putc(b, ',');
+                ig_buf_putc(b, ',');
             if (kind == EMB_V1)
-                sim_buf_lit(b, "{\"object\":\"embedding\",\"embedding\":");
+                ig_buf_lit(b, "{\"object\":\"embedding\",\"embedding\":");
             sim_openai_put_embedding(b, req, d, e, base64, vec);
             if (kind == EMB_V1) {
-                sim_buf_lit(b, ",\"index\":");
-                sim_buf_put_u64(b, k);
-                sim_buf_putc(b, '}');
+                ig_buf_lit(b, ",\"index\":");
+                ig_buf_put_u64(b, k);
+                ig_buf_putc(b, '}');
             }
             tokens += sj_str_count_words(d, e);
         }
         if (kind == EMB_V1) {
-            sim_buf_lit(b, "],\"model\":");
-            sim_buf_put_json_str(b, model, mlen);
-            sim_buf_lit(b, ",\"usage\":{\"prompt_tokens\":");
-            sim_buf_put_u64(b, tokens);
-            sim_buf_lit(b, ",\"total_tokens\":");
-            sim_buf_put_u64(b, tokens);
-            sim_buf_lit(b, "}}");
+            ig_buf_lit(b, "],\"model\":");
+            ig_json_write_str(b, model, mlen);
+            ig_buf_lit(b, ",\"usage\":{\"prompt_tokens\":");
+            ig_buf_put_u64(b, tokens);
+            ig_buf_lit(b, ",\"total_tokens\":");
+            ig_buf_put_u64(b, tokens);
+            ig_buf_lit(b, "}}");
         } else {
-            sim_buf_lit(b, "],\"total_duration\":14143917,\"load_duration\":1019500,\"prompt_eval_count\":");
-            sim_buf_put_u64(b, tokens);
-            sim_buf_putc(b, '}');
+            ig_buf_lit(b, "],\"total_duration\":14143917,\"load_duration\":1019500,\"prompt_eval_count\":");
+            ig_buf_put_u64(b, tokens);
+            ig_buf_putc(b, '}');
         }
     }
     SIM_STAT_ADD(prompt_tokens, tokens);

@@ -17,7 +17,7 @@ static void pump(sim_pump_t *p);
 static void on_timer_closed(uv_handle_t *h)
 {
     sim_pump_t *p = h->data;
-    sim_buf_free(&p->out);
+    ig_buf_free(&p->out);
     free(p); /* the pump is its owner's first member */
 }
 
@@ -86,7 +86,7 @@ static void on_admit(sim_seq_t *s)
 
 static void send_out(sim_pump_t *p, h2o_send_state_t state)
 {
-    h2o_iovec_t buf = h2o_iovec_init(p->out.base, p->out.len);
+    h2o_iovec_t buf = h2o_iovec_init(p->out.p, p->out.len);
     p->inflight = state == H2O_SEND_STATE_IN_PROGRESS;
     h2o_send(p->req, &buf, buf.len ? 1 : 0, state);
 }
@@ -100,7 +100,7 @@ static void strike(sim_pump_t *p)
         cut = SIM_CUT_DIE; /* an engine without an error event just drops the stream */
     switch (cut) {
     case SIM_CUT_ERROR:
-        sim_buf_reset(&p->out);
+        ig_buf_reset(&p->out);
         p->ops->put_error(p);
         p->done = 1;
         SIM_STAT_ADD(streams_failed, 1);
@@ -128,7 +128,7 @@ static void pump_once(sim_pump_t *p)
     if (!p->admitted) {
         if (!p->headers_sent) { /* the headers go out at once (over h2; h2o's HTTP/1 holds them until a body byte) */
             p->headers_sent = 1;
-            sim_buf_reset(&p->out);
+            ig_buf_reset(&p->out);
             send_out(p, H2O_SEND_STATE_IN_PROGRESS);
         }
         return; /* waits for a running slot: on_admit */
@@ -175,7 +175,7 @@ static void pump_once(sim_pump_t *p)
     if (due == 0 && !start_now) {
         if (!p->headers_sent) {
             p->headers_sent = 1;
-            sim_buf_reset(&p->out);
+            ig_buf_reset(&p->out);
             send_out(p, H2O_SEND_STATE_IN_PROGRESS);
             return;
         }
@@ -187,7 +187,7 @@ static void pump_once(sim_pump_t *p)
         return;
     }
 
-    sim_buf_reset(&p->out);
+    ig_buf_reset(&p->out);
     if (start_now) {
         p->ops->put_start(p);
         p->start_sent = 1;

@@ -57,7 +57,7 @@ struct sim_pump {
     h2o_req_t *req;        /* NULL once the client is gone or the request disposed */
     h2o_linklist_t link;   /* in worker->streams while alive */
     uv_timer_t timer;
-    sim_buf_t out;         /* the send in flight; rewritten only after proceed */
+    ig_buf_t out;         /* the send in flight; rewritten only after proceed */
     const sim_pump_ops_t *ops;
     sim_seq_t seq;         /* its running slot */
     uint64_t t0;           /* loop time (ms) the first token is due; set when the request runs */

@@ -28,19 +28,19 @@ void sim_stats_reset(void)
         atomic_store_explicit(counters[i], 0, memory_order_relaxed);
 }
 
-static void field(sim_buf_t *b, const char *name, uint64_t v, int last)
+static void field(ig_buf_t *b, const char *name, uint64_t v, int last)
 {
-    sim_buf_putc(b, '"');
-    sim_buf_puts(b, name);
-    sim_buf_lit(b, "\":");
-    sim_buf_put_u64(b, v);
+    ig_buf_putc(b, '"');
+    ig_buf_puts(b, name);
+    ig_buf_lit(b, "\":");
+    ig_buf_put_u64(b, v);
     if (!last)
-        sim_buf_putc(b, ',');
+        ig_buf_putc(b, ',');
 }
 
-void sim_stats_json(sim_buf_t *b)
+void sim_stats_json(ig_buf_t *b)
 {
-    sim_buf_putc(b, '{');
+    ig_buf_putc(b, '{');
     field(b, "requests", get(&sim_stats.requests), 0);
     field(b, "completion_tokens", get(&sim_stats.completion_tokens), 0);
     field(b, "prompt_tokens", get(&sim_stats.prompt_tokens), 0);
@@ -59,35 +59,35 @@ void sim_stats_json(sim_buf_t *b)
     field(b, "waiting", sim_sched_waiting(), 0);
     field(b, "prefill_ms", get(&sim_stats.prefill_ms), 0);
     field(b, "prefix_cache_blocks", sim_prefix_cached_blocks(), 1);
-    sim_buf_putc(b, '}');
+    ig_buf_putc(b, '}');
 }
 
-static void metric(sim_buf_t *b, const char *name, const char *type, const char *help, const char *model, double v)
+static void metric(ig_buf_t *b, const char *name, const char *type, const char *help, const char *model, double v)
 {
     char line[256];
     int n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
     if (n > 0)
-        sim_buf_put(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-    sim_buf_puts(b, name);
-    sim_buf_lit(b, "{model_name=\"");
+        ig_buf_put(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    ig_buf_puts(b, name);
+    ig_buf_lit(b, "{model_name=\"");
     /* Prometheus label values escape backslash, quote and newline. */
     for (const char *p = model; *p; p++) {
         if (*p == '\\' || *p == '"')
-            sim_buf_putc(b, '\\');
+            ig_buf_putc(b, '\\');
         if (*p == '\n') {
-            sim_buf_lit(b, "\\n");
+            ig_buf_lit(b, "\\n");
             continue;
         }
-        sim_buf_putc(b, *p);
+        ig_buf_putc(b, *p);
     }
-    sim_buf_lit(b, "\"} ");
+    ig_buf_lit(b, "\"} ");
     /* like Python's repr of a float: 3.0, 0.25 */
     n = v == (double)(int64_t)v ? snprintf(line, sizeof(line), "%.1f\n", v) : snprintf(line, sizeof(line), "%.6g\n", v);
     if (n > 0)
-        sim_buf_put(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+        ig_buf_put(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
-void sim_stats_prometheus(sim_buf_t *b, const char *model, unsigned max_num_seqs)
+void sim_stats_prometheus(ig_buf_t *b, const char *model, unsigned max_num_seqs)
 {
     /* every inference request in flight runs, except those waiting for a slot (--max-num-seqs) */
     double waiting = (double)sim_sched_waiting();

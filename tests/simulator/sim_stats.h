@@ -35,9 +35,9 @@ extern sim_stats_t sim_stats;
 /* Zeroes the counters (not the gauges). */
 void sim_stats_reset(void);
 /* GET /sim/stats body. */
-void sim_stats_json(sim_buf_t *b);
+void sim_stats_json(ig_buf_t *b);
 /* GET /metrics body in vLLM's metric names; `model` labels the series, `max_num_seqs` scales the
  * simulated KV-cache usage. */
-void sim_stats_prometheus(sim_buf_t *b, const char *model, unsigned max_num_seqs);
+void sim_stats_prometheus(ig_buf_t *b, const char *model, unsigned max_num_seqs);
 
 #endif

@@ -35,6 +35,6 @@ void sim_stream_start(h2o_req_t *req, const sim_stream_params_t *p);
 
 /* The body of vLLM's error for a stream that fails midway, in --error-format's envelope, as
  * json.dumps writes it (", " and ": " separators): {"error": {...}}. */
-void sim_stream_put_error_json(sim_buf_t *b, const char *message);
+void sim_stream_put_error_json(ig_buf_t *b, const char *message);
 
 #endif

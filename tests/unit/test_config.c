@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "config/config.h"
+#include "config/config_internal.h"
+#include "test_counters.h"
 #include "ig_test.h"
 #include "plugin/plugin_host.h"
 
@@ -112,6 +114,11 @@ static void check_minimal(const ig_config_t *cfg)
     CHECK(s->health_check.interval_ms == 5000 && s->health_check.timeout_ms == 2000);
     CHECK(s->health_check.healthy_threshold == 1 && s->health_check.unhealthy_threshold == 3);
     CHECK(s->queue.max_length == 100 && s->queue.timeout_ms == 30000);
+    CHECK(s->shutdown_grace_ms == 10000 && s->nadmin_keys == 0 && s->admin_key_hashes == NULL);
+    const ig_scheduler_config_t *sc = &cfg->scheduler;
+    CHECK(sc->interval_ms == 1000 && sc->time_window_ms == 60000 && sc->stop_grace_ms == 15000);
+    CHECK(sc->drain_timeout_ms == 600000 && sc->start_timeout_ms == 1800000);
+    CHECK(sc->log_dir == NULL && sc->priority_classes == NULL && sc->npriority_classes == 0);
     CHECK(strcmp(cfg->plugins_dir, "./test-plugins") == 0);
     CHECK(cfg->nplugins == 2);
     CHECK(cfg->nprofiles == 0);
@@ -120,12 +127,12 @@ static void check_minimal(const ig_config_t *cfg)
     /* plugin option defaults, parsed from the declarations' YAML text */
     const ig_plugin_config_t *te = plugin_cfg(cfg, "test_engine");
     if (CHECK(te && te->plugin && te->options)) {
-        CHECK(strcmp(te->options[0].str, "hello") == 0);
-        CHECK(te->options[1].num == 3);
-        CHECK(te->options[2].num == 0);
-        CHECK(te->options[3].num == 5000);
-        CHECK(te->options[4].list_len == 2 && strcmp(te->options[4].list[0], "a") == 0 &&
-              strcmp(te->options[4].list[1], "b") == 0);
+        const test_engine_options_t *o = te->options;
+        CHECK(strcmp(o->greeting, "hello") == 0);
+        CHECK(o->retries == 3);
+        CHECK(o->verbose == 0);
+        CHECK(o->timeout_ms == 5000);
+        CHECK(o->tags.len == 2 && strcmp(o->tags.items[0], "a") == 0 && strcmp(o->tags.items[1], "b") == 0);
         CHECK(te->line == 4);
     }
 
@@ -144,8 +151,8 @@ static void check_minimal(const ig_config_t *cfg)
     CHECK(m->target_requests == 100 && m->scale_down_delay_s == 30);
     CHECK(strcmp(m->model.strategy, "LeastLoad") == 0);
     CHECK(m->lb_plugin && strcmp(m->lb_plugin->desc->name, "test_lb") == 0);
-    CHECK(m->model.lb_options && m->model.lb_options[0].num == 125 && m->model.lb_options[1].num == 100 &&
-          m->model.lb_options[2].num == 1000);
+    const test_lb_model_options_t *mo = m->model.lb_options;
+    CHECK(mo && mo->mean_load_factor == 125 && mo->prefix_char_length == 100 && mo->window_ms == 1000);
     CHECK(m->model.nargs == 0 && m->model.nenv == 0 && m->model.nadapters == 0);
     CHECK(m->model.pricing.prompt == NULL && m->model.openrouter_json == NULL);
     CHECK(memcmp(&m->model.limits, &IG_LIMITS_NONE, sizeof(ig_limits_t)) == 0);
@@ -183,16 +190,17 @@ static void check_full(const ig_config_t *cfg)
 
     const ig_plugin_config_t *te = plugin_cfg(cfg, "test_engine");
     if (CHECK(te && te->options)) {
-        CHECK(strcmp(te->options[0].str, "bonjour") == 0);
-        CHECK(te->options[1].num == 7);
-        CHECK(te->options[2].num == 1);
-        CHECK(te->options[3].num == 1500);
-        CHECK(te->options[4].list_len == 3 && strcmp(te->options[4].list[2], "z") == 0);
+        const test_engine_options_t *o = te->options;
+        CHECK(strcmp(o->greeting, "bonjour") == 0);
+        CHECK(o->retries == 7);
+        CHECK(o->verbose == 1);
+        CHECK(o->timeout_ms == 1500);
+        CHECK(o->tags.len == 3 && strcmp(o->tags.items[2], "z") == 0);
     }
     const ig_plugin_config_t *te2 = plugin_cfg(cfg, "test_engine2");
-    CHECK(te2 && te2->options && strcmp(te2->options[0].str, "secret") == 0);
+    CHECK(te2 && te2->options && strcmp(*(const char *const *)te2->options, "secret") == 0);
     const ig_plugin_config_t *lb = plugin_cfg(cfg, "test_lb");
-    CHECK(lb && lb->options && lb->options[0].num == 9);
+    CHECK(lb && lb->options && ((const test_lb_options_t *)lb->options)->seed == 9);
 
     if (CHECK(cfg->nprofiles == 3)) {
         const ig_resource_profile_t *p = &cfg->profiles[0];
@@ -218,9 +226,9 @@ static void check_full(const ig_config_t *cfg)
           strcmp(m->model.env[1].value, "1") == 0);
     CHECK(m->min_replicas == 1 && m->max_replicas == 3 && m->target_requests == 50 && m->scale_down_delay_s == 120);
     CHECK(strcmp(m->model.strategy, "TestLB") == 0 && m->lb_plugin && m->model.lb_options);
-    if (m->model.lb_options)
-        CHECK(m->model.lb_options[0].num == 150 && m->model.lb_options[1].num == 100 &&
-              m->model.lb_options[2].num == 2000);
+    const test_lb_model_options_t *mo = m->model.lb_options;
+    if (mo)
+        CHECK(mo->mean_load_factor == 150 && mo->prefix_char_length == 100 && mo->window_ms == 2000);
     CHECK(m->model.nadapters == 2 && strcmp(m->model.adapters[1].name, "v1.2-chat") == 0 &&
           strcmp(m->model.adapters[0].url, "hf://org/sql-lora") == 0);
     CHECK(strcmp(m->model.pricing.prompt, "0.000008") == 0);
@@ -261,6 +269,63 @@ static void check_manifests(const ig_config_t *cfg)
     CHECK(strcmp(m2->model.strategy, "LeastLoad") == 0 && m2->lb_plugin);
 }
 
+/*
+ * The core's sections are declared as rows (plugin_options.h): the checks the
+ * plugin host runs on a plugin's declarations hold for them too, and catch
+ * what a row may get wrong.
+ */
+static void declarations(void)
+{
+    char msg[512];
+    CHECKF(ig_options_check_rows(ig_cfg_server_rows, sizeof(ig_server_config_t), msg, sizeof(msg)) == 0, "server: %s",
+           msg);
+    CHECKF(ig_options_check_rows(ig_cfg_scheduler_rows, sizeof(ig_scheduler_config_t), msg, sizeof(msg)) == 0,
+           "scheduler: %s", msg);
+
+    typedef struct {
+        unsigned u;
+        size_t z;
+        const char *s;
+        ig_queue_config_t q;
+    } t_t;
+    static const ig_option_row_t q_rows[] = {
+        IG_ROW_AS("maxLength", IG_OPT_INT, IG_FIELD_UNSIGNED, "1", NULL, 0, 5, ig_queue_config_t, max_length),
+        {{NULL}}};
+    static const struct {
+        ig_option_row_t rows[2];
+        size_t size;
+        const char *want;
+    } bad[] = {
+        {{IG_ROW_AS("u", IG_OPT_INT, IG_FIELD_UNSIGNED, "1", NULL, 0, 0, t_t, u)}, sizeof(t_t),
+         "option \"u\" is stored as unsigned"},
+        {{IG_ROW_AS("u", IG_OPT_INT, IG_FIELD_UNSIGNED, "1", NULL, -1, 5, t_t, u)}, sizeof(t_t),
+         "option \"u\" is stored as unsigned"},
+        {{IG_ROW_AS("z", IG_OPT_BOOL, IG_FIELD_SIZE_T, "true", NULL, 0, 0, t_t, z)}, sizeof(t_t),
+         "option \"z\" is stored as size_t"},
+        {{IG_ROW_FLAGS("s", IG_OPT_STRING, 0, "-", NULL, t_t, s)}, sizeof(t_t),
+         "invalid default for option \"s\": default of the core's option \"s\":1: expected a string, got a list"},
+        {{IG_ROW_FLAGS("s", IG_OPT_STRING, IG_ROW_OPTIONAL, "x", NULL, t_t, s)}, sizeof(t_t),
+         "option \"s\" is optional and has a default"},
+        {{IG_ROW_FLAGS("s", IG_OPT_INT, IG_ROW_NONEMPTY, "1", NULL, t_t, s)}, sizeof(t_t), "must not be empty"},
+        {{IG_ROW_SECTION("q", NULL, t_t, q, q_rows)}, offsetof(t_t, q) + 1, "section \"q\" is stored at offset"},
+        {{IG_ROW_AS("u", IG_OPT_INT, IG_FIELD_UNSIGNED, "7", NULL, 0, 5, t_t, u)}, sizeof(t_t),
+         "invalid default for option \"u\""},
+        {{IG_ROW_AS("z", IG_OPT_SIZE, IG_FIELD_SIZE_T, "1KiB", NULL, 0, 0, t_t, z)}, offsetof(t_t, z) + 4,
+         "option \"z\" is stored at offset"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        msg[0] = '\0';
+        CHECKF(ig_options_check_rows(bad[i].rows, bad[i].size, msg, sizeof(msg)) == -1 && strstr(msg, bad[i].want),
+               "row %zu: want \"%s\", got \"%s\"", i, bad[i].want, msg);
+    }
+    /* a nested section's rows are checked too */
+    static const ig_option_row_t bad_q[] = {
+        IG_ROW_AS("maxLength", IG_OPT_INT, IG_FIELD_UNSIGNED, "9", NULL, 0, 5, ig_queue_config_t, max_length),
+        {{NULL}}};
+    const ig_option_row_t nested[] = {IG_ROW_SECTION("q", NULL, t_t, q, bad_q), {{NULL}}};
+    CHECK(ig_options_check_rows(nested, sizeof(t_t), msg, sizeof(msg)) == -1 && strstr(msg, "\"maxLength\""));
+}
+
 /* Inputs that only make sense in memory: encodings, NULs, odd YAML. */
 static void buffer_cases(void)
 {
@@ -284,6 +349,27 @@ static void buffer_cases(void)
         {"server: {healthCheck: {interval: 18446744073709551615h}}\n", 0, "is too large"},
         {"", 0, "mem: no YAML document in the file"},
         {"server: {}\n\0models: []\n", 24, "YAML syntax error"},
+        /* the known keys come from the declarations, in their order */
+        {"server: {x: 1}\n", 0,
+         "mem:1: server: unknown key \"x\" (expected one of: listen, workers, stateDir, maxBodySize, connectTimeout, "
+         "firstByteTimeout, idleTimeout, accessLog, logLevel, retries, healthCheck, queue, adminKeys, "
+         "shutdownGracePeriod)"},
+        {"server: {healthCheck: {x: 1}}\n", 0,
+         "mem:1: server.healthCheck: unknown key \"x\" (expected one of: interval, timeout, healthyThreshold, "
+         "unhealthyThreshold)"},
+        {"scheduler: {x: 1}\n", 0,
+         "mem:1: scheduler: unknown key \"x\" (expected one of: interval, timeWindow, stopGracePeriod, drainTimeout, "
+         "startTimeout, logDir, priorityClasses)"},
+        {"server:\n  listen:\n    - {tls: {certificate: configs/tls/cert.pem}}\n", 0,
+         "mem:3: server.listen[0]: missing \"address\" (host:port)"},
+        {"server:\n  listen:\n    - {address: \"127.0.0.1:1\", tls: {certificate: configs/tls/cert.pem}}\n", 0,
+         "mem:3: server.listen[0].tls: missing \"key\" (PEM file)"},
+        {"server:\n  listen:\n    - {address: \"127.0.0.1:1\", tls: ~}\n", 0,
+         "mem:3: server.listen[0].tls: expected a map, got nothing (null)"},
+        {"server: {accessLog: \"\"}\n", 0, "mem:1: server.accessLog: must not be empty"},
+        {"scheduler: {logDir: \"\"}\n", 0, "mem:1: scheduler.logDir: must not be empty"},
+        {"server: {queue: {maxLength: 100001}}\n", 0, "mem:1: server.queue.maxLength: 100001 is out of range (0..100000)"},
+        {"server: {workers: auto, adminKeys: ~, queue: {maxLength: 0}}\nscheduler: {priorityClasses: ~}\n", 0, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ig_errors_t errs = {0};
@@ -356,6 +442,7 @@ int main(int argc, char **argv)
     }
     CHECKF(nbad >= 20 && ngood >= 3, "only %zu bad and %zu good files found", nbad, ngood);
     buffer_cases();
+    declarations();
     ig_plugin_host_free(host);
     return ig_test_summary();
 }

@@ -78,9 +78,9 @@ static void lifecycle(ig_plugin_host_t *host, ig_endpoint_registry_t *reg)
 
     const ig_model_rt_t *rt = &gen->models[0];
     CHECK(rt->cfg == &gen->config->models[0]);
-    CHECK(rt->engine == gen->plugins[0].desc->vtable && rt->engine_state == gen->plugins[0].state);
-    CHECK(rt->lb == gen->plugins[1].desc->vtable && rt->lb_state == gen->plugins[1].state);
-    CHECK(rt->cfg->model.engine_state != NULL && rt->cfg->model.lb_state != NULL);
+    CHECK(rt->engine == gen->plugins[0].desc->vtable && rt->engine_plugin_state == gen->plugins[0].state);
+    CHECK(rt->lb == gen->plugins[1].desc->vtable && rt->lb_plugin_state == gen->plugins[1].state);
+    CHECK(rt->cfg->model.engine_model_state != NULL && rt->cfg->model.lb_model_state != NULL);
     /* endpoints: shared between models through the registry, trailing slash or not */
     CHECK(rt->nendpoints == 2 && gen->models[1].nendpoints == 1);
     if (rt->nendpoints == 2 && gen->models[1].nendpoints == 1) {

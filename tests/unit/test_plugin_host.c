@@ -34,7 +34,7 @@ static void loading(void)
     msg[0] = '\0';
     CHECK(ig_plugin_host_load(h, DIR_, "bad_abi", msg, sizeof(msg)) == NULL);
     CHECKF(strstr(msg, "plugin \"bad_abi\" (" DIR_ "/bad_abi.so) was built for ABI version 999, this infergate "
-                       "speaks version 2"),
+                       "speaks version 3"),
            "abi: %s", msg);
 
     msg[0] = '\0';
@@ -109,37 +109,51 @@ static int pick(void *s, const ig_model_t *m, const ig_lb_request_t *r, ig_endpo
 }
 
 static const ig_engine_vtable_t good_engine_vt = {
+    .size = sizeof(ig_engine_vtable_t),
     .features = IG_FEATURE_TEXT_GENERATION, .prepare = prepare, .on_response_data = data, .on_response_end = end};
 static const ig_engine_vtable_t no_prepare_vt = {
+    .size = sizeof(ig_engine_vtable_t),
     .features = IG_FEATURE_TEXT_GENERATION, .on_response_data = data, .on_response_end = end};
-static const ig_engine_vtable_t no_features_vt = {.prepare = prepare, .on_response_data = data, .on_response_end = end};
-static const ig_engine_vtable_t load_no_parser_vt = {.features = IG_FEATURE_TEXT_GENERATION, .load_path = "/metrics",
+static const ig_engine_vtable_t no_features_vt = {.size = sizeof(ig_engine_vtable_t), .prepare = prepare, .on_response_data = data, .on_response_end = end};
+static const ig_engine_vtable_t load_no_parser_vt = {.size = sizeof(ig_engine_vtable_t), .features = IG_FEATURE_TEXT_GENERATION, .load_path = "/metrics",
     .prepare = prepare, .on_response_data = data, .on_response_end = end};
-static const ig_engine_vtable_t relative_health_vt = {.features = IG_FEATURE_TEXT_GENERATION, .health_path = "health",
+static const ig_engine_vtable_t relative_health_vt = {.size = sizeof(ig_engine_vtable_t), .features = IG_FEATURE_TEXT_GENERATION, .health_path = "health",
     .prepare = prepare, .on_response_data = data, .on_response_end = end};
-static const ig_lb_vtable_t no_pick_vt = {0};
-static const ig_lb_vtable_t good_lb_vt = {.pick = pick};
+static const ig_engine_vtable_t short_engine_vt = {.size = 24, .features = IG_FEATURE_TEXT_GENERATION};
+static const ig_lb_vtable_t no_pick_vt = {.size = sizeof(ig_lb_vtable_t)};
+static const ig_lb_vtable_t good_lb_vt = {.size = sizeof(ig_lb_vtable_t), .pick = pick};
 static int admit(void *s, ig_rl_request_t *r, ig_error_t *e) { return 0; }
 static void record(void *s, const ig_usage_record_t *rec) {}
 static int handle(void *s, ig_http_exchange_t *x, ig_error_t *e) { return 0; }
-static const ig_auth_vtable_t no_auth_vt = {0};
-static const ig_ratelimit_vtable_t half_rl_vt = {.admit = admit};
-static const ig_billing_vtable_t no_bill_vt = {0};
-static const ig_billing_vtable_t good_bill_vt = {.record = record};
+static const ig_auth_vtable_t no_auth_vt = {.size = sizeof(ig_auth_vtable_t)};
+static const ig_ratelimit_vtable_t half_rl_vt = {.size = sizeof(ig_ratelimit_vtable_t), .admit = admit};
+static const ig_billing_vtable_t no_bill_vt = {.size = sizeof(ig_billing_vtable_t)};
+static const ig_billing_vtable_t good_bill_vt = {.size = sizeof(ig_billing_vtable_t), .record = record};
 static const ig_route_decl_t relative_route[] = {{"admin/x", IG_ROUTE_ADMIN, handle}, {NULL}};
 static const ig_route_decl_t good_route[] = {{"/admin/x", IG_ROUTE_ADMIN, handle}, {NULL}};
 
+/* every option below is stored at offset 0 of an int64_t-sized struct, but good_opts (good_opts_t) */
 static const ig_option_decl_t dup_opts[] = {{"a", IG_OPT_INT, "1"}, {"a", IG_OPT_INT, "2"}, {NULL}};
+static const ig_option_decl_t misaligned_opts[] = {{"n", IG_OPT_INT, "1", NULL, 0, 0, 4}, {NULL}};
 static const ig_option_decl_t bad_default[] = {{"n", IG_OPT_INT, "lots"}, {NULL}};
 static const ig_option_decl_t out_of_bounds_default[] = {{"n", IG_OPT_INT, "50", NULL, 1, 10}, {NULL}};
 static const ig_option_decl_t bad_type[] = {{"n", (ig_option_type_t)42, "1"}, {NULL}};
 static const ig_option_decl_t min_gt_max[] = {{"n", IG_OPT_INT, "1", NULL, 10, 1}, {NULL}};
-static const ig_option_decl_t good_opts[] = {{"s", IG_OPT_STRING, ""},
-                                             {"q", IG_OPT_STRING, "\"quoted: yes\""},
-                                             {"l", IG_OPT_STRING_LIST, "[]"},
-                                             {"d", IG_OPT_DURATION, "2m"},
-                                             {"b", IG_OPT_BOOL, "TRUE"},
-                                             {"j", IG_OPT_JSON, "{a: [1]}"},
+typedef struct {
+    const char *s, *q;
+    ig_str_list_t l;
+    int64_t d, z;
+    int b;
+    const char *j;
+} good_opts_t;
+#define GO(field) offsetof(good_opts_t, field)
+static const ig_option_decl_t good_opts[] = {{"s", IG_OPT_STRING, "", NULL, 0, 0, GO(s)},
+                                             {"q", IG_OPT_STRING, "\"quoted: yes\"", NULL, 0, 0, GO(q)},
+                                             {"l", IG_OPT_STRING_LIST, "[]", NULL, 0, 0, GO(l)},
+                                             {"d", IG_OPT_DURATION, "2m", NULL, 0, 0, GO(d)},
+                                             {"z", IG_OPT_SIZE, "16MiB", NULL, 0, 0, GO(z)},
+                                             {"b", IG_OPT_BOOL, "TRUE", NULL, 0, 0, GO(b)},
+                                             {"j", IG_OPT_JSON, "{a: [1]}", NULL, 0, 0, GO(j)},
                                              {NULL}};
 
 static void builtins(void)
@@ -148,35 +162,47 @@ static void builtins(void)
         ig_plugin_t desc;
         const char *want; /* NULL: accepted */
     } cases[] = {
-        {{IG_PLUGIN_ABI_VERSION, "ok_engine", IG_PLUGIN_ENGINE, .options = good_opts, .vtable = &good_engine_vt}, NULL},
-        {{IG_PLUGIN_ABI_VERSION, "ok_lb", IG_PLUGIN_LB, .vtable = &good_lb_vt}, NULL},
-        {{1, "v1", IG_PLUGIN_ENGINE, .vtable = &good_engine_vt}, "was built for ABI version 1, this infergate speaks version 2"},
-        {{IG_PLUGIN_ABI_VERSION, "no_vt", IG_PLUGIN_ENGINE}, "has no engine function table"},
-        {{IG_PLUGIN_ABI_VERSION, "no_prep", IG_PLUGIN_ENGINE, .vtable = &no_prepare_vt}, "lacks the required function prepare()"},
-        {{IG_PLUGIN_ABI_VERSION, "no_feat", IG_PLUGIN_ENGINE, .vtable = &no_features_vt}, "declares invalid features 0x0"},
-        {{IG_PLUGIN_ABI_VERSION, "load_np", IG_PLUGIN_ENGINE, .vtable = &load_no_parser_vt},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "ok_engine", IG_PLUGIN_ENGINE, .options = good_opts, .options_size = sizeof(good_opts_t), .vtable = &good_engine_vt}, NULL},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "ok_lb", IG_PLUGIN_LB, .vtable = &good_lb_vt}, NULL},
+        {{1, sizeof(ig_plugin_t), "v1", IG_PLUGIN_ENGINE, .vtable = &good_engine_vt},
+         "was built for ABI version 1, this infergate speaks version 3"},
+        {{2, sizeof(ig_plugin_t), "v2", IG_PLUGIN_ENGINE, .vtable = &good_engine_vt},
+         "was built for ABI version 2, this infergate speaks version 3"},
+        {{IG_PLUGIN_ABI_VERSION, 16, "short", IG_PLUGIN_ENGINE, .vtable = &good_engine_vt}, "declares a 16-byte descriptor"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "shortvt", IG_PLUGIN_ENGINE, .vtable = &short_engine_vt},
+         "declares a 24-byte function table, shorter than"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "outside", IG_PLUGIN_LB, .options = good_opts,
+          .options_size = sizeof(int64_t), .vtable = &good_lb_vt},
+         "option \"q\" is stored at offset 8, outside the 8-byte options struct"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "misaligned", IG_PLUGIN_LB, .options = misaligned_opts,
+          .options_size = 16, .vtable = &good_lb_vt},
+         "option \"n\" is stored at offset 4, misaligned for its type"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "no_vt", IG_PLUGIN_ENGINE}, "has no engine function table"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "no_prep", IG_PLUGIN_ENGINE, .vtable = &no_prepare_vt}, "lacks the required function prepare()"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "no_feat", IG_PLUGIN_ENGINE, .vtable = &no_features_vt}, "declares invalid features 0x0"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "load_np", IG_PLUGIN_ENGINE, .vtable = &load_no_parser_vt},
          "sets load_path but lacks parse_load()"},
-        {{IG_PLUGIN_ABI_VERSION, "rel_hp", IG_PLUGIN_ENGINE, .vtable = &relative_health_vt},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "rel_hp", IG_PLUGIN_ENGINE, .vtable = &relative_health_vt},
          "health_path \"health\" must start with '/'"},
-        {{IG_PLUGIN_ABI_VERSION, "no_pick", IG_PLUGIN_LB, .vtable = &no_pick_vt}, "lacks the required function pick()"},
-        {{IG_PLUGIN_ABI_VERSION, "auth", IG_PLUGIN_AUTH, .vtable = &no_auth_vt}, "lacks the required function authenticate()"},
-        {{IG_PLUGIN_ABI_VERSION, "rl", IG_PLUGIN_RATELIMIT, .vtable = &half_rl_vt}, "lacks the required function complete()"},
-        {{IG_PLUGIN_ABI_VERSION, "bill", IG_PLUGIN_BILLING, .vtable = &no_bill_vt}, "lacks the required function record()"},
-        {{IG_PLUGIN_ABI_VERSION, "route", IG_PLUGIN_BILLING, .vtable = &good_bill_vt, .routes = relative_route},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "no_pick", IG_PLUGIN_LB, .vtable = &no_pick_vt}, "lacks the required function pick()"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "auth", IG_PLUGIN_AUTH, .vtable = &no_auth_vt}, "lacks the required function authenticate()"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "rl", IG_PLUGIN_RATELIMIT, .vtable = &half_rl_vt}, "lacks the required function complete()"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "bill", IG_PLUGIN_BILLING, .vtable = &no_bill_vt}, "lacks the required function record()"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "route", IG_PLUGIN_BILLING, .vtable = &good_bill_vt, .routes = relative_route},
          "routes[0] (\"admin/x\") needs a path starting with '/'"},
-        {{IG_PLUGIN_ABI_VERSION, "okbill", IG_PLUGIN_BILLING, .vtable = &good_bill_vt, .routes = good_route}, NULL},
-        {{IG_PLUGIN_ABI_VERSION, "weird", (ig_plugin_kind_t)77, .vtable = &good_lb_vt}, "has an invalid kind 77"},
-        {{IG_PLUGIN_ABI_VERSION, NULL, IG_PLUGIN_LB, .vtable = &good_lb_vt}, "calls itself \"(null)\""},
-        {{IG_PLUGIN_ABI_VERSION, "dup", IG_PLUGIN_LB, .options = dup_opts, .vtable = &good_lb_vt}, "option \"a\" is declared twice"},
-        {{IG_PLUGIN_ABI_VERSION, "baddef", IG_PLUGIN_LB, .options = bad_default, .vtable = &good_lb_vt},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "okbill", IG_PLUGIN_BILLING, .vtable = &good_bill_vt, .routes = good_route}, NULL},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "weird", (ig_plugin_kind_t)77, .vtable = &good_lb_vt}, "has an invalid kind 77"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), NULL, IG_PLUGIN_LB, .vtable = &good_lb_vt}, "calls itself \"(null)\""},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "dup", IG_PLUGIN_LB, .options = dup_opts, .options_size = sizeof(int64_t), .vtable = &good_lb_vt}, "option \"a\" is declared twice"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "baddef", IG_PLUGIN_LB, .options = bad_default, .options_size = sizeof(int64_t), .vtable = &good_lb_vt},
          "invalid default for option \"n\": default of the plugin's option \"n\":1: expected an integer, got \"lots\""},
-        {{IG_PLUGIN_ABI_VERSION, "oob", IG_PLUGIN_LB, .options = out_of_bounds_default, .vtable = &good_lb_vt},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "oob", IG_PLUGIN_LB, .options = out_of_bounds_default, .options_size = sizeof(int64_t), .vtable = &good_lb_vt},
          "50 is out of range (1..10)"},
-        {{IG_PLUGIN_ABI_VERSION, "badtype", IG_PLUGIN_LB, .options = bad_type, .vtable = &good_lb_vt}, "has unknown type 42"},
-        {{IG_PLUGIN_ABI_VERSION, "minmax", IG_PLUGIN_LB, .options = min_gt_max, .vtable = &good_lb_vt}, "min 10 > max 1"},
-        {{IG_PLUGIN_ABI_VERSION, "nokey", IG_PLUGIN_LB, .model_options = good_opts, .vtable = &good_lb_vt},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "badtype", IG_PLUGIN_LB, .options = bad_type, .options_size = sizeof(int64_t), .vtable = &good_lb_vt}, "has unknown type 42"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "minmax", IG_PLUGIN_LB, .options = min_gt_max, .options_size = sizeof(int64_t), .vtable = &good_lb_vt}, "min 10 > max 1"},
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "nokey", IG_PLUGIN_LB, .model_options = good_opts, .model_options_size = sizeof(good_opts_t), .vtable = &good_lb_vt},
          "declares model_options without a usable model_options_key"},
-        {{IG_PLUGIN_ABI_VERSION, "engopts", IG_PLUGIN_ENGINE, .model_options = good_opts, .model_options_key = "x",
+        {{IG_PLUGIN_ABI_VERSION, sizeof(ig_plugin_t), "engopts", IG_PLUGIN_ENGINE, .model_options = good_opts, .model_options_size = sizeof(good_opts_t), .model_options_key = "x",
           .vtable = &good_engine_vt},
          "which only load-balancing plugins can have"},
     };
@@ -203,24 +229,34 @@ static void builtins(void)
 
 /* ---- option parsing from YAML ---- */
 
+typedef struct {
+    const char *name;
+    int64_t count, big;
+    int on;
+    int64_t wait, any, size;
+    ig_str_list_t list;
+} opts_t;
+
+#define O(field) offsetof(opts_t, field)
 static const ig_option_decl_t decls[] = {
-    {"name", IG_OPT_STRING, NULL, "required"},
-    {"count", IG_OPT_INT, "5", NULL, 1, 10},
-    {"big", IG_OPT_INT, "-3"}, /* unbounded */
-    {"on", IG_OPT_BOOL, "false"},
-    {"wait", IG_OPT_DURATION, "1s", NULL, 10, 5000},
-    {"any", IG_OPT_DURATION, "1h"},
-    {"list", IG_OPT_STRING_LIST, "[x]"},
+    {"name", IG_OPT_STRING, NULL, "required", 0, 0, O(name)},
+    {"count", IG_OPT_INT, "5", NULL, 1, 10, O(count)},
+    {"big", IG_OPT_INT, "-3", NULL, 0, 0, O(big)}, /* unbounded */
+    {"on", IG_OPT_BOOL, "false", NULL, 0, 0, O(on)},
+    {"wait", IG_OPT_DURATION, "1s", NULL, 10, 5000, O(wait)},
+    {"any", IG_OPT_DURATION, "1h", NULL, 0, 0, O(any)},
+    {"list", IG_OPT_STRING_LIST, "[x]", NULL, 0, 0, O(list)},
+    {"size", IG_OPT_SIZE, "1KiB", NULL, 0, 1 << 20, O(size)},
     {NULL}};
 
-static ig_option_value_t *parse(const char *text, ig_arena_t *a, char **joined)
+static opts_t *parse(const char *text, ig_arena_t *a, char **joined)
 {
     ig_errors_t errs = {0};
     ig_yaml_t y;
     ig_yaml_open_buffer(&y, "opts.yaml", text, strlen(text), &errs);
-    ig_option_value_t *v = NULL;
+    opts_t *v = NULL;
     if (ig_yaml_next_document(&y) == 1)
-        v = ig_options_parse(&y, a, ig_yaml_root(&y), 7, "plugins.options.p", "plugin \"p\"", decls);
+        v = ig_options_parse(&y, a, ig_yaml_root(&y), 7, "plugins.options.p", "plugin \"p\"", decls, sizeof(opts_t));
     *joined = ig_errors_join(&errs);
     ig_yaml_close(&y);
     ig_errors_clear(&errs);
@@ -231,16 +267,21 @@ static void options(void)
 {
     ig_arena_t *a = ig_arena_create();
     char *err;
-    ig_option_value_t *v = parse("name: n1\nbig: -9000000000\non: true\nwait: 250ms\nlist: [a, 'b c']\n", a, &err);
+    opts_t *v = parse("name: n1\nbig: -9000000000\non: true\nwait: 250ms\nlist: [a, 'b c']\nsize: 64KB\n", a, &err);
     if (CHECKF(v != NULL, "valid options refused: %s", err)) {
-        CHECK(strcmp(v[0].str, "n1") == 0);
-        CHECK(v[1].num == 5);
-        CHECK(v[2].num == -9000000000LL);
-        CHECK(v[3].num == 1);
-        CHECK(v[4].num == 250);
-        CHECK(v[5].num == 3600000);
-        CHECK(v[6].list_len == 2 && strcmp(v[6].list[1], "b c") == 0 && v[6].list[2] == NULL);
+        CHECK(strcmp(v->name, "n1") == 0);
+        CHECK(v->count == 5);
+        CHECK(v->big == -9000000000LL);
+        CHECK(v->on == 1);
+        CHECK(v->wait == 250);
+        CHECK(v->any == 3600000);
+        CHECK(v->list.len == 2 && strcmp(v->list.items[1], "b c") == 0 && v->list.items[2] == NULL);
+        CHECKF(v->size == 64000 || v->size == 65536, "size 64KB: %lld", (long long)v->size);
     }
+    free(err);
+    v = parse("name: n1\n", a, &err);
+    if (CHECKF(v != NULL, "defaults refused: %s", err))
+        CHECK(v->size == 1024 && v->list.len == 1 && strcmp(v->list.items[0], "x") == 0);
     free(err);
 
     static const struct {
@@ -248,7 +289,7 @@ static void options(void)
     } bad[] = {
         {"count: 3\n", "opts.yaml:1: plugins.options.p: missing required option \"name\" (string: required)"},
         {"name: x\nextra: 1\n", "opts.yaml:2: plugins.options.p.extra: unknown option \"extra\" for plugin \"p\" (known: "
-                                "name, count, big, on, wait, any, list)"},
+                                "name, count, big, on, wait, any, list, size)"},
         {"name: x\ncount: 11\n", "opts.yaml:2: plugins.options.p.count: 11 is out of range (1..10)"},
         {"name: x\ncount: 0\n", "plugins.options.p.count: 0 is out of range (1..10)"},
         {"name: x\ncount: 2.5\n", "plugins.options.p.count: expected an integer, got \"2.5\""},
@@ -259,6 +300,7 @@ static void options(void)
         {"name: [x]\n", "plugins.options.p.name: expected a string, got a list"},
         {"name: ~\n", "plugins.options.p.name: expected a string, got nothing (null)"},
         {"[1, 2]\n", "opts.yaml:1: plugins.options.p: expected a map, got a list"},
+        {"name: x\nsize: 2MiB\n", "plugins.options.p.size: "},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         v = parse(bad[i].text, a, &err);
@@ -272,29 +314,36 @@ static void options(void)
     ig_yaml_t y;
     ig_yaml_open_buffer(&y, "cfg.yaml", "x: 1\n", 5, &errs);
     ig_yaml_next_document(&y);
-    CHECK(ig_options_parse(&y, a, NULL, 7, "plugins.options.p", "plugin \"p\"", decls) == NULL);
+    CHECK(ig_options_parse(&y, a, NULL, 7, "plugins.options.p", "plugin \"p\"", decls, sizeof(opts_t)) == NULL);
     CHECK(errs.count == 1 && strstr(errs.items[0], "cfg.yaml:7: plugins.options.p: missing required option \"name\""));
     ig_errors_clear(&errs);
     /* a plugin without options: an empty map is fine, keys are not */
     static const ig_option_decl_t none[] = {{NULL}};
-    CHECK(ig_options_parse(&y, a, NULL, 7, "plugins.options.q", "plugin \"q\"", none) != NULL);
-    CHECK(ig_options_parse(&y, a, NULL, 7, "plugins.options.q", "plugin \"q\"", NULL) != NULL);
-    CHECK(ig_options_parse(&y, a, ig_yaml_root(&y), 7, "plugins.options.q", "plugin \"q\"", NULL) == NULL);
+    CHECK(ig_options_parse(&y, a, NULL, 7, "plugins.options.q", "plugin \"q\"", none, 0) != NULL);
+    CHECK(ig_options_parse(&y, a, NULL, 7, "plugins.options.q", "plugin \"q\"", NULL, 0) != NULL);
+    CHECK(ig_options_parse(&y, a, ig_yaml_root(&y), 7, "plugins.options.q", "plugin \"q\"", NULL, 0) == NULL);
     CHECK(errs.count == 1 && strstr(errs.items[0], "unknown option \"x\": plugin \"q\" takes no options"));
     ig_yaml_close(&y);
     ig_errors_clear(&errs);
 
     char msg[256];
-    CHECK(ig_options_check_decls(decls, msg, sizeof(msg)) == 0);
-    CHECK(ig_options_check_decls(NULL, msg, sizeof(msg)) == 0);
-    CHECK(ig_options_count(decls) == 7 && ig_options_count(NULL) == 0);
+    CHECK(ig_options_check_decls(decls, sizeof(opts_t), msg, sizeof(msg)) == 0);
+    CHECK(ig_options_check_decls(NULL, 0, msg, sizeof(msg)) == 0);
+    CHECK(ig_options_check_decls(decls, offsetof(opts_t, list), msg, sizeof(msg)) == -1 &&
+          strstr(msg, "option \"list\" is stored at offset"));
+    CHECK(ig_options_count(decls) == 8 && ig_options_count(NULL) == 0);
     ig_arena_destroy(a);
 }
 
 /* IG_OPT_JSON: any YAML value reaches the plugin as JSON text; defaults go through the same walk */
 static void json_options(void)
 {
-    static const ig_option_decl_t jdecls[] = {{"keys", IG_OPT_JSON, "[]"}, {"meta", IG_OPT_JSON, "{x: 1}"}, {NULL}};
+    typedef struct {
+        const char *keys, *meta;
+    } jopts_t;
+    static const ig_option_decl_t jdecls[] = {{"keys", IG_OPT_JSON, "[]", NULL, 0, 0, offsetof(jopts_t, keys)},
+                                              {"meta", IG_OPT_JSON, "{x: 1}", NULL, 0, 0, offsetof(jopts_t, meta)},
+                                              {NULL}};
     ig_arena_t *a = ig_arena_create();
     static const struct {
         const char *text, *keys, *meta; /* keys NULL: an error containing meta */
@@ -317,14 +366,15 @@ static void json_options(void)
         }
         const char *text = cases[i].text ? cases[i].text : deep;
         ig_yaml_open_buffer(&y, "j.yaml", text, strlen(text), &errs);
-        ig_option_value_t *v = NULL;
+        jopts_t *v = NULL;
         if (ig_yaml_next_document(&y) == 1)
-            v = ig_options_parse(&y, a, ig_yaml_root(&y), 3, "plugins.options.j", "plugin \"j\"", jdecls);
+            v = ig_options_parse(&y, a, ig_yaml_root(&y), 3, "plugins.options.j", "plugin \"j\"", jdecls,
+                                 sizeof(jopts_t));
         char *joined = ig_errors_join(&errs);
         if (cases[i].keys) {
             if (CHECKF(v != NULL, "case %zu refused: %s", i, joined))
-                CHECKF(strcmp(v[0].str, cases[i].keys) == 0 && strcmp(v[1].str, cases[i].meta) == 0,
-                       "case %zu: got %s / %s", i, v[0].str, v[1].str);
+                CHECKF(strcmp(v->keys, cases[i].keys) == 0 && strcmp(v->meta, cases[i].meta) == 0,
+                       "case %zu: got %s / %s", i, v->keys, v->meta);
         } else {
             CHECKF(v == NULL && joined && strstr(joined, cases[i].meta), "case %zu: want %s, got %s", i, cases[i].meta,
                    joined ? joined : "");
@@ -334,7 +384,7 @@ static void json_options(void)
         ig_errors_clear(&errs);
     }
     char msg[256];
-    CHECK(ig_options_check_decls(jdecls, msg, sizeof(msg)) == 0);
+    CHECK(ig_options_check_decls(jdecls, sizeof(jopts_t), msg, sizeof(msg)) == 0);
     ig_arena_destroy(a);
 }
 

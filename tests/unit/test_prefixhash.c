@@ -20,10 +20,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include "infergate/plugin.h"
 #include "ig_test.h"
+#include "test_host.h"
 
 /* The plugin's source is also compiled in (its descriptor renamed), only so that the reference
  * ring below can use the plugin's own hash functions; every pick goes through the dlopen'ed .so. */
@@ -40,27 +42,12 @@ struct ig_endpoint_s {
 static const char *fake_url(const ig_endpoint_t *ep) { return ep->url; }
 static uint32_t fake_in_flight(const ig_endpoint_t *ep) { return ep->in_flight; }
 static int fake_healthy(const ig_endpoint_t *ep) { return 1; }
-static uint64_t fake_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-static void fake_log(ig_log_level_t level, const char *plugin, const char *fmt, ...) {}
-static int fake_error(ig_error_t *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static const ig_host_t host = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
-    .log = fake_log,
-    .error = fake_error,
-    .now_ms = fake_now_ms,
+    .size = sizeof(ig_host_t),
+    .log = test_host_log,
+    .error = test_host_error,
+    .now_ms = test_host_now_ms,
     .endpoint_url = fake_url,
     .endpoint_in_flight = fake_in_flight,
     .endpoint_healthy = fake_healthy,
@@ -98,17 +85,31 @@ static void plugin_unload(plugin_t *p)
 /* A model with the given prefixHash options (0 = the declared default). */
 typedef struct {
     ig_model_t model;
-    ig_option_value_t opts[3];
+    _Alignas(max_align_t) unsigned char opts[256]; /* the plugin's model_options struct */
 } model_t;
+
+/* Writes v where the plugin declares option name (as the core's config map would). */
+static void set_option(plugin_t *p, model_t *m, const char *name, int64_t v)
+{
+    for (const ig_option_decl_t *o = p->d->model_options; o && o->name; o++)
+        if (strcmp(o->name, name) == 0 && CHECK(o->offset + sizeof(v) <= sizeof(m->opts)))
+            memcpy(m->opts + o->offset, &v, sizeof(v));
+}
+
+static void set_options(plugin_t *p, model_t *m, int64_t factor, int64_t replication, int64_t chars)
+{
+    CHECK(p->d->model_options_size <= sizeof(m->opts));
+    set_option(p, m, "meanLoadFactor", factor);
+    set_option(p, m, "replication", replication);
+    set_option(p, m, "prefixCharLength", chars);
+    m->model.lb_options = m->opts;
+}
 
 static int model_init(plugin_t *p, model_t *m, int64_t factor, int64_t replication, int64_t chars)
 {
     memset(m, 0, sizeof(*m));
     m->model.name = "m";
-    m->opts[0].num = factor ? factor : 125;
-    m->opts[1].num = replication ? replication : 256;
-    m->opts[2].num = chars ? chars : 100;
-    m->model.lb_options = m->opts;
+    set_options(p, m, factor ? factor : 125, replication ? replication : 256, chars ? chars : 100);
     ig_error_t err = {{0}};
     return CHECKF(p->vt->model_init(&host, p->state, &m->model, &err) == 0, "model_init: %s", err.msg) ? 0 : -1;
 }
@@ -783,8 +784,7 @@ int main(int argc, char **argv)
         /* model_init refuses values below the bounds even if the core let them through */
         model_t bad;
         memset(&bad, 0, sizeof(bad));
-        bad.opts[0].num = 99, bad.opts[1].num = 256, bad.opts[2].num = 100;
-        bad.model.lb_options = bad.opts;
+        set_options(&p, &bad, 99, 256, 100);
         ig_error_t err = {{0}};
         CHECK(p.vt->model_init(&host, p.state, &bad.model, &err) == -1 && err.msg[0] != '\0');
     }

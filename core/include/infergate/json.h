@@ -6,8 +6,9 @@
  * plus one walk over the top-level members) and keeps spans, so rewriting a
  * body is splicing spans, not re-serialising a tree.
  *
- * Plugins reach these functions through ig_host_t.json (see plugin.h); the
- * core links them directly.
+ * This header holds the types and the function table: plugins reach the scanner through
+ * ig_host_t.json (see plugin.h); the core and in-tree code linked with util/ call it directly
+ * (util/json.h).
  */
 #ifndef INFERGATE_JSON_H
 #define INFERGATE_JSON_H
@@ -54,75 +55,30 @@ typedef struct {
 } ig_json_iter_t;
 
 /*
- * Strict RFC 8259 validation of one JSON text (leading/trailing whitespace
- * allowed, nothing else after the value). Checks string escapes, UTF-8 and
- * depth. Returns 0 on success, -1 and fills err (may be NULL) otherwise.
+ * The scanner's functions, as the table the core hands plugins (ig_host_t.json). Like every host
+ * table it starts with its size and only grows at its end (IG_HAS in plugin.h).
+ *
+ *  validate        strict RFC 8259 validation of one JSON text (whitespace around it allowed, nothing
+ *                  else after the value): string escapes, UTF-8, depth. 0, or -1 filling err (may be NULL)
+ *  validate_value  validate, then *out = the whole text's value (type and span without whitespace)
+ *  parse_value     the single value starting at s (leading whitespace skipped), type and exact span.
+ *                  The input must be valid already; never reads past s + n even when it is not. 0/-1
+ *  iter_init       starts iterating a container (object or array). 0, or -1 when not a container
+ *  iter_next       next member/element; for objects *key is the key's span with quotes (arrays: key
+ *                  may be NULL). 1 produced, 0 at the end, -1 malformed
+ *  object_get      member by unescaped key. 1 found, 0 absent, -1 not an object / malformed
+ *  path            dotted path of member names and indexes ("choices.0.delta.content"); like object_get
+ *  int64           a number that is an integer in int64 range (no fraction/exponent). 0/-1
+ *  dbl             any number as a double. 0/-1
+ *  boolean         true/false. 0/-1
+ *  string_unescape a string value (span with quotes) unescaped into buf (cap bytes; NUL-terminated only
+ *                  when room is left), length in *outlen. 0, or -1 (not a string, malformed, too small)
+ *  string_eq       the unescaped string equals s[0..n). 1/0
+ *  escape          s as a JSON string literal with quotes into buf; returns the bytes needed and writes
+ *                  only when they fit in cap. Invalid UTF-8 becomes \ufffd, so the output is valid JSON
  */
-int ig_json_validate(const char *s, size_t n, ig_json_error_t *err);
-
-/*
- * ig_json_validate, then *out = the whole text's value (type and span without
- * the surrounding whitespace), found without a second scan. 0 or -1 with err.
- */
-int ig_json_validate_value(const char *s, size_t n, ig_json_error_t *err, ig_json_value_t *out);
-
-/*
- * Reads the single value that starts at s (leading whitespace skipped) and
- * fills *out with its type and exact span. The input must already be valid
- * (ig_json_validate) — these helpers do not re-validate, but they never read
- * past s + n even on invalid input. Returns 0 or -1.
- */
-int ig_json_parse_value(const char *s, size_t n, ig_json_value_t *out);
-
-/* Starts iterating a container value (object or array). Returns 0 or -1 (not a container). */
-int ig_json_iter_init(ig_json_iter_t *it, const ig_json_value_t *container);
-
-/*
- * Next member/element. For objects *key is the key's span including quotes;
- * for arrays key may be NULL. Returns 1 when a member was produced, 0 at the end,
- * -1 on malformed input.
- */
-int ig_json_iter_next(ig_json_iter_t *it, ig_json_value_t *key, ig_json_value_t *val);
-
-/*
- * Looks up a member of an object by its unescaped key (keys with escapes are
- * compared after unescaping). Returns 1 found, 0 absent, -1 not an object / malformed.
- */
-int ig_json_object_get(const ig_json_value_t *obj, const char *key, size_t keylen, ig_json_value_t *out);
-
-/*
- * Follows a dotted path of member names and array indexes, e.g.
- * "usage.prompt_tokens" or "choices.0.delta.content". Returns 1, 0 or -1 like object_get.
- */
-int ig_json_path(const ig_json_value_t *root, const char *path, ig_json_value_t *out);
-
-/* A JSON number that is an integer in int64 range (no fraction/exponent). Returns 0 or -1. */
-int ig_json_int64(const ig_json_value_t *v, int64_t *out);
-
-/* Any JSON number as a double. Returns 0 or -1. */
-int ig_json_double(const ig_json_value_t *v, double *out);
-
-/* true/false. Returns 0 or -1 (not a boolean). */
-int ig_json_bool(const ig_json_value_t *v, int *out);
-
-/*
- * Unescapes a string value (span with quotes) into buf (cap bytes, not
- * NUL-terminated unless room is left). Writes the decoded length to *outlen.
- * Returns 0, or -1 if not a string, malformed, or buf too small.
- */
-int ig_json_string_unescape(const ig_json_value_t *v, char *buf, size_t cap, size_t *outlen);
-
-/* Unescaped string equals the given bytes. Returns 1/0. */
-int ig_json_string_eq(const ig_json_value_t *v, const char *s, size_t n);
-
-/*
- * Writes s as a JSON string literal (with quotes, escaping as needed) into buf.
- * Returns the number of bytes needed; writes only when the result fits in cap.
- */
-size_t ig_json_escape(const char *s, size_t n, char *buf, size_t cap);
-
-/* The same functions as a table, for plugins (see ig_host_t). */
 typedef struct ig_json_api_s {
+    size_t size; /* sizeof(ig_json_api_t) */
     int (*validate)(const char *s, size_t n, ig_json_error_t *err);
     int (*validate_value)(const char *s, size_t n, ig_json_error_t *err, ig_json_value_t *out);
     int (*parse_value)(const char *s, size_t n, ig_json_value_t *out);

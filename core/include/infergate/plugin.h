@@ -8,8 +8,19 @@
  * table of everything a plugin may call in the core (Redis-module style): a
  * plugin never links against core symbols.
  *
- * Compatibility: any change to a struct in this file bumps IG_PLUGIN_ABI_VERSION;
- * the core refuses a plugin built for another version, naming both.
+ * Compatibility (from version 3 on):
+ *  - Every table of functions, the host's (ig_host_t, ig_json_api_t) and the plugin's (the
+ *    descriptor and each kind's vtable), starts with its size and only ever grows at its end. A
+ *    plugin built against an older header of the same ABI version hands the core a smaller table:
+ *    the core reads only what fits (IG_HAS) and treats the rest as NULL. A plugin calls a host
+ *    function added after the version it was built against only after IG_HAS(host, fn).
+ *  - Structs the core fills and hands to plugins (requests, records, init contexts) also only grow
+ *    at their end.
+ *  - Arrays of structs a plugin defines (ig_option_decl_t, ig_route_decl_t) and everything else
+ *    here are frozen: changing them bumps IG_PLUGIN_ABI_VERSION, and the core refuses a plugin built
+ *    for another version, naming both.
+ * This header holds types and tables only: a plugin calls the core through ig_host_t, never by
+ * symbol.
  */
 #ifndef INFERGATE_PLUGIN_H
 #define INFERGATE_PLUGIN_H
@@ -22,7 +33,7 @@
 extern "C" {
 #endif
 
-#define IG_PLUGIN_ABI_VERSION 2
+#define IG_PLUGIN_ABI_VERSION 3
 #define IG_PLUGIN_SYMBOL "infergate_plugin"
 
 /* Put in front of the descriptor definition: IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {...}; */
@@ -34,6 +45,24 @@ typedef struct {
 } ig_str_t;
 
 #define IG_STR(lit) ((ig_str_t){(lit), sizeof(lit) - 1})
+
+/* True when a table that starts with its size (host, vtables) holds member: the table was built
+ * against a header that had it. Use before calling a host function newer than your plugin's need. */
+#define IG_HAS(table, member) \
+    ((table)->size >= offsetof(__typeof__(*(table)), member) + sizeof((table)->member))
+
+/* A NUL-terminated string list (IG_OPT_STRING_LIST values). */
+typedef struct {
+    const char *const *items;
+    size_t len;
+} ig_str_list_t;
+
+/*
+ * What an entry point that may finish later (auth's authenticate, a rate limiter's admit) returns
+ * when it will: it calls the host's matching *_done function exactly once, from the request's worker
+ * thread, unless the core cancels the request first (see the vtables).
+ */
+#define IG_PENDING 1
 
 /*
  * Errors are values: a plugin fills msg (host->error does) and returns -1.
@@ -57,15 +86,21 @@ typedef enum {
 
 /* ---- options declared by plugins, validated by the core -------------------------------- */
 
+/*
+ * Options are declared, and each declaration says where its value goes (Fluent Bit's config map):
+ * the plugin names a struct of its own (options_size), and the core fills one per configuration
+ * generation at the declared offsets, with the C type of the option's type:
+ */
 typedef enum {
-    IG_OPT_STRING = 1,
-    IG_OPT_INT,      /* integer within [min, max] */
-    IG_OPT_BOOL,
-    IG_OPT_DURATION, /* "250ms", "5s", "2m" or a bare number of milliseconds; value in ms */
-    IG_OPT_STRING_LIST,
-    IG_OPT_JSON      /* any YAML value (map, list, scalar), handed over as JSON text in .str; the
-                        plugin validates its shape. Plain scalars true/false/null and numbers become
-                        JSON literals, every other scalar a JSON string */
+    IG_OPT_STRING = 1,  /* const char * (NUL-terminated) */
+    IG_OPT_INT,         /* int64_t, within [min, max] */
+    IG_OPT_BOOL,        /* int, 0 or 1 */
+    IG_OPT_DURATION,    /* int64_t milliseconds: "250ms", "5s", "2m", "1h" or a bare number of ms */
+    IG_OPT_STRING_LIST, /* ig_str_list_t */
+    IG_OPT_JSON,        /* const char *: any YAML value (map, list, scalar) as JSON text; the plugin
+                           validates its shape. Plain scalars true/false/null and numbers become JSON
+                           literals, every other scalar a JSON string */
+    IG_OPT_SIZE         /* int64_t bytes: "512KB", "16MiB", "1GB" or a bare number of bytes */
 } ig_option_type_t;
 
 typedef struct {
@@ -73,16 +108,9 @@ typedef struct {
     ig_option_type_t type;
     const char *default_value; /* as it would be written in YAML; NULL = required */
     const char *description;
-    int64_t min, max;          /* IG_OPT_INT / IG_OPT_DURATION bounds; both 0 = unbounded */
+    int64_t min, max;          /* IG_OPT_INT / _DURATION / _SIZE bounds; both 0 = unbounded */
+    size_t offset;             /* offsetof(your options struct, field) */
 } ig_option_decl_t;
-
-/* One parsed value per declaration, in declaration order. */
-typedef struct {
-    const char *str;           /* IG_OPT_STRING (NUL-terminated); IG_OPT_JSON: the value as JSON text */
-    int64_t num;               /* IG_OPT_INT, IG_OPT_BOOL (0/1), IG_OPT_DURATION (ms) */
-    const char *const *list;   /* IG_OPT_STRING_LIST */
-    size_t list_len;
-} ig_option_value_t;
 
 /* ---- what the gateway serves ------------------------------------------------------------- */
 
@@ -152,9 +180,9 @@ typedef struct ig_model_s {
     const char *openrouter_json; /* openrouter: metadata as JSON text (or the manifest annotation), or NULL */
     ig_limits_t limits;       /* limits: for the model as a whole (every field -1 when absent) */
     const char *strategy;     /* loadBalancing.strategy as written */
-    const ig_option_value_t *lb_options; /* the strategy plugin's model_options, parsed */
-    void *engine_state;       /* set by the engine's model_init */
-    void *lb_state;           /* set by the strategy's model_init */
+    const void *lb_options;   /* the strategy plugin's model_options struct (model_options_size), filled */
+    void *engine_model_state; /* the engine plugin's per-model state, set by its model_init */
+    void *lb_model_state;     /* the strategy plugin's per-model state, set by its model_init */
 } ig_model_t;
 
 /*
@@ -181,7 +209,13 @@ typedef struct {
 
 typedef enum { IG_LOG_ERROR = 0, IG_LOG_WARN, IG_LOG_INFO, IG_LOG_DEBUG } ig_log_level_t;
 
+typedef struct ig_auth_request_s ig_auth_request_t;
+typedef struct ig_rl_request_s ig_rl_request_t;
+typedef struct ig_principal_s ig_principal_t;
+struct uv_loop_s; /* libuv's loop: a plugin that waits on the network includes <uv.h> and links libuv */
+
 typedef struct ig_host_s {
+    size_t size;              /* sizeof(ig_host_t) as the core was built: see IG_HAS */
     uint32_t abi_version;
     void (*log)(ig_log_level_t level, const char *plugin, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -199,6 +233,28 @@ typedef struct ig_host_s {
      * read by the health checker every healthCheck.interval); 0 when unknown. Counts every client
      * of the engine, not only this gateway, and lags by up to one interval. */
     uint32_t (*endpoint_engine_load)(const ig_endpoint_t *ep);
+    /*
+     * The calling worker thread's event loop and index (0 .. workers-1), or NULL and -1 on any other
+     * thread. A plugin that answers later (IG_PENDING) does its I/O and timers on this loop; handles
+     * it opens there belong to that thread. The loop outlives every generation; it stops only at exit,
+     * after the last request ended and before unload().
+     */
+    struct uv_loop_s *(*worker_loop)(void);
+    int (*worker_index)(void);
+    /*
+     * Finish an authenticate() or admit() that returned IG_PENDING: rc 0 (authenticated, with *out
+     * filled / admitted) or -1 with err (NULL: the call's default error). Exactly once per pending
+     * call, on the request's worker thread (its worker_loop), never from inside the call that returned
+     * IG_PENDING, and never after the core called the vtable's cancel for that request.
+     */
+    void (*auth_done)(const ig_auth_request_t *req, int rc, const ig_error_t *err);
+    void (*admit_done)(ig_rl_request_t *req, int rc, const ig_error_t *err);
+    /*
+     * Runs fn(arg) on the calling worker thread once its loop is about to end (at exit, after its last
+     * request, before unload()): close there what was opened on worker_loop(), the loop then runs until
+     * those handles are closed. Worker threads only. 0, or -1 (not a worker thread, out of memory).
+     */
+    int (*on_worker_exit)(void (*fn)(void *arg), void *arg);
 } ig_host_t;
 
 /* ---- engine plugins ---------------------------------------------------------------------- */
@@ -305,6 +361,7 @@ typedef struct ig_sink_s {
 } ig_sink_t;
 
 typedef struct {
+    size_t size;         /* sizeof(ig_engine_vtable_t) */
     unsigned features;   /* IG_FEATURE_* this engine can serve */
     const char *health_path;   /* GET answered 2xx while the engine can serve ("/health"); NULL: no active probe */
     /*
@@ -315,7 +372,7 @@ typedef struct {
      */
     const char *load_path;
     int (*parse_load)(void *plugin_state, const char *body, size_t len, ig_engine_load_t *out);
-    /* Checks model fields (url scheme, features) and sets model->engine_state. 0 or -1 with err. */
+    /* Checks model fields (url scheme, features) and sets model->engine_model_state. 0 or -1 with err. */
     int (*model_init)(const ig_host_t *host, void *plugin_state, ig_model_t *model, ig_error_t *err);
     void (*model_free)(void *plugin_state, ig_model_t *model);
     /* Fills upstream_path and upstream_body. 0, or -1 with err (the client gets a 400 naming it). */
@@ -366,15 +423,24 @@ typedef struct {
 
 /* ---- load-balancing plugins -------------------------------------------------------------- */
 
+/* The longest prompt prefix handed to a strategy, in bytes. */
+#define IG_LB_PREFIX_MAX 4096
+
 typedef struct {
     ig_api_t api;
     ig_str_t adapter;
-    ig_str_t prefix;       /* prompt prefix (first user message / prompt), may be empty */
+    /*
+     * The prompt prefix (first user message, prompt or input) as text: JSON escapes decoded once by
+     * the core, valid UTF-8, at most IG_LB_PREFIX_MAX bytes, cut at a character boundary; may be
+     * empty. Not NUL-terminated.
+     */
+    ig_str_t prefix;
     ig_str_t routing_key;  /* Routing-Key header, may be empty */
 } ig_lb_request_t;
 
 typedef struct {
-    /* Per-model setup (model->lb_options are parsed already); sets model->lb_state. */
+    size_t size;           /* sizeof(ig_lb_vtable_t) */
+    /* Per-model setup (model->lb_options is filled already); sets model->lb_model_state. */
     int (*model_init)(const ig_host_t *host, void *plugin_state, ig_model_t *model, ig_error_t *err);
     void (*model_free)(void *plugin_state, ig_model_t *model);
     /*
@@ -403,17 +469,20 @@ typedef struct ig_principal_s {
     void *auth_data;              /* the auth plugin's own, request-scoped */
 } ig_principal_t;
 
-typedef struct {
+struct ig_auth_request_s {
     void *pool;                  /* request pool: host->palloc(pool, n) */
     ig_str_t authorization;      /* the Authorization header's value, or empty */
     ig_str_t api_key;            /* the X-API-Key header's value, or empty */
-} ig_auth_request_t;
+    void *plugin_data;           /* the plugin's own, for a pending call (set it before IG_PENDING) */
+};
 
 typedef struct {
+    size_t size;                 /* sizeof(ig_auth_vtable_t) */
     /*
-     * Establishes who calls. 0 with *out filled (limits IG_LIMITS_NONE where none), or -1 with err
-     * (default 401 invalid_request_error/invalid_api_key). Runs on worker threads, before the body is
-     * read: it must not block.
+     * Establishes who calls. 0 with *out filled (limits IG_LIMITS_NONE where none), -1 with err
+     * (default 401 invalid_request_error/invalid_api_key), or IG_PENDING: the answer comes later
+     * through host->auth_done(req, ...), *out filled before it (req and out stay valid until then).
+     * Runs on worker threads, before the body is read: it must not block.
      */
     int (*authenticate)(void *plugin_state, const ig_auth_request_t *req, ig_principal_t *out, ig_error_t *err);
     /*
@@ -422,12 +491,17 @@ typedef struct {
      * or 0: the client gets OpenAI's 404 model_not_found, as if the model did not exist.
      */
     int (*authorize_model)(void *plugin_state, ig_principal_t *principal, const ig_model_t *model);
+    /*
+     * The client left while authenticate() was pending: after this returns the plugin never touches
+     * req or out again and does not call auth_done. Required when authenticate may return IG_PENDING.
+     */
+    void (*cancel)(void *plugin_state, const ig_auth_request_t *req);
 } ig_auth_vtable_t;
 
 /* ---- rate limiting ------------------------------------------------------------------------- */
 
 /* One request as a rate limiter sees it, from admit() to complete(). */
-typedef struct {
+struct ig_rl_request_s {
     void *pool;
     const ig_principal_t *principal;   /* NULL when no auth plugin is loaded */
     const ig_model_t *model;
@@ -438,18 +512,28 @@ typedef struct {
     size_t nheaders;
     uint32_t retry_after_s;            /* with a refusal: the Retry-After value */
     void *ticket;                      /* the limiter's per-request state, given back to complete() */
-} ig_rl_request_t;
+};
 
 typedef struct {
+    size_t size;                       /* sizeof(ig_ratelimit_vtable_t) */
     /*
      * Admits (0) or refuses (-1 with err; the client gets 429 rate_limit_exceeded with
-     * Retry-After and r->headers) a request whose model is known and allowed. Worker
-     * threads; state shared between them must be atomic or locked briefly.
+     * Retry-After and r->headers) a request whose model is known and allowed, or answers
+     * IG_PENDING and later host->admit_done(r, 0 or -1, err) (headers, retry_after_s and ticket
+     * filled before it; r stays valid until then). Worker threads; state shared between them must
+     * be atomic or locked briefly; it must not block.
      */
     int (*admit)(void *plugin_state, ig_rl_request_t *r, ig_error_t *err);
     /* Called exactly once for every admitted request when it ends, with the engine's usage
      * (fields -1 where unknown): token limits are charged here, concurrency is released. */
     void (*complete)(void *plugin_state, ig_rl_request_t *r, const ig_usage_t *usage);
+    /*
+     * The client left while admit() was pending: after this returns the plugin never touches r again,
+     * does not call admit_done, and complete() is not called for r; whatever the pending admission
+     * takes (a concurrency slot, a counted request) the plugin gives back itself once it knows.
+     * Required when admit may return IG_PENDING.
+     */
+    void (*cancel)(void *plugin_state, ig_rl_request_t *r);
 } ig_ratelimit_vtable_t;
 
 /* ---- billing ------------------------------------------------------------------------------- */
@@ -473,6 +557,7 @@ typedef struct {
 } ig_usage_record_t;
 
 typedef struct {
+    size_t size;                       /* sizeof(ig_billing_vtable_t) */
     /* Exactly one call per request that reached an engine. Worker threads; must not block (queue it). */
     void (*record)(void *plugin_state, const ig_usage_record_t *rec);
 } ig_billing_vtable_t;
@@ -516,14 +601,15 @@ typedef struct {
 /* What init() receives for one configuration generation. */
 typedef struct {
     void *process_state;               /* what load() made, or NULL: outlives generations */
-    const ig_option_value_t *options;  /* plugins.options.<name>, one per declaration */
+    const void *options;               /* plugins.options.<name>: the plugin's options struct (options_size), filled */
     const char *state_dir;             /* server.stateDir, existing; NULL when not set */
     unsigned workers;                  /* worker threads */
     uint64_t generation;               /* this generation's id (1, 2, ...) */
 } ig_plugin_init_t;
 
 typedef struct ig_plugin_s {
-    uint32_t abi_version;          /* IG_PLUGIN_ABI_VERSION at build time */
+    uint32_t abi_version;          /* IG_PLUGIN_ABI_VERSION at build time; stays the first field */
+    size_t size;                   /* sizeof(ig_plugin_t) at build time */
     const char *name;              /* "vllm"; also what plugins.load lists */
     ig_plugin_kind_t kind;
     const char *version;
@@ -532,7 +618,9 @@ typedef struct ig_plugin_s {
      * case-insensitively (engine: "VLLM", strategy: "LeastLoad"). NULL-terminated or NULL. */
     const char *const *aliases;
     const ig_option_decl_t *options;       /* plugins.options.<name>; NULL-terminated by name == NULL */
+    size_t options_size;                   /* sizeof the struct options are written into (0 without options) */
     const ig_option_decl_t *model_options; /* per-model options; may be NULL */
+    size_t model_options_size;             /* sizeof the struct model options are written into */
     const char *model_options_key;  /* where a model sets them: loadBalancing.<key> for LB ("prefixHash") */
     /*
      * Optional. Called once when the .so is loaded, before any init(), and once when it is

@@ -46,10 +46,11 @@ static void record(void *state, const ig_usage_record_t *rec)
 {
 }
 
-static const ig_billing_vtable_t vtable = {.record = record};
+static const ig_billing_vtable_t vtable = {.size = sizeof(ig_billing_vtable_t), .record = record};
 
 IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
+    .size = sizeof(ig_plugin_t),
     .name = "test_unload",
     .kind = IG_PLUGIN_BILLING,
     .load = load,
