@@ -11,66 +11,35 @@
 #include <string.h>
 
 #include "ig_test.h"
-#include "util/json.h"
-#include "openai_compat.h"
+#include "oac_test_host.h"
 
-static void *blocks[1024];
-static size_t nblocks;
-
-static void *fake_palloc(void *pool, size_t n)
-{
-    (void)pool;
-    return blocks[nblocks++] = calloc(1, n ? n : 1);
-}
-
-static void free_blocks(void)
-{
-    while (nblocks > 0)
-        free(blocks[--nblocks]);
-}
-
-static ig_host_t host = {.palloc = fake_palloc, .json = &ig_json_api};
-
-typedef struct {
-    ig_sink_t sink;
-    char buf[8192];
-    size_t len;
-} buf_sink_t;
-
-static void sink_write(ig_sink_t *s, const char *p, size_t n)
-{
-    buf_sink_t *b = (buf_sink_t *)s;
-    if (b->len + n < sizeof(b->buf)) {
-        memcpy(b->buf + b->len, p, n);
-        b->len += n;
-        b->buf[b->len] = '\0';
-    }
-}
+static test_pool_t pool; /* freed after each answer */
+static oac_test_sink_t sink = OAC_TEST_SINK; /* what the client gets, emptied for each answer */
 
 static const char client_body[] = "{\"model\":\"m\",\"messages\":[],\"stream\":true}";
 
 /* Runs one answer through prepare (vLLM's flags), the data hook (cut at split) and the end hook. */
 static ig_engine_req_t run(int stream, unsigned flags, int status, const char *answer, size_t split, int complete,
-                           buf_sink_t *out)
+                           oac_test_sink_t *out)
 {
     static ig_model_t model = {.name = "m", .served_name = "m"};
-    ig_engine_req_t r = {.host = &host, .pool = NULL, .api = IG_API_CHAT_COMPLETIONS, .model = &model};
+    ig_engine_req_t r = {.host = &oac_test_host, .pool = &pool, .api = IG_API_CHAT_COMPLETIONS, .model = &model};
     r.body = (ig_json_value_t){IG_JSON_OBJECT, client_body, sizeof(client_body) - 1};
     r.model_field = (ig_json_value_t){IG_JSON_STRING, client_body + 9, 3};
     r.stream = stream;
     r.usage = (ig_usage_t){-1, -1, -1, -1};
     ig_error_t err;
     CHECK(oac_prepare_flags(&r, "/v1/chat/completions", oac_upstream_model(&r), flags, &err) == 0);
-    r.upstream_status = status;
-    memset(out, 0, sizeof(*out));
-    out->sink.write = sink_write;
+    ig_buf_reset(&out->out);
     size_t n = strlen(answer);
-    if (split > n)
-        split = n;
-    oac_on_response_data(&r, answer, split, &out->sink);
-    oac_on_response_data(&r, answer + split, n - split, &out->sink);
-    oac_on_response_end(&r, complete, &out->sink);
+    oac_test_answer(&r, status, answer, n, split < n ? split : n, complete, out);
     return r;
+}
+
+/* What the client got. */
+static const char *got(const oac_test_sink_t *out)
+{
+    return out->out.p ? out->out.p : "";
 }
 
 /* ---- error bodies ------------------------------------------------------------------------------- */
@@ -122,18 +91,16 @@ static void test_error_bodies(void)
 {
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         for (int stream = 0; stream <= 1; stream++) {
-            buf_sink_t out;
-            run(stream, OAC_USAGE_PER_CHUNK, bodies[i].status, bodies[i].body, 7, 1, &out);
-            CHECKF(strcmp(out.buf, bodies[i].want) == 0, "%s %d (stream %d):\n got  %s\n want %s", bodies[i].engine,
-                   bodies[i].status, stream, out.buf, bodies[i].want);
-            free_blocks();
+            run(stream, OAC_USAGE_PER_CHUNK, bodies[i].status, bodies[i].body, 7, 1, &sink);
+            CHECKF(strcmp(got(&sink), bodies[i].want) == 0, "%s %d (stream %d):\n got  %s\n want %s", bodies[i].engine,
+                   bodies[i].status, stream, got(&sink), bodies[i].want);
+            test_pool_free(&pool);
         }
     }
     /* a body that is no JSON: the core answers with its own message */
-    buf_sink_t out;
-    run(0, 0, 404, "404 page not found", 3, 1, &out);
-    CHECK(out.len == 0);
-    free_blocks();
+    run(0, 0, 404, "404 page not found", 3, 1, &sink);
+    CHECK(sink.out.len == 0);
+    test_pool_free(&pool);
 }
 
 /* ---- errors inside a stream ---------------------------------------------------------------------- */
@@ -161,20 +128,18 @@ static void test_stream_errors(void)
         snprintf(answer, sizeof(answer), ROLE TOK("tok1 tok2 ") TOK("tok3 ") "data: %s\n\ndata: [DONE]\n\n", cases[i].event);
         snprintf(want, sizeof(want), ROLE TOK("tok1 tok2 ") TOK("tok3 ") "data: %s\n\n", cases[i].client);
         for (size_t split = 0; split <= strlen(answer); split += 13) {
-            buf_sink_t out;
-            ig_engine_req_t r = run(1, 0, 200, answer, split, 1, &out);
+            ig_engine_req_t r = run(1, 0, 200, answer, split, 1, &sink);
             CHECKF(r.stream_error_status == cases[i].status, "case %zu split %zu: status %d", i, split, r.stream_error_status);
-            CHECKF(strcmp(out.buf, want) == 0, "case %zu split %zu: the client gets\n%s", i, split, out.buf);
+            CHECKF(strcmp(got(&sink), want) == 0, "case %zu split %zu: the client gets\n%s", i, split, got(&sink));
             CHECKF(r.usage.completion_tokens == 2, "case %zu: billed the 2 chunks that carried text, got %lld", i,
                    (long long)r.usage.completion_tokens);
-            free_blocks();
+            test_pool_free(&pool);
         }
     }
     /* no error: nothing set, [DONE] passed on */
-    buf_sink_t out;
-    ig_engine_req_t r = run(1, 0, 200, ROLE TOK("tok1 ") "data: [DONE]\n\n", 5, 1, &out);
-    CHECK(r.stream_error_status == 0 && strstr(out.buf, "data: [DONE]\n\n") != NULL);
-    free_blocks();
+    ig_engine_req_t r = run(1, 0, 200, ROLE TOK("tok1 ") "data: [DONE]\n\n", 5, 1, &sink);
+    CHECK(r.stream_error_status == 0 && strstr(got(&sink), "data: [DONE]\n\n") != NULL);
+    test_pool_free(&pool);
 }
 
 /* ---- billing a stream without usage ---------------------------------------------------------------- */
@@ -184,26 +149,25 @@ static void test_stream_errors(void)
 
 static void test_stream_usage(void)
 {
-    buf_sink_t out;
     /* merged deltas (3 tokens a chunk), no usage at all (the engine ignores stream_options), cut: the
      * two chunks that arrived, a lower bound of the 6 tokens */
-    ig_engine_req_t r = run(1, OAC_USAGE_PER_CHUNK, 200, ROLE TOK("tok1 tok2 tok3 ") TOK("tok4 tok5 tok6 "), 40, 0, &out);
+    ig_engine_req_t r = run(1, OAC_USAGE_PER_CHUNK, 200, ROLE TOK("tok1 tok2 tok3 ") TOK("tok4 tok5 tok6 "), 40, 0, &sink);
     CHECK(r.usage.completion_tokens == 2 && r.usage.prompt_tokens == -1);
-    free_blocks();
+    test_pool_free(&pool);
     /* the same stream reaching its usage chunk: exact */
     r = run(1, OAC_USAGE_PER_CHUNK, 200, ROLE TOK("tok1 tok2 tok3 ") TOK("tok4 tok5 tok6 ") USAGE_CHUNK(6) "data: [DONE]\n\n", 40,
-            1, &out);
+            1, &sink);
     CHECK(r.usage.completion_tokens == 6 && r.usage.prompt_tokens == 5);
-    CHECK(strstr(out.buf, "\"choices\":[]") == NULL); /* the client did not ask for usage */
-    free_blocks();
+    CHECK(strstr(got(&sink), "\"choices\":[]") == NULL); /* the client did not ask for usage */
+    test_pool_free(&pool);
     /* usage so far on every chunk (continuous_usage_stats honoured), cut: exact, however merged */
-    r = run(1, OAC_USAGE_PER_CHUNK, 200, TOK_SO_FAR("tok1 tok2 tok3 ", 3) TOK_SO_FAR("tok4 tok5 tok6 ", 6), 40, 0, &out);
+    r = run(1, OAC_USAGE_PER_CHUNK, 200, TOK_SO_FAR("tok1 tok2 tok3 ", 3) TOK_SO_FAR("tok4 tok5 tok6 ", 6), 40, 0, &sink);
     CHECK(r.usage.completion_tokens == 6);
-    free_blocks();
+    test_pool_free(&pool);
     /* Ollama (oac_prepare without the flag), too old for stream_options: one token per chunk, exact */
-    r = run(1, 0, 200, TOK("tok1 ") TOK("tok2 ") TOK("tok3 ") TOK("") "data: [DONE]\n\n", 11, 1, &out);
+    r = run(1, 0, 200, TOK("tok1 ") TOK("tok2 ") TOK("tok3 ") TOK("") "data: [DONE]\n\n", 11, 1, &sink);
     CHECK(r.usage.completion_tokens == 3);
-    free_blocks();
+    test_pool_free(&pool);
 }
 
 int main(void)
@@ -211,5 +175,6 @@ int main(void)
     test_error_bodies();
     test_stream_errors();
     test_stream_usage();
+    ig_buf_free(&sink.out);
     return ig_test_summary();
 }
