@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "util/buf.h"
 
 static double now(void)
 {
@@ -24,30 +25,8 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-} buf_t;
-
-static void put(buf_t *b, const char *s, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p)
-            abort();
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-}
-
-static void puts_(buf_t *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
 /* Appends prose until the body reaches about `target` bytes of content. */
-static void put_prose(buf_t *b, size_t target, int cjk)
+static void put_prose(ig_buf_t *b, size_t target, int cjk)
 {
     static const char *ascii[] = {
         "The quick brown fox jumps over the lazy dog. ",
@@ -62,34 +41,34 @@ static void put_prose(buf_t *b, size_t target, int cjk)
         "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E\xE3\x81\xAE\xE3\x83\x86\xE3\x82\xAD\xE3\x82\xB9\xE3\x83\x88 ",
         "emoji \xF0\x9F\x98\x80 and caf\xC3\xA9 ",
     };
-    size_t start = b->n, i = 0;
-    while (b->n - start < target) {
-        puts_(b, cjk ? wide[i % 4] : ascii[i % 5]);
+    size_t start = b->len, i = 0;
+    while (b->len - start < target) {
+        ig_buf_puts(b, cjk ? wide[i % 4] : ascii[i % 5]);
         i++;
     }
 }
 
-static buf_t chat_body(void)
+static ig_buf_t chat_body(void)
 {
-    buf_t b = { 0 };
-    puts_(&b, "{\"model\":\"meta-llama/Llama-3.1-8B-Instruct\",\"messages\":["
-              "{\"role\":\"system\",\"content\":\"You are a helpful assistant. Answer concisely and cite sources.\"},"
-              "{\"role\":\"user\",\"content\":\"");
+    ig_buf_t b = { 0 };
+    ig_buf_puts(&b, "{\"model\":\"meta-llama/Llama-3.1-8B-Instruct\",\"messages\":["
+                    "{\"role\":\"system\",\"content\":\"You are a helpful assistant. Answer concisely and cite sources.\"},"
+                    "{\"role\":\"user\",\"content\":\"");
     put_prose(&b, 900, 0);
-    puts_(&b, "\"},{\"role\":\"assistant\",\"content\":\"Sure \\u2014 here is a short answer.\"},"
-              "{\"role\":\"user\",\"content\":\"Thanks! Now format it as JSON.\"}],"
-              "\"temperature\":0.7,\"top_p\":0.95,\"max_tokens\":512,\"stream\":true,"
-              "\"stream_options\":{\"include_usage\":true},\"stop\":[\"</s>\",\"\\n\\nUser:\"],"
-              "\"user\":\"user-1234\",\"seed\":42,\"logprobs\":false,\"n\":1}");
+    ig_buf_puts(&b, "\"},{\"role\":\"assistant\",\"content\":\"Sure \\u2014 here is a short answer.\"},"
+                    "{\"role\":\"user\",\"content\":\"Thanks! Now format it as JSON.\"}],"
+                    "\"temperature\":0.7,\"top_p\":0.95,\"max_tokens\":512,\"stream\":true,"
+                    "\"stream_options\":{\"include_usage\":true},\"stop\":[\"</s>\",\"\\n\\nUser:\"],"
+                    "\"user\":\"user-1234\",\"seed\":42,\"logprobs\":false,\"n\":1}");
     return b;
 }
 
-static buf_t prompt_body(size_t size, int cjk)
+static ig_buf_t prompt_body(size_t size, int cjk)
 {
-    buf_t b = { 0 };
-    puts_(&b, "{\"model\":\"qwen2.5-72b\",\"prompt\":\"");
+    ig_buf_t b = { 0 };
+    ig_buf_puts(&b, "{\"model\":\"qwen2.5-72b\",\"prompt\":\"");
     put_prose(&b, size - 120, cjk);
-    puts_(&b, "\",\"max_tokens\":1024,\"temperature\":0,\"echo\":false,\"stream\":false}");
+    ig_buf_puts(&b, "\",\"max_tokens\":1024,\"temperature\":0,\"echo\":false,\"stream\":false}");
     return b;
 }
 
@@ -158,18 +137,18 @@ static void bench(const char *name, bench_fn fn, const char *s, size_t n, double
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 0.3;
-    buf_t chat = chat_body();
-    buf_t prompt = prompt_body(100 * 1000, 0);
-    buf_t cjk = prompt_body(100 * 1000, 1);
+    ig_buf_t chat = chat_body();
+    ig_buf_t prompt = prompt_body(100 * 1000, 0);
+    ig_buf_t cjk = prompt_body(100 * 1000, 1);
 
-    bench("validate chat body", run_validate, chat.p, chat.n, secs);
-    bench("validate 100 KB prompt body", run_validate, prompt.p, prompt.n, secs);
-    bench("validate 100 KB CJK prompt body", run_validate, cjk.p, cjk.n, secs);
-    bench("validate + top-level walk, chat", run_gateway_pass, chat.p, chat.n, secs);
-    bench("validate + top-level walk, 100 KB", run_gateway_pass, prompt.p, prompt.n, secs);
-    bench("escape 100 KB prompt body", run_escape, prompt.p, prompt.n, secs);
-    free(chat.p);
-    free(prompt.p);
-    free(cjk.p);
+    bench("validate chat body", run_validate, chat.p, chat.len, secs);
+    bench("validate 100 KB prompt body", run_validate, prompt.p, prompt.len, secs);
+    bench("validate 100 KB CJK prompt body", run_validate, cjk.p, cjk.len, secs);
+    bench("validate + top-level walk, chat", run_gateway_pass, chat.p, chat.len, secs);
+    bench("validate + top-level walk, 100 KB", run_gateway_pass, prompt.p, prompt.len, secs);
+    bench("escape 100 KB prompt body", run_escape, prompt.p, prompt.len, secs);
+    ig_buf_free(&chat);
+    ig_buf_free(&prompt);
+    ig_buf_free(&cjk);
     return 0;
 }

@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
+#include "util/hex.h"
 
 /* ---- histogram ---------------------------------------------------------------------------- */
 
@@ -341,17 +342,6 @@ static void body_seen(conn_t *c, size_t n)
     body_bytes += n;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Returns bytes left over after the response ended (a protocol error: no pipelining here), or -1. */
 static ssize_t feed(conn_t *c, const char *p, size_t n)
 {
@@ -386,7 +376,7 @@ static ssize_t feed(conn_t *c, const char *p, size_t n)
             break;
         case P_CHUNK_SIZE: {
             char ch = p[i++];
-            int h = hexval(ch);
+            int h = ig_hex_digit(ch);
             if (h >= 0)
                 c->chunk_size = c->chunk_size * 16 + (uint64_t)h;
             else if (ch == ';')

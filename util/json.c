@@ -37,6 +37,7 @@
  */
 #include "infergate/json.h"
 #include "util/json.h"
+#include "util/hex.h"
 
 #include <float.h>
 #include <math.h>
@@ -85,20 +86,12 @@ static inline int ig_json_is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static int ig_json_hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at p (caller guarantees 4 readable bytes); -1 if not hex. */
 static long ig_json_hex4(const char *p)
 {
     long v = 0;
     for (int i = 0; i < 4; i++) {
-        int d = ig_json_hex_digit(p[i]);
+        int d = ig_hex_digit(p[i]);
         if (d < 0)
             return -1;
         v = (v << 4) | d;

@@ -6,89 +6,68 @@
 #include <string.h>
 #include <time.h>
 #include "admin/admin_auth.h"
-#include "observe/metrics.h"
 #include "http/openai_error.h"
-
-static void put_json_str(ig_metrics_buf_t *b, const char *s)
-{
-    if (s == NULL) {
-        ig_metrics_buf_printf(b, "null");
-        return;
-    }
-    size_t n = strlen(s), cap = n * 6 + 3;
-    char small[1024];
-    char *tmp = cap <= sizeof(small) ? small : malloc(cap);
-    if (tmp == NULL) {
-        b->oom = 1;
-        return;
-    }
-    size_t len = ig_json_escape(s, n, tmp, cap);
-    ig_metrics_buf_printf(b, "%.*s", (int)len, tmp);
-    if (tmp != small)
-        free(tmp);
-}
+#include "util/json_write.h"
 
 /* ISO 8601 UTC from unix milliseconds, or null for 0. */
-static void put_time(ig_metrics_buf_t *b, int64_t ms)
+static void put_time(ig_buf_t *b, int64_t ms)
 {
     if (ms <= 0) {
-        ig_metrics_buf_printf(b, "null");
+        ig_buf_printf(b, "null");
         return;
     }
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    ig_metrics_buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                          tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    ig_buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
 void ig_admin_generation_serve(h2o_req_t *req, const ig_generation_t *gen, const ig_reload_status_t *reloads)
 {
     if (ig_admin_authorize(req, &gen->config->server) != 0)
         return;
-    ig_metrics_buf_t b = {0};
-    ig_metrics_buf_printf(&b, "{\"object\":\"generation\",\"id\":%llu,\"created\":%lld,\"created_at\":",
-                          (unsigned long long)gen->id, (long long)gen->created_at);
+    ig_buf_t b = {0};
+    ig_buf_printf(&b, "{\"object\":\"generation\",\"id\":%llu,\"created\":%lld,\"created_at\":",
+                  (unsigned long long)gen->id, (long long)gen->created_at);
     put_time(&b, (int64_t)gen->created_at * 1000);
-    ig_metrics_buf_printf(&b, ",\"config_path\":");
-    put_json_str(&b, gen->config->path);
-    ig_metrics_buf_printf(&b, ",\"models\":%zu,\"plugins\":[", gen->nmodels);
+    ig_buf_printf(&b, ",\"config_path\":");
+    ig_json_write_cstr(&b, gen->config->path);
+    ig_buf_printf(&b, ",\"models\":%zu,\"plugins\":[", gen->nmodels);
     for (size_t j = 0; j < gen->nplugins; j++) {
         const ig_plugin_t *d = gen->plugins[j].desc;
-        ig_metrics_buf_printf(&b, "%s{\"name\":", j ? "," : "");
-        put_json_str(&b, d->name);
-        ig_metrics_buf_printf(&b, ",\"version\":");
-        put_json_str(&b, d->version);
-        ig_metrics_buf_printf(&b, ",\"path\":");
-        put_json_str(&b, gen->config->plugins[j].plugin ? gen->config->plugins[j].plugin->path : NULL);
-        ig_metrics_buf_printf(&b, "}");
+        ig_buf_printf(&b, "%s{\"name\":", j ? "," : "");
+        ig_json_write_cstr(&b, d->name);
+        ig_buf_printf(&b, ",\"version\":");
+        ig_json_write_cstr(&b, d->version);
+        ig_buf_printf(&b, ",\"path\":");
+        ig_json_write_cstr(&b, gen->config->plugins[j].plugin ? gen->config->plugins[j].plugin->path : NULL);
+        ig_buf_printf(&b, "}");
     }
-    ig_metrics_buf_printf(&b, "],\"reloads\":{\"ok\":%llu,\"failed\":%llu,\"last_ok_at\":",
-                          (unsigned long long)atomic_load(&reloads->ok),
-                          (unsigned long long)atomic_load(&reloads->failed));
+    ig_buf_printf(&b, "],\"reloads\":{\"ok\":%llu,\"failed\":%llu,\"last_ok_at\":",
+                  (unsigned long long)atomic_load(&reloads->ok), (unsigned long long)atomic_load(&reloads->failed));
     ig_reload_snapshot_t last;
     ig_reload_status_read(reloads, &last);
     put_time(&b, last.last_ok_at);
-    ig_metrics_buf_printf(&b, ",\"last_duration_ms\":%.3f,\"last_error\":",
-                          (double)atomic_load(&reloads->last_us) / 1e3);
+    ig_buf_printf(&b, ",\"last_duration_ms\":%.3f,\"last_error\":", (double)atomic_load(&reloads->last_us) / 1e3);
     if (last.last_error_at == 0) {
-        ig_metrics_buf_printf(&b, "null");
+        ig_buf_printf(&b, "null");
     } else {
-        ig_metrics_buf_printf(&b, "{\"message\":");
-        put_json_str(&b, last.last_error);
-        ig_metrics_buf_printf(&b, ",\"at\":");
+        ig_buf_printf(&b, "{\"message\":");
+        ig_json_write_cstr(&b, last.last_error);
+        ig_buf_printf(&b, ",\"at\":");
         put_time(&b, last.last_error_at);
-        ig_metrics_buf_printf(&b, "}");
+        ig_buf_printf(&b, "}");
     }
-    ig_metrics_buf_printf(&b, "}}\n");
-    if (b.oom) {
-        free(b.data);
+    ig_buf_printf(&b, "}}\n");
+    if (b.failed) {
+        free(b.p);
         ig_send_error(req, 500, "server_error", NULL, NULL, "out of memory");
         return;
     }
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
-    h2o_send_inline(req, b.data, b.len);
-    free(b.data);
+    h2o_send_inline(req, b.p, b.len);
+    free(b.p);
 }

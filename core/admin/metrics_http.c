@@ -35,22 +35,22 @@ static ig_endpoint_t **distinct_endpoints(const ig_generation_t *gen, size_t *n_
     return eps;
 }
 
-static void put_endpoint_gauge(ig_metrics_buf_t *b, const char *name, const ig_endpoint_t *ep, unsigned long long v)
+static void put_endpoint_gauge(ig_buf_t *b, const char *name, const ig_endpoint_t *ep, unsigned long long v)
 {
-    ig_metrics_buf_printf(b, "%s{endpoint=\"", name);
+    ig_buf_printf(b, "%s{endpoint=\"", name);
     ig_metrics_buf_label(b, ep->url, strlen(ep->url));
-    ig_metrics_buf_printf(b, "\"} %llu\n", v);
+    ig_buf_printf(b, "\"} %llu\n", v);
 }
 
-static void render_generation(ig_metrics_buf_t *b, const ig_reload_status_t *reloads, const ig_generation_t *gen)
+static void render_generation(ig_buf_t *b, const ig_reload_status_t *reloads, const ig_generation_t *gen)
 {
     ig_metrics_buf_family(b, "infergate_requests_queued", "gauge",
                           "Requests waiting for a ready endpoint, by model of the active generation.");
     for (size_t i = 0; i < gen->nmodels; i++) {
         const char *name = gen->models[i].cfg->model.name;
-        ig_metrics_buf_printf(b, "infergate_requests_queued{model=\"");
+        ig_buf_printf(b, "infergate_requests_queued{model=\"");
         ig_metrics_buf_label(b, name, strlen(name));
-        ig_metrics_buf_printf(b, "\"} %u\n", atomic_load_explicit(&gen->models[i].queued, memory_order_relaxed));
+        ig_buf_printf(b, "\"} %u\n", atomic_load_explicit(&gen->models[i].queued, memory_order_relaxed));
     }
     size_t neps;
     ig_endpoint_t **eps = distinct_endpoints(gen, &neps);
@@ -69,36 +69,34 @@ static void render_generation(ig_metrics_buf_t *b, const ig_reload_status_t *rel
                            atomic_load_explicit(&eps[i]->engine_load, memory_order_relaxed));
     free(eps);
     ig_metrics_buf_family(b, "infergate_reloads_total", "counter", "Configuration reloads (SIGHUP), by result.");
-    ig_metrics_buf_printf(b, "infergate_reloads_total{result=\"ok\"} %llu\n",
-                          (unsigned long long)atomic_load(&reloads->ok));
-    ig_metrics_buf_printf(b, "infergate_reloads_total{result=\"failed\"} %llu\n",
-                          (unsigned long long)atomic_load(&reloads->failed));
+    ig_buf_printf(b, "infergate_reloads_total{result=\"ok\"} %llu\n", (unsigned long long)atomic_load(&reloads->ok));
+    ig_buf_printf(b, "infergate_reloads_total{result=\"failed\"} %llu\n",
+                  (unsigned long long)atomic_load(&reloads->failed));
     ig_metrics_buf_family(b, "infergate_reload_duration_seconds", "gauge",
                           "How long the last successful reload took, from reading the file to the swap (0: none yet).");
-    ig_metrics_buf_printf(b, "infergate_reload_duration_seconds %.6f\n",
-                          (double)atomic_load(&reloads->last_us) / 1e6);
+    ig_buf_printf(b, "infergate_reload_duration_seconds %.6f\n", (double)atomic_load(&reloads->last_us) / 1e6);
     ig_metrics_buf_family(b, "infergate_generation", "gauge", "Id of the configuration generation serving new requests.");
-    ig_metrics_buf_printf(b, "infergate_generation %llu\n", (unsigned long long)gen->id);
+    ig_buf_printf(b, "infergate_generation %llu\n", (unsigned long long)gen->id);
     ig_metrics_buf_family(b, "infergate_generation_created_seconds", "gauge",
                           "Unix time the serving generation was loaded.");
-    ig_metrics_buf_printf(b, "infergate_generation_created_seconds %lld\n", (long long)gen->created_at);
+    ig_buf_printf(b, "infergate_generation_created_seconds %lld\n", (long long)gen->created_at);
 }
 
 void ig_metrics_http_serve(h2o_req_t *req, const ig_generation_t *gen, ig_metrics_shard_t *const *shards,
                            size_t nshards, const ig_reload_status_t *reloads, ig_scheduler_t *sched)
 {
-    ig_metrics_buf_t b = {0};
+    ig_buf_t b = {0};
     ig_metrics_render(shards, nshards, &b);
     render_generation(&b, reloads, gen);
     size_t slen = 0;
     char *text = ig_scheduler_render_metrics(sched, &slen); /* replicas and devices */
     if (text == NULL)
-        b.oom = 1;
+        b.failed = 1;
     else
-        ig_metrics_buf_printf(&b, "%.*s", (int)slen, text);
+        ig_buf_printf(&b, "%.*s", (int)slen, text);
     free(text);
-    if (b.oom) {
-        free(b.data);
+    if (b.failed) {
+        free(b.p);
         ig_send_error(req, 500, "server_error", NULL, NULL, "out of memory rendering /metrics");
         return;
     }
@@ -107,6 +105,6 @@ void ig_metrics_http_serve(h2o_req_t *req, const ig_generation_t *gen, ig_metric
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-    h2o_send_inline(req, b.data, b.len);
-    free(b.data);
+    h2o_send_inline(req, b.p, b.len);
+    free(b.p);
 }

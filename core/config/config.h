@@ -27,30 +27,37 @@ typedef struct {
     int line;
 } ig_listen_config_t;
 
+/* server.healthCheck: active probes, and the threshold shared with passive ejection */
+typedef struct {
+    int64_t interval_ms;             /* interval: active probe period per endpoint (default 5s) */
+    int64_t timeout_ms;              /* timeout (default 2s) */
+    unsigned healthy_threshold;      /* healthyThreshold: successes to mark healthy again (default 1) */
+    unsigned unhealthy_threshold;    /* unhealthyThreshold: failed probes or consecutive request failures to eject
+                                        (default 3) */
+} ig_health_check_config_t;
+
+/* server.queue: requests waiting for a ready endpoint */
+typedef struct {
+    unsigned max_length;             /* maxLength: per model (default 100; 0 = no queue) */
+    int64_t timeout_ms;              /* timeout: longest wait (default 30s) */
+} ig_queue_config_t;
+
+/* server: declared key by key in config_server.c (names, defaults, bounds); the comments here say the use */
 typedef struct {
     ig_listen_config_t *listen;
     size_t nlisten;
     int workers;                     /* "auto" → number of CPUs */
     char *state_dir;                 /* stateDir */
     size_t max_body_bytes;           /* maxBodySize: "16MiB" (default 16 MiB) */
-    uint64_t connect_timeout_ms;     /* connectTimeout (default 5s) */
-    uint64_t first_byte_timeout_ms;  /* firstByteTimeout (default 120s) */
-    uint64_t idle_timeout_ms;        /* idleTimeout: longest silence mid-response (default 60s) */
+    int64_t connect_timeout_ms;      /* connectTimeout (default 5s) */
+    int64_t first_byte_timeout_ms;   /* firstByteTimeout (default 120s) */
+    int64_t idle_timeout_ms;         /* idleTimeout: longest silence mid-response (default 60s) */
     char *access_log;                /* accessLog: path, "-" for stdout (default), "off" */
     char *log_level;                 /* logLevel: error|warn|info|debug (default info) */
     unsigned retries;                /* retries: other endpoints tried while nothing reached the client (default 2, 0..10) */
-    struct {
-        uint64_t interval_ms;        /* healthCheck.interval: active probe period per endpoint (default 5s) */
-        uint64_t timeout_ms;         /* healthCheck.timeout (default 2s) */
-        unsigned healthy_threshold;  /* healthCheck.healthyThreshold: successes to mark healthy again (default 1) */
-        unsigned unhealthy_threshold;/* healthCheck.unhealthyThreshold: failed probes or consecutive request failures to
-                                        eject (default 3) */
-    } health_check;
-    struct {
-        unsigned max_length;         /* queue.maxLength: requests waiting per model for a ready endpoint (default 100; 0 = no queue) */
-        uint64_t timeout_ms;         /* queue.timeout: longest wait (default 30s) */
-    } queue;
-    uint64_t shutdown_grace_ms;      /* shutdownGracePeriod: how long SIGTERM waits for requests in flight (default 10s) */
+    ig_health_check_config_t health_check;
+    ig_queue_config_t queue;
+    int64_t shutdown_grace_ms;       /* shutdownGracePeriod: how long SIGTERM waits for requests in flight (default 10s) */
     unsigned char (*admin_key_hashes)[32]; /* adminKeys: SHA-256 of each admin key (the admin API is off without) */
     size_t nadmin_keys;
 } ig_server_config_t;
@@ -73,13 +80,14 @@ typedef struct {
     int value;
 } ig_priority_class_t;
 
-/* scheduler: how replicas of models without static endpoints are run (scheduler.h). */
+/* scheduler: how replicas of models without static endpoints are run (scheduler.h); declared in
+ * config_scheduler.c. */
 typedef struct {
-    uint64_t interval_ms;            /* interval: autoscaling decisions and load samples (default 1s) */
-    uint64_t time_window_ms;         /* timeWindow: load is averaged over it (default 60s) */
-    uint64_t stop_grace_ms;          /* stopGracePeriod: SIGTERM, then SIGKILL after it (default 15s) */
-    uint64_t drain_timeout_ms;       /* drainTimeout: longest wait for in-flight requests of a draining replica (default 10m) */
-    uint64_t start_timeout_ms;       /* startTimeout: a replica not ready by then is killed and restarted (default 30m) */
+    int64_t interval_ms;             /* interval: autoscaling decisions and load samples (default 1s) */
+    int64_t time_window_ms;          /* timeWindow: load is averaged over it (default 60s) */
+    int64_t stop_grace_ms;           /* stopGracePeriod: SIGTERM, then SIGKILL after it (default 15s) */
+    int64_t drain_timeout_ms;        /* drainTimeout: longest wait for in-flight requests of a draining replica (default 10m) */
+    int64_t start_timeout_ms;        /* startTimeout: a replica not ready by then is killed and restarted (default 30m) */
     char *log_dir;                   /* logDir: per-replica logs (default <stateDir>/replicas; stderr without either) */
     ig_priority_class_t *priority_classes;
     size_t npriority_classes;

@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "config/config_yaml.h"
 #include "plugin/plugin_host.h"
+#include "plugin/plugin_options.h"
 
 typedef struct {
     ig_yaml_t *y;                    /* the document being read (the config, or one manifest) */
@@ -32,7 +33,10 @@ typedef struct {
 /* A copy of s in the config arena (NULL stays NULL). */
 char *ig_cfg_strdup(ig_cfg_ctx_t *c, const char *s);
 
+/* server: (config_server.c); every key's declaration, defaults filled when node is NULL. */
 void ig_cfg_parse_server(ig_cfg_ctx_t *c, yaml_node_t *node);
+extern const ig_option_row_t ig_cfg_server_rows[];    /* into ig_server_config_t */
+extern const ig_option_row_t ig_cfg_scheduler_rows[]; /* into ig_scheduler_config_t */
 void ig_cfg_parse_plugins(ig_cfg_ctx_t *c, yaml_node_t *node);
 void ig_cfg_parse_profiles(ig_cfg_ctx_t *c, yaml_node_t *node);
 /* scheduler: (config_scheduler.c); defaults are set when node is NULL. */

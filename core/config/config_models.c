@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "util/api.h"
+#include "util/hash.h"
 
 static const char *const model_keys[] = {
     "name", "engine", "url", "servedModelName", "features", "endpoints", "resourceProfile", "args", "env",
@@ -31,14 +33,6 @@ static const char *const adapter_keys[] = {"name", "url", NULL};
 static const char *const pricing_keys[] = {"prompt", "completion", "request", "input_cache_read", "audio", NULL};
 static const char *const limits_keys[] = {"requestsPerMinute", "requestsPerHour", "tokensPerMinute", "tokensPerHour",
                                           "burst",             "maxConcurrent",   NULL};
-
-static const struct {
-    const char *name;
-    unsigned bit;
-} feature_names[] = {{"TextGeneration", IG_FEATURE_TEXT_GENERATION},
-                     {"TextEmbedding", IG_FEATURE_TEXT_EMBEDDING},
-                     {"Reranking", IG_FEATURE_RERANKING},
-                     {"SpeechToText", IG_FEATURE_SPEECH_TO_TEXT}};
 
 static int valid_chars(const char *s, size_t max, const char *extra)
 {
@@ -118,20 +112,17 @@ static void parse_features(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path,
             return;
         if (ig_yaml_str(y, item, ig_path_index(ipath, sizeof(ipath), path, i), &s) != 0)
             continue;
-        size_t f;
-        for (f = 0; f < sizeof(feature_names) / sizeof(feature_names[0]); f++)
-            if (strcmp(s, feature_names[f].name) == 0)
-                break;
-        if (f == sizeof(feature_names) / sizeof(feature_names[0])) {
+        unsigned bit = ig_api_feature_from_name(s);
+        if (bit == 0) {
             ig_yaml_error(y, item, ipath,
                           "unknown feature \"%.40s\" (TextGeneration, TextEmbedding, Reranking, SpeechToText)", s);
             continue;
         }
-        m->model.features |= feature_names[f].bit;
+        m->model.features |= bit;
         /* what the engine can serve, when the engine is known */
         if (m->engine_plugin) {
             const ig_engine_vtable_t *vt = m->engine_plugin->desc->vtable;
-            if (!(vt->features & feature_names[f].bit))
+            if (!(vt->features & bit))
                 ig_yaml_error(y, item, ipath, "engine \"%s\" does not support %s", m->engine_plugin->desc->name, s);
         }
     }
@@ -605,18 +596,10 @@ typedef struct {
     const ig_model_config_t *models;
 } name_index_t;
 
-static uint32_t hash_name(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 /* The first model named s[0..n), or -1. */
 static long name_lookup(const name_index_t *ix, const char *s, size_t n)
 {
-    for (size_t slot = hash_name(s, n) & ix->mask;; slot = (slot + 1) & ix->mask) {
+    for (size_t slot = ig_fnv1a32(IG_FNV32_OFFSET, s, n) & ix->mask;; slot = (slot + 1) & ix->mask) {
         uint32_t v = ix->slots[slot];
         if (!v)
             return -1;
@@ -649,7 +632,7 @@ void ig_cfg_check_models(ig_cfg_ctx_t *c)
             model_error(c, i, "duplicate model name \"%s\" (first at %s)", name, where);
             continue;
         }
-        size_t slot = hash_name(name, strlen(name)) & ix.mask;
+        size_t slot = ig_fnv1a32(IG_FNV32_OFFSET, name, strlen(name)) & ix.mask;
         while (ix.slots[slot])
             slot = (slot + 1) & ix.mask;
         ix.slots[slot] = (uint32_t)i + 1;

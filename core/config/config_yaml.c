@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "util/json_write.h"
 
 int ig_yaml_line(const yaml_node_t *n)
 {
@@ -520,62 +521,6 @@ int ig_yaml_size(ig_yaml_t *y, yaml_node_t *n, const char *path, uint64_t min, u
 
 /* ---- YAML → JSON -------------------------------------------------------------------------------- */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int failed;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap : 256;
-        while (ncap < b->len + n + 1)
-            ncap *= 2;
-        char *p = realloc(b->p, ncap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = ncap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_json_string(sbuf_t *b, const unsigned char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    sb_put(b, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        sb_put(b, (const char *)s + run, i - run);
-        run = i + 1;
-        char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-        if (c == '"' || c == '\\') {
-            esc[1] = (char)c;
-            sb_put(b, esc, 2);
-        } else if (c == '\n') {
-            sb_put(b, "\\n", 2);
-        } else if (c == '\t') {
-            sb_put(b, "\\t", 2);
-        } else if (c == '\r') {
-            sb_put(b, "\\r", 2);
-        } else {
-            sb_put(b, esc, 6);
-        }
-    }
-    sb_put(b, (const char *)s + run, n - run);
-    sb_put(b, "\"", 1);
-}
-
 /* JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int is_json_number(const char *s)
 {
@@ -608,7 +553,7 @@ static int is_json_number(const char *s)
     return *p == '\0';
 }
 
-static int to_json(ig_yaml_t *y, yaml_node_t *n, const char *path, sbuf_t *b, int depth)
+static int to_json(ig_yaml_t *y, yaml_node_t *n, const char *path, ig_buf_t *b, int depth)
 {
     if (depth > IG_YAML_MAX_DEPTH) {
         ig_yaml_error(y, n, path, "nested more than %d levels deep", IG_YAML_MAX_DEPTH);
@@ -619,34 +564,34 @@ static int to_json(ig_yaml_t *y, yaml_node_t *n, const char *path, sbuf_t *b, in
         const char *s = (const char *)n->data.scalar.value;
         if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strlen(s) == n->data.scalar.length) {
             if (ig_yaml_is_null(n)) {
-                sb_put(b, "null", 4);
+                ig_buf_put(b, "null", 4);
                 return 0;
             }
             if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0 || is_json_number(s)) {
-                sb_put(b, s, n->data.scalar.length);
+                ig_buf_put(b, s, n->data.scalar.length);
                 return 0;
             }
         }
-        sb_json_string(b, n->data.scalar.value, n->data.scalar.length);
+        ig_json_write_str(b, (const char *)n->data.scalar.value, n->data.scalar.length);
         return 0;
     }
     case YAML_SEQUENCE_NODE: {
-        sb_put(b, "[", 1);
+        ig_buf_put(b, "[", 1);
         size_t len = ig_yaml_seq_len(n);
         for (size_t i = 0; i < len; i++) {
             yaml_node_t *item = ig_yaml_seq_at(y, n, i);
             if (!item)
                 return -1;
             if (i)
-                sb_put(b, ",", 1);
+                ig_buf_put(b, ",", 1);
             if (to_json(y, item, path, b, depth + 1) != 0)
                 return -1;
         }
-        sb_put(b, "]", 1);
+        ig_buf_put(b, "]", 1);
         return 0;
     }
     case YAML_MAPPING_NODE: {
-        sb_put(b, "{", 1);
+        ig_buf_put(b, "{", 1);
         size_t len = ig_yaml_map_len(n);
         int first = 1;
         for (size_t i = 0; i < len; i++) {
@@ -657,25 +602,25 @@ static int to_json(ig_yaml_t *y, yaml_node_t *n, const char *path, sbuf_t *b, in
             if (!key)
                 continue; /* complex key: reported by check_structure */
             if (!first)
-                sb_put(b, ",", 1);
+                ig_buf_put(b, ",", 1);
             first = 0;
-            sb_json_string(b, (const unsigned char *)key, strlen(key));
-            sb_put(b, ":", 1);
+            ig_json_write_str(b, key, strlen(key));
+            ig_buf_put(b, ":", 1);
             if (to_json(y, val, path, b, depth + 1) != 0)
                 return -1;
         }
-        sb_put(b, "}", 1);
+        ig_buf_put(b, "}", 1);
         return 0;
     }
     default:
-        sb_put(b, "null", 4);
+        ig_buf_put(b, "null", 4);
         return 0;
     }
 }
 
 char *ig_yaml_to_json(ig_yaml_t *y, yaml_node_t *n, const char *path, ig_arena_t *a)
 {
-    sbuf_t b = {0};
+    ig_buf_t b = {0};
     char *out = NULL;
     if (to_json(y, n, path, &b, 0) == 0) {
         if (b.failed)

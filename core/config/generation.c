@@ -13,16 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint32_t fnv1a(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
+#include "util/hash.h"
 
 /* Where model i is, as messages show it. */
 static void model_where(const ig_config_t *cfg, size_t i, char *path, size_t cap)
@@ -91,7 +82,7 @@ static int build_lookup(ig_generation_t *gen)
     gen->lookup_mask = cap - 1;
     for (size_t i = 0; i < gen->nmodels; i++) {
         const char *name = gen->config->models[i].model.name;
-        size_t slot = fnv1a(name, strlen(name)) & gen->lookup_mask;
+        size_t slot = ig_fnv1a32(IG_FNV32_OFFSET, name, strlen(name)) & gen->lookup_mask;
         while (gen->lookup[slot])
             slot = (slot + 1) & gen->lookup_mask;
         gen->lookup[slot] = (uint32_t)i + 1; /* 0 marks an empty slot */
@@ -328,7 +319,7 @@ void ig_generation_release(ig_generation_t *gen)
 
 static int lookup_exact(const ig_generation_t *gen, const char *name, size_t len)
 {
-    size_t slot = fnv1a(name, len) & gen->lookup_mask;
+    size_t slot = ig_fnv1a32(IG_FNV32_OFFSET, name, len) & gen->lookup_mask;
     for (size_t probes = 0; probes <= gen->lookup_mask; probes++) {
         uint32_t v = gen->lookup[slot];
         if (!v)

@@ -4,55 +4,13 @@
 #include "http/rerank_request.h"
 #include <string.h>
 
-static const struct {
-    const char *path;
-    ig_api_t api;
-    unsigned feature;
-} api_routes[] = {
-    {"/v1/chat/completions", IG_API_CHAT_COMPLETIONS, IG_FEATURE_TEXT_GENERATION},
-    {"/v1/completions", IG_API_COMPLETIONS, IG_FEATURE_TEXT_GENERATION},
-    {"/v1/embeddings", IG_API_EMBEDDINGS, IG_FEATURE_TEXT_EMBEDDING},
-    {"/v1/rerank", IG_API_RERANK, IG_FEATURE_RERANKING},
-    {"/rerank", IG_API_RERANK, IG_FEATURE_RERANKING},
-    {"/v1/score", IG_API_SCORE, IG_FEATURE_RERANKING},
-    {"/v1/audio/transcriptions", IG_API_AUDIO_TRANSCRIPTIONS, IG_FEATURE_SPEECH_TO_TEXT},
-    {"/v1/audio/translations", IG_API_AUDIO_TRANSLATIONS, IG_FEATURE_SPEECH_TO_TEXT},
-};
-
-ig_api_t ig_api_from_path(const char *path, size_t len)
-{
-    for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
-        size_t n = strlen(api_routes[i].path);
-        if (len == n && memcmp(path, api_routes[i].path, n) == 0)
-            return api_routes[i].api;
-    }
-    return IG_API_NONE;
-}
-
-unsigned ig_api_required_feature(ig_api_t api)
-{
-    for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++)
-        if (api_routes[i].api == api)
-            return api_routes[i].feature;
-    return 0;
-}
-
-const char *ig_api_path(ig_api_t api)
-{
-    for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++)
-        if (api_routes[i].api == api)
-            return api_routes[i].path;
-    return "";
-}
-
 const char *ig_features_str(unsigned features, char *buf, size_t cap)
 {
-    static const char *const names[] = {"TextGeneration", "TextEmbedding", "Reranking", "SpeechToText"};
     size_t off = 0;
     buf[0] = '\0';
     for (unsigned i = 0; i < 4; i++) {
         if (features & (1u << i)) {
-            int n = snprintf(buf + off, cap - off, "%s%s", off ? ", " : "", names[i]);
+            int n = snprintf(buf + off, cap - off, "%s%s", off ? ", " : "", ig_api_feature_name(1u << i));
             if (n < 0 || (size_t)n >= cap - off)
                 break;
             off += (size_t)n;

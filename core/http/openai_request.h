@@ -8,6 +8,7 @@
 
 #include "infergate/json.h"
 #include "infergate/plugin.h"
+#include "util/api.h" /* ig_api_from_path, ig_api_path, ig_api_required_feature */
 
 typedef struct {
     ig_api_t api;
@@ -31,11 +32,6 @@ typedef struct {
 int ig_openai_request_parse(ig_api_t api, const char *body, size_t len, ig_openai_request_t *out,
                             ig_request_error_t *err);
 
-/* "/v1/chat/completions" → IG_API_CHAT_COMPLETIONS etc.; IG_API_NONE if not a proxied route. */
-ig_api_t ig_api_from_path(const char *path, size_t len);
-/* The feature a model needs to serve api (IG_FEATURE_*). */
-unsigned ig_api_required_feature(ig_api_t api);
-const char *ig_api_path(ig_api_t api);
 /* "TextGeneration, TextEmbedding" into buf. */
 const char *ig_features_str(unsigned features, char *buf, size_t cap);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/hash.h"
 
 const double ig_metrics_buckets[IG_METRICS_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                         1,     2.5,  5,     10,   30,  60,  120};
@@ -59,16 +60,6 @@ static inline void bump(counter_t *c, uint64_t n)
 static inline uint64_t get(const counter_t *c)
 {
     return atomic_load_explicit((counter_t *)c, memory_order_relaxed);
-}
-
-static uint32_t fnv1a(uint32_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 16777619u;
-    }
-    return h;
 }
 
 ig_metrics_shard_t *ig_metrics_shard_create(void)
@@ -131,7 +122,7 @@ static int grow_models(ig_metrics_shard_t *s)
 
 ig_metrics_model_t *ig_metrics_model(ig_metrics_shard_t *s, const char *name, size_t len)
 {
-    uint32_t h = fnv1a(2166136261u, name, len);
+    uint32_t h = ig_fnv1a32(IG_FNV32_OFFSET, name, len);
     size_t slot = h & s->model_mask;
     for (ig_metrics_model_t *m; (m = s->model_index[slot]) != NULL; slot = (slot + 1) & s->model_mask)
         if (m->hash == h && m->len == len && memcmp(m->name, name, len) == 0)
@@ -174,9 +165,9 @@ void ig_metrics_model_leave(ig_metrics_model_t *m)
 
 static uint32_t series_hash(const ig_metrics_model_t *model, const char *customer, size_t clen, int status)
 {
-    uint32_t h = fnv1a(2166136261u, &model, sizeof(model));
-    h = fnv1a(h, customer, clen);
-    return fnv1a(h, &status, sizeof(status));
+    uint32_t h = ig_fnv1a32(IG_FNV32_OFFSET, &model, sizeof(model));
+    h = ig_fnv1a32(h, customer, clen);
+    return ig_fnv1a32(h, &status, sizeof(status));
 }
 
 static int grow_series(ig_metrics_shard_t *s)
@@ -277,52 +268,22 @@ void ig_metrics_record(ig_metrics_shard_t *s, const ig_metrics_request_t *r)
 
 /* ---- text ------------------------------------------------------------------------------------------- */
 
-void ig_metrics_buf_printf(ig_metrics_buf_t *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->data ? b->data + b->len : NULL, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
-    }
-}
-
-void ig_metrics_buf_label(ig_metrics_buf_t *b, const char *v, size_t len)
+void ig_metrics_buf_label(ig_buf_t *b, const char *v, size_t len)
 {
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
         const char *esc = v[i] == '\\' ? "\\\\" : v[i] == '"' ? "\\\"" : v[i] == '\n' ? "\\n" : NULL;
         if (esc == NULL)
             continue;
-        ig_metrics_buf_printf(b, "%.*s%s", (int)(i - start), v + start, esc);
+        ig_buf_printf(b, "%.*s%s", (int)(i - start), v + start, esc);
         start = i + 1;
     }
-    ig_metrics_buf_printf(b, "%.*s", (int)(len - start), v + start);
+    ig_buf_printf(b, "%.*s", (int)(len - start), v + start);
 }
 
-void ig_metrics_buf_family(ig_metrics_buf_t *b, const char *name, const char *type, const char *help)
+void ig_metrics_buf_family(ig_buf_t *b, const char *name, const char *type, const char *help)
 {
-    ig_metrics_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    ig_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* ---- merging shards on a scrape ------------------------------------------------------------------- */
@@ -483,43 +444,43 @@ static model_row_t *collect_models(ig_metrics_shard_t *const *shards, size_t n, 
     return rows;
 }
 
-static void put_model_label(ig_metrics_buf_t *b, const char *name, size_t len)
+static void put_model_label(ig_buf_t *b, const char *name, size_t len)
 {
-    ig_metrics_buf_printf(b, "model=\"");
+    ig_buf_printf(b, "model=\"");
     ig_metrics_buf_label(b, name, len);
-    ig_metrics_buf_printf(b, "\"");
+    ig_buf_printf(b, "\"");
 }
 
-static void put_histogram(ig_metrics_buf_t *b, const char *name, const model_row_t *m, const uint64_t *buckets,
+static void put_histogram(ig_buf_t *b, const char *name, const model_row_t *m, const uint64_t *buckets,
                           uint64_t count, uint64_t sum_us)
 {
     uint64_t cum = 0;
     for (size_t i = 0; i <= IG_METRICS_NBUCKETS; i++) {
         cum += buckets[i];
-        ig_metrics_buf_printf(b, "%s_bucket{", name);
+        ig_buf_printf(b, "%s_bucket{", name);
         put_model_label(b, m->name, m->len);
         if (i < IG_METRICS_NBUCKETS)
-            ig_metrics_buf_printf(b, ",le=\"%g\"} %llu\n", ig_metrics_buckets[i], (unsigned long long)cum);
+            ig_buf_printf(b, ",le=\"%g\"} %llu\n", ig_metrics_buckets[i], (unsigned long long)cum);
         else
-            ig_metrics_buf_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+            ig_buf_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     }
-    ig_metrics_buf_printf(b, "%s_sum{", name);
+    ig_buf_printf(b, "%s_sum{", name);
     put_model_label(b, m->name, m->len);
-    ig_metrics_buf_printf(b, "} %.6f\n%s_count{", (double)sum_us / 1e6, name);
+    ig_buf_printf(b, "} %.6f\n%s_count{", (double)sum_us / 1e6, name);
     put_model_label(b, m->name, m->len);
-    ig_metrics_buf_printf(b, "} %llu\n", (unsigned long long)count);
+    ig_buf_printf(b, "} %llu\n", (unsigned long long)count);
 }
 
-static void put_mc(ig_metrics_buf_t *b, const char *family, const row_t *r)
+static void put_mc(ig_buf_t *b, const char *family, const row_t *r)
 {
-    ig_metrics_buf_printf(b, "%s{", family);
+    ig_buf_printf(b, "%s{", family);
     put_model_label(b, r->model, r->model_len);
-    ig_metrics_buf_printf(b, ",customer=\"");
+    ig_buf_printf(b, ",customer=\"");
     ig_metrics_buf_label(b, r->customer, r->customer_len);
-    ig_metrics_buf_printf(b, "\"");
+    ig_buf_printf(b, "\"");
 }
 
-void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_metrics_buf_t *out)
+void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_buf_t *out)
 {
     size_t nrows = 0, nmodels = 0;
     row_t *rows = collect_rows(shards, n, &nrows);
@@ -529,7 +490,7 @@ void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_metrics_b
                           "API requests answered, by model (empty when unknown), HTTP status and customer.");
     for (size_t i = 0; i < nrows; i++) {
         put_mc(out, "infergate_requests_total", &rows[i]);
-        ig_metrics_buf_printf(out, ",status=\"%d\"} %llu\n", rows[i].status, (unsigned long long)rows[i].requests);
+        ig_buf_printf(out, ",status=\"%d\"} %llu\n", rows[i].status, (unsigned long long)rows[i].requests);
     }
 
     /* tokens: summed over statuses, per known model and customer */
@@ -550,7 +511,7 @@ void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_metrics_b
             uint64_t vals[] = {sum.prompt, sum.completion, sum.cached};
             for (int k = 0; k < 3; k++) {
                 put_mc(out, "infergate_tokens_total", &sum);
-                ig_metrics_buf_printf(out, ",kind=\"%s\"} %llu\n", kinds[k], (unsigned long long)vals[k]);
+                ig_buf_printf(out, ",kind=\"%s\"} %llu\n", kinds[k], (unsigned long long)vals[k]);
             }
         }
         i = j;
@@ -563,7 +524,7 @@ void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_metrics_b
             j++;
         if (rows[i].model_len > 0 && rows[i].audio_us > 0) {
             put_mc(out, "infergate_audio_seconds_total", &rows[i]);
-            ig_metrics_buf_printf(out, "} %.6f\n", (double)rows[i].audio_us / 1e6);
+            ig_buf_printf(out, "} %.6f\n", (double)rows[i].audio_us / 1e6);
         }
         i = j;
     }
@@ -571,15 +532,15 @@ void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_metrics_b
     ig_metrics_buf_family(out, "infergate_ratelimit_rejections_total", "counter",
                           "Requests a rate limiter refused (429), by model.");
     for (size_t i = 0; i < nmodels; i++) {
-        ig_metrics_buf_printf(out, "infergate_ratelimit_rejections_total{");
+        ig_buf_printf(out, "infergate_ratelimit_rejections_total{");
         put_model_label(out, models[i].name, models[i].len);
-        ig_metrics_buf_printf(out, "} %llu\n", (unsigned long long)models[i].rate_limited);
+        ig_buf_printf(out, "} %llu\n", (unsigned long long)models[i].rate_limited);
     }
     ig_metrics_buf_family(out, "infergate_requests_in_flight", "gauge", "API requests being served now, by model.");
     for (size_t i = 0; i < nmodels; i++) {
-        ig_metrics_buf_printf(out, "infergate_requests_in_flight{");
+        ig_buf_printf(out, "infergate_requests_in_flight{");
         put_model_label(out, models[i].name, models[i].len);
-        ig_metrics_buf_printf(out, "} %lld\n", (long long)models[i].in_flight);
+        ig_buf_printf(out, "} %lld\n", (long long)models[i].in_flight);
     }
     ig_metrics_buf_family(out, "infergate_request_duration_seconds", "histogram",
                           "Time from a request's arrival to its last byte, by model.");

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "infergate/plugin.h"
+#include "util/buf.h"
 
 typedef struct ig_metrics_shard_s ig_metrics_shard_t;
 typedef struct ig_metrics_model_s ig_metrics_model_t;
@@ -55,18 +56,10 @@ typedef struct {
 /* Writer thread; never fails (a series that cannot be allocated is not counted). */
 void ig_metrics_record(ig_metrics_shard_t *s, const ig_metrics_request_t *r);
 
-/* A growable text buffer for the exposition. */
-typedef struct {
-    char *data;
-    size_t len, cap;
-    int oom;
-} ig_metrics_buf_t;
-
-void ig_metrics_buf_printf(ig_metrics_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A label value, escaped as the text format wants (\\, \", \n). */
-void ig_metrics_buf_label(ig_metrics_buf_t *b, const char *v, size_t len);
+void ig_metrics_buf_label(ig_buf_t *b, const char *v, size_t len);
 /* "# HELP name help\n# TYPE name type\n" */
-void ig_metrics_buf_family(ig_metrics_buf_t *b, const char *name, const char *type, const char *help);
+void ig_metrics_buf_family(ig_buf_t *b, const char *name, const char *type, const char *help);
 
 /*
  * Appends the request families merged over shards: infergate_requests_total, infergate_tokens_total,
@@ -74,6 +67,6 @@ void ig_metrics_buf_family(ig_metrics_buf_t *b, const char *name, const char *ty
  * infergate_request_duration_seconds, infergate_time_to_first_token_seconds,
  * infergate_requests_in_flight. Any thread, concurrently with the writers.
  */
-void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_metrics_buf_t *out);
+void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_buf_t *out);
 
 #endif

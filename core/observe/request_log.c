@@ -40,7 +40,7 @@ static void on_dispose(void *p)
         .path_len = req->path.len,
         .http_version = req->version,
         /* no status: the client went away before any answer (nginx's 499) */
-        .status = req->res.status ? req->res.status : 499,
+        .status = log->status ? log->status : req->res.status ? req->res.status : 499,
         .model = log->model,
         .model_len = log->model_len,
         .endpoint = log->endpoint ? log->endpoint->url : NULL,

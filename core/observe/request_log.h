@@ -24,6 +24,8 @@ typedef struct {
     const ig_endpoint_t *endpoint; /* endpoints live as long as the registry */
     unsigned attempts;
     const char *outcome;      /* static string; NULL = "ok" */
+    int status;               /* logged and counted instead of the response's when not 0 (an engine
+                                 error after a 200: ig_engine_req_t.stream_error_status) */
     const ig_principal_t *principal; /* the caller, when an auth plugin knows it (pool memory) */
     ig_usage_t usage;         /* what the engine reported; fields -1 where unknown */
     unsigned has_usage : 1;   /* the request reached an engine adapter */

@@ -71,12 +71,6 @@ typedef enum {
     PROXY_CLOSED
 } proxy_state_t;
 
-/* Bytes on their way to the client; two of them alternate, since h2o keeps a sent buffer until proceed(). */
-typedef struct {
-    char *data;
-    size_t len, cap;
-} outbuf_t;
-
 typedef struct {
     h2o_generator_t generator;   /* first: h2o hands it back to proceed/stop */
     ig_sink_t sink;              /* what the engine writes client-bound bytes to */
@@ -104,9 +98,10 @@ typedef struct {
     uint64_t queue_deadline_ms;  /* loop time a queued request gives up; 0 until it first waits */
     uint64_t wait_deadline_ms;   /* loop time an IG_ENGINE_WAIT gives up (server.firstByteTimeout) */
     ig_upstream_req_t *ctl;      /* the engine's control request, CONTROL */
-    outbuf_t ctl_body;
+    h2o_buffer_t *ctl_body;
     int ctl_status;
-    outbuf_t pending, sending;
+    h2o_buffer_t *pending, *sending; /* bytes on their way to the client: two alternate, since h2o
+                                        keeps a sent buffer until proceed() */
     ig_upstream_result_t result;
     const char *content_type;
     unsigned in_send : 1;        /* an h2o_send awaits proceed(): h2o's flow control, STREAMING and FLUSHING */
@@ -155,21 +150,25 @@ static void engine_gate(proxy_t *p);
 
 /* ---- client-bound bytes --------------------------------------------------------------------- */
 
-static int outbuf_append(outbuf_t *b, const char *data, size_t len)
+/* h2o's buffers, first 1 KiB (most writes are one SSE event or one small answer), doubling. Nothing is
+ * recycled (allocator.max 0), so h2o never writes to this prototype and every worker shares it. */
+static h2o_buffer_prototype_t outbuf_prototype = {{0}, {1024}};
+
+static int outbuf_append(h2o_buffer_t **b, const char *data, size_t len)
 {
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024; /* most writes are one SSE event or one small answer */
-        while (cap < b->len + len)
-            cap *= 2;
-        char *nd = realloc(b->data, cap);
-        if (nd == NULL)
-            return -1;
-        b->data = nd;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
+    if (len == 0)
+        return 0;
+    h2o_iovec_t room = h2o_buffer_reserve(b, len);
+    if (room.base == NULL)
+        return -1;
+    memcpy(room.base, data, len);
+    (*b)->size += len;
     return 0;
+}
+
+static void outbuf_clear(h2o_buffer_t **b)
+{
+    h2o_buffer_consume(b, (*b)->size); /* not a write to the prototype while nothing was allocated */
 }
 
 static void sink_write(ig_sink_t *sink, const char *data, size_t len)
@@ -214,24 +213,24 @@ static void flush(proxy_t *p)
     if (p->in_send)
         return;
     /* the status goes out with the first byte, so an engine failing before it still gets a clean 502 */
-    if (p->state == PROXY_SENDING && p->pending.len != 0)
+    if (p->state == PROXY_SENDING && p->pending->size != 0)
         start_response(p);
     int final = p->state == PROXY_FLUSHING;
-    if (!final && (p->state != PROXY_STREAMING || p->pending.len == 0))
+    if (!final && (p->state != PROXY_STREAMING || p->pending->size == 0))
         return;
-    outbuf_t t = p->sending;
+    h2o_buffer_t *t = p->sending;
     p->sending = p->pending;
     p->pending = t;
-    p->pending.len = 0;
+    outbuf_clear(&p->pending);
     h2o_send_state_t state = H2O_SEND_STATE_IN_PROGRESS;
     if (final) {
         /* a stream cut short still ends cleanly: it carries an error event the client can read */
         state = p->result == IG_UPSTREAM_OK || p->sse ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_ERROR;
         set_state(p, PROXY_DONE);
     }
-    if (p->sending.len != 0 && p->log->first_byte_ns == 0)
+    if (p->sending->size != 0 && p->log->first_byte_ns == 0)
         p->log->first_byte_ns = ig_now_ns();
-    h2o_iovec_t buf = h2o_iovec_init(p->sending.data, p->sending.len);
+    h2o_iovec_t buf = h2o_iovec_init(p->sending->bytes, p->sending->size);
     p->in_send = !final;
     h2o_send(p->req, &buf, buf.len ? 1 : 0, state);
 }
@@ -249,7 +248,7 @@ static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
 {
     proxy_t *p = (proxy_t *)g;
     p->in_send = 0;
-    p->sending.len = 0;
+    outbuf_clear(&p->sending);
     if (p->paused && p->up != NULL) {
         p->paused = 0;
         ig_upstream_resume(p->up);
@@ -392,23 +391,23 @@ static void send_engine_error(proxy_t *p)
         status = p->ereq.client_status; /* the engine plugin knows better (e.g. 503: model not pulled) */
     h2o_req_t *req = p->req;
     ig_json_value_t root, err;
-    int shaped = p->pending.len > 0 && ig_json_validate_value(p->pending.data, p->pending.len, NULL, &root) == 0 &&
+    int shaped = p->pending->size > 0 && ig_json_validate_value(p->pending->bytes, p->pending->size, NULL, &root) == 0 &&
                  ig_json_object_get(&root, "error", 5, &err) == 1 && err.type == IG_JSON_OBJECT;
     if (!shaped) {
         char msg[512];
         int n = snprintf(msg, sizeof(msg), "model `%s`: the engine answered HTTP %d: %.*s", p->oreq.model_name,
-                         p->ereq.upstream_status, (int)(p->pending.len > 300 ? 300 : p->pending.len),
-                         p->pending.data ? p->pending.data : "");
+                         p->ereq.upstream_status, (int)(p->pending->size > 300 ? 300 : p->pending->size),
+                         p->pending->bytes ? p->pending->bytes : "");
         h2o_iovec_t body = ig_openai_error_body(&req->pool, status >= 500 ? "server_error" : "invalid_request_error",
                                                 NULL, NULL, msg, n < 0 ? 0 : (size_t)n >= sizeof(msg) ? sizeof(msg) - 1 : (size_t)n);
-        p->pending.len = 0;
+        outbuf_clear(&p->pending);
         outbuf_append(&p->pending, body.base, body.len);
     }
     req->res.status = status;
     req->res.reason = ig_http_reason(status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
-    h2o_send_inline(req, p->pending.data, p->pending.len);
-    p->pending.len = 0;
+    h2o_send_inline(req, p->pending->bytes, p->pending->size);
+    outbuf_clear(&p->pending);
     set_state(p, PROXY_DONE);
 }
 
@@ -462,18 +461,18 @@ static void on_up_body(void *data, const char *chunk, size_t len)
 {
     proxy_t *p = data;
     p->model->engine->on_response_data(p->model->engine_plugin_state, &p->ereq, chunk, len, &p->sink);
-    if (p->state == PROXY_ERROR_BODY && p->pending.len > PROXY_ERROR_BODY_MAX) {
+    if (p->state == PROXY_ERROR_BODY && p->pending->size > PROXY_ERROR_BODY_MAX) {
         /* an error body has no business being this large: stop reading it */
         ig_upstream_cancel(p->up);
         p->up = NULL;
         ig_balance_release(&p->balance, 1);
-        p->pending.len = PROXY_ERROR_BODY_MAX;
+        p->pending->size = PROXY_ERROR_BODY_MAX;
         end_engine(p, 0, &null_sink);
         send_engine_error(p);
         return;
     }
     flush(p);
-    if (!p->paused && p->pending.len >= PROXY_PAUSE_BYTES && p->up != NULL) {
+    if (!p->paused && p->pending->size >= PROXY_PAUSE_BYTES && p->up != NULL) {
         p->paused = 1;
         ig_upstream_pause(p->up);
     }
@@ -506,7 +505,7 @@ static void on_up_done(void *data, ig_upstream_result_t result)
         send_engine_error(p);
         return;
     }
-    if (result != IG_UPSTREAM_OK && p->state == PROXY_SENDING && p->pending.len == 0) {
+    if (result != IG_UPSTREAM_OK && p->state == PROXY_SENDING && p->pending->size == 0) {
         fail_upstream(p, result); /* nothing reached the client yet: answer with a clean error */
         return;
     }
@@ -575,8 +574,8 @@ static void on_ctl_head(void *data, int status, const ig_upstream_header_t *head
 static void on_ctl_body(void *data, const char *chunk, size_t len)
 {
     proxy_t *p = data;
-    if (p->ctl_body.len + len > PROXY_CONTROL_BODY_MAX)
-        len = PROXY_CONTROL_BODY_MAX - p->ctl_body.len;
+    if (p->ctl_body->size + len > PROXY_CONTROL_BODY_MAX)
+        len = PROXY_CONTROL_BODY_MAX - p->ctl_body->size;
     outbuf_append(&p->ctl_body, chunk, len);
 }
 
@@ -588,9 +587,9 @@ static void on_ctl_done(void *data, ig_upstream_result_t result)
     set_state(p, PROXY_DISPATCHING);
     int status = result == IG_UPSTREAM_OK ? p->ctl_status : 0;
     ig_error_t err = {{0}};
-    int rc = eng->on_control_done(p->model->engine_plugin_state, &p->ereq, p->balance.ep, status, p->ctl_body.data,
-                                  p->ctl_body.len, &err);
-    p->ctl_body.len = 0;
+    int rc = eng->on_control_done(p->model->engine_plugin_state, &p->ereq, p->balance.ep, status, p->ctl_body->bytes,
+                                  p->ctl_body->size, &err);
+    outbuf_clear(&p->ctl_body);
     if (status == 0) {
         /* the endpoint failed under the control request: like a failed attempt (retried elsewhere) */
         ig_log_warn("model %s: endpoint %s failed a control request (%s)", p->oreq.model_name, p->balance.ep->url,
@@ -670,7 +669,7 @@ static void engine_gate(proxy_t *p)
             .nbody = ctl.body.len ? 1 : 0,
         };
         p->ctl_status = 0;
-        p->ctl_body.len = 0;
+        outbuf_clear(&p->ctl_body);
         p->ctl = ig_upstream_start(p->worker->upstream, &ureq, &control_callbacks, p);
         if (p->ctl == NULL) {
             ig_error_t oom = {.status = 500};
@@ -918,7 +917,7 @@ static void account(proxy_t *p, int left_early)
 {
     ig_endpoint_t *last = ig_balance_last(&p->balance);
     if (last == NULL) { /* never reached an engine */
-        ig_usage_settle(p->gen, &p->limits, p->log, &p->ereq.usage, NULL);
+        ig_usage_settle(p->gen, &p->limits, p->log, &p->ereq.usage, NULL, 0);
         return;
     }
     ig_usage_record_t rec = {.usage = p->ereq.usage};
@@ -938,7 +937,7 @@ static void account(proxy_t *p, int left_early)
         rec.attempts = p->balance.attempts;
         rec.generation = p->gen->id;
     }
-    ig_usage_settle(p->gen, &p->limits, p->log, &p->ereq.usage, &rec);
+    ig_usage_settle(p->gen, &p->limits, p->log, &p->ereq.usage, &rec, p->ereq.stream_error_status);
 }
 
 static void on_dispose(void *arg)
@@ -947,9 +946,9 @@ static void on_dispose(void *arg)
     int left_early = p->state != PROXY_DONE;
     close_request(p);
     account(p, left_early);
-    free(p->pending.data);
-    free(p->sending.data);
-    free(p->ctl_body.data);
+    h2o_buffer_dispose(&p->pending);
+    h2o_buffer_dispose(&p->sending);
+    h2o_buffer_dispose(&p->ctl_body);
     ig_worker_untrack(p->worker, &p->tracked);
     if (p->mhold != NULL)
         ig_worker_gen_release(p->worker, p->mhold);
@@ -969,6 +968,9 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
     }
     proxy_t *p = h2o_mem_alloc_shared(&req->pool, sizeof(*p), on_dispose);
     memset(p, 0, sizeof(*p));
+    h2o_buffer_init(&p->pending, &outbuf_prototype);
+    h2o_buffer_init(&p->sending, &outbuf_prototype);
+    h2o_buffer_init(&p->ctl_body, &outbuf_prototype);
     p->req = req;
     p->worker = w;
     p->state = PROXY_AUTHENTICATING;

@@ -2,49 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/buf.h"
 
-/* A growable string, for expansions and the fingerprint. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf_t;
-
-static void sb_add(sbuf_t *b, const char *s, size_t n)
+/* Expansions and the fingerprint are built in an ig_buf_t (util/buf.h); a NULL string adds nothing. */
+static void sb_str(ig_buf_t *b, const char *s)
 {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf_t *b, const char *s)
-{
-    sb_add(b, s ? s : "", s ? strlen(s) : 0);
-}
-
-static char *sb_take(sbuf_t *b)
-{
-    if (b->oom) {
-        free(b->p);
-        return NULL;
-    }
-    if (!b->p)
-        return strdup("");
-    return b->p;
+    ig_buf_puts(b, s ? s : "");
 }
 
 static char *dup_or_null(const char *s, int *oom)
@@ -84,11 +47,11 @@ static int push(char ***v, size_t *n, size_t *cap, const char *s)
 
 static int push_kv(char ***v, size_t *n, size_t *cap, const char *k, const char *val)
 {
-    sbuf_t b = {0};
+    ig_buf_t b = {0};
     sb_str(&b, k);
-    sb_add(&b, "=", 1);
+    ig_buf_put(&b, "=", 1);
     sb_str(&b, val);
-    char *s = sb_take(&b);
+    char *s = ig_buf_take(&b, NULL);
     int rc = s ? push(v, n, cap, s) : -1;
     free(s);
     return rc;
@@ -142,15 +105,15 @@ int ig_launch_spec_build(ig_launch_spec_t *s, const ig_model_config_t *mc, const
     }
 
     /* the fingerprint: a reload that changes any of it rolls the model's replicas */
-    sbuf_t f = {0};
+    ig_buf_t f = {0};
     for (size_t i = 0; i < s->nargv; i++) {
         sb_str(&f, s->argv[i]);
-        sb_add(&f, "\x1f", 1);
+        ig_buf_put(&f, "\x1f", 1);
     }
-    sb_add(&f, "\x1e", 1);
+    ig_buf_put(&f, "\x1e", 1);
     for (size_t i = 0; i < s->nenv; i++) {
         sb_str(&f, s->env[i]);
-        sb_add(&f, "\x1f", 1);
+        ig_buf_put(&f, "\x1f", 1);
     }
     char tail[64];
     snprintf(tail, sizeof(tail), "\x1e%d\x1e", s->device_count);
@@ -162,10 +125,10 @@ int ig_launch_spec_build(ig_launch_spec_t *s, const ig_model_config_t *mc, const
     const char *rest[] = {s->device_env, s->served_name, s->url, s->profile, s->warmup_method, s->warmup_path,
                           s->warmup_body};
     for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++) {
-        sb_add(&f, "\x1e", 1);
+        ig_buf_put(&f, "\x1e", 1);
         sb_str(&f, rest[i]);
     }
-    s->fingerprint = sb_take(&f);
+    s->fingerprint = ig_buf_take(&f, NULL);
     if (oom || !s->fingerprint) {
         ig_launch_spec_free(s);
         snprintf(msg, msgsize, "model %s: out of memory", mc->model.name);
@@ -215,16 +178,16 @@ static const char *lookup(const ig_launch_spec_t *s, const ig_launch_vars_t *v, 
 
 char *ig_launch_expand(const ig_launch_spec_t *s, const ig_launch_vars_t *v, const char *tmpl)
 {
-    sbuf_t b = {0};
+    ig_buf_t b = {0};
     const char *p = tmpl;
     while (*p) {
         if (p[0] == '{' && p[1] == '{') {
-            sb_add(&b, "{", 1);
+            ig_buf_put(&b, "{", 1);
             p += 2;
             continue;
         }
         if (p[0] == '}' && p[1] == '}') {
-            sb_add(&b, "}", 1);
+            ig_buf_put(&b, "}", 1);
             p += 2;
             continue;
         }
@@ -237,10 +200,10 @@ char *ig_launch_expand(const ig_launch_spec_t *s, const ig_launch_vars_t *v, con
                 continue;
             }
         }
-        sb_add(&b, p, 1);
+        ig_buf_put(&b, p, 1);
         p++;
     }
-    return sb_take(&b);
+    return ig_buf_take(&b, NULL);
 }
 
 char **ig_launch_argv(const ig_launch_spec_t *s, const ig_launch_vars_t *v)
@@ -276,11 +239,11 @@ char **ig_launch_envp(const ig_launch_spec_t *s, const ig_launch_vars_t *v, char
         if (!(mine[k++] = ig_launch_expand(s, v, s->env[i])))
             goto oom;
     if (s->device_env && v->devices && v->devices[0]) {
-        sbuf_t b = {0};
+        ig_buf_t b = {0};
         sb_str(&b, s->device_env);
-        sb_add(&b, "=", 1);
+        ig_buf_put(&b, "=", 1);
         sb_str(&b, v->devices);
-        if (!(mine[k++] = sb_take(&b)))
+        if (!(mine[k++] = ig_buf_take(&b, NULL)))
             goto oom;
     }
     /* infergate's environment first, minus what the spec sets; then the spec's, the last of a name winning */

@@ -17,7 +17,8 @@
 #include "sched/device_pool.h"
 #include "sched/launch_spec.h"
 #include "observe/log.h"
-#include "observe/metrics.h" /* its growable text buffer renders JSON and metrics here too */
+#include "observe/metrics.h" /* metric families in the exposition */
+#include "util/json_write.h"
 #include "sched/replica.h"
 #include "upstream/upstream.h"
 
@@ -918,47 +919,22 @@ void ig_scheduler_free(ig_scheduler_t *s)
 
 /* ---- rendering ------------------------------------------------------------------------------------ */
 
-/* A JSON string body (without quotes) for text we do not control (paths). */
-static void out_json_str(ig_metrics_buf_t *o, const char *s)
-{
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            ig_metrics_buf_printf(o, "\\%c", c);
-        else if (c < 0x20)
-            ig_metrics_buf_printf(o, "\\u%04x", c);
-        else
-            ig_metrics_buf_printf(o, "%c", c);
-    }
-}
-
-static char *out_take(ig_metrics_buf_t *o, size_t *len)
-{
-    if (o->oom) {
-        free(o->data);
-        return NULL;
-    }
-    if (len)
-        *len = o->len;
-    return o->data ? o->data : strdup("");
-}
-
 char *ig_scheduler_render_json(ig_scheduler_t *s, size_t *len)
 {
-    ig_metrics_buf_t o = {0};
+    ig_buf_t o = {0};
     uint64_t now = now_ms();
     pthread_mutex_lock(&s->lock);
-    ig_metrics_buf_printf(&o, "{\"models\":[");
+    ig_buf_printf(&o, "{\"models\":[");
     int first = 1;
     for (sched_model_t *m = s->models; m; m = m->next) {
-        ig_metrics_buf_printf(&o, "%s{\"name\":\"%s\",\"configured\":%s,\"priorityClass\":", first ? "" : ",", m->name,
+        ig_buf_printf(&o, "%s{\"name\":\"%s\",\"configured\":%s,\"priorityClass\":", first ? "" : ",", m->name,
              m->configured ? "true" : "false");
         first = 0;
         if (m->priority_class)
-            ig_metrics_buf_printf(&o, "\"%s\"", m->priority_class);
+            ig_buf_printf(&o, "\"%s\"", m->priority_class);
         else
-            ig_metrics_buf_printf(&o, "null");
-        ig_metrics_buf_printf(&o,
+            ig_buf_printf(&o, "null");
+        ig_buf_printf(&o,
              ",\"priority\":%d,\"minReplicas\":%d,\"maxReplicas\":%d,\"targetRequests\":%d,"
              "\"desiredReplicas\":%d,\"averageActiveRequests\":%.3f,\"waiting\":%u,\"starts\":%llu,"
              "\"crashes\":%llu,\"restarts\":%llu,\"preemptions\":%llu,\"crashesInARow\":%u,\"restartInMs\":%llu,"
@@ -973,7 +949,7 @@ char *ig_scheduler_render_json(ig_scheduler_t *s, size_t *len)
         for (sched_replica_t *r = m->replicas; r; r = r->next) {
             char devs[256];
             devices_str(r->devices, r->ndevices, devs, sizeof(devs));
-            ig_metrics_buf_printf(&o,
+            ig_buf_printf(&o,
                  "%s{\"id\":%u,\"pid\":%d,\"state\":\"%s\",\"url\":\"%s\",\"port\":%u,\"devices\":[%s],"
                  "\"inFlight\":%u,\"healthy\":%s,\"current\":%s,\"uptimeMs\":%llu,\"log\":",
                  rfirst ? "" : ",", r->id, r->proc.pid, rstate_names[r->state], r->ep ? r->ep->url : "", r->port,
@@ -982,17 +958,12 @@ char *ig_scheduler_render_json(ig_scheduler_t *s, size_t *len)
                  m->have_spec && strcmp(r->fingerprint, m->spec.fingerprint) == 0 ? "true" : "false",
                  (unsigned long long)(now - r->started_ms));
             rfirst = 0;
-            if (r->log_path) {
-                ig_metrics_buf_printf(&o, "\"");
-                out_json_str(&o, r->log_path);
-                ig_metrics_buf_printf(&o, "\"}");
-            } else {
-                ig_metrics_buf_printf(&o, "null}");
-            }
+            ig_json_write_cstr(&o, r->log_path); /* a path we do not control */
+            ig_buf_lit(&o, "}");
         }
-        ig_metrics_buf_printf(&o, "]}");
+        ig_buf_printf(&o, "]}");
     }
-    ig_metrics_buf_printf(&o, "],\"devices\":[");
+    ig_buf_printf(&o, "],\"devices\":[");
     first = 1;
     for (int d = 0; d < IG_DEVICE_MAX; d++) {
         uint32_t owner = ig_device_pool_owner(&s->devices, d);
@@ -1003,17 +974,17 @@ char *ig_scheduler_render_json(ig_scheduler_t *s, size_t *len)
             for (sched_replica_t *r = m->replicas; r; r = r->next)
                 if (r->id == owner)
                     model = m->name;
-        ig_metrics_buf_printf(&o, "%s{\"device\":%d,\"replica\":%u,\"model\":\"%s\"}", first ? "" : ",", d, owner, model);
+        ig_buf_printf(&o, "%s{\"device\":%d,\"replica\":%u,\"model\":\"%s\"}", first ? "" : ",", d, owner, model);
         first = 0;
     }
-    ig_metrics_buf_printf(&o, "]}");
+    ig_buf_printf(&o, "]}");
     pthread_mutex_unlock(&s->lock);
-    return out_take(&o, len);
+    return ig_buf_take(&o, len);
 }
 
 char *ig_scheduler_render_metrics(ig_scheduler_t *s, size_t *len)
 {
-    ig_metrics_buf_t o = {0};
+    ig_buf_t o = {0};
     pthread_mutex_lock(&s->lock);
     ig_metrics_buf_family(&o, "infergate_replicas", "gauge", "Replicas the scheduler runs, by model and state.");
     for (sched_model_t *m = s->models; m; m = m->next) {
@@ -1021,33 +992,33 @@ char *ig_scheduler_render_metrics(ig_scheduler_t *s, size_t *len)
         for (sched_replica_t *r = m->replicas; r; r = r->next)
             by_state[r->state]++;
         for (int st = R_STARTING; st < R_EXITED; st++)
-            ig_metrics_buf_printf(&o, "infergate_replicas{model=\"%s\",state=\"%s\"} %d\n", m->name, rstate_names[st], by_state[st]);
+            ig_buf_printf(&o, "infergate_replicas{model=\"%s\",state=\"%s\"} %d\n", m->name, rstate_names[st], by_state[st]);
     }
     ig_metrics_buf_family(&o, "infergate_replicas_desired", "gauge", "Replicas the autoscaler wants, by model.");
     for (sched_model_t *m = s->models; m; m = m->next)
-        ig_metrics_buf_printf(&o, "infergate_replicas_desired{model=\"%s\"} %d\n", m->name, m->configured ? m->target : 0);
+        ig_buf_printf(&o, "infergate_replicas_desired{model=\"%s\"} %d\n", m->name, m->configured ? m->target : 0);
     ig_metrics_buf_family(&o, "infergate_replica_active_requests_average", "gauge",
                           "Active requests averaged over scheduler.timeWindow.");
     for (sched_model_t *m = s->models; m; m = m->next)
-        ig_metrics_buf_printf(&o, "infergate_replica_active_requests_average{model=\"%s\"} %.3f\n", m->name, m->average);
+        ig_buf_printf(&o, "infergate_replica_active_requests_average{model=\"%s\"} %.3f\n", m->name, m->average);
     ig_metrics_buf_family(&o, "infergate_replica_crashes_total", "counter", "Replicas that exited on their own.");
     for (sched_model_t *m = s->models; m; m = m->next)
-        ig_metrics_buf_printf(&o, "infergate_replica_crashes_total{model=\"%s\"} %llu\n", m->name, (unsigned long long)m->crashes_total);
+        ig_buf_printf(&o, "infergate_replica_crashes_total{model=\"%s\"} %llu\n", m->name, (unsigned long long)m->crashes_total);
     ig_metrics_buf_family(&o, "infergate_replica_restarts_total", "counter", "Replicas started again after a crash.");
     for (sched_model_t *m = s->models; m; m = m->next)
-        ig_metrics_buf_printf(&o, "infergate_replica_restarts_total{model=\"%s\"} %llu\n", m->name,
+        ig_buf_printf(&o, "infergate_replica_restarts_total{model=\"%s\"} %llu\n", m->name,
              (unsigned long long)m->restarts_total);
     ig_metrics_buf_family(&o, "infergate_replica_preemptions_total", "counter",
                           "Replicas stopped to free devices for a higher priority.");
     for (sched_model_t *m = s->models; m; m = m->next)
-        ig_metrics_buf_printf(&o, "infergate_replica_preemptions_total{model=\"%s\"} %llu\n", m->name,
+        ig_buf_printf(&o, "infergate_replica_preemptions_total{model=\"%s\"} %llu\n", m->name,
              (unsigned long long)m->preemptions_total);
     ig_metrics_buf_family(&o, "infergate_device_allocated", "gauge", "A device held by a replica (1), by device and model.");
     for (sched_model_t *m = s->models; m; m = m->next)
         for (sched_replica_t *r = m->replicas; r; r = r->next)
             for (size_t i = 0; i < r->ndevices && r->state != R_EXITED; i++)
-                ig_metrics_buf_printf(&o, "infergate_device_allocated{device=\"%d\",model=\"%s\",replica=\"%u\"} 1\n", r->devices[i],
+                ig_buf_printf(&o, "infergate_device_allocated{device=\"%d\",model=\"%s\",replica=\"%u\"} 1\n", r->devices[i],
                      m->name, r->id);
     pthread_mutex_unlock(&s->lock);
-    return out_take(&o, len);
+    return ig_buf_take(&o, len);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include "observe/log.h"
 #include "upstream/upstream.h"
+#include "util/buf.h"
 
 #define HC_MAX_PATHS 8               /* distinct probe paths per endpoint and round */
 #define HC_MAX_LOAD_BODY (8u << 20)  /* a load report larger than this is refused */
@@ -49,8 +50,7 @@ struct probe_s {
     ig_upstream_req_t *up;
     uv_timer_t timer;
     int status;
-    char *body;                      /* load probes: the answer so far */
-    size_t len, cap;
+    ig_buf_t body;                   /* load probes: the answer so far */
 };
 
 struct ig_health_checker_s {
@@ -181,7 +181,7 @@ static void probe_finish(probe_t *p, ig_upstream_result_t result, const char *ti
         ig_engine_load_t load = {-1, -1, -1};
         const ig_engine_vtable_t *eng = p->model->engine;
         if (result == IG_UPSTREAM_OK && timeout_msg == NULL && p->status >= 200 && p->status < 300 &&
-            eng->parse_load(p->model->engine_plugin_state, p->body ? p->body : "", p->len, &load) == 0) {
+            eng->parse_load(p->model->engine_plugin_state, p->body.p ? p->body.p : "", p->body.len, &load) == 0) {
             double v = (load.running > 0 ? load.running : 0) + (load.waiting > 0 ? load.waiting : 0);
             double kv = load.kv_cache_usage > 0 ? (load.kv_cache_usage < 1 ? load.kv_cache_usage : 1) : 0;
             if (isfinite(v) && (!r->load_ok || v > r->load))
@@ -202,8 +202,7 @@ static void probe_finish(probe_t *p, ig_upstream_result_t result, const char *ti
             snprintf(why, sizeof(why), "GET %.100s answered %d", p->path, p->status);
         round_fail(r, why);
     }
-    free(p->body);
-    p->body = NULL;
+    ig_buf_free(&p->body);
     if (p->prev != NULL)
         p->prev->next = p->next;
     else
@@ -226,28 +225,17 @@ static void on_probe_body(void *data, const char *chunk, size_t len)
     probe_t *p = data;
     if (!p->is_load || p->status < 200 || p->status >= 300)
         return; /* a health answer's body says nothing more than its status */
-    if (p->len + len > HC_MAX_LOAD_BODY) {
+    if (p->body.len + len > HC_MAX_LOAD_BODY) {
         ig_upstream_cancel(p->up);
         p->up = NULL;
         probe_finish(p, IG_UPSTREAM_PROTOCOL_ERROR, "the load report is over 8 MiB");
         return;
     }
-    if (p->len + len > p->cap) {
-        size_t cap = p->cap ? p->cap : 16384;
-        while (cap < p->len + len)
-            cap *= 2;
-        char *b = realloc(p->body, cap);
-        if (b == NULL) {
-            ig_upstream_cancel(p->up);
-            p->up = NULL;
-            probe_finish(p, IG_UPSTREAM_PROTOCOL_ERROR, "out of memory");
-            return;
-        }
-        p->body = b;
-        p->cap = cap;
+    if (ig_buf_put(&p->body, chunk, len) != 0) {
+        ig_upstream_cancel(p->up);
+        p->up = NULL;
+        probe_finish(p, IG_UPSTREAM_PROTOCOL_ERROR, "out of memory");
     }
-    memcpy(p->body + p->len, chunk, len);
-    p->len += len;
 }
 
 static void on_probe_done(void *data, ig_upstream_result_t result)
@@ -469,7 +457,7 @@ void ig_health_checker_stop(ig_health_checker_t *hc)
             ig_upstream_cancel(p->up);
         p->up = NULL;
         p->finished = 1;
-        free(p->body);
+        ig_buf_free(&p->body);
         ig_generation_release(p->gen);
         uv_close((uv_handle_t *)&p->timer, on_handle_closed);
     }

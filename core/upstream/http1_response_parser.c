@@ -12,6 +12,7 @@
 #include "upstream/http1_response_parser.h"
 
 #include <string.h>
+#include "util/hex.h"
 
 enum {
     S_HEAD,
@@ -63,17 +64,6 @@ static int is_tchar(unsigned char c)
 static int is_field_char(unsigned char c)
 {
     return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 static int name_is(const ig_http1_header_t *h, const char *lower, size_t len)
@@ -365,7 +355,7 @@ int ig_http1_response_feed(ig_http1_response_parser_t *p, const char *buf, size_
         switch (p->state) {
         case S_CHUNK_SIZE:
         case S_CHUNK_SIZE_MORE: {
-            int v = hex_value(c);
+            int v = ig_hex_digit(c);
             if (v >= 0) {
                 if (p->state == S_CHUNK_SIZE)
                     p->remaining = 0;

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/hash.h"
 
 enum {
     F_REUSED = 1 << 0,       /* this request went out on a kept-alive connection */
@@ -74,12 +75,11 @@ const char *ig_upstream_result_str(ig_upstream_result_t r)
 /* FNV-1a of host and port: what an idle connection is connected to, checked on reuse. */
 uint64_t ig_upstream_endpoint_key(const ig_endpoint_t *ep)
 {
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = IG_FNV64_OFFSET;
     for (const char *s = ep->host ? ep->host : ""; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    h = (h ^ (ep->port & 0xff)) * 1099511628211ULL;
-    h = (h ^ (ep->port >> 8)) * 1099511628211ULL;
-    return h;
+        h = ig_fnv1a64_step(h, (unsigned char)*s);
+    h = ig_fnv1a64_step(h, ep->port & 0xff);
+    return ig_fnv1a64_step(h, ep->port >> 8);
 }
 
 /* ---- timers ------------------------------------------------------------------------------------ */

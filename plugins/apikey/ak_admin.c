@@ -14,6 +14,7 @@
 #include "ak_buf.h"
 #include "ak_parse.h"
 #include "ak_plugin.h"
+#include "util/url.h"
 
 #define MAX_SEGMENTS 6
 #define MAX_BODY (64 * 1024)
@@ -23,9 +24,9 @@
 static int reply(ig_http_exchange_t *x, int status, ak_buf_t *b)
 {
     if (b->failed) {
-        ig_text_buf_free(b);
+        ig_buf_free(b);
         b->failed = 0;
-        ig_text_buf_puts(b, "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"param\":null,\"code\":null}}");
+        ig_buf_puts(b, "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"param\":null,\"code\":null}}");
         status = 500;
     }
     char *out = x->host->palloc(x->pool, b->len + 1);
@@ -35,7 +36,7 @@ static int reply(ig_http_exchange_t *x, int status, ak_buf_t *b)
     }
     x->status = out ? status : 500;
     x->response = (ig_str_t){out ? out : "", out ? b->len : 0};
-    ig_text_buf_free(b);
+    ig_buf_free(b);
     return 0;
 }
 
@@ -50,16 +51,16 @@ static int fail(ig_http_exchange_t *x, int status, const char *type, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    ak_buf_t b = {.json = x->host->json};
-    ig_text_buf_puts(&b, "{\"error\":{\"message\":");
-    ak_buf_str(&b, msg);
-    ig_text_buf_puts(&b, ",\"type\":");
-    ak_buf_str(&b, type);
-    ig_text_buf_puts(&b, ",\"param\":");
-    ak_buf_str(&b, param && *param ? param : NULL);
-    ig_text_buf_puts(&b, ",\"code\":");
-    ak_buf_str(&b, code);
-    ig_text_buf_puts(&b, "}}");
+    ak_buf_t b = {0};
+    ig_buf_puts(&b, "{\"error\":{\"message\":");
+    ig_json_write_cstr(&b, msg);
+    ig_buf_puts(&b, ",\"type\":");
+    ig_json_write_cstr(&b, type);
+    ig_buf_puts(&b, ",\"param\":");
+    ig_json_write_cstr(&b, param && *param ? param : NULL);
+    ig_buf_puts(&b, ",\"code\":");
+    ig_json_write_cstr(&b, code);
+    ig_buf_puts(&b, "}}");
     return reply(x, status, &b);
 }
 
@@ -105,11 +106,6 @@ static int is(const ig_http_exchange_t *x, const char *method)
     return x->method.len == strlen(method) && memcmp(x->method.ptr, method, x->method.len) == 0;
 }
 
-static int hexv(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* Splits x->rest ("/a/b%2Fc") into percent-decoded segments in the pool. Count, or -1 (malformed). */
 static int segments(ig_http_exchange_t *x, char **seg)
 {
@@ -131,20 +127,8 @@ static int segments(ig_http_exchange_t *x, char **seg)
         if (!d)
             return -1;
         size_t o = 0;
-        for (size_t i = 0; i < len; i++) {
-            if (s[i] == '%') {
-                if (i + 2 >= len)
-                    return -1;
-                int hi = hexv(s[i + 1]), lo = hexv(s[i + 2]);
-                if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                    return -1;
-                d[o++] = (char)(hi << 4 | lo);
-                i += 2;
-            } else {
-                d[o++] = s[i];
-            }
-        }
-        d[o] = '\0';
+        if (ig_url_decode(s, len, 0, d, len + 1, &o) != 0)
+            return -1;
         if (o == 0 && p < end)
             return -1; /* "//" */
         seg[n++] = d;
@@ -199,63 +183,63 @@ static const char *query_param(ig_http_exchange_t *x, const char *name, size_t *
 
 static void customer_json(ak_buf_t *b, const ak_customer_t *c)
 {
-    ig_text_buf_puts(b, "{\"object\":\"customer\",\"id\":");
-    ak_buf_str(b, c->id);
-    ig_text_buf_puts(b, ",\"name\":");
-    ak_buf_str(b, c->name);
-    ig_text_buf_puts(b, ",\"limits\":");
+    ig_buf_puts(b, "{\"object\":\"customer\",\"id\":");
+    ig_json_write_cstr(b, c->id);
+    ig_buf_puts(b, ",\"name\":");
+    ig_json_write_cstr(b, c->name);
+    ig_buf_puts(b, ",\"limits\":");
     ak_buf_limits(b, &c->limits);
-    ig_text_buf_puts(b, ",\"created\":");
+    ig_buf_puts(b, ",\"created\":");
     ak_buf_time(b, c->created);
-    ig_text_buf_puts(b, c->source == AK_SRC_CONFIG ? ",\"source\":\"config\"}" : ",\"source\":\"api\"}");
+    ig_buf_puts(b, c->source == AK_SRC_CONFIG ? ",\"source\":\"config\"}" : ",\"source\":\"api\"}");
 }
 
 static void key_json(ak_buf_t *b, const ak_key_t *k, const char *secret)
 {
     int64_t now = (int64_t)time(NULL);
-    ig_text_buf_puts(b, "{\"object\":\"api_key\",\"id\":");
-    ak_buf_str(b, k->id);
-    ig_text_buf_puts(b, ",\"customer\":");
-    ak_buf_str(b, k->customer);
-    ig_text_buf_puts(b, ",\"name\":");
-    ak_buf_str(b, k->name);
-    ig_text_buf_puts(b, ",\"models\":");
+    ig_buf_puts(b, "{\"object\":\"api_key\",\"id\":");
+    ig_json_write_cstr(b, k->id);
+    ig_buf_puts(b, ",\"customer\":");
+    ig_json_write_cstr(b, k->customer);
+    ig_buf_puts(b, ",\"name\":");
+    ig_json_write_cstr(b, k->name);
+    ig_buf_puts(b, ",\"models\":");
     ak_buf_models(b, k->models, k->nmodels);
-    ig_text_buf_puts(b, ",\"limits\":");
+    ig_buf_puts(b, ",\"limits\":");
     ak_buf_limits(b, &k->limits);
-    ig_text_buf_puts(b, ",\"created\":");
+    ig_buf_puts(b, ",\"created\":");
     ak_buf_time(b, k->created);
-    ig_text_buf_puts(b, ",\"expires\":");
+    ig_buf_puts(b, ",\"expires\":");
     ak_buf_time(b, k->expires);
-    ig_text_buf_puts(b, ",\"revoked\":");
+    ig_buf_puts(b, ",\"revoked\":");
     ak_buf_time(b, k->revoked);
-    ig_text_buf_puts(b, k->revoked ? ",\"status\":\"revoked\""
+    ig_buf_puts(b, k->revoked ? ",\"status\":\"revoked\""
                    : k->expires && k->expires <= now ? ",\"status\":\"expired\""
                                                      : ",\"status\":\"active\"");
-    ig_text_buf_puts(b, k->source == AK_SRC_CONFIG ? ",\"source\":\"config\"" : ",\"source\":\"api\"");
+    ig_buf_puts(b, k->source == AK_SRC_CONFIG ? ",\"source\":\"config\"" : ",\"source\":\"api\"");
     if (secret) {
-        ig_text_buf_puts(b, ",\"key\":");
-        ak_buf_str(b, secret);
+        ig_buf_puts(b, ",\"key\":");
+        ig_json_write_cstr(b, secret);
     }
-    ig_text_buf_puts(b, "}");
+    ig_buf_puts(b, "}");
 }
 
 static void publication_json(ak_buf_t *b, const char *model, int configured, const ak_publication_t *p)
 {
-    ig_text_buf_puts(b, "{\"object\":\"model_publication\",\"id\":");
-    ak_buf_str(b, model);
-    ig_text_buf_puts(b, configured ? ",\"configured\":true" : ",\"configured\":false");
-    ig_text_buf_puts(b, p ? ",\"published\":true,\"customers\":[" : ",\"published\":false,\"customers\":null");
+    ig_buf_puts(b, "{\"object\":\"model_publication\",\"id\":");
+    ig_json_write_cstr(b, model);
+    ig_buf_puts(b, configured ? ",\"configured\":true" : ",\"configured\":false");
+    ig_buf_puts(b, p ? ",\"published\":true,\"customers\":[" : ",\"published\":false,\"customers\":null");
     for (size_t i = 0; p && i < p->ngrants; i++) {
-        ig_text_buf_puts(b, i ? ",{\"customer\":" : "{\"customer\":");
-        ak_buf_str(b, p->grants[i].customer);
-        ig_text_buf_puts(b, ",\"limits\":");
+        ig_buf_puts(b, i ? ",{\"customer\":" : "{\"customer\":");
+        ig_json_write_cstr(b, p->grants[i].customer);
+        ig_buf_puts(b, ",\"limits\":");
         ak_buf_limits(b, &p->grants[i].limits);
-        ig_text_buf_puts(b, "}");
+        ig_buf_puts(b, "}");
     }
-    ig_text_buf_puts(b, p ? "],\"created\":" : ",\"created\":");
+    ig_buf_puts(b, p ? "],\"created\":" : ",\"created\":");
     ak_buf_time(b, p ? p->created : 0);
-    ig_text_buf_puts(b, "}");
+    ig_buf_puts(b, "}");
 }
 
 /* ---- writing ---- */
@@ -330,7 +314,7 @@ static int customer_create(ak_gen_t *g, ig_http_exchange_t *x)
         conflict(x, "a customer \"%s\" exists already", c.id);
     } else if (stored(p, x, "cannot store the customer", ak_store_begin(p->store) == 0 &&
                       ak_store_put_customer(p->store, x->host->json, &c) == 0)) {
-        ak_buf_t b = {.json = x->host->json};
+        ak_buf_t b = {0};
         customer_json(&b, find_customer(g, c.id));
         reply(x, 201, &b);
     }
@@ -361,7 +345,7 @@ static int customer_limits(ak_gen_t *g, ig_http_exchange_t *x, const char *id)
         next.limits = l;
         if (stored(p, x, "cannot store the limits", ak_store_begin(p->store) == 0 &&
                    ak_store_put_customer(p->store, x->host->json, &next) == 0)) {
-            ak_buf_t b = {.json = x->host->json};
+            ak_buf_t b = {0};
             customer_json(&b, find_customer(g, id));
             reply(x, 200, &b);
         }
@@ -378,20 +362,20 @@ static int admin_customers(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n
         if (!is(x, "GET"))
             return bad_method(x, "GET, POST");
         ak_set_t *s = ak_stored_acquire(g->proc);
-        ak_buf_t b = {.json = x->host->json};
-        ig_text_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+        ak_buf_t b = {0};
+        ig_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
         size_t k = 0;
         for (size_t i = 0; i < g->config->ncustomers; i++, k++) {
             if (k)
-                ig_text_buf_puts(&b, ",");
+                ig_buf_puts(&b, ",");
             customer_json(&b, &g->config->customers[i]);
         }
         for (size_t i = 0; i < s->ncustomers; i++, k++) {
             if (k)
-                ig_text_buf_puts(&b, ",");
+                ig_buf_puts(&b, ",");
             customer_json(&b, &s->customers[i]);
         }
-        ig_text_buf_puts(&b, "]}");
+        ig_buf_puts(&b, "]}");
         ak_stored_release(s);
         return reply(x, 200, &b);
     }
@@ -402,7 +386,7 @@ static int admin_customers(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n
         const ak_customer_t *c = ak_set_customer(g->config, seg[0], strlen(seg[0]));
         if (!c)
             c = ak_set_customer(s, seg[0], strlen(seg[0]));
-        ak_buf_t b = {.json = x->host->json};
+        ak_buf_t b = {0};
         if (c)
             customer_json(&b, c);
         ak_stored_release(s);
@@ -452,7 +436,7 @@ static int key_create(ak_gen_t *g, ig_http_exchange_t *x)
         ak_key_hash(secret, strlen(secret), k.hash);
         if (stored(p, x, "cannot store the key", ak_store_begin(p->store) == 0 &&
                    ak_store_put_key(p->store, x->host->json, &k) == 0)) {
-            ak_buf_t b = {.json = x->host->json};
+            ak_buf_t b = {0};
             key_json(&b, find_key(g, k.id), secret);
             reply(x, 201, &b);
         }
@@ -505,7 +489,7 @@ static int key_change(ak_gen_t *g, ig_http_exchange_t *x, const char *id, key_ch
             next.limits = l;
         if (stored(p, x, "cannot store the key", ak_store_begin(p->store) == 0 &&
                    ak_store_put_key(p->store, x->host->json, &next) == 0)) {
-            ak_buf_t b = {.json = x->host->json};
+            ak_buf_t b = {0};
             key_json(&b, find_key(g, id), what == KEY_ROTATE ? secret : NULL);
             reply(x, 200, &b);
         }
@@ -521,7 +505,7 @@ static void key_list(ak_buf_t *b, const ak_set_t *s, const char *customer, size_
         if (customer && !(strlen(k->customer) == clen && memcmp(k->customer, customer, clen) == 0))
             continue;
         if ((*count)++)
-            ig_text_buf_puts(b, ",");
+            ig_buf_puts(b, ",");
         key_json(b, k, NULL);
     }
 }
@@ -536,12 +520,12 @@ static int admin_keys(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
         size_t clen = 0;
         const char *customer = query_param(x, "customer", &clen);
         ak_set_t *s = ak_stored_acquire(g->proc);
-        ak_buf_t b = {.json = x->host->json};
+        ak_buf_t b = {0};
         size_t count = 0;
-        ig_text_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+        ig_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
         key_list(&b, g->config, customer, clen, &count);
         key_list(&b, s, customer, clen, &count);
-        ig_text_buf_puts(&b, "]}");
+        ig_buf_puts(&b, "]}");
         ak_stored_release(s);
         return reply(x, 200, &b);
     }
@@ -552,7 +536,7 @@ static int admin_keys(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
         const ak_key_t *k = ak_set_key_by_id(g->config, seg[0], strlen(seg[0]));
         if (!k)
             k = ak_set_key_by_id(s, seg[0], strlen(seg[0]));
-        ak_buf_t b = {.json = x->host->json};
+        ak_buf_t b = {0};
         if (k)
             key_json(&b, k, NULL);
         ak_stored_release(s);
@@ -624,7 +608,7 @@ static int publish(ak_gen_t *g, ig_http_exchange_t *x, const char *model)
         for (i = 0; rc == 0 && i < pub.ncustomers; i++)
             rc = ak_store_put_grant(p->store, x->host->json, model, pub.customers[i], &pub.limits, now);
         if (stored(p, x, "cannot store the publication", rc == 0)) {
-            ak_buf_t b = {.json = x->host->json};
+            ak_buf_t b = {0};
             publication_json(&b, model, model_configured(x, model), ak_set_pub(p->stored, model, strlen(model)));
             reply(x, 200, &b);
         }
@@ -646,7 +630,7 @@ static int unpublish(ak_gen_t *g, ig_http_exchange_t *x, const char *model, cons
              model, customer);
     } else if (stored(p, x, "cannot remove the publication", ak_store_begin(p->store) == 0 &&
                       ak_store_delete_grants(p->store, model, customer) >= 0)) {
-        ak_buf_t b = {.json = x->host->json};
+        ak_buf_t b = {0};
         publication_json(&b, model, model_configured(x, model), ak_set_pub(p->stored, model, strlen(model)));
         reply(x, 200, &b);
     }
@@ -660,23 +644,23 @@ static int admin_models(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
         if (!is(x, "GET"))
             return bad_method(x, "GET");
         ak_set_t *s = ak_stored_acquire(g->proc);
-        ak_buf_t b = {.json = x->host->json};
-        ig_text_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+        ak_buf_t b = {0};
+        ig_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
         size_t count = 0;
         for (size_t i = 0; i < x->nmodels; i++, count++) {
             const char *m = x->models[i]->name;
             if (count)
-                ig_text_buf_puts(&b, ",");
+                ig_buf_puts(&b, ",");
             publication_json(&b, m, 1, ak_set_pub(s, m, strlen(m)));
         }
         for (size_t i = 0; i < s->npubs; i++) {
             if (model_configured(x, s->pubs[i].model))
                 continue;
             if (count++)
-                ig_text_buf_puts(&b, ",");
+                ig_buf_puts(&b, ",");
             publication_json(&b, s->pubs[i].model, 0, &s->pubs[i]);
         }
-        ig_text_buf_puts(&b, "]}");
+        ig_buf_puts(&b, "]}");
         ak_stored_release(s);
         return reply(x, 200, &b);
     }
@@ -687,7 +671,7 @@ static int admin_models(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
         int configured = model_configured(x, seg[0]);
         ak_set_t *s = ak_stored_acquire(g->proc);
         const ak_publication_t *pub = ak_set_pub(s, seg[0], strlen(seg[0]));
-        ak_buf_t b = {.json = x->host->json};
+        ak_buf_t b = {0};
         if (configured || pub)
             publication_json(&b, seg[0], configured, pub);
         ak_stored_release(s);

@@ -1,6 +1,6 @@
 /*
- * ak_buf.h — the JSON the admin API answers and the store keeps, written into the plugins'
- * shared text buffer (plugins/common/text_buf.h; set .json before writing strings).
+ * ak_buf.h — the JSON the admin API answers and the store keeps, written into util's text buffer
+ * (util/buf.h; strings with util/json_write.h).
  */
 #ifndef AK_BUF_H
 #define AK_BUF_H
@@ -8,12 +8,11 @@
 #include <stddef.h>
 #include "ak_set.h"
 #include "infergate/json.h"
-#include "text_buf.h"
+#include "util/buf.h"
+#include "util/json_write.h"
 
-typedef ig_text_buf_t ak_buf_t;
+typedef ig_buf_t ak_buf_t;
 
-/* s as a JSON string literal; NULL as null */
-void ak_buf_str(ak_buf_t *b, const char *s);
 /* {"requestsPerMinute":60,"requestsPerHour":null,...}: every field, null for no limit */
 void ak_buf_limits(ak_buf_t *b, const ig_limits_t *l);
 /* unix seconds, or null for 0 */

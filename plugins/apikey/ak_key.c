@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include "util/hex.h"
 
 /*
  * Every request hashes its key. OpenSSL 3's one-shot SHA256() looks the
@@ -30,17 +31,6 @@ int ak_hash_equal(const uint8_t a[AK_HASH_LEN], const uint8_t b[AK_HASH_LEN])
     return CRYPTO_memcmp(a, b, AK_HASH_LEN) == 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int ak_hash_parse(const char *s, size_t len, uint8_t out[AK_HASH_LEN], const char **why)
 {
     static const char prefix[] = "sha256:";
@@ -54,26 +44,17 @@ int ak_hash_parse(const char *s, size_t len, uint8_t out[AK_HASH_LEN], const cha
         *why = "must have exactly 64 hex digits after \"sha256:\"";
         return -1;
     }
-    for (size_t i = 0; i < AK_HASH_LEN; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            *why = "has a character that is not a hex digit after \"sha256:\"";
-            return -1;
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
+    if (ig_hex_decode(s, AK_HASH_LEN, out) != 0) {
+        *why = "has a character that is not a hex digit after \"sha256:\"";
+        return -1;
     }
     return 0;
 }
 
 void ak_hash_format(const uint8_t h[AK_HASH_LEN], char *buf)
 {
-    static const char hex[] = "0123456789abcdef";
     memcpy(buf, "sha256:", 7);
-    for (size_t i = 0; i < AK_HASH_LEN; i++) {
-        buf[7 + 2 * i] = hex[h[i] >> 4];
-        buf[8 + 2 * i] = hex[h[i] & 15];
-    }
-    buf[7 + 2 * AK_HASH_LEN] = '\0';
+    ig_hex_encode(h, AK_HASH_LEN, buf + 7);
 }
 
 int ak_key_generate(const char *id, char *buf, size_t cap)
@@ -99,8 +80,9 @@ int ak_random_id(const char *prefix, char *buf, size_t cap)
     unsigned char raw[8];
     if (RAND_bytes(raw, sizeof(raw)) != 1)
         return -1;
-    int w = snprintf(buf, cap, "%s%02x%02x%02x%02x%02x%02x%02x%02x", prefix, raw[0], raw[1], raw[2], raw[3], raw[4],
-                     raw[5], raw[6], raw[7]);
+    char hex[2 * sizeof(raw) + 1];
+    ig_hex_encode(raw, sizeof(raw), hex);
+    int w = snprintf(buf, cap, "%s%s", prefix, hex);
     return w > 0 && (size_t)w < cap ? 0 : -1;
 }
 

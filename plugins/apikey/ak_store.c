@@ -284,12 +284,12 @@ ak_set_t *ak_store_load(ak_store_t *st, const ig_json_api_t *j, char *msg, size_
 
 /* ---- writing ---- */
 
-static int bind_limits(sqlite3_stmt *s, int i, const ig_json_api_t *j, const ig_limits_t *l)
+static int bind_limits(sqlite3_stmt *s, int i, const ig_limits_t *l)
 {
-    ak_buf_t b = {.json = j};
+    ak_buf_t b = {0};
     ak_buf_limits(&b, l);
     int rc = b.failed ? SQLITE_NOMEM : sqlite3_bind_text(s, i, b.p, (int)b.len, SQLITE_TRANSIENT);
-    ig_text_buf_free(&b);
+    ig_buf_free(&b);
     return rc;
 }
 
@@ -308,7 +308,7 @@ int ak_store_put_customer(ak_store_t *st, const ig_json_api_t *j, const ak_custo
         return -1;
     sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, c->name, -1, SQLITE_STATIC);
-    bind_limits(s, 3, j, &c->limits);
+    bind_limits(s, 3, &c->limits);
     sqlite3_bind_int64(s, 4, c->created);
     return step_done(s);
 }
@@ -326,14 +326,14 @@ int ak_store_put_key(ak_store_t *st, const ig_json_api_t *j, const ak_key_t *k)
     if (k->name)
         sqlite3_bind_text(s, 3, k->name, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 4, k->hash, AK_HASH_LEN, SQLITE_STATIC);
-    ak_buf_t b = {.json = j};
+    ak_buf_t b = {0};
     if (k->models) {
         ak_buf_models(&b, k->models, k->nmodels);
         if (!b.failed)
             sqlite3_bind_text(s, 5, b.p, (int)b.len, SQLITE_TRANSIENT);
     }
-    ig_text_buf_free(&b);
-    bind_limits(s, 6, j, &k->limits);
+    ig_buf_free(&b);
+    bind_limits(s, 6, &k->limits);
     sqlite3_bind_int64(s, 7, k->created);
     sqlite3_bind_int64(s, 8, k->expires);
     sqlite3_bind_int64(s, 9, k->revoked);
@@ -349,7 +349,7 @@ int ak_store_put_grant(ak_store_t *st, const ig_json_api_t *j, const char *model
         return -1;
     sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, customer, -1, SQLITE_STATIC);
-    bind_limits(s, 3, j, limits);
+    bind_limits(s, 3, limits);
     sqlite3_bind_int64(s, 4, created);
     return step_done(s);
 }

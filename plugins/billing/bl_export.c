@@ -25,10 +25,10 @@ static FILE *file_for(bl_export_t *e, const ig_host_t *host, FILE **f, char day[
     }
     memcpy(day, today, 11);
     if (csv && fresh) {
-        ig_text_buf_t b = {0};
+        ig_buf_t b = {0};
         bl_record_csv_header(&b);
         fwrite(b.p, 1, b.len, *f);
-        ig_text_buf_free(&b);
+        ig_buf_free(&b);
     }
     return *f;
 }
@@ -37,11 +37,11 @@ void bl_export_write(bl_export_t *e, const ig_host_t *host, const bl_record_t *r
 {
     if (n == 0 || e->dir[0] == '\0')
         return;
-    ig_text_buf_t b = {0};
+    ig_buf_t b = {0};
     if (e->jsonl && file_for(e, host, &e->jf, e->jday, "jsonl", 0) != NULL) {
         for (size_t i = 0; i < n; i++) {
-            bl_record_json(&b, host->json, &recs[i]);
-            ig_text_buf_put(&b, "\n", 1);
+            bl_record_json(&b, &recs[i]);
+            ig_buf_put(&b, "\n", 1);
         }
         if (fwrite(b.p, 1, b.len, e->jf) != b.len || fflush(e->jf) != 0)
             host->log(IG_LOG_ERROR, "billing", "export %s/usage-%s.jsonl: write failed", e->dir, e->jday);
@@ -53,7 +53,7 @@ void bl_export_write(bl_export_t *e, const ig_host_t *host, const bl_record_t *r
         if (fwrite(b.p, 1, b.len, e->cf) != b.len || fflush(e->cf) != 0)
             host->log(IG_LOG_ERROR, "billing", "export %s/usage-%s.csv: write failed", e->dir, e->cday);
     }
-    ig_text_buf_free(&b);
+    ig_buf_free(&b);
 }
 
 void bl_export_close(bl_export_t *e)

@@ -1,7 +1,7 @@
 #include "bl_listing.h"
 #include <stdlib.h>
 #include <string.h>
-#include "text_buf.h"
+#include "util/json_write.h"
 #include "bl_report.h"
 
 static const char *const known_keys[] = {"id", "hugging_face_id", "name", "created", "input_modalities",
@@ -25,19 +25,19 @@ static int meta_get(const entry_t *e, const char *key, ig_json_value_t *v)
     return e->meta.type == IG_JSON_OBJECT && e->h->json->object_get(&e->meta, key, strlen(key), v) == 1;
 }
 
-static void put_meta_or(ig_text_buf_t *b, const entry_t *e, const char *key, const char *fallback)
+static void put_meta_or(ig_buf_t *b, const entry_t *e, const char *key, const char *fallback)
 {
     ig_json_value_t v;
-    ig_text_buf_printf(b, ",\"%s\":", key);
+    ig_buf_printf(b, ",\"%s\":", key);
     if (meta_get(e, key, &v))
-        ig_text_buf_put(b, v.ptr, v.len);
+        ig_buf_put(b, v.ptr, v.len);
     else
-        ig_text_buf_puts(b, fallback);
+        ig_buf_puts(b, fallback);
 }
 
-static void put_str(ig_text_buf_t *b, const entry_t *e, const char *s)
+static void put_str(ig_buf_t *b, const entry_t *e, const char *s)
 {
-    ig_text_buf_json_str(b, e->h->json, s, strlen(s));
+    ig_json_write_str(b, s, strlen(s));
 }
 
 /* --max-model-len=N (or "--max-model-len", "N") from the model's engine args, or -1. */
@@ -54,22 +54,22 @@ static long long max_model_len(const ig_model_t *m)
 }
 
 /* One price: the model's pricing (what is billed) wins over the metadata's. */
-static void put_price(ig_text_buf_t *b, const entry_t *e, const ig_json_value_t *meta_pricing, const char *out_key,
+static void put_price(ig_buf_t *b, const entry_t *e, const ig_json_value_t *meta_pricing, const char *out_key,
                       const char *configured, const char *meta_key, int *first)
 {
     ig_json_value_t v;
-    ig_text_buf_printf(b, "%s\"%s\":", *first ? "" : ",", out_key);
+    ig_buf_printf(b, "%s\"%s\":", *first ? "" : ",", out_key);
     *first = 0;
     if (configured)
         put_str(b, e, configured);
     else if (meta_pricing->type == IG_JSON_OBJECT &&
              e->h->json->object_get(meta_pricing, meta_key, strlen(meta_key), &v) == 1)
-        ig_text_buf_put(b, v.ptr, v.len);
+        ig_buf_put(b, v.ptr, v.len);
     else
-        ig_text_buf_puts(b, "\"0\"");
+        ig_buf_puts(b, "\"0\"");
 }
 
-static void put_model(ig_text_buf_t *b, const ig_host_t *h, const ig_model_t *m)
+static void put_model(ig_buf_t *b, const ig_host_t *h, const ig_model_t *m)
 {
     entry_t e = {h, {IG_JSON_INVALID, NULL, 0}};
     if (m->openrouter_json &&
@@ -78,21 +78,21 @@ static void put_model(ig_text_buf_t *b, const ig_host_t *h, const ig_model_t *m)
         e.meta.type = IG_JSON_INVALID; /* not an object: listed from the config alone */
     ig_json_value_t v;
 
-    ig_text_buf_puts(b, "{\"id\":");
+    ig_buf_puts(b, "{\"id\":");
     if (meta_get(&e, "id", &v))
-        ig_text_buf_put(b, v.ptr, v.len);
+        ig_buf_put(b, v.ptr, v.len);
     else
         put_str(b, &e, m->name);
-    ig_text_buf_puts(b, ",\"hugging_face_id\":");
+    ig_buf_puts(b, ",\"hugging_face_id\":");
     if (meta_get(&e, "hugging_face_id", &v))
-        ig_text_buf_put(b, v.ptr, v.len);
+        ig_buf_put(b, v.ptr, v.len);
     else if (m->url && strncmp(m->url, "hf://", 5) == 0)
         put_str(b, &e, m->url + 5);
     else
-        ig_text_buf_puts(b, "\"\"");
-    ig_text_buf_puts(b, ",\"name\":");
+        ig_buf_puts(b, "\"\"");
+    ig_buf_puts(b, ",\"name\":");
     if (meta_get(&e, "name", &v))
-        ig_text_buf_put(b, v.ptr, v.len);
+        ig_buf_put(b, v.ptr, v.len);
     else
         put_str(b, &e, m->name);
     put_meta_or(b, &e, "created", "0");
@@ -113,7 +113,7 @@ static void put_model(ig_text_buf_t *b, const ig_host_t *h, const ig_model_t *m)
     if (!meta_get(&e, "pricing", &mp))
         mp.type = IG_JSON_INVALID;
     int first = 1;
-    ig_text_buf_puts(b, ",\"pricing\":{");
+    ig_buf_puts(b, ",\"pricing\":{");
     put_price(b, &e, &mp, "prompt", m->pricing.prompt, "prompt", &first);
     put_price(b, &e, &mp, "completion", m->pricing.completion, "completion", &first);
     put_price(b, &e, &mp, "image", NULL, "image", &first);
@@ -122,7 +122,7 @@ static void put_model(ig_text_buf_t *b, const ig_host_t *h, const ig_model_t *m)
     put_price(b, &e, &mp, "input_cache_writes", NULL, "input_cache_writes", &first);
     if (m->pricing.audio || (mp.type == IG_JSON_OBJECT && h->json->object_get(&mp, "audio", 5, &v) == 1))
         put_price(b, &e, &mp, "audio", m->pricing.audio, "audio", &first);
-    ig_text_buf_puts(b, "}");
+    ig_buf_puts(b, "}");
     put_meta_or(b, &e, "supported_sampling_parameters",
                 (m->features & IG_FEATURE_TEXT_GENERATION) ? default_sampling : "[]");
     put_meta_or(b, &e, "supported_features", "[]");
@@ -139,13 +139,13 @@ static void put_model(ig_text_buf_t *b, const ig_host_t *h, const ig_model_t *m)
                 known |= h->json->string_eq(&k, known_keys[i], strlen(known_keys[i]));
             if (known)
                 continue;
-            ig_text_buf_puts(b, ",");
-            ig_text_buf_put(b, k.ptr, k.len);
-            ig_text_buf_puts(b, ":");
-            ig_text_buf_put(b, v.ptr, v.len);
+            ig_buf_puts(b, ",");
+            ig_buf_put(b, k.ptr, k.len);
+            ig_buf_puts(b, ":");
+            ig_buf_put(b, v.ptr, v.len);
         }
     }
-    ig_text_buf_puts(b, "}");
+    ig_buf_puts(b, "}");
 }
 
 int bl_route_listing(void *state, ig_http_exchange_t *x, ig_error_t *err)
@@ -156,13 +156,13 @@ int bl_route_listing(void *state, ig_http_exchange_t *x, ig_error_t *err)
         err->type = "invalid_request_error";
         return x->host->error(err, "no such listing: %.*s", (int)(x->path.len > 200 ? 200 : x->path.len), x->path.ptr);
     }
-    ig_text_buf_t b = {0};
-    ig_text_buf_puts(&b, "{\"data\":[");
+    ig_buf_t b = {0};
+    ig_buf_puts(&b, "{\"data\":[");
     for (size_t i = 0; i < x->nmodels; i++) {
         if (i)
-            ig_text_buf_puts(&b, ",");
+            ig_buf_puts(&b, ",");
         put_model(&b, x->host, x->models[i]);
     }
-    ig_text_buf_puts(&b, "]}");
+    ig_buf_puts(&b, "]}");
     return bl_respond(x, &b, "application/json", err);
 }

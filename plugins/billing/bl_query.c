@@ -2,41 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int decode(const char *s, size_t n, char *out, size_t cap)
-{
-    size_t len = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%') {
-            if (i + 2 >= n)
-                return -1;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
-            if (h < 0 || l < 0)
-                return -1;
-            c = (char)(h * 16 + l);
-            i += 2;
-        }
-        if (c == '\0' || len + 1 >= cap)
-            return -1;
-        out[len++] = c;
-    }
-    out[len] = '\0';
-    return 1;
-}
+#include "util/url.h"
 
 int bl_query_get(ig_str_t query, const char *name, char *out, size_t cap)
 {
@@ -49,7 +15,7 @@ int bl_query_get(ig_str_t query, const char *name, char *out, size_t cap)
         const char *ke = eq ? eq : pe;
         if ((size_t)(ke - p) == nl && memcmp(p, name, nl) == 0) {
             const char *v = eq ? eq + 1 : pe;
-            return decode(v, (size_t)(pe - v), out, cap);
+            return ig_url_decode(v, (size_t)(pe - v), IG_URL_PLUS_SPACE, out, cap, NULL) == 0 ? 1 : -1;
         }
         p = amp ? amp + 1 : end;
     }

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "util/api.h"
+#include "util/json_write.h"
 
 static void copy_str(char *dst, size_t cap, const char *s, size_t n)
 {
@@ -13,20 +15,6 @@ static void copy_str(char *dst, size_t cap, const char *s, size_t n)
     if (n)
         memcpy(dst, s, n);
     dst[n] = '\0';
-}
-
-static const char *api_name(ig_api_t api)
-{
-    switch (api) {
-    case IG_API_CHAT_COMPLETIONS: return "chat.completions";
-    case IG_API_COMPLETIONS: return "completions";
-    case IG_API_EMBEDDINGS: return "embeddings";
-    case IG_API_RERANK: return "rerank";
-    case IG_API_SCORE: return "score";
-    case IG_API_AUDIO_TRANSCRIPTIONS: return "audio.transcriptions";
-    case IG_API_AUDIO_TRANSLATIONS: return "audio.translations";
-    default: return "other";
-    }
 }
 
 static void prices_of(const ig_model_t *m, bl_prices_t *p)
@@ -61,7 +49,7 @@ void bl_record_from(bl_record_t *out, const ig_usage_record_t *rec)
     copy_str(out->adapter, sizeof(out->adapter), rec->adapter.ptr, rec->adapter.len);
     const char *ep = rec->endpoint_url ? rec->endpoint_url : "";
     copy_str(out->endpoint, sizeof(out->endpoint), ep, strlen(ep));
-    out->api = api_name(rec->api);
+    out->api = ig_api_name(rec->api) ? ig_api_name(rec->api) : "other";
     out->status = rec->status;
     out->stream = rec->stream != 0;
     out->complete = rec->complete != 0;
@@ -112,23 +100,23 @@ void bl_format_audio(int64_t ms, char out[32])
     snprintf(out, 32, "%" PRId64 ".%03d", ms / 1000, (int)(ms % 1000));
 }
 
-void bl_record_json(ig_text_buf_t *b, const ig_json_api_t *json, const bl_record_t *r)
+void bl_record_json(ig_buf_t *b, const bl_record_t *r)
 {
     char t[32], cost[48], audio[32];
     bl_format_time(r->ts_ms, t);
     bl_dec_format(r->cost_units, cost, sizeof(cost));
     bl_format_audio(r->audio_ms, audio);
-    ig_text_buf_printf(b, "{\"id\":%" PRId64 ",\"time\":\"%s\",\"customer\":", r->id, t);
-    ig_text_buf_json_str(b, json, r->customer, strlen(r->customer));
-    ig_text_buf_puts(b, ",\"key_id\":");
-    ig_text_buf_json_str(b, json, r->key_id, strlen(r->key_id));
-    ig_text_buf_puts(b, ",\"model\":");
-    ig_text_buf_json_str(b, json, r->model, strlen(r->model));
-    ig_text_buf_puts(b, ",\"adapter\":");
-    ig_text_buf_json_str(b, json, r->adapter, strlen(r->adapter));
-    ig_text_buf_puts(b, ",\"endpoint\":");
-    ig_text_buf_json_str(b, json, r->endpoint, strlen(r->endpoint));
-    ig_text_buf_printf(b,
+    ig_buf_printf(b, "{\"id\":%" PRId64 ",\"time\":\"%s\",\"customer\":", r->id, t);
+    ig_json_write_str(b, r->customer, strlen(r->customer));
+    ig_buf_puts(b, ",\"key_id\":");
+    ig_json_write_str(b, r->key_id, strlen(r->key_id));
+    ig_buf_puts(b, ",\"model\":");
+    ig_json_write_str(b, r->model, strlen(r->model));
+    ig_buf_puts(b, ",\"adapter\":");
+    ig_json_write_str(b, r->adapter, strlen(r->adapter));
+    ig_buf_puts(b, ",\"endpoint\":");
+    ig_json_write_str(b, r->endpoint, strlen(r->endpoint));
+    ig_buf_printf(b,
                   ",\"api\":\"%s\",\"status\":%d,\"stream\":%s,\"complete\":%s,\"usage_known\":%s,"
                   "\"prompt_tokens\":%" PRId64 ",\"completion_tokens\":%" PRId64 ",\"cached_tokens\":%" PRId64
                   ",\"audio_seconds\":\"%s\",\"requests\":%" PRId64 ",\"ttft_us\":%" PRId64 ",\"duration_us\":%" PRId64
@@ -138,26 +126,41 @@ void bl_record_json(ig_text_buf_t *b, const ig_json_api_t *json, const bl_record
                   r->requests, r->ttft_us, r->duration_us, r->attempts, r->generation, cost);
 }
 
-void bl_record_csv_header(ig_text_buf_t *b)
+void bl_record_csv_header(ig_buf_t *b)
 {
-    ig_text_buf_puts(b, "id,time,customer,key_id,model,adapter,endpoint,api,status,stream,complete,usage_known,"
+    ig_buf_puts(b, "id,time,customer,key_id,model,adapter,endpoint,api,status,stream,complete,usage_known,"
                    "prompt_tokens,completion_tokens,cached_tokens,audio_seconds,requests,ttft_us,duration_us,"
                    "attempts,generation,cost\n");
 }
 
-void bl_record_csv(ig_text_buf_t *b, const bl_record_t *r)
+void bl_csv_str(ig_buf_t *b, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        ig_buf_puts(b, s);
+        return;
+    }
+    ig_buf_putc(b, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            ig_buf_putc(b, '"');
+        ig_buf_putc(b, *p);
+    }
+    ig_buf_putc(b, '"');
+}
+
+void bl_record_csv(ig_buf_t *b, const bl_record_t *r)
 {
     char t[32], cost[48], audio[32];
     bl_format_time(r->ts_ms, t);
     bl_dec_format(r->cost_units, cost, sizeof(cost));
     bl_format_audio(r->audio_ms, audio);
-    ig_text_buf_printf(b, "%" PRId64 ",%s", r->id, t);
+    ig_buf_printf(b, "%" PRId64 ",%s", r->id, t);
     const char *strs[] = {r->customer, r->key_id, r->model, r->adapter, r->endpoint, r->api};
     for (size_t i = 0; i < 6; i++) {
-        ig_text_buf_puts(b, ",");
-        ig_text_buf_csv_str(b, strs[i]);
+        ig_buf_puts(b, ",");
+        bl_csv_str(b, strs[i]);
     }
-    ig_text_buf_printf(b, ",%d,%d,%d,%d,%" PRId64 ",%" PRId64 ",%" PRId64 ",%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%u,%" PRIu64 ",%s\n",
+    ig_buf_printf(b, ",%d,%d,%d,%d,%" PRId64 ",%" PRId64 ",%" PRId64 ",%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%u,%" PRIu64 ",%s\n",
                   r->status, r->stream, r->complete, r->usage_known, r->prompt_tokens, r->completion_tokens,
                   r->cached_tokens, audio, r->requests, r->ttft_us, r->duration_us, r->attempts, r->generation, cost);
 }

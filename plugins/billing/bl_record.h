@@ -7,7 +7,7 @@
 #define BL_RECORD_H
 
 #include <stdint.h>
-#include "text_buf.h"
+#include "util/buf.h"
 #include "bl_decimal.h"
 #include "infergate/plugin.h"
 
@@ -35,10 +35,12 @@ typedef struct {
 void bl_record_from(bl_record_t *out, const ig_usage_record_t *rec);
 
 /* One JSON object, no trailing newline. */
-void bl_record_json(ig_text_buf_t *b, const ig_json_api_t *json, const bl_record_t *r);
+void bl_record_json(ig_buf_t *b, const bl_record_t *r);
 /* The CSV header line and one CSV line, both ending with "\n". */
-void bl_record_csv_header(ig_text_buf_t *b);
-void bl_record_csv(ig_text_buf_t *b, const bl_record_t *r);
+void bl_record_csv_header(ig_buf_t *b);
+void bl_record_csv(ig_buf_t *b, const bl_record_t *r);
+/* s as a CSV field (quoted when it holds a comma, quote or line break). */
+void bl_csv_str(ig_buf_t *b, const char *s);
 
 /* "2026-11-25T01:02:03.456Z" */
 void bl_format_time(int64_t ms, char out[32]);

@@ -5,6 +5,7 @@
 #include "bl_decimal.h"
 #include "bl_ledger.h"
 #include "bl_query.h"
+#include "util/json_write.h"
 
 /* The plugin's generation state starts with a bl_report_ctx_t (billing.c). */
 #define CTX(state) ((const bl_report_ctx_t *)(state))
@@ -40,37 +41,37 @@ static void sums_read(sqlite3_stmt *s, int col, sums_t *out)
     out->cost = (bl_i128_t)sqlite3_column_int64(s, col + 5) * 1000000000 + sqlite3_column_int64(s, col + 6);
 }
 
-static void sums_json(ig_text_buf_t *b, const sums_t *s)
+static void sums_json(ig_buf_t *b, const sums_t *s)
 {
     char cost[48], audio[32];
     bl_dec_format(s->cost, cost, sizeof(cost));
     bl_format_audio(s->audio_ms, audio);
-    ig_text_buf_printf(b,
+    ig_buf_printf(b,
                   "\"requests\":%" PRId64 ",\"prompt_tokens\":%" PRId64 ",\"cached_tokens\":%" PRId64
                   ",\"completion_tokens\":%" PRId64 ",\"audio_seconds\":\"%s\",\"cost\":\"%s\"",
                   s->requests, s->prompt, s->cached, s->completion, audio, cost);
 }
 
-static void sums_csv(ig_text_buf_t *b, const sums_t *s)
+static void sums_csv(ig_buf_t *b, const sums_t *s)
 {
     char cost[48], audio[32];
     bl_dec_format(s->cost, cost, sizeof(cost));
     bl_format_audio(s->audio_ms, audio);
-    ig_text_buf_printf(b, "%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%s,%s\n", s->requests, s->prompt, s->cached,
+    ig_buf_printf(b, "%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%s,%s\n", s->requests, s->prompt, s->cached,
                   s->completion, audio, cost);
 }
 
-int bl_respond(ig_http_exchange_t *x, ig_text_buf_t *b, const char *content_type, ig_error_t *err)
+int bl_respond(ig_http_exchange_t *x, ig_buf_t *b, const char *content_type, ig_error_t *err)
 {
     if (b->failed) {
-        ig_text_buf_free(b);
+        ig_buf_free(b);
         err->status = 500;
         err->type = "server_error";
         return x->host->error(err, "out of memory building the answer");
     }
     char *out = x->host->palloc(x->pool, b->len + 1);
     if (out == NULL) {
-        ig_text_buf_free(b);
+        ig_buf_free(b);
         err->status = 500;
         err->type = "server_error";
         return x->host->error(err, "out of memory building the answer");
@@ -78,7 +79,7 @@ int bl_respond(ig_http_exchange_t *x, ig_text_buf_t *b, const char *content_type
     memcpy(out, b->p ? b->p : "", b->len);
     x->response = (ig_str_t){out, b->len};
     x->content_type = content_type;
-    ig_text_buf_free(b);
+    ig_buf_free(b);
     return 0;
 }
 
@@ -130,12 +131,12 @@ static int query_failed(ig_http_exchange_t *x, sqlite3 *db, ig_error_t *err)
     return -1;
 }
 
-static void json_str_or_null(ig_text_buf_t *b, const ig_host_t *h, const char *s, int present)
+static void json_str_or_null(ig_buf_t *b, const ig_host_t *h, const char *s, int present)
 {
     if (present)
-        ig_text_buf_json_str(b, h->json, s, strlen(s));
+        ig_json_write_str(b, s, strlen(s));
     else
-        ig_text_buf_puts(b, "null");
+        ig_buf_puts(b, "null");
 }
 
 int bl_route_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
@@ -187,16 +188,16 @@ int bl_route_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
     sqlite3_bind_int64(st, 3, start_ms);
     sqlite3_bind_int64(st, 4, end_ms);
 
-    ig_text_buf_t b = {0};
-    ig_text_buf_puts(&b, "{\"object\":\"usage\",\"customer\":");
+    ig_buf_t b = {0};
+    ig_buf_puts(&b, "{\"object\":\"usage\",\"customer\":");
     json_str_or_null(&b, x->host, customer, has_c);
-    ig_text_buf_puts(&b, ",\"model\":");
+    ig_buf_puts(&b, ",\"model\":");
     json_str_or_null(&b, x->host, model, has_m);
-    ig_text_buf_puts(&b, ",\"start\":");
+    ig_buf_puts(&b, ",\"start\":");
     json_str_or_null(&b, x->host, start, has_s);
-    ig_text_buf_puts(&b, ",\"end\":");
+    ig_buf_puts(&b, ",\"end\":");
     json_str_or_null(&b, x->host, end, has_e);
-    ig_text_buf_printf(&b, ",\"group_by\":\"%s\",\"data\":[", group);
+    ig_buf_printf(&b, ",\"group_by\":\"%s\",\"data\":[", group);
     sums_t total = {0};
     int rc, first = 1;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -205,40 +206,40 @@ int bl_route_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
         if (s.requests == 0)
             continue; /* SUM over no rows */
         sums_add(&total, &s);
-        ig_text_buf_puts(&b, first ? "{" : ",{");
+        ig_buf_puts(&b, first ? "{" : ",{");
         first = 0;
         const unsigned char *k0 = sqlite3_column_text(st, 0);
         if (strcmp(group, "day") == 0 || strcmp(group, "model") == 0) {
-            ig_text_buf_printf(&b, "\"%s\":", group);
-            ig_text_buf_json_str(&b, x->host->json, (const char *)k0, strlen((const char *)k0));
-            ig_text_buf_puts(&b, ",");
+            ig_buf_printf(&b, "\"%s\":", group);
+            ig_json_write_str(&b, (const char *)k0, strlen((const char *)k0));
+            ig_buf_puts(&b, ",");
         } else if (nkeys == 2) {
             const unsigned char *k1 = sqlite3_column_text(st, 1);
-            ig_text_buf_puts(&b, "\"customer\":");
-            ig_text_buf_json_str(&b, x->host->json, (const char *)k0, strlen((const char *)k0));
-            ig_text_buf_puts(&b, ",\"key_id\":");
-            ig_text_buf_json_str(&b, x->host->json, (const char *)k1, strlen((const char *)k1));
-            ig_text_buf_puts(&b, ",");
+            ig_buf_puts(&b, "\"customer\":");
+            ig_json_write_str(&b, (const char *)k0, strlen((const char *)k0));
+            ig_buf_puts(&b, ",\"key_id\":");
+            ig_json_write_str(&b, (const char *)k1, strlen((const char *)k1));
+            ig_buf_puts(&b, ",");
         }
         sums_json(&b, &s);
-        ig_text_buf_puts(&b, "}");
+        ig_buf_puts(&b, "}");
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
-        ig_text_buf_free(&b);
+        ig_buf_free(&b);
         return query_failed(x, db, err);
     }
     sqlite3_close(db);
-    ig_text_buf_printf(&b, "],\"currency\":\"%s\",\"total\":{", c->currency);
+    ig_buf_printf(&b, "],\"currency\":\"%s\",\"total\":{", c->currency);
     sums_json(&b, &total);
-    ig_text_buf_puts(&b, "}}");
+    ig_buf_puts(&b, "}}");
     return bl_respond(x, &b, "application/json", err);
 }
 
 /* ---- invoices ---------------------------------------------------------------------------------- */
 
 typedef struct {
-    ig_text_buf_t *b;
+    ig_buf_t *b;
     const ig_host_t *host;
     int csv;
     const char *month, *currency;
@@ -254,10 +255,10 @@ static void inv_csv_head(inv_writer_t *w)
 {
     char id[300];
     snprintf(id, sizeof(id), "inv-%s-%s", w->customer, w->month);
-    ig_text_buf_csv_str(w->b, id);
-    ig_text_buf_puts(w->b, ",");
-    ig_text_buf_csv_str(w->b, w->customer);
-    ig_text_buf_printf(w->b, ",%s,%s,", w->month, w->currency);
+    bl_csv_str(w->b, id);
+    ig_buf_puts(w->b, ",");
+    bl_csv_str(w->b, w->customer);
+    ig_buf_printf(w->b, ",%s,%s,", w->month, w->currency);
 }
 
 static void inv_close(inv_writer_t *w)
@@ -266,12 +267,12 @@ static void inv_close(inv_writer_t *w)
         return;
     if (w->csv) {
         inv_csv_head(w);
-        ig_text_buf_puts(w->b, "TOTAL,");
+        ig_buf_puts(w->b, "TOTAL,");
         sums_csv(w->b, &w->total);
     } else {
-        ig_text_buf_puts(w->b, "],\"total\":{");
+        ig_buf_puts(w->b, "],\"total\":{");
         sums_json(w->b, &w->total);
-        ig_text_buf_puts(w->b, "}}");
+        ig_buf_puts(w->b, "}}");
     }
     w->open = 0;
 }
@@ -286,16 +287,16 @@ static void inv_open(inv_writer_t *w, const char *customer)
     if (w->csv)
         return;
     if (w->ninvoices++ > 0)
-        ig_text_buf_puts(w->b, ",");
+        ig_buf_puts(w->b, ",");
     /* the id is derived from its inputs only: the same customer and month give the same invoice */
-    ig_text_buf_t id = {0};
-    ig_text_buf_printf(&id, "inv-%s-%s", customer, w->month);
-    ig_text_buf_puts(w->b, "{\"object\":\"invoice\",\"id\":");
-    ig_text_buf_json_str(w->b, w->host->json, id.p, id.len);
-    ig_text_buf_free(&id);
-    ig_text_buf_puts(w->b, ",\"customer\":");
-    ig_text_buf_json_str(w->b, w->host->json, customer, strlen(customer));
-    ig_text_buf_printf(w->b, ",\"month\":\"%s\",\"currency\":\"%s\",\"lines\":[", w->month, w->currency);
+    ig_buf_t id = {0};
+    ig_buf_printf(&id, "inv-%s-%s", customer, w->month);
+    ig_buf_puts(w->b, "{\"object\":\"invoice\",\"id\":");
+    ig_json_write_str(w->b, id.p, id.len);
+    ig_buf_free(&id);
+    ig_buf_puts(w->b, ",\"customer\":");
+    ig_json_write_str(w->b, customer, strlen(customer));
+    ig_buf_printf(w->b, ",\"month\":\"%s\",\"currency\":\"%s\",\"lines\":[", w->month, w->currency);
 }
 
 static void inv_line(inv_writer_t *w, const char *model, const sums_t *s)
@@ -303,15 +304,15 @@ static void inv_line(inv_writer_t *w, const char *model, const sums_t *s)
     sums_add(&w->total, s);
     if (w->csv) {
         inv_csv_head(w);
-        ig_text_buf_csv_str(w->b, model);
-        ig_text_buf_puts(w->b, ",");
+        bl_csv_str(w->b, model);
+        ig_buf_puts(w->b, ",");
         sums_csv(w->b, s);
     } else {
-        ig_text_buf_puts(w->b, w->nlines ? ",{\"model\":" : "{\"model\":");
-        ig_text_buf_json_str(w->b, w->host->json, model, strlen(model));
-        ig_text_buf_puts(w->b, ",");
+        ig_buf_puts(w->b, w->nlines ? ",{\"model\":" : "{\"model\":");
+        ig_json_write_str(w->b, model, strlen(model));
+        ig_buf_puts(w->b, ",");
         sums_json(w->b, s);
-        ig_text_buf_puts(w->b, "}");
+        ig_buf_puts(w->b, "}");
     }
     w->nlines++;
 }
@@ -346,13 +347,13 @@ int bl_route_invoices(void *state, ig_http_exchange_t *x, ig_error_t *err)
         sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, month, -1, SQLITE_STATIC);
 
-    ig_text_buf_t b = {0};
+    ig_buf_t b = {0};
     inv_writer_t w = {.b = &b, .host = x->host, .csv = format[0] == 'c', .month = month, .currency = c->currency};
     if (w.csv)
-        ig_text_buf_puts(&b, "invoice,customer,month,currency,model,requests,prompt_tokens,cached_tokens,"
+        ig_buf_puts(&b, "invoice,customer,month,currency,model,requests,prompt_tokens,cached_tokens,"
                         "completion_tokens,audio_seconds,cost\n");
     else if (!has_c)
-        ig_text_buf_printf(&b, "{\"object\":\"list\",\"month\":\"%s\",\"data\":[", month);
+        ig_buf_printf(&b, "{\"object\":\"list\",\"month\":\"%s\",\"data\":[", month);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *cust = (const char *)sqlite3_column_text(st, 0);
@@ -365,7 +366,7 @@ int bl_route_invoices(void *state, ig_http_exchange_t *x, ig_error_t *err)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
-        ig_text_buf_free(&b);
+        ig_buf_free(&b);
         return query_failed(x, db, err);
     }
     sqlite3_close(db);
@@ -373,6 +374,6 @@ int bl_route_invoices(void *state, ig_http_exchange_t *x, ig_error_t *err)
         inv_open(&w, customer); /* a customer without usage that month gets an empty invoice */
     inv_close(&w);
     if (!w.csv && !has_c)
-        ig_text_buf_puts(&b, "]}");
+        ig_buf_puts(&b, "]}");
     return bl_respond(x, &b, w.csv ? "text/csv; charset=utf-8" : "application/json", err);
 }

@@ -6,7 +6,7 @@
 #ifndef BL_REPORT_H
 #define BL_REPORT_H
 
-#include "text_buf.h"
+#include "util/buf.h"
 #include "bl_writer.h"
 #include "infergate/plugin.h"
 
@@ -23,6 +23,6 @@ typedef struct {
 } bl_report_ctx_t;
 
 /* Copies b into the exchange's pool as its response. 0, or -1 with err. */
-int bl_respond(ig_http_exchange_t *x, ig_text_buf_t *b, const char *content_type, ig_error_t *err);
+int bl_respond(ig_http_exchange_t *x, ig_buf_t *b, const char *content_type, ig_error_t *err);
 
 #endif

@@ -13,7 +13,7 @@
 
 typedef struct batch {
     struct batch *next;
-    ig_text_buf_t body;
+    ig_buf_t body;
     char key[64]; /* Idempotency-Key: the ids of its first and last record */
 } batch_t;
 
@@ -109,12 +109,12 @@ static int post_once(bl_webhook_t *w, const batch_t *b, char *msg, size_t msgcap
         snprintf(msg, msgcap, "connect %s:%s: %s", w->host_name, w->port, strerror(err));
         return -1;
     }
-    ig_text_buf_t req = {0};
-    ig_text_buf_printf(&req,
+    ig_buf_t req = {0};
+    ig_buf_printf(&req,
                   "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\nIdempotency-Key: %s\r\n"
                   "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                   w->path, w->host_name, w->port, b->key, b->body.len);
-    ig_text_buf_put(&req, b->body.p, b->body.len);
+    ig_buf_put(&req, b->body.p, b->body.len);
     size_t off = 0;
     while (off < req.len && !req.failed) {
         if (wait_fd(fd, POLLOUT, w->o.timeout_ms) != 0)
@@ -127,7 +127,7 @@ static int post_once(bl_webhook_t *w, const batch_t *b, char *msg, size_t msgcap
         off += (size_t)n;
     }
     int sent = off == req.len && !req.failed;
-    ig_text_buf_free(&req);
+    ig_buf_free(&req);
     if (!sent) {
         close(fd);
         snprintf(msg, msgcap, "sending to %s:%s failed or timed out", w->host_name, w->port);
@@ -214,7 +214,7 @@ static void *run(void *arg)
         if (w->head == NULL)
             w->tail = NULL;
         w->npending--;
-        ig_text_buf_free(&b->body);
+        ig_buf_free(&b->body);
         free(b);
     }
     pthread_mutex_unlock(&w->mu);
@@ -256,13 +256,13 @@ void bl_webhook_send(bl_webhook_t *w, const bl_record_t *recs, size_t n)
     batch_t *b = calloc(1, sizeof(*b));
     if (b == NULL)
         return;
-    ig_text_buf_puts(&b->body, "{\"object\":\"usage.batch\",\"records\":[");
+    ig_buf_puts(&b->body, "{\"object\":\"usage.batch\",\"records\":[");
     for (size_t i = 0; i < n; i++) {
         if (i)
-            ig_text_buf_put(&b->body, ",", 1);
-        bl_record_json(&b->body, w->host->json, &recs[i]);
+            ig_buf_put(&b->body, ",", 1);
+        bl_record_json(&b->body, &recs[i]);
     }
-    ig_text_buf_puts(&b->body, "]}");
+    ig_buf_puts(&b->body, "]}");
     snprintf(b->key, sizeof(b->key), "usage-%" PRId64 "-%" PRId64, recs[0].id, recs[n - 1].id);
     pthread_mutex_lock(&w->mu);
     if (w->npending >= w->o.max_pending && w->head != NULL && w->head->next != NULL) {
@@ -274,7 +274,7 @@ void bl_webhook_send(bl_webhook_t *w, const bl_record_t *recs, size_t n)
         w->npending--;
         w->host->log(IG_LOG_ERROR, "billing", "webhook: more than %u batches waiting, dropped %s (the ledger has it)",
                      w->o.max_pending, old->key);
-        ig_text_buf_free(&old->body);
+        ig_buf_free(&old->body);
         free(old);
     }
     if (w->tail)
@@ -301,7 +301,7 @@ void bl_webhook_stop(bl_webhook_t *w)
         batch_t *b = w->head;
         w->head = b->next;
         w->host->log(IG_LOG_ERROR, "billing", "webhook batch %s not delivered before exit (the ledger has it)", b->key);
-        ig_text_buf_free(&b->body);
+        ig_buf_free(&b->body);
         free(b);
     }
     pthread_mutex_destroy(&w->mu);

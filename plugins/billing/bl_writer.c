@@ -37,13 +37,13 @@ static void save_unsaved(bl_writer_t *w, const bl_record_t *recs, size_t n)
     snprintf(path, sizeof(path), "%s.unsaved.jsonl", w->ledger_path);
     FILE *f = fopen(path, "a");
     if (f != NULL) {
-        ig_text_buf_t b = {0};
+        ig_buf_t b = {0};
         for (size_t i = 0; i < n; i++) {
-            bl_record_json(&b, w->host->json, &recs[i]);
-            ig_text_buf_put(&b, "\n", 1);
+            bl_record_json(&b, &recs[i]);
+            ig_buf_put(&b, "\n", 1);
         }
         fwrite(b.p, 1, b.len, f);
-        ig_text_buf_free(&b);
+        ig_buf_free(&b);
         fclose(f);
     }
     w->host->log(IG_LOG_ERROR, "billing", "%zu usage records could not be committed; written to %s%s", n, path,

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/hash.h"
 
 #define EPM_BUCKETS 256
 
@@ -43,17 +44,10 @@ void epm_free(epm_t *m)
     free(m);
 }
 
-static uint64_t fnv(uint64_t h, const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * UINT64_C(1099511628211);
-    return h;
-}
-
 static uint64_t hash_of(const char *ep, size_t eplen, ig_str_t key)
 {
-    uint64_t h = fnv(UINT64_C(1469598103934665603), ep, eplen);
-    return fnv(h ^ 0xff, key.ptr, key.len);
+    uint64_t h = ig_fnv1a64(IG_FNV64_OFFSET, ep, eplen);
+    return ig_fnv1a64(h ^ 0xff, key.ptr, key.len);
 }
 
 /* The entry, or NULL; with create, a new UNKNOWN one (NULL only when out of memory). Lock held. */

@@ -1,13 +1,14 @@
 #include "openai_compat.h"
 #include <stdlib.h>
 #include <string.h>
+#include "util/api.h"
+#include "util/buf.h"
 
 typedef struct {
-    char *buf;              /* plain body, or the unfinished SSE event */
-    size_t len, cap;
+    ig_buf_t buf;           /* plain body, or the unfinished SSE event */
     int passthrough;        /* plain body over OAC_MAX_BUFFERED: forwarded untouched */
-    int count_chunks;       /* oac_count_text_chunks() */
-    int64_t text_chunks;
+    int64_t text_chunks;    /* chunks that carried text before the engine showed it reports usage */
+    int stream_failed;      /* the engine reported an error inside the stream: nothing follows it */
     unsigned plugin_flags;  /* oac_plugin_flags() */
     const void *plugin_data; /* oac_plugin_data() */
     int sse;                /* the client asked for a stream */
@@ -24,26 +25,23 @@ typedef struct {
 
 #define JSON(r) ((r)->host->json)
 
+static void write_error_object(ig_engine_req_t *r, ig_sink_t *sink, int status, const ig_json_value_t *msg,
+                               const ig_json_value_t *param);
+
 /* ---- request ------------------------------------------------------------------------------- */
+
+ig_str_t oac_json_literal(const ig_engine_req_t *r, const char *s, size_t n)
+{
+    size_t cap = n * 6 + 3; /* escaping grows a byte to at most 6 */
+    char *lit = r->host->palloc(r->pool, cap);
+    return (ig_str_t){lit, JSON(r)->escape(s, n, lit, cap)};
+}
 
 const char *oac_api_path(ig_api_t api)
 {
-    switch (api) {
-    case IG_API_CHAT_COMPLETIONS: return "/v1/chat/completions";
-    case IG_API_COMPLETIONS: return "/v1/completions";
-    case IG_API_EMBEDDINGS: return "/v1/embeddings";
-    default: return NULL;
-    }
-}
-
-void oac_count_text_chunks(ig_engine_req_t *r)
-{
-    ((oac_state_t *)r->state)->count_chunks = 1;
-}
-
-int64_t oac_stream_text_chunks(const ig_engine_req_t *r)
-{
-    return r->state ? ((const oac_state_t *)r->state)->text_chunks : 0;
+    /* the text APIs every OpenAI-compatible server has; the others are each engine's to say */
+    return api == IG_API_CHAT_COMPLETIONS || api == IG_API_COMPLETIONS || api == IG_API_EMBEDDINGS ? ig_api_path(api)
+                                                                                                 : NULL;
 }
 
 unsigned *oac_plugin_flags(ig_engine_req_t *r)
@@ -138,10 +136,8 @@ static int prepare_spliced(ig_engine_req_t *r, const char *path, ig_str_t upstre
     if (span != NULL)
         edits[nedits++] = (edit_t){span->ptr, span->ptr + span->len, with};
     if (!JSON(r)->string_eq(&r->model_field, upstream_model.ptr, upstream_model.len)) {
-        size_t cap = upstream_model.len * 6 + 3;
-        char *lit = h->palloc(r->pool, cap);
-        size_t n = JSON(r)->escape(upstream_model.ptr, upstream_model.len, lit, cap);
-        edits[nedits++] = (edit_t){r->model_field.ptr, r->model_field.ptr + r->model_field.len, {lit, n}};
+        edits[nedits++] = (edit_t){r->model_field.ptr, r->model_field.ptr + r->model_field.len,
+                                   oac_json_literal(r, upstream_model.ptr, upstream_model.len)};
         st->rewrite_model = 1;
     }
     st->usage_per_chunk = r->stream && (flags & OAC_USAGE_PER_CHUNK);
@@ -224,25 +220,6 @@ void oac_read_usage(const ig_host_t *host, const ig_json_value_t *obj, ig_usage_
     double secs;
     if (host->json->object_get(&u, "seconds", 7, &v) == 1 && json_seconds(host, &v, &secs) == 0)
         usage->audio_seconds = secs; /* vLLM's transcription usage: {"type":"duration","seconds":N} */
-}
-
-static int buf_append(oac_state_t *st, const char *data, size_t len)
-{
-    if (len == 0)
-        return 0;
-    if (st->len + len > st->cap) {
-        size_t cap = st->cap ? st->cap : 1024;
-        while (cap < st->len + len)
-            cap *= 2;
-        char *nb = realloc(st->buf, cap);
-        if (nb == NULL)
-            return -1;
-        st->buf = nb;
-        st->cap = cap;
-    }
-    memcpy(st->buf + st->len, data, len);
-    st->len += len;
-    return 0;
 }
 
 /* Writes obj (a JSON object's text) with its "model" value replaced by the client's. */
@@ -333,7 +310,8 @@ static void write_with_null_usage(ig_engine_req_t *r, const ig_json_value_t *obj
     sink->write(sink, cur, (size_t)(obj->ptr + obj->len - cur));
 }
 
-/* A chunk whose first choice carries text: one generated token, for engines that stream token by token. */
+/* A chunk whose first choice carries text: at least one generated token (exactly one for engines that
+ * stream token by token; merged deltas carry several, so the count is a lower bound). */
 static void count_text_chunk(ig_engine_req_t *r, const ig_json_value_t *obj)
 {
     ig_json_value_t t;
@@ -342,22 +320,56 @@ static void count_text_chunk(ig_engine_req_t *r, const ig_json_value_t *obj)
         ((oac_state_t *)r->state)->text_chunks++;
 }
 
+/*
+ * An error the engine reported after its answer had begun: vLLM's `data: {"error": {...}}` (any
+ * envelope), then [DONE]. The client gets it in OpenAI's shape and the stream ends there (no [DONE]:
+ * a failed stream never looks complete); the core records the request as failed with its status.
+ */
+static void stream_error(ig_engine_req_t *r, const ig_json_value_t *err, ig_sink_t *sink)
+{
+    oac_state_t *st = r->state;
+    ig_json_value_t msg = *err, param = {IG_JSON_NULL, "null", 4}, v;
+    int64_t code = 0;
+    if (err->type == IG_JSON_OBJECT) {
+        if (JSON(r)->object_get(err, "message", 7, &v) == 1)
+            msg = v;
+        if (JSON(r)->object_get(err, "param", 5, &v) == 1 && v.type == IG_JSON_STRING)
+            param = v;
+        if (JSON(r)->object_get(err, "code", 4, &v) == 1 && JSON(r)->int64(&v, &code) != 0)
+            code = 0;
+    }
+    int status = code >= 400 && code <= 599 ? (int)code : 500;
+    r->stream_error_status = status;
+    st->stream_failed = 1;
+    sink->write(sink, "data: ", 6);
+    write_error_object(r, sink, status, &msg, &param);
+    sink->write(sink, "\n\n", 2);
+}
+
 /* One SSE event (without its blank-line terminator). */
 static void sse_event(ig_engine_req_t *r, const char *ev, size_t n, ig_sink_t *sink)
 {
     oac_state_t *st = r->state;
-    ig_json_value_t obj;
+    ig_json_value_t obj, err;
+    if (st->stream_failed)
+        return; /* the engine's [DONE] after its error */
     if (n > 5 && memcmp(ev, "data:", 5) == 0) {
         const char *payload = ev + 5;
         size_t plen = n - 5;
         if (plen > 0 && *payload == ' ')
             payload++, plen--;
         if (plen > 0 && *payload == '{' && parse_object(r, payload, plen, &obj) == 0) {
+            if (JSON(r)->object_get(&obj, "error", 5, &err) == 1 &&
+                (err.type == IG_JSON_OBJECT || err.type == IG_JSON_STRING)) {
+                stream_error(r, &err, sink);
+                return;
+            }
             oac_read_usage(r->host, &obj, &r->usage);
             if (st->audio)
                 audio_stream_event(r, &obj);
-            /* per-chunk usage: chunks are counted only until the engine shows it reports usage */
-            if (st->count_chunks || (st->usage_per_chunk && r->usage.completion_tokens < 0))
+            /* until the engine shows it reports usage (a chunk with usage so far, or the final usage
+             * chunk), chunks that carry text are counted: the bill of a stream cut before it does */
+            else if (r->usage.completion_tokens < 0)
                 count_text_chunk(r, &obj);
             if (st->strip_usage && is_usage_only_chunk(r, &obj))
                 return; /* the usage-only chunk the client did not ask for */
@@ -420,42 +432,40 @@ void oac_on_response_data(ig_engine_req_t *r, const char *data, size_t len, ig_s
 {
     oac_state_t *st = r->state;
     if (st->sse && r->upstream_status < 400) {
-        if (st->len == 0) {
+        if (st->buf.len == 0) {
             /* common case: whole events in this read, no copy */
             size_t used = sse_feed(r, data, len, sink);
             if (used < len)
-                buf_append(st, data + used, len - used);
+                ig_buf_put(&st->buf, data + used, len - used);
             return;
         }
-        if (buf_append(st, data, len) != 0)
+        if (ig_buf_put(&st->buf, data, len) != 0)
             return;
-        size_t used = sse_feed(r, st->buf, st->len, sink);
-        memmove(st->buf, st->buf + used, st->len - used);
-        st->len -= used;
+        size_t used = sse_feed(r, st->buf.p, st->buf.len, sink);
+        memmove(st->buf.p, st->buf.p + used, st->buf.len - used + 1); /* with the NUL */
+        st->buf.len -= used;
         return;
     }
     if (st->passthrough) {
         sink->write(sink, data, len);
         return;
     }
-    if (st->len + len > OAC_MAX_BUFFERED && r->upstream_status < 400) {
+    if (st->buf.len + len > OAC_MAX_BUFFERED && r->upstream_status < 400) {
         /* too large to rewrite: forward as is (the model name and usage stay the engine's) */
         st->passthrough = 1;
-        sink->write(sink, st->buf, st->len);
+        sink->write(sink, st->buf.p, st->buf.len);
         sink->write(sink, data, len);
-        st->len = 0;
+        ig_buf_reset(&st->buf);
         return;
     }
-    buf_append(st, data, len);
+    ig_buf_put(&st->buf, data, len);
 }
 
 void oac_write_error(ig_engine_req_t *r, ig_sink_t *sink, const char *type, const char *code, const char *msg, size_t len)
 {
-    size_t cap = len * 6 + 3;
-    char *lit = r->host->palloc(r->pool, cap);
-    size_t n = JSON(r)->escape(msg, len, lit, cap);
+    ig_str_t lit = oac_json_literal(r, msg, len);
     sink->write(sink, "{\"error\":{\"message\":", 20);
-    sink->write(sink, lit, n);
+    sink->write(sink, lit.ptr, lit.len);
     sink->write(sink, ",\"type\":\"", 9);
     sink->write(sink, type, strlen(type));
     sink->write(sink, "\",\"param\":null,\"code\":", 22);
@@ -474,7 +484,7 @@ static int error_message_value(ig_engine_req_t *r, ig_json_value_t *root, ig_jso
 {
     oac_state_t *st = r->state;
     ig_json_value_t err;
-    if (st == NULL || st->len == 0 || parse_object(r, st->buf, st->len, root) != 0)
+    if (st == NULL || st->buf.len == 0 || parse_object(r, st->buf.p, st->buf.len, root) != 0)
         return 0;
     if (JSON(r)->object_get(root, "error", 5, &err) == 1) {
         if (err.type == IG_JSON_STRING) {
@@ -501,47 +511,74 @@ int oac_error_message(ig_engine_req_t *r, ig_str_t *out)
     return 1;
 }
 
-/* vLLM: {"object":"error","message":..,"type":"BadRequestError","param":..,"code":400}; FastAPI: {"detail":..};
- * Ollama's native API: {"error":"..."}. */
-static void write_openai_error(ig_engine_req_t *r, ig_sink_t *sink)
+void oac_error_kind(int status, const char **type, const char **code)
 {
-    oac_state_t *st = r->state;
-    ig_json_value_t root, msg, param;
-    if (!error_message_value(r, &root, &msg))
-        return; /* nothing usable: the core answers with its own message */
-    ig_json_value_t etype;
-    if (JSON(r)->object_get(&root, "error", 5, &param) == 1 && param.type == IG_JSON_OBJECT &&
-        JSON(r)->object_get(&param, "type", 4, &etype) == 1 && etype.type == IG_JSON_STRING) {
-        sink->write(sink, st->buf, st->len); /* already OpenAI's shape */
+    *code = NULL;
+    switch (status) {
+    case 401:
+        *type = "invalid_request_error";
+        *code = "invalid_api_key";
+        return;
+    case 404:
+        *type = "invalid_request_error";
+        *code = "model_not_found";
+        return;
+    case 429:
+        *type = "rate_limit_exceeded";
+        *code = "rate_limit_exceeded";
+        return;
+    default:
+        *type = status >= 500 ? "server_error" : "invalid_request_error";
         return;
     }
-    /* else rebuilt below: Infinity's {"error":{...,"type":null,"code":400}} gets a type from the status */
-    int status = r->upstream_status;
-    const char *type = status == 401 ? "authentication_error"
-                       : status == 429 ? "rate_limit_exceeded"
-                       : status >= 500 ? "server_error"
-                                       : "invalid_request_error";
+}
+
+/* {"error":{"message":msg,"type","param","code"}}: type and code from the status (oac_error_kind), the
+ * message as the engine wrote it (a structure, such as FastAPI's validation details, as its text). */
+static void write_error_object(ig_engine_req_t *r, ig_sink_t *sink, int status, const ig_json_value_t *msg,
+                               const ig_json_value_t *param)
+{
+    const char *type, *code;
+    oac_error_kind(status, &type, &code);
     sink->write(sink, "{\"error\":{\"message\":", 20);
-    if (msg.type == IG_JSON_STRING) {
-        sink->write(sink, msg.ptr, msg.len);
+    if (msg->type == IG_JSON_STRING) {
+        sink->write(sink, msg->ptr, msg->len);
     } else {
         /* FastAPI validation details are a structure: hand it over as text */
-        size_t cap = msg.len * 6 + 3;
-        char *lit = r->host->palloc(r->pool, cap);
-        size_t n = JSON(r)->escape(msg.ptr, msg.len, lit, cap);
-        sink->write(sink, lit, n);
+        ig_str_t lit = oac_json_literal(r, msg->ptr, msg->len);
+        sink->write(sink, lit.ptr, lit.len);
     }
     sink->write(sink, ",\"type\":\"", 9);
     sink->write(sink, type, strlen(type));
     sink->write(sink, "\",\"param\":", 10);
-    if (JSON(r)->object_get(&root, "param", 5, &param) == 1 && param.type == IG_JSON_STRING)
-        sink->write(sink, param.ptr, param.len);
-    else
+    sink->write(sink, param->ptr, param->len);
+    sink->write(sink, ",\"code\":", 8);
+    if (code != NULL) {
+        sink->write(sink, "\"", 1);
+        sink->write(sink, code, strlen(code));
+        sink->write(sink, "\"", 1);
+    } else {
         sink->write(sink, "null", 4);
-    if (status == 404)
-        sink->write(sink, ",\"code\":\"model_not_found\"}}", 27);
-    else
-        sink->write(sink, ",\"code\":null}}", 14);
+    }
+    sink->write(sink, "}}", 2);
+}
+
+/*
+ * Any engine's error body in OpenAI's shape, typed by its status: vLLM >= 0.10.1
+ * {"error":{"message","type":"BadRequestError","param","code":400}}, vLLM 0.6 {"object":"error",
+ * "message",...}, OpenAI-shaped layers (Ollama's, Infinity's {"error":{...,"type":null}}), Ollama's
+ * native {"error":"..."}, FastAPI's {"detail":...}. The engine's message and param are kept; its
+ * type and code (class names, numbers) are not what OpenAI clients branch on.
+ */
+static void write_openai_error(ig_engine_req_t *r, ig_sink_t *sink)
+{
+    ig_json_value_t root, msg, err, v, param = {IG_JSON_NULL, "null", 4};
+    if (!error_message_value(r, &root, &msg))
+        return; /* nothing usable: the core answers with its own message */
+    const ig_json_value_t *holder = JSON(r)->object_get(&root, "error", 5, &err) == 1 && err.type == IG_JSON_OBJECT ? &err : &root;
+    if (JSON(r)->object_get(holder, "param", 5, &v) == 1 && v.type == IG_JSON_STRING)
+        param = v;
+    write_error_object(r, sink, r->upstream_status, &msg, &param);
 }
 
 void oac_set_answer_writer(ig_engine_req_t *r, oac_answer_fn fn, void *ctx)
@@ -565,9 +602,7 @@ void oac_discard(ig_engine_req_t *r)
     oac_state_t *st = r->state;
     if (st == NULL)
         return;
-    free(st->buf);
-    st->buf = NULL;
-    st->len = st->cap = 0;
+    ig_buf_free(&st->buf);
 }
 
 void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
@@ -579,13 +614,15 @@ void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
         if (complete)
             write_openai_error(r, sink);
     } else if (st->sse) {
-        if (complete && st->len > 0)
-            sse_event(r, st->buf, st->len, sink); /* a last event without its blank line */
-        if (st->usage_per_chunk && r->usage.completion_tokens < 0 && st->text_chunks > 0)
-            r->usage.completion_tokens = st->text_chunks; /* the engine ignored continuous_usage_stats */
-    } else if (complete && !st->passthrough && st->len > 0) {
+        if (complete && st->buf.len > 0)
+            sse_event(r, st->buf.p, st->buf.len, sink); /* a last event without its blank line */
+        /* no usage from the engine (it ignores stream_options, or the stream was cut before its usage
+         * chunk without continuous_usage_stats): the chunks that carried text, a lower bound */
+        if (r->usage.completion_tokens < 0 && st->text_chunks > 0)
+            r->usage.completion_tokens = st->text_chunks;
+    } else if (complete && !st->passthrough && st->buf.len > 0) {
         ig_json_value_t obj;
-        if (parse_object(r, st->buf, st->len, &obj) == 0) {
+        if (parse_object(r, st->buf.p, st->buf.len, &obj) == 0) {
             oac_read_usage(r->host, &obj, &r->usage);
             ig_json_value_t dur;
             double d;
@@ -595,17 +632,15 @@ void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
                 st->answer(r, &obj, st->answer_ctx, sink);
             } else if (st->rewrite_model) {
                 write_with_client_model(r, &obj, sink);
-                sink->write(sink, st->buf + (obj.ptr + obj.len - st->buf), st->len - (size_t)(obj.ptr + obj.len - st->buf));
+                sink->write(sink, st->buf.p + (obj.ptr + obj.len - st->buf.p), st->buf.len - (size_t)(obj.ptr + obj.len - st->buf.p));
             } else {
-                sink->write(sink, st->buf, st->len);
+                sink->write(sink, st->buf.p, st->buf.len);
             }
         } else {
-            sink->write(sink, st->buf, st->len);
+            sink->write(sink, st->buf.p, st->buf.len);
         }
     }
-    free(st->buf);
-    st->buf = NULL;
-    st->len = st->cap = 0;
+    ig_buf_free(&st->buf);
 }
 
 /* ---- audio requests ------------------------------------------------------------------------- */
@@ -646,13 +681,6 @@ double oac_wav_seconds(const char *data, size_t n)
     return -1;
 }
 
-static ig_str_t json_literal(ig_engine_req_t *r, const char *s, size_t n)
-{
-    size_t cap = n * 6 + 3;
-    char *lit = r->host->palloc(r->pool, cap);
-    return (ig_str_t){lit, JSON(r)->escape(s, n, lit, cap)};
-}
-
 int oac_prepare_form(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, ig_error_t *err)
 {
     const ig_host_t *h = r->host;
@@ -674,7 +702,7 @@ int oac_prepare_form(ig_engine_req_t *r, const char *path, ig_str_t upstream_mod
 
     /* the client's model, for answers that name it (vLLM's stream chunks) */
     ig_str_t cm = model->value;
-    st->client_model = json_literal(r, cm.ptr, cm.len);
+    st->client_model = oac_json_literal(r, cm.ptr, cm.len);
 
     const char *body = r->raw_body.ptr, *end = r->raw_body.ptr + r->raw_body.len;
     r->nupstream_body = 0;

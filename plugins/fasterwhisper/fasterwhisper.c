@@ -11,6 +11,7 @@
 #include <string.h>
 #include "infergate/plugin.h"
 #include "openai_compat.h"
+#include "util/api.h"
 
 static int fw_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **state, ig_error_t *err)
 {
@@ -49,9 +50,8 @@ static ig_str_t upstream_model(const ig_model_t *m)
 
 static int fw_prepare(void *state, ig_engine_req_t *r, ig_error_t *err)
 {
-    const char *path = r->api == IG_API_AUDIO_TRANSCRIPTIONS ? "/v1/audio/transcriptions"
-                       : r->api == IG_API_AUDIO_TRANSLATIONS ? "/v1/audio/translations"
-                                                             : NULL;
+    const char *path =
+        r->api == IG_API_AUDIO_TRANSCRIPTIONS || r->api == IG_API_AUDIO_TRANSLATIONS ? ig_api_path(r->api) : NULL;
     if (path == NULL || r->nform == 0)
         return r->host->error(err, "model `%s`: faster-whisper-server serves only /v1/audio/transcriptions and "
                                    "/v1/audio/translations", r->model->name);

@@ -38,39 +38,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "infergate/plugin.h"
+#include "util/hash.h"
 
 #define PH_SLOTS 1024       /* endpoint URLs whose points a model caches; a power of two */
 #define PH_STACK_CANDS 64   /* candidates handled without malloc */
 
-/* ---- hashing: FNV-1a 64 over the bytes, then a 64-bit avalanche finaliser ------------------ */
-
-#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
-#define FNV_PRIME UINT64_C(0x100000001b3)
-
-static inline uint64_t fnv_byte(uint64_t h, unsigned char c)
-{
-    return (h ^ c) * FNV_PRIME;
-}
-
-static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++)
-        h = fnv_byte(h, s[i]);
-    return h;
-}
-
-/* MurmurHash3's fmix64: a bijection in which every input bit affects every output bit. FNV-1a
- * alone leaves the high bits poorly mixed for short inputs differing at the end ("url0", "url1"). */
-static inline uint64_t fmix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h;
-}
+/* ---- hashing: FNV-1a 64 over the bytes, then a 64-bit avalanche finaliser (util/hash.h) ------ */
 
 /* A point of endpoint `url` on the ring: hash(url + decimal replica), KubeAI's "%s%d". */
 static uint64_t point_hash(const char *url, size_t url_len, uint32_t replica)
@@ -81,10 +54,10 @@ static uint64_t point_hash(const char *url, size_t url_len, uint32_t replica)
         digits[nd++] = (char)('0' + replica % 10);
         replica /= 10;
     } while (replica);
-    uint64_t h = fnv_bytes(FNV_OFFSET, url, url_len);
+    uint64_t h = ig_fnv1a64(IG_FNV64_OFFSET, url, url_len);
     while (nd)
-        h = fnv_byte(h, (unsigned char)digits[--nd]);
-    return fmix64(h);
+        h = ig_fnv1a64_step(h, (unsigned char)digits[--nd]);
+    return ig_fmix64(h);
 }
 
 /* ---- the request's key --------------------------------------------------------------------- */
@@ -101,7 +74,7 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
     for (size_t i = 0; i < n; i++) {
         if ((s[i] & 0xC0) != 0x80 && chars++ == limit) /* ASCII or a lead byte: a new character */
             break;
-        h = fnv_byte(h, s[i]);
+        h = ig_fnv1a64_step(h, s[i]);
     }
     return h;
 }
@@ -109,13 +82,13 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
 /* Adapter, a separator no UTF-8 text contains, then the routing key or the prompt prefix. */
 static uint64_t request_key(const ig_lb_request_t *req, uint64_t prefix_chars)
 {
-    uint64_t h = fnv_bytes(FNV_OFFSET, req->adapter.ptr, req->adapter.len);
-    h = fnv_byte(h, 0xFF);
+    uint64_t h = ig_fnv1a64(IG_FNV64_OFFSET, req->adapter.ptr, req->adapter.len);
+    h = ig_fnv1a64_step(h, 0xFF);
     if (req->routing_key.len > 0)
-        h = fnv_bytes(h, req->routing_key.ptr, req->routing_key.len);
+        h = ig_fnv1a64(h, req->routing_key.ptr, req->routing_key.len);
     else
         h = hash_prefix(h, (const unsigned char *)req->prefix.ptr, req->prefix.len, prefix_chars);
-    return fmix64(h);
+    return ig_fmix64(h);
 }
 
 /* ---- per-endpoint points, cached per model ------------------------------------------------- */
@@ -149,7 +122,7 @@ static ph_points_t *points_build(const ig_endpoint_t *ep, const char *url, uint3
     if (p == NULL)
         return NULL;
     p->ep = ep;
-    p->url_hash = fmix64(fnv_bytes(FNV_OFFSET, url, len));
+    p->url_hash = ig_fmix64(ig_fnv1a64(IG_FNV64_OFFSET, url, len));
     p->n = replication;
     p->url = (char *)(p->pts + replication);
     memcpy(p->url, url, len + 1);
@@ -168,7 +141,7 @@ static ph_points_t *points_build(const ig_endpoint_t *ep, const char *url, uint3
  */
 static const ph_points_t *points_get(ph_model_t *m, const ig_endpoint_t *ep, const char *url, ph_points_t **tmp)
 {
-    uint64_t slot0 = fmix64((uint64_t)(uintptr_t)ep);
+    uint64_t slot0 = ig_fmix64((uint64_t)(uintptr_t)ep);
     size_t mask = PH_SLOTS - 1;
     ph_points_t *built = NULL;
     for (size_t probe = 0; probe < PH_SLOTS; probe++) {

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/hash.h"
 
 #define RL_SHARDS 64
 #define RL_SWEEP_EVERY_MS INT64_C(60000)
@@ -41,14 +42,6 @@ struct rl_table_s {
 static const int64_t window_slot_ms[W_COUNT] = {RL_MINUTE_SLOT_MS, RL_HOUR_SLOT_MS, RL_MINUTE_SLOT_MS,
                                                 RL_HOUR_SLOT_MS};
 static const int window_limit[W_COUNT] = {RL_RPM, RL_RPH, RL_TPM, RL_TPH};
-
-static uint32_t hash_id(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
 
 rl_table_t *rl_table_new(void)
 {
@@ -137,7 +130,7 @@ static int shard_grow(rl_shard_t *sh)
 /* The entry for id, created if new, with one more reference. NULL when out of memory. */
 static rl_entry_t *table_acquire(rl_table_t *t, const char *id, size_t idlen, int64_t now_ms)
 {
-    uint32_t h = hash_id(id, idlen);
+    uint32_t h = ig_fnv1a32(IG_FNV32_OFFSET, id, idlen);
     rl_shard_t *sh = &t->shards[h % RL_SHARDS];
     pthread_mutex_lock(&sh->mu);
     if (sh->nbuckets)

@@ -13,6 +13,7 @@
 #include "openai_compat.h"
 #include "vllm_lora.h"
 #include "vllm_metrics.h"
+#include "util/api.h"
 
 /* KubeAI's URL schemes for vLLM models. */
 static const char *const url_schemes[] = {"hf://", "s3://", "gs://", "oss://", "pvc://", NULL};
@@ -95,23 +96,9 @@ static void vllm_model_free(void *state, ig_model_t *model)
 {
 }
 
-static const char *api_path(ig_api_t api)
-{
-    switch (api) {
-    case IG_API_CHAT_COMPLETIONS: return "/v1/chat/completions";
-    case IG_API_COMPLETIONS: return "/v1/completions";
-    case IG_API_EMBEDDINGS: return "/v1/embeddings";
-    case IG_API_RERANK: return "/v1/rerank"; /* vLLM serves /rerank, /v1/rerank and /v2/rerank alike */
-    case IG_API_SCORE: return "/v1/score";
-    case IG_API_AUDIO_TRANSCRIPTIONS: return "/v1/audio/transcriptions";
-    case IG_API_AUDIO_TRANSLATIONS: return "/v1/audio/translations";
-    default: return NULL;
-    }
-}
-
 static int vllm_prepare(void *state, ig_engine_req_t *r, ig_error_t *err)
 {
-    const char *path = api_path(r->api);
+    const char *path = ig_api_path(r->api); /* vLLM serves every OpenAI path (rerank also as /rerank and /v2/rerank) */
     if (path == NULL)
         return r->host->error(err, "model `%s`: this API is not served by the vllm engine plugin", r->model->name);
     if (r->nform != 0) /* Whisper models: the form is spliced, the audio forwarded as the client sent it */

@@ -52,13 +52,6 @@ static ig_str_t key_of(const ig_engine_req_t *r, const ig_adapter_t *a)
     return (ig_str_t){k, n};
 }
 
-static ig_str_t json_str(const ig_engine_req_t *r, const char *s)
-{
-    size_t cap = strlen(s) * 6 + 3;
-    char *lit = r->host->palloc(r->pool, cap);
-    return (ig_str_t){lit, r->host->json->escape(s, strlen(s), lit, cap)};
-}
-
 int vllm_lora_before_send(const ig_host_t *host, epm_t *mem, ig_engine_req_t *r, const ig_endpoint_t *ep,
                           ig_engine_control_t *ctl, ig_error_t *err)
 {
@@ -77,7 +70,9 @@ int vllm_lora_before_send(const ig_host_t *host, epm_t *mem, ig_engine_req_t *r,
     case EPM_PENDING:
         return IG_ENGINE_WAIT; /* another request is loading it on this endpoint */
     default: {
-        ig_str_t name = json_str(r, a->name), path = json_str(r, vllm_lora_path(a->url));
+        const char *lora_path = vllm_lora_path(a->url);
+        ig_str_t name = oac_json_literal(r, a->name, strlen(a->name));
+        ig_str_t path = oac_json_literal(r, lora_path, strlen(lora_path));
         size_t n = 30 + name.len + path.len;
         char *body = host->palloc(r->pool, n);
         int len = snprintf(body, n, "{\"lora_name\":%.*s,\"lora_path\":%.*s}", (int)name.len, name.ptr, (int)path.len,

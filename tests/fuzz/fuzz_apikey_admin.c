@@ -15,32 +15,16 @@
 #include <string.h>
 #include "ak_parse.h"
 #include "ak_plugin.h"
+#include "test_host.h"
 #include "util/json.h"
 
 extern const ig_plugin_t infergate_plugin;
 
-typedef struct {
-    void *blocks[512];
-    size_t n;
-} pool_t;
-
-static void *fz_palloc(void *p, size_t n)
-{
-    pool_t *pool = p;
-    if (pool->n == 512)
-        abort();
-    return pool->blocks[pool->n++] = malloc(n ? n : 1);
-}
-
-static void fz_log(ig_log_level_t level, const char *plugin, const char *fmt, ...) {}
-static int fz_error(ig_error_t *err, const char *fmt, ...)
-{
-    snprintf(err->msg, sizeof(err->msg), "%s", fmt);
-    return -1;
-}
-
-static const ig_host_t host = {
-    .abi_version = IG_PLUGIN_ABI_VERSION, .log = fz_log, .error = fz_error, .palloc = fz_palloc, .json = &ig_json_api};
+static const ig_host_t host = {.size = sizeof(ig_host_t), .abi_version = IG_PLUGIN_ABI_VERSION,
+                               .log = test_host_log,
+                               .error = test_host_error,
+                               .palloc = test_pool_palloc,
+                               .json = &ig_json_api};
 
 static const ig_model_t m1 = {.name = "m1"}, m2 = {.name = "m2"};
 static const ig_model_t *const models[] = {&m1, &m2};
@@ -58,7 +42,7 @@ static void *gen_state;
 static ak_proc_t *proc;
 static unsigned runs;
 
-static int call(const char *method, const char *path, const char *body, size_t len, pool_t *pool,
+static int call(const char *method, const char *path, const char *body, size_t len, test_pool_t *pool,
                 ig_http_exchange_t *x)
 {
     const char *q = strchr(path, '?');
@@ -108,13 +92,13 @@ static void setup(void)
         {"POST", "/admin/models/m1/publish", "{\"customers\":[\"beta\"]}"},
     };
     for (size_t i = 0; i < 3; i++) {
-        pool_t pool = {{0}, 0};
+        test_pool_t pool;
+        pool.n = 0;
         ig_http_exchange_t x;
         call(seed[i][0], seed[i][1], seed[i][2], strlen(seed[i][2]), &pool, &x);
         if (x.status != 200 && x.status != 201)
             abort();
-        for (size_t k = 0; k < pool.n; k++)
-            free(pool.blocks[k]);
+        test_pool_free(&pool);
     }
 }
 
@@ -158,7 +142,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t nc = before->ncustomers, nk = before->nkeys, np = before->npubs;
     pthread_rwlock_unlock(&proc->set_lock);
 
-    pool_t pool = {{0}, 0};
+    test_pool_t pool;
+    pool.n = 0;
     ig_http_exchange_t x;
     if (call(routes[which].method, routes[which].path, body, size - 1, &pool, &x) != 0)
         abort(); /* the handlers answer every error themselves */
@@ -180,8 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         check_limits(&v, 0);
     }
-    for (size_t k = 0; k < pool.n; k++)
-        free(pool.blocks[k]);
+    test_pool_free(&pool);
     free(body);
     return 0;
 }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/hash.h"
 
 #define FUZZ_CHECK(cond)                                                                                               \
     do {                                                                                                               \
@@ -39,13 +40,6 @@ typedef struct {
     size_t leftover;
 } run_t;
 
-static uint64_t mix(uint64_t h, const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-    return h;
-}
-
 static void check_span(const run_t *r, const char *p, size_t n)
 {
     FUZZ_CHECK(p >= r->buf && n <= r->len && (size_t)(p - r->buf) <= r->len - n);
@@ -59,17 +53,17 @@ static int on_head(void *data, int status, const ig_http1_header_t *h, size_t n)
     FUZZ_CHECK(n <= IG_HTTP1_MAX_HEADERS);
     r->heads++;
     r->status = status;
-    r->header_hash = 14695981039346656037ULL;
+    r->header_hash = IG_FNV64_OFFSET;
     for (size_t i = 0; i < n; i++) {
         FUZZ_CHECK(h[i].name_len > 0);
         check_span(r, h[i].name, h[i].name_len);
         check_span(r, h[i].value, h[i].value_len);
         for (size_t k = 0; k < h[i].value_len; k++)
             FUZZ_CHECK(h[i].value[k] != '\r' && h[i].value[k] != '\n' && h[i].value[k] != '\0');
-        r->header_hash = mix(r->header_hash, h[i].name, h[i].name_len);
-        r->header_hash = mix(r->header_hash, ":", 1);
-        r->header_hash = mix(r->header_hash, h[i].value, h[i].value_len);
-        r->header_hash = mix(r->header_hash, "\n", 1);
+        r->header_hash = ig_fnv1a64(r->header_hash, h[i].name, h[i].name_len);
+        r->header_hash = ig_fnv1a64(r->header_hash, ":", 1);
+        r->header_hash = ig_fnv1a64(r->header_hash, h[i].value, h[i].value_len);
+        r->header_hash = ig_fnv1a64(r->header_hash, "\n", 1);
     }
     return r->stop_every;
 }
@@ -80,7 +74,7 @@ static int on_body(void *data, const char *p, size_t len)
     FUZZ_CHECK(r->heads == 1);
     FUZZ_CHECK(len > 0);
     check_span(r, p, len);
-    r->body_hash = mix(r->body_hash, p, len);
+    r->body_hash = ig_fnv1a64(r->body_hash, p, len);
     r->body_len += len;
     return r->stop_every;
 }
@@ -99,7 +93,7 @@ static void run(run_t *r, const char *data, size_t size, const size_t *cuts, siz
     FUZZ_CHECK(pending);
     memset(r, 0, sizeof(*r));
     r->stop_every = stop_every;
-    r->body_hash = 14695981039346656037ULL;
+    r->body_hash = IG_FNV64_OFFSET;
     ig_http1_response_init(&p, &callbacks, r, max_head);
     for (size_t k = 0; k <= ncuts && rc != IG_HTTP1_DONE && rc >= 0; k++) {
         size_t end = k < ncuts ? cuts[k] : size;

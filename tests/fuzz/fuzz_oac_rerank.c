@@ -7,42 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "util/json.h"
 #include "oac_rerank.h"
-
-typedef struct {
-    void *blocks[64];
-    size_t n;
-} pool_t;
-
-static void *fuzz_palloc(void *p, size_t n)
-{
-    pool_t *pool = p;
-    if (pool->n == 64)
-        abort();
-    return pool->blocks[pool->n++] = malloc(n ? n : 1);
-}
-
-static int fuzz_error(ig_error_t *err, const char *fmt, ...)
-{
-    (void)fmt;
-    err->msg[0] = 'x';
-    return -1;
-}
-
-typedef struct {
-    ig_sink_t sink;
-    char *data;
-    size_t len;
-} capture_t;
-
-static void capture_write(ig_sink_t *s, const char *d, size_t n)
-{
-    capture_t *c = (capture_t *)s;
-    c->data = realloc(c->data, c->len + n + 1);
-    memcpy(c->data + c->len, d, n);
-    c->len += n;
-}
+#include "oac_test_host.h"
 
 static const char *const client_bodies[] = {
     "{\"model\":\"client-model\",\"query\":\"q\",\"documents\":[\"a\",{\"text\":\"b\\\"\"},\"c\"]}",
@@ -51,30 +17,22 @@ static const char *const client_bodies[] = {
     "{\"model\":\"client-model\",\"query\":\"q\",\"documents\":[\"a\"],\"top_n\":1,\"return_documents\":true}",
 };
 
-static void run(uint8_t flags, const char *body, size_t len, size_t split, capture_t *out, ig_usage_t *usage)
+static void run(uint8_t flags, const char *body, size_t len, size_t split, oac_test_sink_t *out, ig_usage_t *usage)
 {
-    static ig_host_t host;
-    host.palloc = fuzz_palloc;
-    host.error = fuzz_error;
-    host.json = &ig_json_api;
-    pool_t pool = {{0}, 0};
+    test_pool_t pool;
+    pool.n = 0;
     ig_model_t model = {.name = "client-model", .served_name = (flags & 4) ? "served" : "client-model"};
     const char *cb = client_bodies[flags & 3];
-    ig_engine_req_t r = {.host = &host, .pool = &pool, .api = IG_API_RERANK, .model = &model};
+    ig_engine_req_t r = {.host = &oac_test_host, .pool = &pool, .api = IG_API_RERANK, .model = &model};
     if (ig_json_validate_value(cb, strlen(cb), NULL, &r.body) != 0 || ig_json_object_get(&r.body, "model", 5, &r.model_field) != 1)
         abort();
     r.usage = (ig_usage_t){-1, -1, -1, -1};
     ig_error_t err;
     if (oac_rerank_prepare(&r, "/rerank", oac_upstream_model(&r), &err) != 0)
         abort();
-    r.upstream_status = (flags & 8) ? 400 : 200;
-    out->sink.write = capture_write;
-    oac_on_response_data(&r, body, split, &out->sink);
-    oac_on_response_data(&r, body + split, len - split, &out->sink);
-    oac_on_response_end(&r, !(flags & 16), &out->sink);
+    oac_test_answer(&r, (flags & 8) ? 400 : 200, body, len, split, !(flags & 16), out);
     *usage = r.usage;
-    for (size_t i = 0; i < pool.n; i++)
-        free(pool.blocks[i]);
+    test_pool_free(&pool);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -85,21 +43,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *body = malloc(len ? len : 1);
     memcpy(body, data + 2, len);
     size_t split = len ? data[1] % (len + 1) : 0;
-    capture_t whole = {{0}}, parts = {{0}};
+    oac_test_sink_t whole = OAC_TEST_SINK, parts = OAC_TEST_SINK;
     ig_usage_t u1, u2;
     run(data[0], body, len, 0, &whole, &u1);
     run(data[0], body, len, split, &parts, &u2);
-    if (whole.len != parts.len || (whole.len && memcmp(whole.data, parts.data, whole.len) != 0))
+    if (whole.out.len != parts.out.len || (whole.out.len && memcmp(whole.out.p, parts.out.p, whole.out.len) != 0))
         abort();
     if (memcmp(&u1, &u2, sizeof(u1)) != 0)
         abort();
     /* a complete 2xx answer that parsed as an object was rewritten (or passed whole): still JSON */
     ig_json_value_t v;
     if (!(data[0] & 8) && !(data[0] & 16) && ig_json_validate_value(body, len, NULL, &v) == 0 && v.type == IG_JSON_OBJECT &&
-        ig_json_validate(whole.data ? whole.data : "", whole.len, NULL) != 0)
+        ig_json_validate(whole.out.p ? whole.out.p : "", whole.out.len, NULL) != 0)
         abort();
-    free(whole.data);
-    free(parts.data);
+    ig_buf_free(&whole.out);
+    ig_buf_free(&parts.out);
     free(body);
     return 0;
 }

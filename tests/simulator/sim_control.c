@@ -11,16 +11,16 @@
 
 static void send_fault(h2o_req_t *req, sim_fault_state_t s)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"mode\":");
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"mode\":");
     const char *name = sim_fault_name(s.mode);
-    sim_buf_put_json_str(b, name, strlen(name));
-    sim_buf_lit(b, ",\"every\":");
-    sim_buf_put_u64(b, s.every);
-    sim_buf_lit(b, ",\"generation\":");
-    sim_buf_put_u64(b, s.generation);
-    sim_buf_putc(b, '}');
+    ig_json_write_str(b, name, strlen(name));
+    ig_buf_lit(b, ",\"every\":");
+    ig_buf_put_u64(b, s.every);
+    ig_buf_lit(b, ",\"generation\":");
+    ig_buf_put_u64(b, s.generation);
+    ig_buf_putc(b, '}');
     sim_http_send_buf(req, 200, b);
 }
 
@@ -37,13 +37,13 @@ void sim_control_set_fault(h2o_req_t *req)
     int64_t mode_i = sj_obj_get(d, 0, "mode"), every_i = sj_obj_get(d, 0, "every"), dur_i = sj_obj_get(d, 0, "duration_ms");
     sim_fault_mode_t mode;
     if (mode_i < 0 || sj_type(d, (uint32_t)mode_i) != SJ_STRING || d->nodes[mode_i].len > 32) {
-        bad(req, "\"mode\" must be one of none|refuse|500|hang|close|die-mid-stream");
+        bad(req, "\"mode\" must be one of none|refuse|500|hang|close|die-mid-stream|error-mid-stream|stall-mid-stream");
         return;
     }
     char name[32];
     size_t n = sj_str_decode(d, (uint32_t)mode_i, name);
     if (sim_fault_from_name(name, n, &mode) != 0) {
-        bad(req, "\"mode\" must be one of none|refuse|500|hang|close|die-mid-stream");
+        bad(req, "\"mode\" must be one of none|refuse|500|hang|close|die-mid-stream|error-mid-stream|stall-mid-stream");
         return;
     }
     int64_t every = 1, duration = 0;
@@ -70,8 +70,8 @@ void sim_control_get_fault(h2o_req_t *req) { send_fault(req, sim_fault_get()); }
 
 void sim_control_stats(h2o_req_t *req)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
     sim_stats_json(b);
     sim_http_send_buf(req, 200, b);
 }

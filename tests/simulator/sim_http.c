@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "sim_config.h"
 #include "sim_server.h"
 #include "sim_stats.h"
 
@@ -44,43 +45,44 @@ void sim_http_send(h2o_req_t *req, int status, const char *content_type, const c
 
 void sim_http_send_vllm_error(h2o_req_t *req, int status, const char *type, const char *message)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"object\":\"error\",\"message\":");
-    sim_buf_put_json_str(b, message, strlen(message));
-    sim_buf_lit(b, ",\"type\":");
-    sim_buf_put_json_str(b, type, strlen(type));
-    sim_buf_lit(b, ",\"param\":null,\"code\":");
-    sim_buf_put_u64(b, (uint64_t)status);
-    sim_buf_putc(b, '}');
-    sim_http_send(req, status, SIM_CT_JSON, b->base, b->len);
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    int flat = sim_cfg.error_format == SIM_ERRORS_VLLM_0_6;
+    ig_buf_reset(b);
+    ig_buf_puts(b, flat ? "{\"object\":\"error\",\"message\":" : "{\"error\":{\"message\":");
+    ig_json_write_str(b, message, strlen(message));
+    ig_buf_lit(b, ",\"type\":");
+    ig_json_write_str(b, type, strlen(type));
+    ig_buf_lit(b, ",\"param\":null,\"code\":");
+    ig_buf_put_u64(b, (uint64_t)status);
+    ig_buf_puts(b, flat ? "}" : "}}");
+    sim_http_send(req, status, SIM_CT_JSON, b->p, b->len);
 }
 
 void sim_http_send_422(h2o_req_t *req, const char *type, const char *field, const char *msg)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"detail\":[{\"type\":");
-    sim_buf_put_json_str(b, type, strlen(type));
-    sim_buf_lit(b, ",\"loc\":[\"body\"");
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"detail\":[{\"type\":");
+    ig_json_write_str(b, type, strlen(type));
+    ig_buf_lit(b, ",\"loc\":[\"body\"");
     if (field != NULL) {
-        sim_buf_putc(b, ',');
-        sim_buf_put_json_str(b, field, strlen(field));
+        ig_buf_putc(b, ',');
+        ig_json_write_str(b, field, strlen(field));
     }
-    sim_buf_lit(b, "],\"msg\":");
-    sim_buf_put_json_str(b, msg, strlen(msg));
-    sim_buf_lit(b, ",\"input\":null}]}");
-    sim_http_send(req, 422, SIM_CT_JSON, b->base, b->len);
+    ig_buf_lit(b, "],\"msg\":");
+    ig_json_write_str(b, msg, strlen(msg));
+    ig_buf_lit(b, ",\"input\":null}]}");
+    sim_http_send(req, 422, SIM_CT_JSON, b->p, b->len);
 }
 
 void sim_http_send_detail(h2o_req_t *req, int status, const char *detail)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"detail\":");
-    sim_buf_put_json_str(b, detail, strlen(detail));
-    sim_buf_putc(b, '}');
-    sim_http_send(req, status, SIM_CT_JSON, b->base, b->len);
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"detail\":");
+    ig_json_write_str(b, detail, strlen(detail));
+    ig_buf_putc(b, '}');
+    sim_http_send(req, status, SIM_CT_JSON, b->p, b->len);
 }
 
 void sim_http_abort(h2o_req_t *req, int started)

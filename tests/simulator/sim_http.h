@@ -17,11 +17,12 @@ struct sim_worker;
 
 /* A complete response; body is copied into the request's pool. */
 void sim_http_send(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len);
-static inline void sim_http_send_buf(h2o_req_t *req, int status, const sim_buf_t *b)
+static inline void sim_http_send_buf(h2o_req_t *req, int status, const ig_buf_t *b)
 {
-    sim_http_send(req, status, SIM_CT_JSON, b->base, b->len);
+    sim_http_send(req, status, SIM_CT_JSON, b->p, b->len);
 }
-/* vLLM's ErrorResponse: {"object":"error","message":...,"type":...,"param":null,"code":status}. */
+/* vLLM's ErrorResponse in --error-format's envelope: {"error":{"message","type","param":null,"code":status}}
+ * (vLLM >= 0.10.1), or {"object":"error","message","type","param":null,"code":status} (vLLM 0.6). */
 void sim_http_send_vllm_error(h2o_req_t *req, int status, const char *type, const char *message);
 /* FastAPI's request-validation failure: 422 {"detail":[{"type","loc":["body",field],"msg","input":null}]}
  * (field NULL: the body as a whole). */

@@ -22,42 +22,42 @@
 /* errors.OpenAIException: {"error":{"message","type":null,"param":null,"code":<status>}}. */
 static void send_error(h2o_req_t *req, int status, const char *message)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"error\":{\"message\":");
-    sim_buf_put_json_str(b, message, strlen(message));
-    sim_buf_lit(b, ",\"type\":null,\"param\":null,\"code\":");
-    sim_buf_put_u64(b, (uint64_t)status);
-    sim_buf_lit(b, "}}");
-    sim_http_send(req, status, SIM_CT_JSON, b->base, b->len);
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"error\":{\"message\":");
+    ig_json_write_str(b, message, strlen(message));
+    ig_buf_lit(b, ",\"type\":null,\"param\":null,\"code\":");
+    ig_buf_put_u64(b, (uint64_t)status);
+    ig_buf_lit(b, "}}");
+    sim_http_send(req, status, SIM_CT_JSON, b->p, b->len);
 }
 
 static void send_500(h2o_req_t *req) { send_error(req, 500, "InternalServerError: ig-sim: injected fault (500)"); }
 
-static void put_id_created(sim_buf_t *b, sim_worker_t *w)
+static void put_id_created(ig_buf_t *b, sim_worker_t *w)
 {
     /* infinity-<uuid4> */
-    sim_buf_lit(b, ",\"id\":\"infinity-");
+    ig_buf_lit(b, ",\"id\":\"infinity-");
     sim_buf_put_hex_rand(b, &w->rng, 8);
-    sim_buf_putc(b, '-');
+    ig_buf_putc(b, '-');
     sim_buf_put_hex_rand(b, &w->rng, 4);
-    sim_buf_lit(b, "-4");
+    ig_buf_lit(b, "-4");
     sim_buf_put_hex_rand(b, &w->rng, 3);
-    sim_buf_lit(b, "-a");
+    ig_buf_lit(b, "-a");
     sim_buf_put_hex_rand(b, &w->rng, 3);
-    sim_buf_putc(b, '-');
+    ig_buf_putc(b, '-');
     sim_buf_put_hex_rand(b, &w->rng, 12);
-    sim_buf_lit(b, "\",\"created\":");
-    sim_buf_put_u64(b, (uint64_t)time(NULL));
+    ig_buf_lit(b, "\",\"created\":");
+    ig_buf_put_u64(b, (uint64_t)time(NULL));
 }
 
-static void put_usage(sim_buf_t *b, uint64_t tokens)
+static void put_usage(ig_buf_t *b, uint64_t tokens)
 {
-    sim_buf_lit(b, ",\"usage\":{\"prompt_tokens\":");
-    sim_buf_put_u64(b, tokens);
-    sim_buf_lit(b, ",\"total_tokens\":");
-    sim_buf_put_u64(b, tokens);
-    sim_buf_putc(b, '}');
+    ig_buf_lit(b, ",\"usage\":{\"prompt_tokens\":");
+    ig_buf_put_u64(b, tokens);
+    ig_buf_lit(b, ",\"total_tokens\":");
+    ig_buf_put_u64(b, tokens);
+    ig_buf_putc(b, '}');
 }
 
 /* ---- request pieces ---------------------------------------------------------------------------- */
@@ -199,28 +199,28 @@ static void handle_embeddings(h2o_req_t *req)
     if (model == NULL)
         return;
 
-    sim_buf_t *b = &w->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"object\":\"list\",\"data\":[");
+    ig_buf_t *b = &w->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"object\":\"list\",\"data\":[");
     float *vec = h2o_mem_alloc_pool(&req->pool, sizeof(float) * sim_cfg.embedding_dim);
     int single = sj_type(d, (uint32_t)in) == SJ_STRING;
     uint32_t n = single ? 1 : d->nodes[in].count;
     uint64_t tokens = 0;
     for (uint32_t e = single ? (uint32_t)in : (uint32_t)in + 1, k = 0; k < n; k++, e = d->nodes[e].end) {
         if (k > 0)
-            sim_buf_putc(b, ',');
-        sim_buf_lit(b, "{\"object\":\"embedding\",\"embedding\":");
+            ig_buf_putc(b, ',');
+        ig_buf_lit(b, "{\"object\":\"embedding\",\"embedding\":");
         sim_openai_put_embedding(b, req, d, e, base64, vec);
-        sim_buf_lit(b, ",\"index\":");
-        sim_buf_put_u64(b, k);
-        sim_buf_putc(b, '}');
+        ig_buf_lit(b, ",\"index\":");
+        ig_buf_put_u64(b, k);
+        ig_buf_putc(b, '}');
         tokens += text_chars(req, d, e);
     }
-    sim_buf_lit(b, "],\"model\":");
-    sim_buf_put_json_str(b, model, strlen(model));
+    ig_buf_lit(b, "],\"model\":");
+    ig_json_write_str(b, model, strlen(model));
     put_usage(b, tokens);
     put_id_created(b, w);
-    sim_buf_putc(b, '}');
+    ig_buf_putc(b, '}');
     sim_rerank_send_answer(req, b, fault, tokens);
 }
 
@@ -274,58 +274,58 @@ static void handle_rerank(h2o_req_t *req)
     for (uint32_t i = 0; i < n; i++)
         tokens += qchars + text_chars(req, d, ranks[i].node);
 
-    sim_buf_t *b = &w->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"object\":\"rerank\",\"results\":[");
+    ig_buf_t *b = &w->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"object\":\"rerank\",\"results\":[");
     for (uint32_t i = 0; i < keep; i++) {
         if (i > 0)
-            sim_buf_putc(b, ',');
-        sim_buf_lit(b, "{\"relevance_score\":");
+            ig_buf_putc(b, ',');
+        ig_buf_lit(b, "{\"relevance_score\":");
         sim_buf_put_double(b, ranks[i].score);
-        sim_buf_lit(b, ",\"index\":");
-        sim_buf_put_u64(b, ranks[i].index);
-        sim_buf_lit(b, ",\"document\":");
+        ig_buf_lit(b, ",\"index\":");
+        ig_buf_put_u64(b, ranks[i].index);
+        ig_buf_lit(b, ",\"document\":");
         if (return_documents)
             sim_rerank_put_raw_str(b, d, ranks[i].node);
         else
-            sim_buf_lit(b, "null");
-        sim_buf_putc(b, '}');
+            ig_buf_lit(b, "null");
+        ig_buf_putc(b, '}');
     }
-    sim_buf_lit(b, "],\"model\":");
-    sim_buf_put_json_str(b, model, strlen(model));
+    ig_buf_lit(b, "],\"model\":");
+    ig_json_write_str(b, model, strlen(model));
     put_usage(b, tokens);
     put_id_created(b, w);
-    sim_buf_putc(b, '}');
+    ig_buf_putc(b, '}');
     sim_rerank_send_answer(req, b, fault, tokens);
 }
 
 /* ---- GET /models, GET /health ------------------------------------------------------------------- */
 
-static void put_model_info(sim_buf_t *b, const char *id, uint64_t created)
+static void put_model_info(ig_buf_t *b, const char *id, uint64_t created)
 {
-    sim_buf_lit(b, "{\"id\":");
-    sim_buf_put_json_str(b, id, strlen(id));
-    sim_buf_lit(b, ",\"stats\":{\"queue_fraction\":0.0,\"queue_absolute\":0,\"results_pending\":");
-    sim_buf_put_u64(b, (uint64_t)atomic_load_explicit(&sim_stats.active_requests, memory_order_relaxed));
-    sim_buf_lit(b, ",\"batch_size\":32},\"object\":\"model\",\"owned_by\":\"infinity\",\"created\":");
-    sim_buf_put_u64(b, created);
-    sim_buf_lit(b, ",\"backend\":\"torch\",\"capabilities\":[\"embed\",\"rerank\"]}");
+    ig_buf_lit(b, "{\"id\":");
+    ig_json_write_str(b, id, strlen(id));
+    ig_buf_lit(b, ",\"stats\":{\"queue_fraction\":0.0,\"queue_absolute\":0,\"results_pending\":");
+    ig_buf_put_u64(b, (uint64_t)atomic_load_explicit(&sim_stats.active_requests, memory_order_relaxed));
+    ig_buf_lit(b, ",\"batch_size\":32},\"object\":\"model\",\"owned_by\":\"infinity\",\"created\":");
+    ig_buf_put_u64(b, created);
+    ig_buf_lit(b, ",\"backend\":\"torch\",\"capabilities\":[\"embed\",\"rerank\"]}");
 }
 
 static void handle_models(h2o_req_t *req)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
     uint64_t created = (uint64_t)time(NULL);
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"data\":[");
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"data\":[");
     if (sim_cfg.n_models == 0)
         put_model_info(b, sim_config_primary_model(), created);
     for (size_t i = 0; i < sim_cfg.n_models; i++) {
         if (i > 0)
-            sim_buf_putc(b, ',');
+            ig_buf_putc(b, ',');
         put_model_info(b, sim_cfg.models[i], created);
     }
-    sim_buf_lit(b, "],\"object\":\"list\"}");
+    ig_buf_lit(b, "],\"object\":\"list\"}");
     sim_http_send_buf(req, 200, b);
 }
 
@@ -333,11 +333,11 @@ static void handle_health(h2o_req_t *req)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"unix\":");
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"unix\":");
     sim_buf_put_double(b, (double)ts.tv_sec + ts.tv_nsec / 1e9);
-    sim_buf_putc(b, '}');
+    ig_buf_putc(b, '}');
     sim_http_send_buf(req, 200, b);
 }
 

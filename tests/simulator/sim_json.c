@@ -3,6 +3,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/hash.h"
+#include "util/hex.h"
+#include "sim_buf.h"
 
 void sj_init(sj_doc_t *d) { memset(d, 0, sizeof(*d)); }
 
@@ -57,21 +60,10 @@ static size_t skip_ws(const sj_doc_t *d, size_t p)
     return p;
 }
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at s (caller guarantees they exist and were validated). */
 static unsigned hex4(const char *s)
 {
-    return (unsigned)(hex_val(s[0]) << 12 | hex_val(s[1]) << 8 | hex_val(s[2]) << 4 | hex_val(s[3]));
+    return (unsigned)(ig_hex_digit(s[0]) << 12 | ig_hex_digit(s[1]) << 8 | ig_hex_digit(s[2]) << 4 | ig_hex_digit(s[3]));
 }
 
 /* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, at most
@@ -129,7 +121,7 @@ static int parse_string(sj_doc_t *d, size_t *p)
                 if (i + 6 > d->len)
                     return fail(d, "Invalid \\uXXXX escape", i);
                 for (size_t k = i + 2; k < i + 6; k++)
-                    if (hex_val(s[k]) < 0)
+                    if (ig_hex_digit(s[k]) < 0)
                         return fail(d, "Invalid \\uXXXX escape", i);
                 i += 6;
             } else {
@@ -504,9 +496,9 @@ uint64_t sj_str_words(const sj_doc_t *d, uint32_t idx, sj_word_cb cb, void *ctx)
         if (!in_word) {
             in_word = 1;
             words++;
-            h = UINT64_C(1469598103934665603); /* FNV-1a over the code points */
+            h = SIM_HASH_SEED; /* FNV-1a over the code points */
         }
-        h = (h ^ cp) * UINT64_C(1099511628211);
+        h = ig_fnv1a64_step(h, cp);
     }
     if (in_word && cb != NULL)
         cb(ctx, h);

@@ -211,30 +211,30 @@ void sim_lora_handle_unload(h2o_req_t *req)
 
 static void put_entry(void *ctx, const char *name, const char *path)
 {
-    sim_buf_t *b = ctx;
-    if (b->base[b->len - 1] != '[')
-        sim_buf_putc(b, ',');
-    sim_buf_lit(b, "{\"name\":");
-    sim_buf_put_json_str(b, name, strlen(name));
-    sim_buf_lit(b, ",\"path\":");
-    sim_buf_put_json_str(b, path, strlen(path));
-    sim_buf_putc(b, '}');
+    ig_buf_t *b = ctx;
+    if (b->p[b->len - 1] != '[')
+        ig_buf_putc(b, ',');
+    ig_buf_lit(b, "{\"name\":");
+    ig_json_write_str(b, name, strlen(name));
+    ig_buf_lit(b, ",\"path\":");
+    ig_json_write_str(b, path, strlen(path));
+    ig_buf_putc(b, '}');
 }
 
 void sim_lora_handle_stats(h2o_req_t *req)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"loaded\":[");
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"loaded\":[");
     sim_lora_each(put_entry, b);
-    sim_buf_lit(b, "],\"load_requests\":");
-    sim_buf_put_u64(b, atomic_load(&load_requests));
-    sim_buf_lit(b, ",\"loads\":");
-    sim_buf_put_u64(b, atomic_load(&loads));
-    sim_buf_lit(b, ",\"unload_requests\":");
-    sim_buf_put_u64(b, atomic_load(&unload_requests));
-    sim_buf_lit(b, ",\"unloads\":");
-    sim_buf_put_u64(b, atomic_load(&unloads));
-    sim_buf_putc(b, '}');
+    ig_buf_lit(b, "],\"load_requests\":");
+    ig_buf_put_u64(b, atomic_load(&load_requests));
+    ig_buf_lit(b, ",\"loads\":");
+    ig_buf_put_u64(b, atomic_load(&loads));
+    ig_buf_lit(b, ",\"unload_requests\":");
+    ig_buf_put_u64(b, atomic_load(&unload_requests));
+    ig_buf_lit(b, ",\"unloads\":");
+    ig_buf_put_u64(b, atomic_load(&unloads));
+    ig_buf_putc(b, '}');
     sim_http_send_buf(req, 200, b);
 }

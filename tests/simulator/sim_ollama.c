@@ -1,9 +1,10 @@
 #include "sim_ollama.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
-#include <math.h>
 #include <stdio.h>
+#include "util/hash.h"
 #include <stdlib.h>
 #include <strings.h>
 #include <time.h>
@@ -19,7 +20,6 @@
 #define SIM_OLLAMA_VERSION "0.6.5"
 #define SIM_CT_NDJSON "application/x-ndjson"
 #define SIM_CT_TEXT "text/plain; charset=utf-8"
-#define OLLAMA_MAX_BATCH 256 /* events per send when the client reads slowly (bounds buffering) */
 
 typedef enum { OL_CHAT, OL_GENERATE, OL_V1_CHAT, OL_V1_COMPLETION } ol_kind_t;
 
@@ -33,6 +33,8 @@ typedef struct {
     int finish_length; /* done_reason "length" (else "stop") */
     int stream;
     int include_usage; /* OpenAI layer: stream_options.include_usage */
+    uint64_t reported_prompt; /* prompt_eval_count as answered: prompt_tokens, less the cached share
+                                 with --cached-prompt-uncounted */
 } ol_request_t;
 
 static int is_v1(ol_kind_t k) { return k == OL_V1_CHAT || k == OL_V1_COMPLETION; }
@@ -41,26 +43,26 @@ static int is_v1(ol_kind_t k) { return k == OL_V1_CHAT || k == OL_V1_COMPLETION;
 
 static void native_error(h2o_req_t *req, int status, const char *msg)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"error\":");
-    sim_buf_put_json_str(b, msg, strlen(msg));
-    sim_buf_putc(b, '}');
-    sim_http_send(req, status, SIM_CT_JSON, b->base, b->len);
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"error\":");
+    ig_json_write_str(b, msg, strlen(msg));
+    ig_buf_putc(b, '}');
+    sim_http_send(req, status, SIM_CT_JSON, b->p, b->len);
 }
 
 /* Ollama's openai.NewError: 400 invalid_request_error, 404 not_found_error, else api_error. Errors the
  * native handler wrote (a model not found) are re-wrapped as api_error with the native status. */
 static void v1_error(h2o_req_t *req, int status, const char *type, const char *msg)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"error\":{\"message\":");
-    sim_buf_put_json_str(b, msg, strlen(msg));
-    sim_buf_lit(b, ",\"type\":");
-    sim_buf_put_json_str(b, type, strlen(type));
-    sim_buf_lit(b, ",\"param\":null,\"code\":null}}");
-    sim_http_send(req, status, SIM_CT_JSON, b->base, b->len);
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"error\":{\"message\":");
+    ig_json_write_str(b, msg, strlen(msg));
+    ig_buf_lit(b, ",\"type\":");
+    ig_json_write_str(b, type, strlen(type));
+    ig_buf_lit(b, ",\"param\":null,\"code\":null}}");
+    sim_http_send(req, status, SIM_CT_JSON, b->p, b->len);
 }
 
 static void error_for(h2o_req_t *req, ol_kind_t kind, int status, const char *msg)
@@ -130,53 +132,51 @@ static int tag_pulled(const char *name, size_t len)
 }
 
 /* A served name as Ollama lists it: with its version. */
-static void put_full_tag(sim_buf_t *b, const char *name)
+static void put_full_tag(ig_buf_t *b, const char *name)
 {
     size_t n = strlen(name), nl, vl;
     const char *v;
     split_tag(name, n, &nl, &v, &vl);
     char full[512];
     int k = snprintf(full, sizeof(full), "%.*s:%.*s", (int)nl, name, (int)vl, v);
-    sim_buf_put_json_str(b, full, k < 0 ? 0 : (size_t)k >= sizeof(full) ? sizeof(full) - 1 : (size_t)k);
+    ig_json_write_str(b, full, k < 0 ? 0 : (size_t)k >= sizeof(full) ? sizeof(full) - 1 : (size_t)k);
 }
 
-static void put_rfc3339(sim_buf_t *b, time_t t)
+static void put_rfc3339(ig_buf_t *b, time_t t)
 {
     char s[40];
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(s, sizeof(s), "\"%Y-%m-%dT%H:%M:%S.000000000Z\"", &tm);
-    sim_buf_puts(b, s);
+    ig_buf_puts(b, s);
 }
 
 /* Ollama's model card in /api/tags and /api/ps. */
-static void put_model_card(sim_buf_t *b, const char *name, int ps)
+static void put_model_card(ig_buf_t *b, const char *name, int ps)
 {
-    uint64_t h = UINT64_C(1469598103934665603);
-    for (const char *c = name; *c; c++)
-        h = (h ^ (unsigned char)*c) * UINT64_C(1099511628211);
-    sim_buf_lit(b, "{\"name\":");
+    uint64_t h = ig_fnv1a64(SIM_HASH_SEED, name, strlen(name));
+    ig_buf_lit(b, "{\"name\":");
     put_full_tag(b, name);
-    sim_buf_lit(b, ",\"model\":");
+    ig_buf_lit(b, ",\"model\":");
     put_full_tag(b, name);
     if (!ps) {
-        sim_buf_lit(b, ",\"modified_at\":");
+        ig_buf_lit(b, ",\"modified_at\":");
         put_rfc3339(b, 1735689600);
     }
-    sim_buf_lit(b, ",\"size\":1321098329,\"digest\":\"");
+    ig_buf_lit(b, ",\"size\":1321098329,\"digest\":\"");
     for (int i = 0; i < 4; i++) {
         char hex[17];
         snprintf(hex, sizeof(hex), "%016" PRIx64, sim_rand_next(&h));
-        sim_buf_put(b, hex, 16);
+        ig_buf_put(b, hex, 16);
     }
-    sim_buf_lit(b, "\",\"details\":{\"parent_model\":\"\",\"format\":\"gguf\",\"family\":\"llama\",\"families\":[\"llama\"],"
-                   "\"parameter_size\":\"1.2B\",\"quantization_level\":\"Q8_0\"}");
+    ig_buf_lit(b, "\",\"details\":{\"parent_model\":\"\",\"format\":\"gguf\",\"family\":\"llama\",\"families\":[\"llama\"],"
+                  "\"parameter_size\":\"1.2B\",\"quantization_level\":\"Q8_0\"}");
     if (ps) {
-        sim_buf_lit(b, ",\"expires_at\":");
+        ig_buf_lit(b, ",\"expires_at\":");
         put_rfc3339(b, time(NULL) + 300);
-        sim_buf_lit(b, ",\"size_vram\":1321098329");
+        ig_buf_lit(b, ",\"size_vram\":1321098329");
     }
-    sim_buf_putc(b, '}');
+    ig_buf_putc(b, '}');
 }
 
 static const char *const *listed_models(size_t *n)
@@ -192,19 +192,19 @@ static const char *const *listed_models(size_t *n)
 
 static void handle_tags(h2o_req_t *req, int ps)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
     size_t n;
     const char *const *models = listed_models(&n);
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"models\":[");
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"models\":[");
     for (size_t i = 0, k = 0; i < n; i++) {
         if (sim_cfg.n_models > 0 && is_deleted(i))
             continue;
         if (k++ > 0)
-            sim_buf_putc(b, ',');
+            ig_buf_putc(b, ',');
         put_model_card(b, models[i], ps);
     }
-    sim_buf_lit(b, "]}");
+    ig_buf_lit(b, "]}");
     sim_http_send_buf(req, 200, b);
 }
 
@@ -237,19 +237,19 @@ static void handle_api_pull(h2o_req_t *req)
 /* /v1/models: {"object":"list","data":[{"id","object":"model","created","owned_by":"library"}]} */
 static void handle_v1_models(h2o_req_t *req)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
     size_t n;
     const char *const *models = listed_models(&n);
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"object\":\"list\",\"data\":[");
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"object\":\"list\",\"data\":[");
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
-            sim_buf_putc(b, ',');
-        sim_buf_lit(b, "{\"id\":");
+            ig_buf_putc(b, ',');
+        ig_buf_lit(b, "{\"id\":");
         put_full_tag(b, models[i]);
-        sim_buf_lit(b, ",\"object\":\"model\",\"created\":1735689600,\"owned_by\":\"library\"}");
+        ig_buf_lit(b, ",\"object\":\"model\",\"created\":1735689600,\"owned_by\":\"library\"}");
     }
-    sim_buf_lit(b, "]}");
+    ig_buf_lit(b, "]}");
     sim_http_send_buf(req, 200, b);
 }
 
@@ -314,20 +314,21 @@ static int parse_model(h2o_req_t *req, ol_kind_t kind, const sj_doc_t *d, char *
     return 0;
 }
 
-/* Words of a string, or of the text parts of a content array (images count nothing here). */
-static uint64_t content_words(const sj_doc_t *d, int64_t c)
+/* Words of a string, or of the text parts of a content array (images count nothing here); cb (if not
+ * NULL) gets each word's hash. */
+static uint64_t content_words(const sj_doc_t *d, int64_t c, sj_word_cb cb, void *ctx)
 {
     if (c < 0)
         return 0;
     if (sj_type(d, (uint32_t)c) == SJ_STRING)
-        return sj_str_count_words(d, (uint32_t)c);
+        return sj_str_words(d, (uint32_t)c, cb, ctx);
     uint64_t n = 0;
     if (sj_type(d, (uint32_t)c) == SJ_ARRAY)
         for (uint32_t p = (uint32_t)c + 1, k = 0; k < d->nodes[c].count; k++, p = d->nodes[p].end)
             if (sj_type(d, p) == SJ_OBJECT) {
                 int64_t t = sj_obj_get(d, p, "text");
                 if (t >= 0 && sj_type(d, (uint32_t)t) == SJ_STRING)
-                    n += sj_str_count_words(d, (uint32_t)t);
+                    n += sj_str_words(d, (uint32_t)t, cb, ctx);
             }
     return n;
 }
@@ -350,7 +351,7 @@ static int count_prompt(h2o_req_t *req, ol_request_t *r, const sj_doc_t *d)
         }
         for (uint32_t m = (uint32_t)msgs + 1, k = 0; k < d->nodes[msgs].count; k++, m = d->nodes[m].end)
             if (sj_type(d, m) == SJ_OBJECT)
-                r->prompt_tokens += 4 + content_words(d, field(d, m, "content"));
+                r->prompt_tokens += 4 + content_words(d, field(d, m, "content"), NULL, NULL);
         return 0;
     }
     int64_t p = field(d, 0, "prompt");
@@ -360,6 +361,74 @@ static int count_prompt(h2o_req_t *req, ol_request_t *r, const sj_doc_t *d)
     }
     r->prompt_tokens = p >= 0 ? sj_str_count_words(d, (uint32_t)p) : 0;
     return 0;
+}
+
+/* ---- old Ollama's uncounted cached prompt (--cached-prompt-uncounted) ---------------------------------
+ * The runner keeps the previous request's KV cache: the tokens a prompt shares with the previous one,
+ * from its start, are not evaluated again, and Ollama before ollama/ollama#5371 (mid 2024) reported
+ * only the evaluated ones: prompt_eval_count omitted when that is none, usage.prompt_tokens 0. */
+
+typedef struct {
+    uint64_t *h;
+    size_t n, cap;
+} ol_tokens_t;
+
+static pthread_mutex_t kv_lock = PTHREAD_MUTEX_INITIALIZER;
+static ol_tokens_t kv_prompt; /* the previous prompt's tokens (one runner, one slot) */
+
+static void push_token(void *ctx, uint64_t h)
+{
+    ol_tokens_t *t = ctx;
+    if (t->n < t->cap)
+        t->h[t->n++] = h;
+}
+
+/* The prompt as token hashes (4 template tokens per chat message, then its words), the model first. */
+static void prompt_token_hashes(const ol_request_t *r, const sj_doc_t *d, ol_tokens_t *t)
+{
+    push_token(t, ig_fnv1a64(SIM_HASH_SEED, r->model, r->model_len)); /* another model has its own cache */
+    if (r->kind == OL_CHAT || r->kind == OL_V1_CHAT) {
+        int64_t msgs = field(d, 0, "messages");
+        if (msgs < 0)
+            return;
+        for (uint32_t m = (uint32_t)msgs + 1, k = 0; k < d->nodes[msgs].count; k++, m = d->nodes[m].end) {
+            if (sj_type(d, m) != SJ_OBJECT)
+                continue;
+            int64_t role = field(d, m, "role");
+            uint64_t rh = role >= 0 ? ig_fnv1a64(SIM_HASH_SEED, d->src + d->nodes[role].start, d->nodes[role].len) : 0;
+            for (uint64_t j = 1; j <= 4; j++)
+                push_token(t, (rh << 8 | j) * UINT64_C(0x9E3779B97F4A7C15));
+            content_words(d, field(d, m, "content"), push_token, t);
+        }
+        return;
+    }
+    int64_t p = field(d, 0, "prompt");
+    if (p >= 0)
+        sj_str_words(d, (uint32_t)p, push_token, t);
+}
+
+/* prompt_eval_count as this Ollama answers it (counts the cache lookup in the prefix-cache stats). */
+static uint64_t reported_prompt_tokens(h2o_req_t *req, const ol_request_t *r, const sj_doc_t *d)
+{
+    if (!sim_cfg.cached_prompt_uncounted)
+        return r->prompt_tokens;
+    ol_tokens_t t = {h2o_mem_alloc_pool(&req->pool, sizeof(uint64_t) * (r->prompt_tokens + 1)), 0, r->prompt_tokens + 1};
+    prompt_token_hashes(r, d, &t);
+    uint64_t *copy = malloc(sizeof(uint64_t) * t.n);
+    if (copy == NULL)
+        return r->prompt_tokens;
+    memcpy(copy, t.h, sizeof(uint64_t) * t.n);
+    pthread_mutex_lock(&kv_lock);
+    size_t same = 0;
+    while (same < t.n && same < kv_prompt.n && t.h[same] == kv_prompt.h[same])
+        same++;
+    free(kv_prompt.h);
+    kv_prompt = (ol_tokens_t){copy, t.n, t.n};
+    pthread_mutex_unlock(&kv_lock);
+    uint64_t cached = same > 1 ? same - 1 : 0; /* the model's entry is no token */
+    SIM_STAT_ADD(prefix_cache_queries, r->prompt_tokens);
+    SIM_STAT_ADD(prefix_cache_hits, cached);
+    return r->prompt_tokens - cached;
 }
 
 /* max_tokens (OpenAI layer) or options.num_predict (native); default --default-tokens, "stop". */
@@ -403,103 +472,116 @@ static int parse_stream(h2o_req_t *req, ol_request_t *r, const sj_doc_t *d)
     int64_t so = is_v1(r->kind) ? field(d, 0, "stream_options") : -1;
     if (so >= 0 && sj_type(d, (uint32_t)so) == SJ_OBJECT) {
         int64_t iu = field(d, (uint32_t)so, "include_usage");
-        r->include_usage = iu >= 0 && sj_type(d, (uint32_t)iu) == SJ_TRUE;
+        /* Ollama before 0.5.2 did not know stream_options (Go's decoder drops unknown fields) */
+        r->include_usage = iu >= 0 && sj_type(d, (uint32_t)iu) == SJ_TRUE && !sim_cfg.ignore_stream_options;
     }
     return 0;
 }
 
 /* ---- answers ---------------------------------------------------------------------------------------- */
 
-static void put_id(sim_buf_t *b, sim_worker_t *w, const char *prefix)
+static void put_id(ig_buf_t *b, sim_worker_t *w, const char *prefix)
 {
     /* Ollama's ids: "chatcmpl-" or "cmpl-" and rand.Intn(999) */
-    sim_buf_puts(b, prefix);
-    sim_buf_put_u64(b, sim_rand_next(&w->rng) % 999);
+    ig_buf_puts(b, prefix);
+    ig_buf_put_u64(b, sim_rand_next(&w->rng) % 999);
 }
 
-static void put_text(sim_buf_t *b, uint32_t from, uint32_t to)
+static void put_text(ig_buf_t *b, uint32_t from, uint32_t to)
 {
-    sim_buf_putc(b, '"');
+    ig_buf_putc(b, '"');
     for (uint32_t k = from; k <= to; k++)
         sim_openai_put_token(b, k);
-    sim_buf_putc(b, '"');
+    ig_buf_putc(b, '"');
 }
 
-static void put_v1_usage(sim_buf_t *b, uint64_t p, uint64_t c)
+static void put_v1_usage(ig_buf_t *b, uint64_t p, uint64_t c)
 {
-    sim_buf_lit(b, "{\"prompt_tokens\":");
-    sim_buf_put_u64(b, p);
-    sim_buf_lit(b, ",\"completion_tokens\":");
-    sim_buf_put_u64(b, c);
-    sim_buf_lit(b, ",\"total_tokens\":");
-    sim_buf_put_u64(b, p + c);
-    sim_buf_putc(b, '}');
+    ig_buf_lit(b, "{\"prompt_tokens\":");
+    ig_buf_put_u64(b, p);
+    ig_buf_lit(b, ",\"completion_tokens\":");
+    ig_buf_put_u64(b, c);
+    ig_buf_lit(b, ",\"total_tokens\":");
+    ig_buf_put_u64(b, p + c);
+    ig_buf_putc(b, '}');
 }
 
 /* The native answer's metrics (durations in ns, made up but plausible). */
-static void put_native_done(sim_buf_t *b, const ol_request_t *r)
+static void put_native_done(ig_buf_t *b, const ol_request_t *r)
 {
-    sim_buf_puts(b, r->finish_length ? ",\"done_reason\":\"length\"" : ",\"done_reason\":\"stop\"");
-    sim_buf_lit(b, ",\"done\":true,\"total_duration\":");
-    sim_buf_put_u64(b, 1000000 + (uint64_t)r->tokens * 20000000);
-    sim_buf_lit(b, ",\"load_duration\":1000000,\"prompt_eval_count\":");
-    sim_buf_put_u64(b, r->prompt_tokens);
-    sim_buf_lit(b, ",\"prompt_eval_duration\":1000000,\"eval_count\":");
-    sim_buf_put_u64(b, r->tokens);
-    sim_buf_lit(b, ",\"eval_duration\":");
-    sim_buf_put_u64(b, (uint64_t)r->tokens * 20000000);
+    ig_buf_puts(b, r->finish_length ? ",\"done_reason\":\"length\"" : ",\"done_reason\":\"stop\"");
+    ig_buf_lit(b, ",\"done\":true,\"total_duration\":");
+    ig_buf_put_u64(b, 1000000 + (uint64_t)r->tokens * 20000000);
+    ig_buf_lit(b, ",\"load_duration\":1000000");
+    if (r->reported_prompt > 0) { /* both omitempty in Ollama's Metrics */
+        ig_buf_lit(b, ",\"prompt_eval_count\":");
+        ig_buf_put_u64(b, r->reported_prompt);
+        ig_buf_lit(b, ",\"prompt_eval_duration\":1000000");
+    }
+    ig_buf_lit(b, ",\"eval_count\":");
+    ig_buf_put_u64(b, r->tokens);
+    ig_buf_lit(b, ",\"eval_duration\":");
+    ig_buf_put_u64(b, (uint64_t)r->tokens * 20000000);
 }
 
-static void native_head(sim_buf_t *b, const ol_request_t *r)
+static void native_head(ig_buf_t *b, const ol_request_t *r)
 {
-    sim_buf_lit(b, "{\"model\":");
-    sim_buf_put_json_str(b, r->model, r->model_len);
-    sim_buf_lit(b, ",\"created_at\":");
+    ig_buf_lit(b, "{\"model\":");
+    ig_json_write_str(b, r->model, r->model_len);
+    ig_buf_lit(b, ",\"created_at\":");
     put_rfc3339(b, time(NULL));
 }
 
 /* One whole answer (stream: false). */
-static void respond_plain(h2o_req_t *req, const ol_request_t *r, int die)
+static void respond_plain(h2o_req_t *req, const ol_request_t *r, sim_cut_t cut)
 {
+    if (cut == SIM_CUT_ERROR) {
+        error_for(req, r->kind, 500, "ig-sim: injected fault (error-mid-stream)");
+        return;
+    }
+    if (cut == SIM_CUT_STALL) {
+        sim_http_hang(req);
+        return;
+    }
     sim_worker_t *w = sim_worker_of(req);
-    sim_buf_t *b = &w->scratch;
-    sim_buf_reset(b);
+    ig_buf_t *b = &w->scratch;
+    ig_buf_reset(b);
     if (r->kind == OL_CHAT || r->kind == OL_GENERATE) {
         native_head(b, r);
         if (r->kind == OL_CHAT) {
-            sim_buf_lit(b, ",\"message\":{\"role\":\"assistant\",\"content\":");
+            ig_buf_lit(b, ",\"message\":{\"role\":\"assistant\",\"content\":");
             put_text(b, 1, r->tokens);
-            sim_buf_putc(b, '}');
+            ig_buf_putc(b, '}');
         } else {
-            sim_buf_lit(b, ",\"response\":");
+            ig_buf_lit(b, ",\"response\":");
             put_text(b, 1, r->tokens);
         }
         put_native_done(b, r);
-        sim_buf_putc(b, '}');
+        ig_buf_putc(b, '}');
     } else {
         int chat = r->kind == OL_V1_CHAT;
-        sim_buf_lit(b, "{\"id\":\"");
+        ig_buf_lit(b, "{\"id\":\"");
         put_id(b, w, chat ? "chatcmpl-" : "cmpl-");
-        sim_buf_puts(b, chat ? "\",\"object\":\"chat.completion\",\"created\":" : "\",\"object\":\"text_completion\",\"created\":");
-        sim_buf_put_u64(b, (uint64_t)time(NULL));
-        sim_buf_lit(b, ",\"model\":");
-        sim_buf_put_json_str(b, r->model, r->model_len);
-        sim_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\",\"choices\":[{");
+        ig_buf_puts(b, chat ? "\",\"object\":\"chat.completion\",\"created\":" : "\",\"object\":\"text_completion\",\"created\":");
+        ig_buf_put_u64(b, (uint64_t)time(NULL));
+        ig_buf_lit(b, ",\"model\":");
+        ig_json_write_str(b, r->model, r->model_len);
+        ig_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\",\"choices\":[{");
         if (chat) {
-            sim_buf_lit(b, "\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+            ig_buf_lit(b, "\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
             put_text(b, 1, r->tokens);
-            sim_buf_lit(b, "},\"finish_reason\":");
+            ig_buf_lit(b, "},\"finish_reason\":");
         } else {
-            sim_buf_lit(b, "\"text\":");
+            ig_buf_lit(b, "\"text\":");
             put_text(b, 1, r->tokens);
-            sim_buf_lit(b, ",\"index\":0,\"finish_reason\":");
+            ig_buf_lit(b, ",\"index\":0,\"finish_reason\":");
         }
-        sim_buf_puts(b, r->finish_length ? "\"length\"}]" : "\"stop\"}]");
-        sim_buf_lit(b, ",\"usage\":");
-        put_v1_usage(b, r->prompt_tokens, r->tokens);
-        sim_buf_putc(b, '}');
+        ig_buf_puts(b, r->finish_length ? "\"length\"}]" : "\"stop\"}]");
+        ig_buf_lit(b, ",\"usage\":");
+        put_v1_usage(b, r->reported_prompt, r->tokens);
+        ig_buf_putc(b, '}');
     }
-    if (die) {
+    if (cut == SIM_CUT_DIE) {
         SIM_STAT_ADD(completion_tokens, r->tokens / 2);
         sim_openai_send_half_then_die(req, b);
         return;
@@ -508,237 +590,126 @@ static void respond_plain(h2o_req_t *req, const ol_request_t *r, int die)
     sim_http_send_buf(req, 200, b);
 }
 
-/* ---- streams: NDJSON (native) and SSE (OpenAI layer), paced like sim_stream ---------------------------- */
+/* ---- streams: NDJSON (native) and SSE (OpenAI layer), paced by sim_pump ------------------------------ */
 
 typedef struct ol_stream {
-    h2o_generator_t super;
-    h2o_req_t *req;
-    uv_timer_t timer;
-    sim_buf_t out;
+    sim_pump_t pump; /* first: the pump frees the stream */
     ol_request_t r;
     char id[32];
     uint64_t created;
-    uint64_t t0;         /* loop time the first token is due */
-    double ms_per_token; /* 0 = unpaced */
-    uint32_t sent;
-    uint32_t die_at;     /* UINT32_MAX unless die-mid-stream */
-    unsigned inflight : 1, done : 1, headers_sent : 1, in_pump : 1, repump : 1, free_pending : 1;
-    char model[];        /* r.model points here */
+    char model[];    /* r.model points here */
 } ol_stream_t;
-
-static void ol_pump(ol_stream_t *s);
-
-static void ol_on_closed(uv_handle_t *h)
-{
-    ol_stream_t *s = h->data;
-    sim_buf_free(&s->out);
-    free(s);
-}
-
-static void ol_release(ol_stream_t *s)
-{
-    uv_timer_stop(&s->timer);
-    uv_close((uv_handle_t *)&s->timer, ol_on_closed);
-}
-
-static void ol_on_dispose(void *p)
-{
-    ol_stream_t *s = *(ol_stream_t **)p;
-    SIM_STAT_SUB(active_streams, 1);
-    s->req = NULL;
-    if (s->in_pump)
-        s->free_pending = 1;
-    else
-        ol_release(s);
-}
-
-static void ol_on_stop(h2o_generator_t *g, h2o_req_t *req)
-{
-    ol_stream_t *s = (ol_stream_t *)g;
-    if (!s->done) {
-        s->done = 1;
-        SIM_STAT_ADD(streams_cancelled, 1);
-    }
-    s->req = NULL;
-    uv_timer_stop(&s->timer);
-}
-
-static void ol_on_proceed(h2o_generator_t *g, h2o_req_t *req)
-{
-    ol_stream_t *s = (ol_stream_t *)g;
-    s->inflight = 0;
-    ol_pump(s);
-}
-
-static void ol_on_timer(uv_timer_t *t) { ol_pump(t->data); }
 
 static void sse_head(ol_stream_t *s)
 {
-    sim_buf_t *b = &s->out;
-    sim_buf_lit(b, "data: {\"id\":\"");
-    sim_buf_puts(b, s->id);
-    sim_buf_puts(b, s->r.kind == OL_V1_CHAT ? "\",\"object\":\"chat.completion.chunk\",\"created\":"
-                                            : "\",\"object\":\"text_completion\",\"created\":");
-    sim_buf_put_u64(b, s->created);
+    ig_buf_t *b = &s->pump.out;
+    ig_buf_lit(b, "data: {\"id\":\"");
+    ig_buf_puts(b, s->id);
+    ig_buf_puts(b, s->r.kind == OL_V1_CHAT ? "\",\"object\":\"chat.completion.chunk\",\"created\":"
+                                           : "\",\"object\":\"text_completion\",\"created\":");
+    ig_buf_put_u64(b, s->created);
     if (s->r.kind == OL_V1_CHAT) {
-        sim_buf_lit(b, ",\"model\":");
-        sim_buf_put_json_str(b, s->r.model, s->r.model_len);
-        sim_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\",\"choices\":[");
+        ig_buf_lit(b, ",\"model\":");
+        ig_json_write_str(b, s->r.model, s->r.model_len);
+        ig_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\",\"choices\":[");
     } else {
-        sim_buf_lit(b, ",\"choices\":[");
+        ig_buf_lit(b, ",\"choices\":[");
     }
 }
 
 /* completion chunks name the model after the choices (Ollama's CompletionChunk field order) */
 static void sse_tail(ol_stream_t *s, int usage)
 {
-    sim_buf_t *b = &s->out;
-    sim_buf_putc(b, ']');
+    ig_buf_t *b = &s->pump.out;
+    ig_buf_putc(b, ']');
     if (s->r.kind == OL_V1_COMPLETION) {
-        sim_buf_lit(b, ",\"model\":");
-        sim_buf_put_json_str(b, s->r.model, s->r.model_len);
-        sim_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\"");
+        ig_buf_lit(b, ",\"model\":");
+        ig_json_write_str(b, s->r.model, s->r.model_len);
+        ig_buf_lit(b, ",\"system_fingerprint\":\"fp_ollama\"");
     }
     if (usage) {
-        sim_buf_lit(b, ",\"usage\":");
-        put_v1_usage(b, s->r.prompt_tokens, s->r.tokens);
+        ig_buf_lit(b, ",\"usage\":");
+        put_v1_usage(b, s->r.reported_prompt, s->r.tokens);
     }
-    sim_buf_lit(b, "}\n\n");
+    ig_buf_lit(b, "}\n\n");
 }
 
 /* Event k (1..tokens) carries token k; event tokens+1 is Ollama's last one: empty text, the reason. */
 static void put_event(ol_stream_t *s, uint32_t k)
 {
-    sim_buf_t *b = &s->out;
+    ig_buf_t *b = &s->pump.out;
     int last = k > s->r.tokens;
     const char *reason = s->r.finish_length ? "\"length\"" : "\"stop\"";
     switch (s->r.kind) {
     case OL_CHAT:
     case OL_GENERATE:
         native_head(b, &s->r);
-        sim_buf_puts(b, s->r.kind == OL_CHAT ? ",\"message\":{\"role\":\"assistant\",\"content\":" : ",\"response\":");
+        ig_buf_puts(b, s->r.kind == OL_CHAT ? ",\"message\":{\"role\":\"assistant\",\"content\":" : ",\"response\":");
         if (last)
-            sim_buf_lit(b, "\"\"");
+            ig_buf_lit(b, "\"\"");
         else
             put_text(b, k, k);
         if (s->r.kind == OL_CHAT)
-            sim_buf_putc(b, '}');
+            ig_buf_putc(b, '}');
         if (last)
             put_native_done(b, &s->r);
         else
-            sim_buf_lit(b, ",\"done\":false");
-        sim_buf_lit(b, "}\n");
+            ig_buf_lit(b, ",\"done\":false");
+        ig_buf_lit(b, "}\n");
         return;
     case OL_V1_CHAT:
         sse_head(s);
-        sim_buf_lit(b, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":");
+        ig_buf_lit(b, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":");
         if (last)
-            sim_buf_lit(b, "\"\"");
+            ig_buf_lit(b, "\"\"");
         else
             put_text(b, k, k);
-        sim_buf_lit(b, "},\"finish_reason\":");
-        sim_buf_puts(b, last ? reason : "null");
-        sim_buf_putc(b, '}');
+        ig_buf_lit(b, "},\"finish_reason\":");
+        ig_buf_puts(b, last ? reason : "null");
+        ig_buf_putc(b, '}');
         sse_tail(s, 0);
         return;
     case OL_V1_COMPLETION:
         sse_head(s);
-        sim_buf_lit(b, "{\"text\":");
+        ig_buf_lit(b, "{\"text\":");
         if (last)
-            sim_buf_lit(b, "\"\"");
+            ig_buf_lit(b, "\"\"");
         else
             put_text(b, k, k);
-        sim_buf_lit(b, ",\"index\":0,\"finish_reason\":");
-        sim_buf_puts(b, last ? reason : "null");
-        sim_buf_putc(b, '}');
+        ig_buf_lit(b, ",\"index\":0,\"finish_reason\":");
+        ig_buf_puts(b, last ? reason : "null");
+        ig_buf_putc(b, '}');
         sse_tail(s, 0);
         return;
     }
 }
 
-static void ol_pump_once(ol_stream_t *s)
+/* Ollama streams one token per event */
+static void put_tokens(sim_pump_t *p, uint32_t first, uint32_t last)
 {
-    if (s->req == NULL || s->inflight || s->done)
-        return;
-    h2o_req_t *req = s->req;
-    uv_loop_t *loop = s->timer.loop;
-    if (s->headers_sent && s->sent >= s->die_at) {
-        s->done = 1;
-        s->req = NULL;
-        sim_http_abort(req, 1);
-        return;
-    }
-    uint64_t now = uv_now(loop);
-    uint32_t limit = s->r.tokens + 1 < s->die_at ? s->r.tokens + 1 : s->die_at; /* + the done event */
-    uint32_t due = 0;
-    if (now >= s->t0) {
-        uint64_t allowed = limit;
-        if (s->ms_per_token > 0) {
-            double k = floor((double)(now - s->t0) / s->ms_per_token) + 1;
-            if (k < (double)limit)
-                allowed = (uint64_t)k;
-        }
-        if (allowed > s->sent)
-            due = (uint32_t)(allowed - s->sent);
-    }
-    if (due > OLLAMA_MAX_BATCH)
-        due = OLLAMA_MAX_BATCH;
-    if (due == 0) {
-        if (!s->headers_sent) {
-            s->headers_sent = 1;
-            s->inflight = 1;
-            h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
-            return;
-        }
-        uint64_t next = now >= s->t0 ? s->t0 + (uint64_t)ceil((double)s->sent * s->ms_per_token) : s->t0;
-        uv_timer_start(&s->timer, ol_on_timer, next > now ? next - now : 1, 0);
-        return;
-    }
-    sim_buf_reset(&s->out);
-    for (uint32_t k = s->sent + 1; k <= s->sent + due; k++)
-        put_event(s, k);
-    uint32_t tokens_now = due;
-    if (s->sent + due > s->r.tokens)
-        tokens_now--; /* the done event carries no token */
-    s->sent += due;
-    s->headers_sent = 1;
-    SIM_STAT_ADD(completion_tokens, tokens_now);
-    if (s->sent == s->r.tokens + 1) {
-        if (is_v1(s->r.kind)) {
-            if (s->r.include_usage) { /* Ollama's usage chunk: no choices */
-                sse_head(s);
-                sse_tail(s, 1);
-            }
-            sim_buf_lit(&s->out, "data: [DONE]\n\n");
-        }
-        s->done = 1;
-        SIM_STAT_ADD(streams_finished, 1);
-        h2o_iovec_t buf = h2o_iovec_init(s->out.base, s->out.len);
-        h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
-        return;
-    }
-    s->inflight = 1;
-    h2o_iovec_t buf = h2o_iovec_init(s->out.base, s->out.len);
-    h2o_send(req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
+    for (uint32_t k = first; k <= last; k++)
+        put_event((ol_stream_t *)p, k);
 }
 
-static void ol_pump(ol_stream_t *s)
+/* right after the last token: the done event (with the metrics), then for the OpenAI layer the usage
+ * chunk (only with stream_options.include_usage, from Ollama 0.5.2 on) and [DONE] */
+static void put_end(sim_pump_t *p)
 {
-    if (s->in_pump) {
-        s->repump = 1;
+    ol_stream_t *s = (ol_stream_t *)p;
+    put_event(s, s->r.tokens + 1);
+    if (!is_v1(s->r.kind))
         return;
+    if (s->r.include_usage) { /* Ollama's usage chunk: no choices */
+        sse_head(s);
+        sse_tail(s, 1);
     }
-    s->in_pump = 1;
-    do {
-        s->repump = 0;
-        ol_pump_once(s);
-    } while (s->repump);
-    s->in_pump = 0;
-    if (s->free_pending)
-        ol_release(s);
+    ig_buf_lit(&p->out, "data: [DONE]\n\n");
 }
 
-static void stream_start(h2o_req_t *req, const ol_request_t *r, int die)
+/* no error event: Ollama's OpenAI layer has none mid-stream, so error-mid-stream cuts the stream */
+static const sim_pump_ops_t ol_ops = {NULL, put_tokens, put_end, NULL};
+
+static void stream_start(h2o_req_t *req, const ol_request_t *r, sim_cut_t cut)
 {
     sim_worker_t *w = sim_worker_of(req);
     ol_stream_t *s = calloc(1, sizeof(*s) + r->model_len + 1);
@@ -749,31 +720,19 @@ static void stream_start(h2o_req_t *req, const ol_request_t *r, int die)
     s->r = *r;
     memcpy(s->model, r->model, r->model_len);
     s->r.model = s->model;
-    sim_buf_t idb = {0};
+    ig_buf_t idb = {0};
     put_id(&idb, w, r->kind == OL_V1_CHAT ? "chatcmpl-" : "cmpl-");
-    snprintf(s->id, sizeof(s->id), "%.*s", (int)idb.len, idb.base);
-    sim_buf_free(&idb);
+    snprintf(s->id, sizeof(s->id), "%.*s", (int)idb.len, idb.p);
+    ig_buf_free(&idb);
     s->created = (uint64_t)time(NULL);
-    s->super.proceed = ol_on_proceed;
-    s->super.stop = ol_on_stop;
-    s->req = req;
-    s->die_at = die ? r->tokens / 2 : UINT32_MAX;
-    s->ms_per_token = sim_cfg.token_rate > 0 ? 1000.0 / sim_cfg.token_rate : 0;
-    s->t0 = uv_now(&w->loop) + sim_cfg.ttft_ms;
-    uv_timer_init(&w->loop, &s->timer);
-    s->timer.data = s;
-    ol_stream_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), ol_on_dispose);
-    *slot = s;
-    req->res.status = 200;
-    req->res.reason = "OK";
-    if (is_v1(r->kind))
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
-    else
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT(SIM_CT_NDJSON));
-    h2o_start_response(req, &s->super);
-    SIM_STAT_ADD(streams_started, 1);
-    SIM_STAT_ADD(active_streams, 1);
-    ol_pump(s);
+    sim_pump_params_t pp = {
+        .content_type = is_v1(r->kind) ? "text/event-stream" : SIM_CT_NDJSON,
+        .tokens = r->tokens,
+        .ttft_ms = sim_cfg.ttft_ms,
+        .cut = cut,
+        .per_chunk = 1,
+    };
+    sim_pump_start(&s->pump, req, &ol_ops, &pp);
 }
 
 /* ---- generation endpoints ------------------------------------------------------------------------------ */
@@ -790,11 +749,12 @@ static void handle_generation(h2o_req_t *req, ol_kind_t kind)
         parse_stream(req, &r, d) != 0 || count_prompt(req, &r, d) != 0 || completion_length(req, &r, d) != 0)
         return;
     SIM_STAT_ADD(prompt_tokens, r.prompt_tokens);
-    int die = fault == SIM_FAULT_DIE_MID_STREAM;
+    r.reported_prompt = reported_prompt_tokens(req, &r, d);
+    sim_cut_t cut = sim_openai_cut_of(fault);
     if (r.stream)
-        stream_start(req, &r, die);
+        stream_start(req, &r, cut);
     else
-        respond_plain(req, &r, die);
+        respond_plain(req, &r, cut);
 }
 
 static void handle_api_chat(h2o_req_t *req) { handle_generation(req, OL_CHAT); }
@@ -842,47 +802,47 @@ static void handle_embedding(h2o_req_t *req, emb_kind_t kind)
         base64 = 1;
     float *vec = h2o_mem_alloc_pool(&req->pool, sizeof(float) * sim_cfg.embedding_dim);
     uint64_t tokens = 0;
-    sim_buf_t *b = &w->scratch;
-    sim_buf_reset(b);
+    ig_buf_t *b = &w->scratch;
+    ig_buf_reset(b);
     if (kind == EMB_LEGACY) {
-        sim_buf_lit(b, "{\"embedding\":");
+        ig_buf_lit(b, "{\"embedding\":");
         if (count == 1)
             sim_openai_put_embedding(b, req, d, first, 0, vec);
         else
-            sim_buf_lit(b, "[]"); /* no prompt: Ollama answers an empty embedding */
-        sim_buf_putc(b, '}');
+            ig_buf_lit(b, "[]"); /* no prompt: Ollama answers an empty embedding */
+        ig_buf_putc(b, '}');
         tokens = count ? sj_str_count_words(d, first) : 0;
     } else {
-        sim_buf_puts(b, kind == EMB_V1 ? "{\"object\":\"list\",\"data\":[" : "{\"model\":");
+        ig_buf_puts(b, kind == EMB_V1 ? "{\"object\":\"list\",\"data\":[" : "{\"model\":");
         if (kind == EMB_EMBED) {
-            sim_buf_put_json_str(b, model, mlen);
-            sim_buf_lit(b, ",\"embeddings\":[");
+            ig_json_write_str(b, model, mlen);
+            ig_buf_lit(b, ",\"embeddings\":[");
         }
         for (uint32_t e = first, k = 0; k < count; k++, e = d->nodes[e].end) {
             if (k > 0)
-                sim_buf_putc(b, ',');
+                ig_buf_putc(b, ',');
             if (kind == EMB_V1)
-                sim_buf_lit(b, "{\"object\":\"embedding\",\"embedding\":");
+                ig_buf_lit(b, "{\"object\":\"embedding\",\"embedding\":");
             sim_openai_put_embedding(b, req, d, e, base64, vec);
             if (kind == EMB_V1) {
-                sim_buf_lit(b, ",\"index\":");
-                sim_buf_put_u64(b, k);
-                sim_buf_putc(b, '}');
+                ig_buf_lit(b, ",\"index\":");
+                ig_buf_put_u64(b, k);
+                ig_buf_putc(b, '}');
             }
             tokens += sj_str_count_words(d, e);
         }
         if (kind == EMB_V1) {
-            sim_buf_lit(b, "],\"model\":");
-            sim_buf_put_json_str(b, model, mlen);
-            sim_buf_lit(b, ",\"usage\":{\"prompt_tokens\":");
-            sim_buf_put_u64(b, tokens);
-            sim_buf_lit(b, ",\"total_tokens\":");
-            sim_buf_put_u64(b, tokens);
-            sim_buf_lit(b, "}}");
+            ig_buf_lit(b, "],\"model\":");
+            ig_json_write_str(b, model, mlen);
+            ig_buf_lit(b, ",\"usage\":{\"prompt_tokens\":");
+            ig_buf_put_u64(b, tokens);
+            ig_buf_lit(b, ",\"total_tokens\":");
+            ig_buf_put_u64(b, tokens);
+            ig_buf_lit(b, "}}");
         } else {
-            sim_buf_lit(b, "],\"total_duration\":14143917,\"load_duration\":1019500,\"prompt_eval_count\":");
-            sim_buf_put_u64(b, tokens);
-            sim_buf_putc(b, '}');
+            ig_buf_lit(b, "],\"total_duration\":14143917,\"load_duration\":1019500,\"prompt_eval_count\":");
+            ig_buf_put_u64(b, tokens);
+            ig_buf_putc(b, '}');
         }
     }
     SIM_STAT_ADD(prompt_tokens, tokens);

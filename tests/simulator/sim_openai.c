@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
+#include "util/hash.h"
 #include <time.h>
 
 #include "sim_config.h"
@@ -11,6 +12,8 @@
 #include "sim_http.h"
 #include "sim_json.h"
 #include "sim_prefix.h"
+#include "sim_pump.h"
+#include "sim_sched.h"
 #include "sim_server.h"
 #include "sim_stats.h"
 #include "sim_stream.h"
@@ -29,29 +32,29 @@ typedef struct sim_request {
     int continuous_usage; /* stream_options.continuous_usage_stats */
     const char *user;     /* "user", decoded, or NULL */
     size_t user_len;
-    int die;              /* "sim_fault": "die-mid-stream" (test extension, this request only) */
+    sim_cut_t cut;        /* "sim_fault": "die-mid-stream" and co. (test extension, this request only) */
     int64_t drip_after, drip_ms; /* "sim_drip_after", "sim_drip_ms" (test extension, streams) */
     int base64; /* embeddings: encoding_format "base64" */
     sim_prefix_hasher_t *prefix; /* the prompt's block hashes, when the prefix cache is on */
     int64_t cached_tokens;       /* -1 when the prefix cache is off */
 } sim_request_t;
 
-void sim_openai_put_usage(sim_buf_t *b, uint64_t prompt, uint64_t completion, int with_details, int64_t cached)
+void sim_openai_put_usage(ig_buf_t *b, uint64_t prompt, uint64_t completion, int with_details, int64_t cached)
 {
-    sim_buf_lit(b, "{\"prompt_tokens\":");
-    sim_buf_put_u64(b, prompt);
-    sim_buf_lit(b, ",\"total_tokens\":");
-    sim_buf_put_u64(b, prompt + completion);
-    sim_buf_lit(b, ",\"completion_tokens\":");
-    sim_buf_put_u64(b, completion);
+    ig_buf_lit(b, "{\"prompt_tokens\":");
+    ig_buf_put_u64(b, prompt);
+    ig_buf_lit(b, ",\"total_tokens\":");
+    ig_buf_put_u64(b, prompt + completion);
+    ig_buf_lit(b, ",\"completion_tokens\":");
+    ig_buf_put_u64(b, completion);
     if (cached >= 0) {
-        sim_buf_lit(b, ",\"prompt_tokens_details\":{\"cached_tokens\":");
-        sim_buf_put_u64(b, (uint64_t)cached);
-        sim_buf_putc(b, '}');
+        ig_buf_lit(b, ",\"prompt_tokens_details\":{\"cached_tokens\":");
+        ig_buf_put_u64(b, (uint64_t)cached);
+        ig_buf_putc(b, '}');
     } else if (with_details) {
-        sim_buf_lit(b, ",\"prompt_tokens_details\":null");
+        ig_buf_lit(b, ",\"prompt_tokens_details\":null");
     }
-    sim_buf_putc(b, '}');
+    ig_buf_putc(b, '}');
 }
 
 /* ---- errors ---------------------------------------------------------------------------------- */
@@ -130,7 +133,8 @@ static char *decode_str(h2o_req_t *req, const sj_doc_t *d, uint32_t i, size_t *l
 /* ---- request parsing ------------------------------------------------------------------------- */
 
 /* "user" (OpenAI's end-user id, counted per user in sim_usage) and the test extensions "sim_fault"
- * ("die-mid-stream": this request only), "sim_drip_after" and "sim_drip_ms" (streams: after N
+ * ("die-mid-stream", "error-mid-stream" or "stall-mid-stream": this request only), "sim_drip_after"
+ * and "sim_drip_ms" (streams: after N
  * tokens, one token per M ms, default 500). vLLM ignores fields it does not know. */
 static int parse_test_extensions(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
 {
@@ -141,7 +145,9 @@ static int parse_test_extensions(h2o_req_t *req, const sj_doc_t *d, sim_request_
     if (i >= 0 && sj_type(d, (uint32_t)i) == SJ_STRING) {
         size_t n;
         const char *f = decode_str(req, d, (uint32_t)i, &n);
-        r->die = strcmp(f, "die-mid-stream") == 0;
+        sim_fault_mode_t mode;
+        if (sim_fault_from_name(f, n, &mode) == 0)
+            r->cut = sim_openai_cut_of(mode);
     }
     int has = 0;
     r->drip_ms = 500;
@@ -192,6 +198,11 @@ static int parse_stream(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
         validation_error(req, "value_error", "", "Value error, Stream options can only be defined when `stream=True`.");
         return -1;
     }
+    /* an engine that does not know the options (or this one of them) streams as if they were absent */
+    if (sim_cfg.ignore_stream_options)
+        r->include_usage = 0;
+    if (sim_cfg.ignore_stream_options || sim_cfg.ignore_continuous_usage)
+        r->continuous_usage = 0;
     return 0;
 }
 
@@ -390,9 +401,9 @@ static int resolve_completion_tokens(h2o_req_t *req, const sim_request_t *r, uin
 
 /* ---- responses ------------------------------------------------------------------------------- */
 
-static void put_id(sim_buf_t *b, sim_worker_t *w, const char *prefix)
+static void put_id(ig_buf_t *b, sim_worker_t *w, const char *prefix)
 {
-    sim_buf_puts(b, prefix);
+    ig_buf_puts(b, prefix);
     sim_buf_put_hex_rand(b, &w->rng, 32);
 }
 
@@ -405,43 +416,51 @@ static void on_half_body_sent(h2o_generator_t *g, h2o_req_t *req)
 static h2o_generator_t half_body_generator = {on_half_body_sent, NULL};
 
 /* die-mid-stream for a non-streamed answer: announce the full length, send half, then cut. */
-void sim_openai_send_half_then_die(h2o_req_t *req, const sim_buf_t *b)
+void sim_openai_send_half_then_die(h2o_req_t *req, const ig_buf_t *b)
 {
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT(SIM_CT_JSON));
     req->res.content_length = b->len;
     h2o_iovec_t half = h2o_iovec_init(h2o_mem_alloc_pool(&req->pool, b->len / 2 + 1), b->len / 2);
-    memcpy(half.base, b->base, half.len);
+    memcpy(half.base, b->p, half.len);
     h2o_start_response(req, &half_body_generator);
     h2o_send(req, &half, 1, H2O_SEND_STATE_IN_PROGRESS);
 }
 
-static void respond_generation(h2o_req_t *req, const sim_request_t *r, uint32_t tokens, int finish_length, int die)
+static void respond_generation(h2o_req_t *req, const sim_request_t *r, uint32_t tokens, int finish_length, sim_cut_t cut)
 {
     sim_worker_t *w = sim_worker_of(req);
-    sim_buf_t *b = &w->scratch;
+    ig_buf_t *b = &w->scratch;
     int chat = r->api == SIM_API_CHAT;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"id\":");
-    sim_buf_putc(b, '"');
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"id\":");
+    ig_buf_putc(b, '"');
     put_id(b, w, chat ? "chatcmpl-" : "cmpl-");
-    sim_buf_putc(b, '"');
-    sim_buf_puts(b, chat ? ",\"object\":\"chat.completion\",\"created\":" : ",\"object\":\"text_completion\",\"created\":");
-    sim_buf_put_u64(b, (uint64_t)time(NULL));
-    sim_buf_lit(b, ",\"model\":");
-    sim_buf_put_json_str(b, r->model, r->model_len);
-    sim_buf_puts(b, chat ? ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\""
-                         : ",\"choices\":[{\"index\":0,\"text\":\"");
+    ig_buf_putc(b, '"');
+    ig_buf_puts(b, chat ? ",\"object\":\"chat.completion\",\"created\":" : ",\"object\":\"text_completion\",\"created\":");
+    ig_buf_put_u64(b, (uint64_t)time(NULL));
+    ig_buf_lit(b, ",\"model\":");
+    ig_json_write_str(b, r->model, r->model_len);
+    ig_buf_puts(b, chat ? ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\""
+                        : ",\"choices\":[{\"index\":0,\"text\":\"");
     for (uint32_t k = 1; k <= tokens; k++)
         sim_openai_put_token(b, k);
-    sim_buf_puts(b, chat ? "\",\"tool_calls\":[]},\"logprobs\":null,\"finish_reason\":" : "\",\"logprobs\":null,\"finish_reason\":");
-    sim_buf_puts(b, finish_length ? "\"length\"" : "\"stop\"");
-    sim_buf_puts(b, chat ? ",\"stop_reason\":null}],\"usage\":" : ",\"stop_reason\":null,\"prompt_logprobs\":null}],\"usage\":");
+    ig_buf_puts(b, chat ? "\",\"tool_calls\":[]},\"logprobs\":null,\"finish_reason\":" : "\",\"logprobs\":null,\"finish_reason\":");
+    ig_buf_puts(b, finish_length ? "\"length\"" : "\"stop\"");
+    ig_buf_puts(b, chat ? ",\"stop_reason\":null}],\"usage\":" : ",\"stop_reason\":null,\"prompt_logprobs\":null}],\"usage\":");
     sim_openai_put_usage(b, r->prompt_tokens, tokens, 1, r->cached_tokens);
-    sim_buf_puts(b, chat ? ",\"prompt_logprobs\":null}" : "}");
+    ig_buf_puts(b, chat ? ",\"prompt_logprobs\":null}" : "}");
 
-    if (die) {
+    if (cut == SIM_CUT_ERROR) { /* the full generator failed: an error answer instead */
+        sim_http_send_vllm_error(req, 500, "InternalServerError", "ig-sim: injected fault (error-mid-stream)");
+        return;
+    }
+    if (cut == SIM_CUT_STALL) {
+        sim_http_hang(req);
+        return;
+    }
+    if (cut == SIM_CUT_DIE) {
         SIM_STAT_ADD(completion_tokens, tokens / 2);
         sim_usage_add(r->user, r->user_len, 0, 0, tokens / 2);
         sim_openai_send_half_then_die(req, b);
@@ -452,47 +471,81 @@ static void respond_generation(h2o_req_t *req, const sim_request_t *r, uint32_t 
     sim_http_send_buf(req, 200, b);
 }
 
+/* A non-streamed answer runs (and ends) as soon as it has a running slot; until then it waits. */
+typedef struct plain_wait {
+    sim_seq_t seq;
+    h2o_req_t *req;
+    sim_request_t r; /* its strings live in the request's pool */
+    uint32_t tokens;
+    int finish_length;
+} plain_wait_t;
+
+static void on_plain_dispose(void *p) { sim_sched_release(&((plain_wait_t *)p)->seq); }
+
+static void answer_when_running(plain_wait_t *pw)
+{
+    pw->seq.plain = NULL;
+    sim_sched_release(&pw->seq); /* answered at once: the slot is free again */
+    respond_generation(pw->req, &pw->r, pw->tokens, pw->finish_length, pw->r.cut);
+}
+
+static void on_plain_admit(sim_seq_t *s) { answer_when_running(H2O_STRUCT_FROM_MEMBER(plain_wait_t, seq, s)); }
+
+static void respond_plain(h2o_req_t *req, const sim_request_t *r, uint32_t tokens, int finish_length)
+{
+    plain_wait_t *pw = h2o_mem_alloc_shared(&req->pool, sizeof(*pw), on_plain_dispose);
+    memset(pw, 0, sizeof(*pw));
+    pw->req = req;
+    pw->r = *r;
+    pw->r.prefix = NULL; /* the hasher was the caller's */
+    pw->tokens = tokens;
+    pw->finish_length = finish_length;
+    pw->seq.plain = req;
+    pw->seq.on_admit = on_plain_admit;
+    if (sim_sched_submit(sim_worker_of(req), &pw->seq))
+        answer_when_running(pw);
+}
+
 /* ---- embeddings ------------------------------------------------------------------------------ */
 
 typedef struct embed_ctx {
     h2o_req_t *req;
-    sim_buf_t *b;
+    ig_buf_t *b;
     const sim_request_t *r;
     uint32_t index;
     float *vec;
 } embed_ctx_t;
 
-static void base64_put(sim_buf_t *b, const unsigned char *p, size_t n)
+static void base64_put(ig_buf_t *b, const unsigned char *p, size_t n)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    sim_buf_reserve(b, (n + 2) / 3 * 4);
+    ig_buf_reserve(b, (n + 2) / 3 * 4);
     size_t i = 0;
     for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
         char q[4] = {tbl[v >> 18], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], tbl[v & 63]};
-        sim_buf_put(b, q, 4);
+        ig_buf_put(b, q, 4);
     }
     if (i < n) {
         uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
         char q[4] = {tbl[v >> 18], tbl[(v >> 12) & 63], i + 1 < n ? tbl[(v >> 6) & 63] : '=', '='};
-        sim_buf_put(b, q, 4);
+        ig_buf_put(b, q, 4);
     }
 }
 
-void sim_openai_put_embedding(sim_buf_t *b, h2o_req_t *req, const sj_doc_t *d, uint32_t node, int base64, float *vec)
+void sim_openai_put_embedding(ig_buf_t *b, h2o_req_t *req, const sj_doc_t *d, uint32_t node, int base64, float *vec)
 {
-    uint64_t h = UINT64_C(1469598103934665603);
+    uint64_t h = SIM_HASH_SEED;
     if (sj_type(d, node) == SJ_STRING) {
         char *s = h2o_mem_alloc_pool(&req->pool, d->nodes[node].len + 1);
         size_t n = sj_str_decode(d, node, s);
-        for (size_t i = 0; i < n; i++)
-            h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
+        h = ig_fnv1a64(h, s, n);
     } else { /* token ids */
         for (uint32_t e = node + 1, k = 0; k < d->nodes[node].count; k++, e = d->nodes[e].end) {
             int64_t v = 0;
             sj_get_int(d, e, &v);
             for (int byte = 0; byte < 8; byte++)
-                h = (h ^ (((uint64_t)v >> (8 * byte)) & 0xFF)) * UINT64_C(1099511628211);
+                h = ig_fnv1a64_step(h, ((uint64_t)v >> (8 * byte)) & 0xFF);
         }
     }
     unsigned dim = sim_cfg.embedding_dim;
@@ -513,17 +566,17 @@ void sim_openai_put_embedding(sim_buf_t *b, h2o_req_t *req, const sj_doc_t *d, u
             for (int k = 0; k < 4; k++)
                 bytes[j * 4 + k] = (unsigned char)(u >> (8 * k));
         }
-        sim_buf_putc(b, '"');
+        ig_buf_putc(b, '"');
         base64_put(b, bytes, (size_t)dim * 4);
-        sim_buf_putc(b, '"');
+        ig_buf_putc(b, '"');
     } else {
-        sim_buf_putc(b, '[');
+        ig_buf_putc(b, '[');
         for (unsigned j = 0; j < dim; j++) {
             if (j > 0)
-                sim_buf_putc(b, ',');
+                ig_buf_putc(b, ',');
             sim_buf_put_double(b, vec[j]);
         }
-        sim_buf_putc(b, ']');
+        ig_buf_putc(b, ']');
     }
 }
 
@@ -540,14 +593,14 @@ static int embed_item(void *vctx, const sj_doc_t *d, uint32_t node, uint64_t tok
         bad_request(c->req, m);
         return -1;
     }
-    sim_buf_t *b = c->b;
+    ig_buf_t *b = c->b;
     if (c->index > 0)
-        sim_buf_putc(b, ',');
-    sim_buf_lit(b, "{\"index\":");
-    sim_buf_put_u64(b, c->index++);
-    sim_buf_lit(b, ",\"object\":\"embedding\",\"embedding\":");
+        ig_buf_putc(b, ',');
+    ig_buf_lit(b, "{\"index\":");
+    ig_buf_put_u64(b, c->index++);
+    ig_buf_lit(b, ",\"object\":\"embedding\",\"embedding\":");
     sim_openai_put_embedding(b, c->req, d, node, c->r->base64, c->vec);
-    sim_buf_putc(b, '}');
+    ig_buf_putc(b, '}');
     return 0;
 }
 
@@ -573,21 +626,21 @@ static void handle_embeddings(h2o_req_t *req, const sj_doc_t *d, sim_request_t *
         sim_http_send_vllm_error(req, 404, "NotFoundError", m);
         return;
     }
-    sim_buf_t *b = &w->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"id\":\"");
+    ig_buf_t *b = &w->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"id\":\"");
     put_id(b, w, "embd-");
-    sim_buf_lit(b, "\",\"object\":\"list\",\"created\":");
-    sim_buf_put_u64(b, (uint64_t)time(NULL));
-    sim_buf_lit(b, ",\"model\":");
-    sim_buf_put_json_str(b, r->model, r->model_len);
-    sim_buf_lit(b, ",\"data\":[");
+    ig_buf_lit(b, "\",\"object\":\"list\",\"created\":");
+    ig_buf_put_u64(b, (uint64_t)time(NULL));
+    ig_buf_lit(b, ",\"model\":");
+    ig_json_write_str(b, r->model, r->model_len);
+    ig_buf_lit(b, ",\"data\":[");
     embed_ctx_t ctx = {req, b, r, 0, h2o_mem_alloc_pool(&req->pool, sizeof(float) * sim_cfg.embedding_dim)};
     if (walk_text_input(req, d, "input", &tokens, embed_item, &ctx) != 0)
         return; /* embed_item already answered */
-    sim_buf_lit(b, "],\"usage\":");
+    ig_buf_lit(b, "],\"usage\":");
     sim_openai_put_usage(b, tokens, 0, 1, -1);
-    sim_buf_putc(b, '}');
+    ig_buf_putc(b, '}');
     SIM_STAT_ADD(prompt_tokens, tokens);
     sim_http_send_buf(req, 200, b);
 }
@@ -620,6 +673,16 @@ static unsigned ttft_for(const sim_request_t *r)
 }
 
 /* ---- entry point ----------------------------------------------------------------------------- */
+
+sim_cut_t sim_openai_cut_of(sim_fault_mode_t fault)
+{
+    switch (fault) {
+    case SIM_FAULT_DIE_MID_STREAM: return SIM_CUT_DIE;
+    case SIM_FAULT_ERROR_MID_STREAM: return SIM_CUT_ERROR;
+    case SIM_FAULT_STALL_MID_STREAM: return SIM_CUT_STALL;
+    default: return SIM_CUT_NONE;
+    }
+}
 
 static void send_vllm_500(h2o_req_t *req)
 {
@@ -703,18 +766,19 @@ void sim_openai_handle(h2o_req_t *req, sim_api_t api)
     sim_usage_add(r.user, r.user_len, 1, r.prompt_tokens, 0);
     if (r.prefix != NULL)
         r.cached_tokens = (int64_t)sim_prefix_lookup(r.prefix, r.prompt_tokens);
-    int die = fault == SIM_FAULT_DIE_MID_STREAM || r.die;
+    if (r.cut == SIM_CUT_NONE)
+        r.cut = sim_openai_cut_of(fault);
 
     if (!r.stream) {
-        respond_generation(req, &r, tokens, finish_length, die);
+        respond_plain(req, &r, tokens, finish_length);
         return;
     }
-    sim_buf_t *b = &w->scratch;
-    sim_buf_reset(b);
+    ig_buf_t *b = &w->scratch;
+    ig_buf_reset(b);
     put_id(b, w, api == SIM_API_CHAT ? "chatcmpl-" : "cmpl-");
     sim_stream_params_t p = {
         .chat = api == SIM_API_CHAT,
-        .id = b->base,
+        .id = b->p,
         .id_len = b->len,
         .model = r.model,
         .model_len = r.model_len,
@@ -723,7 +787,7 @@ void sim_openai_handle(h2o_req_t *req, sim_api_t api)
         .completion_tokens = tokens,
         .finish_length = finish_length,
         .include_usage = r.include_usage,
-        .die_mid_stream = die,
+        .cut = r.cut,
         .ttft_ms = ttft_for(&r),
         .cached_tokens = r.cached_tokens,
         .continuous_usage = r.continuous_usage,

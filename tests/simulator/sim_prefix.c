@@ -6,6 +6,8 @@
 
 #include "sim_config.h"
 #include "sim_stats.h"
+#include "sim_buf.h"
+#include "util/hash.h"
 
 #define NIL (-1)
 
@@ -23,16 +25,6 @@ static struct {
     uint32_t cap, used;
     int32_t head, tail;
 } cache = {.mu = PTHREAD_MUTEX_INITIALIZER, .head = NIL, .tail = NIL};
-
-static inline uint64_t fmix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h;
-}
 
 int sim_prefix_enabled(void) { return sim_cfg.prefix_cache_blocks > 0; }
 
@@ -144,21 +136,19 @@ static void touch_or_insert(uint64_t key)
 
 void sim_prefix_begin(sim_prefix_hasher_t *h, const char *model, size_t model_len, uint64_t *blocks, size_t cap)
 {
-    uint64_t seed = UINT64_C(1469598103934665603);
-    for (size_t i = 0; i < model_len; i++)
-        seed = (seed ^ (unsigned char)model[i]) * UINT64_C(1099511628211);
-    *h = (sim_prefix_hasher_t){.parent = fmix64(seed), .block_size = sim_cfg.block_size, .blocks = blocks, .cap = cap};
+    uint64_t seed = ig_fnv1a64(SIM_HASH_SEED, model, model_len);
+    *h = (sim_prefix_hasher_t){.parent = ig_fmix64(seed), .block_size = sim_cfg.block_size, .blocks = blocks, .cap = cap};
     h->state = h->parent;
 }
 
 void sim_prefix_token(sim_prefix_hasher_t *h, uint64_t token_hash)
 {
     h->tokens++;
-    h->state = (h->state ^ token_hash) * UINT64_C(0x100000001b3);
+    h->state = ig_fnv1a64_step(h->state, token_hash);
     h->state ^= h->state >> 29;
     if (++h->in_block < h->block_size)
         return;
-    uint64_t block = fmix64(h->state ^ h->parent * UINT64_C(0x9e3779b97f4a7c15));
+    uint64_t block = ig_fmix64(h->state ^ h->parent * UINT64_C(0x9e3779b97f4a7c15));
     if (h->nblocks == h->cap && !h->oom) {
         size_t cap = h->cap ? h->cap * 2 : 64;
         uint64_t *grown = realloc(h->blocks, cap * sizeof(uint64_t));
@@ -178,11 +168,9 @@ void sim_prefix_token(sim_prefix_hasher_t *h, uint64_t token_hash)
 
 void sim_prefix_message(sim_prefix_hasher_t *h, const char *role, size_t role_len)
 {
-    uint64_t r = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < role_len; i++)
-        r = (r ^ (unsigned char)role[i]) * UINT64_C(0x100000001b3);
+    uint64_t r = ig_fnv1a64(IG_FNV64_OFFSET, role, role_len);
     for (uint64_t k = 0; k < 4; k++) /* <|im_start|> role \n ... <|im_end|>: 4 template tokens */
-        sim_prefix_token(h, fmix64(r + k));
+        sim_prefix_token(h, ig_fmix64(r + k));
 }
 
 uint64_t sim_prefix_lookup(sim_prefix_hasher_t *h, uint64_t prompt_tokens)

@@ -79,9 +79,9 @@ void sim_rerank_rank(const sj_doc_t *d, uint32_t query, uint32_t docs, sim_rank_
     qsort(ranks, n, sizeof(*ranks), by_score);
 }
 
-void sim_rerank_put_raw_str(sim_buf_t *b, const sj_doc_t *d, uint32_t i)
+void sim_rerank_put_raw_str(ig_buf_t *b, const sj_doc_t *d, uint32_t i)
 {
-    sim_buf_put(b, d->src + d->nodes[i].start - 1, d->nodes[i].len + 2);
+    ig_buf_put(b, d->src + d->nodes[i].start - 1, d->nodes[i].len + 2);
 }
 
 /* ---- vLLM's /rerank and /score --------------------------------------------------------------- */
@@ -147,7 +147,7 @@ static int check_text_list(h2o_req_t *req, const sj_doc_t *d, uint32_t arr, cons
     return 0;
 }
 
-void sim_rerank_send_answer(h2o_req_t *req, sim_buf_t *b, sim_fault_mode_t fault, uint64_t tokens)
+void sim_rerank_send_answer(h2o_req_t *req, ig_buf_t *b, sim_fault_mode_t fault, uint64_t tokens)
 {
     SIM_STAT_ADD(prompt_tokens, tokens);
     if (fault == SIM_FAULT_DIE_MID_STREAM)
@@ -194,29 +194,29 @@ void sim_rerank_handle_vllm_rerank(h2o_req_t *req)
     for (uint32_t i = 0; i < n; i++)
         tokens += qwords + sj_str_count_words(d, ranks[i].node);
 
-    sim_buf_t *b = &w->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"id\":\"rerank-");
+    ig_buf_t *b = &w->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"id\":\"rerank-");
     sim_buf_put_hex_rand(b, &w->rng, 32);
-    sim_buf_lit(b, "\",\"model\":");
-    sim_buf_put_json_str(b, model, model_len);
-    sim_buf_lit(b, ",\"usage\":{\"prompt_tokens\":");
-    sim_buf_put_u64(b, tokens);
-    sim_buf_lit(b, ",\"total_tokens\":");
-    sim_buf_put_u64(b, tokens);
-    sim_buf_lit(b, "},\"results\":[");
+    ig_buf_lit(b, "\",\"model\":");
+    ig_json_write_str(b, model, model_len);
+    ig_buf_lit(b, ",\"usage\":{\"prompt_tokens\":");
+    ig_buf_put_u64(b, tokens);
+    ig_buf_lit(b, ",\"total_tokens\":");
+    ig_buf_put_u64(b, tokens);
+    ig_buf_lit(b, "},\"results\":[");
     for (uint32_t i = 0; i < keep; i++) {
         if (i > 0)
-            sim_buf_putc(b, ',');
-        sim_buf_lit(b, "{\"index\":");
-        sim_buf_put_u64(b, ranks[i].index);
-        sim_buf_lit(b, ",\"document\":{\"text\":");
+            ig_buf_putc(b, ',');
+        ig_buf_lit(b, "{\"index\":");
+        ig_buf_put_u64(b, ranks[i].index);
+        ig_buf_lit(b, ",\"document\":{\"text\":");
         sim_rerank_put_raw_str(b, d, ranks[i].node);
-        sim_buf_lit(b, ",\"multi_modal\":null},\"relevance_score\":");
+        ig_buf_lit(b, ",\"multi_modal\":null},\"relevance_score\":");
         sim_buf_put_double(b, ranks[i].score);
-        sim_buf_putc(b, '}');
+        ig_buf_putc(b, '}');
     }
-    sim_buf_lit(b, "]}");
+    ig_buf_lit(b, "]}");
     sim_rerank_send_answer(req, b, fault, tokens);
 }
 
@@ -285,29 +285,29 @@ void sim_rerank_handle_vllm_score(h2o_req_t *req)
     }
     if (check_model(req, model, model_len) != 0)
         return;
-    sim_buf_t *b = &w->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"id\":\"score-");
+    ig_buf_t *b = &w->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"id\":\"score-");
     sim_buf_put_hex_rand(b, &w->rng, 32);
-    sim_buf_lit(b, "\",\"object\":\"list\",\"created\":");
-    sim_buf_put_u64(b, (uint64_t)time(NULL));
-    sim_buf_lit(b, ",\"model\":");
-    sim_buf_put_json_str(b, model, model_len);
-    sim_buf_lit(b, ",\"data\":[");
+    ig_buf_lit(b, "\",\"object\":\"list\",\"created\":");
+    ig_buf_put_u64(b, (uint64_t)time(NULL));
+    ig_buf_lit(b, ",\"model\":");
+    ig_json_write_str(b, model, model_len);
+    ig_buf_lit(b, ",\"data\":[");
     uint64_t tokens = 0;
     for (uint32_t k = 0; k < n2; k++) {
         uint32_t a = side_at(d, (uint32_t)t1, k), c = side_at(d, (uint32_t)t2, k);
         tokens += sj_str_count_words(d, a) + sj_str_count_words(d, c);
         if (k > 0)
-            sim_buf_putc(b, ',');
-        sim_buf_lit(b, "{\"index\":");
-        sim_buf_put_u64(b, k);
-        sim_buf_lit(b, ",\"object\":\"score\",\"score\":");
+            ig_buf_putc(b, ',');
+        ig_buf_lit(b, "{\"index\":");
+        ig_buf_put_u64(b, k);
+        ig_buf_lit(b, ",\"object\":\"score\",\"score\":");
         sim_buf_put_double(b, sim_rerank_score(d, a, c));
-        sim_buf_putc(b, '}');
+        ig_buf_putc(b, '}');
     }
-    sim_buf_lit(b, "],\"usage\":");
+    ig_buf_lit(b, "],\"usage\":");
     sim_openai_put_usage(b, tokens, 0, 1, -1);
-    sim_buf_putc(b, '}');
+    ig_buf_putc(b, '}');
     sim_rerank_send_answer(req, b, fault, tokens);
 }

@@ -33,10 +33,10 @@ int64_t sim_rerank_doc_text(const sj_doc_t *d, uint32_t node);
 void sim_rerank_rank(const sj_doc_t *d, uint32_t query, uint32_t docs, sim_rank_t *ranks);
 
 /* Appends string node i as it was written, quotes included (already valid JSON). */
-void sim_rerank_put_raw_str(sim_buf_t *b, const sj_doc_t *d, uint32_t i);
+void sim_rerank_put_raw_str(ig_buf_t *b, const sj_doc_t *d, uint32_t i);
 
 /* Sends the answer in b (200), counting its prompt tokens; die-mid-stream sends half and cuts. */
-void sim_rerank_send_answer(h2o_req_t *req, sim_buf_t *b, sim_fault_mode_t fault, uint64_t tokens);
+void sim_rerank_send_answer(h2o_req_t *req, ig_buf_t *b, sim_fault_mode_t fault, uint64_t tokens);
 
 void sim_rerank_handle_vllm_rerank(h2o_req_t *req);
 void sim_rerank_handle_vllm_score(h2o_req_t *req);

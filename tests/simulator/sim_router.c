@@ -15,53 +15,55 @@
 #include "sim_server.h"
 #include "sim_stats.h"
 
-#define SIM_VLLM_VERSION "0.6.6"
-
 static void handle_health(h2o_req_t *req) { sim_http_send(req, 200, NULL, NULL, 0); }
 
+/* the first release with the error envelope --error-format picks */
 static void handle_version(h2o_req_t *req)
 {
-    static const char body[] = "{\"version\":\"" SIM_VLLM_VERSION "\"}";
-    sim_http_send(req, 200, SIM_CT_JSON, body, sizeof(body) - 1);
+    static const char current[] = "{\"version\":\"0.10.1\"}", old[] = "{\"version\":\"0.6.6\"}";
+    if (sim_cfg.error_format == SIM_ERRORS_VLLM_0_6)
+        sim_http_send(req, 200, SIM_CT_JSON, old, sizeof(old) - 1);
+    else
+        sim_http_send(req, 200, SIM_CT_JSON, current, sizeof(current) - 1);
 }
 
-static void put_permission(sim_buf_t *b, sim_worker_t *w, uint64_t created)
+static void put_permission(ig_buf_t *b, sim_worker_t *w, uint64_t created)
 {
-    sim_buf_lit(b, "[{\"id\":\"modelperm-");
+    ig_buf_lit(b, "[{\"id\":\"modelperm-");
     sim_buf_put_hex_rand(b, &w->rng, 32);
-    sim_buf_lit(b, "\",\"object\":\"model_permission\",\"created\":");
-    sim_buf_put_u64(b, created);
-    sim_buf_lit(b, ",\"allow_create_engine\":false,\"allow_sampling\":true,\"allow_logprobs\":true,"
-                   "\"allow_search_indices\":false,\"allow_view\":true,\"allow_fine_tuning\":false,"
-                   "\"organization\":\"*\",\"group\":null,\"is_blocking\":false}]");
+    ig_buf_lit(b, "\",\"object\":\"model_permission\",\"created\":");
+    ig_buf_put_u64(b, created);
+    ig_buf_lit(b, ",\"allow_create_engine\":false,\"allow_sampling\":true,\"allow_logprobs\":true,"
+                  "\"allow_search_indices\":false,\"allow_view\":true,\"allow_fine_tuning\":false,"
+                  "\"organization\":\"*\",\"group\":null,\"is_blocking\":false}]");
 }
 
-static void put_card(sim_buf_t *b, sim_worker_t *w, uint64_t created, const char *id, const char *root, const char *parent,
+static void put_card(ig_buf_t *b, sim_worker_t *w, uint64_t created, const char *id, const char *root, const char *parent,
                      int with_len)
 {
-    sim_buf_lit(b, "{\"id\":");
-    sim_buf_put_json_str(b, id, strlen(id));
-    sim_buf_lit(b, ",\"object\":\"model\",\"created\":");
-    sim_buf_put_u64(b, created);
-    sim_buf_lit(b, ",\"owned_by\":\"vllm\",\"root\":");
-    sim_buf_put_json_str(b, root, strlen(root));
-    sim_buf_lit(b, ",\"parent\":");
+    ig_buf_lit(b, "{\"id\":");
+    ig_json_write_str(b, id, strlen(id));
+    ig_buf_lit(b, ",\"object\":\"model\",\"created\":");
+    ig_buf_put_u64(b, created);
+    ig_buf_lit(b, ",\"owned_by\":\"vllm\",\"root\":");
+    ig_json_write_str(b, root, strlen(root));
+    ig_buf_lit(b, ",\"parent\":");
     if (parent != NULL)
-        sim_buf_put_json_str(b, parent, strlen(parent));
+        ig_json_write_str(b, parent, strlen(parent));
     else
-        sim_buf_lit(b, "null");
-    sim_buf_lit(b, ",\"max_model_len\":");
+        ig_buf_lit(b, "null");
+    ig_buf_lit(b, ",\"max_model_len\":");
     if (with_len)
-        sim_buf_put_u64(b, sim_cfg.max_model_len);
+        ig_buf_put_u64(b, sim_cfg.max_model_len);
     else
-        sim_buf_lit(b, "null");
-    sim_buf_lit(b, ",\"permission\":");
+        ig_buf_lit(b, "null");
+    ig_buf_lit(b, ",\"permission\":");
     put_permission(b, w, created);
-    sim_buf_putc(b, '}');
+    ig_buf_putc(b, '}');
 }
 
 typedef struct {
-    sim_buf_t *b;
+    ig_buf_t *b;
     sim_worker_t *w;
     uint64_t created;
     const char *primary;
@@ -70,43 +72,43 @@ typedef struct {
 static void put_runtime_card(void *ctx, const char *name, const char *path)
 {
     card_ctx_t *c = ctx;
-    sim_buf_putc(c->b, ',');
+    ig_buf_putc(c->b, ',');
     put_card(c->b, c->w, c->created, name, path, c->primary, 0);
 }
 
 static void handle_models(h2o_req_t *req)
 {
     sim_worker_t *w = sim_worker_of(req);
-    sim_buf_t *b = &w->scratch;
+    ig_buf_t *b = &w->scratch;
     uint64_t created = (uint64_t)time(NULL);
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"object\":\"list\",\"data\":[");
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"object\":\"list\",\"data\":[");
     const char *primary = sim_config_primary_model();
     if (sim_cfg.n_models == 0) {
         put_card(b, w, created, primary, primary, NULL, 1);
     } else {
         for (size_t i = 0; i < sim_cfg.n_models; i++) {
             if (i > 0)
-                sim_buf_putc(b, ',');
+                ig_buf_putc(b, ',');
             put_card(b, w, created, sim_cfg.models[i], primary, NULL, 1);
         }
     }
     for (size_t i = 0; i < sim_cfg.n_loras; i++) {
-        sim_buf_putc(b, ',');
+        ig_buf_putc(b, ',');
         put_card(b, w, created, sim_cfg.loras[i].name, sim_cfg.loras[i].root, primary, 0);
     }
     card_ctx_t cc = {b, w, created, primary};
     sim_lora_each(put_runtime_card, &cc); /* adapters loaded through /v1/load_lora_adapter */
-    sim_buf_lit(b, "]}");
+    ig_buf_lit(b, "]}");
     sim_http_send_buf(req, 200, b);
 }
 
 static void handle_metrics(h2o_req_t *req)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
     sim_stats_prometheus(b, sim_config_primary_model(), sim_cfg.max_num_seqs);
-    sim_http_send(req, 200, SIM_CT_PROM, b->base, b->len);
+    sim_http_send(req, 200, SIM_CT_PROM, b->p, b->len);
 }
 
 static void handle_chat(h2o_req_t *req) { sim_openai_handle(req, SIM_API_CHAT); }

@@ -50,24 +50,24 @@ void sim_usage_add(const char *user, size_t len, uint64_t requests, uint64_t pro
 
 void sim_usage_get(h2o_req_t *req)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"users\":{");
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"users\":{");
     pthread_mutex_lock(&usage_mu);
     for (size_t i = 0; i < usage_nrows; i++) {
         if (i)
-            sim_buf_putc(b, ',');
-        sim_buf_put_json_str(b, usage_rows[i].name, usage_rows[i].len);
-        sim_buf_lit(b, ":{\"requests\":");
-        sim_buf_put_u64(b, usage_rows[i].requests);
-        sim_buf_lit(b, ",\"prompt_tokens\":");
-        sim_buf_put_u64(b, usage_rows[i].prompt);
-        sim_buf_lit(b, ",\"completion_tokens\":");
-        sim_buf_put_u64(b, usage_rows[i].completion);
-        sim_buf_putc(b, '}');
+            ig_buf_putc(b, ',');
+        ig_json_write_str(b, usage_rows[i].name, usage_rows[i].len);
+        ig_buf_lit(b, ":{\"requests\":");
+        ig_buf_put_u64(b, usage_rows[i].requests);
+        ig_buf_lit(b, ",\"prompt_tokens\":");
+        ig_buf_put_u64(b, usage_rows[i].prompt);
+        ig_buf_lit(b, ",\"completion_tokens\":");
+        ig_buf_put_u64(b, usage_rows[i].completion);
+        ig_buf_putc(b, '}');
     }
     pthread_mutex_unlock(&usage_mu);
-    sim_buf_lit(b, "}}");
+    ig_buf_lit(b, "}}");
     sim_http_send_buf(req, 200, b);
 }
 

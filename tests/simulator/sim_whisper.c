@@ -15,6 +15,7 @@
 #include "sim_openai.h"
 #include "sim_server.h"
 #include "sim_stats.h"
+#include "util/hex.h"
 
 #define SEGMENT_SECONDS 2.0 /* the transcript is cut into segments of this much audio */
 #define WORDS_PER_SECOND 2.0
@@ -61,8 +62,7 @@ static void log_upload(const job_t *j, const sim_form_field_t *file)
     audio_log.requests++;
     audio_log.file_bytes += file->value_len;
     audio_log.audio_ms += (uint64_t)llround(j->duration * 1000);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-        snprintf(audio_log.sha256 + 2 * i, 3, "%02x", md[i]);
+    ig_hex_encode(md, SHA256_DIGEST_LENGTH, audio_log.sha256);
     audio_log.last_bytes = file->value_len;
     copy_field(audio_log.model, sizeof(audio_log.model), j->model, j->model_len);
     copy_field(audio_log.filename, sizeof(audio_log.filename), file->filename, file->filename_len);
@@ -74,28 +74,28 @@ static void log_upload(const job_t *j, const sim_form_field_t *file)
 
 void sim_whisper_audio_stats(h2o_req_t *req)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
     pthread_mutex_lock(&audio_log.lock);
-    sim_buf_lit(b, "{\"requests\":");
-    sim_buf_put_u64(b, audio_log.requests);
-    sim_buf_lit(b, ",\"file_bytes\":");
-    sim_buf_put_u64(b, audio_log.file_bytes);
-    sim_buf_lit(b, ",\"audio_seconds\":");
+    ig_buf_lit(b, "{\"requests\":");
+    ig_buf_put_u64(b, audio_log.requests);
+    ig_buf_lit(b, ",\"file_bytes\":");
+    ig_buf_put_u64(b, audio_log.file_bytes);
+    ig_buf_lit(b, ",\"audio_seconds\":");
     sim_buf_put_double(b, (double)audio_log.audio_ms / 1000);
-    sim_buf_lit(b, ",\"last\":{\"sha256\":");
-    sim_buf_put_json_str(b, audio_log.sha256, strlen(audio_log.sha256));
-    sim_buf_lit(b, ",\"bytes\":");
-    sim_buf_put_u64(b, audio_log.last_bytes);
-    sim_buf_lit(b, ",\"model\":");
-    sim_buf_put_json_str(b, audio_log.model, strlen(audio_log.model));
-    sim_buf_lit(b, ",\"filename\":");
-    sim_buf_put_json_str(b, audio_log.filename, strlen(audio_log.filename));
-    sim_buf_lit(b, ",\"response_format\":");
-    sim_buf_put_json_str(b, audio_log.format, strlen(audio_log.format));
-    sim_buf_lit(b, ",\"duration\":");
+    ig_buf_lit(b, ",\"last\":{\"sha256\":");
+    ig_json_write_str(b, audio_log.sha256, strlen(audio_log.sha256));
+    ig_buf_lit(b, ",\"bytes\":");
+    ig_buf_put_u64(b, audio_log.last_bytes);
+    ig_buf_lit(b, ",\"model\":");
+    ig_json_write_str(b, audio_log.model, strlen(audio_log.model));
+    ig_buf_lit(b, ",\"filename\":");
+    ig_json_write_str(b, audio_log.filename, strlen(audio_log.filename));
+    ig_buf_lit(b, ",\"response_format\":");
+    ig_json_write_str(b, audio_log.format, strlen(audio_log.format));
+    ig_buf_lit(b, ",\"duration\":");
     sim_buf_put_double(b, audio_log.duration);
-    sim_buf_puts(b, audio_log.stream ? ",\"stream\":true}}" : ",\"stream\":false}}");
+    ig_buf_puts(b, audio_log.stream ? ",\"stream\":true}}" : ",\"stream\":false}}");
     pthread_mutex_unlock(&audio_log.lock);
     sim_http_send_buf(req, 200, b);
 }
@@ -164,68 +164,68 @@ static void seg_words(double duration, unsigned i, unsigned *first, unsigned *co
 }
 
 /* Segment text as Whisper writes it: each word preceded by a space. */
-static void put_seg_text(sim_buf_t *b, const job_t *j, unsigned i)
+static void put_seg_text(ig_buf_t *b, const job_t *j, unsigned i)
 {
     unsigned first, count;
     seg_words(j->duration, i, &first, &count);
     for (unsigned k = first; k < first + count; k++) {
-        sim_buf_puts(b, j->translate ? " translated" : " word");
-        sim_buf_put_u64(b, k);
+        ig_buf_puts(b, j->translate ? " translated" : " word");
+        ig_buf_put_u64(b, k);
     }
 }
 
 /* The whole transcript, stripped (segments_to_text). */
-static void put_text(sim_buf_t *b, const job_t *j)
+static void put_text(ig_buf_t *b, const job_t *j)
 {
     size_t at = b->len;
     for (unsigned i = 0; i < nsegments(j->duration); i++)
         put_seg_text(b, j, i);
-    memmove(b->base + at, b->base + at + 1, b->len - at - 1); /* drop the leading space */
-    b->len--;
+    memmove(b->p + at, b->p + at + 1, b->len - at - 1); /* drop the leading space */
+    b->p[--b->len] = '\0';
 }
 
-static void put_json_text(sim_buf_t *b, const job_t *j, int segment)
+static void put_json_text(ig_buf_t *b, const job_t *j, int segment)
 {
-    sim_buf_t t = {0};
+    ig_buf_t t = {0};
     if (segment >= 0)
         put_seg_text(&t, j, (unsigned)segment);
     else
         put_text(&t, j);
-    sim_buf_put_json_str(b, t.base, t.len);
-    sim_buf_free(&t);
+    ig_json_write_str(b, t.p, t.len);
+    ig_buf_free(&t);
 }
 
-static void put_timestamp(sim_buf_t *b, double ts, char sep)
+static void put_timestamp(ig_buf_t *b, double ts, char sep)
 {
     char tmp[32];
     long ms = lround(ts * 1000);
     snprintf(tmp, sizeof(tmp), "%02ld:%02ld:%02ld%c%03ld", ms / 3600000, ms / 60000 % 60, ms / 1000 % 60, sep, ms % 1000);
-    sim_buf_puts(b, tmp);
+    ig_buf_puts(b, tmp);
 }
 
 /* One SRT or VTT cue; VTT starts with its header and its first cue at 0. */
-static void put_cue(sim_buf_t *b, const job_t *j, unsigned i, int vtt)
+static void put_cue(ig_buf_t *b, const job_t *j, unsigned i, int vtt)
 {
     double a, e;
     seg_bounds(j->duration, i, &a, &e);
     if (vtt && i == 0)
-        sim_buf_lit(b, "WEBVTT\n\n");
+        ig_buf_lit(b, "WEBVTT\n\n");
     if (!vtt) {
-        sim_buf_put_u64(b, i + 1);
-        sim_buf_putc(b, '\n');
+        ig_buf_put_u64(b, i + 1);
+        ig_buf_putc(b, '\n');
     }
     put_timestamp(b, vtt && i == 0 ? 0 : a, vtt ? '.' : ',');
-    sim_buf_lit(b, " --> ");
+    ig_buf_lit(b, " --> ");
     put_timestamp(b, e, vtt ? '.' : ',');
-    sim_buf_putc(b, '\n');
+    ig_buf_putc(b, '\n');
     put_seg_text(b, j, i);
-    sim_buf_lit(b, "\n\n");
+    ig_buf_lit(b, "\n\n");
 }
 
-static void put_words(sim_buf_t *b, const job_t *j, unsigned from, unsigned to)
+static void put_words(ig_buf_t *b, const job_t *j, unsigned from, unsigned to)
 {
     int firstw = 1;
-    sim_buf_putc(b, '[');
+    ig_buf_putc(b, '[');
     for (unsigned i = from; i < to; i++) {
         double a, e;
         unsigned first, count;
@@ -233,76 +233,76 @@ static void put_words(sim_buf_t *b, const job_t *j, unsigned from, unsigned to)
         seg_words(j->duration, i, &first, &count);
         for (unsigned k = 0; k < count; k++) {
             if (!firstw)
-                sim_buf_putc(b, ',');
+                ig_buf_putc(b, ',');
             firstw = 0;
-            sim_buf_lit(b, "{\"start\":");
+            ig_buf_lit(b, "{\"start\":");
             sim_buf_put_double(b, a + (e - a) * k / count);
-            sim_buf_lit(b, ",\"end\":");
+            ig_buf_lit(b, ",\"end\":");
             sim_buf_put_double(b, a + (e - a) * (k + 1) / count);
-            sim_buf_puts(b, j->translate ? ",\"word\":\" translated" : ",\"word\":\" word");
-            sim_buf_put_u64(b, first + k);
-            sim_buf_lit(b, "\",\"probability\":0.9}");
+            ig_buf_puts(b, j->translate ? ",\"word\":\" translated" : ",\"word\":\" word");
+            ig_buf_put_u64(b, first + k);
+            ig_buf_lit(b, "\",\"probability\":0.9}");
         }
     }
-    sim_buf_putc(b, ']');
+    ig_buf_putc(b, ']');
 }
 
-static void put_segment(sim_buf_t *b, const job_t *j, unsigned i)
+static void put_segment(ig_buf_t *b, const job_t *j, unsigned i)
 {
     double a, e;
     unsigned first, count;
     seg_bounds(j->duration, i, &a, &e);
     seg_words(j->duration, i, &first, &count);
-    sim_buf_lit(b, "{\"id\":");
-    sim_buf_put_u64(b, i + 1);
-    sim_buf_lit(b, ",\"seek\":");
-    sim_buf_put_u64(b, (uint64_t)(a * 100));
-    sim_buf_lit(b, ",\"start\":");
+    ig_buf_lit(b, "{\"id\":");
+    ig_buf_put_u64(b, i + 1);
+    ig_buf_lit(b, ",\"seek\":");
+    ig_buf_put_u64(b, (uint64_t)(a * 100));
+    ig_buf_lit(b, ",\"start\":");
     sim_buf_put_double(b, a);
-    sim_buf_lit(b, ",\"end\":");
+    ig_buf_lit(b, ",\"end\":");
     sim_buf_put_double(b, e);
-    sim_buf_lit(b, ",\"text\":");
+    ig_buf_lit(b, ",\"text\":");
     put_json_text(b, j, (int)i);
-    sim_buf_lit(b, ",\"tokens\":[");
+    ig_buf_lit(b, ",\"tokens\":[");
     for (unsigned k = 0; k < count; k++) {
         if (k)
-            sim_buf_putc(b, ',');
-        sim_buf_put_u64(b, 50364 + first + k);
+            ig_buf_putc(b, ',');
+        ig_buf_put_u64(b, 50364 + first + k);
     }
-    sim_buf_lit(b, "],\"temperature\":0.0,\"avg_logprob\":-0.25,\"compression_ratio\":1.2,\"no_speech_prob\":0.01,\"words\":");
+    ig_buf_lit(b, "],\"temperature\":0.0,\"avg_logprob\":-0.25,\"compression_ratio\":1.2,\"no_speech_prob\":0.01,\"words\":");
     if (j->words)
         put_words(b, j, i, i + 1);
     else
-        sim_buf_lit(b, "null");
-    sim_buf_putc(b, '}');
+        ig_buf_lit(b, "null");
+    ig_buf_putc(b, '}');
 }
 
 /* verbose_json of segments [from, to); a streamed event has one segment and its length as duration. */
-static void put_verbose(sim_buf_t *b, const job_t *j, unsigned from, unsigned to, int streamed)
+static void put_verbose(ig_buf_t *b, const job_t *j, unsigned from, unsigned to, int streamed)
 {
     double a, e;
     seg_bounds(j->duration, from, &a, &e);
-    sim_buf_puts(b, j->translate ? "{\"task\":\"translate\",\"language\":" : "{\"task\":\"transcribe\",\"language\":");
+    ig_buf_puts(b, j->translate ? "{\"task\":\"translate\",\"language\":" : "{\"task\":\"transcribe\",\"language\":");
     if (j->language != NULL)
-        sim_buf_put_json_str(b, j->language, j->language_len);
+        ig_json_write_str(b, j->language, j->language_len);
     else
-        sim_buf_lit(b, "\"en\"");
-    sim_buf_lit(b, ",\"duration\":");
+        ig_buf_lit(b, "\"en\"");
+    ig_buf_lit(b, ",\"duration\":");
     sim_buf_put_double(b, streamed ? e - a : j->duration);
-    sim_buf_lit(b, ",\"text\":");
+    ig_buf_lit(b, ",\"text\":");
     put_json_text(b, j, streamed ? (int)from : -1);
-    sim_buf_lit(b, ",\"words\":");
+    ig_buf_lit(b, ",\"words\":");
     if (j->words)
         put_words(b, j, from, to);
     else
-        sim_buf_lit(b, "null");
-    sim_buf_lit(b, ",\"segments\":[");
+        ig_buf_lit(b, "null");
+    ig_buf_lit(b, ",\"segments\":[");
     for (unsigned i = from; i < to; i++) {
         if (i > from)
-            sim_buf_putc(b, ',');
+            ig_buf_putc(b, ',');
         put_segment(b, j, i);
     }
-    sim_buf_lit(b, "]}");
+    ig_buf_lit(b, "]}");
 }
 
 /* ---- answers ------------------------------------------------------------------------------------- */
@@ -319,8 +319,8 @@ static const char *content_type_of(const job_t *j)
 
 static void respond(h2o_req_t *req, const job_t *j, int die)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
     unsigned n = nsegments(j->duration);
     switch (j->fmt) {
     case FMT_TEXT: put_text(b, j); break;
@@ -331,21 +331,21 @@ static void respond(h2o_req_t *req, const job_t *j, int die)
         break;
     case FMT_VERBOSE: put_verbose(b, j, 0, n, 0); break;
     case FMT_JSON:
-        sim_buf_lit(b, "{\"text\":");
+        ig_buf_lit(b, "{\"text\":");
         put_json_text(b, j, -1);
         if (j->vllm) { /* vLLM bills audio by whole seconds */
-            sim_buf_lit(b, ",\"usage\":{\"type\":\"duration\",\"seconds\":");
-            sim_buf_put_u64(b, (uint64_t)ceil(j->duration));
-            sim_buf_lit(b, "}");
+            ig_buf_lit(b, ",\"usage\":{\"type\":\"duration\",\"seconds\":");
+            ig_buf_put_u64(b, (uint64_t)ceil(j->duration));
+            ig_buf_lit(b, "}");
         }
-        sim_buf_putc(b, '}');
+        ig_buf_putc(b, '}');
         break;
     }
     if (die) {
         sim_openai_send_half_then_die(req, b);
         return;
     }
-    sim_http_send(req, 200, content_type_of(j), b->base, b->len);
+    sim_http_send(req, 200, content_type_of(j), b->p, b->len);
 }
 
 /* A stream: every event is rendered up front, then handed to h2o one per proceed. */
@@ -398,27 +398,27 @@ static void ws_proceed(h2o_generator_t *g, h2o_req_t *req)
     } while (s->repump);
 }
 
-static void stream_event_payload(sim_buf_t *b, h2o_req_t *req, const job_t *j, unsigned i, const char *id, uint64_t created)
+static void stream_event_payload(ig_buf_t *b, h2o_req_t *req, const job_t *j, unsigned i, const char *id, uint64_t created)
 {
     if (j->vllm) { /* vLLM: transcription.chunk objects, the last one finished */
-        sim_buf_lit(b, "{\"id\":\"");
-        sim_buf_puts(b, id);
-        sim_buf_lit(b, "\",\"object\":\"transcription.chunk\",\"created\":");
-        sim_buf_put_u64(b, created);
-        sim_buf_lit(b, ",\"model\":");
-        sim_buf_put_json_str(b, j->model, j->model_len);
-        sim_buf_lit(b, ",\"choices\":[{\"delta\":{\"content\":");
+        ig_buf_lit(b, "{\"id\":\"");
+        ig_buf_puts(b, id);
+        ig_buf_lit(b, "\",\"object\":\"transcription.chunk\",\"created\":");
+        ig_buf_put_u64(b, created);
+        ig_buf_lit(b, ",\"model\":");
+        ig_json_write_str(b, j->model, j->model_len);
+        ig_buf_lit(b, ",\"choices\":[{\"delta\":{\"content\":");
         put_json_text(b, j, (int)i);
-        sim_buf_puts(b, i + 1 == nsegments(j->duration) ? "},\"finish_reason\":\"stop\",\"stop_reason\":null}]}"
-                                                         : "},\"finish_reason\":null,\"stop_reason\":null}]}");
+        ig_buf_puts(b, i + 1 == nsegments(j->duration) ? "},\"finish_reason\":\"stop\",\"stop_reason\":null}]}"
+                                                        : "},\"finish_reason\":null,\"stop_reason\":null}]}");
         return;
     }
     switch (j->fmt) { /* faster-whisper-server: one event per segment in the requested format */
     case FMT_TEXT: put_seg_text(b, j, i); break;
     case FMT_JSON:
-        sim_buf_lit(b, "{\"text\":");
+        ig_buf_lit(b, "{\"text\":");
         put_json_text(b, j, (int)i);
-        sim_buf_putc(b, '}');
+        ig_buf_putc(b, '}');
         break;
     case FMT_VERBOSE: put_verbose(b, j, i, i + 1, 1); break;
     case FMT_SRT:
@@ -435,40 +435,40 @@ static void start_stream(h2o_req_t *req, const job_t *j, int die)
     memset(s, 0, sizeof(*s));
     s->ends = h2o_mem_alloc_pool(&req->pool, nev * sizeof(size_t));
     char id[48] = "trsc-";
-    sim_buf_t idb = {0};
+    ig_buf_t idb = {0};
     sim_buf_put_hex_rand(&idb, &w->rng, 32);
-    copy_field(id + 5, sizeof(id) - 5, idb.base, idb.len);
-    sim_buf_free(&idb);
+    copy_field(id + 5, sizeof(id) - 5, idb.p, idb.len);
+    ig_buf_free(&idb);
     uint64_t created = (uint64_t)time(NULL);
-    sim_buf_t *b = &w->scratch;
-    sim_buf_reset(b);
+    ig_buf_t *b = &w->scratch;
+    ig_buf_reset(b);
     for (unsigned i = 0; i < nseg; i++) {
-        sim_buf_lit(b, "data: ");
+        ig_buf_lit(b, "data: ");
         stream_event_payload(b, req, j, i, id, created);
-        sim_buf_lit(b, "\n\n");
+        ig_buf_lit(b, "\n\n");
         s->ends[s->n++] = b->len;
     }
     if (j->vllm && j->include_usage) {
         unsigned first, count;
         seg_words(j->duration, nseg - 1, &first, &count);
         uint64_t completion = first + count - 1, prompt = (uint64_t)ceil(j->duration * 50); /* Whisper: 50 frames/s */
-        sim_buf_lit(b, "data: {\"id\":\"");
-        sim_buf_puts(b, id);
-        sim_buf_lit(b, "\",\"object\":\"transcription.chunk\",\"created\":");
-        sim_buf_put_u64(b, created);
-        sim_buf_lit(b, ",\"model\":");
-        sim_buf_put_json_str(b, j->model, j->model_len);
-        sim_buf_lit(b, ",\"choices\":[],\"usage\":");
+        ig_buf_lit(b, "data: {\"id\":\"");
+        ig_buf_puts(b, id);
+        ig_buf_lit(b, "\",\"object\":\"transcription.chunk\",\"created\":");
+        ig_buf_put_u64(b, created);
+        ig_buf_lit(b, ",\"model\":");
+        ig_json_write_str(b, j->model, j->model_len);
+        ig_buf_lit(b, ",\"choices\":[],\"usage\":");
         sim_openai_put_usage(b, prompt, completion, 0, -1);
-        sim_buf_lit(b, "}\n\n");
+        ig_buf_lit(b, "}\n\n");
         s->ends[s->n++] = b->len;
     }
     if (j->vllm) {
-        sim_buf_lit(b, "data: [DONE]\n\n");
+        ig_buf_lit(b, "data: [DONE]\n\n");
         s->ends[s->n++] = b->len;
     }
     s->events = h2o_mem_alloc_pool(&req->pool, b->len);
-    memcpy(s->events, b->base, b->len);
+    memcpy(s->events, b->p, b->len);
     s->die_at = die ? s->n / 2 : SIZE_MAX;
     s->super.proceed = ws_proceed;
     s->super.stop = ws_stop;
@@ -573,22 +573,22 @@ static void fw_health(h2o_req_t *req) { sim_http_send(req, 200, "text/plain; cha
 
 static void fw_models(h2o_req_t *req)
 {
-    sim_buf_t *b = &sim_worker_of(req)->scratch;
-    sim_buf_reset(b);
-    sim_buf_lit(b, "{\"data\":[");
+    ig_buf_t *b = &sim_worker_of(req)->scratch;
+    ig_buf_reset(b);
+    ig_buf_lit(b, "{\"data\":[");
     size_t n = sim_cfg.n_models ? sim_cfg.n_models : 1;
     for (size_t i = 0; i < n; i++) {
         const char *id = sim_cfg.n_models ? sim_cfg.models[i] : sim_config_primary_model();
         const char *slash = strchr(id, '/');
         if (i)
-            sim_buf_putc(b, ',');
-        sim_buf_lit(b, "{\"id\":");
-        sim_buf_put_json_str(b, id, strlen(id));
-        sim_buf_lit(b, ",\"created\":1700732060,\"object\":\"model\",\"owned_by\":");
-        sim_buf_put_json_str(b, id, slash ? (size_t)(slash - id) : strlen(id));
-        sim_buf_lit(b, ",\"language\":[\"en\"]}");
+            ig_buf_putc(b, ',');
+        ig_buf_lit(b, "{\"id\":");
+        ig_json_write_str(b, id, strlen(id));
+        ig_buf_lit(b, ",\"created\":1700732060,\"object\":\"model\",\"owned_by\":");
+        ig_json_write_str(b, id, slash ? (size_t)(slash - id) : strlen(id));
+        ig_buf_lit(b, ",\"language\":[\"en\"]}");
     }
-    sim_buf_lit(b, "],\"object\":\"list\"}");
+    ig_buf_lit(b, "],\"object\":\"list\"}");
     sim_http_send_buf(req, 200, b);
 }
 

@@ -20,6 +20,7 @@
 #include "ak_key.h"
 #include "ak_parse.h"
 #include "ig_test.h"
+#include "test_host.h"
 #include "util/json.h"
 
 #define S(lit) ((ig_str_t){(lit), sizeof(lit) - 1})
@@ -200,42 +201,12 @@ static void readers(void)
 
 /* ---------------------------------------------------------------- part 2: the plugin, dlopen'ed */
 
-typedef struct {
-    void *blocks[4096];
-    size_t n;
-} pool_t;
-
-static void *fake_palloc(void *p, size_t n)
-{
-    pool_t *pool = p;
-    if (pool->n == 4096)
-        abort();
-    return pool->blocks[pool->n++] = calloc(1, n ? n : 1);
-}
-
-static void pool_clear(pool_t *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        free(p->blocks[i]);
-    p->n = 0;
-}
-
-static void fake_log(ig_log_level_t level, const char *plugin, const char *fmt, ...) {}
-static int fake_error(ig_error_t *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static const ig_host_t host = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
     .size = sizeof(ig_host_t),
-    .log = fake_log,
-    .error = fake_error,
-    .palloc = fake_palloc,
+    .log = test_host_log,
+    .error = test_host_error,
+    .palloc = test_pool_palloc,
     .json = &ig_json_api,
 };
 
@@ -244,7 +215,7 @@ typedef struct {
     const ig_plugin_t *d;
     const ig_auth_vtable_t *vt;
     void *proc, *state;
-    pool_t pool;
+    test_pool_t pool;
 } plugin_t;
 
 static const ig_model_t m1 = {.name = "m1"}, m2 = {.name = "m2"}, m3 = {.name = "m3"};
@@ -282,7 +253,7 @@ static void plugin_close(plugin_t *p)
     p->state = NULL;
     if (p->proc)
         p->d->unload(p->proc);
-    pool_clear(&p->pool);
+    test_pool_free(&p->pool);
     dlclose(p->dl);
 }
 
@@ -371,7 +342,7 @@ typedef struct {
 static void *racer(void *arg)
 {
     racer_t *r = arg;
-    pool_t *pool = calloc(1, sizeof(*pool));
+    test_pool_t *pool = calloc(1, sizeof(*pool));
     for (int i = 0; i < 3000; i++) {
         ig_principal_t pr;
         ig_error_t err = {{0}};
@@ -383,7 +354,7 @@ static void *racer(void *arg)
             r->ok++;
         else if (!(i & 1) && rc == -1)
             r->bad++;
-        pool_clear(pool);
+        test_pool_free(pool);
     }
     free(pool);
     return NULL;
@@ -409,7 +380,7 @@ static void concurrent(plugin_t *p, const char *good)
         CHECKF(r[i].ok == 1500 && r[i].bad == 1500, "racer %d: %d ok, %d refused", i, r[i].ok, r[i].bad);
     }
     CHECK(writes == 80);
-    pool_clear(&p->pool);
+    test_pool_free(&p->pool);
 }
 
 static void plugin_flow(void)
@@ -551,7 +522,7 @@ static void plugin_flow(void)
     CHECK(a.status == 200 && strstr(a.body, "\"status\":\"revoked\""));
     CHECK(auth(&p, s1b, &pr, &err) == 401 && strstr(err.msg, "revoked"));
     CHECK(call(&p, "POST", "/admin/keys/b1/rotate", NULL).status == 409);
-    pool_clear(&p.pool);
+    test_pool_free(&p.pool);
     plugin_close(&p);
 
     /* restart on the same directory: stored keys, limits and publications are still there */
@@ -575,7 +546,7 @@ static void plugin_flow(void)
         CHECK(plugin_start(&p, dir, "[]", keys, &err) == -1 && strstr(err.msg, "created through the admin API"));
         p.state = old;
     }
-    pool_clear(&p.pool);
+    test_pool_free(&p.pool);
     plugin_close(&p);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

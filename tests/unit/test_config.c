@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config/config.h"
+#include "config/config_internal.h"
 #include "test_counters.h"
 #include "ig_test.h"
 #include "plugin/plugin_host.h"
@@ -113,6 +114,11 @@ static void check_minimal(const ig_config_t *cfg)
     CHECK(s->health_check.interval_ms == 5000 && s->health_check.timeout_ms == 2000);
     CHECK(s->health_check.healthy_threshold == 1 && s->health_check.unhealthy_threshold == 3);
     CHECK(s->queue.max_length == 100 && s->queue.timeout_ms == 30000);
+    CHECK(s->shutdown_grace_ms == 10000 && s->nadmin_keys == 0 && s->admin_key_hashes == NULL);
+    const ig_scheduler_config_t *sc = &cfg->scheduler;
+    CHECK(sc->interval_ms == 1000 && sc->time_window_ms == 60000 && sc->stop_grace_ms == 15000);
+    CHECK(sc->drain_timeout_ms == 600000 && sc->start_timeout_ms == 1800000);
+    CHECK(sc->log_dir == NULL && sc->priority_classes == NULL && sc->npriority_classes == 0);
     CHECK(strcmp(cfg->plugins_dir, "./test-plugins") == 0);
     CHECK(cfg->nplugins == 2);
     CHECK(cfg->nprofiles == 0);
@@ -263,6 +269,63 @@ static void check_manifests(const ig_config_t *cfg)
     CHECK(strcmp(m2->model.strategy, "LeastLoad") == 0 && m2->lb_plugin);
 }
 
+/*
+ * The core's sections are declared as rows (plugin_options.h): the checks the
+ * plugin host runs on a plugin's declarations hold for them too, and catch
+ * what a row may get wrong.
+ */
+static void declarations(void)
+{
+    char msg[512];
+    CHECKF(ig_options_check_rows(ig_cfg_server_rows, sizeof(ig_server_config_t), msg, sizeof(msg)) == 0, "server: %s",
+           msg);
+    CHECKF(ig_options_check_rows(ig_cfg_scheduler_rows, sizeof(ig_scheduler_config_t), msg, sizeof(msg)) == 0,
+           "scheduler: %s", msg);
+
+    typedef struct {
+        unsigned u;
+        size_t z;
+        const char *s;
+        ig_queue_config_t q;
+    } t_t;
+    static const ig_option_row_t q_rows[] = {
+        IG_ROW_AS("maxLength", IG_OPT_INT, IG_FIELD_UNSIGNED, "1", NULL, 0, 5, ig_queue_config_t, max_length),
+        {{NULL}}};
+    static const struct {
+        ig_option_row_t rows[2];
+        size_t size;
+        const char *want;
+    } bad[] = {
+        {{IG_ROW_AS("u", IG_OPT_INT, IG_FIELD_UNSIGNED, "1", NULL, 0, 0, t_t, u)}, sizeof(t_t),
+         "option \"u\" is stored as unsigned"},
+        {{IG_ROW_AS("u", IG_OPT_INT, IG_FIELD_UNSIGNED, "1", NULL, -1, 5, t_t, u)}, sizeof(t_t),
+         "option \"u\" is stored as unsigned"},
+        {{IG_ROW_AS("z", IG_OPT_BOOL, IG_FIELD_SIZE_T, "true", NULL, 0, 0, t_t, z)}, sizeof(t_t),
+         "option \"z\" is stored as size_t"},
+        {{IG_ROW_FLAGS("s", IG_OPT_STRING, 0, "-", NULL, t_t, s)}, sizeof(t_t),
+         "invalid default for option \"s\": default of the core's option \"s\":1: expected a string, got a list"},
+        {{IG_ROW_FLAGS("s", IG_OPT_STRING, IG_ROW_OPTIONAL, "x", NULL, t_t, s)}, sizeof(t_t),
+         "option \"s\" is optional and has a default"},
+        {{IG_ROW_FLAGS("s", IG_OPT_INT, IG_ROW_NONEMPTY, "1", NULL, t_t, s)}, sizeof(t_t), "must not be empty"},
+        {{IG_ROW_SECTION("q", NULL, t_t, q, q_rows)}, offsetof(t_t, q) + 1, "section \"q\" is stored at offset"},
+        {{IG_ROW_AS("u", IG_OPT_INT, IG_FIELD_UNSIGNED, "7", NULL, 0, 5, t_t, u)}, sizeof(t_t),
+         "invalid default for option \"u\""},
+        {{IG_ROW_AS("z", IG_OPT_SIZE, IG_FIELD_SIZE_T, "1KiB", NULL, 0, 0, t_t, z)}, offsetof(t_t, z) + 4,
+         "option \"z\" is stored at offset"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        msg[0] = '\0';
+        CHECKF(ig_options_check_rows(bad[i].rows, bad[i].size, msg, sizeof(msg)) == -1 && strstr(msg, bad[i].want),
+               "row %zu: want \"%s\", got \"%s\"", i, bad[i].want, msg);
+    }
+    /* a nested section's rows are checked too */
+    static const ig_option_row_t bad_q[] = {
+        IG_ROW_AS("maxLength", IG_OPT_INT, IG_FIELD_UNSIGNED, "9", NULL, 0, 5, ig_queue_config_t, max_length),
+        {{NULL}}};
+    const ig_option_row_t nested[] = {IG_ROW_SECTION("q", NULL, t_t, q, bad_q), {{NULL}}};
+    CHECK(ig_options_check_rows(nested, sizeof(t_t), msg, sizeof(msg)) == -1 && strstr(msg, "\"maxLength\""));
+}
+
 /* Inputs that only make sense in memory: encodings, NULs, odd YAML. */
 static void buffer_cases(void)
 {
@@ -286,6 +349,27 @@ static void buffer_cases(void)
         {"server: {healthCheck: {interval: 18446744073709551615h}}\n", 0, "is too large"},
         {"", 0, "mem: no YAML document in the file"},
         {"server: {}\n\0models: []\n", 24, "YAML syntax error"},
+        /* the known keys come from the declarations, in their order */
+        {"server: {x: 1}\n", 0,
+         "mem:1: server: unknown key \"x\" (expected one of: listen, workers, stateDir, maxBodySize, connectTimeout, "
+         "firstByteTimeout, idleTimeout, accessLog, logLevel, retries, healthCheck, queue, adminKeys, "
+         "shutdownGracePeriod)"},
+        {"server: {healthCheck: {x: 1}}\n", 0,
+         "mem:1: server.healthCheck: unknown key \"x\" (expected one of: interval, timeout, healthyThreshold, "
+         "unhealthyThreshold)"},
+        {"scheduler: {x: 1}\n", 0,
+         "mem:1: scheduler: unknown key \"x\" (expected one of: interval, timeWindow, stopGracePeriod, drainTimeout, "
+         "startTimeout, logDir, priorityClasses)"},
+        {"server:\n  listen:\n    - {tls: {certificate: configs/tls/cert.pem}}\n", 0,
+         "mem:3: server.listen[0]: missing \"address\" (host:port)"},
+        {"server:\n  listen:\n    - {address: \"127.0.0.1:1\", tls: {certificate: configs/tls/cert.pem}}\n", 0,
+         "mem:3: server.listen[0].tls: missing \"key\" (PEM file)"},
+        {"server:\n  listen:\n    - {address: \"127.0.0.1:1\", tls: ~}\n", 0,
+         "mem:3: server.listen[0].tls: expected a map, got nothing (null)"},
+        {"server: {accessLog: \"\"}\n", 0, "mem:1: server.accessLog: must not be empty"},
+        {"scheduler: {logDir: \"\"}\n", 0, "mem:1: scheduler.logDir: must not be empty"},
+        {"server: {queue: {maxLength: 100001}}\n", 0, "mem:1: server.queue.maxLength: 100001 is out of range (0..100000)"},
+        {"server: {workers: auto, adminKeys: ~, queue: {maxLength: 0}}\nscheduler: {priorityClasses: ~}\n", 0, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ig_errors_t errs = {0};
@@ -358,6 +442,7 @@ int main(int argc, char **argv)
     }
     CHECKF(nbad >= 20 && ngood >= 3, "only %zu bad and %zu good files found", nbad, ngood);
     buffer_cases();
+    declarations();
     ig_plugin_host_free(host);
     return ig_test_summary();
 }

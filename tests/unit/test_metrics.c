@@ -59,10 +59,10 @@ static void merge_and_format(void)
     ig_metrics_model_leave(cb);
 
     ig_metrics_shard_t *shards[] = {a, b};
-    ig_metrics_buf_t out = {0};
+    ig_buf_t out = {0};
     ig_metrics_render(shards, 2, &out);
-    CHECK(!out.oom && out.data != NULL);
-    const char *t = out.data ? out.data : "";
+    CHECK(!out.failed && out.p != NULL);
+    const char *t = out.p ? out.p : "";
     CHECKF(sample(t, "infergate_requests_total{model=\"chat\",customer=\"acme\",status=\"200\"}") == 3, "%s", t);
     CHECK(sample(t, "infergate_requests_total{model=\"chat\",customer=\"acme\",status=\"429\"}") == 1);
     CHECK(sample(t, "infergate_requests_total{model=\"\",customer=\"\",status=\"404\"}") == 1);
@@ -103,7 +103,7 @@ static void merge_and_format(void)
         if (line[0] != '#')
             CHECKF(memchr(line, ' ', (size_t)(nl - line)) != NULL, "line: %.*s", (int)(nl - line), line);
     }
-    free(out.data);
+    free(out.p);
     ig_metrics_shard_free(a);
     ig_metrics_shard_free(b);
 }
@@ -117,13 +117,13 @@ static void series_cap(void)
         snprintf(name, sizeof(name), "c%d", i);
         record(s, m, name, 200, 10, -1, NULL);
     }
-    ig_metrics_buf_t out = {0};
+    ig_buf_t out = {0};
     ig_metrics_render(&s, 1, &out);
-    CHECK(sample(out.data, "infergate_requests_total{model=\"chat\",customer=\"c0\",status=\"200\"}") == 1);
-    CHECK(sample(out.data, "infergate_requests_total{model=\"chat\",customer=\"(other)\",status=\"200\"}") == 100);
-    CHECK(count_lines(out.data, "infergate_requests_total{") == IG_METRICS_MAX_SERIES + 1);
-    CHECK(sample(out.data, "infergate_request_duration_seconds_count{model=\"chat\"}") == IG_METRICS_MAX_SERIES + 100);
-    free(out.data);
+    CHECK(sample(out.p, "infergate_requests_total{model=\"chat\",customer=\"c0\",status=\"200\"}") == 1);
+    CHECK(sample(out.p, "infergate_requests_total{model=\"chat\",customer=\"(other)\",status=\"200\"}") == 100);
+    CHECK(count_lines(out.p, "infergate_requests_total{") == IG_METRICS_MAX_SERIES + 1);
+    CHECK(sample(out.p, "infergate_request_duration_seconds_count{model=\"chat\"}") == IG_METRICS_MAX_SERIES + 100);
+    free(out.p);
     ig_metrics_shard_free(s);
 }
 
@@ -149,18 +149,18 @@ static void concurrent_scrape(void)
     pthread_create(&t, NULL, writer, s);
     int scrapes = 0;
     for (; scrapes < 50; scrapes++) {
-        ig_metrics_buf_t out = {0};
+        ig_buf_t out = {0};
         ig_metrics_render(&s, 1, &out);
-        free(out.data);
+        free(out.p);
     }
     pthread_join(t, NULL);
-    ig_metrics_buf_t out = {0};
+    ig_buf_t out = {0};
     ig_metrics_render(&s, 1, &out);
     double total = 0;
-    for (const char *p = out.data; (p = strstr(p, "infergate_request_duration_seconds_count{")) != NULL; p++)
+    for (const char *p = out.p; (p = strstr(p, "infergate_request_duration_seconds_count{")) != NULL; p++)
         total += strtod(strchr(p, ' ') + 1, NULL);
     CHECKF(total == WRITES, "total %f after %d concurrent scrapes", total, scrapes);
-    free(out.data);
+    free(out.p);
     ig_metrics_shard_free(s);
 }
 

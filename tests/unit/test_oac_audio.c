@@ -9,47 +9,14 @@
 #include <string.h>
 
 #include "ig_test.h"
-#include "util/json.h"
-#include "openai_compat.h"
+#include "oac_test_host.h"
 
 static int str_eq_lit(ig_str_t s, const char *lit)
 {
     return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0;
 }
 
-/* ---- a fake host: palloc from a list freed at the end ---------------------------------------- */
-
-static void *blocks[256];
-static size_t nblocks;
-
-static void *fake_palloc(void *pool, size_t n)
-{
-    return blocks[nblocks++] = calloc(1, n ? n : 1);
-}
-
-static int fake_error(ig_error_t *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static ig_host_t host = {.palloc = fake_palloc, .error = fake_error, .json = &ig_json_api};
-
-typedef struct {
-    ig_sink_t sink;
-    char buf[4096];
-    size_t len;
-} buf_sink_t;
-
-static void sink_write(ig_sink_t *s, const char *p, size_t n)
-{
-    buf_sink_t *b = (buf_sink_t *)s;
-    memcpy(b->buf + b->len, p, n);
-    b->len += n;
-}
+static test_pool_t pool; /* freed at the end */
 
 /* ---- WAV headers ------------------------------------------------------------------------------- */
 
@@ -117,7 +84,8 @@ static ig_engine_req_t form_req(const char *body, const char *boundary, ig_form_
 {
     ig_engine_req_t r;
     memset(&r, 0, sizeof(r));
-    r.host = &host;
+    r.host = &oac_test_host;
+    r.pool = &pool;
     r.api = IG_API_AUDIO_TRANSCRIPTIONS;
     r.raw_body = (ig_str_t){body, strlen(body)};
     r.boundary = (ig_str_t){boundary, strlen(boundary)};
@@ -156,12 +124,10 @@ static void test_prepare_form(void)
     CHECK(str_eq_lit(r.upstream_content_type, "multipart/form-data; boundary=\"b\""));
     CHECK(r.usage.audio_seconds == -1); /* "DATA" is no WAV */
     /* verbose_json's duration is billed, the answer passes through */
-    buf_sink_t s = {{sink_write}};
-    r.upstream_status = 200;
+    oac_test_sink_t s = OAC_TEST_SINK;
     const char *ans = "{\"task\":\"transcribe\",\"duration\":\"7.25\",\"text\":\"hi\"}";
-    oac_on_response_data(&r, ans, strlen(ans), &s.sink);
-    oac_on_response_end(&r, 1, &s.sink);
-    CHECK(r.usage.audio_seconds == 7.25 && s.len == strlen(ans) && memcmp(s.buf, ans, s.len) == 0);
+    oac_test_answer(&r, 200, ans, strlen(ans), strlen(ans), 1, &s);
+    CHECK(r.usage.audio_seconds == 7.25 && s.out.len == strlen(ans) && memcmp(s.out.p, ans, s.out.len) == 0);
 
     /* same name: the body is forwarded as one span; the boundary is quoted as it must be here */
     r = form_req(body, "a b:c", parts, 2, 0);
@@ -169,30 +135,26 @@ static void test_prepare_form(void)
     CHECK(r.nupstream_body == 1 && r.upstream_body[0].ptr == body && r.upstream_body[0].len == strlen(body));
     CHECK(str_eq_lit(r.upstream_content_type, "multipart/form-data; boundary=\"a b:c\""));
     /* vLLM's usage.seconds */
-    s.len = 0;
-    r.upstream_status = 200;
+    ig_buf_reset(&s.out);
     ans = "{\"text\":\"hi\",\"usage\":{\"type\":\"duration\",\"seconds\":3}}";
-    oac_on_response_data(&r, ans, strlen(ans), &s.sink);
-    oac_on_response_end(&r, 1, &s.sink);
+    oac_test_answer(&r, 200, ans, strlen(ans), strlen(ans), 1, &s);
     CHECK(r.usage.audio_seconds == 3);
 
     /* a stream of verbose_json events without a WAV header: the latest segment end */
     r = form_req(body, "b", parts, 2, 1);
     CHECK(oac_prepare_form(&r, "/v1/audio/transcriptions", IG_STR("whisper-1"), &err) == 0);
-    s.len = 0;
-    r.upstream_status = 200;
+    ig_buf_reset(&s.out);
     const char *ev = "data: {\"duration\":2,\"segments\":[{\"start\":0,\"end\":2}]}\n\n"
                      "data: {\"duration\":1.5,\"segments\":[{\"start\":2,\"end\":3.5}]}\n\n";
-    oac_on_response_data(&r, ev, strlen(ev), &s.sink);
-    oac_on_response_end(&r, 1, &s.sink);
-    CHECK(r.usage.audio_seconds == 3.5 && s.len == strlen(ev));
+    oac_test_answer(&r, 200, ev, strlen(ev), strlen(ev), 1, &s);
+    CHECK(r.usage.audio_seconds == 3.5 && s.out.len == strlen(ev));
+    ig_buf_free(&s.out);
 }
 
 int main(void)
 {
     test_wav();
     test_prepare_form();
-    for (size_t i = 0; i < nblocks; i++)
-        free(blocks[i]);
+    test_pool_free(&pool);
     return ig_test_summary();
 }

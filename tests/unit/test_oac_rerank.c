@@ -8,44 +8,10 @@
 #include <string.h>
 
 #include "ig_test.h"
-#include "util/json.h"
 #include "oac_rerank.h"
+#include "oac_test_host.h"
 
-static void *blocks[256];
-static size_t nblocks;
-
-static void *fake_palloc(void *pool, size_t n)
-{
-    (void)pool;
-    return blocks[nblocks++] = calloc(1, n ? n : 1);
-}
-
-static int fake_error(ig_error_t *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static ig_host_t host = {.palloc = fake_palloc, .error = fake_error, .json = &ig_json_api};
-
-typedef struct {
-    ig_sink_t sink;
-    char buf[4096];
-    size_t len;
-} buf_sink_t;
-
-static void sink_write(ig_sink_t *s, const char *p, size_t n)
-{
-    buf_sink_t *b = (buf_sink_t *)s;
-    if (b->len + n < sizeof(b->buf)) {
-        memcpy(b->buf + b->len, p, n);
-        b->len += n;
-        b->buf[b->len] = '\0';
-    }
-}
+static test_pool_t pool; /* freed at the end */
 
 static ig_model_t model = {.name = "rr", .served_name = "org/reranker"};
 
@@ -54,7 +20,8 @@ static ig_engine_req_t prepare(const char *body, char *up, size_t cap)
 {
     ig_engine_req_t r;
     memset(&r, 0, sizeof(r));
-    r.host = &host;
+    r.host = &oac_test_host;
+    r.pool = &pool;
     r.api = IG_API_RERANK;
     r.model = &model;
     r.usage = (ig_usage_t){-1, -1, -1, -1};
@@ -73,16 +40,12 @@ static ig_engine_req_t prepare(const char *body, char *up, size_t cap)
 }
 
 /* Feeds the engine's answer (status) through the response hooks; returns what the client gets. */
-static const char *answer(ig_engine_req_t *r, int status, const char *engine, buf_sink_t *out)
+static const char *answer(ig_engine_req_t *r, int status, const char *engine, oac_test_sink_t *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->sink.write = sink_write;
-    r->upstream_status = status;
-    size_t n = strlen(engine), half = n / 2; /* in two reads, as it may arrive */
-    oac_on_response_data(r, engine, half, &out->sink);
-    oac_on_response_data(r, engine + half, n - half, &out->sink);
-    oac_on_response_end(r, 1, &out->sink);
-    return out->buf;
+    ig_buf_reset(&out->out);
+    size_t n = strlen(engine);
+    oac_test_answer(r, status, engine, n, n / 2, 1, out); /* in two reads, as it may arrive */
+    return out->out.p ? out->out.p : "";
 }
 
 static void test_request(void)
@@ -105,7 +68,7 @@ static void test_request(void)
 static void test_answers(void)
 {
     char up[1024];
-    buf_sink_t out;
+    oac_test_sink_t out = OAC_TEST_SINK;
     const char *docs = "{\"model\":\"rr\",\"query\":\"q\",\"documents\":[\"d0\",{\"text\":\"d1\"},\"d2\"]";
     char body[512];
 
@@ -162,13 +125,13 @@ static void test_answers(void)
     r = prepare(body, up, sizeof(up));
     got = answer(&r, 400, "{\"error\":{\"message\":\"Invalid model: x\",\"type\":null,\"param\":null,\"code\":400}}", &out);
     CHECKF(strstr(got, "\"message\":\"Invalid model: x\"") != NULL && strstr(got, "\"type\":\"invalid_request_error\"") != NULL, "%s", got);
+    ig_buf_free(&out.out);
 }
 
 int main(void)
 {
     test_request();
     test_answers();
-    for (size_t i = 0; i < nblocks; i++)
-        free(blocks[i]);
+    test_pool_free(&pool);
     return ig_test_summary();
 }

@@ -25,8 +25,10 @@
 #include <string.h>
 #include <time.h>
 #include "infergate/plugin.h"
+#include "util/hex.h"
 #include "util/json.h"
 #include "ig_test.h"
+#include "test_host.h"
 
 /* The plugin's source is also compiled in (its descriptor renamed), only so that the reference
  * ring below can use the plugin's own hash functions; every pick goes through the dlopen'ed .so. */
@@ -43,28 +45,12 @@ struct ig_endpoint_s {
 static const char *fake_url(const ig_endpoint_t *ep) { return ep->url; }
 static uint32_t fake_in_flight(const ig_endpoint_t *ep) { return ep->in_flight; }
 static int fake_healthy(const ig_endpoint_t *ep) { return 1; }
-static uint64_t fake_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-static void fake_log(ig_log_level_t level, const char *plugin, const char *fmt, ...) {}
-static int fake_error(ig_error_t *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static const ig_host_t host = {
     .abi_version = IG_PLUGIN_ABI_VERSION,
     .size = sizeof(ig_host_t),
-    .log = fake_log,
-    .error = fake_error,
-    .now_ms = fake_now_ms,
+    .log = test_host_log,
+    .error = test_host_error,
+    .now_ms = test_host_now_ms,
     .endpoint_url = fake_url,
     .endpoint_in_flight = fake_in_flight,
     .endpoint_healthy = fake_healthy,
@@ -596,28 +582,18 @@ static void test_prefix_length(plugin_t *p)
 
 /*
  * How the plugin hashed before ABI 3 (it was handed the JSON text undecoded and decoded escapes
- * while hashing), kept here verbatim as the reference: for plain-ASCII and UTF-8 prefixes the key
- * is the same bytes, and for escaped ones the core's decoding (ig_json_unescape_prefix) gives the
- * text the old plugin decoded to, so every key of a validated body is unchanged.
+ * while hashing), kept here as the reference, as it last was (on util's hex digit and FNV-1a step):
+ * for plain-ASCII and UTF-8 prefixes the key is the same bytes, and for escaped ones the core's
+ * decoding (ig_json_unescape_prefix) gives the text the old plugin decoded to, so every key of a
+ * validated body is unchanged.
  */
-static int old_hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int32_t old_u_escape(const unsigned char *s, size_t n, size_t i)
 {
     if (i + 6 > n || s[i] != '\\' || s[i + 1] != 'u')
         return -1;
     int32_t v = 0;
     for (size_t k = 2; k < 6; k++) {
-        int d = old_hexval(s[i + k]);
+        int d = ig_hex_digit(s[i + k]);
         if (d < 0)
             return -1;
         v = v * 16 + d;
@@ -628,18 +604,18 @@ static int32_t old_u_escape(const unsigned char *s, size_t n, size_t i)
 static uint64_t old_fnv_utf8(uint64_t h, uint32_t cp)
 {
     if (cp < 0x80)
-        return fnv_byte(h, (unsigned char)cp);
+        return ig_fnv1a64_step(h, (unsigned char)cp);
     if (cp < 0x800) {
-        h = fnv_byte(h, (unsigned char)(0xC0 | (cp >> 6)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0xC0 | (cp >> 6)));
     } else if (cp < 0x10000) {
-        h = fnv_byte(h, (unsigned char)(0xE0 | (cp >> 12)));
-        h = fnv_byte(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0xE0 | (cp >> 12)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
     } else {
-        h = fnv_byte(h, (unsigned char)(0xF0 | (cp >> 18)));
-        h = fnv_byte(h, (unsigned char)(0x80 | ((cp >> 12) & 0x3F)));
-        h = fnv_byte(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0xF0 | (cp >> 18)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 12) & 0x3F)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
     }
-    return fnv_byte(h, (unsigned char)(0x80 | (cp & 0x3F)));
+    return ig_fnv1a64_step(h, (unsigned char)(0x80 | (cp & 0x3F)));
 }
 
 static uint64_t old_hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64_t limit)
@@ -655,11 +631,11 @@ static uint64_t old_hash_prefix(uint64_t h, const unsigned char *s, size_t n, ui
             unsigned char e = s[i + 1];
             int32_t u;
             switch (e) {
-            case 'n': h = fnv_byte(h, '\n'); i += 2; continue;
-            case 't': h = fnv_byte(h, '\t'); i += 2; continue;
-            case 'r': h = fnv_byte(h, '\r'); i += 2; continue;
-            case 'b': h = fnv_byte(h, '\b'); i += 2; continue;
-            case 'f': h = fnv_byte(h, '\f'); i += 2; continue;
+            case 'n': h = ig_fnv1a64_step(h, '\n'); i += 2; continue;
+            case 't': h = ig_fnv1a64_step(h, '\t'); i += 2; continue;
+            case 'r': h = ig_fnv1a64_step(h, '\r'); i += 2; continue;
+            case 'b': h = ig_fnv1a64_step(h, '\b'); i += 2; continue;
+            case 'f': h = ig_fnv1a64_step(h, '\f'); i += 2; continue;
             case 'u':
                 u = old_u_escape(s, n, i);
                 if (u < 0)
@@ -679,11 +655,11 @@ static uint64_t old_hash_prefix(uint64_t h, const unsigned char *s, size_t n, ui
                 h = old_fnv_utf8(h, (uint32_t)u);
                 continue;
             default:
-                h = fnv_byte(h, e);
+                h = ig_fnv1a64_step(h, e);
                 i += 2;
                 continue;
             }
-            h = fnv_byte(h, c);
+            h = ig_fnv1a64_step(h, c);
             i++;
             continue;
         }
@@ -692,7 +668,7 @@ static uint64_t old_hash_prefix(uint64_t h, const unsigned char *s, size_t n, ui
                 break;
             chars++;
         }
-        h = fnv_byte(h, c);
+        h = ig_fnv1a64_step(h, c);
         i++;
     }
     return h;
@@ -721,8 +697,8 @@ static void test_same_keys_as_before(void)
         size_t n = strlen(bodies[i]), len = 0;
         CHECK(ig_json_unescape_prefix(bodies[i], n, text, sizeof(text), &len) == 0);
         for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
-            uint64_t was = old_hash_prefix(FNV_OFFSET, (const unsigned char *)bodies[i], n, limits[l]);
-            uint64_t now = hash_prefix(FNV_OFFSET, (const unsigned char *)text, len, limits[l]);
+            uint64_t was = old_hash_prefix(IG_FNV64_OFFSET, (const unsigned char *)bodies[i], n, limits[l]);
+            uint64_t now = hash_prefix(IG_FNV64_OFFSET, (const unsigned char *)text, len, limits[l]);
             CHECKF(was == now, "body %zu, %llu characters: key changed", i, (unsigned long long)limits[l]);
             same += was == now;
             total++;
@@ -732,8 +708,8 @@ static void test_same_keys_as_before(void)
     char k[160];
     for (int i = 0; i < 2000; i++) {
         key_text(k, sizeof(k), i);
-        same += old_hash_prefix(FNV_OFFSET, (const unsigned char *)k, strlen(k), 100) ==
-                hash_prefix(FNV_OFFSET, (const unsigned char *)k, strlen(k), 100);
+        same += old_hash_prefix(IG_FNV64_OFFSET, (const unsigned char *)k, strlen(k), 100) ==
+                hash_prefix(IG_FNV64_OFFSET, (const unsigned char *)k, strlen(k), 100);
         total++;
     }
     CHECKF(same == total, "%d of %d keys unchanged", same, total);

@@ -19,12 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ig_test.h"
+#include "test_host.h"
 #include "rl_memory.h"
 #include "rl_redis.h"
 #include "rl_report.h"
 #include "rl_window.h"
 
-/* ---- a fake host: palloc from a list freed at exit, errors into err->msg ---- */
+/* ---- a fake host: palloc from a list freed at exit (any thread), the rest from test_host.h ---- */
 typedef struct blk {
     struct blk *next;
     char data[];
@@ -43,34 +44,11 @@ static void *fake_palloc(void *pool, size_t n)
     return b->data;
 }
 
-static int fake_error(ig_error_t *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static uint64_t fake_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void fake_log(ig_log_level_t level, const char *plugin, const char *fmt, ...)
-{
-    (void)level;
-    (void)plugin;
-    (void)fmt;
-}
-
-static const ig_host_t host = {.abi_version = IG_PLUGIN_ABI_VERSION,
+static const ig_host_t host = {.size = sizeof(ig_host_t), .abi_version = IG_PLUGIN_ABI_VERSION,
                                .palloc = fake_palloc,
-                               .error = fake_error,
-                               .now_ms = fake_now_ms,
-                               .log = fake_log};
+                               .error = test_host_error,
+                               .now_ms = test_host_now_ms,
+                               .log = test_host_log};
 
 static const char *header(const ig_rl_request_t *r, const char *name)
 {

@@ -1,0 +1,18 @@
+/*
+ * util/json_write.h — JSON string literals appended to an ig_buf_t, escaped by ig_json_escape
+ * (util/json.c): quotes, backslashes and control characters escaped, invalid UTF-8 as U+FFFD,
+ * so whatever the bytes, the text stays valid JSON.
+ */
+#ifndef IG_UTIL_JSON_WRITE_H
+#define IG_UTIL_JSON_WRITE_H
+
+#include <stddef.h>
+#include "util/buf.h"
+
+/* s[0..n) as a JSON string literal, quotes included. 0 or -1 (out of memory). */
+int ig_json_write_str(ig_buf_t *b, const char *s, size_t n);
+
+/* A C string as a JSON string literal; NULL as null. */
+int ig_json_write_cstr(ig_buf_t *b, const char *s);
+
+#endif

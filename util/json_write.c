@@ -1,0 +1,26 @@
+/* json_write.c — see util/json_write.h. */
+#include "util/json_write.h"
+#include "util/json.h"
+
+int ig_json_write_str(ig_buf_t *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return -1;
+    /* straight into the room there is (one pass when it can hold any escaping of s); else
+     * ig_json_escape has measured, and the second call writes into a buffer grown to fit */
+    size_t room = b->cap - b->len;
+    size_t need = ig_json_escape(s, n, room ? b->p + b->len : NULL, room ? room - 1 : 0);
+    if (need >= room) {
+        if (ig_buf_grow(b, need) != 0)
+            return -1;
+        ig_json_escape(s, n, b->p + b->len, need);
+    }
+    b->len += need;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+int ig_json_write_cstr(ig_buf_t *b, const char *s)
+{
+    return s != NULL ? ig_json_write_str(b, s, strlen(s)) : ig_buf_lit(b, "null");
+}
