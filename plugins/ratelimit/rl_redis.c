@@ -1,123 +1,200 @@
 /*
- * rl_redis.c — connections (one per worker thread, made lazily), scripts, and the two calls.
+ * rl_redis.c — the two script calls (admission, completion), formatted as RESP once, sent on the
+ * worker's connection, and their replies.
+ *
+ * A call is EVALSHA with the script's SHA-1 (computed here, and SCRIPT LOADed on every new
+ * connection); a NOSCRIPT answer (SCRIPT FLUSH, a Redis that lost its cache) runs the same
+ * arguments again with EVAL, which loads the script for the next ones. NOSCRIPT means the script
+ * did not run, so nothing is counted twice.
  */
 #include "rl_redis.h"
 #include <hiredis/hiredis.h>
+#include <openssl/evp.h>
 #include <pthread.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include "rl_memory.h" /* RL_CHARGE_*, RL_HOLD_CONC */
 
-/* After a failure a thread does not try to reconnect for this long: a dead Redis costs one
- * connect timeout per thread per second, not one per request. */
-#define RL_RECONNECT_MS 1000
+#define RL_KEY_MAX 1024 /* prefix + scope id */
 
-enum { SLOT_FREE = 0, SLOT_CLAIMING, SLOT_READY };
+enum { SCRIPT_ADMIT = 0, SCRIPT_COMPLETE, SCRIPT_COUNT };
 
 typedef struct {
-    atomic_int state;
-    pthread_t tid;             /* written before state becomes SLOT_READY, then constant */
-    redisContext *c;           /* used only by the owning thread */
-    uint64_t retry_at_ms;
-    char sha_admit[41], sha_complete[41];
-} rl_conn_t;
+    const char *lua;
+    size_t lua_len;
+    char sha[41];
+    char *load;        /* SCRIPT LOAD <lua>, formatted */
+    size_t load_len;
+} rl_script_t;
+
+static rl_script_t scripts[SCRIPT_COUNT];
+static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
+static int scripts_ok;
 
 struct rl_redis_s {
     const ig_host_t *host;
-    rl_redis_url_t url;
+    rl_target_t *target;
     char *prefix;
+    size_t prefix_len;
     int64_t timeout_ms, lease_ms;
-    rl_conn_t *conns;
-    size_t nconns;
-    pthread_mutex_t shared_mu; /* guards `shared`, the connection of threads beyond nconns */
-    rl_conn_t shared;
 };
 
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* One script call in flight. Owned by the connection's queue from sending to done. */
+struct rl_redis_call_s {
+    rl_cmd_t cmd;              /* first: what the connection sees */
+    int script;
+    int argc;                  /* EVALSHA, sha, numkeys, keys, args */
+    size_t hdr_len;            /* "*argc $7 EVALSHA $40 <sha>" at the front of buf */
+    char *eval;                /* the same call as EVAL, after NOSCRIPT */
+    /* admissions: cb and v are the request's, NULL once cancelled */
+    rl_redis_admit_cb_t cb;
+    void *arg;
+    rl_view_t *v;
+    rl_redis_t *rd;            /* the request's generation: valid while cb is set */
+    const char *ticket;        /* the request's, idem */
+    size_t nscopes;
+    rl_redis_call_t *release;  /* after a cancel: gives back the slots if Redis admitted */
+    /* completions */
+    int64_t tokens;
+    size_t len;
+    char buf[];
+};
 
-static int fail(char *err, size_t cap, const char *fmt, ...)
+/* ---- RESP ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    char *p;
+} resp_t;
+
+static void put(resp_t *o, const char *s, size_t n)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return -1;
+    memcpy(o->p, s, n);
+    o->p += n;
 }
 
-int rl_redis_parse_url(const char *full_url, rl_redis_url_t *out, char *err, size_t cap)
+static void put_len(resp_t *o, char kind, size_t n)
 {
-    /* messages show the URL without its credentials: they end up in logs */
-    char url[300];
-    const char *at = strrchr(full_url, '@');
-    if (at && strncmp(full_url, "redis://", 8) == 0)
-        snprintf(url, sizeof(url), "redis://***%s", at);
-    else
-        snprintf(url, sizeof(url), "%s", full_url);
-    memset(out, 0, sizeof(*out));
-    out->port = 6379;
-    if (strncmp(full_url, "unix://", 7) == 0) {
-        const char *p = full_url + 7;
-        if (*p != '/' || strlen(p) >= sizeof(out->host))
-            return fail(err, cap, "redisUrl \"%.200s\": expected unix:///absolute/path", url);
-        out->unix_socket = 1;
-        snprintf(out->host, sizeof(out->host), "%s", p);
-        return 0;
-    }
-    if (strncmp(full_url, "redis://", 8) != 0)
-        return fail(err, cap, "redisUrl \"%.200s\": expected redis://[[user]:password@]host[:port][/db]", url);
-    const char *p = full_url + 8, *end = p + strlen(p);
-    at = strrchr(p, '@');
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        size_t ul = colon ? (size_t)(colon - p) : 0, pl = (size_t)(at - pw);
-        if (ul >= sizeof(out->user) || pl >= sizeof(out->password))
-            return fail(err, cap, "redisUrl \"%.200s\": user or password too long", url);
-        memcpy(out->user, p, ul);
-        memcpy(out->password, pw, pl);
-        p = at + 1;
-    }
-    const char *slash = memchr(p, '/', (size_t)(end - p));
-    const char *hend = slash ? slash : end;
-    const char *colon = NULL;
-    if (*p == '[') { /* [::1]:6379 */
-        const char *rb = memchr(p, ']', (size_t)(hend - p));
-        if (!rb)
-            return fail(err, cap, "redisUrl \"%.200s\": unclosed '['", url);
-        if (rb + 1 < hend && rb[1] != ':')
-            return fail(err, cap, "redisUrl \"%.200s\": expected ':' after ']'", url);
-        colon = rb + 1 < hend ? rb + 1 : NULL;
-        size_t hl = (size_t)(rb - p - 1);
-        if (hl == 0 || hl >= sizeof(out->host))
-            return fail(err, cap, "redisUrl \"%.200s\": bad host", url);
-        memcpy(out->host, p + 1, hl);
-    } else {
-        colon = memchr(p, ':', (size_t)(hend - p));
-        size_t hl = (size_t)((colon ? colon : hend) - p);
-        if (hl == 0 || hl >= sizeof(out->host))
-            return fail(err, cap, "redisUrl \"%.200s\": missing or too long host", url);
-        memcpy(out->host, p, hl);
-    }
-    if (colon) {
-        char *e;
-        long port = strtol(colon + 1, &e, 10);
-        if (e != hend || colon + 1 == hend || port < 1 || port > 65535)
-            return fail(err, cap, "redisUrl \"%.200s\": bad port", url);
-        out->port = (int)port;
-    }
-    if (slash && slash + 1 < end) {
-        char *e;
-        long db = strtol(slash + 1, &e, 10);
-        if (*e || db < 0 || db > 1000000)
-            return fail(err, cap, "redisUrl \"%.200s\": bad database number \"%s\"", url, slash + 1);
-        out->db = (int)db;
-    }
-    return 0;
+    *o->p++ = kind;
+    o->p += rl_format_int(o->p, (int64_t)n);
+    put(o, "\r\n", 2);
 }
+
+static void put_bulk(resp_t *o, const char *s, size_t n)
+{
+    put_len(o, '$', n);
+    put(o, s, n);
+    put(o, "\r\n", 2);
+}
+
+static void put_int(resp_t *o, int64_t v)
+{
+    char num[24];
+    put_bulk(o, num, rl_format_int(num, v));
+}
+
+/* A bulk string of prefix + id (a key). */
+static void put_key(resp_t *o, const rl_redis_t *rd, const char *id, size_t idlen)
+{
+    put_len(o, '$', rd->prefix_len + idlen);
+    put(o, rd->prefix, rd->prefix_len);
+    put(o, id, idlen);
+    put(o, "\r\n", 2);
+}
+
+#define RL_BULK_MAX(n) ((n) + 32) /* "$<len>\r\n" + "\r\n" around n bytes */
+#define RL_NUM_MAX 64
+
+static void put_header(resp_t *o, int argc, const char *sha)
+{
+    put_len(o, '*', (size_t)argc);
+    put_bulk(o, "EVALSHA", 7);
+    put_bulk(o, sha, 40);
+}
+
+/* ---- scripts ---------------------------------------------------------------------------------- */
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static void scripts_init(void)
+{
+    const char *lua[SCRIPT_COUNT] = {rl_redis_admit_lua, rl_redis_complete_lua};
+    scripts_ok = 1;
+    for (int i = 0; i < SCRIPT_COUNT; i++) {
+        rl_script_t *s = &scripts[i];
+        s->lua = lua[i];
+        s->lua_len = strlen(lua[i]);
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        if (EVP_Digest(s->lua, s->lua_len, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20) {
+            scripts_ok = 0;
+            continue;
+        }
+        hex(md, 20, s->sha);
+        s->load = malloc(RL_BULK_MAX(s->lua_len) + 64);
+        if (!s->load) {
+            scripts_ok = 0;
+            continue;
+        }
+        resp_t o = {s->load};
+        put_len(&o, '*', 3);
+        put_bulk(&o, "SCRIPT", 6);
+        put_bulk(&o, "LOAD", 4);
+        put_bulk(&o, s->lua, s->lua_len);
+        s->load_len = (size_t)(o.p - s->load);
+    }
+}
+
+/* SCRIPT LOAD on a new connection: later EVALSHAs find the scripts even after Redis restarted. */
+typedef struct {
+    rl_cmd_t cmd;
+    int script;
+} rl_load_t;
+
+static void load_done(rl_cmd_t *cmd, redisReply *reply, const char *err)
+{
+    (void)err; /* the connection failed: everything on it says so */
+    rl_load_t *l = (rl_load_t *)cmd;
+    const rl_script_t *s = &scripts[l->script];
+    if (reply && (reply->type != REDIS_REPLY_STRING || reply->len != 40 || memcmp(reply->str, s->sha, 40) != 0))
+        rl_conn_warn(cmd->conn, "redis %s: SCRIPT LOAD: %.200s (calls will fall back to EVAL)", rl_conn_name(cmd->conn),
+                     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected answer");
+    free(l);
+}
+
+static void on_connect(rl_conn_t *c, int64_t timeout_ms)
+{
+    for (int i = 0; i < SCRIPT_COUNT; i++) {
+        rl_load_t *l = calloc(1, sizeof(*l));
+        if (!l)
+            return; /* EVALSHA falls back to EVAL */
+        l->script = i;
+        l->cmd.done = load_done;
+        l->cmd.buf = scripts[i].load;
+        l->cmd.len = scripts[i].load_len;
+        char err[300];
+        if (rl_conn_resend(c, &l->cmd, timeout_ms, err, sizeof(err)) != 0)
+            free(l);
+    }
+}
+
+rl_conns_t *rl_redis_conns_new(const ig_host_t *host)
+{
+    pthread_once(&scripts_once, scripts_init);
+    if (!scripts_ok)
+        return NULL;
+    return rl_conns_new(host, on_connect);
+}
+
+/* ---- a generation's handle ---------------------------------------------------------------------- */
 
 rl_redis_t *rl_redis_new(const ig_host_t *host, const rl_redis_config_t *cfg)
 {
@@ -125,15 +202,12 @@ rl_redis_t *rl_redis_new(const ig_host_t *host, const rl_redis_config_t *cfg)
     if (!rd)
         return NULL;
     rd->host = host;
-    rd->url = *cfg->url;
     rd->prefix = strdup(cfg->key_prefix);
+    rd->prefix_len = rd->prefix ? strlen(rd->prefix) : 0;
     rd->timeout_ms = cfg->timeout_ms;
     rd->lease_ms = cfg->lease_ms;
-    /* room for the workers, and a few threads more (the main thread, a drain) before sharing */
-    rd->nconns = (size_t)cfg->threads + 4;
-    rd->conns = calloc(rd->nconns, sizeof(*rd->conns));
-    pthread_mutex_init(&rd->shared_mu, NULL);
-    if (!rd->prefix || !rd->conns) {
+    rd->target = rl_target_acquire(cfg->conns, cfg->url);
+    if (!rd->prefix || !rd->target) {
         rl_redis_free(rd);
         return NULL;
     }
@@ -144,288 +218,260 @@ void rl_redis_free(rl_redis_t *rd)
 {
     if (!rd)
         return;
-    for (size_t i = 0; rd->conns && i < rd->nconns; i++)
-        if (rd->conns[i].c)
-            redisFree(rd->conns[i].c);
-    if (rd->shared.c)
-        redisFree(rd->shared.c);
-    pthread_mutex_destroy(&rd->shared_mu);
-    free(rd->conns);
+    rl_target_release(rd->target);
     free(rd->prefix);
     free(rd);
 }
 
-/* This thread's connection slot: found without a lock (slots are claimed once, by CAS). NULL when
- * every slot belongs to another thread: the caller uses the shared one. */
-static rl_conn_t *thread_conn(rl_redis_t *rd)
+/* ---- calls ------------------------------------------------------------------------------------ */
+
+static void call_free(rl_redis_call_t *call)
 {
-    pthread_t self = pthread_self();
-    for (size_t i = 0; i < rd->nconns; i++) {
-        rl_conn_t *k = &rd->conns[i];
-        int st = atomic_load_explicit(&k->state, memory_order_acquire);
-        if (st == SLOT_READY && pthread_equal(k->tid, self))
-            return k;
-        if (st == SLOT_FREE) {
-            int expected = SLOT_FREE;
-            if (atomic_compare_exchange_strong(&k->state, &expected, SLOT_CLAIMING)) {
-                k->tid = self;
-                atomic_store_explicit(&k->state, SLOT_READY, memory_order_release);
-                return k;
-            }
-        }
-    }
-    return NULL;
+    if (!call)
+        return;
+    call_free(call->release);
+    free(call->eval);
+    free(call);
 }
 
-static void conn_drop(rl_redis_t *rd, rl_conn_t *k)
+static rl_redis_call_t *call_alloc(int script, int argc, size_t bound)
 {
-    if (k->c)
-        redisFree(k->c);
-    k->c = NULL;
-    k->retry_at_ms = rd->host->now_ms() + RL_RECONNECT_MS;
-}
-
-/* A command's reply, or NULL with err (the connection is dropped on I/O errors). */
-static redisReply *command(rl_redis_t *rd, rl_conn_t *k, int argc, const char **argv, const size_t *lens, char *err,
-                           size_t cap)
-{
-    redisReply *rep = redisCommandArgv(k->c, argc, argv, lens);
-    if (!rep) {
-        snprintf(err, cap, "redis %s:%d: %s", rd->url.host, rd->url.port, k->c->errstr[0] ? k->c->errstr : "no reply");
-        conn_drop(rd, k);
-    }
-    return rep;
-}
-
-static int simple(rl_redis_t *rd, rl_conn_t *k, int argc, const char **argv, char *err, size_t cap)
-{
-    redisReply *rep = command(rd, k, argc, argv, NULL, err, cap);
-    if (!rep)
-        return -1;
-    int ok = rep->type != REDIS_REPLY_ERROR;
-    if (!ok) {
-        snprintf(err, cap, "redis %s:%d: %s: %.200s", rd->url.host, rd->url.port, argv[0], rep->str);
-        conn_drop(rd, k);
-    }
-    freeReplyObject(rep);
-    return ok ? 0 : -1;
-}
-
-static int load_script(rl_redis_t *rd, rl_conn_t *k, const char *script, char sha[41], char *err, size_t cap)
-{
-    const char *argv[] = {"SCRIPT", "LOAD", script};
-    redisReply *rep = command(rd, k, 3, argv, NULL, err, cap);
-    if (!rep)
-        return -1;
-    int ok = rep->type == REDIS_REPLY_STRING && rep->len == 40;
-    if (ok)
-        memcpy(sha, rep->str, 41);
-    else {
-        snprintf(err, cap, "redis %s:%d: SCRIPT LOAD: %.200s", rd->url.host, rd->url.port,
-                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
-        conn_drop(rd, k);
-    }
-    freeReplyObject(rep);
-    return ok ? 0 : -1;
-}
-
-static int conn_ready(rl_redis_t *rd, rl_conn_t *k, char *err, size_t cap)
-{
-    if (k->c)
-        return 0;
-    if (rd->host->now_ms() < k->retry_at_ms) {
-        snprintf(err, cap, "redis %s:%d unreachable (retrying within %d ms)", rd->url.host, rd->url.port,
-                 RL_RECONNECT_MS);
-        return -1;
-    }
-    struct timeval tv = {(time_t)(rd->timeout_ms / 1000), (suseconds_t)(rd->timeout_ms % 1000) * 1000};
-    k->c = rd->url.unix_socket ? redisConnectUnixWithTimeout(rd->url.host, tv)
-                               : redisConnectWithTimeout(rd->url.host, rd->url.port, tv);
-    if (!k->c || k->c->err) {
-        snprintf(err, cap, "redis %s:%d: connect: %s", rd->url.host, rd->url.port,
-                 k->c ? k->c->errstr : "out of memory");
-        conn_drop(rd, k);
-        return -1;
-    }
-    redisSetTimeout(k->c, tv);
-    redisEnableKeepAlive(k->c);
-    if (rd->url.password[0]) {
-        const char *a[] = {"AUTH", rd->url.user, rd->url.password};
-        int r = rd->url.user[0] ? simple(rd, k, 3, a, err, cap) : simple(rd, k, 2, (const char *[]){"AUTH", rd->url.password}, err, cap);
-        if (r != 0)
-            return -1;
-    }
-    if (rd->url.db) {
-        char db[16];
-        snprintf(db, sizeof(db), "%d", rd->url.db);
-        if (simple(rd, k, 2, (const char *[]){"SELECT", db}, err, cap) != 0)
-            return -1;
-    }
-    if (load_script(rd, k, rl_redis_admit_lua, k->sha_admit, err, cap) != 0 ||
-        load_script(rd, k, rl_redis_complete_lua, k->sha_complete, err, cap) != 0)
-        return -1;
-    rd->host->log(IG_LOG_INFO, "ratelimit", "connected to redis %s:%d", rd->url.host, rd->url.port);
-    return 0;
-}
-
-/*
- * Runs a script: EVALSHA, and EVAL when Redis answers NOSCRIPT (restarted, SCRIPT FLUSH). argv[0]
- * and argv[1] are left for the command and the script/sha. A reply of the script's or NULL.
- */
-static redisReply *run_script(rl_redis_t *rd, rl_conn_t *k, const char *script, const char *sha, int argc,
-                              const char **argv, size_t *lens, char *err, size_t cap)
-{
-    argv[0] = "EVALSHA";
-    argv[1] = sha;
-    lens[0] = 7;
-    lens[1] = 40;
-    redisReply *rep = command(rd, k, argc, argv, lens, err, cap);
-    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-        freeReplyObject(rep);
-        argv[0] = "EVAL";
-        argv[1] = script;
-        lens[0] = 4;
-        lens[1] = strlen(script);
-        rep = command(rd, k, argc, argv, lens, err, cap);
-    }
-    if (rep && rep->type == REDIS_REPLY_ERROR) {
-        snprintf(err, cap, "redis %s:%d: script: %.300s", rd->url.host, rd->url.port, rep->str);
-        freeReplyObject(rep);
+    rl_redis_call_t *call = calloc(1, sizeof(*call) + bound);
+    if (!call)
         return NULL;
+    call->script = script;
+    call->argc = argc;
+    return call;
+}
+
+static void call_seal(rl_redis_call_t *call, resp_t *o)
+{
+    call->len = (size_t)(o->p - call->buf);
+    call->cmd.buf = call->buf;
+    call->cmd.len = call->len;
+}
+
+/* NOSCRIPT: the same arguments with EVAL, on the same connection. 0, or -1 with err. */
+static int retry_with_eval(rl_redis_call_t *call, char *err, size_t cap)
+{
+    const rl_script_t *s = &scripts[call->script];
+    size_t args = call->len - call->hdr_len;
+    call->eval = malloc(RL_NUM_MAX + RL_BULK_MAX(4) + RL_BULK_MAX(s->lua_len) + args);
+    if (!call->eval) {
+        snprintf(err, cap, "redis: out of memory");
+        return -1;
     }
-    return rep;
+    resp_t o = {call->eval};
+    put_len(&o, '*', (size_t)call->argc);
+    put_bulk(&o, "EVAL", 4);
+    put_bulk(&o, s->lua, s->lua_len);
+    put(&o, call->buf + call->hdr_len, args);
+    call->cmd.buf = call->eval;
+    call->cmd.len = (size_t)(o.p - call->eval);
+    return rl_conn_resend(call->cmd.conn, &call->cmd, call->cmd.timeout_ms, err, cap);
 }
 
-/* Runs fn on this thread's connection (or the shared one, locked). */
-typedef int (*conn_fn_t)(rl_redis_t *rd, rl_conn_t *k, void *arg, char *err, size_t cap);
-
-static int with_conn(rl_redis_t *rd, conn_fn_t fn, void *arg, char *err, size_t cap)
+static int is_noscript(const redisReply *reply)
 {
-    rl_conn_t *k = thread_conn(rd);
-    if (k)
-        return conn_ready(rd, k, err, cap) != 0 ? -1 : fn(rd, k, arg, err, cap);
-    pthread_mutex_lock(&rd->shared_mu);
-    int r = conn_ready(rd, &rd->shared, err, cap) != 0 ? -1 : fn(rd, &rd->shared, arg, err, cap);
-    pthread_mutex_unlock(&rd->shared_mu);
-    return r;
+    return reply->type == REDIS_REPLY_ERROR && reply->len >= 8 && memcmp(reply->str, "NOSCRIPT", 8) == 0;
 }
 
-/* Numbers for a script call, kept alive next to argv. */
-#define RL_ARGS_MAX (4 + RL_MAX_SCOPES * (1 + RL_NLIMITS))
-typedef struct {
-    const char *argv[RL_ARGS_MAX];
-    size_t lens[RL_ARGS_MAX];
-    char keys[RL_MAX_SCOPES][1024];
-    char nums[RL_ARGS_MAX][24];
-    int argc;
-} script_args_t;
-
-static void arg_str(script_args_t *a, const char *s, size_t n)
+/* The completion script's call: KEYS scope bases, ARGV ticket, tokens, flags per scope. */
+static rl_redis_call_t *complete_call(const rl_redis_t *rd, const char *const *ids, const size_t *idlens,
+                                      const unsigned *flags, size_t n, const char *ticket, int64_t tokens)
 {
-    a->argv[a->argc] = s;
-    a->lens[a->argc++] = n;
-}
-
-static void arg_num(script_args_t *a, int64_t v)
-{
-    int n = snprintf(a->nums[a->argc], sizeof(a->nums[0]), "%lld", (long long)v);
-    arg_str(a, a->nums[a->argc], (size_t)n);
-}
-
-static int arg_key(rl_redis_t *rd, script_args_t *a, size_t i, const char *id, size_t idlen)
-{
-    int n = snprintf(a->keys[i], sizeof(a->keys[i]), "%s%.*s", rd->prefix, (int)idlen, id);
-    if (n < 0 || (size_t)n >= sizeof(a->keys[i]))
-        return -1;
-    arg_str(a, a->keys[i], (size_t)n);
-    return 0;
-}
-
-typedef struct {
-    rl_view_t *v;
-    const char *ticket;
-    int admitted;
-} admit_call_t;
-
-static int admit_on(rl_redis_t *rd, rl_conn_t *k, void *arg, char *err, size_t cap)
-{
-    admit_call_t *call = arg;
-    rl_view_t *v = call->v;
-    script_args_t a = {.argc = 2};
-    char label[512];
-    arg_num(&a, (int64_t)v->n);
-    for (size_t s = 0; s < v->n; s++)
-        if (arg_key(rd, &a, s, v->scopes[s].id, v->scopes[s].idlen) != 0)
-            return fail(err, cap, "rate-limit key for %.200s is too long", rl_scope_label(&v->scopes[s], label, sizeof(label)));
-    arg_num(&a, rd->lease_ms);
-    arg_str(&a, call->ticket, strlen(call->ticket));
-    for (size_t s = 0; s < v->n; s++)
-        for (int l = 0; l < RL_NLIMITS; l++)
-            arg_num(&a, v->scopes[s].lim[l]);
-    redisReply *rep = run_script(rd, k, rl_redis_admit_lua, k->sha_admit, a.argc, a.argv, a.lens, err, cap);
-    if (!rep)
-        return -1;
-    size_t want = 2 + v->n * RL_NLIMITS * 3;
-    int ok = rep->type == REDIS_REPLY_ARRAY && rep->elements == want;
-    for (size_t i = 0; ok && i < want; i++)
-        ok = rep->element[i]->type == REDIS_REPLY_INTEGER;
-    if (!ok) {
-        freeReplyObject(rep);
-        return fail(err, cap, "redis %s: the admission script answered something unexpected", rd->url.host);
+    size_t tlen = strlen(ticket), bound = RL_NUM_MAX * 4 + RL_BULK_MAX(tlen) + n * RL_NUM_MAX;
+    for (size_t i = 0; i < n; i++) {
+        if (rd->prefix_len + idlens[i] > RL_KEY_MAX)
+            return NULL;
+        bound += RL_BULK_MAX(rd->prefix_len + idlens[i]);
     }
-    call->admitted = rep->element[0]->integer == 1;
-    v->now_ms = rep->element[1]->integer;
-    for (size_t s = 0; s < v->n; s++)
-        for (int l = 0; l < RL_NLIMITS; l++) {
-            redisReply **e = rep->element + 2 + (s * RL_NLIMITS + (size_t)l) * 3;
-            rl_obs_t *o = &v->obs[s][l];
-            o->used = e[0]->integer;
-            o->reset_ms = e[1]->integer;
-            o->retry_ms = e[2]->integer;
-        }
-    freeReplyObject(rep);
-    return 0;
+    /* EVALSHA sha numkeys keys... ticket tokens flags... */
+    rl_redis_call_t *call = call_alloc(SCRIPT_COMPLETE, (int)(2 + 1 + n + 2 + n), bound);
+    if (!call)
+        return NULL;
+    resp_t o = {call->buf};
+    put_header(&o, call->argc, scripts[SCRIPT_COMPLETE].sha);
+    call->hdr_len = (size_t)(o.p - call->buf);
+    put_int(&o, (int64_t)n);
+    for (size_t i = 0; i < n; i++)
+        put_key(&o, rd, ids[i], idlens[i]);
+    put_bulk(&o, ticket, tlen);
+    put_int(&o, tokens);
+    for (size_t i = 0; i < n; i++)
+        put_int(&o, flags[i]);
+    call_seal(call, &o);
+    call->tokens = tokens;
+    return call;
 }
 
-int rl_redis_admit(rl_redis_t *rd, rl_view_t *v, const char *ticket, char *err, size_t cap)
+static void complete_done(rl_cmd_t *cmd, redisReply *reply, const char *err)
 {
-    admit_call_t call = {v, ticket, 0};
-    if (with_conn(rd, admit_on, &call, err, cap) != 0)
-        return -1;
-    return call.admitted;
-}
-
-typedef struct {
-    const char *const *ids;
-    const size_t *idlens;
-    const unsigned *flags;
-    size_t n;
-    const char *ticket;
-    int64_t tokens;
-} complete_call_t;
-
-static int complete_on(rl_redis_t *rd, rl_conn_t *k, void *arg, char *err, size_t cap)
-{
-    complete_call_t *call = arg;
-    script_args_t a = {.argc = 2};
-    arg_num(&a, (int64_t)call->n);
-    for (size_t s = 0; s < call->n; s++)
-        if (arg_key(rd, &a, s, call->ids[s], call->idlens[s]) != 0)
-            return fail(err, cap, "rate-limit key too long");
-    arg_str(&a, call->ticket, strlen(call->ticket));
-    arg_num(&a, call->tokens);
-    for (size_t s = 0; s < call->n; s++)
-        arg_num(&a, call->flags[s]);
-    redisReply *rep = run_script(rd, k, rl_redis_complete_lua, k->sha_complete, a.argc, a.argv, a.lens, err, cap);
-    if (!rep)
-        return -1;
-    freeReplyObject(rep);
-    return 0;
+    rl_redis_call_t *call = (rl_redis_call_t *)cmd;
+    char msg[400];
+    if (reply && is_noscript(reply) && !call->eval) {
+        if (retry_with_eval(call, msg, sizeof(msg)) == 0)
+            return;
+        err = msg;
+    } else if (reply && reply->type == REDIS_REPLY_ERROR) {
+        snprintf(msg, sizeof(msg), "redis %s: completion script: %.300s", rl_conn_name(cmd->conn), reply->str);
+        err = msg;
+    } else if (reply) {
+        err = NULL;
+    }
+    if (err)
+        rl_conn_warn(cmd->conn, "%s: %lld tokens not charged; a concurrency slot frees itself at its lease's end", err,
+                     (long long)call->tokens);
+    call_free(call);
 }
 
 int rl_redis_complete(rl_redis_t *rd, const char *const *ids, const size_t *idlens, const unsigned *flags, size_t n,
                       const char *ticket, int64_t tokens, char *err, size_t cap)
 {
-    complete_call_t call = {ids, idlens, flags, n, ticket, tokens};
-    return with_conn(rd, complete_on, &call, err, cap);
+    rl_redis_call_t *call = complete_call(rd, ids, idlens, flags, n, ticket, tokens);
+    if (!call) {
+        snprintf(err, cap, "redis %s: out of memory or a key longer than %d bytes", rl_target_name(rd->target),
+                 RL_KEY_MAX);
+        return -1;
+    }
+    call->cmd.done = complete_done;
+    if (rl_conn_send(rd->target, &call->cmd, rd->timeout_ms, err, cap) != 0) {
+        call_free(call);
+        return -1;
+    }
+    return 0;
+}
+
+/* The admission script's answer: {admitted, now_ms, then per scope and limit: used, reset, retry}.
+ * Fills v when there is one. 1, 0, or -1 with msg. */
+static int admit_parse(rl_redis_call_t *call, const redisReply *rep, char *msg, size_t cap)
+{
+    size_t want = 2 + call->nscopes * RL_NLIMITS * 3;
+    int ok = rep->type == REDIS_REPLY_ARRAY && rep->elements == want;
+    for (size_t i = 0; ok && i < want; i++)
+        ok = rep->element[i]->type == REDIS_REPLY_INTEGER;
+    if (!ok) {
+        snprintf(msg, cap, "redis %s: the admission script answered something unexpected", rl_conn_name(call->cmd.conn));
+        return -1;
+    }
+    rl_view_t *v = call->v;
+    if (v) {
+        v->now_ms = rep->element[1]->integer;
+        for (size_t s = 0; s < call->nscopes; s++)
+            for (int l = 0; l < RL_NLIMITS; l++) {
+                redisReply **e = rep->element + 2 + (s * RL_NLIMITS + (size_t)l) * 3;
+                rl_obs_t *o = &v->obs[s][l];
+                o->used = e[0]->integer;
+                o->reset_ms = e[1]->integer;
+                o->retry_ms = e[2]->integer;
+            }
+    }
+    return rep->element[0]->integer == 1;
+}
+
+static void admit_done(rl_cmd_t *cmd, redisReply *reply, const char *err)
+{
+    rl_redis_call_t *call = (rl_redis_call_t *)cmd;
+    char msg[400];
+    int verdict = -1;
+    if (reply && is_noscript(reply) && !call->eval) {
+        if (retry_with_eval(call, msg, sizeof(msg)) == 0)
+            return;
+    } else if (reply && reply->type == REDIS_REPLY_ERROR) {
+        snprintf(msg, sizeof(msg), "redis %s: admission script: %.300s", rl_conn_name(cmd->conn), reply->str);
+    } else if (reply) {
+        verdict = admit_parse(call, reply, msg, sizeof(msg));
+    } else {
+        snprintf(msg, sizeof(msg), "%s", err ? err : "redis: no answer");
+    }
+    if (call->cb) {
+        call->cb(call->arg, verdict, msg);
+    } else if (verdict == 1 && call->release) {
+        /* the client left while we waited, and Redis admitted it: give its slots back */
+        rl_redis_call_t *rel = call->release;
+        call->release = NULL;
+        char e[300];
+        if (rl_conn_resend(cmd->conn, &rel->cmd, cmd->timeout_ms, e, sizeof(e)) != 0) {
+            rl_conn_warn(cmd->conn, "%s: a cancelled request's concurrency slot frees itself at its lease's end", e);
+            call_free(rel);
+        }
+    }
+    call_free(call);
+}
+
+int rl_redis_admit(rl_redis_t *rd, rl_view_t *v, const char *ticket, rl_redis_admit_cb_t cb, void *arg,
+                   rl_redis_call_t **out, char *err, size_t cap)
+{
+    char label[512];
+    size_t tlen = strlen(ticket), n = v->n;
+    size_t bound = RL_NUM_MAX * 4 + RL_BULK_MAX(tlen) + (1 + n * RL_NLIMITS) * RL_NUM_MAX;
+    for (size_t s = 0; s < n; s++) {
+        if (rd->prefix_len + v->scopes[s].idlen > RL_KEY_MAX) {
+            snprintf(err, cap, "rate-limit key for %.200s is too long",
+                     rl_scope_label(&v->scopes[s], label, sizeof(label)));
+            return -1;
+        }
+        bound += RL_BULK_MAX(rd->prefix_len + v->scopes[s].idlen);
+    }
+    /* EVALSHA sha numkeys keys... lease ticket limits... */
+    int argc = (int)(2 + 1 + n + 2 + n * RL_NLIMITS);
+    rl_redis_call_t *call = call_alloc(SCRIPT_ADMIT, argc, bound);
+    if (!call) {
+        snprintf(err, cap, "redis: out of memory");
+        return -1;
+    }
+    resp_t o = {call->buf};
+    put_header(&o, argc, scripts[SCRIPT_ADMIT].sha);
+    call->hdr_len = (size_t)(o.p - call->buf);
+    put_int(&o, (int64_t)n);
+    for (size_t s = 0; s < n; s++)
+        put_key(&o, rd, v->scopes[s].id, v->scopes[s].idlen);
+    put_int(&o, rd->lease_ms);
+    put_bulk(&o, ticket, tlen);
+    for (size_t s = 0; s < n; s++)
+        for (int l = 0; l < RL_NLIMITS; l++)
+            put_int(&o, v->scopes[s].lim[l]);
+    call_seal(call, &o);
+    call->cmd.done = admit_done;
+    call->cb = cb;
+    call->arg = arg;
+    call->v = v;
+    call->rd = rd;
+    call->ticket = ticket;
+    call->nscopes = n;
+    if (rl_conn_send(rd->target, &call->cmd, rd->timeout_ms, err, cap) != 0) {
+        call_free(call);
+        return -1;
+    }
+    *out = call;
+    return 0;
+}
+
+void rl_redis_admit_cancel(rl_redis_call_t *call)
+{
+    rl_view_t *v = call->v;
+    if (v) {
+        /* what it will hold if Redis admits it: its concurrency slots (the request, counted, stays
+         * counted: the same as a request admitted at once whose client then left) */
+        const char *ids[RL_MAX_SCOPES];
+        size_t idlens[RL_MAX_SCOPES];
+        unsigned flags[RL_MAX_SCOPES];
+        size_t n = 0;
+        for (size_t s = 0; s < v->n; s++)
+            if (v->scopes[s].lim[RL_CONC] >= 0) {
+                ids[n] = v->scopes[s].id;
+                idlens[n] = v->scopes[s].idlen;
+                flags[n++] = RL_HOLD_CONC;
+            }
+        if (n && !(call->release = complete_call(call->rd, ids, idlens, flags, n, call->ticket, 0)))
+            rl_conn_warn(call->cmd.conn, "redis %s: out of memory: a cancelled request's concurrency slot frees "
+                         "itself at its lease's end", rl_conn_name(call->cmd.conn));
+        if (call->release)
+            call->release->cmd.done = complete_done;
+    }
+    call->cb = NULL;
+    call->arg = NULL;
+    call->v = NULL;
+    call->rd = NULL;
+    call->ticket = NULL;
 }
