@@ -1006,6 +1006,56 @@ static void test_redis_calls(int port, const char *prefix)
     CHECK(c4.v.obs[0][RL_TPH].retry_ms > 3540000 && c4.v.obs[0][RL_TPH].retry_ms <= 3660000);
     CHECK(rl_conns_open_here(cs) == 1);
 
+    /* windows kept as slots + t (sum), o (oldest), n (newest): slots that left are swept once the
+     * oldest has; hashes without t/o/n (an older version's) are read slot by slot; a refusal whose
+     * oldest slot leaving is not enough finds the slot that is */
+    redisReply *tr = redis_sync(port, NULL, 0, "TIME");
+    long long sec = tr && tr->type == REDIS_REPLY_ARRAY ? strtoll(tr->element[0]->str, NULL, 10) : 0;
+    freeReplyObject(tr);
+    char key[128];
+    snprintf(key, sizeof(key), "%sm:swept:rm", prefix);
+    freeReplyObject(redis_sync(port, NULL, 0, "HSET %s %lld 5 %lld 3 t 8 o %lld n %lld", key, sec - 70, sec - 30,
+                               sec - 70, sec - 30));
+    ig_limits_t l10 = IG_LIMITS_NONE;
+    l10.requests_per_minute = 10;
+    ig_model_t swept = {.name = "swept", .limits = l10};
+    lreq_t sw;
+    layer_admit(rd, &sw, 1, &swept, "s");
+    CHECKF(sw.verdict == 1 && sw.v.obs[0][RL_RPM].used == 3, "swept: %d used %lld", sw.verdict,
+           (long long)sw.v.obs[0][RL_RPM].used);
+    redisReply *hv = redis_sync(port, NULL, 0, "HMGET %s t o %lld", key, sec - 70);
+    CHECKF(hv && hv->type == REDIS_REPLY_ARRAY && hv->elements == 3 && hv->element[0]->str &&
+               !strcmp(hv->element[0]->str, "4") && hv->element[1]->str && strtoll(hv->element[1]->str, NULL, 10) == sec - 30 &&
+               hv->element[2]->type == REDIS_REPLY_NIL,
+           "after the sweep: t, o and the old slot are not what they should be");
+    freeReplyObject(hv);
+
+    snprintf(key, sizeof(key), "%sm:legacy:rm", prefix);
+    freeReplyObject(redis_sync(port, NULL, 0, "HSET %s %lld 4 %lld 9", key, sec - 10, sec - 100));
+    ig_limits_t l5 = IG_LIMITS_NONE;
+    l5.requests_per_minute = 5;
+    ig_model_t legacy = {.name = "legacy", .limits = l5};
+    lreq_t lg[2];
+    layer_admit(rd, lg, 2, &legacy, "l");
+    CHECKF(lg[0].verdict == 1 && lg[0].v.obs[0][RL_RPM].used == 4, "legacy: %d used %lld", lg[0].verdict,
+           (long long)lg[0].v.obs[0][RL_RPM].used);
+    CHECK(lg[1].verdict == 0 && lg[1].v.obs[0][RL_RPM].used == 5 &&
+          lg[1].v.obs[0][RL_RPM].retry_ms == (sec - 10 + RL_SLOTS) * 1000 - lg[1].v.now_ms);
+
+    snprintf(key, sizeof(key), "%sm:sorted:rm", prefix);
+    freeReplyObject(redis_sync(port, NULL, 0, "HSET %s %lld 1 %lld 3 t 4 o %lld n %lld", key, sec - 20, sec - 10,
+                               sec - 20, sec - 10));
+    ig_limits_t l3r = IG_LIMITS_NONE;
+    l3r.requests_per_minute = 3;
+    ig_model_t sorted = {.name = "sorted", .limits = l3r};
+    lreq_t so;
+    layer_admit(rd, &so, 1, &sorted, "o");
+    CHECKF(so.verdict == 0 && so.v.obs[0][RL_RPM].used == 4 &&
+               so.v.obs[0][RL_RPM].retry_ms == (sec - 10 + RL_SLOTS) * 1000 - so.v.now_ms &&
+               so.v.obs[0][RL_RPM].reset_ms == so.v.obs[0][RL_RPM].retry_ms,
+           "sorted: %d used %lld retry %lld", so.verdict, (long long)so.v.obs[0][RL_RPM].used,
+           (long long)so.v.obs[0][RL_RPM].retry_ms);
+
     CHECKF(worker_end() == 0, "a handle was left on the loop");
     rl_redis_free(rd);
     rl_conns_free(cs);
