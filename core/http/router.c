@@ -2,7 +2,6 @@
 #include <string.h>
 #include "admin/admin_generation.h"
 #include "admin/admin_replicas.h"
-#include "proxy/auth.h"
 #include "admin/metrics_http.h"
 #include "http/models_api.h"
 #include "plugin/plugin_routes.h"
@@ -54,15 +53,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (PATH_IS(path, "/v1/models") || PREFIX_IS(path, "/v1/models/")) {
-        ig_principal_t *principal;
         if (!get)
             method_not_allowed(req, "GET");
-        else if (ig_auth_authenticate(req, w->gen, &principal) != 0)
-            ; /* answered */
         else if (path.len == 10)
-            ig_models_api_list(req, w->gen, principal);
+            ig_models_api_serve(w, req, NULL, 0);
         else
-            ig_models_api_get(req, w->gen, principal, path.base + 11, path.len - 11);
+            ig_models_api_serve(w, req, path.base + 11, path.len - 11);
         return 0;
     }
     if (PATH_IS(path, "/healthz")) {

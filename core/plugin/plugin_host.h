@@ -99,5 +99,11 @@ const ig_host_t *ig_plugin_host_api(void);
 /* A worker thread says which it is, for host->worker_loop() and worker_index(). */
 struct uv_loop_s;
 void ig_host_set_worker(struct uv_loop_s *loop, int index);
+/* The calling thread's worker index, or -1 on any other thread. */
+int ig_host_worker_index(void);
+/* The calling worker's loop is about to end: runs (and forgets) what plugins registered on this thread
+ * with host->on_worker_exit, in registration order. The worker then runs its loop until the handles
+ * they closed are closed. */
+void ig_host_run_worker_exit(void);
 
 #endif

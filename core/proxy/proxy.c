@@ -4,6 +4,7 @@
 #include <string.h>
 #include "http/audio_request.h"
 #include "proxy/auth.h"
+#include "proxy/ratelimit.h"
 #include "observe/log.h"
 #include "http/openai_error.h"
 #include "http/openai_request.h"
@@ -32,16 +33,16 @@ typedef struct {
     ig_worker_t *worker;
     ig_generation_t *gen;        /* held (ghold) from start to dispose */
     ig_worker_gen_t *ghold;
-    ig_proxy_link_t link;        /* in the worker's list of requests being proxied (cut at shutdown) */
+    ig_worker_request_t tracked; /* in the worker's list of requests being served (cut at shutdown) */
     const ig_model_rt_t *model;  /* in mgen */
     ig_generation_t *mgen;       /* the generation model belongs to: gen, or a newer one when a reload landed
                                     while the request waited in the queue (held by mhold then) */
     ig_worker_gen_t *mhold;
     uint64_t queue_deadline_ms;  /* loop time a queued request gives up; 0 until it first waits */
     ig_request_log_t *log;
-    ig_principal_t *principal;   /* the caller (pool memory), NULL when anonymous */
-    ig_rl_request_t *rl;         /* one per rate limiter of the generation (pool memory) */
-    unsigned nrl_admitted;       /* rl[0..n) admitted: each gets complete() once */
+    ig_auth_stage_t auth;        /* auth.principal: the caller (pool memory), NULL when anonymous */
+    ig_ratelimit_stage_t limits; /* the rate limiters' admission */
+    ig_str_t adapter;            /* of the model asked for (resolved before admission) */
     int64_t started_unix_ms;
     ig_openai_request_t oreq;
     ig_audio_request_t *audio;   /* the form of an audio request (pool), else NULL */
@@ -238,11 +239,7 @@ static int64_t wall_ms(void)
 static void account(proxy_t *p)
 {
     const ig_usage_t *usage = &p->ereq.usage;
-    for (unsigned i = 0; i < p->nrl_admitted; i++) {
-        const ig_plugin_instance_t *inst = p->gen->ratelimits[i];
-        ((const ig_ratelimit_vtable_t *)inst->desc->vtable)->complete(inst->state, &p->rl[i], usage);
-    }
-    p->nrl_admitted = 0;
+    ig_ratelimit_complete(&p->limits, usage);
     if (p->model == NULL || p->attempts == 0)
         return; /* never reached an engine: nothing consumed */
     p->log->usage = *usage;
@@ -253,7 +250,7 @@ static void account(proxy_t *p)
     int status = p->req->res.status;
     ig_usage_record_t rec = {
         .started_unix_ms = p->started_unix_ms,
-        .principal = p->principal,
+        .principal = p->auth.principal,
         .model = &p->model->cfg->model,
         .adapter = p->ereq.adapter,
         .endpoint_url = p->tried[p->attempts - 1]->url,
@@ -277,18 +274,15 @@ static void on_dispose(void *arg)
 {
     proxy_t *p = arg;
     p->client_gone = 1;
+    /* a plugin still deciding about the request is told it left, and never touches it again */
+    ig_auth_cancel(&p->auth);
+    ig_ratelimit_cancel(&p->limits);
     abandon(p, "client closed");
     account(p);
     free(p->pending.data);
     free(p->sending.data);
     free(p->ctl_body.data);
-    if (p->link.prev != NULL)
-        p->link.prev->next = p->link.next;
-    else
-        p->worker->proxies = p->link.next;
-    if (p->link.next != NULL)
-        p->link.next->prev = p->link.prev;
-    p->worker->active--;
+    ig_worker_untrack(p->worker, &p->tracked);
     if (p->mhold != NULL)
         ig_worker_gen_release(p->worker, p->mhold);
     ig_worker_gen_release(p->worker, p->ghold);
@@ -724,7 +718,7 @@ static int rebind(proxy_t *p)
     const ig_model_rt_t *m = ig_generation_find_model(gen, p->oreq.model_name, p->oreq.model_name_len, &adapter);
     end_engine(p, 0, &null_sink); /* the old model's engine lets go of the request */
     if (m == NULL || !(m->cfg->model.features & ig_api_required_feature(p->oreq.api)) ||
-        !ig_auth_model_allowed(gen, p->principal, &m->cfg->model)) {
+        !ig_auth_model_allowed(gen, p->auth.principal, &m->cfg->model)) {
         p->log->outcome = "model removed by reload";
         ig_send_error(p->req, 404, "invalid_request_error", "model", "model_not_found",
                       "The model `%s` was removed from the configuration (reload to generation %llu) while the "
@@ -894,43 +888,67 @@ static void engine_gate(proxy_t *p)
 
 /* ---- the request ------------------------------------------------------------------------------ */
 
-/* Every rate limiter admits the request, or it is answered 429 (and the ones that admitted it are told it ended). */
-static int admit(proxy_t *p, const ig_model_rt_t *m, ig_str_t adapter)
+static void cut_for_shutdown(ig_worker_request_t *t);
+
+/* Every rate limiter admitted the request (now or later): its engine prepares it, then it goes. */
+static void on_admitted(ig_ratelimit_stage_t *s, int rc)
 {
-    const ig_generation_t *gen = p->gen;
-    if (gen->nratelimits == 0)
-        return 0;
+    proxy_t *p = (proxy_t *)((char *)s - offsetof(proxy_t, limits));
+    if (rc != 0)
+        return; /* answered */
+    if (prepare_engine(p, p->model, p->adapter) != 0)
+        return;
+    dispatch(p);
+}
+
+/* The caller is known (now or later): the body names a model it may use, then the rate limiters decide. */
+static void on_authenticated(ig_auth_stage_t *s, int rc)
+{
+    proxy_t *p = (proxy_t *)((char *)s - offsetof(proxy_t, auth));
+    if (rc != 0)
+        return; /* answered */
     h2o_req_t *req = p->req;
-    p->rl = h2o_mem_alloc_pool(&req->pool, gen->nratelimits * sizeof(*p->rl));
-    for (size_t i = 0; i < gen->nratelimits; i++) {
-        const ig_plugin_instance_t *inst = gen->ratelimits[i];
-        ig_rl_request_t *r = &p->rl[i];
-        memset(r, 0, sizeof(*r));
-        r->pool = &req->pool;
-        r->principal = p->principal;
-        r->model = &m->cfg->model;
-        r->adapter = adapter;
-        r->api = p->oreq.api;
-        ig_error_t err = {{0}};
-        int rc = ((const ig_ratelimit_vtable_t *)inst->desc->vtable)->admit(inst->state, r, &err);
-        /* x-ratelimit-* go on every response, admitted or not */
-        for (size_t h = 0; h < r->nheaders && h < sizeof(r->headers) / sizeof(r->headers[0]); h++)
-            if (r->headers[h].key && r->headers[h].value)
-                h2o_add_header_by_str(&req->pool, &req->res.headers, r->headers[h].key, strlen(r->headers[h].key), 1,
-                                      NULL, r->headers[h].value, strlen(r->headers[h].value));
-        if (rc != 0) {
-            char ra[16];
-            int n = snprintf(ra, sizeof(ra), "%u", r->retry_after_s ? r->retry_after_s : 1);
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
-                           h2o_strdup(&req->pool, ra, (size_t)n).base, (size_t)n);
-            p->log->rate_limited = 1;
-            p->log->outcome = "rate limited";
-            ig_send_plugin_error(req, &err, 429, "rate_limit_exceeded", "rate_limit_exceeded");
-            return -1; /* the admitted ones get complete() from account() */
-        }
-        p->nrl_admitted++;
+    ig_generation_t *gen = p->gen;
+    ig_api_t api = p->oreq.api;
+    p->log->principal = p->auth.principal;
+
+    ig_request_error_t perr;
+    int parsed;
+    if (api == IG_API_AUDIO_TRANSCRIPTIONS || api == IG_API_AUDIO_TRANSLATIONS) {
+        ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+        p->audio = h2o_mem_alloc_pool(&req->pool, sizeof(*p->audio));
+        parsed = ig_audio_request_parse(api, ct >= 0 ? req->headers.entries[ct].value.base : NULL,
+                                        ct >= 0 ? req->headers.entries[ct].value.len : 0, req->entity.base,
+                                        req->entity.len, &p->oreq, p->audio, &perr);
+    } else {
+        parsed = ig_openai_request_parse(api, req->entity.base, req->entity.len, &p->oreq, &perr);
     }
-    return 0;
+    if (parsed != 0) {
+        ig_send_error(req, perr.status, "invalid_request_error", perr.param, NULL, "%s", perr.message);
+        return;
+    }
+    ig_request_log_set_model(p->log, p->oreq.model_name, p->oreq.model_name_len);
+    ig_str_t adapter;
+    const ig_model_rt_t *m = ig_generation_find_model(gen, p->oreq.model_name, p->oreq.model_name_len, &adapter);
+    if (m == NULL || !ig_auth_model_allowed(gen, p->auth.principal, &m->cfg->model)) {
+        ig_send_error(req, 404, "invalid_request_error", "model", "model_not_found",
+                      "The model `%s` does not exist or you do not have access to it.", p->oreq.model_name);
+        return;
+    }
+    unsigned need = ig_api_required_feature(api);
+    if (!(m->cfg->model.features & need)) {
+        char have[128], want[64];
+        ig_send_error(req, 400, "invalid_request_error", "model", "model_not_supported",
+                      "model `%s` does not support %s: it needs the %s feature and the model has %s",
+                      p->oreq.model_name, ig_api_path(api), ig_features_str(need, want, sizeof(want)),
+                      ig_features_str(m->cfg->model.features, have, sizeof(have)));
+        return;
+    }
+    p->model = m;
+    p->adapter = adapter;
+    ig_ratelimit_subject_t subject = {p->auth.principal, &m->cfg->model, adapter, api};
+    if (ig_ratelimit_admit(&p->limits, req, gen, p->log, &subject, on_admitted) == 0)
+        on_admitted(&p->limits, 0);
 }
 
 void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_log_t *log)
@@ -952,55 +970,10 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
     p->sink.write = sink_write;
     p->started_unix_ms = wall_ms();
     p->mgen = gen;
-    w->active++;
-    p->link.next = w->proxies;
-    if (w->proxies != NULL)
-        w->proxies->prev = &p->link;
-    w->proxies = &p->link;
-
-    if (ig_auth_authenticate(req, gen, &p->principal) != 0)
-        return;
-    log->principal = p->principal;
-
-    ig_request_error_t perr;
-    int parsed;
-    if (api == IG_API_AUDIO_TRANSCRIPTIONS || api == IG_API_AUDIO_TRANSLATIONS) {
-        ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-        p->audio = h2o_mem_alloc_pool(&req->pool, sizeof(*p->audio));
-        parsed = ig_audio_request_parse(api, ct >= 0 ? req->headers.entries[ct].value.base : NULL,
-                                        ct >= 0 ? req->headers.entries[ct].value.len : 0, req->entity.base,
-                                        req->entity.len, &p->oreq, p->audio, &perr);
-    } else {
-        parsed = ig_openai_request_parse(api, req->entity.base, req->entity.len, &p->oreq, &perr);
-    }
-    if (parsed != 0) {
-        ig_send_error(req, perr.status, "invalid_request_error", perr.param, NULL, "%s", perr.message);
-        return;
-    }
-    ig_request_log_set_model(log, p->oreq.model_name, p->oreq.model_name_len);
-    ig_str_t adapter;
-    const ig_model_rt_t *m = ig_generation_find_model(gen, p->oreq.model_name, p->oreq.model_name_len, &adapter);
-    if (m == NULL || !ig_auth_model_allowed(gen, p->principal, &m->cfg->model)) {
-        ig_send_error(req, 404, "invalid_request_error", "model", "model_not_found",
-                      "The model `%s` does not exist or you do not have access to it.", p->oreq.model_name);
-        return;
-    }
-    unsigned need = ig_api_required_feature(api);
-    if (!(m->cfg->model.features & need)) {
-        char have[128], want[64];
-        ig_send_error(req, 400, "invalid_request_error", "model", "model_not_supported",
-                      "model `%s` does not support %s: it needs the %s feature and the model has %s",
-                      p->oreq.model_name, ig_api_path(api), ig_features_str(need, want, sizeof(want)),
-                      ig_features_str(m->cfg->model.features, have, sizeof(have)));
-        return;
-    }
-
-    if (admit(p, m, adapter) != 0)
-        return;
-    p->model = m;
-    if (prepare_engine(p, m, adapter) != 0)
-        return;
-    dispatch(p);
+    p->oreq.api = api;
+    ig_worker_track(w, &p->tracked, cut_for_shutdown);
+    if (ig_auth_start(&p->auth, req, gen, on_authenticated) == 0)
+        on_authenticated(&p->auth, 0);
 }
 
 /* ---- the end of the grace period ------------------------------------------------------------------ */
@@ -1008,11 +981,14 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
 #define SHUTDOWN_MSG "the gateway is shutting down: the response was cut at the end of server.shutdownGracePeriod"
 
 /* Ends one request still running when the grace period is over, telling the client why. */
-static void cut_for_shutdown(proxy_t *p)
+static void cut_for_shutdown(ig_worker_request_t *t)
 {
+    proxy_t *p = (proxy_t *)((char *)t - offsetof(proxy_t, tracked));
     if (p->client_gone || p->final_sent || p->upstream_done)
         return; /* answered, or only the client's reading is left */
-    int waiting = p->in_queue || p->engine_wait;
+    int waiting = p->in_queue || p->engine_wait || ig_auth_pending(&p->auth) || ig_ratelimit_pending(&p->limits);
+    ig_auth_cancel(&p->auth);
+    ig_ratelimit_cancel(&p->limits);
     leave_queue(p);
     control_cancel(p);
     if (p->up != NULL) {
@@ -1038,12 +1014,4 @@ static void cut_for_shutdown(proxy_t *p)
     p->result = IG_UPSTREAM_CUT;
     p->upstream_done = 1;
     flush(p);
-}
-
-void ig_proxy_cut_all(ig_worker_t *w)
-{
-    for (ig_proxy_link_t *l = w->proxies, *next; l != NULL; l = next) {
-        next = l->next; /* answering may end the request */
-        cut_for_shutdown((proxy_t *)((char *)l - offsetof(proxy_t, link)));
-    }
 }

@@ -15,16 +15,4 @@ typedef struct ig_worker_s ig_worker_t;
 
 void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_log_t *log);
 
-/* Links a worker's requests being proxied (worker.h keeps the head). */
-typedef struct ig_proxy_link_s {
-    struct ig_proxy_link_s *prev, *next;
-} ig_proxy_link_t;
-
-/*
- * The shutdown grace period is over: every request still waiting or streaming on w is ended now.
- * A stream gets an SSE error event saying so (and no [DONE]); a request that has sent nothing yet
- * gets a 503. Worker thread.
- */
-void ig_proxy_cut_all(ig_worker_t *w);
-
 #endif
