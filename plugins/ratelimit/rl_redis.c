@@ -1,8 +1,11 @@
 /*
- * rl_redis.c — the two script calls (admission, completion), formatted as RESP once, sent on the
- * worker's connection, and their replies.
+ * rl_redis.c — admissions and completions as batches: everything a worker thread asks of one Redis
+ * during one loop iteration goes out as one call of the batch script (rl_redis_script.c), written
+ * at the end of that iteration. Redis runs the batch atomically and in order (each entry seeing
+ * the ones before it), so a batch admits exactly what the same calls one by one would; it only
+ * costs Redis one script call instead of one per request.
  *
- * A call is EVALSHA with the script's SHA-1 (computed here, and SCRIPT LOADed on every new
+ * A batch is EVALSHA with the script's SHA-1 (computed here, and SCRIPT LOADed on every new
  * connection); a NOSCRIPT answer (SCRIPT FLUSH, a Redis that lost its cache) runs the same
  * arguments again with EVAL, which loads the script for the next ones. NOSCRIPT means the script
  * did not run, so nothing is counted twice.
@@ -16,21 +19,124 @@
 #include <string.h>
 #include "rl_memory.h" /* RL_CHARGE_*, RL_HOLD_CONC */
 
-#define RL_KEY_MAX 1024 /* prefix + scope id */
+#define RL_KEY_MAX 1024     /* prefix + scope id */
+#define RL_BATCH_MAX 128    /* admissions + completions in one script call */
 
-enum { SCRIPT_ADMIT = 0, SCRIPT_COMPLETE, SCRIPT_COUNT };
+/* ---- a growable buffer (local: util/ is being reorganised) ------------------------------------ */
 
 typedef struct {
-    const char *lua;
+    char *p;
+    size_t len, cap;
+} rl_buf_t;
+
+static int buf_reserve(rl_buf_t *b, size_t more)
+{
+    if (b->len + more <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap * 2 : 256;
+    while (cap < b->len + more)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p)
+        return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* ---- RESP -------------------------------------------------------------------------------------- */
+
+#define RL_NUM_MAX 32 /* "$20\r\n" + 20 digits + "\r\n" */
+
+static char *put(char *o, const char *s, size_t n)
+{
+    memcpy(o, s, n);
+    return o + n;
+}
+
+static char *put_len(char *o, char kind, size_t n)
+{
+    *o++ = kind;
+    o += rl_format_int(o, (int64_t)n);
+    return put(o, "\r\n", 2);
+}
+
+static char *put_bulk(char *o, const char *s, size_t n)
+{
+    o = put_len(o, '$', n);
+    o = put(o, s, n);
+    return put(o, "\r\n", 2);
+}
+
+static char *put_int(char *o, int64_t v)
+{
+    char num[24];
+    return put_bulk(o, num, rl_format_int(num, v));
+}
+
+/* ---- the script ---------------------------------------------------------------------------------- */
+
+static struct {
     size_t lua_len;
     char sha[41];
-    char *load;        /* SCRIPT LOAD <lua>, formatted */
+    char *load; /* SCRIPT LOAD <lua>, formatted */
     size_t load_len;
-} rl_script_t;
+    int ok;
+} script;
+static pthread_once_t script_once = PTHREAD_ONCE_INIT;
 
-static rl_script_t scripts[SCRIPT_COUNT];
-static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
-static int scripts_ok;
+static void script_init(void)
+{
+    static const char digits[] = "0123456789abcdef";
+    script.lua_len = strlen(rl_redis_batch_lua);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(rl_redis_batch_lua, script.lua_len, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20)
+        return;
+    for (int i = 0; i < 20; i++) {
+        script.sha[2 * i] = digits[md[i] >> 4];
+        script.sha[2 * i + 1] = digits[md[i] & 15];
+    }
+    if (!(script.load = malloc(script.lua_len + 4 * RL_NUM_MAX)))
+        return;
+    char *o = put_len(script.load, '*', 3);
+    o = put_bulk(o, "SCRIPT", 6);
+    o = put_bulk(o, "LOAD", 4);
+    o = put_bulk(o, rl_redis_batch_lua, script.lua_len);
+    script.load_len = (size_t)(o - script.load);
+    script.ok = 1;
+}
+
+/* SCRIPT LOAD on a new connection: later EVALSHAs find the script even after Redis restarted. */
+static void load_done(rl_cmd_t *cmd, redisReply *reply, const char *err)
+{
+    (void)err; /* the connection failed: everything on it says so */
+    if (reply && (reply->type != REDIS_REPLY_STRING || reply->len != 40 || memcmp(reply->str, script.sha, 40) != 0))
+        rl_conn_warn(cmd->conn, "redis %s: SCRIPT LOAD: %.200s (calls will fall back to EVAL)", rl_conn_name(cmd->conn),
+                     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected answer");
+    free(cmd);
+}
+
+static void on_connect(rl_conn_t *c, int64_t timeout_ms)
+{
+    rl_cmd_t *cmd = calloc(1, sizeof(*cmd));
+    if (!cmd)
+        return; /* EVALSHA falls back to EVAL */
+    cmd->done = load_done;
+    cmd->buf = script.load;
+    cmd->len = script.load_len;
+    char err[300];
+    if (rl_conn_resend(c, cmd, timeout_ms, err, sizeof(err)) != 0)
+        free(cmd);
+}
+
+rl_conns_t *rl_redis_conns_new(const ig_host_t *host)
+{
+    pthread_once(&script_once, script_init);
+    return script.ok ? rl_conns_new(host, on_connect) : NULL;
+}
+
+/* ---- a generation's handle ------------------------------------------------------------------------ */
 
 struct rl_redis_s {
     const ig_host_t *host;
@@ -39,162 +145,6 @@ struct rl_redis_s {
     size_t prefix_len;
     int64_t timeout_ms, lease_ms;
 };
-
-/* One script call in flight. Owned by the connection's queue from sending to done. */
-struct rl_redis_call_s {
-    rl_cmd_t cmd;              /* first: what the connection sees */
-    int script;
-    int argc;                  /* EVALSHA, sha, numkeys, keys, args */
-    size_t hdr_len;            /* "*argc $7 EVALSHA $40 <sha>" at the front of buf */
-    char *eval;                /* the same call as EVAL, after NOSCRIPT */
-    /* admissions: cb and v are the request's, NULL once cancelled */
-    rl_redis_admit_cb_t cb;
-    void *arg;
-    rl_view_t *v;
-    rl_redis_t *rd;            /* the request's generation: valid while cb is set */
-    const char *ticket;        /* the request's, idem */
-    size_t nscopes;
-    rl_redis_call_t *release;  /* after a cancel: gives back the slots if Redis admitted */
-    /* completions */
-    int64_t tokens;
-    size_t len;
-    char buf[];
-};
-
-/* ---- RESP ------------------------------------------------------------------------------------ */
-
-typedef struct {
-    char *p;
-} resp_t;
-
-static void put(resp_t *o, const char *s, size_t n)
-{
-    memcpy(o->p, s, n);
-    o->p += n;
-}
-
-static void put_len(resp_t *o, char kind, size_t n)
-{
-    *o->p++ = kind;
-    o->p += rl_format_int(o->p, (int64_t)n);
-    put(o, "\r\n", 2);
-}
-
-static void put_bulk(resp_t *o, const char *s, size_t n)
-{
-    put_len(o, '$', n);
-    put(o, s, n);
-    put(o, "\r\n", 2);
-}
-
-static void put_int(resp_t *o, int64_t v)
-{
-    char num[24];
-    put_bulk(o, num, rl_format_int(num, v));
-}
-
-/* A bulk string of prefix + id (a key). */
-static void put_key(resp_t *o, const rl_redis_t *rd, const char *id, size_t idlen)
-{
-    put_len(o, '$', rd->prefix_len + idlen);
-    put(o, rd->prefix, rd->prefix_len);
-    put(o, id, idlen);
-    put(o, "\r\n", 2);
-}
-
-#define RL_BULK_MAX(n) ((n) + 32) /* "$<len>\r\n" + "\r\n" around n bytes */
-#define RL_NUM_MAX 64
-
-static void put_header(resp_t *o, int argc, const char *sha)
-{
-    put_len(o, '*', (size_t)argc);
-    put_bulk(o, "EVALSHA", 7);
-    put_bulk(o, sha, 40);
-}
-
-/* ---- scripts ---------------------------------------------------------------------------------- */
-
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static void scripts_init(void)
-{
-    const char *lua[SCRIPT_COUNT] = {rl_redis_admit_lua, rl_redis_complete_lua};
-    scripts_ok = 1;
-    for (int i = 0; i < SCRIPT_COUNT; i++) {
-        rl_script_t *s = &scripts[i];
-        s->lua = lua[i];
-        s->lua_len = strlen(lua[i]);
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int mdlen = 0;
-        if (EVP_Digest(s->lua, s->lua_len, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20) {
-            scripts_ok = 0;
-            continue;
-        }
-        hex(md, 20, s->sha);
-        s->load = malloc(RL_BULK_MAX(s->lua_len) + 64);
-        if (!s->load) {
-            scripts_ok = 0;
-            continue;
-        }
-        resp_t o = {s->load};
-        put_len(&o, '*', 3);
-        put_bulk(&o, "SCRIPT", 6);
-        put_bulk(&o, "LOAD", 4);
-        put_bulk(&o, s->lua, s->lua_len);
-        s->load_len = (size_t)(o.p - s->load);
-    }
-}
-
-/* SCRIPT LOAD on a new connection: later EVALSHAs find the scripts even after Redis restarted. */
-typedef struct {
-    rl_cmd_t cmd;
-    int script;
-} rl_load_t;
-
-static void load_done(rl_cmd_t *cmd, redisReply *reply, const char *err)
-{
-    (void)err; /* the connection failed: everything on it says so */
-    rl_load_t *l = (rl_load_t *)cmd;
-    const rl_script_t *s = &scripts[l->script];
-    if (reply && (reply->type != REDIS_REPLY_STRING || reply->len != 40 || memcmp(reply->str, s->sha, 40) != 0))
-        rl_conn_warn(cmd->conn, "redis %s: SCRIPT LOAD: %.200s (calls will fall back to EVAL)", rl_conn_name(cmd->conn),
-                     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected answer");
-    free(l);
-}
-
-static void on_connect(rl_conn_t *c, int64_t timeout_ms)
-{
-    for (int i = 0; i < SCRIPT_COUNT; i++) {
-        rl_load_t *l = calloc(1, sizeof(*l));
-        if (!l)
-            return; /* EVALSHA falls back to EVAL */
-        l->script = i;
-        l->cmd.done = load_done;
-        l->cmd.buf = scripts[i].load;
-        l->cmd.len = scripts[i].load_len;
-        char err[300];
-        if (rl_conn_resend(c, &l->cmd, timeout_ms, err, sizeof(err)) != 0)
-            free(l);
-    }
-}
-
-rl_conns_t *rl_redis_conns_new(const ig_host_t *host)
-{
-    pthread_once(&scripts_once, scripts_init);
-    if (!scripts_ok)
-        return NULL;
-    return rl_conns_new(host, on_connect);
-}
-
-/* ---- a generation's handle ---------------------------------------------------------------------- */
 
 rl_redis_t *rl_redis_new(const ig_host_t *host, const rl_redis_config_t *cfg)
 {
@@ -223,52 +173,230 @@ void rl_redis_free(rl_redis_t *rd)
     free(rd);
 }
 
-/* ---- calls ------------------------------------------------------------------------------------ */
+/* ---- calls and batches ------------------------------------------------------------------------------ */
+
+/* What a cancelled admission gives back if Redis admits it anyway: its concurrency slots. */
+typedef struct {
+    size_t n;
+    char *keys[RL_MAX_SCOPES];
+    size_t lens[RL_MAX_SCOPES];
+    char ticket[48];
+} rl_release_t;
+
+/* One admission, from rl_redis_admit to its answer. cb, v and rd are the request's: NULL once
+ * it was cancelled. */
+struct rl_redis_call_s {
+    rl_redis_admit_cb_t cb;
+    void *arg;
+    rl_view_t *v;
+    rl_redis_t *rd;
+    const char *ticket;
+    size_t nlimits;          /* limits the answer reports on */
+    rl_release_t *release;   /* after a cancel */
+};
+
+typedef struct {
+    uint32_t off, len;       /* the key's bytes in keys.p */
+} rl_keyref_t;
+
+typedef struct {
+    rl_cmd_t cmd;            /* first: what the connection sees; lazy until written */
+    rl_buf_t keys;           /* the distinct keys, as RESP bulk strings */
+    rl_keyref_t *keyref;
+    uint32_t nkeys, keycap;
+    uint32_t *slots;         /* open addressing: key index + 1, 0 = empty */
+    uint32_t nslots;
+    rl_buf_t args;           /* the entries (completions and admissions, in order), formatted */
+    uint32_t ncompl, nargs;
+    int64_t tokens;          /* charged by the completions (for the message when they fail) */
+    rl_redis_call_t **calls; /* the admissions, in order */
+    uint32_t ncalls, callcap;
+    rl_buf_t out;            /* the whole command, made by prepare */
+    size_t hdr_len;          /* "*argc $7 EVALSHA $40 <sha>" at its front */
+    uint32_t argc;
+    char *eval;              /* the same call as EVAL, after NOSCRIPT */
+} rl_batch_t;
+
+static void release_free(rl_release_t *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        free(r->keys[i]);
+    free(r);
+}
 
 static void call_free(rl_redis_call_t *call)
 {
-    if (!call)
-        return;
-    call_free(call->release);
-    free(call->eval);
+    release_free(call->release);
     free(call);
 }
 
-static rl_redis_call_t *call_alloc(int script, int argc, size_t bound)
+static void batch_free(rl_batch_t *b)
 {
-    rl_redis_call_t *call = calloc(1, sizeof(*call) + bound);
-    if (!call)
-        return NULL;
-    call->script = script;
-    call->argc = argc;
-    return call;
+    for (uint32_t i = 0; i < b->ncalls; i++)
+        call_free(b->calls[i]);
+    free(b->calls);
+    free(b->keys.p);
+    free(b->keyref);
+    free(b->slots);
+    free(b->args.p);
+    free(b->out.p);
+    free(b->eval);
+    free(b);
 }
 
-static void call_seal(rl_redis_call_t *call, resp_t *o)
+static uint32_t fnv1a(const char *a, size_t alen, const char *b, size_t blen)
 {
-    call->len = (size_t)(o->p - call->buf);
-    call->cmd.buf = call->buf;
-    call->cmd.len = call->len;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < alen; i++)
+        h = (h ^ (unsigned char)a[i]) * 16777619u;
+    for (size_t i = 0; i < blen; i++)
+        h = (h ^ (unsigned char)b[i]) * 16777619u;
+    return h;
 }
 
-/* NOSCRIPT: the same arguments with EVAL, on the same connection. 0, or -1 with err. */
-static int retry_with_eval(rl_redis_call_t *call, char *err, size_t cap)
+/* The 1-based index of key prefix+id among the batch's KEYS, added if new; 0 on out of memory. */
+static uint32_t batch_key(rl_batch_t *b, const char *prefix, size_t plen, const char *id, size_t idlen)
 {
-    const rl_script_t *s = &scripts[call->script];
-    size_t args = call->len - call->hdr_len;
-    call->eval = malloc(RL_NUM_MAX + RL_BULK_MAX(4) + RL_BULK_MAX(s->lua_len) + args);
-    if (!call->eval) {
-        snprintf(err, cap, "redis: out of memory");
-        return -1;
+    size_t len = plen + idlen;
+    if (b->nkeys * 2 >= b->nslots) { /* grow and rehash: at most half full */
+        uint32_t n = b->nslots ? b->nslots * 2 : 16;
+        uint32_t *slots = calloc(n, sizeof(*slots));
+        if (!slots)
+            return 0;
+        for (uint32_t k = 0; k < b->nkeys; k++) {
+            const rl_keyref_t *r = &b->keyref[k];
+            uint32_t i = fnv1a(b->keys.p + r->off, r->len, "", 0) & (n - 1);
+            while (slots[i])
+                i = (i + 1) & (n - 1);
+            slots[i] = k + 1;
+        }
+        free(b->slots);
+        b->slots = slots;
+        b->nslots = n;
     }
-    resp_t o = {call->eval};
-    put_len(&o, '*', (size_t)call->argc);
-    put_bulk(&o, "EVAL", 4);
-    put_bulk(&o, s->lua, s->lua_len);
-    put(&o, call->buf + call->hdr_len, args);
-    call->cmd.buf = call->eval;
-    call->cmd.len = (size_t)(o.p - call->eval);
-    return rl_conn_resend(call->cmd.conn, &call->cmd, call->cmd.timeout_ms, err, cap);
+    uint32_t i = fnv1a(prefix, plen, id, idlen) & (b->nslots - 1);
+    for (; b->slots[i]; i = (i + 1) & (b->nslots - 1)) {
+        const rl_keyref_t *r = &b->keyref[b->slots[i] - 1];
+        if (r->len == len && !memcmp(b->keys.p + r->off, prefix, plen) && !memcmp(b->keys.p + r->off + plen, id, idlen))
+            return b->slots[i];
+    }
+    if (b->nkeys == b->keycap) {
+        uint32_t cap = b->keycap ? b->keycap * 2 : 8;
+        rl_keyref_t *kr = realloc(b->keyref, cap * sizeof(*kr));
+        if (!kr)
+            return 0;
+        b->keyref = kr;
+        b->keycap = cap;
+    }
+    if (buf_reserve(&b->keys, len + RL_NUM_MAX) != 0)
+        return 0;
+    char *o = put_len(b->keys.p + b->keys.len, '$', len);
+    rl_keyref_t *r = &b->keyref[b->nkeys];
+    r->off = (uint32_t)(o - b->keys.p);
+    r->len = (uint32_t)len;
+    o = put(o, prefix, plen);
+    o = put(o, id, idlen);
+    o = put(o, "\r\n", 2);
+    b->keys.len = (size_t)(o - b->keys.p);
+    b->slots[i] = ++b->nkeys;
+    return b->nkeys;
+}
+
+/*
+ * The script call: EVALSHA sha numkeys KEYS... nentries, then the entries in the order they came:
+ * a completion is 1 ticket tokens nscopes (key flags)..., an admission 2 ticket lease nscopes
+ * (key 6 limits)...
+ */
+static int batch_prepare(rl_cmd_t *cmd)
+{
+    rl_batch_t *b = (rl_batch_t *)cmd;
+    b->argc = 2 + 1 + b->nkeys + 1 + b->nargs;
+    rl_buf_t *o = &b->out;
+    if (buf_reserve(o, 6 * RL_NUM_MAX + 40 + b->keys.len + b->args.len) != 0)
+        return -1;
+    char *p = put_len(o->p, '*', b->argc);
+    p = put_bulk(p, "EVALSHA", 7);
+    p = put_bulk(p, script.sha, 40);
+    b->hdr_len = (size_t)(p - o->p);
+    p = put_int(p, b->nkeys);
+    p = put(p, b->keys.p, b->keys.len);
+    p = put_int(p, b->ncompl + b->ncalls);
+    p = put(p, b->args.p, b->args.len);
+    o->len = (size_t)(p - o->p);
+    cmd->buf = o->p;
+    cmd->len = o->len;
+    return 0;
+}
+
+static void batch_done(rl_cmd_t *cmd, redisReply *reply, const char *err);
+
+/* The batch still open on conn c (created when there is none, or the last one is full). */
+static rl_batch_t *batch_open(rl_conn_t *c, int64_t timeout_ms, char *err, size_t cap)
+{
+    rl_cmd_t *tail = rl_conn_unsent_tail(c);
+    if (tail && tail->prepare == batch_prepare) {
+        rl_batch_t *b = (rl_batch_t *)tail;
+        if (b->ncompl + b->ncalls < RL_BATCH_MAX)
+            return b;
+    }
+    rl_batch_t *b = calloc(1, sizeof(*b));
+    if (!b) {
+        snprintf(err, cap, "redis %s: out of memory", rl_conn_name(c));
+        return NULL;
+    }
+    b->cmd.prepare = batch_prepare;
+    b->cmd.done = batch_done;
+    if (rl_conn_resend(c, &b->cmd, timeout_ms, err, cap) != 0) {
+        batch_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* Adds a completion (keys already prefixed when plen is 0). 0, or -1 on out of memory. */
+static int batch_add_completion(rl_batch_t *b, const char *prefix, size_t plen, const char *const *ids,
+                                const size_t *idlens, const unsigned *flags, size_t n, const char *ticket,
+                                int64_t tokens)
+{
+    uint32_t keys[RL_MAX_SCOPES];
+    for (size_t i = 0; i < n; i++)
+        if (!(keys[i] = batch_key(b, prefix, plen, ids[i], idlens[i])))
+            return -1;
+    size_t tlen = strlen(ticket);
+    if (buf_reserve(&b->args, tlen + (4 + 2 * n) * RL_NUM_MAX) != 0)
+        return -1;
+    char *o = b->args.p + b->args.len;
+    o = put_int(o, 1);
+    o = put_bulk(o, ticket, tlen);
+    o = put_int(o, tokens);
+    o = put_int(o, (int64_t)n);
+    for (size_t i = 0; i < n; i++) {
+        o = put_int(o, keys[i]);
+        o = put_int(o, flags[i]);
+    }
+    b->args.len = (size_t)(o - b->args.p);
+    b->ncompl++;
+    b->nargs += (uint32_t)(4 + 2 * n);
+    b->tokens += tokens;
+    return 0;
+}
+
+/* A cancelled admission that Redis admitted: its slots go back in the next batch. */
+static void send_release(rl_conn_t *c, int64_t timeout_ms, rl_release_t *r)
+{
+    char err[300];
+    const char *ids[RL_MAX_SCOPES];
+    unsigned flags[RL_MAX_SCOPES];
+    for (size_t i = 0; i < r->n; i++) {
+        ids[i] = r->keys[i];
+        flags[i] = RL_HOLD_CONC;
+    }
+    rl_batch_t *b = batch_open(c, timeout_ms, err, sizeof(err));
+    if (!b || batch_add_completion(b, "", 0, ids, r->lens, flags, r->n, r->ticket, 0) != 0)
+        rl_conn_warn(c, "%s: a cancelled request's concurrency slot frees itself at its lease's end",
+                     b ? "out of memory" : err);
 }
 
 static int is_noscript(const redisReply *reply)
@@ -276,173 +404,180 @@ static int is_noscript(const redisReply *reply)
     return reply->type == REDIS_REPLY_ERROR && reply->len >= 8 && memcmp(reply->str, "NOSCRIPT", 8) == 0;
 }
 
-/* The completion script's call: KEYS scope bases, ARGV ticket, tokens, flags per scope. */
-static rl_redis_call_t *complete_call(const rl_redis_t *rd, const char *const *ids, const size_t *idlens,
-                                      const unsigned *flags, size_t n, const char *ticket, int64_t tokens)
+/* NOSCRIPT: the same arguments with EVAL, on the same connection. 0, or -1 with err. */
+static int retry_with_eval(rl_batch_t *b, char *err, size_t cap)
 {
-    size_t tlen = strlen(ticket), bound = RL_NUM_MAX * 4 + RL_BULK_MAX(tlen) + n * RL_NUM_MAX;
-    for (size_t i = 0; i < n; i++) {
-        if (rd->prefix_len + idlens[i] > RL_KEY_MAX)
-            return NULL;
-        bound += RL_BULK_MAX(rd->prefix_len + idlens[i]);
+    size_t args = b->out.len - b->hdr_len;
+    if (!(b->eval = malloc(3 * RL_NUM_MAX + script.lua_len + args))) {
+        snprintf(err, cap, "redis: out of memory");
+        return -1;
     }
-    /* EVALSHA sha numkeys keys... ticket tokens flags... */
-    rl_redis_call_t *call = call_alloc(SCRIPT_COMPLETE, (int)(2 + 1 + n + 2 + n), bound);
-    if (!call)
-        return NULL;
-    resp_t o = {call->buf};
-    put_header(&o, call->argc, scripts[SCRIPT_COMPLETE].sha);
-    call->hdr_len = (size_t)(o.p - call->buf);
-    put_int(&o, (int64_t)n);
-    for (size_t i = 0; i < n; i++)
-        put_key(&o, rd, ids[i], idlens[i]);
-    put_bulk(&o, ticket, tlen);
-    put_int(&o, tokens);
-    for (size_t i = 0; i < n; i++)
-        put_int(&o, flags[i]);
-    call_seal(call, &o);
-    call->tokens = tokens;
-    return call;
+    char *o = put_len(b->eval, '*', b->argc);
+    o = put_bulk(o, "EVAL", 4);
+    o = put_bulk(o, rl_redis_batch_lua, script.lua_len);
+    o = put(o, b->out.p + b->hdr_len, args);
+    b->cmd.buf = b->eval;
+    b->cmd.len = (size_t)(o - b->eval);
+    return rl_conn_resend(b->cmd.conn, &b->cmd, b->cmd.timeout_ms, err, cap);
 }
 
-static void complete_done(rl_cmd_t *cmd, redisReply *reply, const char *err)
+/* Is the answer {now, then per admission: admitted, then 3 numbers per limit it has}? */
+static int answer_fits(const rl_batch_t *b, const redisReply *rep)
 {
-    rl_redis_call_t *call = (rl_redis_call_t *)cmd;
+    size_t want = 1;
+    for (uint32_t i = 0; i < b->ncalls; i++)
+        want += 1 + 3 * b->calls[i]->nlimits;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != want)
+        return 0;
+    for (size_t i = 0; i < want; i++)
+        if (rep->element[i]->type != REDIS_REPLY_INTEGER)
+            return 0;
+    return 1;
+}
+
+static void batch_done(rl_cmd_t *cmd, redisReply *reply, const char *err)
+{
+    rl_batch_t *b = (rl_batch_t *)cmd;
+    rl_conn_t *c = cmd->conn;
     char msg[400];
-    if (reply && is_noscript(reply) && !call->eval) {
-        if (retry_with_eval(call, msg, sizeof(msg)) == 0)
-            return;
+    if (reply && is_noscript(reply) && !b->eval) {
+        if (retry_with_eval(b, msg, sizeof(msg)) == 0)
+            return; /* comes back here with the answer */
         err = msg;
-    } else if (reply && reply->type == REDIS_REPLY_ERROR) {
-        snprintf(msg, sizeof(msg), "redis %s: completion script: %.300s", rl_conn_name(cmd->conn), reply->str);
-        err = msg;
-    } else if (reply) {
-        err = NULL;
+        reply = NULL;
     }
-    if (err)
-        rl_conn_warn(cmd->conn, "%s: %lld tokens not charged; a concurrency slot frees itself at its lease's end", err,
-                     (long long)call->tokens);
-    call_free(call);
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        snprintf(msg, sizeof(msg), "redis %s: script: %.300s", rl_conn_name(c), reply->str);
+        err = msg;
+        reply = NULL;
+    } else if (reply && !answer_fits(b, reply)) {
+        snprintf(msg, sizeof(msg), "redis %s: the script answered something unexpected", rl_conn_name(c));
+        err = msg;
+        reply = NULL;
+    }
+    if (!reply) {
+        if (!err)
+            err = "redis: no answer";
+        /* at shutdown the connection says once how many went unanswered */
+        if (b->ncompl && !rl_conn_closing(c))
+            rl_conn_warn(c, "%s: %u completions not counted (%lld tokens not charged; concurrency slots free "
+                         "themselves at their lease's end)", err, b->ncompl, (long long)b->tokens);
+        for (uint32_t i = 0; i < b->ncalls; i++)
+            if (b->calls[i]->cb)
+                b->calls[i]->cb(b->calls[i]->arg, -1, err);
+        batch_free(b);
+        return;
+    }
+    int64_t now = reply->element[0]->integer;
+    redisReply **e = reply->element + 1;
+    for (uint32_t i = 0; i < b->ncalls; i++) {
+        rl_redis_call_t *call = b->calls[i];
+        int admitted = (*e++)->integer == 1;
+        rl_view_t *v = call->v;
+        if (v) {
+            v->now_ms = now;
+            for (size_t s = 0; s < v->n; s++)
+                for (int l = 0; l < RL_NLIMITS; l++) {
+                    if (v->scopes[s].lim[l] < 0)
+                        continue; /* (reported on only when it exists) */
+                    rl_obs_t *o = &v->obs[s][l];
+                    o->used = e[0]->integer;
+                    o->reset_ms = e[1]->integer;
+                    o->retry_ms = e[2]->integer;
+                    e += 3;
+                }
+        } else {
+            e += 3 * call->nlimits;
+        }
+        if (call->cb)
+            call->cb(call->arg, admitted, NULL);
+        else if (admitted && call->release) /* the client left while we waited */
+            send_release(c, cmd->timeout_ms, call->release);
+    }
+    batch_free(b);
 }
 
 int rl_redis_complete(rl_redis_t *rd, const char *const *ids, const size_t *idlens, const unsigned *flags, size_t n,
                       const char *ticket, int64_t tokens, char *err, size_t cap)
 {
-    rl_redis_call_t *call = complete_call(rd, ids, idlens, flags, n, ticket, tokens);
-    if (!call) {
-        snprintf(err, cap, "redis %s: out of memory or a key longer than %d bytes", rl_target_name(rd->target),
-                 RL_KEY_MAX);
+    for (size_t i = 0; i < n; i++)
+        if (rd->prefix_len + idlens[i] > RL_KEY_MAX) {
+            snprintf(err, cap, "a rate-limit key is longer than %d bytes", RL_KEY_MAX);
+            return -1;
+        }
+    rl_conn_t *c = rl_conn_here(rd->target, err, cap);
+    rl_batch_t *b = c ? batch_open(c, rd->timeout_ms, err, cap) : NULL;
+    if (!b)
         return -1;
-    }
-    call->cmd.done = complete_done;
-    if (rl_conn_send(rd->target, &call->cmd, rd->timeout_ms, err, cap) != 0) {
-        call_free(call);
+    if (batch_add_completion(b, rd->prefix, rd->prefix_len, ids, idlens, flags, n, ticket, tokens) != 0) {
+        snprintf(err, cap, "redis %s: out of memory", rl_target_name(rd->target));
         return -1;
     }
     return 0;
-}
-
-/* The admission script's answer: {admitted, now_ms, then per scope and limit: used, reset, retry}.
- * Fills v when there is one. 1, 0, or -1 with msg. */
-static int admit_parse(rl_redis_call_t *call, const redisReply *rep, char *msg, size_t cap)
-{
-    size_t want = 2 + call->nscopes * RL_NLIMITS * 3;
-    int ok = rep->type == REDIS_REPLY_ARRAY && rep->elements == want;
-    for (size_t i = 0; ok && i < want; i++)
-        ok = rep->element[i]->type == REDIS_REPLY_INTEGER;
-    if (!ok) {
-        snprintf(msg, cap, "redis %s: the admission script answered something unexpected", rl_conn_name(call->cmd.conn));
-        return -1;
-    }
-    rl_view_t *v = call->v;
-    if (v) {
-        v->now_ms = rep->element[1]->integer;
-        for (size_t s = 0; s < call->nscopes; s++)
-            for (int l = 0; l < RL_NLIMITS; l++) {
-                redisReply **e = rep->element + 2 + (s * RL_NLIMITS + (size_t)l) * 3;
-                rl_obs_t *o = &v->obs[s][l];
-                o->used = e[0]->integer;
-                o->reset_ms = e[1]->integer;
-                o->retry_ms = e[2]->integer;
-            }
-    }
-    return rep->element[0]->integer == 1;
-}
-
-static void admit_done(rl_cmd_t *cmd, redisReply *reply, const char *err)
-{
-    rl_redis_call_t *call = (rl_redis_call_t *)cmd;
-    char msg[400];
-    int verdict = -1;
-    if (reply && is_noscript(reply) && !call->eval) {
-        if (retry_with_eval(call, msg, sizeof(msg)) == 0)
-            return;
-    } else if (reply && reply->type == REDIS_REPLY_ERROR) {
-        snprintf(msg, sizeof(msg), "redis %s: admission script: %.300s", rl_conn_name(cmd->conn), reply->str);
-    } else if (reply) {
-        verdict = admit_parse(call, reply, msg, sizeof(msg));
-    } else {
-        snprintf(msg, sizeof(msg), "%s", err ? err : "redis: no answer");
-    }
-    if (call->cb) {
-        call->cb(call->arg, verdict, msg);
-    } else if (verdict == 1 && call->release) {
-        /* the client left while we waited, and Redis admitted it: give its slots back */
-        rl_redis_call_t *rel = call->release;
-        call->release = NULL;
-        char e[300];
-        if (rl_conn_resend(cmd->conn, &rel->cmd, cmd->timeout_ms, e, sizeof(e)) != 0) {
-            rl_conn_warn(cmd->conn, "%s: a cancelled request's concurrency slot frees itself at its lease's end", e);
-            call_free(rel);
-        }
-    }
-    call_free(call);
 }
 
 int rl_redis_admit(rl_redis_t *rd, rl_view_t *v, const char *ticket, rl_redis_admit_cb_t cb, void *arg,
                    rl_redis_call_t **out, char *err, size_t cap)
 {
     char label[512];
-    size_t tlen = strlen(ticket), n = v->n;
-    size_t bound = RL_NUM_MAX * 4 + RL_BULK_MAX(tlen) + (1 + n * RL_NLIMITS) * RL_NUM_MAX;
-    for (size_t s = 0; s < n; s++) {
+    size_t n = v->n;
+    for (size_t s = 0; s < n; s++)
         if (rd->prefix_len + v->scopes[s].idlen > RL_KEY_MAX) {
             snprintf(err, cap, "rate-limit key for %.200s is too long",
                      rl_scope_label(&v->scopes[s], label, sizeof(label)));
             return -1;
         }
-        bound += RL_BULK_MAX(rd->prefix_len + v->scopes[s].idlen);
-    }
-    /* EVALSHA sha numkeys keys... lease ticket limits... */
-    int argc = (int)(2 + 1 + n + 2 + n * RL_NLIMITS);
-    rl_redis_call_t *call = call_alloc(SCRIPT_ADMIT, argc, bound);
+    rl_redis_call_t *call = calloc(1, sizeof(*call));
     if (!call) {
         snprintf(err, cap, "redis: out of memory");
         return -1;
     }
-    resp_t o = {call->buf};
-    put_header(&o, argc, scripts[SCRIPT_ADMIT].sha);
-    call->hdr_len = (size_t)(o.p - call->buf);
-    put_int(&o, (int64_t)n);
-    for (size_t s = 0; s < n; s++)
-        put_key(&o, rd, v->scopes[s].id, v->scopes[s].idlen);
-    put_int(&o, rd->lease_ms);
-    put_bulk(&o, ticket, tlen);
-    for (size_t s = 0; s < n; s++)
-        for (int l = 0; l < RL_NLIMITS; l++)
-            put_int(&o, v->scopes[s].lim[l]);
-    call_seal(call, &o);
-    call->cmd.done = admit_done;
     call->cb = cb;
     call->arg = arg;
     call->v = v;
     call->rd = rd;
     call->ticket = ticket;
-    call->nscopes = n;
-    if (rl_conn_send(rd->target, &call->cmd, rd->timeout_ms, err, cap) != 0) {
+    for (size_t s = 0; s < n; s++)
+        for (int l = 0; l < RL_NLIMITS; l++)
+            call->nlimits += v->scopes[s].lim[l] >= 0;
+    rl_conn_t *c = rl_conn_here(rd->target, err, cap);
+    rl_batch_t *b = c ? batch_open(c, rd->timeout_ms, err, cap) : NULL;
+    if (!b) {
         call_free(call);
         return -1;
     }
+    uint32_t keys[RL_MAX_SCOPES];
+    size_t tlen = strlen(ticket);
+    int ok = 1;
+    if (b->ncalls == b->callcap) {
+        uint32_t ncap = b->callcap ? b->callcap * 2 : 16;
+        rl_redis_call_t **calls = realloc(b->calls, ncap * sizeof(*calls));
+        if ((ok = calls != NULL)) {
+            b->calls = calls;
+            b->callcap = ncap;
+        }
+    }
+    for (size_t s = 0; ok && s < n; s++)
+        ok = (keys[s] = batch_key(b, rd->prefix, rd->prefix_len, v->scopes[s].id, v->scopes[s].idlen)) != 0;
+    if (!ok || buf_reserve(&b->args, tlen + (4 + n * (1 + RL_NLIMITS)) * RL_NUM_MAX) != 0) {
+        /* (the batch stays as it was: its other entries are whole) */
+        call_free(call);
+        snprintf(err, cap, "redis %s: out of memory", rl_target_name(rd->target));
+        return -1;
+    }
+    char *o = b->args.p + b->args.len;
+    o = put_int(o, 2);
+    o = put_bulk(o, ticket, tlen);
+    o = put_int(o, rd->lease_ms);
+    o = put_int(o, (int64_t)n);
+    for (size_t s = 0; s < n; s++) {
+        o = put_int(o, keys[s]);
+        for (int l = 0; l < RL_NLIMITS; l++)
+            o = put_int(o, v->scopes[s].lim[l]);
+    }
+    b->args.len = (size_t)(o - b->args.p);
+    b->nargs += (uint32_t)(4 + n * (1 + RL_NLIMITS));
+    b->calls[b->ncalls++] = call;
     *out = call;
     return 0;
 }
@@ -453,21 +588,33 @@ void rl_redis_admit_cancel(rl_redis_call_t *call)
     if (v) {
         /* what it will hold if Redis admits it: its concurrency slots (the request, counted, stays
          * counted: the same as a request admitted at once whose client then left) */
-        const char *ids[RL_MAX_SCOPES];
-        size_t idlens[RL_MAX_SCOPES];
-        unsigned flags[RL_MAX_SCOPES];
-        size_t n = 0;
-        for (size_t s = 0; s < v->n; s++)
-            if (v->scopes[s].lim[RL_CONC] >= 0) {
-                ids[n] = v->scopes[s].id;
-                idlens[n] = v->scopes[s].idlen;
-                flags[n++] = RL_HOLD_CONC;
+        rl_release_t *r = calloc(1, sizeof(*r));
+        const rl_redis_t *rd = call->rd;
+        for (size_t s = 0; r && s < v->n; s++) {
+            if (v->scopes[s].lim[RL_CONC] < 0)
+                continue;
+            size_t len = rd->prefix_len + v->scopes[s].idlen;
+            char *k = malloc(len + 1);
+            if (!k) {
+                release_free(r);
+                r = NULL;
+                break;
             }
-        if (n && !(call->release = complete_call(call->rd, ids, idlens, flags, n, call->ticket, 0)))
-            rl_conn_warn(call->cmd.conn, "redis %s: out of memory: a cancelled request's concurrency slot frees "
-                         "itself at its lease's end", rl_conn_name(call->cmd.conn));
-        if (call->release)
-            call->release->cmd.done = complete_done;
+            memcpy(k, rd->prefix, rd->prefix_len);
+            memcpy(k + rd->prefix_len, v->scopes[s].id, v->scopes[s].idlen);
+            k[len] = '\0';
+            r->keys[r->n] = k;
+            r->lens[r->n++] = len;
+        }
+        if (r && r->n) {
+            snprintf(r->ticket, sizeof(r->ticket), "%s", call->ticket);
+            call->release = r;
+        } else {
+            if (!r)
+                rd->host->log(IG_LOG_WARN, "ratelimit", "out of memory: a cancelled request's concurrency slot "
+                                                        "frees itself at its lease's end");
+            release_free(r);
+        }
     }
     call->cb = NULL;
     call->arg = NULL;

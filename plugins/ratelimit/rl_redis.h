@@ -1,10 +1,11 @@
 /*
  * rl_redis.h — the shared backend: every gateway replica pointing at one Redis enforces one limit.
  *
- * One Lua script per admission and one per completion (rl_redis_script.c) do the check and the
- * increment atomically inside Redis (EVALSHA; EVAL when Redis has forgotten the script). Calls
- * never block: they go out on the calling worker's connection (rl_redis_conn.h) and answer on its
- * loop; admissions sent in the same loop iteration share one write (pipelined).
+ * A Lua script (rl_redis_script.c) does the checks and the increments atomically inside Redis
+ * (EVALSHA; EVAL when Redis has forgotten it). Calls never block: they go out on the calling
+ * worker's connection (rl_redis_conn.h) and answer on its loop. What one worker asks of one Redis
+ * during one loop iteration (admissions, completions) is one script call, written at the end of
+ * that iteration.
  */
 #ifndef RL_REDIS_H
 #define RL_REDIS_H
@@ -15,8 +16,7 @@
 #include "rl_redis_conn.h"
 #include "rl_report.h"
 
-extern const char rl_redis_admit_lua[];
-extern const char rl_redis_complete_lua[];
+extern const char rl_redis_batch_lua[];
 
 /* The process's connections (rl_conns_new with the scripts loaded on every new connection). */
 rl_conns_t *rl_redis_conns_new(const ig_host_t *host);

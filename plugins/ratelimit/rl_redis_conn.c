@@ -84,6 +84,7 @@ struct rl_conn_s {
     rl_ev_t *ev;
     rl_resolve_t *resolving;
     rl_cmd_t *head, *tail; /* sent (or, while resolving, waiting), in the order replies come */
+    rl_cmd_t *unsent;      /* CONN_UP: the first of the queue's last commands not handed to hiredis yet */
     uv_timer_t timer;      /* the head's deadline */
     uv_prepare_t prepare;  /* writes what was sent since the last poll ... */
     uv_check_t check;      /* ... or right after this poll's callbacks */
@@ -251,6 +252,8 @@ static rl_cmd_t *q_pop(rl_conn_t *c)
         c->head = cmd->next;
         if (!c->head)
             c->tail = NULL;
+        if (c->unsent == cmd)
+            c->unsent = c->head;
         cmd->next = NULL;
     }
     return cmd;
@@ -351,6 +354,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
         redisAsyncHandleWrite(e->ac);
 }
 
+static void finalize_unsent(rl_conn_t *c);
+
 static void flush_stop(rl_conn_t *c)
 {
     if (c->flush_wanted) {
@@ -364,6 +369,7 @@ static void flush_stop(rl_conn_t *c)
 static void flush(rl_conn_t *c)
 {
     flush_stop(c);
+    finalize_unsent(c);
     if (!c->ac || !(c->ac->c.flags & REDIS_CONNECTED))
         return;
     c->flushing = 1;
@@ -379,6 +385,16 @@ static void on_prepare(uv_prepare_t *p)
 static void on_check(uv_check_t *k)
 {
     flush(k->data);
+}
+
+/* Write at the end of this loop iteration (or before the next poll). */
+static void want_flush(rl_conn_t *c)
+{
+    if (!c->flush_wanted) {
+        c->flush_wanted = 1;
+        uv_prepare_start(&c->prepare, on_prepare);
+        uv_check_start(&c->check, on_check);
+    }
 }
 
 static void ev_add_read(void *data)
@@ -406,11 +422,7 @@ static void ev_add_write(void *data)
         poll_set(e, e->events | UV_WRITABLE);
         return;
     }
-    if (!c->flush_wanted) {
-        c->flush_wanted = 1;
-        uv_prepare_start(&c->prepare, on_prepare);
-        uv_check_start(&c->check, on_check);
-    }
+    want_flush(c);
 }
 
 static void ev_del_write(void *data)
@@ -521,12 +533,40 @@ static int hello_format(rl_hello_t *h, const char *what, int argc, const char **
     return 0;
 }
 
+/* Formats a lazy command (once) and hands it to hiredis. 0 or -1. */
+static int hand_over(rl_conn_t *c, rl_cmd_t *cmd)
+{
+    int (*prepare)(rl_cmd_t *) = cmd->prepare;
+    cmd->prepare = NULL;
+    if (prepare && prepare(cmd) != 0)
+        return -1;
+    return redisAsyncFormattedCommand(c->ac, on_reply, cmd, cmd->buf, cmd->len) == REDIS_OK ? 0 : -1;
+}
+
 static int send_now(rl_conn_t *c, rl_cmd_t *cmd)
 {
-    if (redisAsyncFormattedCommand(c->ac, on_reply, cmd, cmd->buf, cmd->len) != REDIS_OK)
+    if (hand_over(c, cmd) != 0)
         return -1;
     q_push(c, cmd);
     return 0;
+}
+
+/* The lazy commands at the queue's end go to hiredis, in order. */
+static void finalize_unsent(rl_conn_t *c)
+{
+    while (c->unsent && c->ac) {
+        rl_cmd_t *cmd = c->unsent;
+        if (hand_over(c, cmd) != 0) {
+            /* (out of memory, or the context is already going): what is left fails with it */
+            if (!(c->ac->c.flags & (REDIS_FREEING | REDIS_DISCONNECTING))) {
+                char why[512];
+                snprintf(why, sizeof(why), "redis %s: cannot send a command (out of memory)", c->target->name);
+                conn_fail(c, why);
+            }
+            return;
+        }
+        c->unsent = cmd->next;
+    }
 }
 
 /* A context for ip (NULL: the unix socket); then AUTH, SELECT, on_connect's commands, and what
@@ -571,7 +611,7 @@ static int start_context(rl_conn_t *c, const char *ip)
     redisAsyncSetConnectCallback(ac, on_connected); /* also starts watching for the connect */
 
     rl_cmd_t *waiting = c->head;
-    c->head = c->tail = NULL;
+    c->head = c->tail = c->unsent = NULL;
     uint64_t now = uv_now(c->w->loop);
     int64_t timeout = c->timeout_ms;
     if (u->password[0] && c->auth.buf) {
@@ -699,22 +739,35 @@ static void unlink_conn(rl_conn_t *c)
         }
 }
 
-/* Closes c on its thread: commands already sent still get their answers (bounded by their
- * deadlines), then the context and the handles close, and c is freed. */
+/* Closes c on its thread, now: the core tears the loop down right after its exit hooks, so nothing
+ * may stay open waiting for answers. What was sent is written first (Redis runs what it received);
+ * commands still unanswered fail quietly, and one line says how many. */
 static void conn_close(rl_conn_t *c)
 {
     unlink_conn(c);
     c->closing = 1;
+    size_t unanswered = 0;
+    for (rl_cmd_t *k = c->head; k; k = k->next)
+        unanswered++;
+    snprintf(c->why, sizeof(c->why), "redis %s: the connection was closed before the answer came", c->target->name);
+    if (unanswered)
+        c->w->cs->host->log(IG_LOG_INFO, "ratelimit",
+                            "redis %s: closing with %zu commands unanswered (those written reach Redis all the same)",
+                            c->target->name, unanswered);
     if (c->ac) {
-        if (!c->head)
-            snprintf(c->why, sizeof(c->why), "redis %s: connection closed", c->target->name);
-        redisAsyncDisconnect(c->ac); /* at once when nothing is pending; ev_cleanup follows */
+        flush(c);
+        if (c->ac)
+            redisAsyncFree(c->ac); /* commands fail with NULL replies, then ev_cleanup closes the handles */
         return;
     }
-    snprintf(c->why, sizeof(c->why), "redis %s: the gateway is shutting down", c->target->name);
     abandon_resolve(c);
     fail_queued(c);
     conn_close_handles(c);
+}
+
+int rl_conn_closing(const rl_conn_t *c)
+{
+    return c->closing;
 }
 
 static void worker_exit(void *arg)
@@ -820,16 +873,26 @@ int rl_conn_resend(rl_conn_t *c, rl_cmd_t *cmd, int64_t timeout_ms, char *err, s
     default:
         break;
     }
+    if (!c->ac || (c->ac->c.flags & (REDIS_FREEING | REDIS_DISCONNECTING)))
+        return fail(err, cap, "%s", c->why[0] ? c->why : "redis: the connection is closing");
+    if (cmd->prepare) { /* formatted and written at the end of this loop iteration */
+        q_push(c, cmd);
+        if (!c->unsent)
+            c->unsent = cmd;
+        want_flush(c);
+        return 0;
+    }
+    finalize_unsent(c); /* (keeps the order) */
     if (!c->ac || send_now(c, cmd) != 0)
         return fail(err, cap, "%s", c->why[0] ? c->why : "redis: the connection is closing");
     return 0;
 }
 
-int rl_conn_send(rl_target_t *t, rl_cmd_t *cmd, int64_t timeout_ms, char *err, size_t cap)
+rl_conn_t *rl_conn_here(rl_target_t *t, char *err, size_t cap)
 {
     rl_worker_t *w = worker_here(t->cs, err, cap);
     if (!w)
-        return -1;
+        return NULL;
     rl_conn_t *c = NULL;
     for (rl_conn_t *k = w->conns, *next; k; k = next) {
         next = k->next;
@@ -840,8 +903,21 @@ int rl_conn_send(rl_target_t *t, rl_cmd_t *cmd, int64_t timeout_ms, char *err, s
             conn_close(k); /* no configuration names its server any more (a reload changed redisUrl) */
     }
     if (!c && !(c = conn_new(w, t)))
-        return fail(err, cap, "redis %s: out of memory", t->name);
-    return rl_conn_resend(c, cmd, timeout_ms, err, cap);
+        fail(err, cap, "redis %s: out of memory", t->name);
+    return c;
+}
+
+rl_cmd_t *rl_conn_unsent_tail(rl_conn_t *c)
+{
+    if (c->state == CONN_RESOLVING || (c->state == CONN_UP && c->unsent))
+        return c->tail;
+    return NULL;
+}
+
+int rl_conn_send(rl_target_t *t, rl_cmd_t *cmd, int64_t timeout_ms, char *err, size_t cap)
+{
+    rl_conn_t *c = rl_conn_here(t, err, cap);
+    return c ? rl_conn_resend(c, cmd, timeout_ms, err, cap) : -1;
 }
 
 size_t rl_conns_open_here(rl_conns_t *cs)

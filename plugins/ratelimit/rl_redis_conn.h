@@ -56,6 +56,12 @@ struct rl_cmd_s {
     rl_cmd_done_t done;
     const char *buf;         /* the formatted command; the sender's, valid until done runs */
     size_t len;
+    /*
+     * Optional: a command that gathers what is sent during this loop iteration. It waits in the
+     * queue and prepare(cmd) fills buf and len right before it is written, once (0, or -1: it
+     * fails). rl_conn_unsent_tail finds it meanwhile, to add to it.
+     */
+    int (*prepare)(rl_cmd_t *cmd);
 };
 
 /*
@@ -83,6 +89,14 @@ const char *rl_conn_name(const rl_conn_t *c);
 int rl_conn_send(rl_target_t *t, rl_cmd_t *cmd, int64_t timeout_ms, char *err, size_t cap);
 /* Sends on a given connection (from a done callback or on_connect). 0 or -1 as rl_conn_send. */
 int rl_conn_resend(rl_conn_t *c, rl_cmd_t *cmd, int64_t timeout_ms, char *err, size_t cap);
+/* The calling worker thread's connection to t (made on first use, not connected yet), or NULL with
+ * err (not a worker thread, out of memory). */
+rl_conn_t *rl_conn_here(rl_target_t *t, char *err, size_t cap);
+/* The last command queued on c if it is a lazy one not yet written (still open to additions). */
+rl_cmd_t *rl_conn_unsent_tail(rl_conn_t *c);
+
+/* c is being closed (shutdown, or no configuration names its server): its failures are expected. */
+int rl_conn_closing(const rl_conn_t *c);
 
 /* A warning about c's server, at most one line a second per process (the line counts the rest). */
 void rl_conn_warn(const rl_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,169 +1,221 @@
 /*
- * rl_redis_script.c — the two Lua scripts of the Redis backend. Each runs atomically in Redis, so
- * a check and its increment can never interleave with another gateway's. The clock is Redis's own
- * TIME, one clock for every replica. The arithmetic is rl_window.c's: slots of W/60, RL_SLOTS of
- * them live, GCRA for burst; keep the two in step.
+ * rl_redis_script.c — the Lua script of the Redis backend: one call runs a batch of completions and
+ * admissions (in order, each seeing the ones before it) atomically in Redis, so a check
+ * and its increment can never interleave with another gateway's. The clock is Redis's own TIME,
+ * one clock for every replica (and one instant for the whole batch). The arithmetic is
+ * rl_window.c's: slots of W/60, RL_SLOTS of them live, GCRA for burst; keep the two in step.
  *
- * Keys per scope (KEYS[i] is the scope's base, prefix + id):
- *   base:rm base:rh base:tm base:th  hashes slot number -> count (requests/tokens per minute/hour),
- *                                    and t (the sum of the slots kept), o (the oldest slot kept),
- *                                    n (the newest): while the oldest slot is still in the window,
- *                                    t is what the window holds, read in one HMGET. The slots are
- *                                    read one by one only when the oldest has left (once per slot
- *                                    width at most), or for a refusal's wait when the oldest slot
- *                                    leaving is not enough.
- *   base:b                           GCRA theoretical arrival time, microseconds
- *   base:c                           sorted set of admitted tickets in flight, score = lease end (ms)
+ * Keys per scope (KEYS[i] is the scope's base, prefix + id), for each window w of rpm, rph, tpm, tph
+ * (requests/tokens per minute/hour):
+ *   base:w        a small hash: n (the newest slot), c (its count), p (the sum of the older slots
+ *                 kept), o (the oldest slot kept). While o is in the window, p + c is what the
+ *                 window holds: an admission reads it with one HMGET and counts with one HINCRBY.
+ *   base:w:slots  the older slots, slot number -> count: written once per slot (when n moves on),
+ *                 read only when the oldest slot has left (then the slots are swept: once per slot
+ *                 width at most) or when a refusal's wait needs more than the oldest slot leaving.
+ *   base:b        GCRA theoretical arrival time, microseconds
+ *   base:c        sorted set of admitted tickets in flight, score = lease end (ms)
  * Every key carries an expiry a little longer than what it remembers, so idle scopes vanish.
+ * (Until 0.2 the windows were base:rm|rh|tm|th, one hash of slots each; those are not read.)
  */
 #include "rl_redis.h"
 
-/* Lua shared by both scripts: the windows' bookkeeping. Expects now (ms) and SLOTS. */
-#define RL_LUA_WINDOW                                                                                         \
-    "local function sweep(key, s)\n"                                                                          \
-    "  local h = redis.call('HGETALL', key)\n"                                                                \
-    "  local used, o, n, dead = 0, nil, nil, {}\n"                                                            \
-    "  for j = 1, #h, 2 do\n"                                                                                 \
-    "    local k = tonumber(h[j])\n"                                                                          \
-    "    if k then\n"                                                                                         \
-    "      if k > s - SLOTS then\n"                                                                           \
-    "        used = used + tonumber(h[j + 1])\n"                                                              \
-    "        if o == nil or k < o then o = k end\n"                                                           \
-    "        if n == nil or k > n then n = k end\n"                                                           \
-    "      else dead[#dead + 1] = h[j] end\n"                                                                 \
-    "    end\n"                                                                                               \
-    "  end\n"                                                                                                 \
-    "  if #dead > 0 then redis.call('HDEL', key, unpack(dead)) end\n"                                         \
-    "  if o then redis.call('HSET', key, 't', used, 'o', o, 'n', n)\n"                                        \
-    "  elseif #h > 0 then redis.call('DEL', key) end\n"                                                       \
-    "  return used, o, n\n"                                                                                   \
-    "end\n"                                                                                                   \
-    "local function window(key, s)\n"                                                                         \
-    "  local v = redis.call('HMGET', key, 't', 'o', 'n')\n"                                                   \
-    "  local o = tonumber(v[2])\n"                                                                            \
-    "  if o and o > s - SLOTS then return tonumber(v[1]), o, tonumber(v[3]) end\n"                            \
-    "  return sweep(key, s)\n"                                                                                \
-    "end\n"                                                                                                   \
-    "local function count(key, s, wd, amount, o, n)\n"                                                        \
-    "  redis.call('HINCRBY', key, s, amount)\n"                                                               \
-    "  redis.call('HINCRBY', key, 't', amount)\n"                                                             \
-    "  if n ~= s then\n"                                                                                      \
-    "    if o then redis.call('HSET', key, 'n', s) else redis.call('HSET', key, 'n', s, 'o', s) end\n"        \
-    "    redis.call('PEXPIRE', key, (SLOTS + 1) * wd)\n"                                                      \
-    "  end\n"                                                                                                 \
-    "end\n"
-
-/* KEYS: scope bases. ARGV: lease_ms, ticket, then 6 limits per scope (RPM RPH TPM TPH BURST CONC,
- * -1 = none). Returns {admitted, now_ms, then per scope and limit: used, reset_ms, retry_ms}. */
-const char rl_redis_admit_lua[] =
+/* See the comment at the script's top for its arguments and answer. */
+const char rl_redis_batch_lua[] =
+    "-- KEYS: the scope bases of the batch. ARGV: nentries, then the entries in order. A completion:\n"
+    "-- 1, ticket, tokens, nscopes, then per scope: key index, flags (1: charge tokens per minute, 2: per\n"
+    "-- hour, 4: give back the concurrency slot). An admission: 2, ticket, lease_ms, nscopes, then per\n"
+    "-- scope: key index, RPM RPH TPM TPH BURST CONC (-1: no such limit).\n"
+    "-- Returns {now_ms, then per admission: admitted (1 or 0), then for each limit it has, scope by\n"
+    "-- scope in that order: used, reset_ms, retry_ms}.\n"
     "local t = redis.call('TIME')\n"
     "local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
     "local now = math.floor(now_us / 1000)\n"
-    "local lease, ticket = tonumber(ARGV[1]), ARGV[2]\n"
     "local SLOTS = 61\n"
-    RL_LUA_WINDOW
-    "local width = {1000, 60000, 1000, 60000}\n"
-    "local suffix = {':rm', ':rh', ':tm', ':th'}\n"
-    "local out, over, seen = {0, now}, false, {}\n"
+    "local WIDTH = {1000, 60000, 1000, 60000}\n"
+    "local SUFFIX = {':rpm', ':rph', ':tpm', ':tph'}\n"
+    "local wins, tats, moved, concs, leases = {}, {}, {}, {}, {}\n"
+    "\n"
+    "-- A window as this batch sees it: {used, o, n, c, p, s, wd, add}: o, n, c, p as stored, s the\n"
+    "-- batch's slot, add what the batch counts (written at the end).\n"
+    "local function sweep(key, s, n, c, existed)\n"
+    "  local sk = key .. ':slots'\n"
+    "  local h = redis.call('HGETALL', sk)\n"
+    "  local p, o, dead = 0, nil, {}\n"
+    "  for j = 1, #h, 2 do\n"
+    "    local k = tonumber(h[j])\n"
+    "    if k > s - SLOTS then\n"
+    "      p = p + tonumber(h[j + 1])\n"
+    "      if o == nil or k < o then o = k end\n"
+    "    else dead[#dead + 1] = h[j] end\n"
+    "  end\n"
+    "  if #dead > 0 then redis.call('HDEL', sk, unpack(dead)) end\n"
+    "  if n and n <= s - SLOTS then n, c = nil, nil end\n"
+    "  if n and (o == nil or n < o) then o = n end\n"
+    "  if o == nil then\n"
+    "    if existed or #h > 0 then redis.call('DEL', key, sk) end\n"
+    "    return {0, nil, nil, nil, 0}\n"
+    "  end\n"
+    "  redis.call('HSET', key, 'p', p, 'o', o)\n"
+    "  return {p + (c or 0), o, n, c, p}\n"
+    "end\n"
+    "local function win(key, w)\n"
+    "  local x = wins[key]\n"
+    "  if x then return x end\n"
+    "  local wd = WIDTH[w]\n"
+    "  local s = math.floor(now / wd)\n"
+    "  local v = redis.call('HMGET', key, 'o', 'n', 'c', 'p')\n"
+    "  local o, n, c = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])\n"
+    "  if o and n and o > s - SLOTS then x = {tonumber(v[4]) + c, o, n, c, tonumber(v[4])}\n"
+    "  else x = sweep(key, s, n, c, v[1] or v[2]) end\n"
+    "  x[6], x[7], x[8] = s, wd, 0\n"
+    "  wins[key] = x\n"
+    "  return x\n"
+    "end\n"
+    "-- the slot the batch's additions go to (the stored newest when the clock is behind it)\n"
+    "local function eff(x) if x[3] and x[6] <= x[3] then return x[3] end return x[6] end\n"
+    "local function slot_count(key, x, k)\n"
+    "  local c = 0\n"
+    "  if k == x[3] then c = x[4]\n"
+    "  elseif x[3] and k < x[3] then c = tonumber(redis.call('HGET', key .. ':slots', k) or '0') end\n"
+    "  if x[8] > 0 and k == eff(x) then c = c + x[8] end\n"
+    "  return c\n"
+    "end\n"
+    "-- how long until the window holds less than limit: usually the oldest slot leaving is enough\n"
+    "local function retry_of(key, x, limit)\n"
+    "  local used, o = x[1], x[2] or eff(x)\n"
+    "  if used - slot_count(key, x, o) < limit then return (o + SLOTS) * x[7] - now end\n"
+    "  local live, h = {}, redis.call('HGETALL', key .. ':slots')\n"
+    "  for j = 1, #h, 2 do\n"
+    "    local k = tonumber(h[j])\n"
+    "    if k > x[6] - SLOTS and (x[3] == nil or k < x[3]) then live[#live + 1] = {k, tonumber(h[j + 1])} end\n"
+    "  end\n"
+    "  if x[3] then live[#live + 1] = {x[3], x[4]} end\n"
+    "  if x[8] > 0 then\n"
+    "    if eff(x) == x[3] then live[#live][2] = live[#live][2] + x[8] else live[#live + 1] = {eff(x), x[8]} end\n"
+    "  end\n"
+    "  table.sort(live, function(a, b) return a[1] < b[1] end)\n"
+    "  local left = used\n"
+    "  for _, sc in ipairs(live) do\n"
+    "    left = left - sc[2]\n"
+    "    if sc[2] ~= 0 and left < limit then return (sc[1] + SLOTS) * x[7] - now end\n"
+    "  end\n"
+    "  return 0\n"
+    "end\n"
+    "-- writes what the batch counted: one HINCRBY, or once per slot the newest slot moving on\n"
+    "local function write(key, x)\n"
+    "  local add, n, s = x[8], x[3], x[6]\n"
+    "  if add == 0 then return end\n"
+    "  if n and s <= n then redis.call('HINCRBY', key, 'c', add); return end\n"
+    "  local p, o = x[5], x[2] or s\n"
+    "  if n then redis.call('HSET', key .. ':slots', n, x[4]); p = p + x[4] end\n"
+    "  redis.call('HSET', key, 'n', s, 'c', add, 'p', p, 'o', o)\n"
+    "  redis.call('PEXPIRE', key, (SLOTS + 1) * x[7])\n"
+    "  if n then redis.call('PEXPIRE', key .. ':slots', (SLOTS + 1) * x[7]) end\n"
+    "end\n"
+    "local function tat(base)\n"
+    "  local v = tats[base]\n"
+    "  if v == nil then v = tonumber(redis.call('GET', base .. ':b') or '0'); tats[base] = v end\n"
+    "  return v\n"
+    "end\n"
+    "local function inflight(base)\n"
+    "  local v = concs[base]\n"
+    "  if v == nil then\n"
+    "    redis.call('ZREMRANGEBYSCORE', base .. ':c', '-inf', now)\n"
+    "    v = redis.call('ZCARD', base .. ':c')\n"
+    "    concs[base] = v\n"
+    "  end\n"
+    "  return v\n"
+    "end\n"
     "local function ceil_div(a, b) if a <= 0 then return 0 end return math.floor((a + b - 1) / b) end\n"
-    "for i = 1, #KEYS do\n"
-    "  local base, a = KEYS[i], 2 + (i - 1) * 6\n"
-    "  seen[i] = {}\n"
-    "  for w = 1, 4 do\n"
-    "    local limit = tonumber(ARGV[a + w])\n"
-    "    local used, reset, retry = 0, 0, 0\n"
-    "    if limit >= 0 then\n"
-    "      local key, wd = base .. suffix[w], width[w]\n"
-    "      local s = math.floor(now / wd)\n"
-    "      local o, n\n"
-    "      used, o, n = window(key, s)\n"
-    "      seen[i][w] = {o, n}\n"
-    "      if n and used > 0 then reset = (n + SLOTS) * wd - now end\n"
-    "      if used >= limit then\n"
-    "        over = true\n"
-    "        -- when does enough leave? usually the oldest slot is enough (only a refusal pays for this)\n"
-    "        local c = tonumber(redis.call('HGET', key, o) or '0')\n"
-    "        if used - c < limit then retry = (o + SLOTS) * wd - now\n"
-    "        else\n"
-    "          local h, live = redis.call('HGETALL', key), {}\n"
-    "          for j = 1, #h, 2 do\n"
-    "            local k = tonumber(h[j])\n"
-    "            if k and k > s - SLOTS then live[#live + 1] = {k, tonumber(h[j + 1])} end\n"
-    "          end\n"
-    "          table.sort(live, function(x, y) return x[1] < y[1] end)\n"
-    "          local left = used\n"
-    "          for _, sc in ipairs(live) do\n"
-    "            left = left - sc[2]\n"
-    "            if sc[2] ~= 0 and left < limit then retry = (sc[1] + SLOTS) * wd - now; break end\n"
-    "          end\n"
-    "        end\n"
+    "\n"
+    "local out, i = {now}, 2\n"
+    "local function complete()\n"
+    "  local ticket, tokens, ns = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])\n"
+    "  i = i + 3\n"
+    "  for _ = 1, ns do\n"
+    "    local base, f = KEYS[tonumber(ARGV[i])], tonumber(ARGV[i + 1])\n"
+    "    i = i + 2\n"
+    "    if tokens > 0 and f % 2 == 1 then\n"
+    "      local x = win(base .. ':tpm', 3); x[1] = x[1] + tokens; x[8] = x[8] + tokens\n"
+    "    end\n"
+    "    if tokens > 0 and math.floor(f / 2) % 2 == 1 then\n"
+    "      local x = win(base .. ':tph', 4); x[1] = x[1] + tokens; x[8] = x[8] + tokens\n"
+    "    end\n"
+    "    if math.floor(f / 4) % 2 == 1 then\n"
+    "      local gone = redis.call('ZREM', base .. ':c', ticket)\n"
+    "      if concs[base] then concs[base] = concs[base] - gone end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "local function admit()\n"
+    "  local ticket, lease, ns = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])\n"
+    "  i = i + 3\n"
+    "  local flag, over, seen = #out + 1, false, {}\n"
+    "  out[flag] = 0\n"
+    "  for sc = 1, ns do\n"
+    "    local base = KEYS[tonumber(ARGV[i])]\n"
+    "    local lim = {tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]),\n"
+    "                 tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])}\n"
+    "    i = i + 7\n"
+    "    seen[sc] = {base, lim}\n"
+    "    for w = 1, 4 do\n"
+    "      local limit = lim[w]\n"
+    "      if limit >= 0 then\n"
+    "        local key = base .. SUFFIX[w]\n"
+    "        local x = win(key, w)\n"
+    "        local used, reset, retry = x[1], 0, 0\n"
+    "        if used > 0 then reset = ((x[8] > 0 and eff(x) or x[3]) + SLOTS) * x[7] - now end\n"
+    "        if used >= limit then over = true; retry = retry_of(key, x, limit) end\n"
+    "        out[#out + 1] = used; out[#out + 1] = reset; out[#out + 1] = retry\n"
     "      end\n"
     "    end\n"
-    "    out[#out + 1] = used; out[#out + 1] = reset; out[#out + 1] = retry\n"
-    "  end\n"
-    "  local rpm, burst = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 5])\n"
-    "  local used, reset, retry = 0, 0, 0\n"
-    "  if burst >= 0 and rpm >= 0 then\n"
-    "    local iv = math.floor((60000000 + rpm - 1) / rpm)\n"
-    "    local tat = tonumber(redis.call('GET', base .. ':b') or '0')\n"
-    "    local ahead = tat > now_us and tat - now_us or 0\n"
-    "    used, reset = ceil_div(ahead, iv), ceil_div(ahead, 1000)\n"
-    "    retry = ceil_div(ahead + iv - burst * iv, 1000)\n"
-    "    if used >= burst then over = true end\n"
-    "  end\n"
-    "  out[#out + 1] = used; out[#out + 1] = reset; out[#out + 1] = retry\n"
-    "  local conc = tonumber(ARGV[a + 6])\n"
-    "  used, reset, retry = 0, 0, 0\n"
-    "  if conc >= 0 then\n"
-    "    redis.call('ZREMRANGEBYSCORE', base .. ':c', '-inf', now)\n"
-    "    used = redis.call('ZCARD', base .. ':c')\n"
-    "    if used >= conc then over = true; retry = 1000 end\n"
-    "  end\n"
-    "  out[#out + 1] = used; out[#out + 1] = reset; out[#out + 1] = retry\n"
-    "end\n"
-    "if over then return out end\n"
-    "out[1] = 1\n"
-    "for i = 1, #KEYS do\n"
-    "  local base, a = KEYS[i], 2 + (i - 1) * 6\n"
-    "  for w = 1, 2 do\n"
-    "    if tonumber(ARGV[a + w]) >= 0 then\n"
-    "      local wd = width[w]\n"
-    "      count(base .. suffix[w], math.floor(now / wd), wd, 1, seen[i][w][1], seen[i][w][2])\n"
+    "    local rpm, burst = lim[1], lim[5]\n"
+    "    if burst >= 0 then\n"
+    "      local used, reset, retry = 0, 0, 0\n"
+    "      if rpm >= 0 then\n"
+    "        local iv = math.floor((60000000 + rpm - 1) / rpm)\n"
+    "        local ahead = tat(base) - now_us\n"
+    "        used, reset = ceil_div(ahead, iv), ceil_div(ahead, 1000)\n"
+    "        retry = ceil_div(ahead + iv - burst * iv, 1000)\n"
+    "        if used >= burst then over = true end\n"
+    "      end\n"
+    "      out[#out + 1] = used; out[#out + 1] = reset; out[#out + 1] = retry\n"
+    "    end\n"
+    "    if lim[6] >= 0 then\n"
+    "      local used, retry = inflight(base), 0\n"
+    "      if used >= lim[6] then over = true; retry = 1000 end\n"
+    "      out[#out + 1] = used; out[#out + 1] = 0; out[#out + 1] = retry\n"
     "    end\n"
     "  end\n"
-    "  local rpm, burst = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 5])\n"
-    "  if burst >= 0 and rpm >= 0 then\n"
-    "    local iv = math.floor((60000000 + rpm - 1) / rpm)\n"
-    "    local tat = tonumber(redis.call('GET', base .. ':b') or '0')\n"
-    "    local nt = (tat > now_us and tat or now_us) + iv\n"
-    "    redis.call('SET', base .. ':b', string.format('%.0f', nt), 'PX', math.floor((nt - now_us) / 1000) + 1000)\n"
-    "  end\n"
-    "  if tonumber(ARGV[a + 6]) >= 0 then\n"
-    "    redis.call('ZADD', base .. ':c', now + lease, ticket)\n"
-    "    redis.call('PEXPIRE', base .. ':c', lease + 1000)\n"
+    "  if over then return end\n"
+    "  out[flag] = 1\n"
+    "  for sc = 1, ns do\n"
+    "    local base, lim = seen[sc][1], seen[sc][2]\n"
+    "    for w = 1, 2 do\n"
+    "      if lim[w] >= 0 then local x = wins[base .. SUFFIX[w]]; x[1] = x[1] + 1; x[8] = x[8] + 1 end\n"
+    "    end\n"
+    "    if lim[5] >= 0 and lim[1] >= 0 then\n"
+    "      local iv, tv = math.floor((60000000 + lim[1] - 1) / lim[1]), tat(base)\n"
+    "      tats[base] = (tv > now_us and tv or now_us) + iv\n"
+    "      moved[base] = true\n"
+    "    end\n"
+    "    if lim[6] >= 0 then\n"
+    "      redis.call('ZADD', base .. ':c', now + lease, ticket)\n"
+    "      concs[base] = concs[base] + 1\n"
+    "      if (leases[base] or 0) < lease then leases[base] = lease end\n"
+    "    end\n"
     "  end\n"
     "end\n"
+    "for _ = 1, tonumber(ARGV[1]) do\n"
+    "  local kind = ARGV[i]\n"
+    "  i = i + 1\n"
+    "  if kind == '1' then complete() else admit() end\n"
+    "end\n"
+    "for key, x in pairs(wins) do write(key, x) end\n"
+    "for base in pairs(moved) do\n"
+    "  local nt = tats[base]\n"
+    "  redis.call('SET', base .. ':b', string.format('%.0f', nt), 'PX', math.floor((nt - now_us) / 1000) + 1000)\n"
+    "end\n"
+    "for base, lease in pairs(leases) do redis.call('PEXPIRE', base .. ':c', lease + 1000) end\n"
     "return out\n";
-
-/* KEYS: scope bases. ARGV: ticket, tokens, then one flag set per scope (1: charge tokens per
- * minute, 2: per hour, 4: release the concurrency slot). */
-const char rl_redis_complete_lua[] =
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local ticket, tokens = ARGV[1], tonumber(ARGV[2])\n"
-    "local SLOTS = 61\n"
-    RL_LUA_WINDOW
-    "local function charge(key, wd)\n"
-    "  local s = math.floor(now / wd)\n"
-    "  local v = redis.call('HMGET', key, 'o', 'n')\n"
-    "  local o = tonumber(v[1])\n"
-    "  if o and o > s - SLOTS then count(key, s, wd, tokens, o, tonumber(v[2]))\n"
-    "  else local _, o2, n2 = sweep(key, s); count(key, s, wd, tokens, o2, n2) end\n"
-    "end\n"
-    "for i = 1, #KEYS do\n"
-    "  local base, f = KEYS[i], tonumber(ARGV[2 + i])\n"
-    "  if tokens > 0 and f % 2 == 1 then charge(base .. ':tm', 1000) end\n"
-    "  if tokens > 0 and math.floor(f / 2) % 2 == 1 then charge(base .. ':th', 60000) end\n"
-    "  if math.floor(f / 4) % 2 == 1 then redis.call('ZREM', base .. ':c', ticket) end\n"
-    "end\n"
-    "return 1\n";

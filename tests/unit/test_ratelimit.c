@@ -1006,16 +1006,17 @@ static void test_redis_calls(int port, const char *prefix)
     CHECK(c4.v.obs[0][RL_TPH].retry_ms > 3540000 && c4.v.obs[0][RL_TPH].retry_ms <= 3660000);
     CHECK(rl_conns_open_here(cs) == 1);
 
-    /* windows kept as slots + t (sum), o (oldest), n (newest): slots that left are swept once the
-     * oldest has; hashes without t/o/n (an older version's) are read slot by slot; a refusal whose
-     * oldest slot leaving is not enough finds the slot that is */
+    /* a window is a small hash (n newest slot, c its count, p older slots' sum, o oldest) and the
+     * older slots beside it: they are swept once the oldest has left; a window whose newest slot
+     * has left too starts again; a refusal that needs more than the oldest slot leaving finds the
+     * slot that is enough */
     redisReply *tr = redis_sync(port, NULL, 0, "TIME");
     long long sec = tr && tr->type == REDIS_REPLY_ARRAY ? strtoll(tr->element[0]->str, NULL, 10) : 0;
     freeReplyObject(tr);
     char key[128];
-    snprintf(key, sizeof(key), "%sm:swept:rm", prefix);
-    freeReplyObject(redis_sync(port, NULL, 0, "HSET %s %lld 5 %lld 3 t 8 o %lld n %lld", key, sec - 70, sec - 30,
-                               sec - 70, sec - 30));
+    snprintf(key, sizeof(key), "%sm:swept:rpm", prefix);
+    freeReplyObject(redis_sync(port, NULL, 0, "HSET %s n %lld c 3 p 5 o %lld", key, sec - 30, sec - 70));
+    freeReplyObject(redis_sync(port, NULL, 0, "HSET %s:slots %lld 5", key, sec - 70));
     ig_limits_t l10 = IG_LIMITS_NONE;
     l10.requests_per_minute = 10;
     ig_model_t swept = {.name = "swept", .limits = l10};
@@ -1023,28 +1024,35 @@ static void test_redis_calls(int port, const char *prefix)
     layer_admit(rd, &sw, 1, &swept, "s");
     CHECKF(sw.verdict == 1 && sw.v.obs[0][RL_RPM].used == 3, "swept: %d used %lld", sw.verdict,
            (long long)sw.v.obs[0][RL_RPM].used);
-    redisReply *hv = redis_sync(port, NULL, 0, "HMGET %s t o %lld", key, sec - 70);
+    redisReply *hv = redis_sync(port, NULL, 0, "HMGET %s p o c", key);
     CHECKF(hv && hv->type == REDIS_REPLY_ARRAY && hv->elements == 3 && hv->element[0]->str &&
-               !strcmp(hv->element[0]->str, "4") && hv->element[1]->str && strtoll(hv->element[1]->str, NULL, 10) == sec - 30 &&
-               hv->element[2]->type == REDIS_REPLY_NIL,
-           "after the sweep: t, o and the old slot are not what they should be");
+               !strcmp(hv->element[0]->str, "3") && hv->element[1]->str &&
+               strtoll(hv->element[1]->str, NULL, 10) == sec - 30 && hv->element[2]->str && !strcmp(hv->element[2]->str, "1"),
+           "after the sweep: p, o, c are not 3, the slot 30 s ago, 1");
+    freeReplyObject(hv);
+    hv = redis_sync(port, NULL, 0, "HMGET %s:slots %lld %lld", key, sec - 70, sec - 30);
+    CHECKF(hv && hv->type == REDIS_REPLY_ARRAY && hv->elements == 2 && hv->element[0]->type == REDIS_REPLY_NIL &&
+               hv->element[1]->str && !strcmp(hv->element[1]->str, "3"),
+           "after the sweep: the slot that left is still kept, or the last one was not moved to the older slots");
     freeReplyObject(hv);
 
-    snprintf(key, sizeof(key), "%sm:legacy:rm", prefix);
-    freeReplyObject(redis_sync(port, NULL, 0, "HSET %s %lld 4 %lld 9", key, sec - 10, sec - 100));
+    snprintf(key, sizeof(key), "%sm:gone:rpm", prefix);
+    freeReplyObject(redis_sync(port, NULL, 0, "HSET %s n %lld c 4 p 9 o %lld", key, sec - 100, sec - 200));
+    freeReplyObject(redis_sync(port, NULL, 0, "HSET %s:slots %lld 9", key, sec - 200));
     ig_limits_t l5 = IG_LIMITS_NONE;
     l5.requests_per_minute = 5;
-    ig_model_t legacy = {.name = "legacy", .limits = l5};
-    lreq_t lg[2];
-    layer_admit(rd, lg, 2, &legacy, "l");
-    CHECKF(lg[0].verdict == 1 && lg[0].v.obs[0][RL_RPM].used == 4, "legacy: %d used %lld", lg[0].verdict,
-           (long long)lg[0].v.obs[0][RL_RPM].used);
-    CHECK(lg[1].verdict == 0 && lg[1].v.obs[0][RL_RPM].used == 5 &&
-          lg[1].v.obs[0][RL_RPM].retry_ms == (sec - 10 + RL_SLOTS) * 1000 - lg[1].v.now_ms);
+    ig_model_t gone = {.name = "gone", .limits = l5};
+    lreq_t gn;
+    layer_admit(rd, &gn, 1, &gone, "g");
+    CHECKF(gn.verdict == 1 && gn.v.obs[0][RL_RPM].used == 0, "gone: %d used %lld", gn.verdict,
+           (long long)gn.v.obs[0][RL_RPM].used);
+    redisReply *ex = redis_sync(port, NULL, 0, "EXISTS %s:slots", key);
+    CHECK(ex && ex->type == REDIS_REPLY_INTEGER && ex->integer == 0);
+    freeReplyObject(ex);
 
-    snprintf(key, sizeof(key), "%sm:sorted:rm", prefix);
-    freeReplyObject(redis_sync(port, NULL, 0, "HSET %s %lld 1 %lld 3 t 4 o %lld n %lld", key, sec - 20, sec - 10,
-                               sec - 20, sec - 10));
+    snprintf(key, sizeof(key), "%sm:sorted:rpm", prefix);
+    freeReplyObject(redis_sync(port, NULL, 0, "HSET %s n %lld c 3 p 1 o %lld", key, sec - 10, sec - 20));
+    freeReplyObject(redis_sync(port, NULL, 0, "HSET %s:slots %lld 1", key, sec - 20));
     ig_limits_t l3r = IG_LIMITS_NONE;
     l3r.requests_per_minute = 3;
     ig_model_t sorted = {.name = "sorted", .limits = l3r};
@@ -1237,7 +1245,7 @@ static void test_redis_plugin_worker(void *proc, int port, int port2, pid_t *pid
         admit_wait(sg, &tg, &free_model);
         CHECKF(tg.rc == 0 && tg.r.ticket, "with AUTH: %d %s", tg.rc, tg.err.msg);
         char key[128];
-        snprintf(key, sizeof(key), "%sm:barrier:rm", prefix);
+        snprintf(key, sizeof(key), "%sm:barrier:rpm", prefix);
         redisReply *ex = redis_sync(port3, "s3cret", 2, "EXISTS %s", key);
         CHECKF(ex && ex->type == REDIS_REPLY_INTEGER && ex->integer == 1, "the count is not in database 2");
         freeReplyObject(ex);
