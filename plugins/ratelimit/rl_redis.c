@@ -199,6 +199,14 @@ typedef struct {
     uint32_t off, len;       /* the key's bytes in keys.p */
 } rl_keyref_t;
 
+/* A scope's limits as the batch sends them once, however many admissions name them. */
+typedef struct {
+    uint32_t key;            /* 1-based index in KEYS */
+    uint32_t next;           /* the next descriptor of the same key, + 1 (0: none) */
+    int64_t lease;
+    int64_t lim[RL_NLIMITS];
+} rl_desc_t;
+
 typedef struct {
     rl_cmd_t cmd;            /* first: what the connection sees; lazy until written */
     rl_buf_t keys;           /* the distinct keys, as RESP bulk strings */
@@ -206,6 +214,11 @@ typedef struct {
     uint32_t nkeys, keycap;
     uint32_t *slots;         /* open addressing: key index + 1, 0 = empty */
     uint32_t nslots;
+    rl_desc_t *desc;
+    uint32_t ndesc, desccap;
+    uint32_t *desc_of_key;   /* per key: its first descriptor + 1 */
+    uint32_t dkcap;
+    rl_buf_t descs;          /* the descriptors, formatted */
     rl_buf_t args;           /* the entries (completions and admissions, in order), formatted */
     uint32_t ncompl, nargs;
     int64_t tokens;          /* charged by the completions (for the message when they fail) */
@@ -241,6 +254,9 @@ static void batch_free(rl_batch_t *b)
     free(b->keyref);
     free(b->slots);
     free(b->args.p);
+    free(b->descs.p);
+    free(b->desc);
+    free(b->desc_of_key);
     free(b->out.p);
     free(b->eval);
     free(b);
@@ -304,17 +320,59 @@ static uint32_t batch_key(rl_batch_t *b, const char *prefix, size_t plen, const 
     return b->nkeys;
 }
 
+/* The 1-based index of the descriptor (key, lease, limits), added if new; 0 on out of memory. */
+static uint32_t batch_desc(rl_batch_t *b, uint32_t key, int64_t lease, const int64_t *lim)
+{
+    if (key > b->dkcap) {
+        uint32_t cap = b->dkcap ? b->dkcap : 8;
+        while (cap < key)
+            cap *= 2;
+        uint32_t *dk = realloc(b->desc_of_key, cap * sizeof(*dk));
+        if (!dk)
+            return 0;
+        memset(dk + b->dkcap, 0, (cap - b->dkcap) * sizeof(*dk));
+        b->desc_of_key = dk;
+        b->dkcap = cap;
+    }
+    for (uint32_t d = b->desc_of_key[key - 1]; d; d = b->desc[d - 1].next)
+        if (b->desc[d - 1].lease == lease && !memcmp(b->desc[d - 1].lim, lim, sizeof(b->desc[0].lim)))
+            return d;
+    if (b->ndesc == b->desccap) {
+        uint32_t cap = b->desccap ? b->desccap * 2 : 8;
+        rl_desc_t *nd = realloc(b->desc, cap * sizeof(*nd));
+        if (!nd)
+            return 0;
+        b->desc = nd;
+        b->desccap = cap;
+    }
+    if (buf_reserve(&b->descs, (2 + RL_NLIMITS) * RL_NUM_MAX) != 0)
+        return 0;
+    char *o = b->descs.p + b->descs.len;
+    o = put_int(o, key);
+    o = put_int(o, lease);
+    for (int l = 0; l < RL_NLIMITS; l++)
+        o = put_int(o, lim[l]);
+    b->descs.len = (size_t)(o - b->descs.p);
+    rl_desc_t *d = &b->desc[b->ndesc];
+    d->key = key;
+    d->lease = lease;
+    memcpy(d->lim, lim, sizeof(d->lim));
+    d->next = b->desc_of_key[key - 1];
+    b->desc_of_key[key - 1] = ++b->ndesc;
+    return b->ndesc;
+}
+
 /*
- * The script call: EVALSHA sha numkeys KEYS... nentries, then the entries in the order they came:
- * a completion is 1 ticket tokens nscopes (key flags)..., an admission 2 ticket lease nscopes
- * (key 6 limits)...
+ * The script call: EVALSHA sha numkeys KEYS... ndescriptors (key lease 6-limits)... nentries, then
+ * the entries in the order they came: a completion is 1 ticket tokens nscopes (key flags)..., an
+ * admission 2 ticket nscopes descriptor...
  */
 static int batch_prepare(rl_cmd_t *cmd)
 {
     rl_batch_t *b = (rl_batch_t *)cmd;
-    b->argc = 2 + 1 + b->nkeys + 1 + b->nargs;
+    b->argc = 2 + 1 + b->nkeys + 1 + b->ndesc * (2 + RL_NLIMITS) + 1 + b->nargs;
     rl_buf_t *o = &b->out;
-    if (buf_reserve(o, 6 * RL_NUM_MAX + 40 + b->keys.len + b->args.len) != 0)
+    if (buf_reserve(o, 6 * RL_NUM_MAX + 40 + b->keys.len + b->descs.len + b->args.len) != 0)
         return -1;
     char *p = put_len(o->p, '*', b->argc);
     p = put_bulk(p, "EVALSHA", 7);
@@ -322,6 +380,8 @@ static int batch_prepare(rl_cmd_t *cmd)
     b->hdr_len = (size_t)(p - o->p);
     p = put_int(p, b->nkeys);
     p = put(p, b->keys.p, b->keys.len);
+    p = put_int(p, b->ndesc);
+    p = put(p, b->descs.p, b->descs.len);
     p = put_int(p, b->ncompl + b->ncalls);
     p = put(p, b->args.p, b->args.len);
     o->len = (size_t)(p - o->p);
@@ -546,8 +606,12 @@ int rl_redis_admit(rl_redis_t *rd, rl_view_t *v, const char *ticket, rl_redis_ad
         call_free(call);
         return -1;
     }
-    uint32_t keys[RL_MAX_SCOPES];
-    size_t tlen = strlen(ticket);
+    uint32_t desc[RL_MAX_SCOPES];
+    /* the ticket names a concurrency slot: without one, it is not sent */
+    size_t tlen = 0;
+    for (size_t s = 0; s < n; s++)
+        if (v->scopes[s].lim[RL_CONC] >= 0)
+            tlen = strlen(ticket);
     int ok = 1;
     if (b->ncalls == b->callcap) {
         uint32_t ncap = b->callcap ? b->callcap * 2 : 16;
@@ -557,9 +621,11 @@ int rl_redis_admit(rl_redis_t *rd, rl_view_t *v, const char *ticket, rl_redis_ad
             b->callcap = ncap;
         }
     }
-    for (size_t s = 0; ok && s < n; s++)
-        ok = (keys[s] = batch_key(b, rd->prefix, rd->prefix_len, v->scopes[s].id, v->scopes[s].idlen)) != 0;
-    if (!ok || buf_reserve(&b->args, tlen + (4 + n * (1 + RL_NLIMITS)) * RL_NUM_MAX) != 0) {
+    for (size_t s = 0; ok && s < n; s++) {
+        uint32_t key = batch_key(b, rd->prefix, rd->prefix_len, v->scopes[s].id, v->scopes[s].idlen);
+        ok = key && (desc[s] = batch_desc(b, key, rd->lease_ms, v->scopes[s].lim)) != 0;
+    }
+    if (!ok || buf_reserve(&b->args, tlen + (3 + n) * RL_NUM_MAX) != 0) {
         /* (the batch stays as it was: its other entries are whole) */
         call_free(call);
         snprintf(err, cap, "redis %s: out of memory", rl_target_name(rd->target));
@@ -568,15 +634,11 @@ int rl_redis_admit(rl_redis_t *rd, rl_view_t *v, const char *ticket, rl_redis_ad
     char *o = b->args.p + b->args.len;
     o = put_int(o, 2);
     o = put_bulk(o, ticket, tlen);
-    o = put_int(o, rd->lease_ms);
     o = put_int(o, (int64_t)n);
-    for (size_t s = 0; s < n; s++) {
-        o = put_int(o, keys[s]);
-        for (int l = 0; l < RL_NLIMITS; l++)
-            o = put_int(o, v->scopes[s].lim[l]);
-    }
+    for (size_t s = 0; s < n; s++)
+        o = put_int(o, desc[s]);
     b->args.len = (size_t)(o - b->args.p);
-    b->nargs += (uint32_t)(4 + n * (1 + RL_NLIMITS));
+    b->nargs += (uint32_t)(3 + n);
     b->calls[b->ncalls++] = call;
     *out = call;
     return 0;
