@@ -50,7 +50,8 @@ static int buf_reserve(rl_buf_t *b, size_t more)
 
 static char *put(char *o, const char *s, size_t n)
 {
-    memcpy(o, s, n);
+    if (n) /* (s may be an empty buffer's NULL) */
+        memcpy(o, s, n);
     return o + n;
 }
 
@@ -76,11 +77,10 @@ static char *put_int(char *o, int64_t v)
 
 /* ---- the script ---------------------------------------------------------------------------------- */
 
+/* Computed once; nothing here is allocated (the .so may be unloaded and loaded again). */
 static struct {
     size_t lua_len;
     char sha[41];
-    char *load; /* SCRIPT LOAD <lua>, formatted */
-    size_t load_len;
     int ok;
 } script;
 static pthread_once_t script_once = PTHREAD_ONCE_INIT;
@@ -97,13 +97,6 @@ static void script_init(void)
         script.sha[2 * i] = digits[md[i] >> 4];
         script.sha[2 * i + 1] = digits[md[i] & 15];
     }
-    if (!(script.load = malloc(script.lua_len + 4 * RL_NUM_MAX)))
-        return;
-    char *o = put_len(script.load, '*', 3);
-    o = put_bulk(o, "SCRIPT", 6);
-    o = put_bulk(o, "LOAD", 4);
-    o = put_bulk(o, rl_redis_batch_lua, script.lua_len);
-    script.load_len = (size_t)(o - script.load);
     script.ok = 1;
 }
 
@@ -119,12 +112,19 @@ static void load_done(rl_cmd_t *cmd, redisReply *reply, const char *err)
 
 static void on_connect(rl_conn_t *c, int64_t timeout_ms)
 {
-    rl_cmd_t *cmd = calloc(1, sizeof(*cmd));
+    /* SCRIPT LOAD <lua>, with the command */
+    rl_cmd_t *cmd = malloc(sizeof(*cmd) + script.lua_len + 4 * RL_NUM_MAX);
     if (!cmd)
         return; /* EVALSHA falls back to EVAL */
+    memset(cmd, 0, sizeof(*cmd));
+    char *buf = (char *)(cmd + 1);
+    char *o = put_len(buf, '*', 3);
+    o = put_bulk(o, "SCRIPT", 6);
+    o = put_bulk(o, "LOAD", 4);
+    o = put_bulk(o, rl_redis_batch_lua, script.lua_len);
     cmd->done = load_done;
-    cmd->buf = script.load;
-    cmd->len = script.load_len;
+    cmd->buf = buf;
+    cmd->len = (size_t)(o - buf);
     char err[300];
     if (rl_conn_resend(c, cmd, timeout_ms, err, sizeof(err)) != 0)
         free(cmd);
