@@ -104,6 +104,7 @@ static int host_on_worker_exit(void (*fn)(void *arg), void *arg)
     exit_hook_t *h = malloc(sizeof(*h));
     if (h == NULL)
         return -1;
+    ig_plugin_pin((const void *)fn); /* its code must still be there when the hook runs */
     h->fn = fn;
     h->arg = arg;
     h->next = exit_hooks;

@@ -1,8 +1,10 @@
 /*
- * proxy.h — serves one OpenAI API request through an engine: checks the body,
- * resolves the model, lets the engine plugin rewrite the request, picks an
- * endpoint with the model's strategy, streams the engine's answer back with
- * backpressure, retries on another endpoint while nothing reached the client.
+ * proxy.h — serves one OpenAI API request through an engine: authenticates the caller (auth.h),
+ * checks the body and resolves the model, admits it through the rate limiters (ratelimit.h), lets
+ * the engine plugin rewrite the request, picks an endpoint with the model's strategy (balance.h),
+ * streams the engine's answer back with backpressure, retries on another endpoint while nothing
+ * reached the client, and settles its usage at the end (usage.h). The request registers with its
+ * worker (ig_worker_track) so that draining waits for it and the end of the grace period cuts it.
  */
 #ifndef IG_PROXY_H
 #define IG_PROXY_H

@@ -4,7 +4,8 @@
 // worker serves other requests meanwhile (one worker thread); a client that leaves while a plugin
 // decides makes the core cancel that call exactly once; a reload during waits loses nothing;
 // /v1/models waits for a late authenticate too; a plugin that answers later without a cancel function
-// gets a 500 naming it; at shutdown waiting requests are cut and the plugins' on_worker_exit hooks run.
+// gets a 500 naming it; at shutdown waiting requests are cut and the plugins' on_worker_exit hooks run,
+// also those of a plugin a reload dropped (it stays loaded until then).
 // Only counts are asserted, never timings.
 
 import { before, describe, it } from 'node:test';
@@ -13,7 +14,7 @@ import fs from 'node:fs';
 import http2 from 'node:http2';
 import path from 'node:path';
 import {
-  BUILD_DIR, PLUGINS_DIR, SLOW, assertOpenAIError, chatBody, http, model, startGateway, startSim, tmpDir, waitFor,
+  BUILD_DIR, PLUGINS_DIR, SLOW, assertOpenAIError, chatBody, http, model, startGateway, startSim, tmpDir, toYaml, waitFor,
 } from './harness.mjs';
 
 const WAIT = { timeoutMs: SLOW ? 20000 : 10000 };
@@ -304,6 +305,34 @@ describe('a rate limiter that answers later without a cancel function', () => {
     assert.match(gw.stderr, /rate limiter `asynclimit_nocancel` answered IG_PENDING but has no cancel function/);
     assert.equal((await sim.stats()).requests, 0);
     await gw.checkAliveAndStop();
+    await sim.checkAliveAndStop({ cleanExit: false });
+  });
+});
+
+describe('a plugin with worker-exit hooks that a reload drops', () => {
+  it('stays loaded until exit, where its hooks still run', async () => {
+    const dir = path.join(tmpDir(), 'plugins');
+    const sim = await startSim({});
+    const cfg = (load) => ({
+      server: { workers: 1, logLevel: 'info' },
+      plugins: { dir, load },
+      models: [model('chat', [sim])],
+    });
+    const gw = await startGateway({ ...cfg(['vllm', 'leastload', 'asynclimit']), server: { workers: 1 } });
+    const r = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('chat') });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-asynclimit'), 'admitted', 'the limiter answered, from its timer on worker 0');
+    const listen = fs.readFileSync(gw.configPath, 'utf8').match(/listen:\n(\s+- .*\n)/)[1];
+    const next = cfg(['vllm', 'leastload']);
+    fs.writeFileSync(gw.configPath, toYaml(next).replace(/server:\n/, `server:\n  listen:\n${listen}`));
+    process.kill(gw.child.pid, 'SIGHUP');
+    await waitFor(() => /plugin asynclimit: no configuration uses it any more; kept loaded until exit/.test(gw.stderr),
+      { ...WAIT, what: 'the dropped plugin kept loaded' });
+    const after = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('chat') });
+    assert.equal(after.status, 200, after.text);
+    assert.equal(after.headers.get('x-asynclimit'), null, 'the reload dropped the limiter');
+    await gw.checkAliveAndStop();
+    assert.match(gw.stderr, /asynclimit.*worker 0 exit hook: timer closed/);
     await sim.checkAliveAndStop({ cleanExit: false });
   });
 });
