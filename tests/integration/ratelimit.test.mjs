@@ -25,11 +25,12 @@ const rlPlugins = (options) => ({
 });
 
 /**
- * n requests as concurrent streams of ONE HTTP/2 connection (prior knowledge, h2c), all written
- * before any answer is read. Resolves [{status, headers, text, json}] in request order.
+ * n requests as concurrent streams of ONE HTTP/2 connection (prior knowledge, h2c; `shared`: that
+ * session, left open), all written before any answer is read. Resolves [{status, headers, text,
+ * json}] in request order.
  */
-async function h2Batch(baseUrl, n, body, path = '/v1/chat/completions', reqHeaders = {}) {
-  const session = http2.connect(baseUrl);
+async function h2Batch(baseUrl, n, body, path = '/v1/chat/completions', reqHeaders = {}, shared = null) {
+  const session = shared || http2.connect(baseUrl);
   session.on('error', () => {});
   try {
     const payload = JSON.stringify(body);
@@ -51,7 +52,7 @@ async function h2Batch(baseUrl, n, body, path = '/v1/chat/completions', reqHeade
       })),
     );
   } finally {
-    session.close();
+    if (!shared) session.close();
   }
 }
 
@@ -443,7 +444,7 @@ describe('ratelimit, Redis backend shared by two gateways', { skip: REDIS ? fals
       model('shared-model', [sim], { limits: { requestsPerMinute: RPM } }),
       model('shared-tok', [sim], { limits: { tokensPerMinute: 1 } }),
       model('shared-conc', [sim], { limits: { maxConcurrent: 1 } }),
-      model('flush-model', [sim], { limits: { requestsPerMinute: 5 } }),
+      model('flush-model', [sim], { limits: { requestsPerMinute: 6 } }),
     ];
     [gwA, gwB] = await Promise.all([
       startGateway({ plugins: rlPlugins(opts), models, name: 'gw-a' }),
@@ -482,22 +483,32 @@ describe('ratelimit, Redis backend shared by two gateways', { skip: REDIS ? fals
       const r = await run('redis-cli', ['-p', String(redis.port), 'INFO', 'commandstats']);
       return Number(/cmdstat_eval:calls=(\d+)/.exec(r.stdout)?.[1] ?? 0);
     };
-    const evals = await evalCalls();
-    const flush = await run('redis-cli', ['-p', String(redis.port), 'SCRIPT', 'FLUSH']);
-    assert.equal(flush.code, 0, flush.stderr);
-    // exact counts: a broken fallback fails them (onRedisError allow would admit all 8 uncounted)
-    const res = await h2Batch(gwA.url, 8, chatBody('flush-model', { max_tokens: 1 }));
-    const ok = res.filter((r) => r.status === 200);
-    assert.equal(ok.length, 5, res.map((r) => r.status).join(','));
-    assert.equal(res.filter((r) => r.status === 429).length, 3);
-    assert.deepEqual(ok.map((r) => assertRateHeaders(r.headers, { limit: 5 }).remaining).sort(), [0, 1, 2, 3, 4]);
-    assert.ok(await evalCalls() > evals, 'EVAL was not used after SCRIPT FLUSH');
-    // and after another flush a request's completion still gives its concurrency slot back
-    await run('redis-cli', ['-p', String(redis.port), 'SCRIPT', 'FLUSH']);
-    const r1 = await http(`${gwA.url}/v1/chat/completions`, { method: 'POST', body: chatBody('shared-conc', { max_tokens: 1 }) });
-    assert.equal(r1.status, 200, r1.text);
-    await waitFor(async () => (await http(`${gwB.url}/v1/chat/completions`, { method: 'POST', body: chatBody('shared-conc', { max_tokens: 1 }) })).status === 200,
-      { what: 'the slot given back', timeoutMs: 5000 });
+    // one HTTP/2 connection is one worker: its Redis connection is made (and has loaded the
+    // script) before the flush, so the next call on it gets NOSCRIPT
+    const session = http2.connect(gwA.url);
+    session.on('error', () => {});
+    try {
+      const first = await h2Batch(gwA.url, 1, chatBody('flush-model', { max_tokens: 1 }), undefined, {}, session);
+      assert.equal(first[0].status, 200, first[0].text);
+      const evals = await evalCalls();
+      const flush = await run('redis-cli', ['-p', String(redis.port), 'SCRIPT', 'FLUSH']);
+      assert.equal(flush.code, 0, flush.stderr);
+      // exact counts: a broken fallback fails them (onRedisError allow would admit all 8 uncounted)
+      const res = await h2Batch(gwA.url, 8, chatBody('flush-model', { max_tokens: 1 }), undefined, {}, session);
+      const ok = res.filter((r) => r.status === 200);
+      assert.equal(ok.length, 5, res.map((r) => r.status).join(','));
+      assert.equal(res.filter((r) => r.status === 429).length, 3);
+      assert.deepEqual(ok.map((r) => assertRateHeaders(r.headers, { limit: 6 }).remaining).sort(), [0, 1, 2, 3, 4]);
+      assert.ok(await evalCalls() > evals, 'EVAL was not used after SCRIPT FLUSH');
+      // and after another flush a completion still gives its concurrency slot back
+      await run('redis-cli', ['-p', String(redis.port), 'SCRIPT', 'FLUSH']);
+      const r1 = await h2Batch(gwA.url, 1, chatBody('shared-conc', { max_tokens: 1 }), undefined, {}, session);
+      assert.equal(r1[0].status, 200, r1[0].text);
+      await waitFor(async () => (await http(`${gwB.url}/v1/chat/completions`, { method: 'POST', body: chatBody('shared-conc', { max_tokens: 1 }) })).status === 200,
+        { what: 'the slot given back', timeoutMs: 5000 });
+    } finally {
+      session.close();
+    }
   });
 
   it('onRedisError allow (the default): with Redis gone, requests are admitted uncounted', async () => {
