@@ -6,9 +6,11 @@
  * worker's libuv loop), kept across reloads (the table lives in the plugin's process state), and
  * closed on that thread once no configuration names its URL any more, or when the worker exits.
  *
- * Commands are pre-formatted RESP. Whatever is sent while a worker's loop runs its callbacks is
- * written in one write at the end of that loop iteration: admissions that arrive together are
- * pipelined together. Replies come back in order; every command has a deadline (redisTimeout)
+ * Commands are RESP, formatted by the sender, or lazily right before they are written (a batch
+ * that gathers what the loop iteration sends). Whatever is sent while a worker's loop runs its
+ * callbacks is written in one write at the end of that loop iteration, without waiting for the
+ * answers to what was sent before (pipelined). Replies come back in order; every command has a
+ * deadline (redisTimeout)
  * kept by one timer per connection, and a command with no answer by then fails the connection
  * (and so every command behind it). After a failure the connection is made again on demand, with a
  * backoff (100 ms doubling to 2 s) during which sends fail at once: a dead Redis costs one attempt
