@@ -1055,6 +1055,21 @@ static void test_redis_calls(int port, const char *prefix)
     CHECK(ex && ex->type == REDIS_REPLY_INTEGER && ex->integer == 0);
     freeReplyObject(ex);
 
+    /* the small hash lost (deleted by hand): the older slots still count, the newest of them
+     * taking its place */
+    snprintf(key, sizeof(key), "%sm:orphan:rpm", prefix);
+    freeReplyObject(redis_sync(port, NULL, 0, "HSET %s:slots %lld 2 %lld 1 %lld 7", key, sec - 20, sec - 10, sec - 90));
+    ig_limits_t l4 = IG_LIMITS_NONE;
+    l4.requests_per_minute = 4;
+    ig_model_t orphan = {.name = "orphan", .limits = l4};
+    lreq_t or2[2];
+    layer_admit(rd, or2, 2, &orphan, "r");
+    CHECKF(or2[0].verdict == 1 && or2[0].v.obs[0][RL_RPM].used == 3 && or2[1].verdict == 0 &&
+               or2[1].v.obs[0][RL_RPM].used == 4 &&
+               or2[1].v.obs[0][RL_RPM].retry_ms == (sec - 20 + RL_SLOTS) * 1000 - or2[1].v.now_ms,
+           "orphaned slots: %d used %lld, %d used %lld retry %lld", or2[0].verdict, (long long)or2[0].v.obs[0][RL_RPM].used,
+           or2[1].verdict, (long long)or2[1].v.obs[0][RL_RPM].used, (long long)or2[1].v.obs[0][RL_RPM].retry_ms);
+
     snprintf(key, sizeof(key), "%sm:sorted:rpm", prefix);
     freeReplyObject(redis_sync(port, NULL, 0, "HSET %s n %lld c 3 p 1 o %lld", key, sec - 10, sec - 20));
     freeReplyObject(redis_sync(port, NULL, 0, "HSET %s:slots %lld 1", key, sec - 20));
