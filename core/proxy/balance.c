@@ -1,6 +1,7 @@
 /* balance.c — candidates, the tried set and the strategy's pick for each attempt (balance.h). */
 #include "proxy/balance.h"
 #include "util/json.h"
+#include <string.h>
 
 #define MAX_CANDIDATES 64 /* endpoints considered per pick */
 
@@ -68,16 +69,30 @@ int ig_balance_can_retry(const ig_balance_t *b, const ig_model_rt_t *m, unsigned
     return b->attempts < 1 + retries && candidates(b, m, c) > 0;
 }
 
-/* The prefix as text, decoded on first use (the decoded text is never longer than the raw one). */
+/*
+ * The prefix as text, decoded on first use. Without an escape in the part that counts, the text is
+ * the body's own bytes (cut at a character boundary): nothing is copied. Otherwise it is decoded into
+ * the pool (the decoded text is never longer than the raw one).
+ */
 static ig_str_t decoded_prefix(ig_balance_t *b, h2o_mem_pool_t *pool)
 {
-    if (!b->decoded) {
-        b->decoded = 1;
-        size_t cap = b->raw_prefix.len < IG_LB_PREFIX_MAX ? b->raw_prefix.len : IG_LB_PREFIX_MAX, len = 0;
-        char *buf = cap ? h2o_mem_alloc_pool(pool, cap) : NULL;
-        if (buf != NULL)
-            ig_json_unescape_prefix(b->raw_prefix.ptr, b->raw_prefix.len, buf, cap, &len);
-        b->prefix = (ig_str_t){buf ? buf : "", len};
+    if (b->decoded)
+        return b->prefix;
+    b->decoded = 1;
+    const char *raw = b->raw_prefix.ptr;
+    size_t cap = b->raw_prefix.len < IG_LB_PREFIX_MAX ? b->raw_prefix.len : IG_LB_PREFIX_MAX, len = 0;
+    if (cap == 0) {
+        b->prefix = (ig_str_t){"", 0};
+    } else if (memchr(raw, '\\', cap) == NULL) {
+        len = cap;
+        if (cap < b->raw_prefix.len) /* validated UTF-8: back off to the start of the character cut in two */
+            while (len > 0 && ((unsigned char)raw[len] & 0xC0) == 0x80)
+                len--;
+        b->prefix = (ig_str_t){raw, len};
+    } else {
+        char *buf = h2o_mem_alloc_pool(pool, cap);
+        ig_json_unescape_prefix(raw, b->raw_prefix.len, buf, cap, &len);
+        b->prefix = (ig_str_t){buf, len};
     }
     return b->prefix;
 }

@@ -99,7 +99,7 @@ typedef struct {
     ig_openai_request_t oreq;
     ig_audio_request_t *audio;   /* the form of an audio request (pool), else NULL */
     ig_engine_req_t ereq;
-    ig_upstream_req_t *up;       /* the request to the engine, SENDING to STREAMING */
+    ig_upstream_req_t *up;       /* the request to the engine: SENDING, ERROR_BODY, STREAMING */
     ig_queue_entry_t queued;     /* QUEUED and ENGINE_WAIT */
     uint64_t queue_deadline_ms;  /* loop time a queued request gives up; 0 until it first waits */
     uint64_t wait_deadline_ms;   /* loop time an IG_ENGINE_WAIT gives up (server.firstByteTimeout) */
@@ -136,11 +136,16 @@ static const unsigned allowed_next[] = {
 };
 #undef S
 
+/* A transition the table does not allow is a core bug: logged, and fatal in sanitized builds (the tests). */
 static void set_state(proxy_t *p, proxy_state_t next)
 {
-    if (!(allowed_next[p->state] & (1u << next)))
+    if (!(allowed_next[p->state] & (1u << next))) {
         ig_log_error("proxy: request for model %s went from state %d to %d, which the lifecycle does not allow",
                      p->oreq.model_name, (int)p->state, (int)next);
+#ifdef __SANITIZE_ADDRESS__
+        abort();
+#endif
+    }
     p->state = next;
 }
 
@@ -916,24 +921,23 @@ static void account(proxy_t *p, int left_early)
         ig_usage_settle(p->gen, &p->limits, p->log, &p->ereq.usage, NULL);
         return;
     }
-    uint64_t now = ig_now_ns();
-    int status = p->req->res.status;
-    ig_usage_record_t rec = {
-        .started_unix_ms = p->started_unix_ms,
-        .principal = p->auth.principal,
-        .model = &p->model->cfg->model,
-        .adapter = p->ereq.adapter,
-        .endpoint_url = last->url,
-        .api = p->oreq.api,
-        .status = left_early || status == 0 ? 499 : status,
-        .stream = p->oreq.stream,
-        .complete = p->engine_complete,
-        .usage = p->ereq.usage,
-        .ttft_us = p->log->first_byte_ns ? (int64_t)(p->log->first_byte_ns - p->log->start_ns) / 1000 : -1,
-        .duration_us = (int64_t)(now - p->log->start_ns) / 1000,
-        .attempts = p->balance.attempts,
-        .generation = p->gen->id,
-    };
+    ig_usage_record_t rec = {.usage = p->ereq.usage};
+    if (ig_usage_billed(p->gen)) {
+        int status = p->req->res.status;
+        rec.started_unix_ms = p->started_unix_ms;
+        rec.principal = p->auth.principal;
+        rec.model = &p->model->cfg->model;
+        rec.adapter = p->ereq.adapter;
+        rec.endpoint_url = last->url;
+        rec.api = p->oreq.api;
+        rec.status = left_early || status == 0 ? 499 : status;
+        rec.stream = p->oreq.stream;
+        rec.complete = p->engine_complete;
+        rec.ttft_us = p->log->first_byte_ns ? (int64_t)(p->log->first_byte_ns - p->log->start_ns) / 1000 : -1;
+        rec.duration_us = (int64_t)(ig_now_ns() - p->log->start_ns) / 1000;
+        rec.attempts = p->balance.attempts;
+        rec.generation = p->gen->id;
+    }
     ig_usage_settle(p->gen, &p->limits, p->log, &p->ereq.usage, &rec);
 }
 

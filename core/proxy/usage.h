@@ -16,6 +16,12 @@
 #include "observe/request_log.h"
 #include "proxy/ratelimit.h"
 
+/* Whether gen has billing plugins: only then is more of the record than its usage read. */
+static inline int ig_usage_billed(const ig_generation_t *gen)
+{
+    return gen->nbillings != 0;
+}
+
 /* rec: the request's usage record, or NULL when it never reached an engine (usage: what limiters get). */
 void ig_usage_settle(const ig_generation_t *gen, ig_ratelimit_stage_t *limits, ig_request_log_t *log,
                      const ig_usage_t *usage, const ig_usage_record_t *rec);
