@@ -6,13 +6,18 @@
 #      sanitized binaries (a sanitizer report in any process's stderr fails the test)
 #   4. the fuzz targets' seed corpora replayed through their replay drivers (ctest -R 'fuzz|replay'
 #      in the sanitized build)
+#   5. bounded fuzzing: every libFuzzer target (clang, ASan+UBSan, ./build-fuzz) runs
+#      IG_FUZZ_SECONDS (default 25) from its seed corpus, two at a time on two cores (scripts/fuzz.sh,
+#      without merging: what it finds is committed by developers running scripts/fuzz.sh). A crash,
+#      leak, timeout or out-of-memory fails; the input is printed in base64 and kept in
+#      $IG_TEST_LOGS/fuzz/<target>/artifacts.
 # Prints a summary and, last, a line "N passed, N failed" summing every suite. Exit status 0 only
 # if nothing failed. A test that did not run is a failure, named: a ctest test that said "SKIP" or is
 # disabled, a node test or suite marked skip or todo (scripts/setup.sh installs what every test needs).
 #
-# Environment: IG_SKIP_SETUP=1, IG_SKIP_ASAN=1 (quicker local runs; refused when CI=true),
-# IG_TEST_FILTER=regex (only the integration test files whose name matches; refused when CI=true),
-# IG_TEST_LOGS=dir (default build-test-logs).
+# Environment: IG_SKIP_SETUP=1, IG_SKIP_ASAN=1, IG_SKIP_FUZZ=1 (quicker local runs; refused when
+# CI=true), IG_TEST_FILTER=regex (only the integration test files whose name matches; refused when
+# CI=true), IG_FUZZ_SECONDS=s, IG_TEST_LOGS=dir (default build-test-logs).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -58,7 +63,7 @@ finish() {
 
 # CI runs everything: a variable that would leave tests out is refused there.
 if [ "${CI:-}" = true ]; then
-  for v in IG_SKIP_SETUP IG_SKIP_ASAN IG_TEST_FILTER; do
+  for v in IG_SKIP_SETUP IG_SKIP_ASAN IG_SKIP_FUZZ IG_TEST_FILTER; do
     if [ -n "${!v:-}" ] && [ "${!v}" != 0 ]; then
       echo "CI=true but $v=${!v}: it would leave tests out of CI"
       record "CI runs every test ($v is set)" 0 1 ""
@@ -222,6 +227,26 @@ else
     check_orphans asan build-asan
     run_ctest "fuzz seed replay (asan)" build-asan -R "$FUZZ_RE"
   fi
+fi
+
+# Bounded fuzzing (scripts/fuzz.sh): one summary line per target in the table it prints.
+if [ "${IG_SKIP_FUZZ:-0}" = 1 ]; then
+  say "fuzzing: skipped (IG_SKIP_FUZZ=1)"
+else
+  FUZZ_SECONDS="${IG_FUZZ_SECONDS:-25}"
+  say "fuzzing: every target ${FUZZ_SECONDS} s from its seed corpus ($LOGS/fuzz)"
+  fuzz_start=$(date +%s)
+  IG_FUZZ_MERGE=0 IG_FUZZ_OUT="$LOGS/fuzz" IG_FUZZ_JOBS="$JOBS" bash scripts/fuzz.sh "$FUZZ_SECONDS" >"$LOGS/fuzz.log" 2>&1
+  fuzz_rc=$?
+  cat "$LOGS/fuzz.log"
+  fuzz_ok=0
+  fuzz_failed=0
+  if [ -f "$LOGS/fuzz/results.tsv" ]; then
+    fuzz_ok=$(awk -F'\t' 'NR > 1 && $8 == "ok"' "$LOGS/fuzz/results.tsv" | wc -l)
+    fuzz_failed=$(awk -F'\t' 'NR > 1 && $8 != "ok"' "$LOGS/fuzz/results.tsv" | wc -l)
+  fi
+  if [ "$fuzz_rc" -ne 0 ] && [ "$fuzz_failed" -eq 0 ]; then fuzz_failed=1; fi
+  record "fuzz: targets x ${FUZZ_SECONDS} s" "$fuzz_ok" "$fuzz_failed" "$(( $(date +%s) - fuzz_start )) s" "$LOGS/fuzz.log"
 fi
 
 finish
