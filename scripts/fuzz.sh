@@ -9,9 +9,12 @@
 # Builds the targets with clang (ASan + UBSan + libFuzzer) in ./build-fuzz, standalone from
 # tests/fuzz (its fuzz-targets.tsv lists each target's corpus and dictionary). Runs up to
 # IG_FUZZ_JOBS targets at once (default: the number of cores). A crash, leak, timeout (an input
-# taking over IG_FUZZ_TIMEOUT s, default 10) or out-of-memory fails the run: the input is saved, printed
-# in base64 with the sanitizer's report, and nothing of that target is merged. Merging (`-merge=1`)
-# adds only the inputs that reach coverage the corpus does not: the corpora stay small.
+# taking over IG_FUZZ_TIMEOUT s, default 10) or out-of-memory fails the run: the input is saved,
+# printed in base64 with the sanitizer's report, and nothing of that target is merged. Merging
+# (libFuzzer's merge mode: `-set_cover_merge=1 -use_counters=0`) adds only inputs that reach code
+# (edges) the corpus does not, not those that merely run a loop more often, and the fewest of them
+# that do (a greedy set cover, about half as many files as `-merge=1` for the same coverage): the
+# corpora stay small, hundreds of files in all.
 #
 # Environment:
 #   IG_FUZZ_MERGE=0     do not touch tests/fuzz/corpus (CI: scripts/test.sh)
@@ -119,17 +122,19 @@ for line in "${SELECTED[@]}"; do
   if [ "$MERGE" = 1 ] && [ "$result" = ok ]; then
     before=$(find "$corpus" -maxdepth 1 -type f | wc -l)
     if [ "$new" -gt 0 ]; then
-      "$bin" -merge=1 -timeout="$TIMEOUT" -rss_limit_mb=2048 "$corpus" "$dir/new" >"$dir/merge.log" 2>&1 ||
+      "$bin" -set_cover_merge=1 -use_counters=0 -timeout="$TIMEOUT" -rss_limit_mb=2048 "$corpus" "$dir/new" >"$dir/merge.log" 2>&1 ||
         { echo "$name: merge failed ($dir/merge.log)"; result=FAIL; FAILED=$((FAILED + 1)); }
     fi
     if [ "${IG_FUZZ_MINIMIZE:-0}" = 1 ] && [ "$result" = ok ]; then
       # named seeds stay; merged inputs (sha1 names) are kept only where they still add coverage
       local_min="$dir/min"; mkdir -p "$local_min" "$dir/hashed"
-      find "$corpus" -maxdepth 1 -type f ! -regex '.*/[0-9a-f]\{40\}' -exec cp {} "$local_min/" \;
-      find "$corpus" -maxdepth 1 -type f -regex '.*/[0-9a-f]\{40\}' -exec cp {} "$dir/hashed/" \;
-      if "$bin" -merge=1 -timeout="$TIMEOUT" -rss_limit_mb=2048 "$local_min" "$dir/hashed" >"$dir/minimize.log" 2>&1; then
-        find "$corpus" -maxdepth 1 -type f -regex '.*/[0-9a-f]\{40\}' -delete
-        find "$local_min" -maxdepth 1 -type f -regex '.*/[0-9a-f]\{40\}' -exec cp {} "$corpus/" \;
+      hashed='.*/[0-9a-f]{40}'
+      find "$corpus" -maxdepth 1 -regextype posix-extended -type f ! -regex "$hashed" -exec cp {} "$local_min/" \;
+      find "$corpus" -maxdepth 1 -regextype posix-extended -type f -regex "$hashed" -exec cp {} "$dir/hashed/" \;
+      if "$bin" -set_cover_merge=1 -use_counters=0 -timeout="$TIMEOUT" -rss_limit_mb=2048 "$local_min" "$dir/hashed" \
+           >"$dir/minimize.log" 2>&1; then
+        find "$corpus" -maxdepth 1 -regextype posix-extended -type f -regex "$hashed" -delete
+        find "$local_min" -maxdepth 1 -regextype posix-extended -type f -regex "$hashed" -exec cp {} "$corpus/" \;
       else
         echo "$name: minimizing failed ($dir/minimize.log)"; result=FAIL; FAILED=$((FAILED + 1))
       fi
