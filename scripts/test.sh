@@ -5,12 +5,19 @@
 #   3. ASan+UBSan build in ./build-asan, ctest and the integration tests again against the
 #      sanitized binaries (a sanitizer report in any process's stderr fails the test)
 #   4. the fuzz targets' seed corpora replayed through their replay drivers (ctest -R 'fuzz|replay'
-#      in the sanitized build), if present
+#      in the sanitized build)
+#   5. bounded fuzzing: every libFuzzer target (clang, ASan+UBSan, ./build-fuzz) runs
+#      IG_FUZZ_SECONDS (default 25) from its seed corpus, two at a time on two cores (scripts/fuzz.sh,
+#      without merging: what it finds is committed by developers running scripts/fuzz.sh). A crash,
+#      leak, timeout or out-of-memory fails; the input is printed in base64 and kept in
+#      $IG_TEST_LOGS/fuzz/<target>/artifacts.
 # Prints a summary and, last, a line "N passed, N failed" summing every suite. Exit status 0 only
-# if nothing failed.
+# if nothing failed. A test that did not run is a failure, named: a ctest test that said "SKIP" or is
+# disabled, a node test or suite marked skip or todo (scripts/setup.sh installs what every test needs).
 #
-# Environment: IG_SKIP_SETUP=1, IG_SKIP_ASAN=1 (quicker local runs), IG_TEST_FILTER=regex (only the
-# integration test files whose name matches), IG_TEST_LOGS=dir (default build-test-logs).
+# Environment: IG_SKIP_SETUP=1, IG_SKIP_ASAN=1, IG_SKIP_FUZZ=1 (quicker local runs; refused when
+# CI=true), IG_TEST_FILTER=regex (only the integration test files whose name matches; refused when
+# CI=true), IG_FUZZ_SECONDS=s, IG_TEST_LOGS=dir (default build-test-logs).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,6 +60,16 @@ finish() {
   [ "$FAILED" -eq 0 ]
   exit $?
 }
+
+# CI runs everything: a variable that would leave tests out is refused there.
+if [ "${CI:-}" = true ]; then
+  for v in IG_SKIP_SETUP IG_SKIP_ASAN IG_SKIP_FUZZ IG_TEST_FILTER; do
+    if [ -n "${!v:-}" ] && [ "${!v}" != 0 ]; then
+      echo "CI=true but $v=${!v}: it would leave tests out of CI"
+      record "CI runs every test ($v is set)" 0 1 ""
+    fi
+  done
+fi
 
 # --------------------------------------------------------------------------------------------
 say "setup"
@@ -101,8 +118,23 @@ run_ctest() {
     record "ctest: $name" 0 1 "ctest did not finish (rc $rc)" "$log"
     return
   fi
+  # ctest counts a skipped test (it printed "SKIP ...", tests/CMakeLists.txt) as passed, and leaves a
+  # disabled one out of the total: here each is a failure, named with its reason.
+  local skipped=() t why
+  mapfile -t skipped < <(sed -n '/^The following tests did not run:/,/^$/p' "$log" |
+    sed -nE 's/^[[:space:]]*[0-9]+ - (.+) \((Skipped|Disabled)\)$/\1|\2/p')
+  for t in "${skipped[@]}"; do
+    why=$(awk -v t="${t%%|*}" '$0 ~ /^[0-9]+\/[0-9]+ Test: / { cur = $3 } cur == t && /^SKIP/ { print; exit }' \
+      "$dir/Testing/Temporary/LastTest.log" 2>/dev/null)
+    echo "NOT RUN (a failure): ${t%%|*} (${t#*|})${why:+: $why}" | tee -a "$log"
+  done
+  local nskip=${#skipped[@]} nskip_total
+  # skipped tests are inside ctest's total and its "passed"; disabled ones are not
+  nskip_total=$(printf '%s\n' "${skipped[@]}" | grep -c '|Skipped$')
   if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-  record "ctest: $name" $((total - failed)) "$failed" "" "$log"
+  local note=""
+  [ "$nskip" -gt 0 ] && note="$nskip not run"
+  record "ctest: $name" $((total - failed - nskip_total)) $((failed + nskip)) "$note" "$log"
 }
 
 # run_integration NAME BUILD_DIR
@@ -126,7 +158,7 @@ run_integration() {
       "${files[@]}") >"$log" 2>&1
   local rc=$?
   grep -vE '^\s*$' "$log" | grep -E '^\s*(✔|✖|▶|ℹ)|^# h2load' | sed -E 's/\x1b\[[0-9;]*m//g' | head -n 200
-  local pass fail cancelled
+  local pass fail cancelled notrun
   pass=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
   fail=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
   cancelled=$(sed -nE 's/^# cancelled ([0-9]+)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
@@ -134,9 +166,16 @@ run_integration() {
     record "integration: $name" 0 1 "runner did not report (rc $rc)" "$log"
     return
   fi
-  fail=$((fail + ${cancelled:-0}))
+  # A skipped or todo test or suite did not show that what it tests works: each is a failure, named.
+  # Counted from the TAP lines: the "# skipped" total leaves out skipped suites.
+  notrun=$(grep -cE '^ *(not )?ok [0-9]+ - .* # (SKIP|TODO)' "$tap")
+  grep -E '^ *(not )?ok [0-9]+ - .* # (SKIP|TODO)' "$tap" | sed -E 's/^ *(not )?ok [0-9]+ - /NOT RUN (a failure): /' |
+    tee -a "$log"
+  fail=$((fail + ${cancelled:-0} + notrun))
   if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
-  record "integration: $name" "$pass" "$fail" "" "$log"
+  local note=""
+  [ "$notrun" -gt 0 ] && note="$notrun skipped or todo"
+  record "integration: $name" "$pass" "$fail" "$note" "$log"
 }
 
 # Processes of this run that outlived the tests (a harness bug: orphans). Every process the tests
@@ -186,12 +225,28 @@ else
     run_ctest "asan (unit)" build-asan -E "$FUZZ_RE"
     run_integration asan build-asan
     check_orphans asan build-asan
-    if ctest --test-dir build-asan -N -R "$FUZZ_RE" 2>/dev/null | grep -qE 'Total Tests: [1-9]'; then
-      run_ctest "fuzz seed replay (asan)" build-asan -R "$FUZZ_RE"
-    else
-      say "fuzz seed replay: no replay drivers registered, skipped"
-    fi
+    run_ctest "fuzz seed replay (asan)" build-asan -R "$FUZZ_RE"
   fi
+fi
+
+# Bounded fuzzing (scripts/fuzz.sh): one summary line per target in the table it prints.
+if [ "${IG_SKIP_FUZZ:-0}" = 1 ]; then
+  say "fuzzing: skipped (IG_SKIP_FUZZ=1)"
+else
+  FUZZ_SECONDS="${IG_FUZZ_SECONDS:-25}"
+  say "fuzzing: every target ${FUZZ_SECONDS} s from its seed corpus ($LOGS/fuzz)"
+  fuzz_start=$(date +%s)
+  IG_FUZZ_MERGE=0 IG_FUZZ_OUT="$LOGS/fuzz" IG_FUZZ_JOBS="$JOBS" bash scripts/fuzz.sh "$FUZZ_SECONDS" >"$LOGS/fuzz.log" 2>&1
+  fuzz_rc=$?
+  cat "$LOGS/fuzz.log"
+  fuzz_ok=0
+  fuzz_failed=0
+  if [ -f "$LOGS/fuzz/results.tsv" ]; then
+    fuzz_ok=$(awk -F'\t' 'NR > 1 && $8 == "ok"' "$LOGS/fuzz/results.tsv" | wc -l)
+    fuzz_failed=$(awk -F'\t' 'NR > 1 && $8 != "ok"' "$LOGS/fuzz/results.tsv" | wc -l)
+  fi
+  if [ "$fuzz_rc" -ne 0 ] && [ "$fuzz_failed" -eq 0 ]; then fuzz_failed=1; fi
+  record "fuzz: targets x ${FUZZ_SECONDS} s" "$fuzz_ok" "$fuzz_failed" "$(( $(date +%s) - fuzz_start )) s" "$LOGS/fuzz.log"
 fi
 
 finish

@@ -10,6 +10,16 @@ static void sb_str(ig_buf_t *b, const char *s)
     ig_buf_puts(b, s ? s : "");
 }
 
+/* One string of the fingerprint: "<length>:<bytes>\x1f", or "-\x1f" for NULL. */
+static void fp_str(ig_buf_t *f, const char *s)
+{
+    char len[24];
+    snprintf(len, sizeof(len), s ? "%zu:" : "-", s ? strlen(s) : (size_t)0);
+    ig_buf_puts(f, len);
+    sb_str(f, s);
+    ig_buf_put(f, "\x1f", 1);
+}
+
 static char *dup_or_null(const char *s, int *oom)
 {
     if (!s)
@@ -104,17 +114,14 @@ int ig_launch_spec_build(ig_launch_spec_t *s, const ig_model_config_t *mc, const
         s->warmup_body = dup_or_null(recipe->warmup_body ? recipe->warmup_body : "", &oom);
     }
 
-    /* the fingerprint: a reload that changes any of it rolls the model's replicas */
+    /* the fingerprint: a reload that changes any of it rolls the model's replicas. Every string is
+     * length-prefixed: a separator byte inside an argument must not make two argument lists equal */
     ig_buf_t f = {0};
-    for (size_t i = 0; i < s->nargv; i++) {
-        sb_str(&f, s->argv[i]);
-        ig_buf_put(&f, "\x1f", 1);
-    }
+    for (size_t i = 0; i < s->nargv; i++)
+        fp_str(&f, s->argv[i]);
     ig_buf_put(&f, "\x1e", 1);
-    for (size_t i = 0; i < s->nenv; i++) {
-        sb_str(&f, s->env[i]);
-        ig_buf_put(&f, "\x1f", 1);
-    }
+    for (size_t i = 0; i < s->nenv; i++)
+        fp_str(&f, s->env[i]);
     char tail[64];
     snprintf(tail, sizeof(tail), "\x1e%d\x1e", s->device_count);
     sb_str(&f, tail);
@@ -126,7 +133,7 @@ int ig_launch_spec_build(ig_launch_spec_t *s, const ig_model_config_t *mc, const
                           s->warmup_body};
     for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++) {
         ig_buf_put(&f, "\x1e", 1);
-        sb_str(&f, rest[i]);
+        fp_str(&f, rest[i]);
     }
     s->fingerprint = ig_buf_take(&f, NULL);
     if (oom || !s->fingerprint) {

@@ -162,8 +162,12 @@ static int body_json(ig_http_exchange_t *x, int allow_empty, ig_json_value_t *v)
     return 0;
 }
 
-/* A query parameter's raw value ("customer=acme"), or NULL. Values are ids: no decoding needed. */
-static const char *query_param(ig_http_exchange_t *x, const char *name, size_t *len)
+/*
+ * A query parameter's value ("customer=acme"), percent-decoded into the pool ('+' a space, as billing's
+ * queries and any form encoder): ac%6De is acme, as the same URL must be. The first of several counts.
+ * 1 with *value, 0 absent, -1 malformed (a bad escape or a NUL).
+ */
+static int query_param(ig_http_exchange_t *x, const char *name, const char **value)
 {
     size_t nl = strlen(name);
     const char *p = x->query.ptr, *end = p + x->query.len;
@@ -171,12 +175,16 @@ static const char *query_param(ig_http_exchange_t *x, const char *name, size_t *
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *stop = amp ? amp : end;
         if ((size_t)(stop - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
-            *len = (size_t)(stop - p - nl - 1);
-            return p + nl + 1;
+            size_t len = (size_t)(stop - p - nl - 1);
+            char *d = x->host->palloc(x->pool, len + 1);
+            if (!d || ig_url_decode(p + nl + 1, len, IG_URL_PLUS_SPACE, d, len + 1, NULL) != 0)
+                return -1;
+            *value = d;
+            return 1;
         }
         p = amp ? amp + 1 : end;
     }
-    return NULL;
+    return 0;
 }
 
 /* ---- records out ---- */
@@ -517,8 +525,11 @@ static int admin_keys(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
             return key_create(g, x);
         if (!is(x, "GET"))
             return bad_method(x, "GET, POST");
-        size_t clen = 0;
-        const char *customer = query_param(x, "customer", &clen);
+        const char *customer = NULL;
+        if (query_param(x, "customer", &customer) < 0)
+            return fail(x, 400, "invalid_request_error", "invalid_value", "customer",
+                        "query parameter customer: a malformed percent-escape (or an encoded NUL)");
+        size_t clen = customer ? strlen(customer) : 0;
         ak_set_t *s = ak_stored_acquire(g->proc);
         ak_buf_t b = {0};
         size_t count = 0;

@@ -10,9 +10,10 @@
  * longer than cap - 1. */
 int bl_query_get(ig_str_t query, const char *name, char *out, size_t cap);
 
-/* "YYYY-MM-DD" (midnight UTC), "YYYY-MM-DDTHH:MM:SSZ" or Unix seconds → Unix ms. 0 or -1. */
+/* "YYYY-MM-DD" (midnight UTC), "YYYY-MM-DDTHH:MM:SSZ" or Unix seconds → Unix ms. 0 or -1 (a field
+ * not exactly its digits, a day the month does not have, a year before 1970). */
 int bl_parse_time(const char *s, int64_t *ms);
-/* "YYYY-MM" with a real month. 0 or -1. */
+/* "YYYY-MM" in digits, with a real month. 0 or -1. */
 int bl_parse_month(const char *s);
 
 #endif

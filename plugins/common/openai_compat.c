@@ -650,6 +650,28 @@ static uint32_t le32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static uint32_t le16(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+/*
+ * The byte rate of a fmt chunk (channels, sample rate, byte rate, block align, bits per sample), or
+ * 0 when its fields disagree. A decoder plays block-align-sized frames at the sample rate and never
+ * reads the byte rate: billing by a byte rate the client wrote freely would let a long recording
+ * cost nothing. Compressed formats (their rates are averages) do not agree either: their duration is
+ * the engine's to say.
+ */
+static uint32_t fmt_byte_rate(const unsigned char *f)
+{
+    uint32_t channels = le16(f + 2), rate = le32(f + 4), byte_rate = le32(f + 8), align = le16(f + 12),
+             bits = le16(f + 14);
+    if (channels == 0 || rate == 0 || bits == 0 || align != channels * ((bits + 7) / 8) ||
+        (uint64_t)rate * align != byte_rate)
+        return 0;
+    return byte_rate;
+}
+
 double oac_wav_seconds(const char *data, size_t n)
 {
     const unsigned char *p = (const unsigned char *)data;
@@ -665,10 +687,10 @@ double oac_wav_seconds(const char *data, size_t n)
         if (memcmp(id, "fmt ", 4) == 0) {
             if (size < 16 || off + 16 > n)
                 return -1;
-            byte_rate = le32(p + off + 8);
+            byte_rate = fmt_byte_rate(p + off);
         } else if (memcmp(id, "data", 4) == 0) {
             if (byte_rate == 0)
-                return -1; /* fmt must come first: without the rate the bytes mean nothing */
+                return -1; /* fmt (agreeing with itself) must come first: without it the bytes mean nothing */
             size_t have = n - off;
             /* 0xFFFFFFFF (or a size past the end): a stream whose writer never knew the length */
             size_t bytes = size == UINT32_MAX || size > have ? have : size;

@@ -105,8 +105,9 @@ void oac_read_usage(const ig_host_t *host, const ig_json_value_t *obj, ig_usage_
 int oac_prepare_form(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, ig_error_t *err);
 
 /* Duration in seconds of a RIFF/WAVE file from its header (data chunk bytes / byte rate), or -1 when
- * the bytes are not a WAV file it can read. Only the header is read; a truncated data chunk counts
- * the bytes present. */
+ * the bytes are not a WAV file it can read: also when the fmt chunk's fields disagree (byte rate other
+ * than sample rate x block align, block align other than channels x bytes per sample), which a PCM
+ * file's never do. Only the header is read; a truncated data chunk counts the bytes present. */
 double oac_wav_seconds(const char *p, size_t n);
 
 #endif

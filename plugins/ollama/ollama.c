@@ -154,10 +154,16 @@ static int tags_list(const ig_host_t *h, const char *body, size_t len, ig_str_t 
             continue;
         static const char *const keys[] = {"name", "model"};
         for (size_t k = 0; k < 2; k++) {
-            char buf[512];
-            size_t n;
-            if (h->json->object_get(&m, keys[k], strlen(keys[k]), &name) == 1 && name.type == IG_JSON_STRING &&
-                h->json->string_unescape(&name, buf, sizeof(buf), &n) == 0 && tag_eq(tag, buf, n))
+            if (h->json->object_get(&m, keys[k], strlen(keys[k]), &name) != 1 || name.type != IG_JSON_STRING)
+                continue;
+            /* unescaped, a name is never longer than its JSON text: a long tag is compared whole too */
+            char small[512];
+            size_t cap = name.len > sizeof(small) ? name.len : sizeof(small), n;
+            char *buf = cap == sizeof(small) ? small : malloc(cap);
+            int eq = buf != NULL && h->json->string_unescape(&name, buf, cap, &n) == 0 && tag_eq(tag, buf, n);
+            if (buf != small)
+                free(buf);
+            if (eq)
                 return 1;
         }
     }

@@ -1,6 +1,7 @@
 /*
  * rl_redis_url.c — redisUrl: redis://[[user]:password@]host[:port][/db] or unix:///path.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,15 +19,44 @@ static int fail(char *err, size_t cap, const char *fmt, ...)
     return -1;
 }
 
+/* The length of a URL scheme and its "://" at s (RFC 3986: a letter, then letters, digits, + - .), or 0. */
+static size_t scheme_len(const char *s)
+{
+    size_t n = 0;
+    if (!isalpha((unsigned char)s[0]))
+        return 0;
+    while (isalnum((unsigned char)s[n]) || s[n] == '+' || s[n] == '-' || s[n] == '.')
+        n++;
+    return strncmp(s + n, "://", 3) == 0 ? n + 3 : 0;
+}
+
+/* Digits only, at most max of them (strtol would take a sign, spaces, and more). */
+static int plain_number(const char *s, const char *end, size_t max, long *out)
+{
+    if (s == end || (size_t)(end - s) > max)
+        return -1;
+    long v = 0;
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    *out = v;
+    return 0;
+}
+
 int rl_redis_parse_url(const char *full_url, rl_redis_url_t *out, char *err, size_t cap)
 {
-    /* messages show the URL without its credentials: they end up in logs */
+    /* messages show the URL without what is before its last '@' (credentials), whatever the scheme
+     * (rediss://, a typo): they end up in logs */
     char url[300];
     const char *at = strrchr(full_url, '@');
-    if (at && strncmp(full_url, "redis://", 8) == 0)
-        snprintf(url, sizeof(url), "redis://***%s", at);
-    else
+    if (at) {
+        size_t keep = scheme_len(full_url);
+        snprintf(url, sizeof(url), "%.*s***%s", (int)(full_url + keep < at ? keep : 0), full_url, at);
+    } else {
         snprintf(url, sizeof(url), "%s", full_url);
+    }
     memset(out, 0, sizeof(*out));
     out->port = 6379;
     if (strncmp(full_url, "unix://", 7) == 0) {
@@ -73,17 +103,15 @@ int rl_redis_parse_url(const char *full_url, rl_redis_url_t *out, char *err, siz
         memcpy(out->host, p, hl);
     }
     if (colon) {
-        char *e;
-        long port = strtol(colon + 1, &e, 10);
-        if (e != hend || colon + 1 == hend || port < 1 || port > 65535)
+        long port;
+        if (plain_number(colon + 1, hend, 5, &port) != 0 || port < 1 || port > 65535)
             return fail(err, cap, "redisUrl \"%.200s\": bad port", url);
         out->port = (int)port;
     }
     if (slash && slash + 1 < end) {
-        char *e;
-        long db = strtol(slash + 1, &e, 10);
-        if (*e || db < 0 || db > 1000000)
-            return fail(err, cap, "redisUrl \"%.200s\": bad database number \"%s\"", url, slash + 1);
+        long db;
+        if (plain_number(slash + 1, end, 7, &db) != 0 || db > 1000000)
+            return fail(err, cap, "redisUrl \"%.200s\": bad database number \"%.20s\"", url, slash + 1);
         out->db = (int)db;
     }
     return 0;

@@ -76,6 +76,19 @@ static void test_wav(void)
     n = make_wav(w, 100, 100, 0);
     put32(w + 28, 0); /* byte rate 0 */
     CHECK(oac_wav_seconds((char *)w, n) == -1);
+    /* a byte rate the other fields do not give is refused, not billed: 1.5 s of 16 kHz mono 16-bit
+     * audio claiming 4 GB/s would otherwise cost nothing (a decoder plays it at the sample rate) */
+    n = make_wav(w, 48000, 48000, 0);
+    put32(w + 28, 0xFFFFFFF0u);
+    CHECK(oac_wav_seconds((char *)w, n) == -1);
+    n = make_wav(w, 48000, 48000, 0);
+    w[32] = 4; /* block align 4 for mono 16-bit */
+    put32(w + 28, 64000);
+    CHECK(oac_wav_seconds((char *)w, n) == -1);
+    n = make_wav(w, 48000, 48000, 0);
+    w[22] = 2, w[32] = 4; /* stereo: 4-byte frames, 64000 bytes a second: 0.75 s */
+    put32(w + 28, 64000);
+    CHECK(oac_wav_seconds((char *)w, n) == 0.75);
 }
 
 /* ---- the form splice ----------------------------------------------------------------------------- */
