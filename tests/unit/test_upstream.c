@@ -749,7 +749,9 @@ static void test_connect_timeout(void)
 
 static void test_first_byte_timeout(void)
 {
-    static const step_t silent[] = {WAIT(5000), END};
+    /* the server never answers while the test runs (the wait below ends long before): only the
+     * timer can end the request, so the result alone shows it fired, whatever the machine's load */
+    static const step_t silent[] = {WAIT(600000), END};
     srv_t srv;
     test_ep_t ep;
     client_t a = {0};
@@ -764,7 +766,7 @@ static void test_first_byte_timeout(void)
     start(pool, &ep, &a, &srv);
     CHECK(wait_for(&a.done, 1, 3000));
     CHECKF(a.result == IG_UPSTREAM_FIRST_BYTE_TIMEOUT, "result %s", ig_upstream_result_str(a.result));
-    CHECK(a.done_at - t0 >= 95 && a.done_at - t0 < 1000);
+    CHECK(a.done_at - t0 >= 95); /* never early (a lower bound holds on any machine; no upper bound) */
     CHECK(a.heads == 0);
     run_for(50);
     CHECK(srv.eofs == 1); /* the connection was closed */
