@@ -116,8 +116,12 @@ describe('vLLM dynamic LoRA loading', () => {
       for (let i = 0; i < 3; i++) assert.equal((await http(`${gw2.url}/v1/chat/completions`, { method: 'POST', body: chatBody('qwen_sql') })).status, 200);
       const st = await loraStats(simC);
       assert.equal(st.load_requests, 0, 'the route does not exist there (404), so nothing was counted');
+      const before = (await simC.stats()).requests;
       const r = await http(`${gw2.url}/v1/chat/completions`, { method: 'POST', body: chatBody('qwen_law') });
-      assertOpenAIError(r, 503, { code: 'adapter_not_loaded' });
+      const e = assertOpenAIError(r, 503, { code: 'adapter_not_loaded' });
+      assert.equal((await simC.stats()).requests, before + 1, 'the engine was asked for it');
+      assert.match(e.message, /cannot load adapters at run time.*--lora-modules law=\/models\/law-lora/);
+      assert.equal((gw2.stderr.match(/runtime LoRA loading is off/g) || []).length, 2, 'one load attempt per adapter');
       await gw2.checkAliveAndStop();
     } finally {
       await gw2.stop();
