@@ -7,8 +7,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startSim, startGateway, model, http, chatBody, assertOpenAIError, waitFor, freePort, sleep, SLOW,
+  startSim, startGateway, model, http, chatBody, assertOpenAIError, waitFor, freePort, SLOW,
 } from './harness.mjs';
+import { parsePrometheus, value } from './prometheus.mjs';
 import fs from 'node:fs';
 import net from 'node:net';
 
@@ -61,6 +62,14 @@ function accessLog(gw) {
     } catch {} // not a record, or one still being written
   }
   return records;
+}
+
+/** Waits until the gateway's /metrics shows each endpoint's engine load (from its /metrics) as given. */
+function waitForLoad(gw, want) {
+  return waitFor(async () => {
+    const f = parsePrometheus(await (await fetch(`${gw.url}/metrics`)).text());
+    return Object.entries(want).every(([endpoint, v]) => value(f, 'infergate_endpoint_engine_load', { endpoint }) === v);
+  }, { timeoutMs: WAIT, what: `engine loads ${JSON.stringify(want)} in the gateway's /metrics` });
 }
 
 async function stopAll(gw, sims) {
@@ -243,7 +252,8 @@ describe('health checks', () => {
       }).then((r) => r.arrayBuffer(), () => {}).catch(() => {})); // read until aborted
     try {
       await waitFor(async () => (await busy.stats()).active_streams === 6, { timeoutMs: WAIT, what: 'the direct streams' });
-      await sleep(SLOW ? 1500 : 600); // a few probe rounds read /metrics
+      // the gateway has read both engines' /metrics since: what it routes on is what it shows
+      await waitForLoad(gw, { [busy.url]: 6, [idle.url]: 0 });
       await Promise.all([busy.resetStats(), idle.resetStats()]);
       assertAllOk(await stream(gw, 20, 1), 'requests while the other engine is busy');
       const [b, i] = await Promise.all([busy.stats(), idle.stats()]);
@@ -255,7 +265,7 @@ describe('health checks', () => {
     }
     // once the other clients are gone, both engines share the traffic again
     await waitFor(async () => (await busy.stats()).active_streams === 0, { timeoutMs: WAIT, what: 'the direct streams to end' });
-    await sleep(SLOW ? 1500 : 600);
+    await waitForLoad(gw, { [busy.url]: 0, [idle.url]: 0 });
     await Promise.all([busy.resetStats(), idle.resetStats()]);
     assertAllOk(await stream(gw, 20, 1), 'requests once both are idle');
     const b = await busy.stats();
