@@ -5,7 +5,8 @@
  * Key:  adapter + the first prefixCharLength characters of the prompt prefix,
  *       or adapter + the Routing-Key header when the client sent one.
  *       No prefix and no routing key: least load (like leastload).
- * Ring: `replication` virtual nodes per endpoint, each at hash(url + decimal i).
+ * Ring: `replication` virtual nodes per endpoint, each at XXH64(url + decimal i);
+ *       the key's point is XXH64(key): KubeAI's ring, hash and key, bit for bit.
  *       The request goes to the first endpoint met walking clockwise from
  *       hash(key) whose load stays within the bound, KubeAI's check:
  *           total == 0  ||  in_flight + 1 <= meanLoadFactor/100 * (total + 1) / n
@@ -44,9 +45,97 @@
 #define PH_SLOTS 1024       /* endpoint URLs whose points a model caches; a power of two */
 #define PH_STACK_CANDS 64   /* candidates handled without malloc */
 
-/* ---- hashing: FNV-1a 64 over the bytes, then a 64-bit avalanche finaliser (util/hash.h) ------ */
+/* ---- hashing: XXH64, seed 0, as KubeAI's chwblHash (github.com/cespare/xxhash Sum64) --------- */
 
-/* A point of endpoint `url` on the ring: hash(url + decimal replica), KubeAI's "%s%d". */
+/* Fed byte by byte (the prefix is decoded while it is hashed); the same value as one-shot XXH64. */
+typedef struct {
+    uint64_t v[4], total;
+    unsigned char buf[32];
+    unsigned n;
+} xxh64_t;
+
+#define XXH_P1 UINT64_C(0x9E3779B185EBCA87)
+#define XXH_P2 UINT64_C(0xC2B2AE3D27D4EB4F)
+#define XXH_P3 UINT64_C(0x165667B19E3779F9)
+#define XXH_P4 UINT64_C(0x85EBCA77C2B2AE63)
+#define XXH_P5 UINT64_C(0x27D4EB2F165667C5)
+
+static uint64_t xxh_rotl(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t xxh_le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint64_t xxh_round(uint64_t acc, uint64_t in)
+{
+    return xxh_rotl(acc + in * XXH_P2, 31) * XXH_P1;
+}
+
+static void xxh_init(xxh64_t *x)
+{
+    x->v[0] = XXH_P1 + XXH_P2;
+    x->v[1] = XXH_P2;
+    x->v[2] = 0;
+    x->v[3] = (uint64_t)0 - XXH_P1;
+    x->total = 0;
+    x->n = 0;
+}
+
+static void xxh_put(xxh64_t *x, unsigned char c)
+{
+    x->buf[x->n++] = c;
+    x->total++;
+    if (x->n == 32) {
+        for (int i = 0; i < 4; i++)
+            x->v[i] = xxh_round(x->v[i], xxh_le64(x->buf + 8 * i));
+        x->n = 0;
+    }
+}
+
+static void xxh_put_bytes(xxh64_t *x, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        xxh_put(x, (unsigned char)s[i]);
+}
+
+static uint64_t xxh_digest(const xxh64_t *x)
+{
+    uint64_t h;
+    if (x->total >= 32) {
+        h = xxh_rotl(x->v[0], 1) + xxh_rotl(x->v[1], 7) + xxh_rotl(x->v[2], 12) + xxh_rotl(x->v[3], 18);
+        for (int i = 0; i < 4; i++)
+            h = (h ^ xxh_round(0, x->v[i])) * XXH_P1 + XXH_P4;
+    } else {
+        h = XXH_P5;
+    }
+    h += x->total;
+    const unsigned char *p = x->buf;
+    unsigned left = x->n;
+    for (; left >= 8; p += 8, left -= 8)
+        h = xxh_rotl(h ^ xxh_round(0, xxh_le64(p)), 27) * XXH_P1 + XXH_P4;
+    if (left >= 4) {
+        uint64_t w = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+        h = xxh_rotl(h ^ w * XXH_P1, 23) * XXH_P2 + XXH_P3;
+        p += 4;
+        left -= 4;
+    }
+    for (; left > 0; p++, left--)
+        h = xxh_rotl(h ^ *p * XXH_P5, 11) * XXH_P1;
+    h ^= h >> 33;
+    h *= XXH_P2;
+    h ^= h >> 29;
+    h *= XXH_P3;
+    return h ^ (h >> 32);
+}
+
+/* A point of endpoint `url` on the ring: XXH64(url + decimal replica), KubeAI's "%s%d". */
 static uint64_t point_hash(const char *url, size_t url_len, uint32_t replica)
 {
     char digits[12];
@@ -55,10 +144,12 @@ static uint64_t point_hash(const char *url, size_t url_len, uint32_t replica)
         digits[nd++] = (char)('0' + replica % 10);
         replica /= 10;
     } while (replica);
-    uint64_t h = ig_fnv1a64(IG_FNV64_OFFSET, url, url_len);
+    xxh64_t x;
+    xxh_init(&x);
+    xxh_put_bytes(&x, url, url_len);
     while (nd)
-        h = ig_fnv1a64_step(h, (unsigned char)digits[--nd]);
-    return ig_fmix64(h);
+        xxh_put(&x, (unsigned char)digits[--nd]);
+    return xxh_digest(&x);
 }
 
 /* ---- the request's key --------------------------------------------------------------------- */
@@ -78,21 +169,23 @@ static int32_t u_escape(const unsigned char *s, size_t n, size_t i)
     return v;
 }
 
-static uint64_t fnv_utf8(uint64_t h, uint32_t cp)
+static void put_utf8(xxh64_t *h, uint32_t cp)
 {
-    if (cp < 0x80)
-        return ig_fnv1a64_step(h, (unsigned char)cp);
-    if (cp < 0x800) {
-        h = ig_fnv1a64_step(h, (unsigned char)(0xC0 | (cp >> 6)));
-    } else if (cp < 0x10000) {
-        h = ig_fnv1a64_step(h, (unsigned char)(0xE0 | (cp >> 12)));
-        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
-    } else {
-        h = ig_fnv1a64_step(h, (unsigned char)(0xF0 | (cp >> 18)));
-        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 12) & 0x3F)));
-        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+    if (cp < 0x80) {
+        xxh_put(h, (unsigned char)cp);
+        return;
     }
-    return ig_fnv1a64_step(h, (unsigned char)(0x80 | (cp & 0x3F)));
+    if (cp < 0x800) {
+        xxh_put(h, (unsigned char)(0xC0 | (cp >> 6)));
+    } else if (cp < 0x10000) {
+        xxh_put(h, (unsigned char)(0xE0 | (cp >> 12)));
+        xxh_put(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+    } else {
+        xxh_put(h, (unsigned char)(0xF0 | (cp >> 18)));
+        xxh_put(h, (unsigned char)(0x80 | ((cp >> 12) & 0x3F)));
+        xxh_put(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+    }
+    xxh_put(h, (unsigned char)(0x80 | (cp & 0x3F)));
 }
 
 /*
@@ -104,7 +197,7 @@ static uint64_t fnv_utf8(uint64_t h, uint32_t cp)
  * Malformed input (the core validated the JSON, so not expected) is hashed byte by byte, each
  * byte a character, without reading past n.
  */
-static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64_t limit)
+static void hash_prefix(xxh64_t *h, const unsigned char *s, size_t n, uint64_t limit)
 {
     uint64_t chars = 0;
     size_t i = 0;
@@ -117,11 +210,11 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
             unsigned char e = s[i + 1];
             int32_t u;
             switch (e) {
-            case 'n': h = ig_fnv1a64_step(h, '\n'); i += 2; continue;
-            case 't': h = ig_fnv1a64_step(h, '\t'); i += 2; continue;
-            case 'r': h = ig_fnv1a64_step(h, '\r'); i += 2; continue;
-            case 'b': h = ig_fnv1a64_step(h, '\b'); i += 2; continue;
-            case 'f': h = ig_fnv1a64_step(h, '\f'); i += 2; continue;
+            case 'n': xxh_put(h, '\n'); i += 2; continue;
+            case 't': xxh_put(h, '\t'); i += 2; continue;
+            case 'r': xxh_put(h, '\r'); i += 2; continue;
+            case 'b': xxh_put(h, '\b'); i += 2; continue;
+            case 'f': xxh_put(h, '\f'); i += 2; continue;
             case 'u':
                 u = u_escape(s, n, i);
                 if (u < 0)
@@ -130,7 +223,7 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
                 if (u >= 0xD800 && u <= 0xDBFF) {
                     int32_t lo = u_escape(s, n, i);
                     if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                        h = fnv_utf8(h, 0x10000 + (((uint32_t)u - 0xD800) << 10) + ((uint32_t)lo - 0xDC00));
+                        put_utf8(h, 0x10000 + (((uint32_t)u - 0xD800) << 10) + ((uint32_t)lo - 0xDC00));
                         i += 6;
                         continue;
                     }
@@ -138,15 +231,15 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
                 } else if (u >= 0xDC00 && u <= 0xDFFF) {
                     u = 0xFFFD;
                 }
-                h = fnv_utf8(h, (uint32_t)u);
+                put_utf8(h, (uint32_t)u);
                 continue;
             default: /* \" \\ \/ stand for the character itself */
-                h = ig_fnv1a64_step(h, e);
+                xxh_put(h, e);
                 i += 2;
                 continue;
             }
             /* a malformed \u: the backslash alone is this character */
-            h = ig_fnv1a64_step(h, c);
+            xxh_put(h, c);
             i++;
             continue;
         }
@@ -155,22 +248,23 @@ static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64
                 break;
             chars++;
         }
-        h = ig_fnv1a64_step(h, c);
+        xxh_put(h, c);
         i++;
     }
-    return h;
 }
 
-/* Adapter, a separator no UTF-8 text contains, then the routing key or the prompt prefix. */
+/* KubeAI's key: the adapter then the routing key or the prompt prefix, concatenated as they are
+ * (req.Adapter+req.Prefix), so a key equal to an endpoint's "%s%d" lands on that endpoint's point. */
 static uint64_t request_key(const ig_lb_request_t *req, uint64_t prefix_chars)
 {
-    uint64_t h = ig_fnv1a64(IG_FNV64_OFFSET, req->adapter.ptr, req->adapter.len);
-    h = ig_fnv1a64_step(h, 0xFF);
+    xxh64_t h;
+    xxh_init(&h);
+    xxh_put_bytes(&h, req->adapter.ptr, req->adapter.len);
     if (req->routing_key.len > 0)
-        h = ig_fnv1a64(h, req->routing_key.ptr, req->routing_key.len);
+        xxh_put_bytes(&h, req->routing_key.ptr, req->routing_key.len);
     else
-        h = hash_prefix(h, (const unsigned char *)req->prefix.ptr, req->prefix.len, prefix_chars);
-    return ig_fmix64(h);
+        hash_prefix(&h, (const unsigned char *)req->prefix.ptr, req->prefix.len, prefix_chars);
+    return xxh_digest(&h);
 }
 
 /* ---- per-endpoint points, cached per model ------------------------------------------------- */

@@ -339,6 +339,101 @@ static void test_reference_ring(plugin_t *p)
     model_free(p, &m);
 }
 
+/* ---- KubeAI's definition, as known answers ------------------------------------------------ */
+
+/*
+ * KubeAI (internal/loadbalancer/balance_chwbl.go) hashes with xxhash.Sum64 (XXH64, seed 0) both
+ * the key, req.Adapter + req.Prefix (the first PrefixCharLength runes of the first user message),
+ * and each endpoint's points, fmt.Sprintf("%s%d", name, i). The expected values below were not
+ * taken from this plugin: the first three are XXH64's published test vectors, the others were
+ * computed with the reference implementation (Debian's xxhsum -H1) over the strings shown.
+ */
+static void test_known_answers(void)
+{
+    static const struct {
+        const char *adapter, *prefix, *rk;
+        uint64_t chars, want;
+        const char *what;
+    } keys[] = {
+        {"", "", "", 100, UINT64_C(0xef46db3751d8e999), "XXH64(\"\")"},
+        {"", "a", "", 100, UINT64_C(0xd24ec4f1a98c6e5b), "XXH64(\"a\")"},
+        {"", "abc", "", 100, UINT64_C(0x44bc2cf5ad770999), "XXH64(\"abc\")"},
+        /* 54 bytes: the 32-byte stripes and every tail step */
+        {"", "Nobody inspects the spammish repetition, ever, at all.", "", 100, UINT64_C(0xcd745cbb17c7f33a),
+         "a prefix over 32 bytes"},
+        {"sql", "Hello, world", "", 100, UINT64_C(0xe0da4873205f470f), "adapter + prefix, nothing between"},
+        {"sql", "Hello, world", "session-42", 100, UINT64_C(0x3541c728abdfd63b), "adapter + Routing-Key"},
+        /* the JSON text as the core hands it, decoded: "café \"x\"" */
+        {"", "caf\\u00e9 \\\"x\\\"", "", 100, UINT64_C(0x07304e6e236cec13), "escapes decoded"},
+        {"", "caf\xc3\xa9 \"x\"", "", 100, UINT64_C(0x07304e6e236cec13), "the same text unescaped"},
+        /* runes, not bytes: the first 3 of "héllo" are "hél" */
+        {"", "h\xc3\xa9llo", "", 3, UINT64_C(0x7d223d7f05d54499), "prefixCharLength counts runes"},
+        /* a surrogate pair is one rune: U+1F600 then "!" */
+        {"", "\\ud83d\\ude00!", "", 2, UINT64_C(0x58818baaa5af85d5), "a surrogate pair is one rune"},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        ig_lb_request_t req = {.adapter = S(keys[i].adapter), .prefix = S(keys[i].prefix), .routing_key = S(keys[i].rk)};
+        uint64_t got = request_key(&req, keys[i].chars);
+        CHECKF(got == keys[i].want, "key %s: %016llx, want %016llx", keys[i].what, (unsigned long long)got,
+               (unsigned long long)keys[i].want);
+    }
+    /* points: XXH64(url + decimal replica) */
+    const char *url = "http://10.0.0.1:8000";
+    CHECKF(point_hash(url, strlen(url), 0) == UINT64_C(0xb735b4427d891497), "point 0: %016llx",
+           (unsigned long long)point_hash(url, strlen(url), 0));
+    CHECKF(point_hash(url, strlen(url), 255) == UINT64_C(0x7122f6b447dd7104), "point 255: %016llx",
+           (unsigned long long)point_hash(url, strlen(url), 255));
+    CHECK(point_hash("pod-a-1", 7, 0) == UINT64_C(0x098ffd697facc678)); /* XXH64("pod-a-10") */
+}
+
+/*
+ * KubeAI's own test of the strategy (load_balancer_test.go, TestLoadBalancingStrategies, "prefix
+ * hash strategy"), step by step: endpoints pod-a-1 and pod-a-2 with 10 requests in flight each,
+ * meanLoadPercentage 150, replication 1. A prefix equal to an endpoint's replica-0 input
+ * ("pod-a-10") hashes onto that endpoint's point, so the walk starts there; the expected counts are
+ * KubeAI's. Each pick stays in flight, as in KubeAI's test.
+ */
+static void test_kubeai_steps(plugin_t *p)
+{
+    model_t m;
+    if (model_init(p, &m, 150, 1, 100) != 0)
+        return;
+    static ig_endpoint_t a[2];
+    snprintf(a[0].url, sizeof(a[0].url), "pod-a-1");
+    snprintf(a[1].url, sizeof(a[1].url), "pod-a-2");
+    a[0].in_flight = a[1].in_flight = 10;
+    ig_endpoint_t *c[2] = {&a[0], &a[1]};
+    static const struct {
+        const char *prefix;
+        int n, want0, want1;
+    } steps[] = {
+        {"pod-a-10", 1, 1, 0},  /* preferring pod-a-1 */
+        {"pod-a-10", 20, 19, 1}, /* 30 > 1.5 × 41 / 2: one goes to pod-a-2 */
+        {"pod-a-10", 4, 3, 1},
+        {"pod-a-20", 20, 0, 20}, /* pod-a-1 near its bound, pod-a-2 preferred */
+    };
+    for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+        int got[2] = {0, 0};
+        for (int i = 0; i < steps[s].n; i++) {
+            ig_endpoint_t *e = pick(p, &m, "", steps[s].prefix, "", c, 2);
+            if (!CHECK(e == &a[0] || e == &a[1]))
+                break;
+            got[e - a]++;
+            e->in_flight++;
+        }
+        CHECKF(got[0] == steps[s].want0 && got[1] == steps[s].want1, "KubeAI step %zu: %d/%d, want %d/%d", s + 1,
+               got[0], got[1], steps[s].want0, steps[s].want1);
+    }
+    /* the order the candidates come in changes nothing */
+    ig_endpoint_t *rev[2] = {&a[1], &a[0]};
+    a[0].in_flight = a[1].in_flight = 0;
+    CHECK(pick(p, &m, "", "pod-a-10", "", rev, 2) == &a[0]);
+    CHECK(pick(p, &m, "", "pod-a-20", "", rev, 2) == &a[1]);
+    /* the adapter is part of the key: adapter "pod-a-" + prefix "10" is the same key */
+    CHECK(pick(p, &m, "pod-a-", "10", "", c, 2) == &a[0]);
+    model_free(p, &m);
+}
+
 /* ---- bounded load ------------------------------------------------------------------------- */
 
 static uint32_t rnd32(uint64_t *s)
@@ -776,6 +871,8 @@ int main(int argc, char **argv)
         test_stable_and_even(&p);
         test_membership_change(&p);
         test_reference_ring(&p);
+        test_known_answers();
+        test_kubeai_steps(&p);
         test_bounded_load(&p);
         test_key_parts(&p);
         test_prefix_length(&p);
