@@ -171,11 +171,23 @@ describe('health checks', () => {
       models: [model('chat', sims), model('gone', [dead], { servedModelName: 'chat' })],
       server: { healthCheck: HEALTH, connectTimeout: '1s', queue: { timeout: '500ms' } },
     });
+    const readyz = () => http(`${gw.url}/readyz`);
+    const ok = await readyz();
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.status, 'ready');
     for (const s of sims) {
       const r = await fetch(`${s.url}/sim/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: 'refuse' }) });
       assert.equal(r.status, 200);
     }
     for (const u of [...sims.map((s) => s.url), dead]) await waitForLog(gw, unhealthyRe(u));
+    // not ready to route: 503, naming why for each model
+    const nr = await readyz();
+    assert.equal(nr.status, 503, nr.text);
+    assert.equal(nr.json.status, 'not ready');
+    assert.deepEqual(nr.json.models, [
+      { model: 'chat', endpoints: 2, healthy: 0, reason: 'every endpoint is unhealthy' },
+      { model: 'gone', endpoints: 1, healthy: 0, reason: 'every endpoint is unhealthy' },
+    ]);
 
     for (const name of ['chat', 'gone']) {
       for (let i = 0; i < 3; i++) {
@@ -188,8 +200,11 @@ describe('health checks', () => {
     for (const s of sims) s.kill('SIGUSR1'); // clears refuse
     for (const s of sims) {
       await waitFor(async () => (await (await fetch(`${s.url}/sim/fault`)).json()).mode === 'none', { what: 'SIGUSR1 to clear the fault' });
-      await s.fault('500');
     }
+    // probed healthy again: ready again ('gone' still is not)
+    await waitFor(async () => (await readyz()).status === 200, { timeoutMs: WAIT, what: '/readyz 200 once the engines answer' });
+    assert.deepEqual((await readyz()).json, { status: 'ready', models: 2, models_ready: 1 });
+    for (const s of sims) await s.fault('500');
     for (let i = 0; i < 8; i++) {
       const res = await chat(gw);
       assert.ok(res.status >= 500, `status ${res.status}`);

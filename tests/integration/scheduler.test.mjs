@@ -104,6 +104,10 @@ describe('scale from zero', () => {
   it('no replica runs before the first request; the first request starts one and is answered', async () => {
     await sleep(500);
     assert.equal(replicasOf(gw, 'zero').length, 0, 'a replica runs before any request');
+    // ready to route at zero replicas: a request would start one
+    const rz = await http(`${gw.url}/readyz`);
+    assert.equal(rz.status, 200, rz.text);
+    assert.deepEqual(rz.json, { status: 'ready', models: 1, models_ready: 1 });
     const r = await chat(gw, 'zero');
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.model, 'zero');
