@@ -24,13 +24,14 @@ fi
 # Sanitizers and fuzzing: clang + compiler-rt (ASan/UBSan/LSan/libFuzzer), llvm for llvm-symbolizer.
 # Tests: curl (HTTP/1.1, h2c, HTTP/2 over TLS), nghttp2-client (h2load), openssl CLI (test
 # certificates), valgrind, procps/iproute2 (ps/ss for debugging a hung test), redis-server (the rate
-# limiter's shared backend; the tests start their own on a free port).
+# limiter's shared backend; the tests start their own on a free port), sqlite3 (a test holds the
+# billing ledger's write lock from another process).
 PKGS=(
   build-essential cmake pkg-config
   libh2o-dev libuv1-dev libyaml-dev libssl-dev libsqlite3-dev libhiredis-dev
   clang llvm libclang-rt-14-dev
   curl nghttp2-client openssl ca-certificates valgrind procps iproute2
-  redis-server
+  redis-server sqlite3
 )
 
 # Node.js >= 18 runs the integration tests (node --test and the OpenAI SDK). Debian 12's nodejs is
