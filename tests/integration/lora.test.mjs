@@ -8,7 +8,9 @@
 
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSim, startGateway, model, http, parseSSE, curl, assertOpenAIError, chatBody } from './harness.mjs';
+import {
+  startSim, startGateway, model, http, parseSSE, curl, assertOpenAIError, chatBody, waitFor, PLUGINS_DIR,
+} from './harness.mjs';
 
 describe('LoRA adapters', () => {
   let sim, gw;
@@ -85,6 +87,58 @@ describe('LoRA adapters', () => {
       assert.ok(e.message.includes(m), `message names ${m}: ${e.message}`);
     }
     assert.equal((await sim.stats()).requests, before, 'the engine was not asked');
+  });
+
+  it('an adapter counts against its base model\'s limits (requests per minute and concurrency)', { timeout: 60000 }, async () => {
+    const simL = await startSim({ name: 'sim-limits', models: ['base-served'], lora: ['sql', 'law'], args: ['--token-rate', '20'] });
+    const gwL = await startGateway({
+      plugins: { dir: PLUGINS_DIR, load: ['vllm', 'leastload', 'ratelimit'] },
+      models: [model('qwen', [simL], {
+        servedModelName: 'base-served',
+        adapters: [{ name: 'sql', url: 'hf://example-org/sql-lora' }, { name: 'law', url: 'hf://example-org/law-lora' }],
+        limits: { requestsPerMinute: 5, maxConcurrent: 1 },
+      })],
+    });
+    try {
+      const postL = (m, extra) => http(`${gwL.url}/v1/chat/completions`, { method: 'POST', body: chatBody(m, { max_tokens: 2, ...extra }) });
+      // concurrency: a stream on an adapter holds the base model's one slot
+      const ac = new AbortController();
+      const res = await fetch(`${gwL.url}/v1/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, signal: ac.signal,
+        body: JSON.stringify(chatBody('qwen_sql', { max_tokens: 40, stream: true })),
+      });
+      assert.equal(res.status, 200);
+      const reader = res.body.getReader();
+      await reader.read(); // the stream has started
+      for (const m of ['qwen', 'qwen_law', 'qwen_sql']) {
+        const r = await postL(m);
+        assertOpenAIError(r, 429, { code: 'rate_limit_exceeded' });
+        assert.match(r.json.error.message, /concurren/i, r.text);
+      }
+      await reader.cancel();
+      ac.abort();
+      await waitFor(async () => (await simL.stats()).active_streams === 0, { what: 'the stream cancelled at the engine' });
+      // requests per minute: 5 in all, whatever name they used (the stream was the first)
+      const before = (await simL.stats()).requests;
+      const got = [];
+      let slotWaits = 0; // the slot comes back as the cancelled stream ends: a refusal or two meanwhile
+      for (const m of ['qwen', 'qwen_sql', 'qwen_law', 'qwen', 'qwen_sql', 'qwen_law']) {
+        let r;
+        while ((r = await postL(m)).status === 429 && /concurren/i.test(r.text) && slotWaits < 100) {
+          slotWaits++;
+          await new Promise((ok) => setTimeout(ok, 20));
+        }
+        got.push([m, r.status]);
+      }
+      assert.deepEqual(got, [['qwen', 200], ['qwen_sql', 200], ['qwen_law', 200], ['qwen', 200], ['qwen_sql', 429], ['qwen_law', 429]]);
+      assert.equal((await simL.stats()).requests, before + 4, 'the refused ones never reached the engine');
+      const m = await http(`${gwL.url}/metrics`);
+      assert.match(m.text, new RegExp(`^infergate_ratelimit_rejections_total\\{model="qwen"\\} ${3 + slotWaits + 2}$`, 'm'));
+      await gwL.checkAliveAndStop();
+    } finally {
+      await gwL.stop();
+      await simL.stop();
+    }
   });
 
   it('gateway stayed up and shuts down cleanly', async () => {
