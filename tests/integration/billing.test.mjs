@@ -193,7 +193,9 @@ function assertOutcomes(results, { refused = false } = {}) {
     if (refused && r.status === 0 && /ECONNREFUSED|ECONNRESET|other side closed|SocketError/.test(r.error)) continue;
     assert.equal(r.error, null, what);
     assert.equal(r.status, 200, what);
-    if (r.kind === 'disconnect') assert.ok(r.left && !r.completed, `left mid-stream: ${what}`);
+    // a client that was slow to read may find the whole stream buffered when it leaves: it left all
+    // the same (the aggregate check in the test wants some that left before the end)
+    if (r.kind === 'disconnect') assert.ok(r.left && !r.errorEvent, `left after k tokens: ${what}`);
     else if (r.kind === 'die') assert.ok(r.errorEvent && !r.completed, `cut by the engine: an error event, no [DONE]: ${what}`);
     else assert.ok(r.completed && !r.errorEvent, `answered in full: ${what}`);
   }

@@ -66,14 +66,15 @@ describe('vLLM dynamic LoRA loading', () => {
     fs.writeFileSync(gw.configPath, fs.readFileSync(gw.configPath, 'utf8').replace(`- "${simA.url}"`, `- "${simA.url}"\n      - "${simB.url}"`));
     gw.kill('SIGHUP');
     // send until simB (only in the new generation) has served adapter requests (the balancer spreads them)
+    const answers = []; // judged after the wait: waitFor would retry past a failed request
     await waitFor(
       async () => {
-        const rs = await Promise.all(Array.from({ length: 8 }, () => post(chatBody('qwen_sql', { max_tokens: 2 }))));
-        for (const r of rs) assert.equal(r.status, 200, r.text);
+        answers.push(...await Promise.all(Array.from({ length: 8 }, () => post(chatBody('qwen_sql', { max_tokens: 2 })))));
         return (await loraStats(simB)).loads === 1 && (await simB.stats()).requests > 0;
       },
       { timeoutMs: 15000, what: 'adapter requests served by the second endpoint' },
     );
+    assert.deepEqual(answers.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.text}`), []);
     assert.equal((await loraStats(simB)).load_requests, 1, 'one load on the second endpoint');
     assert.equal((await loraStats(simA)).load_requests, 2, 'the first endpoint still remembered (no new load)');
   });
