@@ -161,6 +161,17 @@ describe('scale from zero', () => {
   });
 });
 
+describe('readiness without replicas', () => {
+  it('/readyz is 503 for a model the scheduler may not start (maxReplicas 0), naming why', async () => {
+    const gw = await startGateway(gatewayConfig([simModel('off', { minReplicas: 0, maxReplicas: 0 })]));
+    const r = await http(`${gw.url}/readyz`);
+    assert.equal(r.status, 503, r.text);
+    assert.deepEqual(r.json, { status: 'not ready', reason: 'no model can be routed to',
+      models: [{ model: 'off', endpoints: 0, healthy: 0, reason: 'no replica serves and maxReplicas is 0' }] });
+    await gw.checkAliveAndStop();
+  });
+});
+
 describe('autoscaling under load', () => {
   let gw;
   before(async () => {
