@@ -7,8 +7,8 @@
 typedef struct {
     ig_buf_t buf;           /* plain body, or the unfinished SSE event */
     int passthrough;        /* plain body over OAC_MAX_BUFFERED: forwarded untouched */
-    int count_chunks;       /* oac_count_text_chunks() */
-    int64_t text_chunks;
+    int64_t text_chunks;    /* chunks that carried text before the engine showed it reports usage */
+    int stream_failed;      /* the engine reported an error inside the stream: nothing follows it */
     unsigned plugin_flags;  /* oac_plugin_flags() */
     const void *plugin_data; /* oac_plugin_data() */
     int sse;                /* the client asked for a stream */
@@ -25,6 +25,9 @@ typedef struct {
 
 #define JSON(r) ((r)->host->json)
 
+static void write_error_object(ig_engine_req_t *r, ig_sink_t *sink, int status, const ig_json_value_t *msg,
+                               const ig_json_value_t *param);
+
 /* ---- request ------------------------------------------------------------------------------- */
 
 ig_str_t oac_json_literal(const ig_engine_req_t *r, const char *s, size_t n)
@@ -39,16 +42,6 @@ const char *oac_api_path(ig_api_t api)
     /* the text APIs every OpenAI-compatible server has; the others are each engine's to say */
     return api == IG_API_CHAT_COMPLETIONS || api == IG_API_COMPLETIONS || api == IG_API_EMBEDDINGS ? ig_api_path(api)
                                                                                                  : NULL;
-}
-
-void oac_count_text_chunks(ig_engine_req_t *r)
-{
-    ((oac_state_t *)r->state)->count_chunks = 1;
-}
-
-int64_t oac_stream_text_chunks(const ig_engine_req_t *r)
-{
-    return r->state ? ((const oac_state_t *)r->state)->text_chunks : 0;
 }
 
 unsigned *oac_plugin_flags(ig_engine_req_t *r)
@@ -317,7 +310,8 @@ static void write_with_null_usage(ig_engine_req_t *r, const ig_json_value_t *obj
     sink->write(sink, cur, (size_t)(obj->ptr + obj->len - cur));
 }
 
-/* A chunk whose first choice carries text: one generated token, for engines that stream token by token. */
+/* A chunk whose first choice carries text: at least one generated token (exactly one for engines that
+ * stream token by token; merged deltas carry several, so the count is a lower bound). */
 static void count_text_chunk(ig_engine_req_t *r, const ig_json_value_t *obj)
 {
     ig_json_value_t t;
@@ -326,22 +320,56 @@ static void count_text_chunk(ig_engine_req_t *r, const ig_json_value_t *obj)
         ((oac_state_t *)r->state)->text_chunks++;
 }
 
+/*
+ * An error the engine reported after its answer had begun: vLLM's `data: {"error": {...}}` (any
+ * envelope), then [DONE]. The client gets it in OpenAI's shape and the stream ends there (no [DONE]:
+ * a failed stream never looks complete); the core records the request as failed with its status.
+ */
+static void stream_error(ig_engine_req_t *r, const ig_json_value_t *err, ig_sink_t *sink)
+{
+    oac_state_t *st = r->state;
+    ig_json_value_t msg = *err, param = {IG_JSON_NULL, "null", 4}, v;
+    int64_t code = 0;
+    if (err->type == IG_JSON_OBJECT) {
+        if (JSON(r)->object_get(err, "message", 7, &v) == 1)
+            msg = v;
+        if (JSON(r)->object_get(err, "param", 5, &v) == 1 && v.type == IG_JSON_STRING)
+            param = v;
+        if (JSON(r)->object_get(err, "code", 4, &v) == 1 && JSON(r)->int64(&v, &code) != 0)
+            code = 0;
+    }
+    int status = code >= 400 && code <= 599 ? (int)code : 500;
+    r->stream_error_status = status;
+    st->stream_failed = 1;
+    sink->write(sink, "data: ", 6);
+    write_error_object(r, sink, status, &msg, &param);
+    sink->write(sink, "\n\n", 2);
+}
+
 /* One SSE event (without its blank-line terminator). */
 static void sse_event(ig_engine_req_t *r, const char *ev, size_t n, ig_sink_t *sink)
 {
     oac_state_t *st = r->state;
-    ig_json_value_t obj;
+    ig_json_value_t obj, err;
+    if (st->stream_failed)
+        return; /* the engine's [DONE] after its error */
     if (n > 5 && memcmp(ev, "data:", 5) == 0) {
         const char *payload = ev + 5;
         size_t plen = n - 5;
         if (plen > 0 && *payload == ' ')
             payload++, plen--;
         if (plen > 0 && *payload == '{' && parse_object(r, payload, plen, &obj) == 0) {
+            if (JSON(r)->object_get(&obj, "error", 5, &err) == 1 &&
+                (err.type == IG_JSON_OBJECT || err.type == IG_JSON_STRING)) {
+                stream_error(r, &err, sink);
+                return;
+            }
             oac_read_usage(r->host, &obj, &r->usage);
             if (st->audio)
                 audio_stream_event(r, &obj);
-            /* per-chunk usage: chunks are counted only until the engine shows it reports usage */
-            if (st->count_chunks || (st->usage_per_chunk && r->usage.completion_tokens < 0))
+            /* until the engine shows it reports usage (a chunk with usage so far, or the final usage
+             * chunk), chunks that carry text are counted: the bill of a stream cut before it does */
+            else if (r->usage.completion_tokens < 0)
                 count_text_chunk(r, &obj);
             if (st->strip_usage && is_usage_only_chunk(r, &obj))
                 return; /* the usage-only chunk the client did not ask for */
@@ -483,45 +511,74 @@ int oac_error_message(ig_engine_req_t *r, ig_str_t *out)
     return 1;
 }
 
-/* vLLM: {"object":"error","message":..,"type":"BadRequestError","param":..,"code":400}; FastAPI: {"detail":..};
- * Ollama's native API: {"error":"..."}. */
-static void write_openai_error(ig_engine_req_t *r, ig_sink_t *sink)
+void oac_error_kind(int status, const char **type, const char **code)
 {
-    oac_state_t *st = r->state;
-    ig_json_value_t root, msg, param;
-    if (!error_message_value(r, &root, &msg))
-        return; /* nothing usable: the core answers with its own message */
-    ig_json_value_t etype;
-    if (JSON(r)->object_get(&root, "error", 5, &param) == 1 && param.type == IG_JSON_OBJECT &&
-        JSON(r)->object_get(&param, "type", 4, &etype) == 1 && etype.type == IG_JSON_STRING) {
-        sink->write(sink, st->buf.p, st->buf.len); /* already OpenAI's shape */
+    *code = NULL;
+    switch (status) {
+    case 401:
+        *type = "invalid_request_error";
+        *code = "invalid_api_key";
+        return;
+    case 404:
+        *type = "invalid_request_error";
+        *code = "model_not_found";
+        return;
+    case 429:
+        *type = "rate_limit_exceeded";
+        *code = "rate_limit_exceeded";
+        return;
+    default:
+        *type = status >= 500 ? "server_error" : "invalid_request_error";
         return;
     }
-    /* else rebuilt below: Infinity's {"error":{...,"type":null,"code":400}} gets a type from the status */
-    int status = r->upstream_status;
-    const char *type = status == 401 ? "authentication_error"
-                       : status == 429 ? "rate_limit_exceeded"
-                       : status >= 500 ? "server_error"
-                                       : "invalid_request_error";
+}
+
+/* {"error":{"message":msg,"type","param","code"}}: type and code from the status (oac_error_kind), the
+ * message as the engine wrote it (a structure, such as FastAPI's validation details, as its text). */
+static void write_error_object(ig_engine_req_t *r, ig_sink_t *sink, int status, const ig_json_value_t *msg,
+                               const ig_json_value_t *param)
+{
+    const char *type, *code;
+    oac_error_kind(status, &type, &code);
     sink->write(sink, "{\"error\":{\"message\":", 20);
-    if (msg.type == IG_JSON_STRING) {
-        sink->write(sink, msg.ptr, msg.len);
+    if (msg->type == IG_JSON_STRING) {
+        sink->write(sink, msg->ptr, msg->len);
     } else {
         /* FastAPI validation details are a structure: hand it over as text */
-        ig_str_t lit = oac_json_literal(r, msg.ptr, msg.len);
+        ig_str_t lit = oac_json_literal(r, msg->ptr, msg->len);
         sink->write(sink, lit.ptr, lit.len);
     }
     sink->write(sink, ",\"type\":\"", 9);
     sink->write(sink, type, strlen(type));
     sink->write(sink, "\",\"param\":", 10);
-    if (JSON(r)->object_get(&root, "param", 5, &param) == 1 && param.type == IG_JSON_STRING)
-        sink->write(sink, param.ptr, param.len);
-    else
+    sink->write(sink, param->ptr, param->len);
+    sink->write(sink, ",\"code\":", 8);
+    if (code != NULL) {
+        sink->write(sink, "\"", 1);
+        sink->write(sink, code, strlen(code));
+        sink->write(sink, "\"", 1);
+    } else {
         sink->write(sink, "null", 4);
-    if (status == 404)
-        sink->write(sink, ",\"code\":\"model_not_found\"}}", 27);
-    else
-        sink->write(sink, ",\"code\":null}}", 14);
+    }
+    sink->write(sink, "}}", 2);
+}
+
+/*
+ * Any engine's error body in OpenAI's shape, typed by its status: vLLM >= 0.10.1
+ * {"error":{"message","type":"BadRequestError","param","code":400}}, vLLM 0.6 {"object":"error",
+ * "message",...}, OpenAI-shaped layers (Ollama's, Infinity's {"error":{...,"type":null}}), Ollama's
+ * native {"error":"..."}, FastAPI's {"detail":...}. The engine's message and param are kept; its
+ * type and code (class names, numbers) are not what OpenAI clients branch on.
+ */
+static void write_openai_error(ig_engine_req_t *r, ig_sink_t *sink)
+{
+    ig_json_value_t root, msg, err, v, param = {IG_JSON_NULL, "null", 4};
+    if (!error_message_value(r, &root, &msg))
+        return; /* nothing usable: the core answers with its own message */
+    const ig_json_value_t *holder = JSON(r)->object_get(&root, "error", 5, &err) == 1 && err.type == IG_JSON_OBJECT ? &err : &root;
+    if (JSON(r)->object_get(holder, "param", 5, &v) == 1 && v.type == IG_JSON_STRING)
+        param = v;
+    write_error_object(r, sink, r->upstream_status, &msg, &param);
 }
 
 void oac_set_answer_writer(ig_engine_req_t *r, oac_answer_fn fn, void *ctx)
@@ -559,8 +616,10 @@ void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
     } else if (st->sse) {
         if (complete && st->buf.len > 0)
             sse_event(r, st->buf.p, st->buf.len, sink); /* a last event without its blank line */
-        if (st->usage_per_chunk && r->usage.completion_tokens < 0 && st->text_chunks > 0)
-            r->usage.completion_tokens = st->text_chunks; /* the engine ignored continuous_usage_stats */
+        /* no usage from the engine (it ignores stream_options, or the stream was cut before its usage
+         * chunk without continuous_usage_stats): the chunks that carried text, a lower bound */
+        if (r->usage.completion_tokens < 0 && st->text_chunks > 0)
+            r->usage.completion_tokens = st->text_chunks;
     } else if (complete && !st->passthrough && st->buf.len > 0) {
         ig_json_value_t obj;
         if (parse_object(r, st->buf.p, st->buf.len, &obj) == 0) {

@@ -25,9 +25,13 @@ int oac_prepare(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, i
 /*
  * oac_prepare with options. OAC_USAGE_PER_CHUNK (vLLM): streams also ask for
  * stream_options.continuous_usage_stats, so every chunk carries the usage so far and a stream cut
- * short (client gone, engine died) is billed exactly for what arrived; the per-chunk usage goes
- * back to null unless the client asked for it. An engine that ignores the option is billed by
- * counting the chunks that carry text (one token each: an estimate, low when a chunk holds several).
+ * short (client gone, engine died) is billed exactly for what arrived, however many tokens a chunk
+ * merges; the per-chunk usage goes back to null unless the client asked for it.
+ *
+ * Every stream (with or without the flag) whose engine reports no usage before it ends (the engine
+ * ignores stream_options, or ignores continuous_usage_stats and the stream is cut before its final
+ * usage chunk) is billed the chunks that carried text: a lower bound, exact for engines that stream
+ * one token per chunk (Ollama, llama.cpp), short by the extra tokens of merged deltas.
  */
 #define OAC_USAGE_PER_CHUNK 1u
 int oac_prepare_flags(ig_engine_req_t *r, const char *path, ig_str_t upstream_model, unsigned flags, ig_error_t *err);
@@ -62,26 +66,27 @@ const char *oac_api_path(ig_api_t api);
  */
 int oac_error_message(ig_engine_req_t *r, ig_str_t *msg);
 
+/* OpenAI's error type and code for a status, whatever the engine wrote: 400 (and other 4xx)
+ * invalid_request_error; 401 invalid_request_error/invalid_api_key; 404 invalid_request_error/
+ * model_not_found; 429 rate_limit_exceeded/rate_limit_exceeded; 5xx server_error. *code may be NULL. */
+void oac_error_kind(int status, const char **type, const char **code);
+
 /* Writes {"error":{"message":msg,"type":type,"param":null,"code":code or null}} to sink. */
 void oac_write_error(ig_engine_req_t *r, ig_sink_t *sink, const char *type, const char *code, const char *msg, size_t len);
 
 /* Instead of oac_on_response_end when the plugin answered itself: frees what oac holds, writes nothing. */
 void oac_discard(ig_engine_req_t *r);
 
-/*
- * Streams: count the chunks that carry generated text (choices[0].delta.content or choices[0].text
- * not empty), for engines that stream one token per chunk but may not honour
- * stream_options.include_usage (Ollama before it learnt it): oac_stream_text_chunks() is then the
- * completion length. Call after oac_prepare.
- */
-void oac_count_text_chunks(ig_engine_req_t *r);
-int64_t oac_stream_text_chunks(const ig_engine_req_t *r);
-
 /* A word of per-request flags and a pointer for the plugin's own use (0 and NULL after oac_prepare). */
 unsigned *oac_plugin_flags(ig_engine_req_t *r);
 const void **oac_plugin_data(ig_engine_req_t *r);
 
-/* Response hooks; per-request state lives in r->state and is freed by oac_on_response_end. */
+/*
+ * Response hooks; per-request state lives in r->state and is freed by oac_on_response_end. An error
+ * body (>= 400) is rewritten into OpenAI's shape (write_openai_error); an error event inside a stream
+ * (`data: {"error": ...}`) is passed on OpenAI-shaped, ends the client's stream (the engine's [DONE]
+ * is dropped) and sets r->stream_error_status to its code (or 500).
+ */
 void oac_on_response_data(ig_engine_req_t *r, const char *data, size_t len, ig_sink_t *sink);
 void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink);
 

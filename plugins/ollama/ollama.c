@@ -103,11 +103,9 @@ static int ollama_prepare(void *state, ig_engine_req_t *r, ig_error_t *err)
     const char *path = oac_api_path(r->api);
     if (path == NULL)
         return r->host->error(err, "model `%s`: this API is not served by the ollama engine plugin", r->model->name);
-    if (oac_prepare(r, path, model_tag(r), err) != 0)
-        return -1;
-    if (r->stream)
-        oac_count_text_chunks(r); /* usage of a stream when the Ollama is too old to send it */
-    return 0;
+    /* an Ollama too old for stream_options (< 0.5.2) streams no usage: openai_compat then bills the
+     * chunks that carry text, exact as Ollama streams one token per chunk */
+    return oac_prepare(r, path, model_tag(r), err);
 }
 
 /* ---- is the tag pulled? ----------------------------------------------------------------------- */
@@ -251,8 +249,6 @@ static void ollama_on_response_end(void *state, ig_engine_req_t *r, int complete
         return;
     }
     oac_on_response_end(r, complete, sink);
-    if (r->stream && complete && r->upstream_status < 400 && r->usage.completion_tokens < 0)
-        r->usage.completion_tokens = oac_stream_text_chunks(r); /* one token per chunk */
 }
 
 /*

@@ -3,14 +3,16 @@
  * (plugins/common/openai_compat.c). Input: a flags byte (1 served name, 2 stream, 4 client wants
  * usage, 8 engine error, 16 cut short, 32 usage per chunk), a split point, then
  * the response body. The body is fed whole and in two pieces; both must give
- * the client the same bytes and the same usage.
+ * the client the same bytes, the same usage and the same stream_error_status (an error event inside
+ * a stream).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "oac_test_host.h"
 
-static int run(const uint8_t *flags, const char *body, size_t len, size_t split, oac_test_sink_t *out, ig_usage_t *usage)
+static int run(const uint8_t *flags, const char *body, size_t len, size_t split, oac_test_sink_t *out, ig_usage_t *usage,
+               int *stream_error)
 {
     test_pool_t pool;
     pool.n = 0;
@@ -29,6 +31,7 @@ static int run(const uint8_t *flags, const char *body, size_t len, size_t split,
         abort();
     oac_test_answer(&r, (flags[0] & 8) ? 400 : 200, body, len, split, !(flags[0] & 16), out);
     *usage = r.usage;
+    *stream_error = r.stream_error_status;
     test_pool_free(&pool);
     return 0;
 }
@@ -43,8 +46,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t split = len ? data[1] % (len + 1) : 0;
     oac_test_sink_t whole = OAC_TEST_SINK, parts = OAC_TEST_SINK;
     ig_usage_t u1, u2;
-    run(data, body, len, 0, &whole, &u1);
-    run(data, body, len, split, &parts, &u2);
+    int e1, e2;
+    run(data, body, len, 0, &whole, &u1, &e1);
+    run(data, body, len, split, &parts, &u2, &e2);
+    if (e1 != e2 || (e1 != 0 && (e1 < 400 || e1 > 599)))
+        abort();
     if (whole.out.len != parts.out.len || (whole.out.len && memcmp(whole.out.p, parts.out.p, whole.out.len) != 0))
         abort();
     if (memcmp(&u1, &u2, sizeof(u1)) != 0)

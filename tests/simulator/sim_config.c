@@ -16,6 +16,7 @@ sim_config_t sim_cfg = {
     .embedding_dim = 8,
     .max_model_len = 4096,
     .max_num_seqs = 256,
+    .tokens_per_chunk = 1,
     .block_size = 16,
     .fault = SIM_FAULT_NONE,
     .fault_every = 1,
@@ -34,10 +35,18 @@ static const char usage[] =
     "  --ttft-ms N                   extra delay before the first token (default 0)\n"
     "  --embedding-dim N             embedding vector length (default 8)\n"
     "  --max-model-len N             context length checked like vLLM (default 4096)\n"
-    "  --max-num-seqs N              scales vllm:gpu_cache_usage_perc = running / N (default 256)\n"
+    "  --max-num-seqs N              at most N generation requests run, the others wait (default: no bound;\n"
+    "                                vllm:gpu_cache_usage_perc = running / N, N = 256 when not given)\n"
+    "  --error-format F              current (vLLM >= 0.10.1, {\"error\":{...}}) | vllm-0.6 (flat) (default current)\n"
+    "  --tokens-per-chunk N          tokens merged into each stream chunk (default 1)\n"
+    "  --merge-deltas                every token due at once goes into one chunk (vLLM V1, slow readers)\n"
+    "  --ignore-continuous-usage     ignore stream_options.continuous_usage_stats\n"
+    "  --ignore-stream-options       ignore stream_options entirely: no usage in streams (Ollama < 0.5.2)\n"
+    "  --cached-prompt-uncounted     --api ollama: a repeated prompt's tokens are not counted (old Ollama)\n"
     "  --prefix-cache-blocks N       prefix cache of N blocks (LRU), 0 = off (default 0)\n"
     "  --block-size N                tokens per prefix-cache block (default 16, as vLLM)\n"
-    "  --fault MODE                  none|refuse|500|hang|close|die-mid-stream (default none)\n"
+    "  --fault MODE                  none|refuse|500|hang|close|die-mid-stream|error-mid-stream|\n"
+    "                                stall-mid-stream (default none)\n"
     "  --fault-every N               fault only every Nth request (default 1 = all)\n"
     "  --quiet                       no log lines on stderr\n"
     "  --allow-runtime-lora          serve /v1/load_lora_adapter and /v1/unload_lora_adapter (vLLM's\n"
@@ -150,7 +159,8 @@ static int add_loras(const char *s)
 int sim_config_parse(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_WORKERS, O_SERVED, O_LORA, O_RATE, O_DEFTOK, O_TTFT, O_EMBDIM, O_MAXLEN, O_MAXSEQS, O_FAULT,
-           O_FAULT_EVERY, O_QUIET, O_RUNTIME_LORA, O_LORA_LOAD_MS, O_HELP, O_PREFIX_BLOCKS, O_BLOCK_SIZE, O_API, O_URL_PREFIX };
+           O_FAULT_EVERY, O_QUIET, O_RUNTIME_LORA, O_LORA_LOAD_MS, O_HELP, O_PREFIX_BLOCKS, O_BLOCK_SIZE, O_API, O_URL_PREFIX,
+           O_ERROR_FORMAT, O_TOKENS_PER_CHUNK, O_MERGE_DELTAS, O_IGNORE_CONT_USAGE, O_IGNORE_STREAM_OPTS, O_CACHED_UNCOUNTED };
     static const struct option opts[] = {
         {"api", required_argument, NULL, O_API},
         {"url-prefix", required_argument, NULL, O_URL_PREFIX},
@@ -171,6 +181,12 @@ int sim_config_parse(int argc, char **argv)
         {"quiet", no_argument, NULL, O_QUIET},
         {"allow-runtime-lora", no_argument, NULL, O_RUNTIME_LORA},
         {"lora-load-ms", required_argument, NULL, O_LORA_LOAD_MS},
+        {"error-format", required_argument, NULL, O_ERROR_FORMAT},
+        {"tokens-per-chunk", required_argument, NULL, O_TOKENS_PER_CHUNK},
+        {"merge-deltas", no_argument, NULL, O_MERGE_DELTAS},
+        {"ignore-continuous-usage", no_argument, NULL, O_IGNORE_CONT_USAGE},
+        {"ignore-stream-options", no_argument, NULL, O_IGNORE_STREAM_OPTS},
+        {"cached-prompt-uncounted", no_argument, NULL, O_CACHED_UNCOUNTED},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -244,6 +260,34 @@ int sim_config_parse(int argc, char **argv)
             if (parse_uint("--max-num-seqs", optarg, 1, 1u << 30, &v) != 0)
                 return 2;
             sim_cfg.max_num_seqs = (unsigned)v;
+            sim_cfg.max_running = (unsigned)v;
+            break;
+        case O_ERROR_FORMAT:
+            if (strcmp(optarg, "current") == 0) {
+                sim_cfg.error_format = SIM_ERRORS_CURRENT;
+            } else if (strcmp(optarg, "vllm-0.6") == 0) {
+                sim_cfg.error_format = SIM_ERRORS_VLLM_0_6;
+            } else {
+                fprintf(stderr, "ig-sim: --error-format: expected current or vllm-0.6, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case O_TOKENS_PER_CHUNK:
+            if (parse_uint("--tokens-per-chunk", optarg, 1, 256, &v) != 0)
+                return 2;
+            sim_cfg.tokens_per_chunk = (unsigned)v;
+            break;
+        case O_MERGE_DELTAS:
+            sim_cfg.merge_deltas = 1;
+            break;
+        case O_IGNORE_CONT_USAGE:
+            sim_cfg.ignore_continuous_usage = 1;
+            break;
+        case O_IGNORE_STREAM_OPTS:
+            sim_cfg.ignore_stream_options = 1;
+            break;
+        case O_CACHED_UNCOUNTED:
+            sim_cfg.cached_prompt_uncounted = 1;
             break;
         case O_PREFIX_BLOCKS:
             if (parse_uint("--prefix-cache-blocks", optarg, 0, 1u << 28, &v) != 0)
@@ -257,7 +301,10 @@ int sim_config_parse(int argc, char **argv)
             break;
         case O_FAULT:
             if (sim_fault_from_name(optarg, strlen(optarg), &sim_cfg.fault) != 0) {
-                fprintf(stderr, "ig-sim: --fault: unknown mode '%s' (none|refuse|500|hang|close|die-mid-stream)\n", optarg);
+                fprintf(stderr,
+                        "ig-sim: --fault: unknown mode '%s' (none|refuse|500|hang|close|die-mid-stream|error-mid-stream|"
+                        "stall-mid-stream)\n",
+                        optarg);
                 return 2;
             }
             break;

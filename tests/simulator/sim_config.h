@@ -23,6 +23,12 @@ typedef enum sim_api_mode {
     SIM_MODE_FASTERWHISPER, /* faster-whisper-server (speaches): /v1/audio/transcriptions, /translations */
 } sim_api_mode_t;
 
+/* The error envelope vLLM answers with (--error-format). */
+typedef enum sim_error_format {
+    SIM_ERRORS_CURRENT = 0, /* vLLM >= 0.10.1: {"error":{"message","type","param","code"}} */
+    SIM_ERRORS_VLLM_0_6,    /* before: {"object":"error","message","type","param","code"} */
+} sim_error_format_t;
+
 typedef struct sim_config {
     sim_api_mode_t api;
     const char *url_prefix; /* --url-prefix: Infinity's route prefix ("" or "/v1") */
@@ -39,6 +45,13 @@ typedef struct sim_config {
     unsigned embedding_dim;
     unsigned max_model_len;
     unsigned max_num_seqs;
+    unsigned max_running;   /* --max-num-seqs given: requests beyond it wait (sim_sched); 0 = unbounded */
+    sim_error_format_t error_format;
+    unsigned tokens_per_chunk;   /* --tokens-per-chunk: tokens merged into one stream chunk (vLLM mode) */
+    int merge_deltas;            /* --merge-deltas: every token due at once goes into one chunk (vLLM V1) */
+    int ignore_continuous_usage; /* --ignore-continuous-usage: stream_options.continuous_usage_stats ignored */
+    int ignore_stream_options;   /* --ignore-stream-options: no usage in streams at all (Ollama < 0.5.2) */
+    int cached_prompt_uncounted; /* --cached-prompt-uncounted: Ollama before ollama/ollama#5371 */
     uint32_t prefix_cache_blocks; /* 0 = no prefix cache */
     unsigned block_size;          /* tokens per prefix-cache block */
     sim_fault_mode_t fault;

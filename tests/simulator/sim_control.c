@@ -37,13 +37,13 @@ void sim_control_set_fault(h2o_req_t *req)
     int64_t mode_i = sj_obj_get(d, 0, "mode"), every_i = sj_obj_get(d, 0, "every"), dur_i = sj_obj_get(d, 0, "duration_ms");
     sim_fault_mode_t mode;
     if (mode_i < 0 || sj_type(d, (uint32_t)mode_i) != SJ_STRING || d->nodes[mode_i].len > 32) {
-        bad(req, "\"mode\" must be one of none|refuse|500|hang|close|die-mid-stream");
+        bad(req, "\"mode\" must be one of none|refuse|500|hang|close|die-mid-stream|error-mid-stream|stall-mid-stream");
         return;
     }
     char name[32];
     size_t n = sj_str_decode(d, (uint32_t)mode_i, name);
     if (sim_fault_from_name(name, n, &mode) != 0) {
-        bad(req, "\"mode\" must be one of none|refuse|500|hang|close|die-mid-stream");
+        bad(req, "\"mode\" must be one of none|refuse|500|hang|close|die-mid-stream|error-mid-stream|stall-mid-stream");
         return;
     }
     int64_t every = 1, duration = 0;

@@ -10,7 +10,8 @@ static atomic_uint_fast64_t state = 1u << 8;
 static atomic_uint_fast64_t counter;
 static void (*change_hook)(void);
 
-static const char *const names[] = {"none", "refuse", "500", "hang", "close", "die-mid-stream"};
+static const char *const names[] = {"none", "refuse", "500", "hang", "close", "die-mid-stream", "error-mid-stream",
+                                    "stall-mid-stream"};
 
 static sim_fault_state_t unpack(uint64_t w)
 {

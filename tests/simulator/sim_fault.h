@@ -13,6 +13,8 @@ typedef enum sim_fault_mode {
     SIM_FAULT_HANG,           /* accept the request, never answer */
     SIM_FAULT_CLOSE,          /* close the connection without any response */
     SIM_FAULT_DIE_MID_STREAM, /* close the connection after half the tokens / half the body */
+    SIM_FAULT_ERROR_MID_STREAM, /* after half the tokens, the engine's error event, then [DONE] */
+    SIM_FAULT_STALL_MID_STREAM, /* after half the tokens, nothing more until the client leaves */
 } sim_fault_mode_t;
 
 typedef struct sim_fault_state {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "sim_config.h"
 #include "sim_server.h"
 #include "sim_stats.h"
 
@@ -45,14 +46,15 @@ void sim_http_send(h2o_req_t *req, int status, const char *content_type, const c
 void sim_http_send_vllm_error(h2o_req_t *req, int status, const char *type, const char *message)
 {
     ig_buf_t *b = &sim_worker_of(req)->scratch;
+    int flat = sim_cfg.error_format == SIM_ERRORS_VLLM_0_6;
     ig_buf_reset(b);
-    ig_buf_lit(b, "{\"object\":\"error\",\"message\":");
+    ig_buf_puts(b, flat ? "{\"object\":\"error\",\"message\":" : "{\"error\":{\"message\":");
     ig_json_write_str(b, message, strlen(message));
     ig_buf_lit(b, ",\"type\":");
     ig_json_write_str(b, type, strlen(type));
     ig_buf_lit(b, ",\"param\":null,\"code\":");
     ig_buf_put_u64(b, (uint64_t)status);
-    ig_buf_putc(b, '}');
+    ig_buf_puts(b, flat ? "}" : "}}");
     sim_http_send(req, status, SIM_CT_JSON, b->p, b->len);
 }
 

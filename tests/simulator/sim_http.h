@@ -21,7 +21,8 @@ static inline void sim_http_send_buf(h2o_req_t *req, int status, const ig_buf_t 
 {
     sim_http_send(req, status, SIM_CT_JSON, b->p, b->len);
 }
-/* vLLM's ErrorResponse: {"object":"error","message":...,"type":...,"param":null,"code":status}. */
+/* vLLM's ErrorResponse in --error-format's envelope: {"error":{"message","type","param":null,"code":status}}
+ * (vLLM >= 0.10.1), or {"object":"error","message","type","param":null,"code":status} (vLLM 0.6). */
 void sim_http_send_vllm_error(h2o_req_t *req, int status, const char *type, const char *message);
 /* FastAPI's request-validation failure: 422 {"detail":[{"type","loc":["body",field],"msg","input":null}]}
  * (field NULL: the body as a whole). */

@@ -1,8 +1,8 @@
 #include "sim_ollama.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
-#include <math.h>
 #include <stdio.h>
 #include "util/hash.h"
 #include <stdlib.h>
@@ -20,7 +20,6 @@
 #define SIM_OLLAMA_VERSION "0.6.5"
 #define SIM_CT_NDJSON "application/x-ndjson"
 #define SIM_CT_TEXT "text/plain; charset=utf-8"
-#define OLLAMA_MAX_BATCH 256 /* events per send when the client reads slowly (bounds buffering) */
 
 typedef enum { OL_CHAT, OL_GENERATE, OL_V1_CHAT, OL_V1_COMPLETION } ol_kind_t;
 
@@ -34,6 +33,8 @@ typedef struct {
     int finish_length; /* done_reason "length" (else "stop") */
     int stream;
     int include_usage; /* OpenAI layer: stream_options.include_usage */
+    uint64_t reported_prompt; /* prompt_eval_count as answered: prompt_tokens, less the cached share
+                                 with --cached-prompt-uncounted */
 } ol_request_t;
 
 static int is_v1(ol_kind_t k) { return k == OL_V1_CHAT || k == OL_V1_COMPLETION; }
@@ -313,20 +314,21 @@ static int parse_model(h2o_req_t *req, ol_kind_t kind, const sj_doc_t *d, char *
     return 0;
 }
 
-/* Words of a string, or of the text parts of a content array (images count nothing here). */
-static uint64_t content_words(const sj_doc_t *d, int64_t c)
+/* Words of a string, or of the text parts of a content array (images count nothing here); cb (if not
+ * NULL) gets each word's hash. */
+static uint64_t content_words(const sj_doc_t *d, int64_t c, sj_word_cb cb, void *ctx)
 {
     if (c < 0)
         return 0;
     if (sj_type(d, (uint32_t)c) == SJ_STRING)
-        return sj_str_count_words(d, (uint32_t)c);
+        return sj_str_words(d, (uint32_t)c, cb, ctx);
     uint64_t n = 0;
     if (sj_type(d, (uint32_t)c) == SJ_ARRAY)
         for (uint32_t p = (uint32_t)c + 1, k = 0; k < d->nodes[c].count; k++, p = d->nodes[p].end)
             if (sj_type(d, p) == SJ_OBJECT) {
                 int64_t t = sj_obj_get(d, p, "text");
                 if (t >= 0 && sj_type(d, (uint32_t)t) == SJ_STRING)
-                    n += sj_str_count_words(d, (uint32_t)t);
+                    n += sj_str_words(d, (uint32_t)t, cb, ctx);
             }
     return n;
 }
@@ -349,7 +351,7 @@ static int count_prompt(h2o_req_t *req, ol_request_t *r, const sj_doc_t *d)
         }
         for (uint32_t m = (uint32_t)msgs + 1, k = 0; k < d->nodes[msgs].count; k++, m = d->nodes[m].end)
             if (sj_type(d, m) == SJ_OBJECT)
-                r->prompt_tokens += 4 + content_words(d, field(d, m, "content"));
+                r->prompt_tokens += 4 + content_words(d, field(d, m, "content"), NULL, NULL);
         return 0;
     }
     int64_t p = field(d, 0, "prompt");
@@ -359,6 +361,74 @@ static int count_prompt(h2o_req_t *req, ol_request_t *r, const sj_doc_t *d)
     }
     r->prompt_tokens = p >= 0 ? sj_str_count_words(d, (uint32_t)p) : 0;
     return 0;
+}
+
+/* ---- old Ollama's uncounted cached prompt (--cached-prompt-uncounted) ---------------------------------
+ * The runner keeps the previous request's KV cache: the tokens a prompt shares with the previous one,
+ * from its start, are not evaluated again, and Ollama before ollama/ollama#5371 (mid 2024) reported
+ * only the evaluated ones: prompt_eval_count omitted when that is none, usage.prompt_tokens 0. */
+
+typedef struct {
+    uint64_t *h;
+    size_t n, cap;
+} ol_tokens_t;
+
+static pthread_mutex_t kv_lock = PTHREAD_MUTEX_INITIALIZER;
+static ol_tokens_t kv_prompt; /* the previous prompt's tokens (one runner, one slot) */
+
+static void push_token(void *ctx, uint64_t h)
+{
+    ol_tokens_t *t = ctx;
+    if (t->n < t->cap)
+        t->h[t->n++] = h;
+}
+
+/* The prompt as token hashes (4 template tokens per chat message, then its words), the model first. */
+static void prompt_token_hashes(const ol_request_t *r, const sj_doc_t *d, ol_tokens_t *t)
+{
+    push_token(t, ig_fnv1a64(SIM_HASH_SEED, r->model, r->model_len)); /* another model has its own cache */
+    if (r->kind == OL_CHAT || r->kind == OL_V1_CHAT) {
+        int64_t msgs = field(d, 0, "messages");
+        if (msgs < 0)
+            return;
+        for (uint32_t m = (uint32_t)msgs + 1, k = 0; k < d->nodes[msgs].count; k++, m = d->nodes[m].end) {
+            if (sj_type(d, m) != SJ_OBJECT)
+                continue;
+            int64_t role = field(d, m, "role");
+            uint64_t rh = role >= 0 ? ig_fnv1a64(SIM_HASH_SEED, d->src + d->nodes[role].start, d->nodes[role].len) : 0;
+            for (uint64_t j = 1; j <= 4; j++)
+                push_token(t, (rh << 8 | j) * UINT64_C(0x9E3779B97F4A7C15));
+            content_words(d, field(d, m, "content"), push_token, t);
+        }
+        return;
+    }
+    int64_t p = field(d, 0, "prompt");
+    if (p >= 0)
+        sj_str_words(d, (uint32_t)p, push_token, t);
+}
+
+/* prompt_eval_count as this Ollama answers it (counts the cache lookup in the prefix-cache stats). */
+static uint64_t reported_prompt_tokens(h2o_req_t *req, const ol_request_t *r, const sj_doc_t *d)
+{
+    if (!sim_cfg.cached_prompt_uncounted)
+        return r->prompt_tokens;
+    ol_tokens_t t = {h2o_mem_alloc_pool(&req->pool, sizeof(uint64_t) * (r->prompt_tokens + 1)), 0, r->prompt_tokens + 1};
+    prompt_token_hashes(r, d, &t);
+    uint64_t *copy = malloc(sizeof(uint64_t) * t.n);
+    if (copy == NULL)
+        return r->prompt_tokens;
+    memcpy(copy, t.h, sizeof(uint64_t) * t.n);
+    pthread_mutex_lock(&kv_lock);
+    size_t same = 0;
+    while (same < t.n && same < kv_prompt.n && t.h[same] == kv_prompt.h[same])
+        same++;
+    free(kv_prompt.h);
+    kv_prompt = (ol_tokens_t){copy, t.n, t.n};
+    pthread_mutex_unlock(&kv_lock);
+    uint64_t cached = same > 1 ? same - 1 : 0; /* the model's entry is no token */
+    SIM_STAT_ADD(prefix_cache_queries, r->prompt_tokens);
+    SIM_STAT_ADD(prefix_cache_hits, cached);
+    return r->prompt_tokens - cached;
 }
 
 /* max_tokens (OpenAI layer) or options.num_predict (native); default --default-tokens, "stop". */
@@ -402,7 +472,8 @@ static int parse_stream(h2o_req_t *req, ol_request_t *r, const sj_doc_t *d)
     int64_t so = is_v1(r->kind) ? field(d, 0, "stream_options") : -1;
     if (so >= 0 && sj_type(d, (uint32_t)so) == SJ_OBJECT) {
         int64_t iu = field(d, (uint32_t)so, "include_usage");
-        r->include_usage = iu >= 0 && sj_type(d, (uint32_t)iu) == SJ_TRUE;
+        /* Ollama before 0.5.2 did not know stream_options (Go's decoder drops unknown fields) */
+        r->include_usage = iu >= 0 && sj_type(d, (uint32_t)iu) == SJ_TRUE && !sim_cfg.ignore_stream_options;
     }
     return 0;
 }
@@ -441,9 +512,13 @@ static void put_native_done(ig_buf_t *b, const ol_request_t *r)
     ig_buf_puts(b, r->finish_length ? ",\"done_reason\":\"length\"" : ",\"done_reason\":\"stop\"");
     ig_buf_lit(b, ",\"done\":true,\"total_duration\":");
     ig_buf_put_u64(b, 1000000 + (uint64_t)r->tokens * 20000000);
-    ig_buf_lit(b, ",\"load_duration\":1000000,\"prompt_eval_count\":");
-    ig_buf_put_u64(b, r->prompt_tokens);
-    ig_buf_lit(b, ",\"prompt_eval_duration\":1000000,\"eval_count\":");
+    ig_buf_lit(b, ",\"load_duration\":1000000");
+    if (r->reported_prompt > 0) { /* both omitempty in Ollama's Metrics */
+        ig_buf_lit(b, ",\"prompt_eval_count\":");
+        ig_buf_put_u64(b, r->reported_prompt);
+        ig_buf_lit(b, ",\"prompt_eval_duration\":1000000");
+    }
+    ig_buf_lit(b, ",\"eval_count\":");
     ig_buf_put_u64(b, r->tokens);
     ig_buf_lit(b, ",\"eval_duration\":");
     ig_buf_put_u64(b, (uint64_t)r->tokens * 20000000);
@@ -458,8 +533,16 @@ static void native_head(ig_buf_t *b, const ol_request_t *r)
 }
 
 /* One whole answer (stream: false). */
-static void respond_plain(h2o_req_t *req, const ol_request_t *r, int die)
+static void respond_plain(h2o_req_t *req, const ol_request_t *r, sim_cut_t cut)
 {
+    if (cut == SIM_CUT_ERROR) {
+        error_for(req, r->kind, 500, "ig-sim: injected fault (error-mid-stream)");
+        return;
+    }
+    if (cut == SIM_CUT_STALL) {
+        sim_http_hang(req);
+        return;
+    }
     sim_worker_t *w = sim_worker_of(req);
     ig_buf_t *b = &w->scratch;
     ig_buf_reset(b);
@@ -495,10 +578,10 @@ static void respond_plain(h2o_req_t *req, const ol_request_t *r, int die)
         }
         ig_buf_puts(b, r->finish_length ? "\"length\"}]" : "\"stop\"}]");
         ig_buf_lit(b, ",\"usage\":");
-        put_v1_usage(b, r->prompt_tokens, r->tokens);
+        put_v1_usage(b, r->reported_prompt, r->tokens);
         ig_buf_putc(b, '}');
     }
-    if (die) {
+    if (cut == SIM_CUT_DIE) {
         SIM_STAT_ADD(completion_tokens, r->tokens / 2);
         sim_openai_send_half_then_die(req, b);
         return;
@@ -507,73 +590,19 @@ static void respond_plain(h2o_req_t *req, const ol_request_t *r, int die)
     sim_http_send_buf(req, 200, b);
 }
 
-/* ---- streams: NDJSON (native) and SSE (OpenAI layer), paced like sim_stream ---------------------------- */
+/* ---- streams: NDJSON (native) and SSE (OpenAI layer), paced by sim_pump ------------------------------ */
 
 typedef struct ol_stream {
-    h2o_generator_t super;
-    h2o_req_t *req;
-    uv_timer_t timer;
-    ig_buf_t out;
+    sim_pump_t pump; /* first: the pump frees the stream */
     ol_request_t r;
     char id[32];
     uint64_t created;
-    uint64_t t0;         /* loop time the first token is due */
-    double ms_per_token; /* 0 = unpaced */
-    uint32_t sent;
-    uint32_t die_at;     /* UINT32_MAX unless die-mid-stream */
-    unsigned inflight : 1, done : 1, headers_sent : 1, in_pump : 1, repump : 1, free_pending : 1;
-    char model[];        /* r.model points here */
+    char model[];    /* r.model points here */
 } ol_stream_t;
-
-static void ol_pump(ol_stream_t *s);
-
-static void ol_on_closed(uv_handle_t *h)
-{
-    ol_stream_t *s = h->data;
-    ig_buf_free(&s->out);
-    free(s);
-}
-
-static void ol_release(ol_stream_t *s)
-{
-    uv_timer_stop(&s->timer);
-    uv_close((uv_handle_t *)&s->timer, ol_on_closed);
-}
-
-static void ol_on_dispose(void *p)
-{
-    ol_stream_t *s = *(ol_stream_t **)p;
-    SIM_STAT_SUB(active_streams, 1);
-    s->req = NULL;
-    if (s->in_pump)
-        s->free_pending = 1;
-    else
-        ol_release(s);
-}
-
-static void ol_on_stop(h2o_generator_t *g, h2o_req_t *req)
-{
-    ol_stream_t *s = (ol_stream_t *)g;
-    if (!s->done) {
-        s->done = 1;
-        SIM_STAT_ADD(streams_cancelled, 1);
-    }
-    s->req = NULL;
-    uv_timer_stop(&s->timer);
-}
-
-static void ol_on_proceed(h2o_generator_t *g, h2o_req_t *req)
-{
-    ol_stream_t *s = (ol_stream_t *)g;
-    s->inflight = 0;
-    ol_pump(s);
-}
-
-static void ol_on_timer(uv_timer_t *t) { ol_pump(t->data); }
 
 static void sse_head(ol_stream_t *s)
 {
-    ig_buf_t *b = &s->out;
+    ig_buf_t *b = &s->pump.out;
     ig_buf_lit(b, "data: {\"id\":\"");
     ig_buf_puts(b, s->id);
     ig_buf_puts(b, s->r.kind == OL_V1_CHAT ? "\",\"object\":\"chat.completion.chunk\",\"created\":"
@@ -591,7 +620,7 @@ static void sse_head(ol_stream_t *s)
 /* completion chunks name the model after the choices (Ollama's CompletionChunk field order) */
 static void sse_tail(ol_stream_t *s, int usage)
 {
-    ig_buf_t *b = &s->out;
+    ig_buf_t *b = &s->pump.out;
     ig_buf_putc(b, ']');
     if (s->r.kind == OL_V1_COMPLETION) {
         ig_buf_lit(b, ",\"model\":");
@@ -600,7 +629,7 @@ static void sse_tail(ol_stream_t *s, int usage)
     }
     if (usage) {
         ig_buf_lit(b, ",\"usage\":");
-        put_v1_usage(b, s->r.prompt_tokens, s->r.tokens);
+        put_v1_usage(b, s->r.reported_prompt, s->r.tokens);
     }
     ig_buf_lit(b, "}\n\n");
 }
@@ -608,7 +637,7 @@ static void sse_tail(ol_stream_t *s, int usage)
 /* Event k (1..tokens) carries token k; event tokens+1 is Ollama's last one: empty text, the reason. */
 static void put_event(ol_stream_t *s, uint32_t k)
 {
-    ig_buf_t *b = &s->out;
+    ig_buf_t *b = &s->pump.out;
     int last = k > s->r.tokens;
     const char *reason = s->r.finish_length ? "\"length\"" : "\"stop\"";
     switch (s->r.kind) {
@@ -655,89 +684,32 @@ static void put_event(ol_stream_t *s, uint32_t k)
     }
 }
 
-static void ol_pump_once(ol_stream_t *s)
+/* Ollama streams one token per event */
+static void put_tokens(sim_pump_t *p, uint32_t first, uint32_t last)
 {
-    if (s->req == NULL || s->inflight || s->done)
-        return;
-    h2o_req_t *req = s->req;
-    uv_loop_t *loop = s->timer.loop;
-    if (s->headers_sent && s->sent >= s->die_at) {
-        s->done = 1;
-        s->req = NULL;
-        sim_http_abort(req, 1);
-        return;
-    }
-    uint64_t now = uv_now(loop);
-    uint32_t limit = s->r.tokens + 1 < s->die_at ? s->r.tokens + 1 : s->die_at; /* + the done event */
-    uint32_t due = 0;
-    if (now >= s->t0) {
-        uint64_t allowed = limit;
-        if (s->ms_per_token > 0) {
-            double k = floor((double)(now - s->t0) / s->ms_per_token) + 1;
-            if (k < (double)limit)
-                allowed = (uint64_t)k;
-        }
-        if (allowed > s->sent)
-            due = (uint32_t)(allowed - s->sent);
-    }
-    if (due > OLLAMA_MAX_BATCH)
-        due = OLLAMA_MAX_BATCH;
-    if (due == 0) {
-        if (!s->headers_sent) {
-            s->headers_sent = 1;
-            s->inflight = 1;
-            h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
-            return;
-        }
-        uint64_t next = now >= s->t0 ? s->t0 + (uint64_t)ceil((double)s->sent * s->ms_per_token) : s->t0;
-        uv_timer_start(&s->timer, ol_on_timer, next > now ? next - now : 1, 0);
-        return;
-    }
-    ig_buf_reset(&s->out);
-    for (uint32_t k = s->sent + 1; k <= s->sent + due; k++)
-        put_event(s, k);
-    uint32_t tokens_now = due;
-    if (s->sent + due > s->r.tokens)
-        tokens_now--; /* the done event carries no token */
-    s->sent += due;
-    s->headers_sent = 1;
-    SIM_STAT_ADD(completion_tokens, tokens_now);
-    if (s->sent == s->r.tokens + 1) {
-        if (is_v1(s->r.kind)) {
-            if (s->r.include_usage) { /* Ollama's usage chunk: no choices */
-                sse_head(s);
-                sse_tail(s, 1);
-            }
-            ig_buf_lit(&s->out, "data: [DONE]\n\n");
-        }
-        s->done = 1;
-        SIM_STAT_ADD(streams_finished, 1);
-        h2o_iovec_t buf = h2o_iovec_init(s->out.p, s->out.len);
-        h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
-        return;
-    }
-    s->inflight = 1;
-    h2o_iovec_t buf = h2o_iovec_init(s->out.p, s->out.len);
-    h2o_send(req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
+    for (uint32_t k = first; k <= last; k++)
+        put_event((ol_stream_t *)p, k);
 }
 
-static void ol_pump(ol_stream_t *s)
+/* right after the last token: the done event (with the metrics), then for the OpenAI layer the usage
+ * chunk (only with stream_options.include_usage, from Ollama 0.5.2 on) and [DONE] */
+static void put_end(sim_pump_t *p)
 {
-    if (s->in_pump) {
-        s->repump = 1;
+    ol_stream_t *s = (ol_stream_t *)p;
+    put_event(s, s->r.tokens + 1);
+    if (!is_v1(s->r.kind))
         return;
+    if (s->r.include_usage) { /* Ollama's usage chunk: no choices */
+        sse_head(s);
+        sse_tail(s, 1);
     }
-    s->in_pump = 1;
-    do {
-        s->repump = 0;
-        ol_pump_once(s);
-    } while (s->repump);
-    s->in_pump = 0;
-    if (s->free_pending)
-        ol_release(s);
+    ig_buf_lit(&p->out, "data: [DONE]\n\n");
 }
 
-static void stream_start(h2o_req_t *req, const ol_request_t *r, int die)
+/* no error event: Ollama's OpenAI layer has none mid-stream, so error-mid-stream cuts the stream */
+static const sim_pump_ops_t ol_ops = {NULL, put_tokens, put_end, NULL};
+
+static void stream_start(h2o_req_t *req, const ol_request_t *r, sim_cut_t cut)
 {
     sim_worker_t *w = sim_worker_of(req);
     ol_stream_t *s = calloc(1, sizeof(*s) + r->model_len + 1);
@@ -753,26 +725,14 @@ static void stream_start(h2o_req_t *req, const ol_request_t *r, int die)
     snprintf(s->id, sizeof(s->id), "%.*s", (int)idb.len, idb.p);
     ig_buf_free(&idb);
     s->created = (uint64_t)time(NULL);
-    s->super.proceed = ol_on_proceed;
-    s->super.stop = ol_on_stop;
-    s->req = req;
-    s->die_at = die ? r->tokens / 2 : UINT32_MAX;
-    s->ms_per_token = sim_cfg.token_rate > 0 ? 1000.0 / sim_cfg.token_rate : 0;
-    s->t0 = uv_now(&w->loop) + sim_cfg.ttft_ms;
-    uv_timer_init(&w->loop, &s->timer);
-    s->timer.data = s;
-    ol_stream_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), ol_on_dispose);
-    *slot = s;
-    req->res.status = 200;
-    req->res.reason = "OK";
-    if (is_v1(r->kind))
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
-    else
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT(SIM_CT_NDJSON));
-    h2o_start_response(req, &s->super);
-    SIM_STAT_ADD(streams_started, 1);
-    SIM_STAT_ADD(active_streams, 1);
-    ol_pump(s);
+    sim_pump_params_t pp = {
+        .content_type = is_v1(r->kind) ? "text/event-stream" : SIM_CT_NDJSON,
+        .tokens = r->tokens,
+        .ttft_ms = sim_cfg.ttft_ms,
+        .cut = cut,
+        .per_chunk = 1,
+    };
+    sim_pump_start(&s->pump, req, &ol_ops, &pp);
 }
 
 /* ---- generation endpoints ------------------------------------------------------------------------------ */
@@ -789,11 +749,12 @@ static void handle_generation(h2o_req_t *req, ol_kind_t kind)
         parse_stream(req, &r, d) != 0 || count_prompt(req, &r, d) != 0 || completion_length(req, &r, d) != 0)
         return;
     SIM_STAT_ADD(prompt_tokens, r.prompt_tokens);
-    int die = fault == SIM_FAULT_DIE_MID_STREAM;
+    r.reported_prompt = reported_prompt_tokens(req, &r, d);
+    sim_cut_t cut = sim_openai_cut_of(fault);
     if (r.stream)
-        stream_start(req, &r, die);
+        stream_start(req, &r, cut);
     else
-        respond_plain(req, &r, die);
+        respond_plain(req, &r, cut);
 }
 
 static void handle_api_chat(h2o_req_t *req) { handle_generation(req, OL_CHAT); }

@@ -12,6 +12,8 @@
 #include "sim_http.h"
 #include "sim_json.h"
 #include "sim_prefix.h"
+#include "sim_pump.h"
+#include "sim_sched.h"
 #include "sim_server.h"
 #include "sim_stats.h"
 #include "sim_stream.h"
@@ -30,7 +32,7 @@ typedef struct sim_request {
     int continuous_usage; /* stream_options.continuous_usage_stats */
     const char *user;     /* "user", decoded, or NULL */
     size_t user_len;
-    int die;              /* "sim_fault": "die-mid-stream" (test extension, this request only) */
+    sim_cut_t cut;        /* "sim_fault": "die-mid-stream" and co. (test extension, this request only) */
     int64_t drip_after, drip_ms; /* "sim_drip_after", "sim_drip_ms" (test extension, streams) */
     int base64; /* embeddings: encoding_format "base64" */
     sim_prefix_hasher_t *prefix; /* the prompt's block hashes, when the prefix cache is on */
@@ -131,7 +133,8 @@ static char *decode_str(h2o_req_t *req, const sj_doc_t *d, uint32_t i, size_t *l
 /* ---- request parsing ------------------------------------------------------------------------- */
 
 /* "user" (OpenAI's end-user id, counted per user in sim_usage) and the test extensions "sim_fault"
- * ("die-mid-stream": this request only), "sim_drip_after" and "sim_drip_ms" (streams: after N
+ * ("die-mid-stream", "error-mid-stream" or "stall-mid-stream": this request only), "sim_drip_after"
+ * and "sim_drip_ms" (streams: after N
  * tokens, one token per M ms, default 500). vLLM ignores fields it does not know. */
 static int parse_test_extensions(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
 {
@@ -142,7 +145,9 @@ static int parse_test_extensions(h2o_req_t *req, const sj_doc_t *d, sim_request_
     if (i >= 0 && sj_type(d, (uint32_t)i) == SJ_STRING) {
         size_t n;
         const char *f = decode_str(req, d, (uint32_t)i, &n);
-        r->die = strcmp(f, "die-mid-stream") == 0;
+        sim_fault_mode_t mode;
+        if (sim_fault_from_name(f, n, &mode) == 0)
+            r->cut = sim_openai_cut_of(mode);
     }
     int has = 0;
     r->drip_ms = 500;
@@ -193,6 +198,11 @@ static int parse_stream(h2o_req_t *req, const sj_doc_t *d, sim_request_t *r)
         validation_error(req, "value_error", "", "Value error, Stream options can only be defined when `stream=True`.");
         return -1;
     }
+    /* an engine that does not know the options (or this one of them) streams as if they were absent */
+    if (sim_cfg.ignore_stream_options)
+        r->include_usage = 0;
+    if (sim_cfg.ignore_stream_options || sim_cfg.ignore_continuous_usage)
+        r->continuous_usage = 0;
     return 0;
 }
 
@@ -418,7 +428,7 @@ void sim_openai_send_half_then_die(h2o_req_t *req, const ig_buf_t *b)
     h2o_send(req, &half, 1, H2O_SEND_STATE_IN_PROGRESS);
 }
 
-static void respond_generation(h2o_req_t *req, const sim_request_t *r, uint32_t tokens, int finish_length, int die)
+static void respond_generation(h2o_req_t *req, const sim_request_t *r, uint32_t tokens, int finish_length, sim_cut_t cut)
 {
     sim_worker_t *w = sim_worker_of(req);
     ig_buf_t *b = &w->scratch;
@@ -442,7 +452,15 @@ static void respond_generation(h2o_req_t *req, const sim_request_t *r, uint32_t 
     sim_openai_put_usage(b, r->prompt_tokens, tokens, 1, r->cached_tokens);
     ig_buf_puts(b, chat ? ",\"prompt_logprobs\":null}" : "}");
 
-    if (die) {
+    if (cut == SIM_CUT_ERROR) { /* the full generator failed: an error answer instead */
+        sim_http_send_vllm_error(req, 500, "InternalServerError", "ig-sim: injected fault (error-mid-stream)");
+        return;
+    }
+    if (cut == SIM_CUT_STALL) {
+        sim_http_hang(req);
+        return;
+    }
+    if (cut == SIM_CUT_DIE) {
         SIM_STAT_ADD(completion_tokens, tokens / 2);
         sim_usage_add(r->user, r->user_len, 0, 0, tokens / 2);
         sim_openai_send_half_then_die(req, b);
@@ -451,6 +469,41 @@ static void respond_generation(h2o_req_t *req, const sim_request_t *r, uint32_t 
     SIM_STAT_ADD(completion_tokens, tokens);
     sim_usage_add(r->user, r->user_len, 0, 0, tokens);
     sim_http_send_buf(req, 200, b);
+}
+
+/* A non-streamed answer runs (and ends) as soon as it has a running slot; until then it waits. */
+typedef struct plain_wait {
+    sim_seq_t seq;
+    h2o_req_t *req;
+    sim_request_t r; /* its strings live in the request's pool */
+    uint32_t tokens;
+    int finish_length;
+} plain_wait_t;
+
+static void on_plain_dispose(void *p) { sim_sched_release(&((plain_wait_t *)p)->seq); }
+
+static void answer_when_running(plain_wait_t *pw)
+{
+    pw->seq.plain = NULL;
+    sim_sched_release(&pw->seq); /* answered at once: the slot is free again */
+    respond_generation(pw->req, &pw->r, pw->tokens, pw->finish_length, pw->r.cut);
+}
+
+static void on_plain_admit(sim_seq_t *s) { answer_when_running(H2O_STRUCT_FROM_MEMBER(plain_wait_t, seq, s)); }
+
+static void respond_plain(h2o_req_t *req, const sim_request_t *r, uint32_t tokens, int finish_length)
+{
+    plain_wait_t *pw = h2o_mem_alloc_shared(&req->pool, sizeof(*pw), on_plain_dispose);
+    memset(pw, 0, sizeof(*pw));
+    pw->req = req;
+    pw->r = *r;
+    pw->r.prefix = NULL; /* the hasher was the caller's */
+    pw->tokens = tokens;
+    pw->finish_length = finish_length;
+    pw->seq.plain = req;
+    pw->seq.on_admit = on_plain_admit;
+    if (sim_sched_submit(sim_worker_of(req), &pw->seq))
+        answer_when_running(pw);
 }
 
 /* ---- embeddings ------------------------------------------------------------------------------ */
@@ -621,6 +674,16 @@ static unsigned ttft_for(const sim_request_t *r)
 
 /* ---- entry point ----------------------------------------------------------------------------- */
 
+sim_cut_t sim_openai_cut_of(sim_fault_mode_t fault)
+{
+    switch (fault) {
+    case SIM_FAULT_DIE_MID_STREAM: return SIM_CUT_DIE;
+    case SIM_FAULT_ERROR_MID_STREAM: return SIM_CUT_ERROR;
+    case SIM_FAULT_STALL_MID_STREAM: return SIM_CUT_STALL;
+    default: return SIM_CUT_NONE;
+    }
+}
+
 static void send_vllm_500(h2o_req_t *req)
 {
     sim_http_send_vllm_error(req, 500, "InternalServerError", "ig-sim: injected fault (500)");
@@ -703,10 +766,11 @@ void sim_openai_handle(h2o_req_t *req, sim_api_t api)
     sim_usage_add(r.user, r.user_len, 1, r.prompt_tokens, 0);
     if (r.prefix != NULL)
         r.cached_tokens = (int64_t)sim_prefix_lookup(r.prefix, r.prompt_tokens);
-    int die = fault == SIM_FAULT_DIE_MID_STREAM || r.die;
+    if (r.cut == SIM_CUT_NONE)
+        r.cut = sim_openai_cut_of(fault);
 
     if (!r.stream) {
-        respond_generation(req, &r, tokens, finish_length, die);
+        respond_plain(req, &r, tokens, finish_length);
         return;
     }
     ig_buf_t *b = &w->scratch;
@@ -723,7 +787,7 @@ void sim_openai_handle(h2o_req_t *req, sim_api_t api)
         .completion_tokens = tokens,
         .finish_length = finish_length,
         .include_usage = r.include_usage,
-        .die_mid_stream = die,
+        .cut = r.cut,
         .ttft_ms = ttft_for(&r),
         .cached_tokens = r.cached_tokens,
         .continuous_usage = r.continuous_usage,

@@ -11,14 +11,15 @@
 #include "sim_buf.h"
 #include "sim_fault.h"
 #include "sim_json.h"
+#include "sim_pump.h"
 
 typedef enum sim_api { SIM_API_CHAT, SIM_API_COMPLETION, SIM_API_EMBEDDING } sim_api_t;
 
 void sim_openai_handle(h2o_req_t *req, sim_api_t api);
 
 /* Start of every inference request, whatever the engine API: counts it in /sim/stats, tracks it as
- * active and draws the fault mode.  Returns 0 with *fault (NONE or DIE_MID_STREAM, for the caller to
- * apply), or -1 when the fault took the request: answered by send_500 (NULL: vLLM's error), hung,
+ * active and draws the fault mode.  Returns 0 with *fault (NONE or one of the *_MID_STREAM modes, for
+ * the caller to apply), or -1 when the fault took the request: answered by send_500 (NULL: vLLM's error), hung,
  * or its connection closed. */
 int sim_openai_admit(h2o_req_t *req, void (*send_500)(h2o_req_t *req), sim_fault_mode_t *fault);
 
@@ -27,6 +28,9 @@ int sim_openai_admit(h2o_req_t *req, void (*send_500)(h2o_req_t *req), sim_fault
  * splitmix64), as a float array or, with base64, little-endian float32 in base64.  vec holds
  * --embedding-dim floats of scratch space. */
 void sim_openai_put_embedding(ig_buf_t *b, h2o_req_t *req, const sj_doc_t *d, uint32_t node, int base64, float *vec);
+
+/* The stream fault a fault mode stands for (SIM_CUT_NONE for the others). */
+sim_cut_t sim_openai_cut_of(sim_fault_mode_t fault);
 
 /* die-mid-stream for a non-streamed answer: announces the full length, sends half, then cuts. */
 void sim_openai_send_half_then_die(h2o_req_t *req, const ig_buf_t *b);

@@ -15,14 +15,16 @@
 #include "sim_server.h"
 #include "sim_stats.h"
 
-#define SIM_VLLM_VERSION "0.6.6"
-
 static void handle_health(h2o_req_t *req) { sim_http_send(req, 200, NULL, NULL, 0); }
 
+/* the first release with the error envelope --error-format picks */
 static void handle_version(h2o_req_t *req)
 {
-    static const char body[] = "{\"version\":\"" SIM_VLLM_VERSION "\"}";
-    sim_http_send(req, 200, SIM_CT_JSON, body, sizeof(body) - 1);
+    static const char current[] = "{\"version\":\"0.10.1\"}", old[] = "{\"version\":\"0.6.6\"}";
+    if (sim_cfg.error_format == SIM_ERRORS_VLLM_0_6)
+        sim_http_send(req, 200, SIM_CT_JSON, old, sizeof(old) - 1);
+    else
+        sim_http_send(req, 200, SIM_CT_JSON, current, sizeof(current) - 1);
 }
 
 static void put_permission(ig_buf_t *b, sim_worker_t *w, uint64_t created)

@@ -15,8 +15,9 @@
 #include "sim_fault.h"
 #include "sim_http.h"
 #include "sim_log.h"
+#include "sim_pump.h"
 #include "sim_router.h"
-#include "sim_stream.h"
+#include "sim_sched.h"
 
 enum { SIM_LISTENER_CLOSED, SIM_LISTENER_OPEN, SIM_LISTENER_CLOSING };
 
@@ -209,7 +210,9 @@ static void on_tick(uv_timer_t *t)
 {
     sim_worker_t *w = t->data;
     sim_http_check_hung(w);
-    sim_stream_check_clients(w);
+    sim_pump_check_clients(w);
+    sim_sched_check_clients(w);
+    sim_sched_run(w);      /* a slot freed by another worker, should its wakeup have been missed */
     reconcile_listener(w); /* retries a listener that failed to reopen */
 }
 
@@ -229,6 +232,7 @@ static void on_wakeup(uv_async_t *a)
 {
     sim_worker_t *w = a->data;
     reconcile_listener(w);
+    sim_sched_run(w); /* a running slot was freed (sim_sched_release) */
     if (atomic_load(&stopping))
         uv_stop(&w->loop);
 }
@@ -253,6 +257,7 @@ static void *worker_main(void *arg)
     w->accept_ctx.hosts = globalconf.hosts;
     h2o_linklist_init_anchor(&w->hung);
     h2o_linklist_init_anchor(&w->streams);
+    h2o_linklist_init_anchor(&w->waiting);
     sj_init(&w->json);
     w->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ ((uint64_t)(w->index + 1) * UINT64_C(0x9E3779B97F4A7C15));
     {

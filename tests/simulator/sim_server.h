@@ -28,7 +28,8 @@ typedef struct sim_worker {
     uint32_t fault_timer_generation;
     _Atomic uint32_t listener_generation; /* fault generation the listener state last matched */
     h2o_linklist_t hung;    /* requests parked by the hang fault (sim_http_hang) */
-    h2o_linklist_t streams; /* live streams (sim_stream), checked for vanished clients */
+    h2o_linklist_t streams; /* live streams (sim_pump), checked for vanished clients */
+    h2o_linklist_t waiting; /* requests waiting for a running slot (sim_sched) */
     ig_buf_t scratch;   /* response building, reused */
     sj_doc_t json;       /* request parsing, reused */
     uint64_t *prefix_blocks; /* a prompt's block hashes (sim_prefix), reused */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sim_prefix.h"
+#include "sim_sched.h"
 
 sim_stats_t sim_stats;
 
@@ -20,7 +21,9 @@ void sim_stats_reset(void)
     atomic_uint_fast64_t *counters[] = {&sim_stats.requests,         &sim_stats.prompt_tokens,     &sim_stats.completion_tokens,
                                         &sim_stats.streams_started,  &sim_stats.streams_finished,  &sim_stats.streams_cancelled,
                                         &sim_stats.faults,           &sim_stats.prefix_cache_queries,
-                                        &sim_stats.prefix_cache_hits, &sim_stats.audio_ms};
+                                        &sim_stats.prefix_cache_hits, &sim_stats.audio_ms,
+                                        &sim_stats.chunks,           &sim_stats.streams_failed,    &sim_stats.queued,
+                                        &sim_stats.prefill_ms};
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         atomic_store_explicit(counters[i], 0, memory_order_relaxed);
 }
@@ -50,6 +53,11 @@ void sim_stats_json(ig_buf_t *b)
     field(b, "prefix_cache_queries", get(&sim_stats.prefix_cache_queries), 0);
     field(b, "prefix_cache_hits", get(&sim_stats.prefix_cache_hits), 0);
     field(b, "audio_ms", get(&sim_stats.audio_ms), 0);
+    field(b, "chunks", get(&sim_stats.chunks), 0);
+    field(b, "streams_failed", get(&sim_stats.streams_failed), 0);
+    field(b, "queued", get(&sim_stats.queued), 0);
+    field(b, "waiting", sim_sched_waiting(), 0);
+    field(b, "prefill_ms", get(&sim_stats.prefill_ms), 0);
     field(b, "prefix_cache_blocks", sim_prefix_cached_blocks(), 1);
     ig_buf_putc(b, '}');
 }
@@ -81,13 +89,16 @@ static void metric(ig_buf_t *b, const char *name, const char *type, const char *
 
 void sim_stats_prometheus(ig_buf_t *b, const char *model, unsigned max_num_seqs)
 {
-    double running = (double)gauge(&sim_stats.active_requests);
+    /* every inference request in flight runs, except those waiting for a slot (--max-num-seqs) */
+    double waiting = (double)sim_sched_waiting();
+    double active = (double)gauge(&sim_stats.active_requests);
+    double running = active > waiting ? active - waiting : 0;
     double usage = max_num_seqs ? running / max_num_seqs : 0;
     if (usage > 1)
         usage = 1;
     metric(b, "vllm:num_requests_running", "gauge", "Number of requests currently running on GPU.", model, running);
     metric(b, "vllm:num_requests_swapped", "gauge", "Number of requests swapped to CPU.", model, 0);
-    metric(b, "vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", model, 0);
+    metric(b, "vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", model, waiting);
     metric(b, "vllm:gpu_cache_usage_perc", "gauge", "GPU KV-cache usage. 1 means 100 percent usage.", model, usage);
     metric(b, "vllm:cpu_cache_usage_perc", "gauge", "CPU KV-cache usage. 1 means 100 percent usage.", model, 0);
     metric(b, "vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.", model,

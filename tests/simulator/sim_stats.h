@@ -19,6 +19,10 @@ typedef struct sim_stats {
     atomic_uint_fast64_t prefix_cache_queries; /* prompt tokens looked up in the prefix cache */
     atomic_uint_fast64_t prefix_cache_hits;    /* of those, tokens found cached */
     atomic_uint_fast64_t audio_ms;          /* audio transcribed or translated, in milliseconds */
+    atomic_uint_fast64_t chunks;            /* stream events that carried tokens (several when deltas merge) */
+    atomic_uint_fast64_t streams_failed;    /* ended by the engine's error event (error-mid-stream) */
+    atomic_uint_fast64_t queued;            /* generation requests that had to wait for a running slot */
+    atomic_uint_fast64_t prefill_ms;        /* time-to-first-token delays scheduled (--ttft-ms, scaled), summed */
     atomic_int_fast64_t active_streams;     /* gauge, not reset */
     atomic_int_fast64_t active_requests;    /* gauge, not reset: inference requests in flight */
 } sim_stats_t;

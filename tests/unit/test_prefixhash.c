@@ -11,7 +11,8 @@
  * overloaded endpoint is the same as walking the ring without it; Routing-Key
  * replaces the prefix; no key → least load with rotated ties; the adapter is
  * part of the key; the prefix is cut after prefixCharLength characters (code
- * points, JSON escapes decoded); more candidates than the plugin's stack
+ * points of the text the core decoded; every key is the one the plugin gave
+ * when it decoded JSON escapes itself); more candidates than the plugin's stack
  * buffer; more endpoint URLs than its per-model table; concurrent picks.
  */
 #include <dlfcn.h>
@@ -24,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 #include "infergate/plugin.h"
+#include "util/hex.h"
+#include "util/json.h"
 #include "ig_test.h"
 #include "test_host.h"
 
@@ -346,7 +349,9 @@ static void test_reference_ring(plugin_t *p)
  * the key, req.Adapter + req.Prefix (the first PrefixCharLength runes of the first user message),
  * and each endpoint's points, fmt.Sprintf("%s%d", name, i). The expected values below were not
  * taken from this plugin: the first three are XXH64's published test vectors, the others were
- * computed with the reference implementation (Debian's xxhsum -H1) over the strings shown.
+ * computed with the reference implementation (Debian's xxhsum -H1) over the strings shown. Each
+ * prefix is the JSON text a client sent, decoded by the core's ig_json_unescape_prefix before the
+ * plugin sees it, as core/proxy/balance.c does.
  */
 static void test_known_answers(void)
 {
@@ -363,7 +368,7 @@ static void test_known_answers(void)
          "a prefix over 32 bytes"},
         {"sql", "Hello, world", "", 100, UINT64_C(0xe0da4873205f470f), "adapter + prefix, nothing between"},
         {"sql", "Hello, world", "session-42", 100, UINT64_C(0x3541c728abdfd63b), "adapter + Routing-Key"},
-        /* the JSON text as the core hands it, decoded: "café \"x\"" */
+        /* escapes as the client sent them, decoded by the core (ig_json_unescape_prefix): "café \"x\"" */
         {"", "caf\\u00e9 \\\"x\\\"", "", 100, UINT64_C(0x07304e6e236cec13), "escapes decoded"},
         {"", "caf\xc3\xa9 \"x\"", "", 100, UINT64_C(0x07304e6e236cec13), "the same text unescaped"},
         /* runes, not bytes: the first 3 of "héllo" are "hél" */
@@ -372,7 +377,10 @@ static void test_known_answers(void)
         {"", "\\ud83d\\ude00!", "", 2, UINT64_C(0x58818baaa5af85d5), "a surrogate pair is one rune"},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        ig_lb_request_t req = {.adapter = S(keys[i].adapter), .prefix = S(keys[i].prefix), .routing_key = S(keys[i].rk)};
+        char text[IG_LB_PREFIX_MAX];
+        size_t len = 0;
+        CHECK(ig_json_unescape_prefix(keys[i].prefix, strlen(keys[i].prefix), text, sizeof(text), &len) == 0);
+        ig_lb_request_t req = {.adapter = S(keys[i].adapter), .prefix = {text, len}, .routing_key = S(keys[i].rk)};
         uint64_t got = request_key(&req, keys[i].chars);
         CHECKF(got == keys[i].want, "key %s: %016llx, want %016llx", keys[i].what, (unsigned long long)got,
                (unsigned long long)keys[i].want);
@@ -651,39 +659,177 @@ static void test_prefix_length(plugin_t *p)
     CHECK(utf8_same);
     CHECK(third_varies);
 
-    /* JSON escapes are decoded: \u00e9 is "é", \n a newline, \" a quote, a surrogate pair one
-     * character; each escape counts as one character. */
-    struct {
-        const char *escaped, *raw;
-    } eq[] = {
-        {"caf\\u00e9 au lait", "caf\xc3\xa9 au lait"},
-        {"line\\nbreak", "line\nbreak"},
-        {"say \\\"hi\\\" \\/ \\\\", "say \"hi\" / \\"},
-        {"smile \\ud83d\\ude00 now", "smile \xf0\x9f\x98\x80 now"},
-        {"\\u00C9T\\u00c9", "\xc3\x89T\xc3\x89"},
-    };
-    int escapes_ok = 0;
-    for (size_t i = 0; i < sizeof(eq) / sizeof(eq[0]); i++) {
-        /* many suffixes so a coincidental match of one pair proves nothing */
-        int all = 1;
-        for (int j = 0; j < 64; j++) {
-            snprintf(a, sizeof(a), "%d %s", j, eq[i].escaped);
-            snprintf(b, sizeof(b), "%d %s", j, eq[i].raw);
-            all &= pick(p, &m100, "", a, "", c4, 4) == pick(p, &m100, "", b, "", c4, 4);
-        }
-        escapes_ok += all;
+    /* The core hands the text decoded; the plugin hashes what it gets: a backslash is a character
+     * like any other, so an escape spelled out is not the text it stands for. */
+    int escaped_differ = 0;
+    for (int j = 0; j < 64; j++) {
+        snprintf(a, sizeof(a), "%d caf\\u00e9 au lait", j);
+        snprintf(b, sizeof(b), "%d caf\xc3\xa9 au lait", j);
+        escaped_differ += pick(p, &m100, "", a, "", c4, 4) != pick(p, &m100, "", b, "", c4, 4);
     }
-    CHECKF(escapes_ok == (int)(sizeof(eq) / sizeof(eq[0])), "%d escape forms hashed like their text", escapes_ok);
-    /* with 3 characters: "\u00e9\u00e9\u00e9" + tail = "ééé" */
-    CHECK(pick(p, &m3, "", "\\u00e9\\u00e9\\u00e9zzz", "", c4, 4) == first);
-    /* malformed escapes (not produced by a validated body) stay in bounds */
-    const char *bad[] = {"\\", "abc\\", "\\u12", "\\uZZZZ", "\\ud800", "\\udc00x", "\\ud83d\\u0041"};
+    CHECKF(escaped_differ > 16, "only %d of 64 spelled-out escapes moved", escaped_differ);
+    /* arbitrary bytes (the core never hands them: its text is valid UTF-8) stay in bounds */
+    const char *bad[] = {"\\", "abc\\", "\xff", "\x80\x80", "\xc3", "ab\xe2\x82", "\xf0\x9f\x98"};
     int bad_ok = 0;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         bad_ok += pick(p, &m100, "", bad[i], "", c4, 4) != NULL;
     CHECK(bad_ok == (int)(sizeof(bad) / sizeof(bad[0])));
     model_free(p, &m3);
     model_free(p, &m100);
+}
+
+/* ---- the key is the one the plugin gave before the core decoded the prefix ------------------ */
+
+/*
+ * How the plugin read the prefix before ABI 3 (it was handed the JSON text undecoded and decoded
+ * escapes while hashing), kept here as the reference: the first `limit` characters, decoded, are
+ * written to out instead of being hashed. For plain-ASCII and UTF-8 prefixes that is the same
+ * bytes, and for escaped ones the core's decoding (ig_json_unescape_prefix) gives the text the old
+ * plugin decoded to, so every key of a validated body is unchanged.
+ */
+static int32_t old_u_escape(const unsigned char *s, size_t n, size_t i)
+{
+    if (i + 6 > n || s[i] != '\\' || s[i + 1] != 'u')
+        return -1;
+    int32_t v = 0;
+    for (size_t k = 2; k < 6; k++) {
+        int d = ig_hex_digit(s[i + k]);
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static size_t old_put_utf8(unsigned char *out, size_t o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        out[o++] = (unsigned char)cp;
+        return o;
+    }
+    if (cp < 0x800) {
+        out[o++] = (unsigned char)(0xC0 | (cp >> 6));
+    } else if (cp < 0x10000) {
+        out[o++] = (unsigned char)(0xE0 | (cp >> 12));
+        out[o++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    } else {
+        out[o++] = (unsigned char)(0xF0 | (cp >> 18));
+        out[o++] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        out[o++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    }
+    out[o++] = (unsigned char)(0x80 | (cp & 0x3F));
+    return o;
+}
+
+/* out holds at least n bytes: no escape decodes to more bytes than it is spelled with */
+static size_t old_decode_prefix(const unsigned char *s, size_t n, uint64_t limit, unsigned char *out)
+{
+    uint64_t chars = 0;
+    size_t i = 0, o = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c == '\\' && i + 1 < n) {
+            if (chars == limit)
+                break;
+            chars++;
+            unsigned char e = s[i + 1];
+            int32_t u;
+            switch (e) {
+            case 'n': out[o++] = '\n'; i += 2; continue;
+            case 't': out[o++] = '\t'; i += 2; continue;
+            case 'r': out[o++] = '\r'; i += 2; continue;
+            case 'b': out[o++] = '\b'; i += 2; continue;
+            case 'f': out[o++] = '\f'; i += 2; continue;
+            case 'u':
+                u = old_u_escape(s, n, i);
+                if (u < 0)
+                    break;
+                i += 6;
+                if (u >= 0xD800 && u <= 0xDBFF) {
+                    int32_t lo = old_u_escape(s, n, i);
+                    if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                        o = old_put_utf8(out, o, 0x10000 + (((uint32_t)u - 0xD800) << 10) + ((uint32_t)lo - 0xDC00));
+                        i += 6;
+                        continue;
+                    }
+                    u = 0xFFFD;
+                } else if (u >= 0xDC00 && u <= 0xDFFF) {
+                    u = 0xFFFD;
+                }
+                o = old_put_utf8(out, o, (uint32_t)u);
+                continue;
+            default:
+                out[o++] = e;
+                i += 2;
+                continue;
+            }
+            out[o++] = c;
+            i++;
+            continue;
+        }
+        if ((c & 0xC0) != 0x80) {
+            if (chars == limit)
+                break;
+            chars++;
+        }
+        out[o++] = c;
+        i++;
+    }
+    return o;
+}
+
+/* The key of req with the old plugin's reading of a raw (undecoded) prefix. */
+static uint64_t old_request_key(const char *adapter, const char *raw, uint64_t limit)
+{
+    unsigned char text[IG_LB_PREFIX_MAX];
+    size_t n = strlen(raw);
+    if (n > sizeof(text))
+        return 0;
+    size_t len = old_decode_prefix((const unsigned char *)raw, n, limit, text);
+    ig_lb_request_t req = {.adapter = S(adapter), .prefix = {(const char *)text, len}};
+    return request_key(&req, UINT64_MAX); /* already cut */
+}
+
+static void test_same_keys_as_before(void)
+{
+    /* JSON string bodies (between the quotes) as a validated request carries them */
+    const char *bodies[] = {
+        "Hello, how are you today?",
+        "Conversation 17: tell me about gateways and their load balancing",
+        "",
+        "x",
+        "caf\xc3\xa9 au lait \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e and \xf0\x9f\x98\x80",
+        "caf\\u00e9 au lait",
+        "line\\nbreak\\ttab\\rret\\bback\\fform",
+        "say \\\"hi\\\" \\/ \\\\",
+        "smile \\ud83d\\ude00 now \\uD83D\\uDE00",
+        "\\u00C9T\\u00c9 \\u65e5\\u672c",
+        "mixed \xc3\xa9\\u00e9\xc3\xa9\\u00e9 end",
+    };
+    uint64_t limits[] = {1, 3, 7, 100, 1024};
+    int same = 0, total = 0;
+    char text[IG_LB_PREFIX_MAX];
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        size_t n = strlen(bodies[i]), len = 0;
+        CHECK(ig_json_unescape_prefix(bodies[i], n, text, sizeof(text), &len) == 0);
+        for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+            uint64_t was = old_request_key("sql", bodies[i], limits[l]);
+            ig_lb_request_t req = {.adapter = S("sql"), .prefix = {text, len}};
+            uint64_t now = request_key(&req, limits[l]);
+            CHECKF(was == now, "body %zu, %llu characters: key changed", i, (unsigned long long)limits[l]);
+            same += was == now;
+            total++;
+        }
+    }
+    /* 2,000 generated ASCII prompts, byte for byte the same as before */
+    char k[160];
+    for (int i = 0; i < 2000; i++) {
+        key_text(k, sizeof(k), i);
+        ig_lb_request_t req = {.prefix = S(k)};
+        same += old_request_key("", k, 100) == request_key(&req, 100);
+        total++;
+    }
+    CHECKF(same == total, "%d of %d keys unchanged", same, total);
 }
 
 /* ---- sizes beyond the plugin's fixed buffers ---------------------------------------------- */
@@ -876,6 +1022,7 @@ int main(int argc, char **argv)
         test_bounded_load(&p);
         test_key_parts(&p);
         test_prefix_length(&p);
+        test_same_keys_as_before();
         test_many(&p);
         test_threads(&p);
         /* model_init refuses values below the bounds even if the core let them through */
