@@ -20,7 +20,7 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 
-# Build: compiler, cmake, the libraries the core and plugins link.
+# Build: compiler, cmake, the libraries the core and plugins link (libxxhash: prefixhash's XXH64).
 # Sanitizers and fuzzing: clang + compiler-rt (ASan/UBSan/LSan/libFuzzer), llvm for llvm-symbolizer.
 # Tests: curl (HTTP/1.1, h2c, HTTP/2 over TLS), nghttp2-client (h2load), openssl CLI (test
 # certificates), valgrind, procps/iproute2 (ps/ss for debugging a hung test), redis-server (the rate
@@ -28,7 +28,7 @@ fi
 # billing ledger's write lock from another process).
 PKGS=(
   build-essential cmake pkg-config
-  libh2o-dev libuv1-dev libyaml-dev libssl-dev libsqlite3-dev libhiredis-dev
+  libh2o-dev libuv1-dev libyaml-dev libssl-dev libsqlite3-dev libhiredis-dev libxxhash-dev
   clang llvm libclang-rt-14-dev
   curl nghttp2-client openssl ca-certificates valgrind procps iproute2
   redis-server sqlite3

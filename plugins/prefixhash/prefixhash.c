@@ -34,153 +34,80 @@
  * model that has seen more (replicas churning for a long time) computes the
  * missing arrays per pick into a temporary buffer instead of growing.
  */
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include "infergate/plugin.h"
 #include "util/hash.h"
 
 #define PH_SLOTS 1024       /* endpoint URLs whose points a model caches; a power of two */
 #define PH_STACK_CANDS 64   /* candidates handled without malloc */
+#define PH_STACK_KEY (256 + IG_LB_PREFIX_MAX) /* adapter + prefix hashed without malloc */
 
-/* ---- hashing: XXH64, seed 0, as KubeAI's chwblHash (github.com/cespare/xxhash Sum64) --------- */
+/* ---- hashing: XXH64 (Debian's libxxhash), seed 0, as KubeAI's chwblHash (cespare/xxhash Sum64) */
 
-/* Fed byte by byte (the prefix stops at a character count); the same value as one-shot XXH64. */
-typedef struct {
-    uint64_t v[4], total;
-    unsigned char buf[32];
-    unsigned n;
-} xxh64_t;
-
-#define XXH_P1 UINT64_C(0x9E3779B185EBCA87)
-#define XXH_P2 UINT64_C(0xC2B2AE3D27D4EB4F)
-#define XXH_P3 UINT64_C(0x165667B19E3779F9)
-#define XXH_P4 UINT64_C(0x85EBCA77C2B2AE63)
-#define XXH_P5 UINT64_C(0x27D4EB2F165667C5)
-
-static uint64_t xxh_rotl(uint64_t x, int r)
+/* The ring points of endpoint `url`: pts[i] = XXH64(url + decimal i), KubeAI's "%s%d", for i < n.
+ * -1: no memory. */
+static int point_hashes(const char *url, size_t url_len, uint32_t n, uint64_t *pts)
 {
-    return (x << r) | (x >> (64 - r));
-}
-
-static uint64_t xxh_le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static uint64_t xxh_round(uint64_t acc, uint64_t in)
-{
-    return xxh_rotl(acc + in * XXH_P2, 31) * XXH_P1;
-}
-
-static void xxh_init(xxh64_t *x)
-{
-    x->v[0] = XXH_P1 + XXH_P2;
-    x->v[1] = XXH_P2;
-    x->v[2] = 0;
-    x->v[3] = (uint64_t)0 - XXH_P1;
-    x->total = 0;
-    x->n = 0;
-}
-
-static void xxh_put(xxh64_t *x, unsigned char c)
-{
-    x->buf[x->n++] = c;
-    x->total++;
-    if (x->n == 32) {
-        for (int i = 0; i < 4; i++)
-            x->v[i] = xxh_round(x->v[i], xxh_le64(x->buf + 8 * i));
-        x->n = 0;
-    }
-}
-
-static void xxh_put_bytes(xxh64_t *x, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        xxh_put(x, (unsigned char)s[i]);
-}
-
-static uint64_t xxh_digest(const xxh64_t *x)
-{
-    uint64_t h;
-    if (x->total >= 32) {
-        h = xxh_rotl(x->v[0], 1) + xxh_rotl(x->v[1], 7) + xxh_rotl(x->v[2], 12) + xxh_rotl(x->v[3], 18);
-        for (int i = 0; i < 4; i++)
-            h = (h ^ xxh_round(0, x->v[i])) * XXH_P1 + XXH_P4;
-    } else {
-        h = XXH_P5;
-    }
-    h += x->total;
-    const unsigned char *p = x->buf;
-    unsigned left = x->n;
-    for (; left >= 8; p += 8, left -= 8)
-        h = xxh_rotl(h ^ xxh_round(0, xxh_le64(p)), 27) * XXH_P1 + XXH_P4;
-    if (left >= 4) {
-        uint64_t w = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
-        h = xxh_rotl(h ^ w * XXH_P1, 23) * XXH_P2 + XXH_P3;
-        p += 4;
-        left -= 4;
-    }
-    for (; left > 0; p++, left--)
-        h = xxh_rotl(h ^ *p * XXH_P5, 11) * XXH_P1;
-    h ^= h >> 33;
-    h *= XXH_P2;
-    h ^= h >> 29;
-    h *= XXH_P3;
-    return h ^ (h >> 32);
-}
-
-/* A point of endpoint `url` on the ring: XXH64(url + decimal replica), KubeAI's "%s%d". */
-static uint64_t point_hash(const char *url, size_t url_len, uint32_t replica)
-{
-    char digits[12];
-    size_t nd = 0;
-    do {
-        digits[nd++] = (char)('0' + replica % 10);
-        replica /= 10;
-    } while (replica);
-    xxh64_t x;
-    xxh_init(&x);
-    xxh_put_bytes(&x, url, url_len);
-    while (nd)
-        xxh_put(&x, (unsigned char)digits[--nd]);
-    return xxh_digest(&x);
+    char *s = malloc(url_len + 11); /* a uint32_t has at most 10 digits, and snprintf's NUL */
+    if (s == NULL)
+        return -1;
+    memcpy(s, url, url_len);
+    for (uint32_t i = 0; i < n; i++)
+        pts[i] = XXH64(s, url_len + (size_t)snprintf(s + url_len, 11, "%" PRIu32, i), 0);
+    free(s);
+    return 0;
 }
 
 /* ---- the request's key --------------------------------------------------------------------- */
 
 /*
- * Feeds the first `limit` characters of the prompt prefix into h. The core hands the prefix as text
+ * The bytes of the first `limit` characters of the prompt prefix. The core hands the prefix as text
  * (JSON escapes decoded, valid UTF-8): a character is one Unicode code point, as Go's runes in KubeAI,
  * and hashes as its UTF-8 bytes, so the bytes of a multi-byte sequence belong to the character their
- * lead byte started. Arbitrary bytes (not expected) are hashed as they come, never read past n.
+ * lead byte started. Arbitrary bytes (not expected) are counted as they come, never read past n.
  */
-static void hash_prefix(xxh64_t *h, const unsigned char *s, size_t n, uint64_t limit)
+static size_t prefix_cut(const unsigned char *s, size_t n, uint64_t limit)
 {
     uint64_t chars = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if ((s[i] & 0xC0) != 0x80 && chars++ == limit) /* ASCII or a lead byte: a new character */
-            break;
-        xxh_put(h, s[i]);
-    }
+            return i;
+    return n;
 }
 
-/* KubeAI's key: the adapter then the routing key or the prompt prefix, concatenated as they are
- * (req.Adapter+req.Prefix), so a key equal to an endpoint's "%s%d" lands on that endpoint's point. */
-static uint64_t request_key(const ig_lb_request_t *req, uint64_t prefix_chars)
+/*
+ * KubeAI's key: XXH64 of the adapter then the routing key or the prompt prefix, concatenated as they
+ * are (req.Adapter+req.Prefix), so a key equal to an endpoint's "%s%d" lands on that endpoint's
+ * point. Without an adapter the text is hashed where it lies; with one both are copied side by side
+ * (on the stack when they fit). -1: no memory.
+ */
+static int request_key(const ig_lb_request_t *req, uint64_t prefix_chars, uint64_t *key)
 {
-    xxh64_t h;
-    xxh_init(&h);
-    xxh_put_bytes(&h, req->adapter.ptr, req->adapter.len);
-    if (req->routing_key.len > 0)
-        xxh_put_bytes(&h, req->routing_key.ptr, req->routing_key.len);
-    else
-        hash_prefix(&h, (const unsigned char *)req->prefix.ptr, req->prefix.len, prefix_chars);
-    return xxh_digest(&h);
+    ig_str_t part = req->routing_key;
+    if (part.len == 0)
+        part = (ig_str_t){req->prefix.ptr, prefix_cut((const unsigned char *)req->prefix.ptr, req->prefix.len,
+                                                      prefix_chars)};
+    if (req->adapter.len == 0) {
+        *key = XXH64(part.ptr, part.len, 0);
+        return 0;
+    }
+    char stack[PH_STACK_KEY], *buf = stack;
+    size_t n = req->adapter.len + part.len;
+    if (n > sizeof(stack) && (buf = malloc(n)) == NULL)
+        return -1;
+    memcpy(buf, req->adapter.ptr, req->adapter.len);
+    if (part.len > 0)
+        memcpy(buf + req->adapter.len, part.ptr, part.len);
+    *key = XXH64(buf, n, 0);
+    if (buf != stack)
+        free(buf);
+    return 0;
 }
 
 /* ---- per-endpoint points, cached per model ------------------------------------------------- */
@@ -218,8 +145,10 @@ static ph_points_t *points_build(const ig_endpoint_t *ep, const char *url, uint3
     p->n = replication;
     p->url = (char *)(p->pts + replication);
     memcpy(p->url, url, len + 1);
-    for (uint32_t i = 0; i < replication; i++)
-        p->pts[i] = point_hash(url, len, i);
+    if (point_hashes(url, len, replication, p->pts) != 0) {
+        free(p);
+        return NULL;
+    }
     qsort(p->pts, replication, sizeof(uint64_t), cmp_u64);
     return p;
 }
@@ -324,7 +253,12 @@ static int ph_pick(void *state, const ig_model_t *model, const ig_lb_request_t *
     if (n > PH_STACK_CANDS && (cand = malloc(n * sizeof(*cand))) == NULL)
         return least_loaded(host, m, c, n);
 
-    uint64_t h = request_key(req, m->prefix_chars);
+    uint64_t h;
+    if (request_key(req, m->prefix_chars, &h) != 0) {
+        if (cand != stack)
+            free(cand);
+        return least_loaded(host, m, c, n);
+    }
     uint64_t total = 0;
     int ok = 1;
     for (size_t i = 0; i < n && ok; i++) {

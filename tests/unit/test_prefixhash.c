@@ -127,6 +127,25 @@ static ig_str_t S(const char *s)
     return (ig_str_t){s, strlen(s)};
 }
 
+/* The plugin's key for req, from its own function (compiled in above); a failure is counted once
+ * per call that fails, not a pass per call. */
+static uint64_t key_of(const ig_lb_request_t *req, uint64_t chars)
+{
+    uint64_t h = 0;
+    if (request_key(req, chars, &h) != 0)
+        CHECKF(0, "request_key failed");
+    return h;
+}
+
+/* Point r (< 256) of url on the plugin's ring, from its own function. */
+static uint64_t point_of(const char *url, uint32_t r)
+{
+    uint64_t pts[256];
+    if (!CHECK(r < 256 && point_hashes(url, strlen(url), r + 1, pts) == 0))
+        return 0;
+    return pts[r];
+}
+
 /* Picks among cands and returns the chosen endpoint (NULL on a bad index). */
 static ig_endpoint_t *pick(plugin_t *p, model_t *m, const char *adapter, const char *prefix, const char *rk,
                            ig_endpoint_t *const *cands, size_t n)
@@ -302,14 +321,16 @@ static void test_reference_ring(plugin_t *p)
         for (int j = 0; j < 4 && subsets[s][j] >= 0; j++) {
             ig_endpoint_t *e = &eps[subsets[s][j]];
             c[n++] = e;
+            uint64_t pts[256];
+            CHECK(point_hashes(e->url, strlen(e->url), 256, pts) == 0);
             for (uint32_t r = 0; r < 256; r++)
-                ring[nodes++] = (ref_node_t){point_hash(e->url, strlen(e->url), r), subsets[s][j]};
+                ring[nodes++] = (ref_node_t){pts[r], subsets[s][j]};
         }
         qsort(ring, nodes, sizeof(ring[0]), ref_cmp);
         for (int i = 0; i < NKEYS; i++) {
             key_text(k, sizeof(k), i);
             ig_lb_request_t req = {.prefix = S(k)};
-            uint64_t h = request_key(&req, 100);
+            uint64_t h = key_of(&req, 100);
             size_t lo = 0, hi = nodes;
             while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
@@ -329,7 +350,7 @@ static void test_reference_ring(plugin_t *p)
             for (int i = NKEYS; i < NKEYS + 200000; i++) {
                 key_text(k, sizeof(k), i);
                 ig_lb_request_t req = {.prefix = S(k)};
-                if (request_key(&req, 100) >= top) {
+                if (key_of(&req, 100) >= top) {
                     wrapped++;
                     disagree += index_of(pick(p, &m, "", k, "", c, n)) != ring[0].owner;
                     break;
@@ -381,17 +402,26 @@ static void test_known_answers(void)
         size_t len = 0;
         CHECK(ig_json_unescape_prefix(keys[i].prefix, strlen(keys[i].prefix), text, sizeof(text), &len) == 0);
         ig_lb_request_t req = {.adapter = S(keys[i].adapter), .prefix = {text, len}, .routing_key = S(keys[i].rk)};
-        uint64_t got = request_key(&req, keys[i].chars);
+        uint64_t got = key_of(&req, keys[i].chars);
         CHECKF(got == keys[i].want, "key %s: %016llx, want %016llx", keys[i].what, (unsigned long long)got,
                (unsigned long long)keys[i].want);
     }
     /* points: XXH64(url + decimal replica) */
     const char *url = "http://10.0.0.1:8000";
-    CHECKF(point_hash(url, strlen(url), 0) == UINT64_C(0xb735b4427d891497), "point 0: %016llx",
-           (unsigned long long)point_hash(url, strlen(url), 0));
-    CHECKF(point_hash(url, strlen(url), 255) == UINT64_C(0x7122f6b447dd7104), "point 255: %016llx",
-           (unsigned long long)point_hash(url, strlen(url), 255));
-    CHECK(point_hash("pod-a-1", 7, 0) == UINT64_C(0x098ffd697facc678)); /* XXH64("pod-a-10") */
+    CHECKF(point_of(url, 0) == UINT64_C(0xb735b4427d891497), "point 0: %016llx",
+           (unsigned long long)point_of(url, 0));
+    CHECKF(point_of(url, 255) == UINT64_C(0x7122f6b447dd7104), "point 255: %016llx",
+           (unsigned long long)point_of(url, 255));
+    CHECK(point_of("pod-a-1", 0) == UINT64_C(0x098ffd697facc678)); /* XXH64("pod-a-10") */
+
+    /* an adapter + key too long for the plugin's stack buffer: 5000 "a" then "xyz" */
+    static char long_adapter[5001];
+    memset(long_adapter, 'a', 5000);
+    ig_lb_request_t big = {.adapter = S(long_adapter), .prefix = S("xyz")};
+    CHECKF(key_of(&big, 100) == UINT64_C(0xe28e83bdb3d8dee1), "key of 5003 bytes: %016llx",
+           (unsigned long long)key_of(&big, 100));
+    ig_lb_request_t big_rk = {.adapter = S(long_adapter), .prefix = S("ignored"), .routing_key = S("xyz")};
+    CHECK(key_of(&big_rk, 100) == UINT64_C(0xe28e83bdb3d8dee1));
 }
 
 /*
@@ -787,7 +817,7 @@ static uint64_t old_request_key(const char *adapter, const char *raw, uint64_t l
         return 0;
     size_t len = old_decode_prefix((const unsigned char *)raw, n, limit, text);
     ig_lb_request_t req = {.adapter = S(adapter), .prefix = {(const char *)text, len}};
-    return request_key(&req, UINT64_MAX); /* already cut */
+    return key_of(&req, UINT64_MAX); /* already cut */
 }
 
 static void test_same_keys_as_before(void)
@@ -815,7 +845,7 @@ static void test_same_keys_as_before(void)
         for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
             uint64_t was = old_request_key("sql", bodies[i], limits[l]);
             ig_lb_request_t req = {.adapter = S("sql"), .prefix = {text, len}};
-            uint64_t now = request_key(&req, limits[l]);
+            uint64_t now = key_of(&req, limits[l]);
             CHECKF(was == now, "body %zu, %llu characters: key changed", i, (unsigned long long)limits[l]);
             same += was == now;
             total++;
@@ -826,7 +856,7 @@ static void test_same_keys_as_before(void)
     for (int i = 0; i < 2000; i++) {
         key_text(k, sizeof(k), i);
         ig_lb_request_t req = {.prefix = S(k)};
-        same += old_request_key("", k, 100) == request_key(&req, 100);
+        same += old_request_key("", k, 100) == key_of(&req, 100);
         total++;
     }
     CHECKF(same == total, "%d of %d keys unchanged", same, total);
