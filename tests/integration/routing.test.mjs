@@ -88,8 +88,14 @@ describe('PrefixHash and Random through the gateway', () => {
   }
 
   it('the XXH64 used for the expectations gives its published answers', () => {
+    // cespare/xxhash's test table (the Go package KubeAI hashes with): every tail length 0-4 and
+    // 63 bytes, which takes the 32-byte stripes and every tail step
     assert.equal(xxh64(''), 0xef46db3751d8e999n);
     assert.equal(xxh64('a'), 0xd24ec4f1a98c6e5bn);
+    assert.equal(xxh64('as'), 0x1c330fb2d66be179n);
+    assert.equal(xxh64('asd'), 0x631c37ce72a97393n);
+    assert.equal(xxh64('asdf'), 0x415872f599cea71en);
+    assert.equal(xxh64('Call me Ishmael. Some years ago--never mind how long precisely-'), 0x02a2e85470d6fd96n);
     assert.equal(xxh64('abc'), 0x44bc2cf5ad770999n);
     assert.equal(xxh64('Nobody inspects the spammish repetition, ever, at all.'), 0xcd745cbb17c7f33an); // xxhsum -H1
   });

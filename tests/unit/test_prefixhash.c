@@ -369,7 +369,7 @@ static void test_reference_ring(plugin_t *p)
  * KubeAI (internal/loadbalancer/balance_chwbl.go) hashes with xxhash.Sum64 (XXH64, seed 0) both
  * the key, req.Adapter + req.Prefix (the first PrefixCharLength runes of the first user message),
  * and each endpoint's points, fmt.Sprintf("%s%d", name, i). The expected values below were not
- * taken from this plugin: the first three are XXH64's published test vectors, the others were
+ * taken from this plugin: the first seven are XXH64's published test vectors, the others were
  * computed with the reference implementation (Debian's xxhsum -H1) over the strings shown. Each
  * prefix is the JSON text a client sent, decoded by the core's ig_json_unescape_prefix before the
  * plugin sees it, as core/proxy/balance.c does.
@@ -384,6 +384,12 @@ static void test_known_answers(void)
         {"", "", "", 100, UINT64_C(0xef46db3751d8e999), "XXH64(\"\")"},
         {"", "a", "", 100, UINT64_C(0xd24ec4f1a98c6e5b), "XXH64(\"a\")"},
         {"", "abc", "", 100, UINT64_C(0x44bc2cf5ad770999), "XXH64(\"abc\")"},
+        /* cespare/xxhash's own table (the Go package KubeAI hashes with); 63 bytes take every path */
+        {"", "as", "", 100, UINT64_C(0x1c330fb2d66be179), "XXH64(\"as\")"},
+        {"", "asd", "", 100, UINT64_C(0x631c37ce72a97393), "XXH64(\"asd\")"},
+        {"", "asdf", "", 100, UINT64_C(0x415872f599cea71e), "XXH64(\"asdf\")"},
+        {"", "Call me Ishmael. Some years ago--never mind how long precisely-", "", 100,
+         UINT64_C(0x02a2e85470d6fd96), "XXH64 of 63 bytes"},
         /* 54 bytes: the 32-byte stripes and every tail step */
         {"", "Nobody inspects the spammish repetition, ever, at all.", "", 100, UINT64_C(0xcd745cbb17c7f33a),
          "a prefix over 32 bytes"},
