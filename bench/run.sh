@@ -92,7 +92,7 @@ pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^inst
 
 if [ "${IG_BENCH_SKIP_SETUP:-0}" != 1 ]; then
   need=(build-essential cmake pkg-config libh2o-dev libuv1-dev libyaml-dev libssl-dev libsqlite3-dev
-        nginx nghttp2-client python3 curl procps iproute2)
+        libhiredis-dev libxxhash-dev nginx nghttp2-client python3 curl procps iproute2)
   optional=(linux-perf valgrind strace)
   missing=(); for p in "${need[@]}"; do pkg_missing "$p" && missing+=("$p"); done
   opt_missing=(); for p in "${optional[@]}"; do pkg_missing "$p" && opt_missing+=("$p"); done

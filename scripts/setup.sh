@@ -20,19 +20,20 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 
-# Build: compiler, cmake, the libraries the core and plugins link.
+# Build: compiler, cmake, the libraries the core and plugins link (libxxhash: prefixhash's XXH64).
 # Sanitizers and fuzzing: clang + compiler-rt (ASan/UBSan/LSan/libFuzzer), llvm for llvm-symbolizer.
 # Tests: curl (HTTP/1.1, h2c, HTTP/2 over TLS), nghttp2-client (h2load), openssl CLI (test
 # certificates), valgrind, procps/iproute2 (ps/ss for debugging a hung test), redis-server (the rate
-# limiter's shared backend; the tests start their own on a free port), python3 (the simulator's
-# self-test, ctest sim_smoke). No test skips itself for want of one of these: scripts/test.sh counts
-# a skipped test as failed, so everything a test needs is installed here.
+# limiter's shared backend; the tests start their own on a free port), sqlite3 (a test holds the
+# billing ledger's write lock from another process), python3 (the simulator's self-test, ctest
+# sim_smoke). No test skips itself for want of one of these: scripts/test.sh counts a skipped test
+# as failed, so everything a test needs is installed here.
 PKGS=(
   build-essential cmake pkg-config
-  libh2o-dev libuv1-dev libyaml-dev libssl-dev libsqlite3-dev libhiredis-dev
+  libh2o-dev libuv1-dev libyaml-dev libssl-dev libsqlite3-dev libhiredis-dev libxxhash-dev
   clang llvm libclang-rt-14-dev
   curl nghttp2-client openssl ca-certificates valgrind procps iproute2
-  redis-server python3
+  redis-server python3 sqlite3
 )
 
 # Node.js >= 18 runs the integration tests (node --test and the OpenAI SDK). Debian 12's nodejs is

@@ -7,6 +7,7 @@
 #include "plugin/plugin_routes.h"
 #include "http/openai_request.h"
 #include "http/openai_error.h"
+#include "http/readiness.h"
 #include "proxy/proxy.h"
 #include "observe/request_log.h"
 #include "server/worker.h"
@@ -72,11 +73,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (PATH_IS(path, "/readyz")) {
-        /* ready when a generation is active and it serves at least one model with an endpoint */
-        int ready = 0;
-        for (size_t i = 0; i < w->gen->nmodels && !ready; i++) /* replicas: the queue holds requests until one serves */
-            ready = w->gen->models[i].nendpoints > 0 || w->gen->models[i].replicas != NULL;
-        send_text(req, ready ? 200 : 503, ready ? "{\"status\":\"ready\"}\n" : "{\"status\":\"no model has an endpoint\"}\n");
+        ig_readiness_serve(req, w->gen); /* ready to route: some model can take a request */
         return 0;
     }
     if (PATH_IS(path, "/metrics")) {

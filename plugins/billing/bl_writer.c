@@ -50,8 +50,9 @@ static void save_unsaved(bl_writer_t *w, const bl_record_t *recs, size_t n)
                  f ? "" : " (which failed too: they are lost)");
 }
 
-/* Commits one batch, retrying once a second while the ledger refuses (disk full, locked...). */
-static void commit_batch(bl_writer_t *w, bl_record_t *batch, size_t n)
+/* Commits one batch, retrying once a second while the ledger refuses (disk full, locked...).
+ * 0 when committed; -1 when it went to the .unsaved.jsonl side file at exit instead. */
+static int commit_batch(bl_writer_t *w, bl_record_t *batch, size_t n)
 {
     char msg[400];
     for (unsigned attempt = 0;; attempt++) {
@@ -63,12 +64,13 @@ static void commit_batch(bl_writer_t *w, bl_record_t *batch, size_t n)
         pthread_mutex_unlock(&w->mu);
         if (stopping && attempt >= 3) {
             save_unsaved(w, batch, n);
-            return;
+            return -1;
         }
         sleep(1);
     }
     bl_export_write(&w->export, w->host, batch, n);
     bl_webhook_send(w->webhook, batch, n);
+    return 0;
 }
 
 static void *run(void *arg)
@@ -101,9 +103,12 @@ static void *run(void *arg)
         batch = tmp;
         bcap = tcap;
         pthread_mutex_unlock(&w->mu);
-        commit_batch(w, batch, n);
+        int rc = commit_batch(w, batch, n);
         pthread_mutex_lock(&w->mu);
-        w->committed += n;
+        if (rc == 0)
+            w->committed += n;
+        else
+            w->unsaved += n; /* not in the ledger: the final count must not say committed */
         pthread_cond_broadcast(&w->committed_cv);
     }
     pthread_mutex_unlock(&w->mu);
@@ -187,7 +192,7 @@ int bl_writer_sync(bl_writer_t *w, unsigned timeout_ms)
     uint64_t target = w->enqueued;
     w->flush_now = 1;
     pthread_cond_signal(&w->wake);
-    while (w->committed < target && rc == 0)
+    while (w->committed + w->unsaved < target && rc == 0)
         if (pthread_cond_timedwait(&w->committed_cv, &w->mu, &ts) == ETIMEDOUT)
             rc = -1;
     pthread_mutex_unlock(&w->mu);
@@ -204,8 +209,10 @@ void bl_writer_destroy(bl_writer_t *w)
         pthread_cond_signal(&w->wake);
         pthread_mutex_unlock(&w->mu);
         pthread_join(w->thread, NULL);
-        w->host->log(IG_LOG_INFO, "billing", "ledger %s: %" PRIu64 " usage records committed, %" PRIu64 " dropped",
-                     w->ledger_path, w->committed, w->dropped);
+        w->host->log(w->dropped || w->unsaved ? IG_LOG_ERROR : IG_LOG_INFO, "billing",
+                     "ledger %s: %" PRIu64 " usage records committed, %" PRIu64 " dropped, %" PRIu64
+                     " in .unsaved.jsonl",
+                     w->ledger_path, w->committed, w->dropped, w->unsaved);
         bl_ledger_close(&w->ledger);
         bl_export_close(&w->export);
         bl_webhook_stop(w->webhook);

@@ -30,7 +30,7 @@ typedef struct bl_writer {
     pthread_cond_t wake, committed_cv;
     bl_record_t *q;            /* records waiting for the writer */
     size_t qlen, qcap;
-    uint64_t enqueued, committed, dropped;
+    uint64_t enqueued, committed, dropped, unsaved; /* unsaved: refused by the ledger, in .unsaved.jsonl */
     int flush_now, stopping, started;
     pthread_t thread;
     /* set once by bl_writer_start */

@@ -5,7 +5,8 @@
  * Key:  adapter + the first prefixCharLength characters of the prompt prefix,
  *       or adapter + the Routing-Key header when the client sent one.
  *       No prefix and no routing key: least load (like leastload).
- * Ring: `replication` virtual nodes per endpoint, each at hash(url + decimal i).
+ * Ring: `replication` virtual nodes per endpoint, each at XXH64(url + decimal i);
+ *       the key's point is XXH64(key): KubeAI's ring, hash and key, bit for bit.
  *       The request goes to the first endpoint met walking clockwise from
  *       hash(key) whose load stays within the bound, KubeAI's check:
  *           total == 0  ||  in_flight + 1 <= meanLoadFactor/100 * (total + 1) / n
@@ -33,62 +34,80 @@
  * model that has seen more (replicas churning for a long time) computes the
  * missing arrays per pick into a temporary buffer instead of growing.
  */
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include "infergate/plugin.h"
 #include "util/hash.h"
 
 #define PH_SLOTS 1024       /* endpoint URLs whose points a model caches; a power of two */
 #define PH_STACK_CANDS 64   /* candidates handled without malloc */
+#define PH_STACK_KEY (256 + IG_LB_PREFIX_MAX) /* adapter + prefix hashed without malloc */
 
-/* ---- hashing: FNV-1a 64 over the bytes, then a 64-bit avalanche finaliser (util/hash.h) ------ */
+/* ---- hashing: XXH64 (Debian's libxxhash), seed 0, as KubeAI's chwblHash (cespare/xxhash Sum64) */
 
-/* A point of endpoint `url` on the ring: hash(url + decimal replica), KubeAI's "%s%d". */
-static uint64_t point_hash(const char *url, size_t url_len, uint32_t replica)
+/* The ring points of endpoint `url`: pts[i] = XXH64(url + decimal i), KubeAI's "%s%d", for i < n.
+ * -1: no memory. */
+static int point_hashes(const char *url, size_t url_len, uint32_t n, uint64_t *pts)
 {
-    char digits[12];
-    size_t nd = 0;
-    do {
-        digits[nd++] = (char)('0' + replica % 10);
-        replica /= 10;
-    } while (replica);
-    uint64_t h = ig_fnv1a64(IG_FNV64_OFFSET, url, url_len);
-    while (nd)
-        h = ig_fnv1a64_step(h, (unsigned char)digits[--nd]);
-    return ig_fmix64(h);
+    char *s = malloc(url_len + 11); /* a uint32_t has at most 10 digits, and snprintf's NUL */
+    if (s == NULL)
+        return -1;
+    memcpy(s, url, url_len);
+    for (uint32_t i = 0; i < n; i++)
+        pts[i] = XXH64(s, url_len + (size_t)snprintf(s + url_len, 11, "%" PRIu32, i), 0);
+    free(s);
+    return 0;
 }
 
 /* ---- the request's key --------------------------------------------------------------------- */
 
 /*
- * Feeds the first `limit` characters of the prompt prefix into h. The core hands the prefix as text
+ * The bytes of the first `limit` characters of the prompt prefix. The core hands the prefix as text
  * (JSON escapes decoded, valid UTF-8): a character is one Unicode code point, as Go's runes in KubeAI,
  * and hashes as its UTF-8 bytes, so the bytes of a multi-byte sequence belong to the character their
- * lead byte started. Arbitrary bytes (not expected) are hashed as they come, never read past n.
+ * lead byte started. Arbitrary bytes (not expected) are counted as they come, never read past n.
  */
-static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64_t limit)
+static size_t prefix_cut(const unsigned char *s, size_t n, uint64_t limit)
 {
     uint64_t chars = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if ((s[i] & 0xC0) != 0x80 && chars++ == limit) /* ASCII or a lead byte: a new character */
-            break;
-        h = ig_fnv1a64_step(h, s[i]);
-    }
-    return h;
+            return i;
+    return n;
 }
 
-/* Adapter, a separator no UTF-8 text contains, then the routing key or the prompt prefix. */
-static uint64_t request_key(const ig_lb_request_t *req, uint64_t prefix_chars)
+/*
+ * KubeAI's key: XXH64 of the adapter then the routing key or the prompt prefix, concatenated as they
+ * are (req.Adapter+req.Prefix), so a key equal to an endpoint's "%s%d" lands on that endpoint's
+ * point. Without an adapter the text is hashed where it lies; with one both are copied side by side
+ * (on the stack when they fit). -1: no memory.
+ */
+static int request_key(const ig_lb_request_t *req, uint64_t prefix_chars, uint64_t *key)
 {
-    uint64_t h = ig_fnv1a64(IG_FNV64_OFFSET, req->adapter.ptr, req->adapter.len);
-    h = ig_fnv1a64_step(h, 0xFF);
-    if (req->routing_key.len > 0)
-        h = ig_fnv1a64(h, req->routing_key.ptr, req->routing_key.len);
-    else
-        h = hash_prefix(h, (const unsigned char *)req->prefix.ptr, req->prefix.len, prefix_chars);
-    return ig_fmix64(h);
+    ig_str_t part = req->routing_key;
+    if (part.len == 0)
+        part = (ig_str_t){req->prefix.ptr, prefix_cut((const unsigned char *)req->prefix.ptr, req->prefix.len,
+                                                      prefix_chars)};
+    if (req->adapter.len == 0) {
+        *key = XXH64(part.ptr, part.len, 0);
+        return 0;
+    }
+    char stack[PH_STACK_KEY], *buf = stack;
+    size_t n = req->adapter.len + part.len;
+    if (n > sizeof(stack) && (buf = malloc(n)) == NULL)
+        return -1;
+    memcpy(buf, req->adapter.ptr, req->adapter.len);
+    if (part.len > 0)
+        memcpy(buf + req->adapter.len, part.ptr, part.len);
+    *key = XXH64(buf, n, 0);
+    if (buf != stack)
+        free(buf);
+    return 0;
 }
 
 /* ---- per-endpoint points, cached per model ------------------------------------------------- */
@@ -126,8 +145,10 @@ static ph_points_t *points_build(const ig_endpoint_t *ep, const char *url, uint3
     p->n = replication;
     p->url = (char *)(p->pts + replication);
     memcpy(p->url, url, len + 1);
-    for (uint32_t i = 0; i < replication; i++)
-        p->pts[i] = point_hash(url, len, i);
+    if (point_hashes(url, len, replication, p->pts) != 0) {
+        free(p);
+        return NULL;
+    }
     qsort(p->pts, replication, sizeof(uint64_t), cmp_u64);
     return p;
 }
@@ -232,7 +253,12 @@ static int ph_pick(void *state, const ig_model_t *model, const ig_lb_request_t *
     if (n > PH_STACK_CANDS && (cand = malloc(n * sizeof(*cand))) == NULL)
         return least_loaded(host, m, c, n);
 
-    uint64_t h = request_key(req, m->prefix_chars);
+    uint64_t h;
+    if (request_key(req, m->prefix_chars, &h) != 0) {
+        if (cand != stack)
+            free(cand);
+        return least_loaded(host, m, c, n);
+    }
     uint64_t total = 0;
     int ok = 1;
     for (size_t i = 0; i < n && ok; i++) {

@@ -4,8 +4,12 @@
 #include "openai_compat.h"
 
 #define LOAD_STALE_MS 120000 /* a load whose request vanished without a word is taken over after this */
+#define NO_RUNTIME_RECHECK_MS 60000 /* an endpoint without runtime loading is asked again after this */
 
-enum { FLAG_SENT_AFTER_LOAD = 1 }; /* this request's adapter was checked or loaded on its endpoint */
+enum {
+    FLAG_SENT_AFTER_LOAD = 1, /* this request's adapter was loaded on its endpoint (or found loaded) */
+    FLAG_SENT_AS_IS = 2,      /* the endpoint cannot load adapters at runtime: sent for its --lora-modules */
+};
 
 const char *vllm_lora_path(const char *url)
 {
@@ -63,9 +67,12 @@ int vllm_lora_before_send(const ig_host_t *host, epm_t *mem, ig_engine_req_t *r,
     ig_str_t key = key_of(r, a);
     if (!host->endpoint_healthy(ep))
         epm_forget(mem, url, key); /* it may have restarted without the adapter: a load is cheap to repeat */
-    switch (epm_claim(mem, url, key, host->now_ms(), LOAD_STALE_MS, 0)) {
+    switch (epm_claim(mem, url, key, host->now_ms(), LOAD_STALE_MS, NO_RUNTIME_RECHECK_MS)) {
     case EPM_YES:
         *oac_plugin_flags(r) |= FLAG_SENT_AFTER_LOAD;
+        return IG_ENGINE_SEND;
+    case EPM_NO: /* no runtime loading there (or out of memory): the engine has it from --lora-modules or not */
+        *oac_plugin_flags(r) |= FLAG_SENT_AS_IS;
         return IG_ENGINE_SEND;
     case EPM_PENDING:
         return IG_ENGINE_WAIT; /* another request is loading it on this endpoint */
@@ -111,7 +118,7 @@ int vllm_lora_control_done(const ig_host_t *host, epm_t *mem, ig_engine_req_t *r
         host->log(IG_LOG_WARN, "vllm",
                   "%s: runtime LoRA loading is off (VLLM_ALLOW_RUNTIME_LORA_UPDATING); adapter %s is sent as it is",
                   url, a->name);
-        epm_set(mem, url, key, EPM_YES, host->now_ms());
+        epm_set(mem, url, key, EPM_NO, host->now_ms());
         return 0;
     }
     epm_forget(mem, url, key);
@@ -130,18 +137,29 @@ int vllm_lora_response_end(const ig_host_t *host, epm_t *mem, ig_engine_req_t *r
 {
     const ig_adapter_t *a = r->adapter.len ? adapter_of(r) : NULL;
     const ig_endpoint_t *ep = *oac_plugin_data(r);
-    if (a == NULL || ep == NULL || !complete || r->upstream_status != 404 || !(*oac_plugin_flags(r) & FLAG_SENT_AFTER_LOAD))
+    unsigned flags = *oac_plugin_flags(r);
+    if (a == NULL || ep == NULL || !complete || r->upstream_status != 404 ||
+        !(flags & (FLAG_SENT_AFTER_LOAD | FLAG_SENT_AS_IS)))
         return 0;
     ig_str_t msg;
     if (!oac_error_message(r, &msg) || !contains(msg.ptr, msg.len, "does not exist"))
         return 0;
-    /* we believed it loaded: the engine restarted (or someone unloaded it). The next request loads it. */
-    epm_forget(mem, host->endpoint_url(ep), key_of(r, a));
     char text[600];
-    int n = snprintf(text, sizeof(text),
+    int n;
+    if (flags & FLAG_SENT_AS_IS) {
+        /* nothing to retry: this engine only serves the adapters it was started with */
+        n = snprintf(text, sizeof(text),
+                     "model `%s_%s`: the engine does not have LoRA adapter \"%s\" and cannot load adapters at run "
+                     "time; start it with --lora-modules %s=%s, or with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True",
+                     r->model->name, a->name, a->name, a->name, vllm_lora_path(a->url));
+    } else {
+        /* we believed it loaded: the engine restarted (or someone unloaded it). The next request loads it. */
+        epm_forget(mem, host->endpoint_url(ep), key_of(r, a));
+        n = snprintf(text, sizeof(text),
                      "model `%s_%s`: LoRA adapter \"%s\" was no longer loaded on the engine (it restarted?); it is "
                      "loaded again for the next request",
                      r->model->name, a->name, a->name);
+    }
     r->client_status = 503;
     oac_write_error(r, sink, "server_error", "adapter_not_loaded", text,
                     n < 0 ? 0 : (size_t)n >= sizeof(text) ? sizeof(text) - 1 : (size_t)n);

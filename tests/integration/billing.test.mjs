@@ -20,7 +20,6 @@ const ADMIN = 'admin-secret-for-billing-tests';
 const CUSTOMERS = ['acme', 'beta', 'gamma'];
 const keyOf = (c) => `sk-${c}-0123456789`;
 const BOUND = SLOW ? 60000 : 20000;
-const month = () => new Date().toISOString().slice(0, 7);
 
 // a deterministic pseudo-random sequence, so a failure can be replayed (seed in the test name)
 function rng(seed) {
@@ -122,7 +121,10 @@ function tokenChunks(text) {
 
 /**
  * One request of the mix. kind: plain | stream | stream-usage | disconnect | die.
- * Resolves {status, completed} (completed: the client got the whole answer).
+ * Resolves {status, completed, left, errorEvent, error}: completed = the client got the whole answer
+ * ([DONE], or a JSON body with usage); left = the client left mid-stream on purpose; errorEvent = the
+ * stream's last complete event was an OpenAI error; error = anything that went wrong on the client's
+ * side (a refused connection gives status 0). Nothing is swallowed: assertOutcomes() judges them.
  */
 async function oneRequest(gw, { customer, modelName, api, kind, maxTokens, k }) {
   const body = api === 'chat'
@@ -137,30 +139,66 @@ async function oneRequest(gw, { customer, modelName, api, kind, maxTokens, k }) 
     body.sim_drip_ms = 400;
   }
   const ac = new AbortController();
-  const res = await fetch(`${gw.url}/v1/${api === 'chat' ? 'chat/completions' : 'completions'}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${keyOf(customer)}` },
-    body: JSON.stringify(body),
-    signal: ac.signal,
-  });
+  let res;
+  try {
+    res = await fetch(`${gw.url}/v1/${api === 'chat' ? 'chat/completions' : 'completions'}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${keyOf(customer)}` },
+      body: JSON.stringify(body),
+      signal: ac.signal,
+    });
+  } catch (e) {
+    return { status: 0, completed: false, left: false, errorEvent: false, error: `${e.message}: ${e.cause?.code ?? e.cause}` };
+  }
   if (kind === 'plain' || res.status !== 200) {
     const text = await res.text();
-    return { status: res.status, completed: res.status === 200 && !!JSON.parse(text).usage };
+    let json = null;
+    try {
+      json = JSON.parse(text);
+    } catch {}
+    return { status: res.status, completed: res.status === 200 && !!json?.usage, left: false, errorEvent: !!json?.error,
+      error: json ? null : `not JSON: ${text.slice(0, 200)}` };
   }
   let text = '';
+  let left = false;
+  let error = null;
   const dec = new TextDecoder();
   try {
     for await (const chunk of res.body) {
       text += dec.decode(chunk, { stream: true });
       if (kind === 'disconnect' && tokenChunks(text) >= k) {
+        left = true;
         ac.abort(); // leaves while the engine drips: the gateway must bill what it got
         break;
       }
     }
-  } catch {
-    // die-mid-stream: the gateway cuts the stream
+  } catch (e) {
+    // our own abort is how a client leaves; anything else is a failure: the gateway ends every
+    // stream cleanly, even one the engine cut
+    if (!(left && e.name === 'AbortError')) error = `stream: ${e.name}: ${e.message}`;
   }
-  return { status: res.status, completed: parseSSE(text).done };
+  const sse = parseSSE(text.slice(0, text.lastIndexOf('\n\n') + 2)); // complete events only
+  const last = sse.events.at(-1);
+  let errorEvent = false;
+  try {
+    errorEvent = last !== undefined && last !== '[DONE]' && 'error' in JSON.parse(last);
+  } catch {}
+  return { status: res.status, completed: sse.done, left, errorEvent, error };
+}
+
+/** What each kind must have looked like to its client (refused: a request may fail to connect). */
+function assertOutcomes(results, { refused = false } = {}) {
+  for (const r of results) {
+    const what = JSON.stringify(r);
+    if (refused && r.status === 0 && /ECONNREFUSED|ECONNRESET|other side closed|SocketError/.test(r.error)) continue;
+    assert.equal(r.error, null, what);
+    assert.equal(r.status, 200, what);
+    // a client that was slow to read may find the whole stream buffered when it leaves: it left all
+    // the same (the aggregate check in the test wants some that left before the end)
+    if (r.kind === 'disconnect') assert.ok(r.left && !r.errorEvent, `left after k tokens: ${what}`);
+    else if (r.kind === 'die') assert.ok(r.errorEvent && !r.completed, `cut by the engine: an error event, no [DONE]: ${what}`);
+    else assert.ok(r.completed && !r.errorEvent, `answered in full: ${what}`);
+  }
 }
 
 async function runMix(gw, n, seed, { concurrency = 12, kinds = ['plain', 'stream', 'stream-usage', 'disconnect', 'die'] } = {}) {
@@ -197,6 +235,14 @@ const units = (s) => {
 describe('billing', () => {
   let sims, gw, hook, stateDir, exportDir, N = 0;
 
+  /** The JSONL export's records, once it holds n of them (the writer appends after each commit). */
+  async function exportedRecords(n) {
+    const read = () => fs.readdirSync(exportDir).filter((f) => f.endsWith('.jsonl'))
+      .flatMap((f) => fs.readFileSync(path.join(exportDir, f), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+    await waitFor(() => fs.existsSync(exportDir) && read().length >= n, { timeoutMs: BOUND, what: `${n} exported records` });
+    return read().sort((x, y) => x.id - y.id);
+  }
+
   before(async () => {
     sims = [await startSim({ models: ['chat-a', 'chat-b'] }), await startSim({ models: ['chat-a', 'chat-b'] })];
     hook = await startWebhook();
@@ -211,6 +257,7 @@ describe('billing', () => {
     const results = await runMix(gw, 150, 7);
     await sims[0].fault('none');
     N += results.length;
+    assertOutcomes(results);
     const kinds = new Set(results.map((r) => r.kind));
     assert.equal(kinds.size, 5, 'the mix has every kind of request');
     assert.ok((await sims[0].stats()).faults > 0, 'an engine answered 500s (the gateway retried them on the other)');
@@ -240,7 +287,11 @@ describe('billing', () => {
   });
 
   it('invoices equal the sum of the records, per customer and model; JSON and CSV; idempotent', async () => {
-    const m = month();
+    // the records, independently: the JSONL export (every record, exact cost strings)
+    const recs = await exportedRecords(N);
+    // the month the records arrived in (a run may cross midnight: the month is theirs, not the clock's)
+    const m = recs[0].time.slice(0, 7);
+    const inMonth = recs.filter((r) => r.time.startsWith(m));
     const a = await admin(gw, `/admin/invoices?month=${m}`);
     const b = await admin(gw, `/admin/invoices?month=${m}`);
     assert.equal(a.status, 200, a.text);
@@ -251,10 +302,6 @@ describe('billing', () => {
     assert.match(csv1.headers.get('content-type'), /text\/csv/);
     assert.equal(csv1.text, csv2.text);
 
-    // the records, independently: the JSONL export (every record, exact cost strings)
-    await waitFor(() => fs.readdirSync(exportDir).some((f) => f.endsWith('.jsonl')), { what: 'the JSONL export' });
-    const recs = fs.readdirSync(exportDir).filter((f) => f.endsWith('.jsonl'))
-      .flatMap((f) => fs.readFileSync(path.join(exportDir, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l)));
     assert.equal(recs.length, N, 'one exported line per record');
     assert.ok(recs.some((r) => r.attempts === 2 && r.status === 200), 'a 500 retried on the other engine is one record');
     assert.ok(recs.some((r) => r.status === 499 && r.completion_tokens > 0), 'clients that left are billed');
@@ -267,7 +314,7 @@ describe('billing', () => {
     for (const inv of a.json.data) {
       assert.equal(inv.object, 'invoice');
       assert.equal(inv.id, `inv-${inv.customer}-${m}`);
-      const mine = recs.filter((r) => r.customer === inv.customer);
+      const mine = inMonth.filter((r) => r.customer === inv.customer);
       let cost = 0n, tokens = 0;
       for (const line of inv.lines) {
         const lr = mine.filter((r) => r.model === line.model);
@@ -321,10 +368,17 @@ describe('billing', () => {
     const acmeA = await usageTotal(gw, '?customer=acme&model=chat-a');
     const acmeAll = await usageTotal(gw, '?customer=acme&group_by=model');
     assert.deepEqual(acmeA.total, Object.fromEntries(Object.entries(acmeAll.data.find((d) => d.model === 'chat-a')).filter(([k]) => k !== 'model')));
-    const today = new Date().toISOString().slice(0, 10);
-    const tomorrow = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
-    assert.equal((await usageTotal(gw, `?start=${today}&end=${tomorrow}`)).total.requests, total.total.requests);
-    assert.equal((await usageTotal(gw, `?end=${today}`)).total.requests, 0, 'nothing before today');
+    // the UTC days the records arrived on, from the export (not the clock: a run may cross midnight)
+    const recs = await exportedRecords(total.total.requests);
+    const perDay = {};
+    for (const r of recs) perDay[r.time.slice(0, 10)] = (perDay[r.time.slice(0, 10)] ?? 0) + 1;
+    assert.deepEqual(Object.fromEntries(byDay.data.map((d) => [d.day, d.requests])), perDay, 'per UTC day of arrival');
+    const days = Object.keys(perDay).sort();
+    const first = days[0];
+    const dayAfterLast = new Date(Date.parse(`${days.at(-1)}T00:00:00Z`) + 86400000).toISOString().slice(0, 10);
+    assert.equal((await usageTotal(gw, `?start=${first}&end=${dayAfterLast}`)).total.requests, total.total.requests);
+    assert.equal((await usageTotal(gw, `?end=${first}`)).total.requests, 0, 'nothing before the first record\'s day');
+    assert.equal((await usageTotal(gw, `?start=${dayAfterLast}`)).total.requests, 0, 'nothing after the last record\'s day');
     assert.equal((await admin(gw, '/admin/usage?group_by=week')).status, 400);
     assert.equal((await admin(gw, '/admin/usage?start=yesterday')).status, 400);
   });
@@ -354,6 +408,7 @@ describe('billing', () => {
   });
 
   it('the admin routes need an admin key', async () => {
+    const month = () => new Date().toISOString().slice(0, 7); // any month: the answer is 401 before it matters
     const r = await httpReq(`${gw.url}/admin/usage`);
     assert.equal(r.status, 401);
     const r2 = await httpReq(`${gw.url}/admin/invoices?month=${month()}`, { headers: { authorization: `Bearer ${keyOf('acme')}` } });
@@ -369,6 +424,7 @@ describe('billing', () => {
     }
     const results = await load;
     N += results.length;
+    assertOutcomes(results);
     await simsIdle(sims);
     let seen;
     await waitFor(async () => (seen = (await usageTotal(gw)).total.requests) === before + 80,
@@ -422,15 +478,19 @@ describe('billing', () => {
     const slow = [await startSim({ models: ['chat-a', 'chat-b'], args: ['--token-rate', '50'] })];
     const cfg = gatewayConfig(slow, dir);
     const g = await startGateway(cfg);
-    const load = runMix(g, 60, 13, { concurrency: 16, kinds: ['plain', 'stream', 'stream-usage'] }).catch((e) => e);
+    const load = runMix(g, 60, 13, { concurrency: 16, kinds: ['plain', 'stream', 'stream-usage'] });
     await waitFor(async () => (await slow[0].stats()).streams_finished >= 10, { timeoutMs: BOUND, what: 'load under way' });
     g.kill('SIGTERM');
     const exit = await g.exited;
     assert.equal(exit.code, 0, g.tail());
-    await load; // requests after the listener closed fail to connect: they never reached an engine
+    // requests after the listener closed fail to connect: they never reached an engine; every one
+    // that did was answered in full within the grace period
+    const results = await load;
+    assertOutcomes(results, { refused: true });
     await simsIdle(slow);
     const reached = (await slow[0].stats()).requests;
     assert.ok(reached > 10 && reached <= 60, `${reached} requests reached the engine`);
+    assert.equal(results.filter((r) => r.completed).length, reached, 'each request that reached the engine was answered');
     assert.match(g.stderr, new RegExp(`billing: ledger .*: ${reached} usage records committed, 0 dropped`));
 
     const g2 = await startGateway(cfg);

@@ -66,14 +66,15 @@ describe('vLLM dynamic LoRA loading', () => {
     fs.writeFileSync(gw.configPath, fs.readFileSync(gw.configPath, 'utf8').replace(`- "${simA.url}"`, `- "${simA.url}"\n      - "${simB.url}"`));
     gw.kill('SIGHUP');
     // send until simB (only in the new generation) has served adapter requests (the balancer spreads them)
+    const answers = []; // judged after the wait: waitFor would retry past a failed request
     await waitFor(
       async () => {
-        const rs = await Promise.all(Array.from({ length: 8 }, () => post(chatBody('qwen_sql', { max_tokens: 2 }))));
-        for (const r of rs) assert.equal(r.status, 200, r.text);
+        answers.push(...await Promise.all(Array.from({ length: 8 }, () => post(chatBody('qwen_sql', { max_tokens: 2 })))));
         return (await loraStats(simB)).loads === 1 && (await simB.stats()).requests > 0;
       },
       { timeoutMs: 15000, what: 'adapter requests served by the second endpoint' },
     );
+    assert.deepEqual(answers.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.text}`), []);
     assert.equal((await loraStats(simB)).load_requests, 1, 'one load on the second endpoint');
     assert.equal((await loraStats(simA)).load_requests, 2, 'the first endpoint still remembered (no new load)');
   });
@@ -116,8 +117,12 @@ describe('vLLM dynamic LoRA loading', () => {
       for (let i = 0; i < 3; i++) assert.equal((await http(`${gw2.url}/v1/chat/completions`, { method: 'POST', body: chatBody('qwen_sql') })).status, 200);
       const st = await loraStats(simC);
       assert.equal(st.load_requests, 0, 'the route does not exist there (404), so nothing was counted');
+      const before = (await simC.stats()).requests;
       const r = await http(`${gw2.url}/v1/chat/completions`, { method: 'POST', body: chatBody('qwen_law') });
-      assertOpenAIError(r, 503, { code: 'adapter_not_loaded' });
+      const e = assertOpenAIError(r, 503, { code: 'adapter_not_loaded' });
+      assert.equal((await simC.stats()).requests, before + 1, 'the engine was asked for it');
+      assert.match(e.message, /cannot load adapters at run time.*--lora-modules law=\/models\/law-lora/);
+      assert.equal((gw2.stderr.match(/runtime LoRA loading is off/g) || []).length, 2, 'one load attempt per adapter');
       await gw2.checkAliveAndStop();
     } finally {
       await gw2.stop();

@@ -7,7 +7,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startSim, startGateway, model, http, curl, parseSSE, assertOpenAIError, freePort, chatBody,
+  startSim, startGateway, model, http, curl, parseSSE, assertOpenAIError, freePort, chatBody, waitFor,
 } from './harness.mjs';
 
 const MAX_BODY = 64 * 1024;
@@ -25,7 +25,9 @@ describe('errors', () => {
     deadPort = await freePort(); // nothing listens here
     const dead = `http://127.0.0.1:${deadPort}`;
     gw = await startGateway({
-      server: { maxBodySize: '64KiB', connectTimeout: '1s', firstByteTimeout: '1s', idleTimeout: '5s' },
+      // 100 failures to eject: the refused endpoint stays a candidate for the retry test (at 5 s a
+      // probe, 500 s), and the failing engines keep answering their own errors instead of a 503
+      server: { maxBodySize: '64KiB', connectTimeout: '1s', firstByteTimeout: '1s', idleTimeout: '5s', healthCheck: { unhealthyThreshold: 100 } },
       models: [
         model('chat', [sim]),
         model('embed', [sim], { features: ['TextEmbedding'] }),
@@ -161,11 +163,27 @@ describe('errors', () => {
     });
 
     it('a refused endpoint is retried on another one', async () => {
-      for (let i = 0; i < 4; i++) {
+      // the balancer rotates ties, so some request is first sent to the dead endpoint; each must
+      // still succeed, and the access log must show that one took two attempts (refused, then sim)
+      const before = (await sim.stats()).requests;
+      const records = () => gw.stdout.split('\n').filter((l) => l.includes('"model":"m-retry"')).map((l) => JSON.parse(l));
+      let sent = 0;
+      while (sent < 4 && !records().some((x) => x.attempts === 2)) {
         const r = await post('/v1/chat/completions', chatBody('m-retry'));
+        sent++;
         assert.equal(r.status, 200, r.text);
         assert.equal(r.json.model, 'm-retry');
+        // the access-log line is written as the answer ends: wait for this request's line
+        await waitFor(() => records().length === sent, { what: `${sent} m-retry access-log lines` });
       }
+      const recs = records();
+      assert.ok(recs.some((x) => x.attempts === 2), `two endpoints, ties rotated: a retry within 4 requests:\n${JSON.stringify(recs)}`);
+      for (const x of recs) {
+        assert.equal(x.status, 200);
+        assert.equal(x.endpoint, sim.url, 'every answer came from the live engine');
+        assert.ok(x.attempts === 1 || x.attempts === 2, JSON.stringify(x));
+      }
+      assert.equal((await sim.stats()).requests, before + sent, 'the live engine served each request exactly once');
     });
 
     it('engine answers 500 → 502 carrying the engine\'s message, OpenAI-shaped', async () => {

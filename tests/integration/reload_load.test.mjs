@@ -182,7 +182,8 @@ describe('reload under sustained mixed load', () => {
     await waitFor(() => count(/reloaded /g) > before, { what: 'tight config' });
     const r = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('chat') });
     assert.equal(r.status, 429, `the minute's window already holds the load phase's requests: ${r.text}`);
-    assert.equal(r.json?.error?.code ?? r.json?.error?.type, r.json?.error?.code ? r.json.error.code : 'rate_limit_exceeded');
+    assert.equal(r.json?.error?.code, 'rate_limit_exceeded', r.text);
+    assert.ok(Number(r.headers.get('retry-after')) >= 1, `Retry-After on a 429: ${r.headers.get('retry-after')}`);
     const m = await waitFor(async () => {
       const f = await scrape(gw);
       return value(f, 'infergate_ratelimit_rejections_total', { model: 'chat' }) === 1 ? f : null;

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   startGateway, simPath, http, waitFor, sleep, tmpDir, chatBody, SLOW, Proc, gatewayPath, writeTmp, toYaml,
-  PLUGINS_DIR, freePort,
+  PLUGINS_DIR, freePort, parseSSE,
 } from './harness.mjs';
 
 const WAIT = SLOW ? 60000 : 30000;
@@ -104,6 +104,10 @@ describe('scale from zero', () => {
   it('no replica runs before the first request; the first request starts one and is answered', async () => {
     await sleep(500);
     assert.equal(replicasOf(gw, 'zero').length, 0, 'a replica runs before any request');
+    // ready to route at zero replicas: a request would start one
+    const rz = await http(`${gw.url}/readyz`);
+    assert.equal(rz.status, 200, rz.text);
+    assert.deepEqual(rz.json, { status: 'ready', models: 1, models_ready: 1 });
     const r = await chat(gw, 'zero');
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.model, 'zero');
@@ -154,6 +158,17 @@ describe('scale from zero', () => {
     assert.ok(pids.length >= 1, 'a replica runs');
     await gw.checkAliveAndStop();
     for (const pid of pids) assert.ok(gone(pid), `replica pid ${pid} outlived the gateway`);
+  });
+});
+
+describe('readiness without replicas', () => {
+  it('/readyz is 503 for a model the scheduler may not start (maxReplicas 0), naming why', async () => {
+    const gw = await startGateway(gatewayConfig([simModel('off', { minReplicas: 0, maxReplicas: 0 })]));
+    const r = await http(`${gw.url}/readyz`);
+    assert.equal(r.status, 503, r.text);
+    assert.deepEqual(r.json, { status: 'not ready', reason: 'no model can be routed to',
+      models: [{ model: 'off', endpoints: 0, healthy: 0, reason: 'no replica serves and maxReplicas is 0' }] });
+    await gw.checkAliveAndStop();
   });
 });
 
@@ -425,6 +440,82 @@ describe('start timeout', () => {
     const pids = children(gw.pid).map((c) => c.pid);
     await gw.checkAliveAndStop();
     for (const pid of pids) assert.ok(gone(pid), `replica pid ${pid} outlived the gateway`);
+  });
+});
+
+// A replica that serves its health path and ignores SIGTERM (only SIGKILL stops it).
+const STUBBORN = `const http = require('node:http');
+process.on('SIGTERM', () => {}); // ignored: the scheduler must SIGKILL after stopGracePeriod
+http.createServer((req, res) => res.end('')).listen(Number(process.argv[2]), '127.0.0.1');
+`;
+/** Log lines matching re, with their timestamps (ms). */
+const logLines = (gw, re) => gw.stderr.split('\n').filter((l) => re.test(l)).map((l) => ({ line: l, at: Date.parse(l.slice(0, 24)) }));
+
+describe('crash backoff', () => {
+  it('a replica that keeps crashing is restarted after 1 s, then 2 s, then 4 s; never earlier', { timeout: 120000 }, async () => {
+    const crashy = { name: 'crashy', engine: 'VLLM', features: ['TextGeneration'], resourceProfile: 'cpu:1', minReplicas: 1,
+      maxReplicas: 1, command: [process.execPath, '-e', 'process.exit(3)'] };
+    const gw = await startGateway(gatewayConfig([crashy]));
+    const re = /model crashy: replica \d+ \(pid \d+, port \d+\) exited with status 3; restarting in (\d+) ms \(crash (\d+) in a row/;
+    await waitFor(() => logLines(gw, re).length >= 4, { timeoutMs: WAIT, what: `4 crashes:\n${gw.tail()}` });
+    const crashes = logLines(gw, re).slice(0, 4).map((x) => ({ ...x, wait: Number(re.exec(x.line)[1]), n: Number(re.exec(x.line)[2]) }));
+    assert.deepEqual(crashes.map((c) => [c.n, c.wait]), [[1, 1000], [2, 2000], [3, 4000], [4, 8000]]);
+    // the next crash can only follow the restart, which waits the announced time
+    for (let i = 1; i < crashes.length; i++) {
+      assert.ok(crashes[i].at - crashes[i - 1].at >= crashes[i - 1].wait - 2,
+        `crash ${i + 1} came ${crashes[i].at - crashes[i - 1].at} ms after crash ${i}, whose restart waits ${crashes[i - 1].wait} ms`);
+    }
+    const adm = await http(`${gw.url}/admin/replicas`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    assert.ok(adm.json.models.find((x) => x.name === 'crashy').crashes >= 4, adm.text);
+    await gw.checkAliveAndStop();
+  });
+});
+
+describe('reload removes models', () => {
+  it('a removed model\'s replicas are drained (a stream in flight finishes), one ignoring SIGTERM is SIGKILLed after stopGracePeriod', { timeout: 120000 }, async () => {
+    const { startSim, model } = await import('./harness.mjs');
+    const keep = await startSim({ models: ['keep'] });
+    const stubborn = writeTmp('stubborn.cjs', STUBBORN);
+    const models = [
+      model('keep', [keep]),
+      simModel('slow', { minReplicas: 1, maxReplicas: 1 }, ['--token-rate', '20']),
+      { name: 'stubborn', engine: 'VLLM', features: ['TextGeneration'], resourceProfile: 'cpu:1', minReplicas: 1, maxReplicas: 1,
+        command: [process.execPath, stubborn, '{port}'] },
+    ];
+    const gw = await startGateway(gatewayConfig(models, { scheduler: { stopGracePeriod: '1s' } }));
+    await waitFor(() => /model slow: replica \d+ serving/.test(gw.stderr) && /model stubborn: replica \d+ serving/.test(gw.stderr),
+      { timeoutMs: WAIT, what: `both replicas serving:\n${gw.tail()}` });
+    const slowPid = replicasOf(gw, 'slow')[0].pid;
+    const stubbornPid = children(gw.pid).find((c) => c.argv.includes(stubborn)).pid;
+    // a 40-token stream at 20 tokens/s: about 2 s, in flight across the reload
+    const streaming = http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('slow', { max_tokens: 40, stream: true }) });
+    await waitFor(async () => (await http(`${gw.url}/metrics`)).text.includes('infergate_requests_in_flight{model="slow"} 1'),
+      { timeoutMs: WAIT, what: 'the stream in flight' });
+    const text = fs.readFileSync(gw.configPath, 'utf8');
+    const without = text.replace(/\n  - name: "slow"[\s\S]*$/, '\n');
+    assert.ok(!/slow|stubborn/.test(without.slice(without.indexOf('models:'))), without);
+    fs.writeFileSync(gw.configPath, without);
+    process.kill(gw.pid, 'SIGHUP');
+    await waitFor(() => /reloaded .*generation 2/.test(gw.stderr), { timeoutMs: WAIT, what: `the reload:\n${gw.tail()}` });
+    await waitFor(() => /model slow: draining replica \d+ \(model removed, 1 requests in flight\)/.test(gw.stderr),
+      { timeoutMs: WAIT, what: `the slow replica drained:\n${gw.tail()}` });
+    // drained, not cut: the stream ends with every token and [DONE]
+    const r = await streaming;
+    assert.equal(r.status, 200, r.text);
+    const sse = parseSSE(r.text);
+    assert.ok(sse.done, `the stream finished: ${r.text.slice(-300)}`);
+    assert.equal(sse.chunks.filter((c) => c.choices?.[0]?.delta?.content).length, 40);
+    await waitFor(() => gone(slowPid) && gone(stubbornPid), { timeoutMs: WAIT, what: `both replicas gone:\n${gw.tail()}` });
+    assert.match(gw.stderr, new RegExp(`model slow: replica \\d+ \\(pid ${slowPid}\\) stopped`));
+    // the stubborn one: SIGTERM ignored, SIGKILL after the 1 s grace period
+    assert.match(gw.stderr, new RegExp(`replica pid ${stubbornPid} did not stop within its grace period: SIGKILL`));
+    assert.doesNotMatch(gw.stderr, new RegExp(`replica pid ${slowPid} did not stop`));
+    assert.deepEqual(children(gw.pid), [], 'no replica left');
+    // the model that stayed still serves; the removed ones are gone for clients
+    assert.equal((await chat(gw, 'keep')).status, 200);
+    assert.equal((await chat(gw, 'slow')).status, 404);
+    await gw.checkAliveAndStop();
+    await keep.checkAliveAndStop();
   });
 });
 

@@ -90,14 +90,22 @@ static void test_cost(void)
     bl_dec_parse("0.1", &pd.prompt);
     bl_dec_parse("0.2", &pd.completion);
     bl_i128_t sum = 0;
-    double dsum = 0;
     for (int i = 0; i < 1000000; i++) {
         bl_quantities_t one = {1, 1, 0, 0, 0};
-        sum += bl_dec_cost(&pd, &one);
-        dsum += 0.1 + 0.2;
+        bl_i128_t c = bl_dec_cost(&pd, &one);
+        if (c != (bl_i128_t)3 * BL_DEC_SCALE / 10) { /* 0.3 exactly, every time */
+            CHECKF(0, "record %d cost %s", i, fmt(c));
+            break;
+        }
+        sum += c;
     }
+    CHECKF(sum == (bl_i128_t)300000 * BL_DEC_SCALE, "got %s", fmt(sum));
     CHECK(strcmp(fmt(sum), "300000") == 0);
-    CHECK(dsum != 300000.0); /* the drift this module exists to avoid */
+    /* a price a double cannot hold, times a count a double rounds: 1000000007 × 0.000000123456789 */
+    bl_prices_t pf = {0};
+    bl_dec_parse("0.000000123456789", &pf.prompt);
+    bl_quantities_t qf = {1000000007LL, 0, 0, 0, 0};
+    CHECKF(strcmp(fmt(bl_dec_cost(&pf, &qf)), "123.456789864197523") == 0, "got %s", fmt(bl_dec_cost(&pf, &qf)));
 
     /* huge token counts do not overflow: 128-bit products */
     bl_prices_t ph = {0};

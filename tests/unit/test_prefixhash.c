@@ -127,6 +127,25 @@ static ig_str_t S(const char *s)
     return (ig_str_t){s, strlen(s)};
 }
 
+/* The plugin's key for req, from its own function (compiled in above); a failure is counted once
+ * per call that fails, not a pass per call. */
+static uint64_t key_of(const ig_lb_request_t *req, uint64_t chars)
+{
+    uint64_t h = 0;
+    if (request_key(req, chars, &h) != 0)
+        CHECKF(0, "request_key failed");
+    return h;
+}
+
+/* Point r (< 256) of url on the plugin's ring, from its own function. */
+static uint64_t point_of(const char *url, uint32_t r)
+{
+    uint64_t pts[256];
+    if (!CHECK(r < 256 && point_hashes(url, strlen(url), r + 1, pts) == 0))
+        return 0;
+    return pts[r];
+}
+
 /* Picks among cands and returns the chosen endpoint (NULL on a bad index). */
 static ig_endpoint_t *pick(plugin_t *p, model_t *m, const char *adapter, const char *prefix, const char *rk,
                            ig_endpoint_t *const *cands, size_t n)
@@ -302,14 +321,16 @@ static void test_reference_ring(plugin_t *p)
         for (int j = 0; j < 4 && subsets[s][j] >= 0; j++) {
             ig_endpoint_t *e = &eps[subsets[s][j]];
             c[n++] = e;
+            uint64_t pts[256];
+            CHECK(point_hashes(e->url, strlen(e->url), 256, pts) == 0);
             for (uint32_t r = 0; r < 256; r++)
-                ring[nodes++] = (ref_node_t){point_hash(e->url, strlen(e->url), r), subsets[s][j]};
+                ring[nodes++] = (ref_node_t){pts[r], subsets[s][j]};
         }
         qsort(ring, nodes, sizeof(ring[0]), ref_cmp);
         for (int i = 0; i < NKEYS; i++) {
             key_text(k, sizeof(k), i);
             ig_lb_request_t req = {.prefix = S(k)};
-            uint64_t h = request_key(&req, 100);
+            uint64_t h = key_of(&req, 100);
             size_t lo = 0, hi = nodes;
             while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
@@ -329,7 +350,7 @@ static void test_reference_ring(plugin_t *p)
             for (int i = NKEYS; i < NKEYS + 200000; i++) {
                 key_text(k, sizeof(k), i);
                 ig_lb_request_t req = {.prefix = S(k)};
-                if (request_key(&req, 100) >= top) {
+                if (key_of(&req, 100) >= top) {
                     wrapped++;
                     disagree += index_of(pick(p, &m, "", k, "", c, n)) != ring[0].owner;
                     break;
@@ -339,6 +360,121 @@ static void test_reference_ring(plugin_t *p)
     }
     CHECKF(disagree == 0, "%d keys disagree with the explicit ring", disagree);
     CHECKF(wrapped > 0, "no key wrapped past the top of the ring");
+    model_free(p, &m);
+}
+
+/* ---- KubeAI's definition, as known answers ------------------------------------------------ */
+
+/*
+ * KubeAI (internal/loadbalancer/balance_chwbl.go) hashes with xxhash.Sum64 (XXH64, seed 0) both
+ * the key, req.Adapter + req.Prefix (the first PrefixCharLength runes of the first user message),
+ * and each endpoint's points, fmt.Sprintf("%s%d", name, i). The expected values below were not
+ * taken from this plugin: the first seven are XXH64's published test vectors, the others were
+ * computed with the reference implementation (Debian's xxhsum -H1) over the strings shown. Each
+ * prefix is the JSON text a client sent, decoded by the core's ig_json_unescape_prefix before the
+ * plugin sees it, as core/proxy/balance.c does.
+ */
+static void test_known_answers(void)
+{
+    static const struct {
+        const char *adapter, *prefix, *rk;
+        uint64_t chars, want;
+        const char *what;
+    } keys[] = {
+        {"", "", "", 100, UINT64_C(0xef46db3751d8e999), "XXH64(\"\")"},
+        {"", "a", "", 100, UINT64_C(0xd24ec4f1a98c6e5b), "XXH64(\"a\")"},
+        {"", "abc", "", 100, UINT64_C(0x44bc2cf5ad770999), "XXH64(\"abc\")"},
+        /* cespare/xxhash's own table (the Go package KubeAI hashes with); 63 bytes take every path */
+        {"", "as", "", 100, UINT64_C(0x1c330fb2d66be179), "XXH64(\"as\")"},
+        {"", "asd", "", 100, UINT64_C(0x631c37ce72a97393), "XXH64(\"asd\")"},
+        {"", "asdf", "", 100, UINT64_C(0x415872f599cea71e), "XXH64(\"asdf\")"},
+        {"", "Call me Ishmael. Some years ago--never mind how long precisely-", "", 100,
+         UINT64_C(0x02a2e85470d6fd96), "XXH64 of 63 bytes"},
+        /* 54 bytes: the 32-byte stripes and every tail step */
+        {"", "Nobody inspects the spammish repetition, ever, at all.", "", 100, UINT64_C(0xcd745cbb17c7f33a),
+         "a prefix over 32 bytes"},
+        {"sql", "Hello, world", "", 100, UINT64_C(0xe0da4873205f470f), "adapter + prefix, nothing between"},
+        {"sql", "Hello, world", "session-42", 100, UINT64_C(0x3541c728abdfd63b), "adapter + Routing-Key"},
+        /* escapes as the client sent them, decoded by the core (ig_json_unescape_prefix): "café \"x\"" */
+        {"", "caf\\u00e9 \\\"x\\\"", "", 100, UINT64_C(0x07304e6e236cec13), "escapes decoded"},
+        {"", "caf\xc3\xa9 \"x\"", "", 100, UINT64_C(0x07304e6e236cec13), "the same text unescaped"},
+        /* runes, not bytes: the first 3 of "héllo" are "hél" */
+        {"", "h\xc3\xa9llo", "", 3, UINT64_C(0x7d223d7f05d54499), "prefixCharLength counts runes"},
+        /* a surrogate pair is one rune: U+1F600 then "!" */
+        {"", "\\ud83d\\ude00!", "", 2, UINT64_C(0x58818baaa5af85d5), "a surrogate pair is one rune"},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        char text[IG_LB_PREFIX_MAX];
+        size_t len = 0;
+        CHECK(ig_json_unescape_prefix(keys[i].prefix, strlen(keys[i].prefix), text, sizeof(text), &len) == 0);
+        ig_lb_request_t req = {.adapter = S(keys[i].adapter), .prefix = {text, len}, .routing_key = S(keys[i].rk)};
+        uint64_t got = key_of(&req, keys[i].chars);
+        CHECKF(got == keys[i].want, "key %s: %016llx, want %016llx", keys[i].what, (unsigned long long)got,
+               (unsigned long long)keys[i].want);
+    }
+    /* points: XXH64(url + decimal replica) */
+    const char *url = "http://10.0.0.1:8000";
+    CHECKF(point_of(url, 0) == UINT64_C(0xb735b4427d891497), "point 0: %016llx",
+           (unsigned long long)point_of(url, 0));
+    CHECKF(point_of(url, 255) == UINT64_C(0x7122f6b447dd7104), "point 255: %016llx",
+           (unsigned long long)point_of(url, 255));
+    CHECK(point_of("pod-a-1", 0) == UINT64_C(0x098ffd697facc678)); /* XXH64("pod-a-10") */
+
+    /* an adapter + key too long for the plugin's stack buffer: 5000 "a" then "xyz" */
+    static char long_adapter[5001];
+    memset(long_adapter, 'a', 5000);
+    ig_lb_request_t big = {.adapter = S(long_adapter), .prefix = S("xyz")};
+    CHECKF(key_of(&big, 100) == UINT64_C(0xe28e83bdb3d8dee1), "key of 5003 bytes: %016llx",
+           (unsigned long long)key_of(&big, 100));
+    ig_lb_request_t big_rk = {.adapter = S(long_adapter), .prefix = S("ignored"), .routing_key = S("xyz")};
+    CHECK(key_of(&big_rk, 100) == UINT64_C(0xe28e83bdb3d8dee1));
+}
+
+/*
+ * KubeAI's own test of the strategy (load_balancer_test.go, TestLoadBalancingStrategies, "prefix
+ * hash strategy"), step by step: endpoints pod-a-1 and pod-a-2 with 10 requests in flight each,
+ * meanLoadPercentage 150, replication 1. A prefix equal to an endpoint's replica-0 input
+ * ("pod-a-10") hashes onto that endpoint's point, so the walk starts there; the expected counts are
+ * KubeAI's. Each pick stays in flight, as in KubeAI's test.
+ */
+static void test_kubeai_steps(plugin_t *p)
+{
+    model_t m;
+    if (model_init(p, &m, 150, 1, 100) != 0)
+        return;
+    static ig_endpoint_t a[2];
+    snprintf(a[0].url, sizeof(a[0].url), "pod-a-1");
+    snprintf(a[1].url, sizeof(a[1].url), "pod-a-2");
+    a[0].in_flight = a[1].in_flight = 10;
+    ig_endpoint_t *c[2] = {&a[0], &a[1]};
+    static const struct {
+        const char *prefix;
+        int n, want0, want1;
+    } steps[] = {
+        {"pod-a-10", 1, 1, 0},  /* preferring pod-a-1 */
+        {"pod-a-10", 20, 19, 1}, /* 30 > 1.5 × 41 / 2: one goes to pod-a-2 */
+        {"pod-a-10", 4, 3, 1},
+        {"pod-a-20", 20, 0, 20}, /* pod-a-1 near its bound, pod-a-2 preferred */
+    };
+    for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+        int got[2] = {0, 0};
+        for (int i = 0; i < steps[s].n; i++) {
+            ig_endpoint_t *e = pick(p, &m, "", steps[s].prefix, "", c, 2);
+            if (!CHECK(e == &a[0] || e == &a[1]))
+                break;
+            got[e - a]++;
+            e->in_flight++;
+        }
+        CHECKF(got[0] == steps[s].want0 && got[1] == steps[s].want1, "KubeAI step %zu: %d/%d, want %d/%d", s + 1,
+               got[0], got[1], steps[s].want0, steps[s].want1);
+    }
+    /* the order the candidates come in changes nothing */
+    ig_endpoint_t *rev[2] = {&a[1], &a[0]};
+    a[0].in_flight = a[1].in_flight = 0;
+    CHECK(pick(p, &m, "", "pod-a-10", "", rev, 2) == &a[0]);
+    CHECK(pick(p, &m, "", "pod-a-20", "", rev, 2) == &a[1]);
+    /* the adapter is part of the key: adapter "pod-a-" + prefix "10" is the same key */
+    CHECK(pick(p, &m, "pod-a-", "10", "", c, 2) == &a[0]);
     model_free(p, &m);
 }
 
@@ -581,11 +717,11 @@ static void test_prefix_length(plugin_t *p)
 /* ---- the key is the one the plugin gave before the core decoded the prefix ------------------ */
 
 /*
- * How the plugin hashed before ABI 3 (it was handed the JSON text undecoded and decoded escapes
- * while hashing), kept here as the reference, as it last was (on util's hex digit and FNV-1a step):
- * for plain-ASCII and UTF-8 prefixes the key is the same bytes, and for escaped ones the core's
- * decoding (ig_json_unescape_prefix) gives the text the old plugin decoded to, so every key of a
- * validated body is unchanged.
+ * How the plugin read the prefix before ABI 3 (it was handed the JSON text undecoded and decoded
+ * escapes while hashing), kept here as the reference: the first `limit` characters, decoded, are
+ * written to out instead of being hashed. For plain-ASCII and UTF-8 prefixes that is the same
+ * bytes, and for escaped ones the core's decoding (ig_json_unescape_prefix) gives the text the old
+ * plugin decoded to, so every key of a validated body is unchanged.
  */
 static int32_t old_u_escape(const unsigned char *s, size_t n, size_t i)
 {
@@ -601,27 +737,31 @@ static int32_t old_u_escape(const unsigned char *s, size_t n, size_t i)
     return v;
 }
 
-static uint64_t old_fnv_utf8(uint64_t h, uint32_t cp)
+static size_t old_put_utf8(unsigned char *out, size_t o, uint32_t cp)
 {
-    if (cp < 0x80)
-        return ig_fnv1a64_step(h, (unsigned char)cp);
-    if (cp < 0x800) {
-        h = ig_fnv1a64_step(h, (unsigned char)(0xC0 | (cp >> 6)));
-    } else if (cp < 0x10000) {
-        h = ig_fnv1a64_step(h, (unsigned char)(0xE0 | (cp >> 12)));
-        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
-    } else {
-        h = ig_fnv1a64_step(h, (unsigned char)(0xF0 | (cp >> 18)));
-        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 12) & 0x3F)));
-        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+    if (cp < 0x80) {
+        out[o++] = (unsigned char)cp;
+        return o;
     }
-    return ig_fnv1a64_step(h, (unsigned char)(0x80 | (cp & 0x3F)));
+    if (cp < 0x800) {
+        out[o++] = (unsigned char)(0xC0 | (cp >> 6));
+    } else if (cp < 0x10000) {
+        out[o++] = (unsigned char)(0xE0 | (cp >> 12));
+        out[o++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    } else {
+        out[o++] = (unsigned char)(0xF0 | (cp >> 18));
+        out[o++] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        out[o++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    }
+    out[o++] = (unsigned char)(0x80 | (cp & 0x3F));
+    return o;
 }
 
-static uint64_t old_hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64_t limit)
+/* out holds at least n bytes: no escape decodes to more bytes than it is spelled with */
+static size_t old_decode_prefix(const unsigned char *s, size_t n, uint64_t limit, unsigned char *out)
 {
     uint64_t chars = 0;
-    size_t i = 0;
+    size_t i = 0, o = 0;
     while (i < n) {
         unsigned char c = s[i];
         if (c == '\\' && i + 1 < n) {
@@ -631,11 +771,11 @@ static uint64_t old_hash_prefix(uint64_t h, const unsigned char *s, size_t n, ui
             unsigned char e = s[i + 1];
             int32_t u;
             switch (e) {
-            case 'n': h = ig_fnv1a64_step(h, '\n'); i += 2; continue;
-            case 't': h = ig_fnv1a64_step(h, '\t'); i += 2; continue;
-            case 'r': h = ig_fnv1a64_step(h, '\r'); i += 2; continue;
-            case 'b': h = ig_fnv1a64_step(h, '\b'); i += 2; continue;
-            case 'f': h = ig_fnv1a64_step(h, '\f'); i += 2; continue;
+            case 'n': out[o++] = '\n'; i += 2; continue;
+            case 't': out[o++] = '\t'; i += 2; continue;
+            case 'r': out[o++] = '\r'; i += 2; continue;
+            case 'b': out[o++] = '\b'; i += 2; continue;
+            case 'f': out[o++] = '\f'; i += 2; continue;
             case 'u':
                 u = old_u_escape(s, n, i);
                 if (u < 0)
@@ -644,7 +784,7 @@ static uint64_t old_hash_prefix(uint64_t h, const unsigned char *s, size_t n, ui
                 if (u >= 0xD800 && u <= 0xDBFF) {
                     int32_t lo = old_u_escape(s, n, i);
                     if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                        h = old_fnv_utf8(h, 0x10000 + (((uint32_t)u - 0xD800) << 10) + ((uint32_t)lo - 0xDC00));
+                        o = old_put_utf8(out, o, 0x10000 + (((uint32_t)u - 0xD800) << 10) + ((uint32_t)lo - 0xDC00));
                         i += 6;
                         continue;
                     }
@@ -652,14 +792,14 @@ static uint64_t old_hash_prefix(uint64_t h, const unsigned char *s, size_t n, ui
                 } else if (u >= 0xDC00 && u <= 0xDFFF) {
                     u = 0xFFFD;
                 }
-                h = old_fnv_utf8(h, (uint32_t)u);
+                o = old_put_utf8(out, o, (uint32_t)u);
                 continue;
             default:
-                h = ig_fnv1a64_step(h, e);
+                out[o++] = e;
                 i += 2;
                 continue;
             }
-            h = ig_fnv1a64_step(h, c);
+            out[o++] = c;
             i++;
             continue;
         }
@@ -668,10 +808,22 @@ static uint64_t old_hash_prefix(uint64_t h, const unsigned char *s, size_t n, ui
                 break;
             chars++;
         }
-        h = ig_fnv1a64_step(h, c);
+        out[o++] = c;
         i++;
     }
-    return h;
+    return o;
+}
+
+/* The key of req with the old plugin's reading of a raw (undecoded) prefix. */
+static uint64_t old_request_key(const char *adapter, const char *raw, uint64_t limit)
+{
+    unsigned char text[IG_LB_PREFIX_MAX];
+    size_t n = strlen(raw);
+    if (n > sizeof(text))
+        return 0;
+    size_t len = old_decode_prefix((const unsigned char *)raw, n, limit, text);
+    ig_lb_request_t req = {.adapter = S(adapter), .prefix = {(const char *)text, len}};
+    return key_of(&req, UINT64_MAX); /* already cut */
 }
 
 static void test_same_keys_as_before(void)
@@ -697,8 +849,9 @@ static void test_same_keys_as_before(void)
         size_t n = strlen(bodies[i]), len = 0;
         CHECK(ig_json_unescape_prefix(bodies[i], n, text, sizeof(text), &len) == 0);
         for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
-            uint64_t was = old_hash_prefix(IG_FNV64_OFFSET, (const unsigned char *)bodies[i], n, limits[l]);
-            uint64_t now = hash_prefix(IG_FNV64_OFFSET, (const unsigned char *)text, len, limits[l]);
+            uint64_t was = old_request_key("sql", bodies[i], limits[l]);
+            ig_lb_request_t req = {.adapter = S("sql"), .prefix = {text, len}};
+            uint64_t now = key_of(&req, limits[l]);
             CHECKF(was == now, "body %zu, %llu characters: key changed", i, (unsigned long long)limits[l]);
             same += was == now;
             total++;
@@ -708,8 +861,8 @@ static void test_same_keys_as_before(void)
     char k[160];
     for (int i = 0; i < 2000; i++) {
         key_text(k, sizeof(k), i);
-        same += old_hash_prefix(IG_FNV64_OFFSET, (const unsigned char *)k, strlen(k), 100) ==
-                hash_prefix(IG_FNV64_OFFSET, (const unsigned char *)k, strlen(k), 100);
+        ig_lb_request_t req = {.prefix = S(k)};
+        same += old_request_key("", k, 100) == key_of(&req, 100);
         total++;
     }
     CHECKF(same == total, "%d of %d keys unchanged", same, total);
@@ -900,6 +1053,8 @@ int main(int argc, char **argv)
         test_stable_and_even(&p);
         test_membership_change(&p);
         test_reference_ring(&p);
+        test_known_answers();
+        test_kubeai_steps(&p);
         test_bounded_load(&p);
         test_key_parts(&p);
         test_prefix_length(&p);
