@@ -25,8 +25,10 @@ fi
 # Tests: curl (HTTP/1.1, h2c, HTTP/2 over TLS), nghttp2-client (h2load), openssl CLI (test
 # certificates), valgrind, procps/iproute2 (ps/ss for debugging a hung test), redis-server (the rate
 # limiter's shared backend; the tests start their own on a free port).
+# Packages (scripts/package.sh, CPack's DEB generator): dpkg-dev (dpkg-shlibdeps, dpkg-buildflags)
+# and file.
 PKGS=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config dpkg-dev file
   libh2o-dev libuv1-dev libyaml-dev libssl-dev libsqlite3-dev libhiredis-dev
   clang llvm libclang-rt-14-dev
   curl nghttp2-client openssl ca-certificates valgrind procps iproute2
