@@ -6,11 +6,16 @@
 #      sanitized binaries (a sanitizer report in any process's stderr fails the test)
 #   4. the fuzz targets' seed corpora replayed through their replay drivers (ctest -R 'fuzz|replay'
 #      in the sanitized build), if present
+#   5. the Debian packages (packaging/test-packages.sh): built, checked, and used — installed with
+#      dpkg (then purged) in CI (CI=true) or with IG_TEST_PACKAGE=1, elsewhere into a temporary
+#      DESTDIR that touches nothing of the system
 # Prints a summary and, last, a line "N passed, N failed" summing every suite. Exit status 0 only
 # if nothing failed.
 #
-# Environment: IG_SKIP_SETUP=1, IG_SKIP_ASAN=1 (quicker local runs), IG_TEST_FILTER=regex (only the
-# integration test files whose name matches), IG_TEST_LOGS=dir (default build-test-logs).
+# Environment: IG_SKIP_SETUP=1, IG_SKIP_ASAN=1, IG_SKIP_PACKAGE=1 (quicker local runs),
+# IG_TEST_FILTER=regex (only the integration test files whose name matches), IG_TEST_PACKAGE=1|0
+# (install the packages on this machine or not; default: only when CI=true), IG_TEST_LOGS=dir
+# (default build-test-logs).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -192,6 +197,35 @@ else
       say "fuzz seed replay: no replay drivers registered, skipped"
     fi
   fi
+fi
+
+# The Debian packages, as an operator uses them: built (scripts/package.sh, its own build-pkg/),
+# installed, run with ig-sim from the Release build, a third-party plugin built against the installed
+# headers. Each check counts.
+run_packages() {
+  local log="$LOGS/packages.log" mode=dev
+  if [ "${IG_TEST_PACKAGE:-}" = 1 ] || { [ "${CI:-}" = true ] && [ "${IG_TEST_PACKAGE:-}" != 0 ]; }; then
+    mode="dpkg -i"
+  fi
+  say "packages ($mode)"
+  IG_SIM="$ROOT/build/tests/simulator/ig-sim" IG_DEV_PLUGINS="$ROOT/build/plugins" \
+    timeout 600 bash packaging/test-packages.sh "$LOGS/packages" >"$log" 2>&1
+  local rc=$?
+  grep -E '^(ok|not ok|#)' "$log" | grep -vE '^# (pass|fail) '
+  local pass fail
+  pass=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$log" | tail -n 1)
+  fail=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$log" | tail -n 1)
+  if [ -z "$pass" ] || [ -z "$fail" ]; then
+    record "packages ($mode)" 0 1 "did not report (rc $rc)" "$log"
+    return
+  fi
+  if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
+  record "packages ($mode)" "$pass" "$fail" "" "$log"
+}
+if [ "${IG_SKIP_PACKAGE:-0}" = 1 ]; then
+  say "packages: skipped (IG_SKIP_PACKAGE=1)"
+else
+  run_packages
 fi
 
 finish
