@@ -242,12 +242,13 @@ PIDS+=($!)
 for _ in $(seq 1 300); do grep -q 'listening on' "$LOGDIR/ig-sim.log" && break; sleep 0.1; done
 grep -q 'listening on' "$LOGDIR/ig-sim.log" || { notok "ig-sim started on 127.0.0.1:$SIM_PORT"; finish; }
 
-validate() { (cd / && "${AS_USER[@]}" "$BIN" -t -c "$1"); }
+validate() { (cd / && umask 0077 && "${AS_USER[@]}" "$BIN" -t -c "$1"); } # as ExecStartPre, UMask=0077
 check "infergate -t accepts the installed config${AS_USER:+ (as the infergate user)}" validate "$RUNCONF"
 
 GW_PID=""
 start_gateway() { # NAME CONFIG
-  (cd / && exec "${AS_USER[@]}" "$BIN" -c "$2") >"$LOGDIR/$1.out" 2>"$LOGDIR/$1.err" &
+  # from /, with the unit's UMask=0077
+  (cd / && umask 0077 && exec "${AS_USER[@]}" "$BIN" -c "$2") >"$LOGDIR/$1.out" 2>"$LOGDIR/$1.err" &
   GW_PID=$!
   PIDS+=("$GW_PID")
   local _
@@ -394,7 +395,7 @@ server:
   stateDir: $STATE
 plugins:
   dir: $PLUGINDIR
-  load: [thirdparty, leastload]
+  load: [thirdparty, leastload, billing]
 models:
   - name: tp-chat
     engine: ThirdParty
@@ -410,6 +411,13 @@ EOF
       chat tp-chat 'thirdparty.so: the engine answered 200 with a body'
     check "ig-sim served exactly that one request" bash -c "[ \"$(sim_requests)\" = \"$((before + 1))\" ]"
     stop_gateway "SIGTERM: exits 0"
+    ledger() { # billing wrote its ledger into the state folder, as the gateway's user, private (UMask)
+      local want="root 600"
+      [ "$MODE" = system ] && want="infergate 600"
+      stat -c '%n %U %a' "$STATE/ledger.db" || return 1
+      [ "$(stat -c '%U %a' "$STATE/ledger.db")" = "$want" ]
+    }
+    check "billing's ledger in stateDir belongs to the gateway's user, mode 0600" ledger
   else
     notok "the installed gateway starts with the third-party plugin"
     sed 's/^/#   /' "$TMP/start.log"
@@ -420,6 +428,21 @@ fi
 
 # ---- remove -------------------------------------------------------------------------------------
 if [ "$MODE" = system ]; then
+  removed() { # the config and the state stay until purge
+    dpkg -r infergate-dev infergate || return 1
+    [ ! -e /usr/bin/infergate ] && [ -f /etc/infergate/infergate.yaml ] && [ -f /var/lib/infergate/ledger.db ] \
+      && getent passwd infergate >/dev/null \
+      && [ "$(dpkg-query -W -f='${Status}' infergate)" = "deinstall ok config-files" ]
+  }
+  check "dpkg -r removes the program, keeps the config, the state and the user" removed
+  kept() { # a ledger is money: purge keeps the folder holding it, and the user owning it
+    dpkg --purge infergate 2>&1 | tee /dev/stderr | grep -q 'holds data' || return 1
+    [ -f /var/lib/infergate/ledger.db ] && getent passwd infergate >/dev/null && [ ! -e /etc/infergate ]
+  }
+  check "dpkg --purge with a ledger in /var/lib/infergate keeps it and its user, removes the config" kept
+  rm -rf /var/lib/infergate
+  userdel infergate 2>/dev/null
+  if getent group infergate >/dev/null; then groupdel infergate; fi
   purged() {
     dpkg --purge infergate-dev infergate || return 1
     local left=0 p
@@ -433,7 +456,7 @@ if [ "$MODE" = system ]; then
     fi
     return $left
   }
-  check "dpkg --purge leaves nothing behind (files, folders, user, group, unit links)" purged
+  check "then nothing is left behind (files, folders, user, group, unit links, dpkg's records)" purged
   INSTALLED=0
 fi
 finish
