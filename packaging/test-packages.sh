@@ -127,8 +127,9 @@ check "infergate's control: conffile, maintainer scripts, Depends from dpkg-shli
 # ---- install -----------------------------------------------------------------------------------
 if [ "$MODE" = system ]; then
   [ "$(id -u)" = 0 ] || { notok "system mode needs root"; finish; }
-  if dpkg-query -W -f='${Status}' infergate 2>/dev/null | grep -q 'installed'; then
-    notok "infergate is already installed on this machine: not touching it"
+  # installed, or removed with its config left: either is someone's, and a purge would take it
+  if dpkg-query -W -f='${Status}\n' infergate infergate-dev 2>/dev/null | grep -qv 'not-installed$'; then
+    notok "infergate is installed (or its config is) on this machine: not touching it"
     finish
   fi
   INSTALLED=1
