@@ -28,8 +28,10 @@ fi
 # billing ledger's write lock from another process), python3 (the simulator's self-test, ctest
 # sim_smoke). No test skips itself for want of one of these: scripts/test.sh counts a skipped test
 # as failed, so everything a test needs is installed here.
+# Packages (scripts/package.sh, CPack's DEB generator): dpkg-dev (dpkg-shlibdeps, dpkg-buildflags)
+# and file.
 PKGS=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config dpkg-dev file
   libh2o-dev libuv1-dev libyaml-dev libssl-dev libsqlite3-dev libhiredis-dev libxxhash-dev
   clang llvm libclang-rt-14-dev
   curl nghttp2-client openssl ca-certificates valgrind procps iproute2

@@ -11,13 +11,17 @@
 #      without merging: what it finds is committed by developers running scripts/fuzz.sh). A crash,
 #      leak, timeout or out-of-memory fails; the input is printed in base64 and kept in
 #      $IG_TEST_LOGS/fuzz/<target>/artifacts.
+#   6. the Debian packages (packaging/test-packages.sh): built, checked, and used — installed with
+#      dpkg (then purged) in CI (CI=true) or with IG_TEST_PACKAGE=1, elsewhere into a temporary
+#      DESTDIR that touches nothing of the system
 # Prints a summary and, last, a line "N passed, N failed" summing every suite. Exit status 0 only
 # if nothing failed. A test that did not run is a failure, named: a ctest test that said "SKIP" or is
 # disabled, a node test or suite marked skip or todo (scripts/setup.sh installs what every test needs).
 #
-# Environment: IG_SKIP_SETUP=1, IG_SKIP_ASAN=1, IG_SKIP_FUZZ=1 (quicker local runs; refused when
-# CI=true), IG_TEST_FILTER=regex (only the integration test files whose name matches; refused when
-# CI=true), IG_FUZZ_SECONDS=s, IG_TEST_LOGS=dir (default build-test-logs).
+# Environment: IG_SKIP_SETUP=1, IG_SKIP_ASAN=1, IG_SKIP_FUZZ=1, IG_SKIP_PACKAGE=1 (quicker local runs;
+# refused when CI=true), IG_TEST_FILTER=regex (only the integration test files whose name matches;
+# refused when CI=true), IG_FUZZ_SECONDS=s, IG_TEST_PACKAGE=1|0 (install the packages on this machine
+# or not; default: only when CI=true), IG_TEST_LOGS=dir (default build-test-logs).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -63,7 +67,7 @@ finish() {
 
 # CI runs everything: a variable that would leave tests out is refused there.
 if [ "${CI:-}" = true ]; then
-  for v in IG_SKIP_SETUP IG_SKIP_ASAN IG_SKIP_FUZZ IG_TEST_FILTER; do
+  for v in IG_SKIP_SETUP IG_SKIP_ASAN IG_SKIP_FUZZ IG_SKIP_PACKAGE IG_TEST_FILTER; do
     if [ -n "${!v:-}" ] && [ "${!v}" != 0 ]; then
       echo "CI=true but $v=${!v}: it would leave tests out of CI"
       record "CI runs every test ($v is set)" 0 1 ""
@@ -247,6 +251,35 @@ else
   fi
   if [ "$fuzz_rc" -ne 0 ] && [ "$fuzz_failed" -eq 0 ]; then fuzz_failed=1; fi
   record "fuzz: targets x ${FUZZ_SECONDS} s" "$fuzz_ok" "$fuzz_failed" "$(( $(date +%s) - fuzz_start )) s" "$LOGS/fuzz.log"
+fi
+
+# The Debian packages, as an operator uses them: built (scripts/package.sh, its own build-pkg/),
+# installed, run with ig-sim from the Release build, a third-party plugin built against the installed
+# headers. Each check counts.
+run_packages() {
+  local log="$LOGS/packages.log" mode=dev
+  if [ "${IG_TEST_PACKAGE:-}" = 1 ] || { [ "${CI:-}" = true ] && [ "${IG_TEST_PACKAGE:-}" != 0 ]; }; then
+    mode="dpkg -i"
+  fi
+  say "packages ($mode)"
+  IG_SIM="$ROOT/build/tests/simulator/ig-sim" IG_DEV_PLUGINS="$ROOT/build/plugins" \
+    timeout 600 bash packaging/test-packages.sh "$LOGS/packages" >"$log" 2>&1
+  local rc=$?
+  grep -E '^(ok|not ok|#)' "$log" | grep -vE '^# (pass|fail) '
+  local pass fail
+  pass=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$log" | tail -n 1)
+  fail=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$log" | tail -n 1)
+  if [ -z "$pass" ] || [ -z "$fail" ]; then
+    record "packages ($mode)" 0 1 "did not report (rc $rc)" "$log"
+    return
+  fi
+  if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
+  record "packages ($mode)" "$pass" "$fail" "" "$log"
+}
+if [ "${IG_SKIP_PACKAGE:-0}" = 1 ]; then
+  say "packages: skipped (IG_SKIP_PACKAGE=1)"
+else
+  run_packages
 fi
 
 finish
