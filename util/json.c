@@ -1134,6 +1134,47 @@ int ig_json_string_unescape(const ig_json_value_t *v, char *buf, size_t cap, siz
     return 0;
 }
 
+int ig_json_unescape_prefix(const char *s, size_t n, char *buf, size_t cap, size_t *outlen)
+{
+    const char *p = s, *e = s + n;
+    size_t o = 0;
+    int rc = 0;
+
+    while (p < e && o < cap) {
+        const char *bs = memchr(p, '\\', (size_t)(e - p));
+        size_t run = (size_t)((bs ? bs : e) - p);
+        char tmp[4];
+        size_t k;
+
+        if (run > cap - o) {
+            /* the buffer ends inside this run: cut before the character that does not fit whole */
+            run = cap - o;
+            while (run > 0 && ((unsigned char)p[run] & 0xC0) == 0x80)
+                run--;
+            memcpy(buf + o, p, run);
+            o += run;
+            break;
+        }
+        if (run)
+            memcpy(buf + o, p, run);
+        o += run;
+        if (!bs)
+            break;
+        p = ig_json_decode_escape(bs, e, tmp, &k);
+        if (!p) {
+            rc = -1;
+            break;
+        }
+        if (k > cap - o)
+            break;
+        memcpy(buf + o, tmp, k);
+        o += k;
+    }
+    if (outlen)
+        *outlen = o;
+    return rc;
+}
+
 int ig_json_string_eq(const ig_json_value_t *v, const char *s, size_t n)
 {
     const char *p, *e;

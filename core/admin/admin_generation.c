@@ -7,8 +7,6 @@
 #include <time.h>
 #include "admin/admin_auth.h"
 #include "http/openai_error.h"
-#include "server/server.h"
-#include "server/worker.h"
 #include "util/json_write.h"
 
 /* ISO 8601 UTC from unix milliseconds, or null for 0. */
@@ -25,12 +23,10 @@ static void put_time(ig_buf_t *b, int64_t ms)
                   tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
-void ig_admin_generation_serve(h2o_req_t *req, ig_worker_t *w)
+void ig_admin_generation_serve(h2o_req_t *req, const ig_generation_t *gen, const ig_reload_status_t *reloads)
 {
-    const ig_generation_t *gen = w->gen;
     if (ig_admin_authorize(req, &gen->config->server) != 0)
         return;
-    ig_server_t *s = w->server;
     ig_buf_t b = {0};
     ig_buf_printf(&b, "{\"object\":\"generation\",\"id\":%llu,\"created\":%lld,\"created_at\":",
                   (unsigned long long)gen->id, (long long)gen->created_at);
@@ -49,23 +45,18 @@ void ig_admin_generation_serve(h2o_req_t *req, ig_worker_t *w)
         ig_buf_printf(&b, "}");
     }
     ig_buf_printf(&b, "],\"reloads\":{\"ok\":%llu,\"failed\":%llu,\"last_ok_at\":",
-                  (unsigned long long)atomic_load(&s->reloads_ok),
-                  (unsigned long long)atomic_load(&s->reloads_failed));
-    char err[sizeof(s->last_reload_error)];
-    pthread_mutex_lock(&s->reload_lock);
-    int64_t ok_at = s->last_reload_at, err_at = s->last_reload_error_at;
-    memcpy(err, s->last_reload_error, sizeof(err));
-    pthread_mutex_unlock(&s->reload_lock);
-    put_time(&b, ok_at);
-    ig_buf_printf(&b, ",\"last_duration_ms\":%.3f,\"last_error\":",
-                  (double)atomic_load(&s->last_reload_us) / 1e3);
-    if (err_at == 0) {
+                  (unsigned long long)atomic_load(&reloads->ok), (unsigned long long)atomic_load(&reloads->failed));
+    ig_reload_snapshot_t last;
+    ig_reload_status_read(reloads, &last);
+    put_time(&b, last.last_ok_at);
+    ig_buf_printf(&b, ",\"last_duration_ms\":%.3f,\"last_error\":", (double)atomic_load(&reloads->last_us) / 1e3);
+    if (last.last_error_at == 0) {
         ig_buf_printf(&b, "null");
     } else {
         ig_buf_printf(&b, "{\"message\":");
-        ig_json_write_cstr(&b, err);
+        ig_json_write_cstr(&b, last.last_error);
         ig_buf_printf(&b, ",\"at\":");
-        put_time(&b, err_at);
+        put_time(&b, last.last_error_at);
         ig_buf_printf(&b, "}");
     }
     ig_buf_printf(&b, "}}\n");

@@ -7,9 +7,10 @@
 #define IG_ADMIN_GENERATION_H
 
 #include <h2o.h>
+#include "config/generation.h"
+#include "observe/reload_status.h"
 
-typedef struct ig_worker_s ig_worker_t;
-
-void ig_admin_generation_serve(h2o_req_t *req, ig_worker_t *w);
+/* gen: the generation serving new requests on the calling worker. */
+void ig_admin_generation_serve(h2o_req_t *req, const ig_generation_t *gen, const ig_reload_status_t *reloads);
 
 #endif

@@ -2,15 +2,13 @@
 #include <stdlib.h>
 #include "admin/admin_auth.h"
 #include "http/openai_error.h"
-#include "sched/scheduler.h"
-#include "server/server.h"
 
-void ig_admin_replicas_serve(h2o_req_t *req, ig_worker_t *w)
+void ig_admin_replicas_serve(h2o_req_t *req, const ig_generation_t *gen, ig_scheduler_t *sched)
 {
-    if (ig_admin_authorize(req, &w->gen->config->server) != 0)
+    if (ig_admin_authorize(req, &gen->config->server) != 0)
         return;
     size_t len = 0;
-    char *json = ig_scheduler_render_json(w->server->sched, &len);
+    char *json = ig_scheduler_render_json(sched, &len);
     if (json == NULL) {
         ig_send_error(req, 500, "server_error", NULL, NULL, "out of memory rendering the replicas");
         return;

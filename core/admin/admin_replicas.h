@@ -6,8 +6,10 @@
 #define IG_ADMIN_REPLICAS_H
 
 #include <h2o.h>
-#include "server/worker.h"
+#include "config/generation.h"
+#include "sched/scheduler.h"
 
-void ig_admin_replicas_serve(h2o_req_t *req, ig_worker_t *w);
+/* gen: the generation serving new requests on the calling worker (its admin keys apply). */
+void ig_admin_replicas_serve(h2o_req_t *req, const ig_generation_t *gen, ig_scheduler_t *sched);
 
 #endif

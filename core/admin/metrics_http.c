@@ -4,8 +4,6 @@
 #include <string.h>
 #include "observe/metrics.h"
 #include "http/openai_error.h"
-#include "server/server.h"
-#include "server/worker.h"
 
 static int cmp_ptr(const void *a, const void *b)
 {
@@ -44,7 +42,7 @@ static void put_endpoint_gauge(ig_buf_t *b, const char *name, const ig_endpoint_
     ig_buf_printf(b, "\"} %llu\n", v);
 }
 
-static void render_generation(ig_buf_t *b, const ig_server_t *s, const ig_generation_t *gen)
+static void render_generation(ig_buf_t *b, const ig_reload_status_t *reloads, const ig_generation_t *gen)
 {
     ig_metrics_buf_family(b, "infergate_requests_queued", "gauge",
                           "Requests waiting for a ready endpoint, by model of the active generation.");
@@ -71,14 +69,12 @@ static void render_generation(ig_buf_t *b, const ig_server_t *s, const ig_genera
                            atomic_load_explicit(&eps[i]->engine_load, memory_order_relaxed));
     free(eps);
     ig_metrics_buf_family(b, "infergate_reloads_total", "counter", "Configuration reloads (SIGHUP), by result.");
-    ig_buf_printf(b, "infergate_reloads_total{result=\"ok\"} %llu\n",
-                  (unsigned long long)atomic_load(&((ig_server_t *)s)->reloads_ok));
+    ig_buf_printf(b, "infergate_reloads_total{result=\"ok\"} %llu\n", (unsigned long long)atomic_load(&reloads->ok));
     ig_buf_printf(b, "infergate_reloads_total{result=\"failed\"} %llu\n",
-                  (unsigned long long)atomic_load(&((ig_server_t *)s)->reloads_failed));
+                  (unsigned long long)atomic_load(&reloads->failed));
     ig_metrics_buf_family(b, "infergate_reload_duration_seconds", "gauge",
                           "How long the last successful reload took, from reading the file to the swap (0: none yet).");
-    ig_buf_printf(b, "infergate_reload_duration_seconds %.6f\n",
-                  (double)atomic_load(&((ig_server_t *)s)->last_reload_us) / 1e6);
+    ig_buf_printf(b, "infergate_reload_duration_seconds %.6f\n", (double)atomic_load(&reloads->last_us) / 1e6);
     ig_metrics_buf_family(b, "infergate_generation", "gauge", "Id of the configuration generation serving new requests.");
     ig_buf_printf(b, "infergate_generation %llu\n", (unsigned long long)gen->id);
     ig_metrics_buf_family(b, "infergate_generation_created_seconds", "gauge",
@@ -86,24 +82,19 @@ static void render_generation(ig_buf_t *b, const ig_server_t *s, const ig_genera
     ig_buf_printf(b, "infergate_generation_created_seconds %lld\n", (long long)gen->created_at);
 }
 
-void ig_metrics_http_serve(h2o_req_t *req, ig_worker_t *w)
+void ig_metrics_http_serve(h2o_req_t *req, const ig_generation_t *gen, ig_metrics_shard_t *const *shards,
+                           size_t nshards, const ig_reload_status_t *reloads, ig_scheduler_t *sched)
 {
-    ig_server_t *s = w->server;
-    ig_metrics_shard_t *shards[256];
-    size_t n = 0;
-    for (unsigned i = 0; i < s->nworkers_alloc && n < sizeof(shards) / sizeof(shards[0]); i++)
-        if (s->workers[i].metrics != NULL)
-            shards[n++] = s->workers[i].metrics;
     ig_buf_t b = {0};
-    ig_metrics_render(shards, n, &b);
-    render_generation(&b, s, w->gen);
+    ig_metrics_render(shards, nshards, &b);
+    render_generation(&b, reloads, gen);
     size_t slen = 0;
-    char *sched = ig_scheduler_render_metrics(s->sched, &slen); /* replicas and devices */
-    if (sched == NULL)
+    char *text = ig_scheduler_render_metrics(sched, &slen); /* replicas and devices */
+    if (text == NULL)
         b.failed = 1;
     else
-        ig_buf_printf(&b, "%.*s", (int)slen, sched);
-    free(sched);
+        ig_buf_printf(&b, "%.*s", (int)slen, text);
+    free(text);
     if (b.failed) {
         free(b.p);
         ig_send_error(req, 500, "server_error", NULL, NULL, "out of memory rendering /metrics");

@@ -2,7 +2,6 @@
 #include <string.h>
 #include "admin/admin_generation.h"
 #include "admin/admin_replicas.h"
-#include "proxy/auth.h"
 #include "admin/metrics_http.h"
 #include "http/models_api.h"
 #include "plugin/plugin_routes.h"
@@ -36,10 +35,16 @@ static void send_text(h2o_req_t *req, int status, const char *body)
     h2o_send_inline(req, body, strlen(body));
 }
 
+typedef struct {
+    h2o_handler_t super;
+    ig_router_deps_t deps;
+} router_t;
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
+    const ig_router_deps_t *d = &((router_t *)self)->deps;
     ig_worker_t *w = ig_worker_of(req);
-    ig_request_log_t *log = ig_request_log_start(w, req);
+    ig_request_log_t *log = ig_request_log_start(req, d->access_log, w->metrics);
     h2o_iovec_t path = req->path_normalized;
     int get = method_is(req, H2O_STRLIT("GET")) || method_is(req, H2O_STRLIT("HEAD"));
     int post = method_is(req, H2O_STRLIT("POST"));
@@ -54,15 +59,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (PATH_IS(path, "/v1/models") || PREFIX_IS(path, "/v1/models/")) {
-        ig_principal_t *principal;
         if (!get)
             method_not_allowed(req, "GET");
-        else if (ig_auth_authenticate(req, w->gen, &principal) != 0)
-            ; /* answered */
         else if (path.len == 10)
-            ig_models_api_list(req, w->gen, principal);
+            ig_models_api_serve(w, req, NULL, 0);
         else
-            ig_models_api_get(req, w->gen, principal, path.base + 11, path.len - 11);
+            ig_models_api_serve(w, req, path.base + 11, path.len - 11);
         return 0;
     }
     if (PATH_IS(path, "/healthz")) {
@@ -81,21 +83,21 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (!get)
             method_not_allowed(req, "GET");
         else
-            ig_metrics_http_serve(req, w);
+            ig_metrics_http_serve(req, w->gen, d->shards, d->nshards, d->reloads, d->sched);
         return 0;
     }
     if (PATH_IS(path, "/admin/generation")) {
         if (!get)
             method_not_allowed(req, "GET");
         else
-            ig_admin_generation_serve(req, w);
+            ig_admin_generation_serve(req, w->gen, d->reloads);
         return 0;
     }
     if (PATH_IS(path, "/admin/replicas")) {
         if (!get)
             method_not_allowed(req, "GET");
         else
-            ig_admin_replicas_serve(req, w);
+            ig_admin_replicas_serve(req, w->gen, d->sched);
         return 0;
     }
     if (ig_plugin_routes_serve(w->gen, req))
@@ -105,11 +107,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-int ig_router_register(h2o_pathconf_t *pathconf)
+int ig_router_register(h2o_pathconf_t *pathconf, const ig_router_deps_t *deps)
 {
-    h2o_handler_t *h = h2o_create_handler(pathconf, sizeof(*h));
+    router_t *h = (router_t *)h2o_create_handler(pathconf, sizeof(*h));
     if (h == NULL)
         return -1;
-    h->on_req = on_req;
+    h->super.on_req = on_req;
+    h->deps = *deps;
     return 0;
 }

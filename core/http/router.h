@@ -1,13 +1,30 @@
 /*
  * router.h — the one h2o handler: routes by path and method to the OpenAI
- * API, the model listing and the health endpoints; everything else is an
- * OpenAI-shaped 404/405.
+ * API, the model listing, the health endpoints, /metrics, the admin API and
+ * plugins' routes; everything else is an OpenAI-shaped 404/405.
+ *
+ * The handler is made once at startup and carries what its routes need (h2o
+ * style); per request it reads only the worker's current generation and
+ * metrics shard.
  */
 #ifndef IG_ROUTER_H
 #define IG_ROUTER_H
 
 #include <h2o.h>
+#include "observe/access_log.h"
+#include "observe/metrics.h"
+#include "observe/reload_status.h"
+#include "sched/scheduler.h"
 
-int ig_router_register(h2o_pathconf_t *pathconf);
+typedef struct {
+    ig_access_log_t *access_log;            /* every request's line */
+    ig_scheduler_t *sched;                  /* /admin/replicas, and replicas and devices in /metrics */
+    const ig_reload_status_t *reloads;      /* /admin/generation, /metrics */
+    ig_metrics_shard_t *const *shards;      /* every worker's counters, merged by /metrics */
+    size_t nshards;
+} ig_router_deps_t;
+
+/* deps is copied; what it points to must outlive the handler. */
+int ig_router_register(h2o_pathconf_t *pathconf, const ig_router_deps_t *deps);
 
 #endif

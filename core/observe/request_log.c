@@ -1,11 +1,6 @@
 #include "observe/request_log.h"
 #include <string.h>
 #include <time.h>
-#include "observe/access_log.h"
-#include "config/generation.h"
-#include "observe/metrics.h"
-#include "server/server.h"
-#include "server/worker.h"
 
 uint64_t ig_now_ns(void)
 {
@@ -29,7 +24,7 @@ static void record_metrics(ig_request_log_t *log, const ig_access_entry_t *e, ui
         r.customer = log->principal->customer_id.ptr;
         r.customer_len = log->principal->customer_id.len;
     }
-    ig_metrics_record(log->worker->metrics, &r);
+    ig_metrics_record(log->metrics, &r);
     ig_metrics_model_leave(log->metrics_model);
 }
 
@@ -65,24 +60,25 @@ static void on_dispose(void *p)
         e.key_id = log->principal->key_id.ptr;
         e.key_id_len = log->principal->key_id.len;
     }
-    ig_access_log_write(log->worker->server->access_log, &e);
+    ig_access_log_write(log->access_log, &e);
     if (log->api)
         record_metrics(log, &e, now);
     else
         ig_metrics_model_leave(log->metrics_model);
 }
 
-ig_request_log_t *ig_request_log_start(ig_worker_t *w, h2o_req_t *req)
+ig_request_log_t *ig_request_log_start(h2o_req_t *req, ig_access_log_t *access_log, ig_metrics_shard_t *metrics)
 {
     ig_request_log_t *log = h2o_mem_alloc_shared(&req->pool, sizeof(*log), on_dispose);
     memset(log, 0, sizeof(*log));
     log->req = req;
-    log->worker = w;
+    log->access_log = access_log;
+    log->metrics = metrics;
     log->start_ns = ig_now_ns();
     return log;
 }
 
-void ig_request_log_set_model(ig_request_log_t *log, const char *name, size_t len)
+void ig_request_log_set_model(ig_request_log_t *log, const ig_generation_t *gen, const char *name, size_t len)
 {
     char *copy = h2o_mem_alloc_pool(&log->req->pool, len);
     memcpy(copy, name, len);
@@ -90,9 +86,9 @@ void ig_request_log_set_model(ig_request_log_t *log, const char *name, size_t le
     log->model_len = len;
     /* labelled by the configured name only when the model exists: clients cannot invent label values */
     ig_str_t adapter;
-    const ig_model_rt_t *m = ig_generation_find_model(log->worker->gen, name, len, &adapter);
-    if (m != NULL && log->metrics_model == NULL && log->worker->metrics != NULL) {
-        log->metrics_model = ig_metrics_model(log->worker->metrics, m->cfg->model.name, strlen(m->cfg->model.name));
+    const ig_model_rt_t *m = ig_generation_find_model(gen, name, len, &adapter);
+    if (m != NULL && log->metrics_model == NULL && log->metrics != NULL) {
+        log->metrics_model = ig_metrics_model(log->metrics, m->cfg->model.name, strlen(m->cfg->model.name));
         ig_metrics_model_enter(log->metrics_model);
     }
 }

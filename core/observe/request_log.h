@@ -9,12 +9,14 @@
 #include <h2o.h>
 #include "upstream/endpoint.h"
 #include "infergate/plugin.h"
-
-typedef struct ig_worker_s ig_worker_t;
+#include "config/generation.h"
+#include "observe/access_log.h"
+#include "observe/metrics.h"
 
 typedef struct {
     h2o_req_t *req;
-    ig_worker_t *worker;
+    ig_access_log_t *access_log;    /* where the line goes */
+    ig_metrics_shard_t *metrics;    /* the worker's /metrics counters, or NULL */
     uint64_t start_ns;
     uint64_t first_byte_ns;   /* 0 until the first response byte is handed to h2o */
     const char *model;        /* pool memory */
@@ -32,8 +34,9 @@ typedef struct {
     struct ig_metrics_model_s *metrics_model; /* the worker's /metrics entry of the resolved model, or NULL */
 } ig_request_log_t;
 
-ig_request_log_t *ig_request_log_start(ig_worker_t *w, h2o_req_t *req);
-void ig_request_log_set_model(ig_request_log_t *log, const char *name, size_t len);
+ig_request_log_t *ig_request_log_start(h2o_req_t *req, ig_access_log_t *access_log, ig_metrics_shard_t *metrics);
+/* The model the request asked for; labelled in /metrics only when gen (the request's) has it. */
+void ig_request_log_set_model(ig_request_log_t *log, const ig_generation_t *gen, const char *name, size_t len);
 uint64_t ig_now_ns(void);
 
 #endif

@@ -1,12 +1,15 @@
 /* host_api.c — the ig_host_t table every plugin entry point receives. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <h2o.h>
 #include "upstream/endpoint.h"
 #include "util/json.h"
 #include "observe/log.h"
 #include "plugin/plugin_host.h"
+#include "proxy/auth.h"
+#include "proxy/ratelimit.h"
 
 static int host_error(ig_error_t *err, const char *fmt, ...)
 {
@@ -65,10 +68,23 @@ static uint32_t host_endpoint_engine_load(const ig_endpoint_t *ep)
 static _Thread_local uv_loop_t *worker_loop;
 static _Thread_local int worker_index = -1;
 
+/* What plugins asked to run when this worker's loop ends (host->on_worker_exit), newest first. */
+typedef struct exit_hook_s {
+    void (*fn)(void *arg);
+    void *arg;
+    struct exit_hook_s *next;
+} exit_hook_t;
+static _Thread_local exit_hook_t *exit_hooks;
+
 void ig_host_set_worker(uv_loop_t *loop, int index)
 {
     worker_loop = loop;
     worker_index = index;
+}
+
+int ig_host_worker_index(void)
+{
+    return worker_index;
 }
 
 static struct uv_loop_s *host_worker_loop(void)
@@ -81,21 +97,39 @@ static int host_worker_index(void)
     return worker_index;
 }
 
-/* TODO(proxy stages): route to the auth and rate-limit stages. */
-static void host_auth_done(const ig_auth_request_t *req, int rc, const ig_error_t *err)
-{
-    ig_log_error("auth_done: asynchronous authentication is not wired yet");
-}
-
-static void host_admit_done(ig_rl_request_t *req, int rc, const ig_error_t *err)
-{
-    ig_log_error("admit_done: asynchronous admission is not wired yet");
-}
-
-/* TODO(proxy stages): the worker runs these before its loop ends. */
 static int host_on_worker_exit(void (*fn)(void *arg), void *arg)
 {
-    return -1;
+    if (worker_loop == NULL || fn == NULL)
+        return -1;
+    exit_hook_t *h = malloc(sizeof(*h));
+    if (h == NULL)
+        return -1;
+    ig_plugin_pin((const void *)fn); /* its code must still be there when the hook runs */
+    h->fn = fn;
+    h->arg = arg;
+    h->next = exit_hooks;
+    exit_hooks = h;
+    return 0;
+}
+
+void ig_host_run_worker_exit(void)
+{
+    /* in registration order, the way plugins set things up; a hook may register another */
+    while (exit_hooks != NULL) {
+        exit_hook_t *rev = NULL;
+        while (exit_hooks != NULL) {
+            exit_hook_t *h = exit_hooks;
+            exit_hooks = h->next;
+            h->next = rev;
+            rev = h;
+        }
+        while (rev != NULL) {
+            exit_hook_t *h = rev;
+            rev = h->next;
+            h->fn(h->arg);
+            free(h);
+        }
+    }
 }
 
 static const ig_host_t host_api = {
@@ -112,8 +146,8 @@ static const ig_host_t host_api = {
     .endpoint_engine_load = host_endpoint_engine_load,
     .worker_loop = host_worker_loop,
     .worker_index = host_worker_index,
-    .auth_done = host_auth_done,
-    .admit_done = host_admit_done,
+    .auth_done = ig_auth_done,
+    .admit_done = ig_ratelimit_done,
     .on_worker_exit = host_on_worker_exit,
 };
 

@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,12 +75,50 @@ void ig_plugin_release(const ig_loaded_plugin_t *lp)
     atomic_fetch_sub_explicit(&((ig_loaded_plugin_t *)lp)->users, 1, memory_order_release);
 }
 
+/* Shared objects pinned by ig_plugin_pin, by the address they are mapped at. */
+static pthread_mutex_t pinned_lock = PTHREAD_MUTEX_INITIALIZER;
+static const void *pinned[64];
+static size_t npinned;
+
+void ig_plugin_pin(const void *code)
+{
+    Dl_info info;
+    if (dladdr(code, &info) == 0 || info.dli_fbase == NULL)
+        return;
+    pthread_mutex_lock(&pinned_lock);
+    size_t i = 0;
+    while (i < npinned && pinned[i] != info.dli_fbase)
+        i++;
+    if (i == npinned && npinned < sizeof(pinned) / sizeof(pinned[0]))
+        pinned[npinned++] = info.dli_fbase;
+    pthread_mutex_unlock(&pinned_lock);
+}
+
+static int is_pinned(const void *base)
+{
+    pthread_mutex_lock(&pinned_lock);
+    int found = 0;
+    for (size_t i = 0; i < npinned && !found; i++)
+        found = base != NULL && pinned[i] == base;
+    pthread_mutex_unlock(&pinned_lock);
+    return found;
+}
+
 size_t ig_plugin_host_collect(ig_plugin_host_t *host)
 {
     size_t kept = 0, gone = 0;
     for (size_t i = 0; i < host->n; i++) {
         ig_loaded_plugin_t *lp = host->items[i];
         if (lp->dl == NULL || atomic_load_explicit(&lp->users, memory_order_acquire) != 0) {
+            host->items[kept++] = lp;
+            continue;
+        }
+        if (is_pinned(lp->base)) {
+            /* its worker-exit hooks run only at exit: its code must still be there then */
+            if (!lp->pinned_logged)
+                ig_log_info("plugin %s: no configuration uses it any more; kept loaded until exit (it has "
+                            "worker-exit hooks)", lp->name);
+            lp->pinned_logged = 1;
             host->items[kept++] = lp;
             continue;
         }
@@ -340,6 +379,11 @@ static const ig_loaded_plugin_t *remember(ig_plugin_host_t *host, const char *na
         goto oom;
     }
     lp->dl = dl;
+    if (dl != NULL) {
+        Dl_info info;
+        if (dladdr(d, &info) != 0)
+            lp->base = info.dli_fbase;
+    }
     lp->desc_copy = dcopy;
     lp->vtable_copy = vcopy;
     if (lp->desc_copy.vtable)

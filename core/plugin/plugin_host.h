@@ -41,6 +41,8 @@ struct ig_loaded_plugin_s {
     ig_plugin_vtable_t vtable_copy;
     void *process_state;     /* from desc->load(), released by desc->unload() when the .so goes */
     atomic_uint users;       /* live generations whose config lists it (any thread releases) */
+    const void *base;        /* where the .so is mapped (dladdr), NULL for builtins */
+    int pinned_logged;       /* collect said once that it keeps it (worker-exit hooks) */
 };
 
 typedef struct ig_plugin_host_s ig_plugin_host_t;
@@ -99,5 +101,16 @@ const ig_host_t *ig_plugin_host_api(void);
 /* A worker thread says which it is, for host->worker_loop() and worker_index(). */
 struct uv_loop_s;
 void ig_host_set_worker(struct uv_loop_s *loop, int index);
+/* The calling thread's worker index, or -1 on any other thread. */
+int ig_host_worker_index(void);
+/* The calling worker's loop is about to end: runs (and forgets) what plugins registered on this thread
+ * with host->on_worker_exit, in registration order. The worker then runs its loop until the handles
+ * they closed are closed. */
+void ig_host_run_worker_exit(void);
+/*
+ * The shared object holding code (a worker-exit hook) stays mapped until the process exits, even if
+ * a reload drops its plugin: the hook runs only at exit. Any thread.
+ */
+void ig_plugin_pin(const void *code);
 
 #endif

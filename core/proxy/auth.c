@@ -1,8 +1,8 @@
-/* auth.c — runs the generation's auth plugin on a request (auth.h). */
+/* auth.c — runs the generation's auth plugin on a request, now or later (auth.h). */
 #include "proxy/auth.h"
 #include <string.h>
 #include "http/openai_error.h"
-#include "plugin/plugin_host.h"
+#include "proxy/stage.h"
 
 static ig_str_t header_value(h2o_req_t *req, const h2o_token_t *token, const char *name, size_t len)
 {
@@ -12,27 +12,74 @@ static ig_str_t header_value(h2o_req_t *req, const h2o_token_t *token, const cha
     return (ig_str_t){req->headers.entries[i].value.base, req->headers.entries[i].value.len};
 }
 
-int ig_auth_authenticate(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t **out)
+/* The plugin's answer, now or later: 0 (authenticated) or -1 after the error was sent. */
+static int settle(ig_auth_stage_t *s, int rc, const ig_error_t *err)
 {
-    *out = NULL;
+    if (rc == 0) {
+        s->principal = s->out;
+        return 0;
+    }
+    ig_error_t none = {{0}};
+    ig_send_plugin_error(s->req, err ? err : &none, 401, "invalid_request_error", "invalid_api_key");
+    return -1;
+}
+
+int ig_auth_start(ig_auth_stage_t *s, h2o_req_t *req, const ig_generation_t *gen, ig_auth_resume_t resume)
+{
+    memset(s, 0, sizeof(*s));
+    s->req = req;
+    s->resume = resume;
     if (gen->auth == NULL)
         return 0;
+    s->plugin = gen->auth;
     const ig_auth_vtable_t *vt = gen->auth->desc->vtable;
-    ig_auth_request_t ar = {
-        .pool = &req->pool,
-        .authorization = header_value(req, H2O_TOKEN_AUTHORIZATION, NULL, 0),
-        .api_key = header_value(req, NULL, H2O_STRLIT("x-api-key")),
-    };
-    ig_principal_t *p = h2o_mem_alloc_pool(&req->pool, sizeof(*p));
-    memset(p, 0, sizeof(*p));
-    p->key_limits = p->customer_limits = p->key_model_limits = IG_LIMITS_NONE;
+    s->areq.pool = &req->pool;
+    s->areq.authorization = header_value(req, H2O_TOKEN_AUTHORIZATION, NULL, 0);
+    s->areq.api_key = header_value(req, NULL, H2O_STRLIT("x-api-key"));
+    s->out = h2o_mem_alloc_pool(&req->pool, sizeof(*s->out));
+    memset(s->out, 0, sizeof(*s->out));
+    s->out->key_limits = s->out->customer_limits = s->out->key_model_limits = IG_LIMITS_NONE;
     ig_error_t err = {{0}};
-    if (vt->authenticate(gen->auth->state, &ar, p, &err) != 0) {
-        ig_send_plugin_error(req, &err, 401, "invalid_request_error", "invalid_api_key");
+    s->in_call = 1;
+    int rc = vt->authenticate(gen->auth->state, &s->areq, s->out, &err);
+    s->in_call = 0;
+    if (rc != IG_PENDING)
+        return settle(s, rc, &err);
+    if (vt->cancel == NULL) {
+        /* it could never be told that the client left: refuse to wait on it */
+        ig_log_error("auth plugin `%s` answered IG_PENDING but has no cancel function (a plugin bug): answering 500",
+                     s->plugin->desc->name);
+        ig_send_error(req, 500, "server_error", NULL, NULL,
+                      "the auth plugin `%s` answered later without a way to cancel (cancel is required with IG_PENDING)",
+                      s->plugin->desc->name);
         return -1;
     }
-    *out = p;
-    return 0;
+    if (s->early != NULL) /* auth_done came from inside authenticate() */
+        return settle(s, s->early->rc, s->early->has_err ? &s->early->err : NULL);
+    s->pending = 1;
+    s->worker = ig_host_worker_index();
+    return IG_PENDING;
+}
+
+void ig_auth_done(const ig_auth_request_t *areq, int rc, const ig_error_t *err)
+{
+    ig_auth_stage_t *s = (ig_auth_stage_t *)((char *)areq - offsetof(ig_auth_stage_t, areq));
+    if (s->in_call && s->early == NULL) {
+        s->early = ig_stage_early_keep(&s->req->pool, rc, err);
+        return;
+    }
+    if (!ig_stage_answer_ok("auth_done", s->plugin->desc->name, s->pending, s->worker))
+        return;
+    s->pending = 0;
+    s->resume(s, settle(s, rc, err));
+}
+
+void ig_auth_cancel(ig_auth_stage_t *s)
+{
+    if (!s->pending)
+        return;
+    s->pending = 0;
+    ((const ig_auth_vtable_t *)s->plugin->desc->vtable)->cancel(s->plugin->state, &s->areq);
 }
 
 int ig_auth_model_allowed(const ig_generation_t *gen, ig_principal_t *principal, const ig_model_t *model)

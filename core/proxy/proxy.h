@@ -1,8 +1,10 @@
 /*
- * proxy.h — serves one OpenAI API request through an engine: checks the body,
- * resolves the model, lets the engine plugin rewrite the request, picks an
- * endpoint with the model's strategy, streams the engine's answer back with
- * backpressure, retries on another endpoint while nothing reached the client.
+ * proxy.h — serves one OpenAI API request through an engine: authenticates the caller (auth.h),
+ * checks the body and resolves the model, admits it through the rate limiters (ratelimit.h), lets
+ * the engine plugin rewrite the request, picks an endpoint with the model's strategy (balance.h),
+ * streams the engine's answer back with backpressure, retries on another endpoint while nothing
+ * reached the client, and settles its usage at the end (usage.h). The request registers with its
+ * worker (ig_worker_track) so that draining waits for it and the end of the grace period cuts it.
  */
 #ifndef IG_PROXY_H
 #define IG_PROXY_H
@@ -14,17 +16,5 @@
 typedef struct ig_worker_s ig_worker_t;
 
 void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_log_t *log);
-
-/* Links a worker's requests being proxied (worker.h keeps the head). */
-typedef struct ig_proxy_link_s {
-    struct ig_proxy_link_s *prev, *next;
-} ig_proxy_link_t;
-
-/*
- * The shutdown grace period is over: every request still waiting or streaming on w is ended now.
- * A stream gets an SSE error event saying so (and no [DONE]); a request that has sent nothing yet
- * gets a 503. Worker thread.
- */
-void ig_proxy_cut_all(ig_worker_t *w);
 
 #endif

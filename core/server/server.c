@@ -34,7 +34,14 @@ static int setup_h2o(ig_server_t *s)
     h2o_hostconf_t *host = h2o_config_register_host(&s->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     /* h2o answers some errors before routing, bound to the fallback path: filter both */
-    if (ig_router_register(path) != 0 || ig_error_filter_register(path) != 0 ||
+    ig_router_deps_t deps = {
+        .access_log = s->access_log,
+        .sched = s->sched,
+        .reloads = &s->reloads,
+        .shards = s->shards,
+        .nshards = s->nworkers_alloc,
+    };
+    if (ig_router_register(path, &deps) != 0 || ig_error_filter_register(path) != 0 ||
         ig_error_filter_register(&host->fallback_path) != 0)
         return -1;
     s->nlisten = cfg->server.nlisten;
@@ -57,7 +64,7 @@ static int setup_h2o(ig_server_t *s)
 int ig_server_init(ig_server_t *s, const char *config_path)
 {
     memset(s, 0, sizeof(*s));
-    pthread_mutex_init(&s->reload_lock, NULL);
+    ig_reload_status_init(&s->reloads);
     s->config_path = strdup(config_path);
     s->plugins = ig_plugin_host_create(ig_plugin_host_api());
     s->endpoints = ig_endpoint_registry_create();
@@ -79,19 +86,20 @@ int ig_server_init(ig_server_t *s, const char *config_path)
         ig_log_error("%s: %s", config_path, msg);
         return -1;
     }
-    if (setup_h2o(s) != 0)
-        return -1;
     s->nworkers = (unsigned)s->gen->config->server.workers;
     s->workers = calloc(s->nworkers, sizeof(ig_worker_t));
-    if (s->workers == NULL)
+    s->shards = calloc(s->nworkers, sizeof(*s->shards));
+    if (s->workers == NULL || s->shards == NULL)
         return -1;
     s->nworkers_alloc = s->nworkers;
     for (unsigned i = 0; i < s->nworkers; i++) {
         /* every shard exists before any worker runs: a scrape on any thread reads them all */
-        s->workers[i].metrics = ig_metrics_shard_create();
-        if (s->workers[i].metrics == NULL)
+        s->shards[i] = s->workers[i].metrics = ig_metrics_shard_create();
+        if (s->shards[i] == NULL)
             return -1;
     }
+    if (setup_h2o(s) != 0) /* the router's handler holds the shards, access log, scheduler, reload status */
+        return -1;
     for (unsigned i = 0; i < s->nworkers; i++) {
         s->workers[i].index = i;
         if (ig_worker_bind(&s->workers[i], s) != 0)
@@ -115,28 +123,6 @@ static void warn_unapplied_changes(const ig_config_t *old, const ig_config_t *ne
         ig_log_warn("%s: server.maxBodySize above twice the startup value takes effect on restart", next->path);
 }
 
-static int64_t unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Kept for GET /admin/generation: the first error as file:line: message, and how many there were. */
-static void remember_reload_error(ig_server_t *s, const ig_errors_t *errs)
-{
-    pthread_mutex_lock(&s->reload_lock);
-    if (errs->count == 0)
-        snprintf(s->last_reload_error, sizeof(s->last_reload_error), "%s: reload failed", s->config_path);
-    else if (errs->count == 1)
-        snprintf(s->last_reload_error, sizeof(s->last_reload_error), "%s", errs->items[0]);
-    else
-        snprintf(s->last_reload_error, sizeof(s->last_reload_error), "%s (and %zu more errors in the log)",
-                 errs->items[0], errs->count - 1);
-    s->last_reload_error_at = unix_ms();
-    pthread_mutex_unlock(&s->reload_lock);
-}
-
 /* Plugins that no generation uses any more: those the last reload dropped once their requests end. */
 static void on_plugin_gc(uv_timer_t *t)
 {
@@ -152,9 +138,8 @@ int ig_server_reload(ig_server_t *s)
     if (gen == NULL) {
         ig_log_error("reload failed, still serving generation %llu:", (unsigned long long)s->gen->id);
         print_errors(&errs);
-        remember_reload_error(s, &errs);
+        ig_reload_status_failed(&s->reloads, s->config_path, &errs);
         ig_errors_clear(&errs);
-        atomic_fetch_add(&s->reloads_failed, 1);
         ig_plugin_host_collect(s->plugins); /* a .so only the invalid file listed */
         return -1;
     }
@@ -169,13 +154,9 @@ int ig_server_reload(ig_server_t *s)
     ig_generation_t *old = s->gen;
     s->gen = gen;
     ig_generation_release(old);
-    pthread_mutex_lock(&s->reload_lock);
-    s->last_reload_at = unix_ms();
-    pthread_mutex_unlock(&s->reload_lock);
-    atomic_fetch_add(&s->reloads_ok, 1);
     ig_plugin_host_collect(s->plugins); /* the rest goes when the workers let go of old (on_plugin_gc) */
     uint64_t took_ns = uv_hrtime() - t0;
-    atomic_store(&s->last_reload_us, took_ns / 1000);
+    ig_reload_status_ok(&s->reloads, took_ns / 1000);
     ig_log_info("reloaded %s: generation %llu, %zu models in %.1f ms", s->config_path, (unsigned long long)gen->id,
                 gen->nmodels, (double)took_ns / 1e6);
     return 0;
@@ -284,10 +265,11 @@ void ig_server_dispose(ig_server_t *s)
             free(s->workers[i].listen_fds);
             free(s->workers[i].listeners);
         }
-        for (unsigned i = 0; i < s->nworkers_alloc; i++)
-            ig_metrics_shard_free(s->workers[i].metrics);
+        for (unsigned i = 0; s->shards != NULL && i < s->nworkers_alloc; i++)
+            ig_metrics_shard_free(s->shards[i]);
         free(s->workers);
     }
+    free(s->shards); /* a parked worker still reaches its own shard (workers[i].metrics), not this list */
     if (s->gen != NULL)
         ig_generation_release(s->gen);
     if (s->ssl_ctx != NULL) {
@@ -306,6 +288,6 @@ void ig_server_dispose(ig_server_t *s)
      * after every fini(): a billing plugin flushes its ledger here, and nothing records after that */
     ig_plugin_host_free(s->plugins);
     free(s->config_path);
-    pthread_mutex_destroy(&s->reload_lock);
+    ig_reload_status_destroy(&s->reloads);
     memset(s, 0, sizeof(*s));
 }

@@ -15,6 +15,8 @@
 #include <h2o.h>
 #include <uv.h>
 #include "observe/access_log.h"
+#include "observe/metrics.h"
+#include "observe/reload_status.h"
 #include "upstream/endpoint.h"
 #include "config/generation.h"
 #include "upstream/health_check.h"
@@ -40,15 +42,10 @@ typedef struct ig_server_s {
     uv_signal_t sig_hup, sig_term, sig_int;
     ig_health_checker_t *health;     /* active probes on loop, following gen across reloads */
     ig_scheduler_t *sched;           /* replicas of models without static endpoints (outlives generations) */
-    atomic_uint_fast64_t reloads_ok, reloads_failed;
+    ig_reload_status_t reloads;      /* read by /admin/generation and /metrics */
     uv_timer_t plugin_gc;            /* unloads plugins no generation uses any more (main thread) */
-    unsigned nworkers_alloc;         /* slots in workers (each has a metrics shard) */
-    /* the last reload's outcome, for GET /admin/generation (read on worker threads) */
-    pthread_mutex_t reload_lock;
-    char last_reload_error[1024];    /* "file:line: message" (first error; more in the log), "" when none */
-    int64_t last_reload_error_at;    /* unix ms, 0 = never failed */
-    int64_t last_reload_at;          /* unix ms of the last successful reload, 0 = none */
-    atomic_uint_fast64_t last_reload_us; /* how long the last successful reload took (parse to swap) */
+    unsigned nworkers_alloc;         /* slots in workers */
+    ig_metrics_shard_t **shards;     /* one per worker slot (workers[i].metrics), all made before any runs */
 } ig_server_t;
 
 /* Loads the config (first generation), binds every listener; errors to stderr. 0 or -1. */

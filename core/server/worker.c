@@ -5,7 +5,6 @@
 #include <unistd.h>
 #include <signal.h>
 #include "server/listener.h"
-#include "proxy/proxy.h"
 #include "observe/log.h"
 #include "server/server.h"
 
@@ -102,6 +101,38 @@ void ig_worker_gen_release(ig_worker_t *w, ig_worker_gen_t *hold)
     free(hold);
 }
 
+void ig_worker_track(ig_worker_t *w, ig_worker_request_t *r, void (*cut)(ig_worker_request_t *r))
+{
+    r->cut = cut;
+    r->prev = NULL;
+    r->next = w->tracked;
+    if (w->tracked != NULL)
+        w->tracked->prev = r;
+    w->tracked = r;
+    w->active++;
+}
+
+void ig_worker_untrack(ig_worker_t *w, ig_worker_request_t *r)
+{
+    if (r->prev != NULL)
+        r->prev->next = r->next;
+    else
+        w->tracked = r->next;
+    if (r->next != NULL)
+        r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+    w->active--;
+}
+
+/* The grace period is over: every tracked request answers now. */
+static void cut_all(ig_worker_t *w)
+{
+    for (ig_worker_request_t *r = w->tracked, *next; r != NULL; r = next) {
+        next = r->next; /* answering may end the request */
+        r->cut(r);
+    }
+}
+
 static void adopt_next_generation(ig_worker_t *w)
 {
     ig_generation_t *next = atomic_exchange(&w->next_gen, NULL);
@@ -151,7 +182,7 @@ static void on_drain_tick(uv_timer_t *t)
         ig_log_warn("worker %u: grace period over with %llu requests in flight: ending them", w->index,
                     (unsigned long long)w->active);
         w->cut = 1;
-        ig_proxy_cut_all(w);
+        cut_all(w);
         w->drain_deadline_ms = now + 1000;
         return;
     }
@@ -202,6 +233,7 @@ static void worker_main(void *arg)
     ig_worker_t *w = arg;
     ig_host_set_worker(&w->loop, (int)w->index);
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    ig_host_run_worker_exit(); /* plugins close what they opened on this loop; the runs below finish it */
     ig_request_queue_close(&w->queue);
     ig_upstream_pool_close(w->upstream);
     uv_run(&w->loop, UV_RUN_NOWAIT);

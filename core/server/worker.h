@@ -29,6 +29,17 @@ typedef struct {
  * on the generation itself and drops it when the generation is no longer
  * current and its last request here has ended.
  */
+/*
+ * A request that outlives its handler's call on this worker (being proxied, or waiting for a plugin's
+ * answer). Tracked requests are counted in `active`, so draining waits for them, and when the grace
+ * period ends each is ended by its own cut(), which answers the client now (a 503, or the end of a
+ * stream that says why). The worker knows nothing else about them.
+ */
+typedef struct ig_worker_request_s {
+    struct ig_worker_request_s *prev, *next;
+    void (*cut)(struct ig_worker_request_s *r);
+} ig_worker_request_t;
+
 typedef struct ig_worker_gen_s {
     ig_generation_t *gen;
     uint64_t requests;               /* requests of this thread still using gen */
@@ -58,13 +69,13 @@ struct ig_worker_s {
     size_t nlisteners;
     ig_upstream_pool_t *upstream;
     ig_request_queue_t queue;        /* requests waiting for a ready endpoint */
-    uint64_t active;                 /* requests being proxied on this thread */
+    uint64_t active;                 /* tracked requests on this thread (ig_worker_track) */
     uint64_t connections;            /* client connections open on this thread */
     uv_sem_t done;                   /* posted when the thread has finished its work */
     int parked;                      /* exited its loop without tearing it down (see worker_main) */
     uint64_t drained_at;             /* loop time when active reached 0 while stopping */
     ig_metrics_shard_t *metrics;     /* this thread's /metrics counters (written here only, read by any scrape) */
-    struct ig_proxy_link_s *proxies; /* requests being proxied here (proxy.c), cut when the grace period ends */
+    ig_worker_request_t *tracked;    /* requests still being served here, cut when the grace period ends */
     int cut;                         /* the grace period ended and they were cut */
 };
 
@@ -85,6 +96,10 @@ static inline ig_worker_gen_t *ig_worker_gen_acquire(ig_worker_t *w)
     return w->gen_hold;
 }
 void ig_worker_gen_release(ig_worker_t *w, ig_worker_gen_t *hold);
+
+/* A request starts / stops being tracked (see ig_worker_request_t). Worker thread only. */
+void ig_worker_track(ig_worker_t *w, ig_worker_request_t *r, void (*cut)(ig_worker_request_t *r));
+void ig_worker_untrack(ig_worker_t *w, ig_worker_request_t *r);
 
 static inline ig_worker_t *ig_worker_of(h2o_req_t *req)
 {

@@ -39,7 +39,6 @@
 #include <string.h>
 #include "infergate/plugin.h"
 #include "util/hash.h"
-#include "util/hex.h"
 
 #define PH_SLOTS 1024       /* endpoint URLs whose points a model caches; a power of two */
 #define PH_STACK_CANDS 64   /* candidates handled without malloc */
@@ -63,100 +62,19 @@ static uint64_t point_hash(const char *url, size_t url_len, uint32_t replica)
 
 /* ---- the request's key --------------------------------------------------------------------- */
 
-/* \uXXXX at s[i] (i at the backslash); the code unit, or -1. */
-static int32_t u_escape(const unsigned char *s, size_t n, size_t i)
-{
-    if (i + 6 > n || s[i] != '\\' || s[i + 1] != 'u')
-        return -1;
-    int32_t v = 0;
-    for (size_t k = 2; k < 6; k++) {
-        int d = ig_hex_digit(s[i + k]);
-        if (d < 0)
-            return -1;
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-static uint64_t fnv_utf8(uint64_t h, uint32_t cp)
-{
-    if (cp < 0x80)
-        return ig_fnv1a64_step(h, (unsigned char)cp);
-    if (cp < 0x800) {
-        h = ig_fnv1a64_step(h, (unsigned char)(0xC0 | (cp >> 6)));
-    } else if (cp < 0x10000) {
-        h = ig_fnv1a64_step(h, (unsigned char)(0xE0 | (cp >> 12)));
-        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
-    } else {
-        h = ig_fnv1a64_step(h, (unsigned char)(0xF0 | (cp >> 18)));
-        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 12) & 0x3F)));
-        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
-    }
-    return ig_fnv1a64_step(h, (unsigned char)(0x80 | (cp & 0x3F)));
-}
-
 /*
- * Feeds the first `limit` characters of a JSON string body (the text between the quotes, escapes
- * not yet decoded) into h, decoded: a character is one Unicode code point, as Go's runes in KubeAI,
- * so an escape (\n, \", \u00e9, a \ud83d\ude00 surrogate pair) is one character and hashes as the
- * UTF-8 of what it stands for: "\u00e9" and "é" give the same key. A lone surrogate counts as one
- * U+FFFD. Bytes of a multi-byte UTF-8 sequence belong to the character their lead byte started.
- * Malformed input (the core validated the JSON, so not expected) is hashed byte by byte, each
- * byte a character, without reading past n.
+ * Feeds the first `limit` characters of the prompt prefix into h. The core hands the prefix as text
+ * (JSON escapes decoded, valid UTF-8): a character is one Unicode code point, as Go's runes in KubeAI,
+ * and hashes as its UTF-8 bytes, so the bytes of a multi-byte sequence belong to the character their
+ * lead byte started. Arbitrary bytes (not expected) are hashed as they come, never read past n.
  */
 static uint64_t hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64_t limit)
 {
     uint64_t chars = 0;
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c == '\\' && i + 1 < n) {
-            if (chars == limit)
-                break;
-            chars++;
-            unsigned char e = s[i + 1];
-            int32_t u;
-            switch (e) {
-            case 'n': h = ig_fnv1a64_step(h, '\n'); i += 2; continue;
-            case 't': h = ig_fnv1a64_step(h, '\t'); i += 2; continue;
-            case 'r': h = ig_fnv1a64_step(h, '\r'); i += 2; continue;
-            case 'b': h = ig_fnv1a64_step(h, '\b'); i += 2; continue;
-            case 'f': h = ig_fnv1a64_step(h, '\f'); i += 2; continue;
-            case 'u':
-                u = u_escape(s, n, i);
-                if (u < 0)
-                    break;
-                i += 6;
-                if (u >= 0xD800 && u <= 0xDBFF) {
-                    int32_t lo = u_escape(s, n, i);
-                    if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                        h = fnv_utf8(h, 0x10000 + (((uint32_t)u - 0xD800) << 10) + ((uint32_t)lo - 0xDC00));
-                        i += 6;
-                        continue;
-                    }
-                    u = 0xFFFD;
-                } else if (u >= 0xDC00 && u <= 0xDFFF) {
-                    u = 0xFFFD;
-                }
-                h = fnv_utf8(h, (uint32_t)u);
-                continue;
-            default: /* \" \\ \/ stand for the character itself */
-                h = ig_fnv1a64_step(h, e);
-                i += 2;
-                continue;
-            }
-            /* a malformed \u: the backslash alone is this character */
-            h = ig_fnv1a64_step(h, c);
-            i++;
-            continue;
-        }
-        if ((c & 0xC0) != 0x80) { /* ASCII or a lead byte: a new character */
-            if (chars == limit)
-                break;
-            chars++;
-        }
-        h = ig_fnv1a64_step(h, c);
-        i++;
+    for (size_t i = 0; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80 && chars++ == limit) /* ASCII or a lead byte: a new character */
+            break;
+        h = ig_fnv1a64_step(h, s[i]);
     }
     return h;
 }

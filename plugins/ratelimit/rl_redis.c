@@ -1,123 +1,127 @@
 /*
- * rl_redis.c — connections (one per worker thread, made lazily), scripts, and the two calls.
+ * rl_redis.c — admissions and completions as batches: everything a worker thread asks of one Redis
+ * during one loop iteration goes out as one call of the batch script (rl_redis_script.c), written
+ * at the end of that iteration. Redis runs the batch atomically and in order (each entry seeing
+ * the ones before it), so a batch admits exactly what the same calls one by one would; it only
+ * costs Redis one script call instead of one per request.
+ *
+ * A batch is EVALSHA with the script's SHA-1 (computed here, and SCRIPT LOADed on every new
+ * connection); a NOSCRIPT answer (SCRIPT FLUSH, a Redis that lost its cache) runs the same
+ * arguments again with EVAL, which loads the script for the next ones. NOSCRIPT means the script
+ * did not run, so nothing is counted twice.
  */
 #include "rl_redis.h"
 #include <hiredis/hiredis.h>
+#include <openssl/evp.h>
 #include <pthread.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include "rl_memory.h" /* RL_CHARGE_*, RL_HOLD_CONC */
+#include "util/buf.h"
+#include "util/hash.h"
+#include "util/hex.h"
 
-/* After a failure a thread does not try to reconnect for this long: a dead Redis costs one
- * connect timeout per thread per second, not one per request. */
-#define RL_RECONNECT_MS 1000
+#define RL_KEY_MAX 1024     /* prefix + scope id */
+#define RL_BATCH_MAX 128    /* admissions + completions in one script call */
 
-enum { SLOT_FREE = 0, SLOT_CLAIMING, SLOT_READY };
+/* ---- RESP -------------------------------------------------------------------------------------- */
 
-typedef struct {
-    atomic_int state;
-    pthread_t tid;             /* written before state becomes SLOT_READY, then constant */
-    redisContext *c;           /* used only by the owning thread */
-    uint64_t retry_at_ms;
-    char sha_admit[41], sha_complete[41];
-} rl_conn_t;
+#define RL_NUM_MAX 32 /* "$20\r\n" + 20 digits + "\r\n" */
+
+static char *put(char *o, const char *s, size_t n)
+{
+    if (n) /* (s may be an empty buffer's NULL) */
+        memcpy(o, s, n);
+    return o + n;
+}
+
+static char *put_len(char *o, char kind, size_t n)
+{
+    *o++ = kind;
+    o += rl_format_int(o, (int64_t)n);
+    return put(o, "\r\n", 2);
+}
+
+static char *put_bulk(char *o, const char *s, size_t n)
+{
+    o = put_len(o, '$', n);
+    o = put(o, s, n);
+    return put(o, "\r\n", 2);
+}
+
+static char *put_int(char *o, int64_t v)
+{
+    char num[24];
+    return put_bulk(o, num, rl_format_int(num, v));
+}
+
+/* ---- the script ---------------------------------------------------------------------------------- */
+
+/* Computed once; nothing here is allocated (the .so may be unloaded and loaded again). */
+static struct {
+    size_t lua_len;
+    char sha[41];
+    int ok;
+} script;
+static pthread_once_t script_once = PTHREAD_ONCE_INIT;
+
+static void script_init(void)
+{
+    script.lua_len = strlen(rl_redis_batch_lua);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(rl_redis_batch_lua, script.lua_len, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20)
+        return;
+    ig_hex_encode(md, 20, script.sha);
+    script.ok = 1;
+}
+
+/* SCRIPT LOAD on a new connection: later EVALSHAs find the script even after Redis restarted. */
+static void load_done(rl_cmd_t *cmd, redisReply *reply, const char *err)
+{
+    (void)err; /* the connection failed: everything on it says so */
+    if (reply && (reply->type != REDIS_REPLY_STRING || reply->len != 40 || memcmp(reply->str, script.sha, 40) != 0))
+        rl_conn_warn(cmd->conn, "redis %s: SCRIPT LOAD: %.200s (calls will fall back to EVAL)", rl_conn_name(cmd->conn),
+                     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected answer");
+    free(cmd);
+}
+
+static void on_connect(rl_conn_t *c, int64_t timeout_ms)
+{
+    /* SCRIPT LOAD <lua>, with the command */
+    rl_cmd_t *cmd = malloc(sizeof(*cmd) + script.lua_len + 4 * RL_NUM_MAX);
+    if (!cmd)
+        return; /* EVALSHA falls back to EVAL */
+    memset(cmd, 0, sizeof(*cmd));
+    char *buf = (char *)(cmd + 1);
+    char *o = put_len(buf, '*', 3);
+    o = put_bulk(o, "SCRIPT", 6);
+    o = put_bulk(o, "LOAD", 4);
+    o = put_bulk(o, rl_redis_batch_lua, script.lua_len);
+    cmd->done = load_done;
+    cmd->buf = buf;
+    cmd->len = (size_t)(o - buf);
+    char err[300];
+    if (rl_conn_resend(c, cmd, timeout_ms, err, sizeof(err)) != 0)
+        free(cmd);
+}
+
+rl_conns_t *rl_redis_conns_new(const ig_host_t *host)
+{
+    pthread_once(&script_once, script_init);
+    return script.ok ? rl_conns_new(host, on_connect) : NULL;
+}
+
+/* ---- a generation's handle ------------------------------------------------------------------------ */
 
 struct rl_redis_s {
     const ig_host_t *host;
-    rl_redis_url_t url;
+    rl_target_t *target;
     char *prefix;
+    size_t prefix_len;
     int64_t timeout_ms, lease_ms;
-    rl_conn_t *conns;
-    size_t nconns;
-    pthread_mutex_t shared_mu; /* guards `shared`, the connection of threads beyond nconns */
-    rl_conn_t shared;
 };
-
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-int rl_redis_parse_url(const char *full_url, rl_redis_url_t *out, char *err, size_t cap)
-{
-    /* messages show the URL without its credentials: they end up in logs */
-    char url[300];
-    const char *at = strrchr(full_url, '@');
-    if (at && strncmp(full_url, "redis://", 8) == 0)
-        snprintf(url, sizeof(url), "redis://***%s", at);
-    else
-        snprintf(url, sizeof(url), "%s", full_url);
-    memset(out, 0, sizeof(*out));
-    out->port = 6379;
-    if (strncmp(full_url, "unix://", 7) == 0) {
-        const char *p = full_url + 7;
-        if (*p != '/' || strlen(p) >= sizeof(out->host))
-            return fail(err, cap, "redisUrl \"%.200s\": expected unix:///absolute/path", url);
-        out->unix_socket = 1;
-        snprintf(out->host, sizeof(out->host), "%s", p);
-        return 0;
-    }
-    if (strncmp(full_url, "redis://", 8) != 0)
-        return fail(err, cap, "redisUrl \"%.200s\": expected redis://[[user]:password@]host[:port][/db]", url);
-    const char *p = full_url + 8, *end = p + strlen(p);
-    at = strrchr(p, '@');
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        size_t ul = colon ? (size_t)(colon - p) : 0, pl = (size_t)(at - pw);
-        if (ul >= sizeof(out->user) || pl >= sizeof(out->password))
-            return fail(err, cap, "redisUrl \"%.200s\": user or password too long", url);
-        memcpy(out->user, p, ul);
-        memcpy(out->password, pw, pl);
-        p = at + 1;
-    }
-    const char *slash = memchr(p, '/', (size_t)(end - p));
-    const char *hend = slash ? slash : end;
-    const char *colon = NULL;
-    if (*p == '[') { /* [::1]:6379 */
-        const char *rb = memchr(p, ']', (size_t)(hend - p));
-        if (!rb)
-            return fail(err, cap, "redisUrl \"%.200s\": unclosed '['", url);
-        if (rb + 1 < hend && rb[1] != ':')
-            return fail(err, cap, "redisUrl \"%.200s\": expected ':' after ']'", url);
-        colon = rb + 1 < hend ? rb + 1 : NULL;
-        size_t hl = (size_t)(rb - p - 1);
-        if (hl == 0 || hl >= sizeof(out->host))
-            return fail(err, cap, "redisUrl \"%.200s\": bad host", url);
-        memcpy(out->host, p + 1, hl);
-    } else {
-        colon = memchr(p, ':', (size_t)(hend - p));
-        size_t hl = (size_t)((colon ? colon : hend) - p);
-        if (hl == 0 || hl >= sizeof(out->host))
-            return fail(err, cap, "redisUrl \"%.200s\": missing or too long host", url);
-        memcpy(out->host, p, hl);
-    }
-    if (colon) {
-        char *e;
-        long port = strtol(colon + 1, &e, 10);
-        if (e != hend || colon + 1 == hend || port < 1 || port > 65535)
-            return fail(err, cap, "redisUrl \"%.200s\": bad port", url);
-        out->port = (int)port;
-    }
-    if (slash && slash + 1 < end) {
-        char *e;
-        long db = strtol(slash + 1, &e, 10);
-        if (*e || db < 0 || db > 1000000)
-            return fail(err, cap, "redisUrl \"%.200s\": bad database number \"%s\"", url, slash + 1);
-        out->db = (int)db;
-    }
-    return 0;
-}
 
 rl_redis_t *rl_redis_new(const ig_host_t *host, const rl_redis_config_t *cfg)
 {
@@ -125,15 +129,12 @@ rl_redis_t *rl_redis_new(const ig_host_t *host, const rl_redis_config_t *cfg)
     if (!rd)
         return NULL;
     rd->host = host;
-    rd->url = *cfg->url;
     rd->prefix = strdup(cfg->key_prefix);
+    rd->prefix_len = rd->prefix ? strlen(rd->prefix) : 0;
     rd->timeout_ms = cfg->timeout_ms;
     rd->lease_ms = cfg->lease_ms;
-    /* room for the workers, and a few threads more (the main thread, a drain) before sharing */
-    rd->nconns = (size_t)cfg->threads + 4;
-    rd->conns = calloc(rd->nconns, sizeof(*rd->conns));
-    pthread_mutex_init(&rd->shared_mu, NULL);
-    if (!rd->prefix || !rd->conns) {
+    rd->target = rl_target_acquire(cfg->conns, cfg->url);
+    if (!rd->prefix || !rd->target) {
         rl_redis_free(rd);
         return NULL;
     }
@@ -144,288 +145,515 @@ void rl_redis_free(rl_redis_t *rd)
 {
     if (!rd)
         return;
-    for (size_t i = 0; rd->conns && i < rd->nconns; i++)
-        if (rd->conns[i].c)
-            redisFree(rd->conns[i].c);
-    if (rd->shared.c)
-        redisFree(rd->shared.c);
-    pthread_mutex_destroy(&rd->shared_mu);
-    free(rd->conns);
+    rl_target_release(rd->target);
     free(rd->prefix);
     free(rd);
 }
 
-/* This thread's connection slot: found without a lock (slots are claimed once, by CAS). NULL when
- * every slot belongs to another thread: the caller uses the shared one. */
-static rl_conn_t *thread_conn(rl_redis_t *rd)
+/* ---- calls and batches ------------------------------------------------------------------------------ */
+
+/* What a cancelled admission gives back if Redis admits it anyway: its concurrency slots. */
+typedef struct {
+    size_t n;
+    char *keys[RL_MAX_SCOPES];
+    size_t lens[RL_MAX_SCOPES];
+    char ticket[48];
+} rl_release_t;
+
+/* One admission, from rl_redis_admit to its answer. cb, v and rd are the request's: NULL once
+ * it was cancelled. */
+struct rl_redis_call_s {
+    rl_redis_admit_cb_t cb;
+    void *arg;
+    rl_view_t *v;
+    rl_redis_t *rd;
+    const char *ticket;
+    size_t nlimits;          /* limits the answer reports on */
+    rl_release_t *release;   /* after a cancel */
+};
+
+typedef struct {
+    uint32_t off, len;       /* the key's bytes in keys.p */
+} rl_keyref_t;
+
+/* A scope's limits as the batch sends them once, however many admissions name them. */
+typedef struct {
+    uint32_t key;            /* 1-based index in KEYS */
+    uint32_t next;           /* the next descriptor of the same key, + 1 (0: none) */
+    int64_t lease;
+    int64_t lim[RL_NLIMITS];
+} rl_desc_t;
+
+typedef struct {
+    rl_cmd_t cmd;            /* first: what the connection sees; lazy until written */
+    ig_buf_t keys;           /* the distinct keys, as RESP bulk strings */
+    rl_keyref_t *keyref;
+    uint32_t nkeys, keycap;
+    uint32_t *slots;         /* open addressing: key index + 1, 0 = empty */
+    uint32_t nslots;
+    rl_desc_t *desc;
+    uint32_t ndesc, desccap;
+    uint32_t *desc_of_key;   /* per key: its first descriptor + 1 */
+    uint32_t dkcap;
+    ig_buf_t descs;          /* the descriptors, formatted */
+    ig_buf_t args;           /* the entries (completions and admissions, in order), formatted */
+    uint32_t ncompl, nargs;
+    int64_t tokens;          /* charged by the completions (for the message when they fail) */
+    rl_redis_call_t **calls; /* the admissions, in order */
+    uint32_t ncalls, callcap;
+    ig_buf_t out;            /* the whole command, made by prepare */
+    size_t hdr_len;          /* "*argc $7 EVALSHA $40 <sha>" at its front */
+    uint32_t argc;
+    char *eval;              /* the same call as EVAL, after NOSCRIPT */
+} rl_batch_t;
+
+static void release_free(rl_release_t *r)
 {
-    pthread_t self = pthread_self();
-    for (size_t i = 0; i < rd->nconns; i++) {
-        rl_conn_t *k = &rd->conns[i];
-        int st = atomic_load_explicit(&k->state, memory_order_acquire);
-        if (st == SLOT_READY && pthread_equal(k->tid, self))
-            return k;
-        if (st == SLOT_FREE) {
-            int expected = SLOT_FREE;
-            if (atomic_compare_exchange_strong(&k->state, &expected, SLOT_CLAIMING)) {
-                k->tid = self;
-                atomic_store_explicit(&k->state, SLOT_READY, memory_order_release);
-                return k;
-            }
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        free(r->keys[i]);
+    free(r);
+}
+
+static void call_free(rl_redis_call_t *call)
+{
+    release_free(call->release);
+    free(call);
+}
+
+static void batch_free(rl_batch_t *b)
+{
+    for (uint32_t i = 0; i < b->ncalls; i++)
+        call_free(b->calls[i]);
+    free(b->calls);
+    free(b->keys.p);
+    free(b->keyref);
+    free(b->slots);
+    free(b->args.p);
+    free(b->descs.p);
+    free(b->desc);
+    free(b->desc_of_key);
+    free(b->out.p);
+    free(b->eval);
+    free(b);
+}
+
+/* FNV-1a of a then b: a key's slot, whether it is written in one piece or as prefix + id. */
+static uint32_t key_hash(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return ig_fnv1a32(ig_fnv1a32(IG_FNV32_OFFSET, a, alen), b, blen);
+}
+
+/* The 1-based index of key prefix+id among the batch's KEYS, added if new; 0 on out of memory. */
+static uint32_t batch_key(rl_batch_t *b, const char *prefix, size_t plen, const char *id, size_t idlen)
+{
+    size_t len = plen + idlen;
+    if (b->nkeys * 2 >= b->nslots) { /* grow and rehash: at most half full */
+        uint32_t n = b->nslots ? b->nslots * 2 : 16;
+        uint32_t *slots = calloc(n, sizeof(*slots));
+        if (!slots)
+            return 0;
+        for (uint32_t k = 0; k < b->nkeys; k++) {
+            const rl_keyref_t *r = &b->keyref[k];
+            uint32_t i = key_hash(b->keys.p + r->off, r->len, "", 0) & (n - 1);
+            while (slots[i])
+                i = (i + 1) & (n - 1);
+            slots[i] = k + 1;
         }
+        free(b->slots);
+        b->slots = slots;
+        b->nslots = n;
     }
-    return NULL;
-}
-
-static void conn_drop(rl_redis_t *rd, rl_conn_t *k)
-{
-    if (k->c)
-        redisFree(k->c);
-    k->c = NULL;
-    k->retry_at_ms = rd->host->now_ms() + RL_RECONNECT_MS;
-}
-
-/* A command's reply, or NULL with err (the connection is dropped on I/O errors). */
-static redisReply *command(rl_redis_t *rd, rl_conn_t *k, int argc, const char **argv, const size_t *lens, char *err,
-                           size_t cap)
-{
-    redisReply *rep = redisCommandArgv(k->c, argc, argv, lens);
-    if (!rep) {
-        snprintf(err, cap, "redis %s:%d: %s", rd->url.host, rd->url.port, k->c->errstr[0] ? k->c->errstr : "no reply");
-        conn_drop(rd, k);
+    uint32_t i = key_hash(prefix, plen, id, idlen) & (b->nslots - 1);
+    for (; b->slots[i]; i = (i + 1) & (b->nslots - 1)) {
+        const rl_keyref_t *r = &b->keyref[b->slots[i] - 1];
+        if (r->len == len && !memcmp(b->keys.p + r->off, prefix, plen) && !memcmp(b->keys.p + r->off + plen, id, idlen))
+            return b->slots[i];
     }
-    return rep;
-}
-
-static int simple(rl_redis_t *rd, rl_conn_t *k, int argc, const char **argv, char *err, size_t cap)
-{
-    redisReply *rep = command(rd, k, argc, argv, NULL, err, cap);
-    if (!rep)
-        return -1;
-    int ok = rep->type != REDIS_REPLY_ERROR;
-    if (!ok) {
-        snprintf(err, cap, "redis %s:%d: %s: %.200s", rd->url.host, rd->url.port, argv[0], rep->str);
-        conn_drop(rd, k);
+    if (b->nkeys == b->keycap) {
+        uint32_t cap = b->keycap ? b->keycap * 2 : 8;
+        rl_keyref_t *kr = realloc(b->keyref, cap * sizeof(*kr));
+        if (!kr)
+            return 0;
+        b->keyref = kr;
+        b->keycap = cap;
     }
-    freeReplyObject(rep);
-    return ok ? 0 : -1;
-}
-
-static int load_script(rl_redis_t *rd, rl_conn_t *k, const char *script, char sha[41], char *err, size_t cap)
-{
-    const char *argv[] = {"SCRIPT", "LOAD", script};
-    redisReply *rep = command(rd, k, 3, argv, NULL, err, cap);
-    if (!rep)
-        return -1;
-    int ok = rep->type == REDIS_REPLY_STRING && rep->len == 40;
-    if (ok)
-        memcpy(sha, rep->str, 41);
-    else {
-        snprintf(err, cap, "redis %s:%d: SCRIPT LOAD: %.200s", rd->url.host, rd->url.port,
-                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
-        conn_drop(rd, k);
-    }
-    freeReplyObject(rep);
-    return ok ? 0 : -1;
-}
-
-static int conn_ready(rl_redis_t *rd, rl_conn_t *k, char *err, size_t cap)
-{
-    if (k->c)
+    if (ig_buf_reserve(&b->keys, len + RL_NUM_MAX) != 0)
         return 0;
-    if (rd->host->now_ms() < k->retry_at_ms) {
-        snprintf(err, cap, "redis %s:%d unreachable (retrying within %d ms)", rd->url.host, rd->url.port,
-                 RL_RECONNECT_MS);
-        return -1;
+    char *o = put_len(b->keys.p + b->keys.len, '$', len);
+    rl_keyref_t *r = &b->keyref[b->nkeys];
+    r->off = (uint32_t)(o - b->keys.p);
+    r->len = (uint32_t)len;
+    o = put(o, prefix, plen);
+    o = put(o, id, idlen);
+    o = put(o, "\r\n", 2);
+    b->keys.len = (size_t)(o - b->keys.p);
+    b->slots[i] = ++b->nkeys;
+    return b->nkeys;
+}
+
+/* The 1-based index of the descriptor (key, lease, limits), added if new; 0 on out of memory. */
+static uint32_t batch_desc(rl_batch_t *b, uint32_t key, int64_t lease, const int64_t *lim)
+{
+    if (key > b->dkcap) {
+        uint32_t cap = b->dkcap ? b->dkcap : 8;
+        while (cap < key)
+            cap *= 2;
+        uint32_t *dk = realloc(b->desc_of_key, cap * sizeof(*dk));
+        if (!dk)
+            return 0;
+        memset(dk + b->dkcap, 0, (cap - b->dkcap) * sizeof(*dk));
+        b->desc_of_key = dk;
+        b->dkcap = cap;
     }
-    struct timeval tv = {(time_t)(rd->timeout_ms / 1000), (suseconds_t)(rd->timeout_ms % 1000) * 1000};
-    k->c = rd->url.unix_socket ? redisConnectUnixWithTimeout(rd->url.host, tv)
-                               : redisConnectWithTimeout(rd->url.host, rd->url.port, tv);
-    if (!k->c || k->c->err) {
-        snprintf(err, cap, "redis %s:%d: connect: %s", rd->url.host, rd->url.port,
-                 k->c ? k->c->errstr : "out of memory");
-        conn_drop(rd, k);
-        return -1;
+    for (uint32_t d = b->desc_of_key[key - 1]; d; d = b->desc[d - 1].next)
+        if (b->desc[d - 1].lease == lease && !memcmp(b->desc[d - 1].lim, lim, sizeof(b->desc[0].lim)))
+            return d;
+    if (b->ndesc == b->desccap) {
+        uint32_t cap = b->desccap ? b->desccap * 2 : 8;
+        rl_desc_t *nd = realloc(b->desc, cap * sizeof(*nd));
+        if (!nd)
+            return 0;
+        b->desc = nd;
+        b->desccap = cap;
     }
-    redisSetTimeout(k->c, tv);
-    redisEnableKeepAlive(k->c);
-    if (rd->url.password[0]) {
-        const char *a[] = {"AUTH", rd->url.user, rd->url.password};
-        int r = rd->url.user[0] ? simple(rd, k, 3, a, err, cap) : simple(rd, k, 2, (const char *[]){"AUTH", rd->url.password}, err, cap);
-        if (r != 0)
-            return -1;
-    }
-    if (rd->url.db) {
-        char db[16];
-        snprintf(db, sizeof(db), "%d", rd->url.db);
-        if (simple(rd, k, 2, (const char *[]){"SELECT", db}, err, cap) != 0)
-            return -1;
-    }
-    if (load_script(rd, k, rl_redis_admit_lua, k->sha_admit, err, cap) != 0 ||
-        load_script(rd, k, rl_redis_complete_lua, k->sha_complete, err, cap) != 0)
-        return -1;
-    rd->host->log(IG_LOG_INFO, "ratelimit", "connected to redis %s:%d", rd->url.host, rd->url.port);
-    return 0;
+    if (ig_buf_reserve(&b->descs, (2 + RL_NLIMITS) * RL_NUM_MAX) != 0)
+        return 0;
+    char *o = b->descs.p + b->descs.len;
+    o = put_int(o, key);
+    o = put_int(o, lease);
+    for (int l = 0; l < RL_NLIMITS; l++)
+        o = put_int(o, lim[l]);
+    b->descs.len = (size_t)(o - b->descs.p);
+    rl_desc_t *d = &b->desc[b->ndesc];
+    d->key = key;
+    d->lease = lease;
+    memcpy(d->lim, lim, sizeof(d->lim));
+    d->next = b->desc_of_key[key - 1];
+    b->desc_of_key[key - 1] = ++b->ndesc;
+    return b->ndesc;
 }
 
 /*
- * Runs a script: EVALSHA, and EVAL when Redis answers NOSCRIPT (restarted, SCRIPT FLUSH). argv[0]
- * and argv[1] are left for the command and the script/sha. A reply of the script's or NULL.
+ * The script call: EVALSHA sha numkeys KEYS... ndescriptors (key lease 6-limits)... nentries, then
+ * the entries in the order they came: a completion is 1 ticket tokens nscopes (key flags)..., an
+ * admission 2 ticket nscopes descriptor...
  */
-static redisReply *run_script(rl_redis_t *rd, rl_conn_t *k, const char *script, const char *sha, int argc,
-                              const char **argv, size_t *lens, char *err, size_t cap)
+static int batch_prepare(rl_cmd_t *cmd)
 {
-    argv[0] = "EVALSHA";
-    argv[1] = sha;
-    lens[0] = 7;
-    lens[1] = 40;
-    redisReply *rep = command(rd, k, argc, argv, lens, err, cap);
-    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-        freeReplyObject(rep);
-        argv[0] = "EVAL";
-        argv[1] = script;
-        lens[0] = 4;
-        lens[1] = strlen(script);
-        rep = command(rd, k, argc, argv, lens, err, cap);
+    rl_batch_t *b = (rl_batch_t *)cmd;
+    b->argc = 2 + 1 + b->nkeys + 1 + b->ndesc * (2 + RL_NLIMITS) + 1 + b->nargs;
+    ig_buf_t *o = &b->out;
+    if (ig_buf_reserve(o, 6 * RL_NUM_MAX + 40 + b->keys.len + b->descs.len + b->args.len) != 0)
+        return -1;
+    char *p = put_len(o->p, '*', b->argc);
+    p = put_bulk(p, "EVALSHA", 7);
+    p = put_bulk(p, script.sha, 40);
+    b->hdr_len = (size_t)(p - o->p);
+    p = put_int(p, b->nkeys);
+    p = put(p, b->keys.p, b->keys.len);
+    p = put_int(p, b->ndesc);
+    p = put(p, b->descs.p, b->descs.len);
+    p = put_int(p, b->ncompl + b->ncalls);
+    p = put(p, b->args.p, b->args.len);
+    o->len = (size_t)(p - o->p);
+    cmd->buf = o->p;
+    cmd->len = o->len;
+    return 0;
+}
+
+static void batch_done(rl_cmd_t *cmd, redisReply *reply, const char *err);
+
+/* The batch still open on conn c (created when there is none, or the last one is full). */
+static rl_batch_t *batch_open(rl_conn_t *c, int64_t timeout_ms, char *err, size_t cap)
+{
+    rl_cmd_t *tail = rl_conn_unsent_tail(c);
+    if (tail && tail->prepare == batch_prepare) {
+        rl_batch_t *b = (rl_batch_t *)tail;
+        if (b->ncompl + b->ncalls < RL_BATCH_MAX)
+            return b;
     }
-    if (rep && rep->type == REDIS_REPLY_ERROR) {
-        snprintf(err, cap, "redis %s:%d: script: %.300s", rd->url.host, rd->url.port, rep->str);
-        freeReplyObject(rep);
+    rl_batch_t *b = calloc(1, sizeof(*b));
+    if (!b) {
+        snprintf(err, cap, "redis %s: out of memory", rl_conn_name(c));
         return NULL;
     }
-    return rep;
-}
-
-/* Runs fn on this thread's connection (or the shared one, locked). */
-typedef int (*conn_fn_t)(rl_redis_t *rd, rl_conn_t *k, void *arg, char *err, size_t cap);
-
-static int with_conn(rl_redis_t *rd, conn_fn_t fn, void *arg, char *err, size_t cap)
-{
-    rl_conn_t *k = thread_conn(rd);
-    if (k)
-        return conn_ready(rd, k, err, cap) != 0 ? -1 : fn(rd, k, arg, err, cap);
-    pthread_mutex_lock(&rd->shared_mu);
-    int r = conn_ready(rd, &rd->shared, err, cap) != 0 ? -1 : fn(rd, &rd->shared, arg, err, cap);
-    pthread_mutex_unlock(&rd->shared_mu);
-    return r;
-}
-
-/* Numbers for a script call, kept alive next to argv. */
-#define RL_ARGS_MAX (4 + RL_MAX_SCOPES * (1 + RL_NLIMITS))
-typedef struct {
-    const char *argv[RL_ARGS_MAX];
-    size_t lens[RL_ARGS_MAX];
-    char keys[RL_MAX_SCOPES][1024];
-    char nums[RL_ARGS_MAX][24];
-    int argc;
-} script_args_t;
-
-static void arg_str(script_args_t *a, const char *s, size_t n)
-{
-    a->argv[a->argc] = s;
-    a->lens[a->argc++] = n;
-}
-
-static void arg_num(script_args_t *a, int64_t v)
-{
-    int n = snprintf(a->nums[a->argc], sizeof(a->nums[0]), "%lld", (long long)v);
-    arg_str(a, a->nums[a->argc], (size_t)n);
-}
-
-static int arg_key(rl_redis_t *rd, script_args_t *a, size_t i, const char *id, size_t idlen)
-{
-    int n = snprintf(a->keys[i], sizeof(a->keys[i]), "%s%.*s", rd->prefix, (int)idlen, id);
-    if (n < 0 || (size_t)n >= sizeof(a->keys[i]))
-        return -1;
-    arg_str(a, a->keys[i], (size_t)n);
-    return 0;
-}
-
-typedef struct {
-    rl_view_t *v;
-    const char *ticket;
-    int admitted;
-} admit_call_t;
-
-static int admit_on(rl_redis_t *rd, rl_conn_t *k, void *arg, char *err, size_t cap)
-{
-    admit_call_t *call = arg;
-    rl_view_t *v = call->v;
-    script_args_t a = {.argc = 2};
-    char label[512];
-    arg_num(&a, (int64_t)v->n);
-    for (size_t s = 0; s < v->n; s++)
-        if (arg_key(rd, &a, s, v->scopes[s].id, v->scopes[s].idlen) != 0)
-            return fail(err, cap, "rate-limit key for %.200s is too long", rl_scope_label(&v->scopes[s], label, sizeof(label)));
-    arg_num(&a, rd->lease_ms);
-    arg_str(&a, call->ticket, strlen(call->ticket));
-    for (size_t s = 0; s < v->n; s++)
-        for (int l = 0; l < RL_NLIMITS; l++)
-            arg_num(&a, v->scopes[s].lim[l]);
-    redisReply *rep = run_script(rd, k, rl_redis_admit_lua, k->sha_admit, a.argc, a.argv, a.lens, err, cap);
-    if (!rep)
-        return -1;
-    size_t want = 2 + v->n * RL_NLIMITS * 3;
-    int ok = rep->type == REDIS_REPLY_ARRAY && rep->elements == want;
-    for (size_t i = 0; ok && i < want; i++)
-        ok = rep->element[i]->type == REDIS_REPLY_INTEGER;
-    if (!ok) {
-        freeReplyObject(rep);
-        return fail(err, cap, "redis %s: the admission script answered something unexpected", rd->url.host);
+    b->cmd.prepare = batch_prepare;
+    b->cmd.done = batch_done;
+    if (rl_conn_resend(c, &b->cmd, timeout_ms, err, cap) != 0) {
+        batch_free(b);
+        return NULL;
     }
-    call->admitted = rep->element[0]->integer == 1;
-    v->now_ms = rep->element[1]->integer;
-    for (size_t s = 0; s < v->n; s++)
-        for (int l = 0; l < RL_NLIMITS; l++) {
-            redisReply **e = rep->element + 2 + (s * RL_NLIMITS + (size_t)l) * 3;
-            rl_obs_t *o = &v->obs[s][l];
-            o->used = e[0]->integer;
-            o->reset_ms = e[1]->integer;
-            o->retry_ms = e[2]->integer;
+    return b;
+}
+
+/* Adds a completion (keys already prefixed when plen is 0). 0, or -1 on out of memory. */
+static int batch_add_completion(rl_batch_t *b, const char *prefix, size_t plen, const char *const *ids,
+                                const size_t *idlens, const unsigned *flags, size_t n, const char *ticket,
+                                int64_t tokens)
+{
+    uint32_t keys[RL_MAX_SCOPES];
+    for (size_t i = 0; i < n; i++)
+        if (!(keys[i] = batch_key(b, prefix, plen, ids[i], idlens[i])))
+            return -1;
+    size_t tlen = strlen(ticket);
+    if (ig_buf_reserve(&b->args, tlen + (4 + 2 * n) * RL_NUM_MAX) != 0)
+        return -1;
+    char *o = b->args.p + b->args.len;
+    o = put_int(o, 1);
+    o = put_bulk(o, ticket, tlen);
+    o = put_int(o, tokens);
+    o = put_int(o, (int64_t)n);
+    for (size_t i = 0; i < n; i++) {
+        o = put_int(o, keys[i]);
+        o = put_int(o, flags[i]);
+    }
+    b->args.len = (size_t)(o - b->args.p);
+    b->ncompl++;
+    b->nargs += (uint32_t)(4 + 2 * n);
+    b->tokens += tokens;
+    return 0;
+}
+
+/* A cancelled admission that Redis admitted: its slots go back in the next batch. */
+static void send_release(rl_conn_t *c, int64_t timeout_ms, rl_release_t *r)
+{
+    char err[300];
+    const char *ids[RL_MAX_SCOPES];
+    unsigned flags[RL_MAX_SCOPES];
+    for (size_t i = 0; i < r->n; i++) {
+        ids[i] = r->keys[i];
+        flags[i] = RL_HOLD_CONC;
+    }
+    rl_batch_t *b = batch_open(c, timeout_ms, err, sizeof(err));
+    if (!b || batch_add_completion(b, "", 0, ids, r->lens, flags, r->n, r->ticket, 0) != 0)
+        rl_conn_warn(c, "%s: a cancelled request's concurrency slot frees itself at its lease's end",
+                     b ? "out of memory" : err);
+}
+
+static int is_noscript(const redisReply *reply)
+{
+    return reply->type == REDIS_REPLY_ERROR && reply->len >= 8 && memcmp(reply->str, "NOSCRIPT", 8) == 0;
+}
+
+/* NOSCRIPT: the same arguments with EVAL, on the same connection. 0, or -1 with err. */
+static int retry_with_eval(rl_batch_t *b, char *err, size_t cap)
+{
+    size_t args = b->out.len - b->hdr_len;
+    if (!(b->eval = malloc(3 * RL_NUM_MAX + script.lua_len + args))) {
+        snprintf(err, cap, "redis: out of memory");
+        return -1;
+    }
+    char *o = put_len(b->eval, '*', b->argc);
+    o = put_bulk(o, "EVAL", 4);
+    o = put_bulk(o, rl_redis_batch_lua, script.lua_len);
+    o = put(o, b->out.p + b->hdr_len, args);
+    b->cmd.buf = b->eval;
+    b->cmd.len = (size_t)(o - b->eval);
+    return rl_conn_resend(b->cmd.conn, &b->cmd, b->cmd.timeout_ms, err, cap);
+}
+
+/* Is the answer {now, then per admission: admitted, then 3 numbers per limit it has}? */
+static int answer_fits(const rl_batch_t *b, const redisReply *rep)
+{
+    size_t want = 1;
+    for (uint32_t i = 0; i < b->ncalls; i++)
+        want += 1 + 3 * b->calls[i]->nlimits;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != want)
+        return 0;
+    for (size_t i = 0; i < want; i++)
+        if (rep->element[i]->type != REDIS_REPLY_INTEGER)
+            return 0;
+    return 1;
+}
+
+static void batch_done(rl_cmd_t *cmd, redisReply *reply, const char *err)
+{
+    rl_batch_t *b = (rl_batch_t *)cmd;
+    rl_conn_t *c = cmd->conn;
+    char msg[400];
+    if (reply && is_noscript(reply) && !b->eval) {
+        if (retry_with_eval(b, msg, sizeof(msg)) == 0)
+            return; /* comes back here with the answer */
+        err = msg;
+        reply = NULL;
+    }
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        snprintf(msg, sizeof(msg), "redis %s: script: %.300s", rl_conn_name(c), reply->str);
+        err = msg;
+        reply = NULL;
+    } else if (reply && !answer_fits(b, reply)) {
+        snprintf(msg, sizeof(msg), "redis %s: the script answered something unexpected", rl_conn_name(c));
+        err = msg;
+        reply = NULL;
+    }
+    if (!reply) {
+        if (!err)
+            err = "redis: no answer";
+        /* at shutdown the connection says once how many went unanswered */
+        if (b->ncompl && !rl_conn_closing(c))
+            rl_conn_warn(c, "%s: %u completions not counted (%lld tokens not charged; concurrency slots free "
+                         "themselves at their lease's end)", err, b->ncompl, (long long)b->tokens);
+        for (uint32_t i = 0; i < b->ncalls; i++)
+            if (b->calls[i]->cb)
+                b->calls[i]->cb(b->calls[i]->arg, -1, err);
+        batch_free(b);
+        return;
+    }
+    int64_t now = reply->element[0]->integer;
+    redisReply **e = reply->element + 1;
+    for (uint32_t i = 0; i < b->ncalls; i++) {
+        rl_redis_call_t *call = b->calls[i];
+        int admitted = (*e++)->integer == 1;
+        rl_view_t *v = call->v;
+        if (v) {
+            v->now_ms = now;
+            for (size_t s = 0; s < v->n; s++)
+                for (int l = 0; l < RL_NLIMITS; l++) {
+                    if (v->scopes[s].lim[l] < 0)
+                        continue; /* (reported on only when it exists) */
+                    rl_obs_t *o = &v->obs[s][l];
+                    o->used = e[0]->integer;
+                    o->reset_ms = e[1]->integer;
+                    o->retry_ms = e[2]->integer;
+                    e += 3;
+                }
+        } else {
+            e += 3 * call->nlimits;
         }
-    freeReplyObject(rep);
-    return 0;
-}
-
-int rl_redis_admit(rl_redis_t *rd, rl_view_t *v, const char *ticket, char *err, size_t cap)
-{
-    admit_call_t call = {v, ticket, 0};
-    if (with_conn(rd, admit_on, &call, err, cap) != 0)
-        return -1;
-    return call.admitted;
-}
-
-typedef struct {
-    const char *const *ids;
-    const size_t *idlens;
-    const unsigned *flags;
-    size_t n;
-    const char *ticket;
-    int64_t tokens;
-} complete_call_t;
-
-static int complete_on(rl_redis_t *rd, rl_conn_t *k, void *arg, char *err, size_t cap)
-{
-    complete_call_t *call = arg;
-    script_args_t a = {.argc = 2};
-    arg_num(&a, (int64_t)call->n);
-    for (size_t s = 0; s < call->n; s++)
-        if (arg_key(rd, &a, s, call->ids[s], call->idlens[s]) != 0)
-            return fail(err, cap, "rate-limit key too long");
-    arg_str(&a, call->ticket, strlen(call->ticket));
-    arg_num(&a, call->tokens);
-    for (size_t s = 0; s < call->n; s++)
-        arg_num(&a, call->flags[s]);
-    redisReply *rep = run_script(rd, k, rl_redis_complete_lua, k->sha_complete, a.argc, a.argv, a.lens, err, cap);
-    if (!rep)
-        return -1;
-    freeReplyObject(rep);
-    return 0;
+        if (call->cb)
+            call->cb(call->arg, admitted, NULL);
+        else if (admitted && call->release) /* the client left while we waited */
+            send_release(c, cmd->timeout_ms, call->release);
+    }
+    batch_free(b);
 }
 
 int rl_redis_complete(rl_redis_t *rd, const char *const *ids, const size_t *idlens, const unsigned *flags, size_t n,
                       const char *ticket, int64_t tokens, char *err, size_t cap)
 {
-    complete_call_t call = {ids, idlens, flags, n, ticket, tokens};
-    return with_conn(rd, complete_on, &call, err, cap);
+    for (size_t i = 0; i < n; i++)
+        if (rd->prefix_len + idlens[i] > RL_KEY_MAX) {
+            snprintf(err, cap, "a rate-limit key is longer than %d bytes", RL_KEY_MAX);
+            return -1;
+        }
+    rl_conn_t *c = rl_conn_here(rd->target, err, cap);
+    rl_batch_t *b = c ? batch_open(c, rd->timeout_ms, err, cap) : NULL;
+    if (!b)
+        return -1;
+    if (batch_add_completion(b, rd->prefix, rd->prefix_len, ids, idlens, flags, n, ticket, tokens) != 0) {
+        snprintf(err, cap, "redis %s: out of memory", rl_target_name(rd->target));
+        return -1;
+    }
+    return 0;
+}
+
+int rl_redis_admit(rl_redis_t *rd, rl_view_t *v, const char *ticket, rl_redis_admit_cb_t cb, void *arg,
+                   rl_redis_call_t **out, char *err, size_t cap)
+{
+    char label[512];
+    size_t n = v->n;
+    for (size_t s = 0; s < n; s++)
+        if (rd->prefix_len + v->scopes[s].idlen > RL_KEY_MAX) {
+            snprintf(err, cap, "rate-limit key for %.200s is too long",
+                     rl_scope_label(&v->scopes[s], label, sizeof(label)));
+            return -1;
+        }
+    rl_redis_call_t *call = calloc(1, sizeof(*call));
+    if (!call) {
+        snprintf(err, cap, "redis: out of memory");
+        return -1;
+    }
+    call->cb = cb;
+    call->arg = arg;
+    call->v = v;
+    call->rd = rd;
+    call->ticket = ticket;
+    for (size_t s = 0; s < n; s++)
+        for (int l = 0; l < RL_NLIMITS; l++)
+            call->nlimits += v->scopes[s].lim[l] >= 0;
+    rl_conn_t *c = rl_conn_here(rd->target, err, cap);
+    rl_batch_t *b = c ? batch_open(c, rd->timeout_ms, err, cap) : NULL;
+    if (!b) {
+        call_free(call);
+        return -1;
+    }
+    uint32_t desc[RL_MAX_SCOPES];
+    /* the ticket names a concurrency slot: without one, it is not sent */
+    size_t tlen = 0;
+    for (size_t s = 0; s < n; s++)
+        if (v->scopes[s].lim[RL_CONC] >= 0)
+            tlen = strlen(ticket);
+    int ok = 1;
+    if (b->ncalls == b->callcap) {
+        uint32_t ncap = b->callcap ? b->callcap * 2 : 16;
+        rl_redis_call_t **calls = realloc(b->calls, ncap * sizeof(*calls));
+        if ((ok = calls != NULL)) {
+            b->calls = calls;
+            b->callcap = ncap;
+        }
+    }
+    for (size_t s = 0; ok && s < n; s++) {
+        uint32_t key = batch_key(b, rd->prefix, rd->prefix_len, v->scopes[s].id, v->scopes[s].idlen);
+        ok = key && (desc[s] = batch_desc(b, key, rd->lease_ms, v->scopes[s].lim)) != 0;
+    }
+    if (!ok || ig_buf_reserve(&b->args, tlen + (3 + n) * RL_NUM_MAX) != 0) {
+        /* (the batch stays as it was: its other entries are whole) */
+        call_free(call);
+        snprintf(err, cap, "redis %s: out of memory", rl_target_name(rd->target));
+        return -1;
+    }
+    char *o = b->args.p + b->args.len;
+    o = put_int(o, 2);
+    o = put_bulk(o, ticket, tlen);
+    o = put_int(o, (int64_t)n);
+    for (size_t s = 0; s < n; s++)
+        o = put_int(o, desc[s]);
+    b->args.len = (size_t)(o - b->args.p);
+    b->nargs += (uint32_t)(3 + n);
+    b->calls[b->ncalls++] = call;
+    *out = call;
+    return 0;
+}
+
+void rl_redis_admit_cancel(rl_redis_call_t *call)
+{
+    rl_view_t *v = call->v;
+    if (v) {
+        /* what it will hold if Redis admits it: its concurrency slots (the request, counted, stays
+         * counted: the same as a request admitted at once whose client then left) */
+        rl_release_t *r = calloc(1, sizeof(*r));
+        const rl_redis_t *rd = call->rd;
+        for (size_t s = 0; r && s < v->n; s++) {
+            if (v->scopes[s].lim[RL_CONC] < 0)
+                continue;
+            size_t len = rd->prefix_len + v->scopes[s].idlen;
+            char *k = malloc(len + 1);
+            if (!k) {
+                release_free(r);
+                r = NULL;
+                break;
+            }
+            memcpy(k, rd->prefix, rd->prefix_len);
+            memcpy(k + rd->prefix_len, v->scopes[s].id, v->scopes[s].idlen);
+            k[len] = '\0';
+            r->keys[r->n] = k;
+            r->lens[r->n++] = len;
+        }
+        if (r && r->n) {
+            snprintf(r->ticket, sizeof(r->ticket), "%s", call->ticket);
+            call->release = r;
+        } else {
+            if (!r)
+                rd->host->log(IG_LOG_WARN, "ratelimit", "out of memory: a cancelled request's concurrency slot "
+                                                        "frees itself at its lease's end");
+            release_free(r);
+        }
+    }
+    call->cb = NULL;
+    call->arg = NULL;
+    call->v = NULL;
+    call->rd = NULL;
+    call->ticket = NULL;
 }

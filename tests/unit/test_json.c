@@ -742,6 +742,33 @@ static void test_unescape(void)
     CHECK(ig_json_string_unescape(&nul, buf, sizeof buf, &n) == -1);
 }
 
+/* The start of a string's text, cut to a buffer at a character boundary (the prefix strategies get). */
+static void test_unescape_prefix(void)
+{
+    char buf[64];
+    size_t n = 99;
+    const char *t = "a\\n\\u00e9\xC3\xA9\\uD83D\\uDE00z"; /* a \n é é 😀 z: 1+1+2+2+4+1 = 11 bytes */
+    const char *want = "a\n\xC3\xA9\xC3\xA9\xF0\x9F\x98\x80z";
+    CHECK(ig_json_unescape_prefix(t, strlen(t), buf, sizeof buf, &n) == 0 && n == 11 && memcmp(buf, want, 11) == 0);
+    /* every cap: the longest whole-character prefix of the decoded text */
+    static const size_t cut[] = {0, 1, 2, 2, 4, 4, 6, 6, 6, 6, 10, 11, 11};
+    for (size_t cap = 0; cap <= 12; cap++) {
+        memset(buf, 'X', sizeof buf);
+        CHECKF(ig_json_unescape_prefix(t, strlen(t), buf, cap, &n) == 0 && n == cut[cap] && memcmp(buf, want, n) == 0 &&
+                   (cap == 0 || n == cap || buf[n] == 'X'),
+               "cap %zu: %zu bytes", cap, n);
+    }
+    /* a raw multi-byte character straddling the end is left out whole */
+    const char *raw = "ab\xE2\x82\xAC" "c";
+    CHECK(ig_json_unescape_prefix(raw, strlen(raw), buf, 4, &n) == 0 && n == 2);
+    CHECK(ig_json_unescape_prefix(raw, strlen(raw), buf, 5, &n) == 0 && n == 5);
+    CHECK(ig_json_unescape_prefix("", 0, buf, 8, &n) == 0 && n == 0);
+    /* a malformed escape (not in a validated body) ends it, keeping what came before */
+    CHECK(ig_json_unescape_prefix("ab\\x", 4, buf, sizeof buf, &n) == -1 && n == 2);
+    CHECK(ig_json_unescape_prefix("ab\\uD800", 8, buf, sizeof buf, &n) == -1 && n == 2);
+    CHECK(ig_json_unescape_prefix("ab\\", 3, buf, sizeof buf, &n) == -1 && n == 2);
+}
+
 static void test_string_eq(void)
 {
     ig_json_value_t v = str("\"h\\u00e9llo\\n\"");
@@ -970,6 +997,7 @@ int main(void)
     test_double();
     test_bool();
     test_unescape();
+    test_unescape_prefix();
     test_string_eq();
     test_escape();
     test_escape_roundtrip();

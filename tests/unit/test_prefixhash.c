@@ -11,7 +11,8 @@
  * overloaded endpoint is the same as walking the ring without it; Routing-Key
  * replaces the prefix; no key → least load with rotated ties; the adapter is
  * part of the key; the prefix is cut after prefixCharLength characters (code
- * points, JSON escapes decoded); more candidates than the plugin's stack
+ * points of the text the core decoded; every key is the one the plugin gave
+ * when it decoded JSON escapes itself); more candidates than the plugin's stack
  * buffer; more endpoint URLs than its per-model table; concurrent picks.
  */
 #include <dlfcn.h>
@@ -24,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 #include "infergate/plugin.h"
+#include "util/hex.h"
+#include "util/json.h"
 #include "ig_test.h"
 #include "test_host.h"
 
@@ -556,39 +559,160 @@ static void test_prefix_length(plugin_t *p)
     CHECK(utf8_same);
     CHECK(third_varies);
 
-    /* JSON escapes are decoded: \u00e9 is "é", \n a newline, \" a quote, a surrogate pair one
-     * character; each escape counts as one character. */
-    struct {
-        const char *escaped, *raw;
-    } eq[] = {
-        {"caf\\u00e9 au lait", "caf\xc3\xa9 au lait"},
-        {"line\\nbreak", "line\nbreak"},
-        {"say \\\"hi\\\" \\/ \\\\", "say \"hi\" / \\"},
-        {"smile \\ud83d\\ude00 now", "smile \xf0\x9f\x98\x80 now"},
-        {"\\u00C9T\\u00c9", "\xc3\x89T\xc3\x89"},
-    };
-    int escapes_ok = 0;
-    for (size_t i = 0; i < sizeof(eq) / sizeof(eq[0]); i++) {
-        /* many suffixes so a coincidental match of one pair proves nothing */
-        int all = 1;
-        for (int j = 0; j < 64; j++) {
-            snprintf(a, sizeof(a), "%d %s", j, eq[i].escaped);
-            snprintf(b, sizeof(b), "%d %s", j, eq[i].raw);
-            all &= pick(p, &m100, "", a, "", c4, 4) == pick(p, &m100, "", b, "", c4, 4);
-        }
-        escapes_ok += all;
+    /* The core hands the text decoded; the plugin hashes what it gets: a backslash is a character
+     * like any other, so an escape spelled out is not the text it stands for. */
+    int escaped_differ = 0;
+    for (int j = 0; j < 64; j++) {
+        snprintf(a, sizeof(a), "%d caf\\u00e9 au lait", j);
+        snprintf(b, sizeof(b), "%d caf\xc3\xa9 au lait", j);
+        escaped_differ += pick(p, &m100, "", a, "", c4, 4) != pick(p, &m100, "", b, "", c4, 4);
     }
-    CHECKF(escapes_ok == (int)(sizeof(eq) / sizeof(eq[0])), "%d escape forms hashed like their text", escapes_ok);
-    /* with 3 characters: "\u00e9\u00e9\u00e9" + tail = "ééé" */
-    CHECK(pick(p, &m3, "", "\\u00e9\\u00e9\\u00e9zzz", "", c4, 4) == first);
-    /* malformed escapes (not produced by a validated body) stay in bounds */
-    const char *bad[] = {"\\", "abc\\", "\\u12", "\\uZZZZ", "\\ud800", "\\udc00x", "\\ud83d\\u0041"};
+    CHECKF(escaped_differ > 16, "only %d of 64 spelled-out escapes moved", escaped_differ);
+    /* arbitrary bytes (the core never hands them: its text is valid UTF-8) stay in bounds */
+    const char *bad[] = {"\\", "abc\\", "\xff", "\x80\x80", "\xc3", "ab\xe2\x82", "\xf0\x9f\x98"};
     int bad_ok = 0;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         bad_ok += pick(p, &m100, "", bad[i], "", c4, 4) != NULL;
     CHECK(bad_ok == (int)(sizeof(bad) / sizeof(bad[0])));
     model_free(p, &m3);
     model_free(p, &m100);
+}
+
+/* ---- the key is the one the plugin gave before the core decoded the prefix ------------------ */
+
+/*
+ * How the plugin hashed before ABI 3 (it was handed the JSON text undecoded and decoded escapes
+ * while hashing), kept here as the reference, as it last was (on util's hex digit and FNV-1a step):
+ * for plain-ASCII and UTF-8 prefixes the key is the same bytes, and for escaped ones the core's
+ * decoding (ig_json_unescape_prefix) gives the text the old plugin decoded to, so every key of a
+ * validated body is unchanged.
+ */
+static int32_t old_u_escape(const unsigned char *s, size_t n, size_t i)
+{
+    if (i + 6 > n || s[i] != '\\' || s[i + 1] != 'u')
+        return -1;
+    int32_t v = 0;
+    for (size_t k = 2; k < 6; k++) {
+        int d = ig_hex_digit(s[i + k]);
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static uint64_t old_fnv_utf8(uint64_t h, uint32_t cp)
+{
+    if (cp < 0x80)
+        return ig_fnv1a64_step(h, (unsigned char)cp);
+    if (cp < 0x800) {
+        h = ig_fnv1a64_step(h, (unsigned char)(0xC0 | (cp >> 6)));
+    } else if (cp < 0x10000) {
+        h = ig_fnv1a64_step(h, (unsigned char)(0xE0 | (cp >> 12)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+    } else {
+        h = ig_fnv1a64_step(h, (unsigned char)(0xF0 | (cp >> 18)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 12) & 0x3F)));
+        h = ig_fnv1a64_step(h, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+    }
+    return ig_fnv1a64_step(h, (unsigned char)(0x80 | (cp & 0x3F)));
+}
+
+static uint64_t old_hash_prefix(uint64_t h, const unsigned char *s, size_t n, uint64_t limit)
+{
+    uint64_t chars = 0;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c == '\\' && i + 1 < n) {
+            if (chars == limit)
+                break;
+            chars++;
+            unsigned char e = s[i + 1];
+            int32_t u;
+            switch (e) {
+            case 'n': h = ig_fnv1a64_step(h, '\n'); i += 2; continue;
+            case 't': h = ig_fnv1a64_step(h, '\t'); i += 2; continue;
+            case 'r': h = ig_fnv1a64_step(h, '\r'); i += 2; continue;
+            case 'b': h = ig_fnv1a64_step(h, '\b'); i += 2; continue;
+            case 'f': h = ig_fnv1a64_step(h, '\f'); i += 2; continue;
+            case 'u':
+                u = old_u_escape(s, n, i);
+                if (u < 0)
+                    break;
+                i += 6;
+                if (u >= 0xD800 && u <= 0xDBFF) {
+                    int32_t lo = old_u_escape(s, n, i);
+                    if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                        h = old_fnv_utf8(h, 0x10000 + (((uint32_t)u - 0xD800) << 10) + ((uint32_t)lo - 0xDC00));
+                        i += 6;
+                        continue;
+                    }
+                    u = 0xFFFD;
+                } else if (u >= 0xDC00 && u <= 0xDFFF) {
+                    u = 0xFFFD;
+                }
+                h = old_fnv_utf8(h, (uint32_t)u);
+                continue;
+            default:
+                h = ig_fnv1a64_step(h, e);
+                i += 2;
+                continue;
+            }
+            h = ig_fnv1a64_step(h, c);
+            i++;
+            continue;
+        }
+        if ((c & 0xC0) != 0x80) {
+            if (chars == limit)
+                break;
+            chars++;
+        }
+        h = ig_fnv1a64_step(h, c);
+        i++;
+    }
+    return h;
+}
+
+static void test_same_keys_as_before(void)
+{
+    /* JSON string bodies (between the quotes) as a validated request carries them */
+    const char *bodies[] = {
+        "Hello, how are you today?",
+        "Conversation 17: tell me about gateways and their load balancing",
+        "",
+        "x",
+        "caf\xc3\xa9 au lait \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e and \xf0\x9f\x98\x80",
+        "caf\\u00e9 au lait",
+        "line\\nbreak\\ttab\\rret\\bback\\fform",
+        "say \\\"hi\\\" \\/ \\\\",
+        "smile \\ud83d\\ude00 now \\uD83D\\uDE00",
+        "\\u00C9T\\u00c9 \\u65e5\\u672c",
+        "mixed \xc3\xa9\\u00e9\xc3\xa9\\u00e9 end",
+    };
+    uint64_t limits[] = {1, 3, 7, 100, 1024};
+    int same = 0, total = 0;
+    char text[IG_LB_PREFIX_MAX];
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        size_t n = strlen(bodies[i]), len = 0;
+        CHECK(ig_json_unescape_prefix(bodies[i], n, text, sizeof(text), &len) == 0);
+        for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+            uint64_t was = old_hash_prefix(IG_FNV64_OFFSET, (const unsigned char *)bodies[i], n, limits[l]);
+            uint64_t now = hash_prefix(IG_FNV64_OFFSET, (const unsigned char *)text, len, limits[l]);
+            CHECKF(was == now, "body %zu, %llu characters: key changed", i, (unsigned long long)limits[l]);
+            same += was == now;
+            total++;
+        }
+    }
+    /* 2,000 generated ASCII prompts, byte for byte the same as before */
+    char k[160];
+    for (int i = 0; i < 2000; i++) {
+        key_text(k, sizeof(k), i);
+        same += old_hash_prefix(IG_FNV64_OFFSET, (const unsigned char *)k, strlen(k), 100) ==
+                hash_prefix(IG_FNV64_OFFSET, (const unsigned char *)k, strlen(k), 100);
+        total++;
+    }
+    CHECKF(same == total, "%d of %d keys unchanged", same, total);
 }
 
 /* ---- sizes beyond the plugin's fixed buffers ---------------------------------------------- */
@@ -779,6 +903,7 @@ int main(int argc, char **argv)
         test_bounded_load(&p);
         test_key_parts(&p);
         test_prefix_length(&p);
+        test_same_keys_as_before();
         test_many(&p);
         test_threads(&p);
         /* model_init refuses values below the bounds even if the core let them through */

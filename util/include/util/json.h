@@ -71,6 +71,14 @@ int ig_json_bool(const ig_json_value_t *v, int *out);
  */
 int ig_json_string_unescape(const ig_json_value_t *v, char *buf, size_t cap, size_t *outlen);
 
+/*
+ * Decodes the start of a string's text: s is what stands between the quotes of a validated JSON
+ * string (escapes not decoded). Writes as much of the decoded text as fits in cap bytes, never part
+ * of a character: the output is valid UTF-8 when the input was validated. Not NUL-terminated.
+ * Returns 0, or -1 at a malformed escape (what came before it is kept); *outlen is set either way.
+ */
+int ig_json_unescape_prefix(const char *s, size_t n, char *buf, size_t cap, size_t *outlen);
+
 /* Unescaped string equals the given bytes. Returns 1/0. */
 int ig_json_string_eq(const ig_json_value_t *v, const char *s, size_t n);
 
