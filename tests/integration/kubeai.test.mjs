@@ -7,6 +7,7 @@
 //   - the public listings show only what any key may use (or what is marked listed), and drop a
 //     model once it is published to chosen customers or hidden;
 //   - a transcription the engine refuses bills no audio seconds;
+//   - a stream the client abandons is 499 in the access log, /metrics and the ledger alike;
 //   - KubeAI's fields mean what they mean there: owner, maxReplicas omitted, autoscalingDisabled,
 //     replicas, envFrom; a kubectl export loads; s3:// gs:// oss:// pvc:// on a model the gateway
 //     runs are refused by -t with file:line and what to do;
@@ -327,6 +328,45 @@ describe('KubeAI manifests: listing, billing and the Model fields', () => {
       for (const ac of acs) ac.abort();
       await Promise.all(streams);
     }
+  });
+
+  it('a stream the client abandons is 499 everywhere: the access log, /metrics and the ledger', async () => {
+    const dir = path.join(stateDir, 'usage');
+    const mine = (l) => l.model === 'export-chat' && l.customer === 'beta';
+    const ac = new AbortController();
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth('beta') },
+      body: JSON.stringify({ model: 'export-chat', messages: [{ role: 'user', content: 'a long story' }], max_tokens: 60, stream: true, sim_drip_after: 2, sim_drip_ms: 300 }),
+      signal: ac.signal,
+    });
+    assert.equal(res.status, 200);
+    let text = '';
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of res.body) {
+        text += dec.decode(chunk, { stream: true });
+        if (parseSSE(text.slice(0, text.lastIndexOf('\n\n') + 2)).chunks.filter((c) => c.choices?.[0]?.delta?.content).length >= 2) {
+          ac.abort(); // the 200 and two tokens went out; the client leaves mid-stream
+          break;
+        }
+      }
+    } catch {}
+    const rec = await waitFor(() => ledger(dir).find(mine), { timeoutMs: WAIT, what: 'the abandoned stream\'s record' });
+    assert.equal(rec.status, 499);
+    assert.equal(rec.complete, false);
+    assert.ok(rec.completion_tokens >= 2, `billed ${rec.completion_tokens} tokens`);
+    const lines = await waitFor(() => {
+      const l = gw.stdout.split('\n').filter((x) => x.startsWith('{')).map((x) => JSON.parse(x)).filter(mine);
+      return l.length && l;
+    }, { timeoutMs: WAIT, what: 'its access log line' });
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0].status, 499, JSON.stringify(lines[0]));
+    assert.equal(lines[0].outcome, 'client closed');
+    assert.equal(lines[0].completion_tokens, rec.completion_tokens);
+    const m = (await http(`${gw.url}/metrics`)).text;
+    assert.match(m, /infergate_requests_total\{model="export-chat",customer="beta",status="499"\} 1\n/);
+    assert.doesNotMatch(m, /infergate_requests_total\{model="export-chat",customer="beta",status="200"\}/);
   });
 
   it('the gateway is still running and exits 0 on SIGTERM', async () => {
