@@ -80,6 +80,7 @@ function profiles() {
       cpu: { command: [simPath(), '--listen', '{host}:{port}', '--served-model-name', '{served_name}', '--prefix-cache-blocks', '256'] },
       // faster-whisper-server with only the small model installed: others are answered 404
       'cpu-whisper': {
+        devices: [0, 1],
         command: [simPath(), '--api', 'fasterwhisper', '--listen', '{host}:{port}', '--served-model-name', 'Systran/faster-whisper-small'],
       },
     },
@@ -304,7 +305,9 @@ describe('KubeAI manifests: listing, billing and the Model fields', () => {
 
   it('maxReplicas omitted means no limit: three slow streams on targetRequests 1 get three replicas', async () => {
     const m0 = await replicas('qwen-chat');
-    assert.ok(m0.maxReplicas > 1, `maxReplicas ${m0.maxReplicas}`);
+    assert.equal(m0.maxReplicas, 32, 'a profile without devices: what one machine runs (IG_REPLICA_MAX)');
+    // on a profile with devices, no limit is what the devices allow: 2 devices, 1 a replica
+    assert.equal((await replicas('whisper-small')).maxReplicas, 2);
     const acs = [];
     const streams = [0, 1, 2].map(async (i) => {
       const ac = new AbortController();
