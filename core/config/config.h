@@ -104,7 +104,11 @@ typedef struct {
     char *resource_profile;          /* "name:count" as written; NULL if absent */
     int resource_count;
     const ig_resource_profile_t *profile; /* resolved resource_profile, or NULL */
-    int min_replicas, max_replicas, target_requests, scale_down_delay_s;
+    int min_replicas, target_requests, scale_down_delay_s;
+    int max_replicas;                /* maxReplicas; -1 when absent: no limit but what the machine fits (KubeAI) */
+    int replicas;                    /* replicas; -1 when absent. The fixed count with autoscalingDisabled (default
+                                        minReplicas), else the count to start with (KubeAI's autoscaler owns it) */
+    int autoscaling_disabled;        /* autoscalingDisabled: replicas fixed, no autoscaling */
     const char *const *command;      /* command: replaces the engine's launch argv; NULL if absent */
     size_t ncommand;
     char *priority_class;            /* priorityClassName as written, or NULL */

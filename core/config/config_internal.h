@@ -50,13 +50,30 @@ void ig_cfg_parse_models(ig_cfg_ctx_t *c, yaml_node_t *node);
 /* Checks across models (duplicates, adapter ambiguity); runs after all models are read. */
 void ig_cfg_check_models(ig_cfg_ctx_t *c);
 
+/* What a KubeAI manifest's metadata adds to its model (config_manifests.c). */
+typedef struct {
+    yaml_node_t *name;               /* metadata.name */
+    const char *openrouter_json;     /* the openrouter.ai/json annotation, or NULL */
+    int openrouter_line;
+    yaml_node_t *listed;             /* the infergate/listed annotation ("true" / "false"), or NULL */
+} ig_cfg_manifest_meta_t;
+
 /*
- * Reads one model's fields from map into m. name_node is the node holding the
- * name when it comes from elsewhere (metadata.name of a manifest), else NULL
- * and the map's own "name" key is read. path prefixes messages ("models[2]", "spec").
+ * Reads one model's fields from map into m. meta is NULL for a model listed
+ * inline (its map's own "name" key names it), or what its manifest's metadata
+ * says (name, annotations). path prefixes messages ("models[2]", "spec").
  */
-void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, yaml_node_t *name_node,
+void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, const ig_cfg_manifest_meta_t *meta,
                         ig_model_config_t *m);
+/*
+ * The model's prices (config_pricing.c): its `pricing:` map (pricing, may be NULL; path for
+ * messages) and its listing metadata's "pricing": the openrouter: map's pricing node (meta_pricing),
+ * or the openrouter.ai/json annotation's JSON text (meta_json, its line meta_line), either or both
+ * NULL; meta_path names the metadata in messages. Checked, compared, and merged into
+ * m->model.pricing and pricing_more.
+ */
+void ig_cfg_model_pricing(ig_cfg_ctx_t *c, yaml_node_t *pricing, const char *path, yaml_node_t *meta_pricing,
+                          const char *meta_json, int meta_line, const char *meta_path, ig_model_config_t *m);
 /* Adds the parsed model to c->models (copying it). */
 void ig_cfg_add_model(ig_cfg_ctx_t *c, const ig_model_config_t *m);
 /* Logs the KubeAI fields ignored in the current file, once; resets the set. */

@@ -20,17 +20,18 @@
 
 static const char *const model_keys[] = {
     "name", "engine", "url", "servedModelName", "features", "endpoints", "resourceProfile", "args", "env",
-    "minReplicas", "maxReplicas", "targetRequests", "scaleDownDelaySeconds", "loadBalancing", "adapters", "pricing",
-    "openrouter", "limits", "priorityClassName", "command",
-    /* KubeAI fields accepted and ignored for now (see ignored_fields) */
-    "cacheProfile", "image", "replicas", "owner", "files", NULL};
+    "envFrom", "minReplicas", "maxReplicas", "replicas", "autoscalingDisabled", "targetRequests",
+    "scaleDownDelaySeconds", "loadBalancing", "adapters", "owner", "pricing", "openrouter", "listed", "limits",
+    "priorityClassName", "command",
+    /* KubeAI fields that mean nothing outside Kubernetes: accepted and ignored (see ignored_fields) */
+    "cacheProfile", "image", "files", "jsonPatches", NULL};
 /* the same without "name": a manifest's name is metadata.name */
 static const char *const *const spec_keys = model_keys + 1;
 
-static const char *const ignored_fields[] = {"cacheProfile", "image", "replicas", "owner", "files", NULL};
+static const char *const ignored_fields[] = {"cacheProfile", "image", "files", "jsonPatches", NULL};
 
 static const char *const adapter_keys[] = {"name", "url", NULL};
-static const char *const pricing_keys[] = {"prompt", "completion", "request", "input_cache_read", "audio", NULL};
+static const char *const env_from_keys[] = {"configMapRef", "secretRef", "prefix", NULL};
 static const char *const limits_keys[] = {"requestsPerMinute", "requestsPerHour", "tokensPerMinute", "tokensPerHour",
                                           "burst",             "maxConcurrent",   NULL};
 
@@ -271,7 +272,9 @@ static void parse_load_balancing(ig_cfg_ctx_t *c, yaml_node_t *node, const char 
         return;
     }
     const ig_plugin_t *d = m->lb_plugin->desc;
-    const char *keys[3] = {"strategy", d->model_options_key, NULL};
+    /* KubeAI fills in loadBalancing.prefixHash whatever the strategy: an export of a LeastLoad model
+     * has it too, so it is accepted (and means nothing) beside another strategy */
+    const char *keys[4] = {"strategy", "prefixHash", d->model_options_key, NULL};
     if (node)
         ig_yaml_check_keys(y, node, path, keys);
     if (d->model_options) {
@@ -334,29 +337,6 @@ static void parse_adapters(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path,
     m->model.nadapters = k;
 }
 
-static void parse_pricing(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, ig_model_config_t *m)
-{
-    ig_yaml_t *y = c->y;
-    if (!node || ig_yaml_is_null(node) || ig_yaml_expect_map(y, node, path) != 0)
-        return;
-    ig_yaml_check_keys(y, node, path, pricing_keys);
-    ig_pricing_t *pr = &m->model.pricing;
-    const char **slots[] = {&pr->prompt, &pr->completion, &pr->request, &pr->input_cache_read, &pr->audio};
-    for (size_t i = 0; pricing_keys[i]; i++) {
-        char kpath[IG_PATH_MAX];
-        const char *s;
-        yaml_node_t *v = ig_yaml_map_get(y, node, pricing_keys[i]);
-        if (!v || ig_yaml_str(y, v, ig_path_key(kpath, sizeof(kpath), path, pricing_keys[i]), &s) != 0)
-            continue;
-        /* kept as text: prices are money, never rounded through a double */
-        if (ig_parse_decimal(s) != 0) {
-            ig_yaml_error(y, v, kpath, "\"%.40s\" is not a non-negative decimal (write it like \"0.000008\")", s);
-            continue;
-        }
-        *slots[i] = ig_cfg_strdup(c, s);
-    }
-}
-
 /* limits: {requestsPerMinute, ...}: what the rate-limit plugins enforce for the model as a whole. A limit of 0
  * would refuse everything (remove the model instead), so every value is at least 1. */
 static void parse_limits(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, ig_model_config_t *m)
@@ -407,15 +387,117 @@ static void parse_priority_class(ig_cfg_ctx_t *c, yaml_node_t *node, const char 
     m->priority_class = ig_cfg_strdup(c, s);
 }
 
-void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, yaml_node_t *name_node,
+/*
+ * envFrom: Kubernetes' EnvFromSource list ({configMapRef: {name}, secretRef: {name}, prefix}). The
+ * ConfigMaps and Secrets live in a cluster this gateway does not talk to, so they cannot be
+ * resolved: the field is checked, and each reference is named in a warning saying what to do.
+ */
+static void parse_env_from(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, const ig_model_config_t *m)
+{
+    ig_yaml_t *y = c->y;
+    if (!node || ig_yaml_is_null(node) || ig_yaml_expect_seq(y, node, path) != 0)
+        return;
+    char refs[512];
+    size_t off = 0, n = ig_yaml_seq_len(node);
+    refs[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        char ipath[IG_PATH_MAX], rpath[IG_PATH_MAX];
+        yaml_node_t *item = ig_yaml_seq_at(y, node, i);
+        if (!item)
+            return;
+        ig_path_index(ipath, sizeof(ipath), path, i);
+        if (ig_yaml_expect_map(y, item, ipath) != 0)
+            continue;
+        ig_yaml_check_keys(y, item, ipath, env_from_keys);
+        static const char *const kinds[] = {"configMapRef", "secretRef"};
+        int found = 0;
+        for (size_t k = 0; k < 2; k++) {
+            yaml_node_t *ref = ig_yaml_map_get(y, item, kinds[k]);
+            if (!ref)
+                continue;
+            found = 1;
+            ig_path_key(rpath, sizeof(rpath), ipath, kinds[k]);
+            const char *name = NULL;
+            yaml_node_t *nn = ig_yaml_expect_map(y, ref, rpath) == 0 ? ig_yaml_map_get(y, ref, "name") : NULL;
+            if (nn && ig_yaml_str(y, nn, rpath, &name) == 0 && off < sizeof(refs)) {
+                int w = snprintf(refs + off, sizeof(refs) - off, "%s%s %s", off ? ", " : "",
+                                 k == 0 ? "ConfigMap" : "Secret", name);
+                if (w > 0)
+                    off += (size_t)w;
+            }
+        }
+        if (!found)
+            ig_yaml_error(y, item, ipath, "expected configMapRef or secretRef");
+    }
+    if (n > 0)
+        ig_log_warn("%s:%d: %s: model %s: envFrom (%s) names Kubernetes objects, which cannot be read outside "
+                    "Kubernetes: ignored. Put those variables in env:, or in infergate's own environment (the "
+                    "replicas it runs inherit it)",
+                    c->file, ig_yaml_line(node), path, m->model.name ? m->model.name : "?",
+                    refs[0] ? refs : "no names");
+}
+
+/*
+ * A model the gateway runs itself gets its url's reference without the scheme ({model_ref}: "hf://org/m"
+ * -> "org/m"). For s3://, gs://, oss:// and pvc:// that is not something an engine can load (vLLM would
+ * read "bucket/path" as a Hugging Face repo): KubeAI downloads or mounts those first. Refused, saying
+ * what to do, unless the replica's command does not use {model_ref} (a command: that handles {url}).
+ */
+static int uses_model_ref(const char *const *v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        if (strstr(v[i], "{model_ref}"))
+            return 1;
+    return 0;
+}
+
+static void check_runnable_url(ig_cfg_ctx_t *c, yaml_node_t *url_node, const char *path, const ig_model_config_t *m)
+{
+    static const char *const schemes[] = {"s3://", "gs://", "oss://", "pvc://", NULL};
+    const char *url = m->model.url;
+    if (!url || m->nendpoints > 0)
+        return; /* static endpoints: the url is informational */
+    size_t k;
+    for (k = 0; schemes[k]; k++)
+        if (strncmp(url, schemes[k], strlen(schemes[k])) == 0)
+            break;
+    if (!schemes[k])
+        return;
+    const ig_launch_recipe_t *recipe =
+        m->engine_plugin ? ((const ig_engine_vtable_t *)m->engine_plugin->desc->vtable)->launch : NULL;
+    const char *const *argv = m->command ? m->command : m->profile && m->profile->command ? m->profile->command
+                                                      : recipe                            ? recipe->argv
+                                                                                          : NULL;
+    int recipe_env = !m->command && !(m->profile && m->profile->command) && recipe;
+    if (!uses_model_ref(argv) && !(recipe_env && uses_model_ref(recipe->env)))
+        return;
+    size_t slen = strlen(schemes[k]);
+    if (k == 3)
+        ig_yaml_error(c->y, url_node, path,
+                      "\"%.200s\": pvc:// names a Kubernetes PersistentVolumeClaim, which KubeAI mounts into its pods; "
+                      "this gateway runs the model's replicas itself, on this machine. Mount the volume here and set "
+                      "url: file:///<mount path>%s%.200s, or run the engine elsewhere and list it under endpoints:",
+                      url, strchr(url + slen, '/') ? "/" : "", strchr(url + slen, '/') ? strchr(url + slen, '/') + 1 : "");
+    else
+        ig_yaml_error(c->y, url_node, path,
+                      "\"%.200s\": the engine cannot load %s URLs (it would get \"%.200s\", read as a Hugging Face "
+                      "repo); KubeAI downloads them first with its model loader. Copy the model to this machine and "
+                      "set url: file:///<its directory>, or run the engine elsewhere and list it under endpoints:, "
+                      "or give a command: that takes {url} itself",
+                      url, schemes[k], url + slen);
+}
+
+void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, const ig_cfg_manifest_meta_t *meta,
                         ig_model_config_t *m)
 {
     ig_yaml_t *y = c->y;
     char kpath[IG_PATH_MAX], known[256];
+    yaml_node_t *name_node = meta ? meta->name : NULL;
     m->file = c->file;
     m->line = ig_yaml_line(map);
     m->model.limits = IG_LIMITS_NONE;
-    ig_yaml_check_keys(y, map, path, name_node ? spec_keys : model_keys);
+    m->model.listed = IG_LISTED_AUTO;
+    ig_yaml_check_keys(y, map, path, meta ? spec_keys : model_keys);
     for (size_t i = 0; ignored_fields[i]; i++)
         if (ig_yaml_map_get(y, map, ignored_fields[i]))
             c->ignored_seen |= 1u << i;
@@ -463,35 +545,85 @@ void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, yam
     ig_cfg_parse_env(c, ig_yaml_map_get(y, map, "env"), ig_path_key(kpath, sizeof(kpath), path, "env"), &env,
                      &m->model.nenv);
     m->model.env = env;
+    parse_env_from(c, ig_yaml_map_get(y, map, "envFrom"), ig_path_key(kpath, sizeof(kpath), path, "envFrom"), m);
 
     yaml_node_t *cmd = ig_yaml_map_get(y, map, "command");
     if (cmd)
         ig_cfg_parse_command(c, cmd, ig_path_key(kpath, sizeof(kpath), path, "command"), &m->command, &m->ncommand);
     parse_priority_class(c, ig_yaml_map_get(y, map, "priorityClassName"),
                          ig_path_key(kpath, sizeof(kpath), path, "priorityClassName"), m);
+    check_runnable_url(c, ig_yaml_map_get(y, map, "url"), ig_path_key(kpath, sizeof(kpath), path, "url"), m);
 
+    /* replicas, as KubeAI means them: maxReplicas absent is no limit, replicas is the autoscaler's
+     * (a starting count) unless autoscalingDisabled makes it the fixed count */
     m->min_replicas = int_field(c, map, path, "minReplicas", 0, 10000, 0);
-    m->max_replicas = int_field(c, map, path, "maxReplicas", 0, 10000, 1);
+    m->max_replicas = int_field(c, map, path, "maxReplicas", 0, 10000, -1);
+    m->replicas = int_field(c, map, path, "replicas", 0, 10000, -1);
+    yaml_node_t *ad = ig_yaml_map_get(y, map, "autoscalingDisabled");
+    if (ad)
+        ig_yaml_bool(y, ad, ig_path_key(kpath, sizeof(kpath), path, "autoscalingDisabled"), &m->autoscaling_disabled);
     m->target_requests = int_field(c, map, path, "targetRequests", 1, 1000000, 100);
     m->scale_down_delay_s = int_field(c, map, path, "scaleDownDelaySeconds", 0, 7 * 86400, 30);
-    if (m->max_replicas < m->min_replicas) {
+    if (m->max_replicas >= 0 && m->max_replicas < m->min_replicas) {
         yaml_node_t *mx = ig_yaml_map_get(y, map, "maxReplicas");
-        ig_yaml_error(y, mx ? mx : map, ig_path_key(kpath, sizeof(kpath), path, mx ? "maxReplicas" : "minReplicas"),
+        ig_yaml_error(y, mx, ig_path_key(kpath, sizeof(kpath), path, "maxReplicas"),
                       "maxReplicas (%d) is less than minReplicas (%d)", m->max_replicas, m->min_replicas);
     }
 
     parse_load_balancing(c, ig_yaml_map_get(y, map, "loadBalancing"),
                          ig_path_key(kpath, sizeof(kpath), path, "loadBalancing"), m->line, m);
     parse_adapters(c, ig_yaml_map_get(y, map, "adapters"), ig_path_key(kpath, sizeof(kpath), path, "adapters"), m);
-    parse_pricing(c, ig_yaml_map_get(y, map, "pricing"), ig_path_key(kpath, sizeof(kpath), path, "pricing"), m);
     parse_limits(c, ig_yaml_map_get(y, map, "limits"), ig_path_key(kpath, sizeof(kpath), path, "limits"), m);
 
-    yaml_node_t *orr = ig_yaml_map_get(y, map, "openrouter");
-    if (orr && !ig_yaml_is_null(orr)) {
-        ig_path_key(kpath, sizeof(kpath), path, "openrouter");
-        if (ig_yaml_expect_map(y, orr, kpath) == 0)
-            m->model.openrouter_json = ig_yaml_to_json(y, orr, kpath, c->a);
+    /* owner: KubeAI's, shown as owned_by in /v1/models; an export writes owner: "" when unset */
+    yaml_node_t *ow = ig_yaml_map_get(y, map, "owner");
+    const char *owner;
+    if (ow && !ig_yaml_is_null(ow) && ig_yaml_str(y, ow, ig_path_key(kpath, sizeof(kpath), path, "owner"), &owner) == 0 &&
+        *owner)
+        m->model.owner = ig_cfg_strdup(c, owner);
+
+    /* listed: may the public listings show it (default: when every key may use it) */
+    yaml_node_t *ls = ig_yaml_map_get(y, map, "listed");
+    int b;
+    if (ls && ig_yaml_bool(y, ls, ig_path_key(kpath, sizeof(kpath), path, "listed"), &b) == 0)
+        m->model.listed = b ? IG_LISTED_YES : IG_LISTED_NO;
+    if (meta && meta->listed) {
+        const char *v;
+        const char *lpath = "metadata.annotations.infergate/listed";
+        if (ls)
+            ig_yaml_error(y, meta->listed, lpath, "given twice: here and in %s.listed", path);
+        else if (ig_yaml_str(y, meta->listed, lpath, &v) == 0) {
+            if (strcmp(v, "true") == 0)
+                m->model.listed = IG_LISTED_YES;
+            else if (strcmp(v, "false") == 0)
+                m->model.listed = IG_LISTED_NO;
+            else
+                ig_yaml_error(y, meta->listed, lpath, "expected \"true\" or \"false\", got \"%.40s\"", v);
+        }
     }
+
+    /* the listing metadata (openrouter: here, or the manifest's annotation), then the prices of both */
+    yaml_node_t *orr = ig_yaml_map_get(y, map, "openrouter");
+    char opath[IG_PATH_MAX];
+    ig_path_key(opath, sizeof(opath), path, "openrouter");
+    const char *meta_path = opath, *meta_json = NULL;
+    yaml_node_t *meta_pricing = NULL;
+    int meta_line = 0;
+    if (orr && !ig_yaml_is_null(orr)) {
+        if (ig_yaml_expect_map(y, orr, opath) == 0) {
+            m->model.openrouter_json = ig_yaml_to_json(y, orr, opath, c->a);
+            meta_pricing = ig_yaml_map_get(y, orr, "pricing");
+        }
+        if (meta && meta->openrouter_json)
+            ig_yaml_error_line(y, meta->openrouter_line, "metadata.annotations.openrouter.ai/json",
+                               "listing metadata is given twice: here and in %s", opath);
+    } else if (meta && meta->openrouter_json) {
+        m->model.openrouter_json = meta_json = ig_cfg_strdup(c, meta->openrouter_json);
+        meta_line = meta->openrouter_line;
+        meta_path = "metadata.annotations.openrouter.ai/json";
+    }
+    ig_cfg_model_pricing(c, ig_yaml_map_get(y, map, "pricing"), ig_path_key(kpath, sizeof(kpath), path, "pricing"),
+                         meta_pricing, meta_json, meta_line, meta_path, m);
 
     if (m->nendpoints == 0 && !rp)
         ig_yaml_error(y, map, path, "no endpoints and no resourceProfile: nothing could serve it");
@@ -526,7 +658,8 @@ void ig_cfg_warn_ignored(ig_cfg_ctx_t *c)
         if (w > 0 && (size_t)w < sizeof(list) - off)
             off += (size_t)w;
     }
-    ig_log_warn("%s: ignoring KubeAI field(s) infergate does not use yet: %s", c->y->file, list);
+    ig_log_warn("%s: ignoring KubeAI field(s) that mean nothing outside Kubernetes (pod images, caches, files, "
+                "patches): %s", c->y->file, list);
     c->ignored_seen = 0;
 }
 

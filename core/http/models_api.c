@@ -6,18 +6,24 @@
 #include "http/openai_error.h"
 #include "server/worker.h"
 
-/* Worst case of one entry: escaped name (6x) plus fixed text. */
-static size_t entry_cap(const char *name)
+/* owned_by: the model's owner (KubeAI's spec.owner), else "infergate". */
+static const char *owner_of(const ig_model_t *m)
 {
-    return strlen(name) * 6 * 2 + 160;
+    return m->owner ? m->owner : "infergate";
 }
 
-static size_t put_entry(char *buf, size_t cap, const char *name, const char *parent, long created)
+/* Worst case of one entry: escaped name and owner (6x) plus fixed text. */
+static size_t entry_cap(const ig_model_t *m)
+{
+    return strlen(m->name) * 6 * 2 + strlen(owner_of(m)) * 6 + 160;
+}
+
+static size_t put_entry(char *buf, size_t cap, const char *name, const ig_model_t *m, const char *parent, long created)
 {
     size_t off = (size_t)snprintf(buf, cap, "{\"id\":");
     off += ig_json_escape(name, strlen(name), buf + off, cap - off);
-    off += (size_t)snprintf(buf + off, cap - off, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"infergate\"",
-                            created);
+    off += (size_t)snprintf(buf + off, cap - off, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":", created);
+    off += ig_json_escape(owner_of(m), strlen(owner_of(m)), buf + off, cap - off);
     if (parent != NULL) {
         off += (size_t)snprintf(buf + off, cap - off, ",\"parent\":");
         off += ig_json_escape(parent, strlen(parent), buf + off, cap - off);
@@ -45,9 +51,9 @@ void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal
     size_t cap = 64;
     for (size_t i = 0; i < gen->nmodels; i++) {
         const ig_model_t *m = &gen->models[i].cfg->model;
-        cap += entry_cap(m->name) + 2;
+        cap += entry_cap(m) + 2;
         for (size_t a = 0; a < m->nadapters; a++)
-            cap += entry_cap(m->name) + strlen(m->adapters[a].name) * 6 + 8;
+            cap += entry_cap(m) + strlen(m->adapters[a].name) * 6 + 8;
     }
     char *buf = h2o_mem_alloc_pool(&req->pool, cap);
     size_t off = (size_t)snprintf(buf, cap, "{\"object\":\"list\",\"data\":[");
@@ -58,12 +64,12 @@ void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal
         if (!ig_auth_model_allowed(gen, principal, m))
             continue;
         off += (size_t)snprintf(buf + off, cap - off, "%s", first ? "" : ",");
-        off += put_entry(buf + off, cap - off, m->name, NULL, created_of(gen));
+        off += put_entry(buf + off, cap - off, m->name, m, NULL, created_of(gen));
         first = 0;
         for (size_t a = 0; a < m->nadapters; a++) {
             snprintf(name, sizeof(name), "%s_%s", m->name, m->adapters[a].name);
             off += (size_t)snprintf(buf + off, cap - off, ",");
-            off += put_entry(buf + off, cap - off, name, m->name, created_of(gen));
+            off += put_entry(buf + off, cap - off, name, m, m->name, created_of(gen));
         }
     }
     off += (size_t)snprintf(buf + off, cap - off, "]}\n");
@@ -81,12 +87,12 @@ void ig_models_api_get(h2o_req_t *req, const ig_generation_t *gen, ig_principal_
                       id);
         return;
     }
-    size_t cap = entry_cap(m->cfg->model.name) + id_len * 6 + 16;
+    size_t cap = entry_cap(&m->cfg->model) + id_len * 6 + 16;
     char *buf = h2o_mem_alloc_pool(&req->pool, cap);
     char *name = h2o_mem_alloc_pool(&req->pool, id_len + 1);
     memcpy(name, id, id_len);
     name[id_len] = '\0';
-    size_t off = put_entry(buf, cap, name, adapter.len ? m->cfg->model.name : NULL, created_of(gen));
+    size_t off = put_entry(buf, cap, name, &m->cfg->model, adapter.len ? m->cfg->model.name : NULL, created_of(gen));
     buf[off++] = '\n';
     send_json(req, buf, off);
 }

@@ -33,6 +33,27 @@ static void answer(h2o_req_t *req, const ig_http_exchange_t *x)
     h2o_send_inline(req, x->response.ptr ? x->response.ptr : "", x->response.len);
 }
 
+/*
+ * Which models a public listing may show (ig_http_exchange_t.models_listed): those marked listed,
+ * and, unless marked not listed, those every key may use (the auth plugin's model_open; all of them
+ * without an auth plugin). An auth plugin that cannot say lists only the marked ones.
+ */
+static const unsigned char *models_listed(const ig_generation_t *gen, h2o_mem_pool_t *pool)
+{
+    unsigned char *v = h2o_mem_alloc_pool(pool, gen->nmodels + 1);
+    const ig_auth_vtable_t *auth = gen->auth ? gen->auth->desc->vtable : NULL;
+    for (size_t i = 0; i < gen->nmodels; i++) {
+        const ig_model_t *m = gen->model_views[i];
+        if (m->listed != IG_LISTED_AUTO)
+            v[i] = m->listed == IG_LISTED_YES;
+        else if (!auth)
+            v[i] = 1;
+        else
+            v[i] = auth->model_open && auth->model_open(gen->auth->state, m) == 1;
+    }
+    return v;
+}
+
 int ig_plugin_routes_serve(const ig_generation_t *gen, h2o_req_t *req)
 {
     h2o_iovec_t path = req->path_normalized;
@@ -53,6 +74,7 @@ int ig_plugin_routes_serve(const ig_generation_t *gen, h2o_req_t *req)
                 .body = {req->entity.base ? req->entity.base : "", req->entity.len},
                 .models = gen->model_views,
                 .nmodels = gen->nmodels,
+                .models_listed = models_listed(gen, &req->pool),
             };
             if (req->query_at != SIZE_MAX && req->query_at + 1 <= req->path.len)
                 x.query = (ig_str_t){req->path.base + req->query_at + 1, req->path.len - req->query_at - 1};

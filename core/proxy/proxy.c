@@ -917,19 +917,17 @@ static void account(proxy_t *p, int left_early)
 {
     ig_endpoint_t *last = ig_balance_last(&p->balance);
     if (last == NULL) { /* never reached an engine */
-        ig_usage_settle(p->gen, &p->limits, p->log, &p->ereq.usage, NULL, 0);
+        ig_usage_settle(p->gen, &p->limits, p->log, &p->ereq.usage, NULL, 0, left_early);
         return;
     }
     ig_usage_record_t rec = {.usage = p->ereq.usage};
     if (ig_usage_billed(p->gen)) {
-        int status = p->req->res.status;
         rec.started_unix_ms = p->started_unix_ms;
         rec.principal = p->auth.principal;
         rec.model = &p->model->cfg->model;
         rec.adapter = p->ereq.adapter;
         rec.endpoint_url = last->url;
         rec.api = p->oreq.api;
-        rec.status = left_early || status == 0 ? 499 : status;
         rec.stream = p->oreq.stream;
         rec.complete = p->engine_complete;
         rec.ttft_us = p->log->first_byte_ns ? (int64_t)(p->log->first_byte_ns - p->log->start_ns) / 1000 : -1;
@@ -937,7 +935,7 @@ static void account(proxy_t *p, int left_early)
         rec.attempts = p->balance.attempts;
         rec.generation = p->gen->id;
     }
-    ig_usage_settle(p->gen, &p->limits, p->log, &p->ereq.usage, &rec, p->ereq.stream_error_status);
+    ig_usage_settle(p->gen, &p->limits, p->log, &p->ereq.usage, &rec, p->ereq.stream_error_status, left_early);
 }
 
 static void on_dispose(void *arg)

@@ -63,6 +63,7 @@ struct sched_model_s {
     ig_launch_spec_t spec;
     int have_spec;
     int configured;              /* listed, without static endpoints, in the active configuration */
+    int configured_once;         /* configure_model ran for it: a reload does not restart from spec.replicas */
     ig_autoscale_params_t params;
     int priority;
     char *priority_class;
@@ -723,13 +724,35 @@ static void configure_model(ig_scheduler_t *s, sched_model_t *m, ig_model_rt_t *
         m->have_spec = 0;
         ig_log_error("%s:%d: %s: its requests will wait for an endpoint that never comes", mc->file, mc->line, msg);
     }
+    /* What one machine can run: IG_REPLICA_MAX, and as many replicas as the profile's devices give
+     * their share (a device is never handed to two replicas). maxReplicas absent (KubeAI: no limit)
+     * means exactly that. */
+    int fits = IG_REPLICA_MAX;
+    const ig_resource_profile_t *rp = mc->profile;
+    if (rp && rp->ndevices > 0 && mc->resource_count > 0 && (int)(rp->ndevices / (size_t)mc->resource_count) < fits)
+        fits = (int)(rp->ndevices / (size_t)mc->resource_count);
     int max = mc->max_replicas;
-    if (max > IG_REPLICA_MAX) {
-        ig_log_warn("model %s: maxReplicas %d is more than one machine runs here; using %d", m->name, max,
-                    IG_REPLICA_MAX);
-        max = IG_REPLICA_MAX;
+    if (max < 0) {
+        max = fits;
+    } else if (max > fits) {
+        ig_log_warn("model %s: maxReplicas %d is more than this machine runs (%d%s); using %d", m->name, max, fits,
+                    fits < IG_REPLICA_MAX ? ", by its resource profile's devices" : "", fits);
+        max = fits;
     }
-    m->params.min_replicas = mc->min_replicas < max ? mc->min_replicas : max;
+    int min = mc->min_replicas;
+    if (mc->autoscaling_disabled) {
+        /* KubeAI: the controller leaves replicas alone; absent, it is minReplicas */
+        int fixed = mc->replicas >= 0 ? mc->replicas : mc->min_replicas;
+        if (fixed > fits) {
+            ig_log_warn("model %s: replicas %d is more than this machine runs; running %d", m->name, fixed, fits);
+            fixed = fits;
+        }
+        min = max = fixed;
+    } else if (!m->configured_once && mc->replicas >= 0) {
+        m->target = mc->replicas; /* KubeAI's autoscaler wrote it: start there, the autoscaler takes over */
+    }
+    m->configured_once = 1;
+    m->params.min_replicas = min < max ? min : max;
     m->params.max_replicas = max;
     m->params.target_requests = mc->target_requests;
     m->params.scale_down_delay_ms = (uint64_t)mc->scale_down_delay_s * 1000;

@@ -358,10 +358,24 @@ static int ak_authorize_model(void *state, ig_principal_t *principal, const ig_m
     return ok;
 }
 
+/* Every key may use the model unless a publication names the customers who may (or nobody: hidden).
+ * A key's own models list restricts only that key, so it does not count here. */
+static int ak_model_open(void *state, const ig_model_t *model)
+{
+    ak_gen_t *g = state;
+    if (!model || !model->name)
+        return 0;
+    pthread_rwlock_rdlock(&g->proc->set_lock);
+    int open = ak_set_pub(g->proc->stored, model->name, strlen(model->name)) == NULL;
+    pthread_rwlock_unlock(&g->proc->set_lock);
+    return open;
+}
+
 static const ig_auth_vtable_t ak_vtable = {
     .size = sizeof(ig_auth_vtable_t),
     .authenticate = ak_authenticate,
     .authorize_model = ak_authorize_model,
+    .model_open = ak_model_open,
 };
 
 static const ig_route_decl_t ak_routes[] = {

@@ -53,18 +53,14 @@ static long long max_model_len(const ig_model_t *m)
     return -1;
 }
 
-/* One price: the model's pricing (what is billed) wins over the metadata's. */
-static void put_price(ig_buf_t *b, const entry_t *e, const ig_json_value_t *meta_pricing, const char *out_key,
-                      const char *configured, const char *meta_key, int *first)
+/* One price: what the core computed for the model (ig_pricing_t), which is what the ledger bills; "0"
+ * where nothing is charged. Never the metadata's own pricing: the core merged it already. */
+static void put_price(ig_buf_t *b, const entry_t *e, const char *key, const char *price, int *first)
 {
-    ig_json_value_t v;
-    ig_buf_printf(b, "%s\"%s\":", *first ? "" : ",", out_key);
+    ig_buf_printf(b, "%s\"%s\":", *first ? "" : ",", key);
     *first = 0;
-    if (configured)
-        put_str(b, e, configured);
-    else if (meta_pricing->type == IG_JSON_OBJECT &&
-             e->h->json->object_get(meta_pricing, meta_key, strlen(meta_key), &v) == 1)
-        ig_buf_put(b, v.ptr, v.len);
+    if (price)
+        put_str(b, e, price);
     else
         ig_buf_puts(b, "\"0\"");
 }
@@ -109,19 +105,24 @@ static void put_model(ig_buf_t *b, const ig_host_t *h, const ig_model_t *m)
     put_meta_or(b, &e, "context_length", len);
     put_meta_or(b, &e, "max_output_length", len);
 
-    ig_json_value_t mp = {IG_JSON_INVALID, NULL, 0};
-    if (!meta_get(&e, "pricing", &mp))
-        mp.type = IG_JSON_INVALID;
+    /* OpenRouter's six always (input_cache_read is the prompt price unless the model sets its own:
+     * what cached tokens are billed at), the others when the model has them */
+    const ig_pricing_t *p = &m->pricing;
+    const ig_pricing_more_t *q = &m->pricing_more;
     int first = 1;
     ig_buf_puts(b, ",\"pricing\":{");
-    put_price(b, &e, &mp, "prompt", m->pricing.prompt, "prompt", &first);
-    put_price(b, &e, &mp, "completion", m->pricing.completion, "completion", &first);
-    put_price(b, &e, &mp, "image", NULL, "image", &first);
-    put_price(b, &e, &mp, "request", m->pricing.request, "request", &first);
-    put_price(b, &e, &mp, "input_cache_reads", m->pricing.input_cache_read, "input_cache_reads", &first);
-    put_price(b, &e, &mp, "input_cache_writes", NULL, "input_cache_writes", &first);
-    if (m->pricing.audio || (mp.type == IG_JSON_OBJECT && h->json->object_get(&mp, "audio", 5, &v) == 1))
-        put_price(b, &e, &mp, "audio", m->pricing.audio, "audio", &first);
+    put_price(b, &e, "prompt", p->prompt, &first);
+    put_price(b, &e, "completion", p->completion, &first);
+    put_price(b, &e, "image", q->image, &first);
+    put_price(b, &e, "request", p->request, &first);
+    put_price(b, &e, "input_cache_read", p->input_cache_read, &first);
+    put_price(b, &e, "input_cache_write", q->input_cache_write, &first);
+    if (q->web_search)
+        put_price(b, &e, "web_search", q->web_search, &first);
+    if (q->internal_reasoning)
+        put_price(b, &e, "internal_reasoning", q->internal_reasoning, &first);
+    if (p->audio)
+        put_price(b, &e, "audio", p->audio, &first);
     ig_buf_puts(b, "}");
     put_meta_or(b, &e, "supported_sampling_parameters",
                 (m->features & IG_FEATURE_TEXT_GENERATION) ? default_sampling : "[]");
@@ -158,9 +159,14 @@ int bl_route_listing(void *state, ig_http_exchange_t *x, ig_error_t *err)
     }
     ig_buf_t b = {0};
     ig_buf_puts(&b, "{\"data\":[");
+    int first = 1;
     for (size_t i = 0; i < x->nmodels; i++) {
-        if (i)
+        /* only what any key may use, or what the operator marked listed (the core decides) */
+        if (x->models_listed ? !x->models_listed[i] : x->models[i]->listed != IG_LISTED_YES)
+            continue;
+        if (!first)
             ig_buf_puts(&b, ",");
+        first = 0;
         put_model(&b, x->host, x->models[i]);
     }
     ig_buf_puts(&b, "]}");

@@ -610,6 +610,12 @@ void oac_on_response_end(ig_engine_req_t *r, int complete, ig_sink_t *sink)
     oac_state_t *st = r->state;
     if (st == NULL)
         return;
+    /* a transcription the engine refused (404 "model not installed", 400, ...) or never answered
+     * transcribed nothing: the duration read from the upload's header at prepare is not usage */
+    if (st->audio && (r->upstream_status < 200 || r->upstream_status >= 300)) {
+        r->usage.audio_seconds = -1;
+        st->audio_from_header = 0;
+    }
     if (r->upstream_status >= 400) {
         if (complete)
             write_openai_error(r, sink);

@@ -25,9 +25,9 @@ static void fw_fini(void *state)
 
 static int fw_model_init(const ig_host_t *host, void *state, ig_model_t *model, ig_error_t *err)
 {
-    if (model->url != NULL && strncmp(model->url, "hf://", 5) != 0)
-        return host->error(err, "url \"%s\": faster-whisper-server loads hf:// models (e.g. hf://Systran/faster-whisper-small)",
-                           model->url);
+    if (model->url != NULL && strncmp(model->url, "hf://", 5) != 0 && strncmp(model->url, "file:///", 8) != 0)
+        return host->error(err, "url \"%s\": faster-whisper-server loads hf:// models (e.g. hf://Systran/faster-whisper-small) "
+                           "or a directory on its machine (file:///path)", model->url);
     if (model->nadapters != 0)
         return host->error(err, "faster-whisper-server has no LoRA adapters (model \"%s\" lists %zu)", model->name,
                            model->nadapters);
@@ -43,8 +43,8 @@ static void fw_model_free(void *state, ig_model_t *model)
 static ig_str_t upstream_model(const ig_model_t *m)
 {
     const char *n = m->served_name && strcmp(m->served_name, m->name) != 0 ? m->served_name
-                    : m->url != NULL                                      ? m->url + 5
-                                                                          : m->name;
+                    : m->url != NULL ? m->url + (strncmp(m->url, "file://", 7) == 0 ? 7 : 5) /* the repo, or /path */
+                                     : m->name;
     return (ig_str_t){n, strlen(n)};
 }
 

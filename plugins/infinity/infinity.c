@@ -33,7 +33,7 @@ static const ig_option_decl_t infinity_options[] = {
 };
 
 /* KubeAI's URL schemes for Infinity models. */
-static const char *const url_schemes[] = {"hf://", "s3://", "gs://", "pvc://", NULL};
+static const char *const url_schemes[] = {"hf://", "s3://", "gs://", "pvc://", "file:///", NULL};
 
 static int infinity_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **state, ig_error_t *err)
 {
@@ -69,7 +69,7 @@ static int infinity_model_init(const ig_host_t *host, void *state, ig_model_t *m
     for (const char *const *s = url_schemes; *s != NULL; s++)
         if (strncmp(model->url, *s, strlen(*s)) == 0)
             return 0;
-    return host->error(err, "url \"%s\": Infinity serves hf://, s3://, gs:// or pvc:// models", model->url);
+    return host->error(err, "url \"%s\": Infinity serves hf://, s3://, gs://, pvc:// or file:///path models", model->url);
 }
 
 static void infinity_model_free(void *state, ig_model_t *model)

@@ -15,8 +15,9 @@
 #include "vllm_metrics.h"
 #include "util/api.h"
 
-/* KubeAI's URL schemes for vLLM models. */
-static const char *const url_schemes[] = {"hf://", "s3://", "gs://", "oss://", "pvc://", NULL};
+/* KubeAI's URL schemes for vLLM models, and file:///path for a model on this machine (vllm serve /path).
+ * The core refuses s3/gs/oss/pvc for replicas it runs itself: vLLM cannot load them as they are. */
+static const char *const url_schemes[] = {"hf://", "s3://", "gs://", "oss://", "pvc://", "file:///", NULL};
 
 typedef struct {
     const ig_host_t *host;
@@ -89,7 +90,8 @@ static int vllm_model_init(const ig_host_t *host, void *state, ig_model_t *model
     for (const char *const *s = url_schemes; *s != NULL; s++)
         if (strncmp(model->url, *s, strlen(*s)) == 0)
             return 0;
-    return host->error(err, "url \"%s\": vLLM serves hf://, s3://, gs://, oss:// or pvc:// models", model->url);
+    return host->error(err, "url \"%s\": vLLM serves hf://, s3://, gs://, oss://, pvc:// or file:///path models",
+                       model->url);
 }
 
 static void vllm_model_free(void *state, ig_model_t *model)

@@ -452,7 +452,7 @@ describe('billing', () => {
           'context_length', 'max_output_length', 'pricing', 'supported_sampling_parameters', 'supported_features', 'datacenters']) {
           assert.ok(k in m, `${p}: ${m.id}.${k}`);
         }
-        for (const k of ['prompt', 'completion', 'request', 'image', 'input_cache_reads', 'input_cache_writes']) {
+        for (const k of ['prompt', 'completion', 'request', 'image', 'input_cache_read', 'input_cache_write']) {
           assert.equal(typeof m.pricing[k], 'string', `${m.id}.pricing.${k}`);
         }
       }
@@ -466,7 +466,9 @@ describe('billing', () => {
       assert.deepEqual(a.input_modalities, ['text']);
       assert.equal(a.pricing.prompt, '0.000001');
       assert.equal(a.pricing.request, '0.0001');
-      assert.equal(b.pricing.input_cache_reads, '0.00000015');
+      assert.equal(b.pricing.input_cache_read, '0.00000015');
+      assert.equal(a.pricing.input_cache_read, '0.000001', 'no cache price: cached tokens are billed (and listed) at the prompt price');
+      assert.equal(a.pricing.input_cache_write, '0');
       assert.equal(b.context_length, null);
       assert.ok(a.supported_sampling_parameters.includes('temperature'));
     }

@@ -147,7 +147,8 @@ static void check_minimal(const ig_config_t *cfg)
     CHECK(m->model.features == IG_FEATURE_TEXT_GENERATION);
     CHECK(m->nendpoints == 1 && strcmp(m->endpoints[0], "http://127.0.0.1:8000") == 0);
     CHECK(m->resource_profile == NULL);
-    CHECK(m->min_replicas == 0 && m->max_replicas == 1);
+    CHECK(m->min_replicas == 0 && m->max_replicas == -1 && m->replicas == -1 && !m->autoscaling_disabled);
+    CHECK(m->model.owner == NULL && m->model.listed == IG_LISTED_AUTO);
     CHECK(m->target_requests == 100 && m->scale_down_delay_s == 30);
     CHECK(strcmp(m->model.strategy, "LeastLoad") == 0);
     CHECK(m->lb_plugin && strcmp(m->lb_plugin->desc->name, "test_lb") == 0);
@@ -269,6 +270,47 @@ static void check_manifests(const ig_config_t *cfg)
     CHECK(strcmp(m2->model.strategy, "LeastLoad") == 0 && m2->lb_plugin);
 }
 
+/* A `kubectl get models -o yaml` export (configs/kubeai-export): KubeAI's fields mean what they mean
+ * there, cluster fields are ignored, and the openrouter.ai/json annotation is the model's prices. */
+static void check_kubeai_export(const ig_config_t *cfg)
+{
+    if (!CHECKF(cfg->nmodels == 3, "%zu models", cfg->nmodels))
+        return;
+    const ig_model_config_t *q = &cfg->models[0], *f = &cfg->models[1], *s = &cfg->models[2];
+    CHECK(strcmp(q->model.name, "qwen2-500m-cpu") == 0 && strcmp(q->file, "configs/kubeai-export/all-models.yaml") == 0);
+    CHECK(q->line == 4); /* the item's first line */
+    CHECK(q->min_replicas == 0 && q->max_replicas == -1 && q->replicas == 2 && !q->autoscaling_disabled);
+    CHECK(q->model.owner && strcmp(q->model.owner, "qwen") == 0);
+    CHECK(q->model.listed == IG_LISTED_AUTO);
+    CHECK(q->model.nenv == 1 && strcmp(q->model.env[0].key, "VLLM_CPU_KVCACHE_SPACE") == 0);
+    CHECK(strcmp(q->model.strategy, "LeastLoad") == 0);
+    /* the annotation's prices are the model's */
+    const ig_pricing_t *p = &q->model.pricing;
+    CHECK(p->prompt && strcmp(p->prompt, "0.0000001") == 0);
+    CHECK(p->completion && strcmp(p->completion, "0.0000002") == 0);
+    CHECK(p->input_cache_read && strcmp(p->input_cache_read, "0.00000005") == 0);
+    CHECK(p->request && strcmp(p->request, "0") == 0 && p->audio == NULL);
+    CHECK(q->model.pricing_more.input_cache_write && strcmp(q->model.pricing_more.input_cache_write, "0") == 0);
+    CHECK(q->model.pricing_more.image && strcmp(q->model.pricing_more.image, "0") == 0);
+    CHECK(q->model.pricing_more.web_search == NULL && q->model.pricing_more.internal_reasoning == NULL);
+    CHECK(q->model.openrouter_json && strstr(q->model.openrouter_json, "\"quantization\": \"bf16\""));
+
+    CHECK(strcmp(f->model.name, "fixed-two") == 0);
+    CHECK(f->autoscaling_disabled && f->replicas == 2 && f->min_replicas == 1 && f->max_replicas == 4);
+    CHECK(f->model.owner == NULL); /* owner: "" is KubeAI's "not set" */
+    CHECK(f->model.listed == IG_LISTED_NO);
+    CHECK(f->model.pricing.prompt == NULL && f->model.pricing.input_cache_read == NULL);
+
+    CHECK(strcmp(s->model.name, "static-one") == 0 && s->line == 3);
+    CHECK(s->model.listed == IG_LISTED_YES && s->nendpoints == 1);
+    CHECK(strcmp(s->model.url, "s3://bucket/informational-with-endpoints") == 0);
+    /* written in both places, the same numbers: the spec's text is kept */
+    CHECK(s->model.pricing.prompt && strcmp(s->model.pricing.prompt, "0.0000020") == 0);
+    CHECK(s->model.pricing.completion && strcmp(s->model.pricing.completion, "0.000004") == 0);
+    CHECK(s->model.pricing.request && strcmp(s->model.pricing.request, "0.0001") == 0);
+    CHECK(s->model.pricing.input_cache_read == s->model.pricing.prompt); /* cached tokens at the prompt price */
+}
+
 /*
  * The core's sections are declared as rows (plugin_options.h): the checks the
  * plugin host runs on a plugin's declarations hold for them too, and catch
@@ -327,6 +369,7 @@ static void declarations(void)
 }
 
 /* Inputs that only make sense in memory: encodings, NULs, odd YAML. */
+#define TP "plugins: {dir: ./test-plugins, load: [test_engine, test_lb]}\n"
 static void buffer_cases(void)
 {
     static const struct {
@@ -370,6 +413,28 @@ static void buffer_cases(void)
         {"scheduler: {logDir: \"\"}\n", 0, "mem:1: scheduler.logDir: must not be empty"},
         {"server: {queue: {maxLength: 100001}}\n", 0, "mem:1: server.queue.maxLength: 100001 is out of range (0..100000)"},
         {"server: {workers: auto, adminKeys: ~, queue: {maxLength: 0}}\nscheduler: {priorityClasses: ~}\n", 0, NULL},
+        /* KubeAI URL schemes on a model the gateway runs: refused only when the engine would get {model_ref} */
+        {TP "resourceProfiles: {cpu: {}}\nmodels: [{name: a, engine: TE, url: \"s3://b/p\", resourceProfile: cpu:1, "
+            "command: [run, \"{url}\"]}]\n", 0, NULL},
+        {TP "models: [{name: a, engine: TE, url: \"gs://b/p\", endpoints: [\"http://127.0.0.1:1\"]}]\n", 0, NULL},
+        {TP "resourceProfiles: {cpu: {}}\nmodels: [{name: a, engine: TE, url: \"oss://b/p\", resourceProfile: cpu:1, "
+            "command: [run, \"--model={model_ref}\"]}]\n", 0, "mem:3: models[0].url: \"oss://b/p\": the engine cannot load oss:// URLs"},
+        {TP "resourceProfiles: {cpu: {command: [run, \"{model_ref}\"]}}\nmodels: [{name: a, engine: TE, url: \"pvc://claim\", "
+            "resourceProfile: cpu:1}]\n", 0, "set url: file:///<mount path>, or run the engine elsewhere"},
+        {TP "resourceProfiles: {cpu: {}}\nmodels: [{name: a, engine: TE, url: \"file:///srv/m\", resourceProfile: cpu:1, "
+            "command: [run, \"{model_ref}\"]}]\n", 0, NULL},
+        /* KubeAI's replica fields */
+        {TP "resourceProfiles: {cpu: {}}\nmodels: [{name: a, engine: TE, resourceProfile: cpu:1, minReplicas: 3}]\n", 0, NULL},
+        {TP "resourceProfiles: {cpu: {}}\nmodels: [{name: a, engine: TE, resourceProfile: cpu:1, minReplicas: 3, "
+            "maxReplicas: 2}]\n", 0, "mem:3: models[0].maxReplicas: maxReplicas (2) is less than minReplicas (3)"},
+        {TP "models: [{name: a, engine: TE, endpoints: [\"http://127.0.0.1:1\"], autoscalingDisabled: maybe}]\n", 0,
+         "models[0].autoscalingDisabled: expected true or false"},
+        {TP "models: [{name: a, engine: TE, endpoints: [\"http://127.0.0.1:1\"], replicas: -1}]\n", 0,
+         "models[0].replicas: -1 is out of range (0..10000)"},
+        {TP "models: [{name: a, engine: TE, endpoints: [\"http://127.0.0.1:1\"], listed: sometimes}]\n", 0,
+         "models[0].listed: expected true or false"},
+        {TP "models: [{name: a, engine: TE, endpoints: [\"http://127.0.0.1:1\"], envFrom: {secretRef: {name: x}}}]\n", 0,
+         "models[0].envFrom: expected a list"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ig_errors_t errs = {0};
@@ -436,6 +501,8 @@ int main(int argc, char **argv)
                 check_full(cfg);
             else if (cfg && !strcmp(names[i], "good-manifests.yaml"))
                 check_manifests(cfg);
+            else if (cfg && !strcmp(names[i], "good-kubeai-export.yaml"))
+                check_kubeai_export(cfg);
             ig_config_free(cfg);
         }
         free(names[i]);

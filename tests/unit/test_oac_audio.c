@@ -164,10 +164,50 @@ static void test_prepare_form(void)
     ig_buf_free(&s.out);
 }
 
+/* A WAV upload is billed its header's duration only when the engine transcribed it: a refusal (404
+ * "model not installed", 400) or no answer at all bills no audio. */
+static void test_refused_bills_nothing(void)
+{
+    static unsigned char wav[40000];
+    size_t n = make_wav(wav, 32000, 32000, 0); /* 1 s */
+    static char body[41000];
+    const char *head = "--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n"
+                       "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.wav\"\r\n\r\n";
+    size_t hl = strlen(head);
+    memcpy(body, head, hl);
+    memset(body + hl, 'x', n); /* placeholder: the form part below points at the real bytes */
+    strcpy(body + hl + n, "\r\n--b--\r\n");
+    ig_form_part_t parts[2] = {{.name = {"model", 5}, .value = {strstr(body, "whisper-1"), 9}},
+                               {.name = {"file", 4}, .filename = {"x.wav", 5}, .value = {(const char *)wav, n}}};
+    ig_error_t err;
+    oac_test_sink_t s = OAC_TEST_SINK;
+    static const int statuses[] = {404, 400, 500, 0};
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        for (int stream = 0; stream < 2; stream++) {
+            ig_engine_req_t r = form_req(body, "b", parts, 2, stream);
+            CHECK(oac_prepare_form(&r, "/v1/audio/transcriptions", IG_STR("whisper-1"), &err) == 0);
+            CHECK(r.usage.audio_seconds == 1); /* read from the header at prepare */
+            const char *ans = "{\"detail\":\"Model 'x' is not installed locally.\"}";
+            ig_buf_reset(&s.out);
+            oac_test_answer(&r, statuses[i], ans, strlen(ans), 3, statuses[i] != 0, &s);
+            CHECKF(r.usage.audio_seconds == -1, "status %d stream %d: %g audio seconds", statuses[i], stream,
+                   r.usage.audio_seconds);
+        }
+    }
+    /* answered: the header's duration stands */
+    ig_engine_req_t r = form_req(body, "b", parts, 2, 0);
+    CHECK(oac_prepare_form(&r, "/v1/audio/transcriptions", IG_STR("whisper-1"), &err) == 0);
+    ig_buf_reset(&s.out);
+    oac_test_answer(&r, 200, "{\"text\":\"hi\"}", 13, 5, 1, &s);
+    CHECK(r.usage.audio_seconds == 1);
+    ig_buf_free(&s.out);
+}
+
 int main(void)
 {
     test_wav();
     test_prepare_form();
+    test_refused_bills_nothing();
     test_pool_free(&pool);
     return ig_test_summary();
 }

@@ -144,11 +144,37 @@ typedef struct {
 
 typedef struct ig_endpoint_s ig_endpoint_t; /* opaque; read through ig_host_t */
 
-/* Prices per token (per second for audio, per request for request), OpenRouter style, kept as
- * written ("0.000008") so they can be computed exactly. */
+/*
+ * A model's prices: per token (per second for audio, per request for request), OpenRouter style,
+ * kept as written ("0.000008") so they can be computed exactly. The core computes them once, at
+ * load, from the model's `pricing:` and its listing metadata's `pricing` (openrouter: or the
+ * manifest's openrouter.ai/json annotation), and refuses a config where the two disagree: what a
+ * model is listed at and what it is billed are these strings. input_cache_read is the prompt price
+ * when neither place sets it (cached tokens cost what other prompt tokens cost); NULL where nothing
+ * is charged. Frozen: ig_model_t holds it inline. OpenRouter's other prices are ig_pricing_more_t.
+ */
 typedef struct {
     const char *prompt, *completion, *request, *input_cache_read, *audio;
 } ig_pricing_t;
+
+/*
+ * OpenRouter's prices for what no engine reports a count of (added within ABI 3, at the end of
+ * ig_model_t). The core accepts them only as zero ("0", "0.0") or absent, since nothing could bill
+ * them: NULL, or the zero as written.
+ */
+typedef struct {
+    const char *input_cache_write;   /* per prompt token written to a prompt cache */
+    const char *image;               /* per input image */
+    const char *web_search;          /* per web search */
+    const char *internal_reasoning;  /* per reasoning token */
+} ig_pricing_more_t;
+
+/* ig_model_t.listed: may the public listings (GET /public/api/models, /openrouter/models) show it */
+enum {
+    IG_LISTED_AUTO = -1, /* when every key may use it (nothing but a key's own models list restricts it) */
+    IG_LISTED_NO = 0,    /* never */
+    IG_LISTED_YES = 1    /* always, even when published to chosen customers only */
+};
 
 /* Rate limits; -1 means no limit. Windows are sliding minutes/hours. */
 typedef struct {
@@ -176,13 +202,17 @@ typedef struct ig_model_s {
     size_t nenv;
     const ig_adapter_t *adapters;
     size_t nadapters;
-    ig_pricing_t pricing;     /* pricing: per token, decimal strings as written; NULL where absent */
+    ig_pricing_t pricing;     /* the prices it is billed and listed at (see ig_pricing_t) */
     const char *openrouter_json; /* openrouter: metadata as JSON text (or the manifest annotation), or NULL */
     ig_limits_t limits;       /* limits: for the model as a whole (every field -1 when absent) */
     const char *strategy;     /* loadBalancing.strategy as written */
     const void *lb_options;   /* the strategy plugin's model_options struct (model_options_size), filled */
     void *engine_model_state; /* the engine plugin's per-model state, set by its model_init */
     void *lb_model_state;     /* the strategy plugin's per-model state, set by its model_init */
+    /* added within ABI 3 (a struct the core fills grows only here) */
+    ig_pricing_more_t pricing_more; /* OpenRouter's other prices (all zero or NULL, see ig_pricing_more_t) */
+    const char *owner;        /* owner: what /v1/models says in owned_by (KubeAI's field); NULL: "infergate" */
+    int listed;               /* IG_LISTED_*: `listed:` (a manifest's infergate/listed annotation) */
 } ig_model_t;
 
 /*
@@ -496,6 +526,13 @@ typedef struct {
      * req or out again and does not call auth_done. Required when authenticate may return IG_PENDING.
      */
     void (*cancel)(void *plugin_state, const ig_auth_request_t *req);
+    /*
+     * Optional (added within ABI 3). May every key use the model as far as the plugin's own rules go
+     * (a key's own list of models aside)? 1 or 0. The public listings show a model (IG_LISTED_AUTO)
+     * only when this says 1: a model published to chosen customers, or hidden, says 0. Without it,
+     * only models marked IG_LISTED_YES are listed. Any thread; must not block.
+     */
+    int (*model_open)(void *plugin_state, const ig_model_t *model);
 } ig_auth_vtable_t;
 
 /* ---- rate limiting ------------------------------------------------------------------------- */
@@ -586,6 +623,10 @@ typedef struct {
     ig_str_t response;                 /* from pool */
     ig_kv_t headers[4];
     size_t nheaders;
+    /* added within ABI 3: per model of models[], 1 when a public listing may show it: marked
+     * IG_LISTED_YES, or IG_LISTED_AUTO and every key may use it (the auth plugin's model_open; every
+     * model when no auth plugin is loaded). */
+    const unsigned char *models_listed;
 } ig_http_exchange_t;
 
 typedef struct {
