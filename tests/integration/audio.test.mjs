@@ -65,11 +65,20 @@ describe('audio: transcriptions and translations', () => {
   const fwAudio = async () => (await fetch(`${fwSim.url}/sim/audio`)).json();
   const vlAudio = async () => (await fetch(`${vlSim.url}/sim/audio`)).json();
   /** infergate_audio_seconds_total for a model, summed over customers (0 when absent). */
+  // Audio seconds billed to model so far. A request is accounted when h2o disposes of it, which can
+  // come after the client read the whole answer: wait until none of the model's requests is in
+  // flight, then read.
   async function billedSeconds(model) {
-    const r = await http(`${gw.url}/metrics`);
-    assert.equal(r.status, 200, 'GET /metrics');
+    let text = '';
+    await waitFor(async () => {
+      const r = await http(`${gw.url}/metrics`);
+      assert.equal(r.status, 200, 'GET /metrics');
+      text = r.text;
+      return !text.split('\n').some((l) => l.startsWith('infergate_requests_in_flight{') && l.includes(`model="${model}"`) &&
+        Number(l.split(' ').pop()) !== 0);
+    }, { what: `no ${model} request in flight` });
     let sum = 0;
-    for (const line of r.text.split('\n')) {
+    for (const line of text.split('\n')) {
       if (line.startsWith('infergate_audio_seconds_total{') && line.includes(`model="${model}"`)) sum += Number(line.split(' ').pop());
     }
     return sum;

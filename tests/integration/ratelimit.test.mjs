@@ -169,6 +169,16 @@ describe('ratelimit, in-process counters', () => {
     assert.equal(r.headers.get('x-ratelimit-limit-tokens'), null);
   });
 
+  // A request is charged when h2o disposes of it, which can come after the client read its whole
+  // answer: wait until none of the model's requests is in flight before the next one is admitted.
+  async function settled(model) {
+    await waitFor(async () => {
+      const r = await http(`${gw.url}/metrics`);
+      return r.status === 200 && !r.text.split('\n').some((l) => l.startsWith('infergate_requests_in_flight{') &&
+        l.includes(`model="${model}"`) && Number(l.split(' ').pop()) !== 0);
+    }, { what: `no ${model} request in flight` });
+  }
+
   it('tokensPerMinute: charged with the engine\'s real usage (plain and streamed), then refusing', async () => {
     const u = usagePerRequest;
     const start = (await sim.stats()).requests;
@@ -177,14 +187,17 @@ describe('ratelimit, in-process counters', () => {
     assert.equal(r1.status, 200, r1.text);
     assert.equal(r1.json.usage.prompt_tokens + r1.json.usage.completion_tokens, u);
     assertRateHeaders(r1.headers, { limit: TPM, remaining: TPM }, 'tokens');
+    await settled('tok-model');
     // a stream: the gateway asks the engine for usage, so it is charged too
     const r2 = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('tok-model', { stream: true }) });
     assert.equal(r2.status, 200, r2.text);
     assert.ok(parseSSE(r2.text).done);
     assertRateHeaders(r2.headers, { limit: TPM, remaining: TPM - u }, 'tokens');
+    await settled('tok-model');
     const r3 = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('tok-model') });
     assert.equal(r3.status, 200, r3.text);
     assertRateHeaders(r3.headers, { limit: TPM, remaining: TPM - 2 * u }, 'tokens');
+    await settled('tok-model');
     // 3u >= TPM now: refused before reaching the engine
     const before = (await sim.stats()).requests;
     assert.equal(before - start, 3, 'the engine saw the three admitted requests');
