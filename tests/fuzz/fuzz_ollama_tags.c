@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "sim_ollama_tag.h"
 #include "test_host.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -43,34 +44,6 @@ static const ig_host_t host = {.size = sizeof(ig_host_t), .abi_version = IG_PLUG
                                .now_ms = fixed_now, .json = &ig_json_api, .endpoint_url = endpoint_url};
 
 enum { SENT = 0, REFUSED = 1, BAD_TAG = 2 };
-
-/* The tag's model name and version as Ollama compares them. */
-static void split_tag(const char *s, size_t n, size_t *name_len, const char **ver, size_t *ver_len)
-{
-    size_t from = 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '/')
-            from = i + 1;
-    const char *colon = memchr(s + from, ':', n - from);
-    if (!colon) {
-        *name_len = n;
-        *ver = "latest";
-        *ver_len = 6;
-    } else {
-        *name_len = (size_t)(colon - s);
-        *ver = colon + 1;
-        *ver_len = n - *name_len - 1;
-    }
-}
-
-static int same_tag(const char *a, size_t an, const char *b, size_t bn)
-{
-    size_t anl, avl, bnl, bvl;
-    const char *av, *bv;
-    split_tag(a, an, &anl, &av, &avl);
-    split_tag(b, bn, &bnl, &bv, &bvl);
-    return anl == bnl && avl == bvl && strncasecmp(a, b, anl) == 0 && strncasecmp(av, bv, avl) == 0;
-}
 
 static int tag_ok(const char *t, size_t n)
 {
@@ -183,7 +156,7 @@ static void build_list(const char *tag, size_t tag_len, const uint8_t *p, size_t
         if ((how & 3) == 3)
             ig_buf_puts(b, ",\"size\":1,\"details\":{\"name\":\"x\"}");
         ig_buf_puts(b, "}");
-        if (same_tag(tag, tag_len, plain, nlen))
+        if (sim_ollama_tag_eq(tag, tag_len, plain, nlen))
             *listed = 1;
         free(plain);
         if (!nl)
@@ -223,7 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *alt = malloc(tag_len + 8);
         size_t alen = 0, nlen, vlen;
         const char *ver;
-        split_tag(tag, tag_len, &nlen, &ver, &vlen);
+        sim_ollama_split_tag(tag, tag_len, &nlen, &ver, &vlen);
         for (size_t i = 0; i < tag_len; i++) {
             unsigned char c = (unsigned char)tag[i];
             alt[alen++] = (char)(isupper(c) ? tolower(c) : islower(c) ? toupper(c) : c);

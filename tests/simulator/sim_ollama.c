@@ -16,6 +16,7 @@
 #include "sim_openai.h"
 #include "sim_server.h"
 #include "sim_stats.h"
+#include "sim_ollama_tag.h"
 
 #define SIM_OLLAMA_VERSION "0.6.5"
 #define SIM_CT_NDJSON "application/x-ndjson"
@@ -78,34 +79,6 @@ static void v1_500(h2o_req_t *req) { v1_error(req, 500, "api_error", "ig-sim: in
 
 /* ---- tags -------------------------------------------------------------------------------------------- */
 
-/* Splits "ns/name:tag" into name and version, ":latest" implied (Ollama's model.ParseName). */
-static void split_tag(const char *s, size_t n, size_t *name_len, const char **ver, size_t *ver_len)
-{
-    size_t from = 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '/')
-            from = i + 1;
-    const char *colon = memchr(s + from, ':', n - from);
-    if (colon == NULL) {
-        *name_len = n;
-        *ver = "latest";
-        *ver_len = 6;
-    } else {
-        *name_len = (size_t)(colon - s);
-        *ver = colon + 1;
-        *ver_len = n - *name_len - 1;
-    }
-}
-
-static int tag_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-    size_t an, bn, avl, bvl;
-    const char *av, *bv;
-    split_tag(a, alen, &an, &av, &avl);
-    split_tag(b, blen, &bn, &bv, &bvl);
-    return an == bn && avl == bvl && strncasecmp(a, b, an) == 0 && strncasecmp(av, bv, avl) == 0;
-}
-
 /* DELETE /api/delete removes a served tag, POST /api/pull brings it back: one flag per served name
  * (the first SIM_OLLAMA_MAX_TAGS), shared by every worker. */
 #define SIM_OLLAMA_MAX_TAGS 64
@@ -117,7 +90,7 @@ static int is_deleted(size_t i) { return i < SIM_OLLAMA_MAX_TAGS && atomic_load(
 static int served_index(const char *name, size_t len)
 {
     for (size_t i = 0; i < sim_cfg.n_models; i++)
-        if (tag_eq(sim_cfg.models[i], strlen(sim_cfg.models[i]), name, len))
+        if (sim_ollama_tag_eq(sim_cfg.models[i], strlen(sim_cfg.models[i]), name, len))
             return (int)i;
     return -1;
 }
@@ -136,7 +109,7 @@ static void put_full_tag(ig_buf_t *b, const char *name)
 {
     size_t n = strlen(name), nl, vl;
     const char *v;
-    split_tag(name, n, &nl, &v, &vl);
+    sim_ollama_split_tag(name, n, &nl, &v, &vl);
     char full[512];
     int k = snprintf(full, sizeof(full), "%.*s:%.*s", (int)nl, name, (int)vl, v);
     ig_json_write_str(b, full, k < 0 ? 0 : (size_t)k >= sizeof(full) ? sizeof(full) - 1 : (size_t)k);
