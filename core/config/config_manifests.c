@@ -18,7 +18,7 @@ static const char *const manifest_keys[] = {"apiVersion", "kind", "metadata", "s
 static const char *const metadata_keys[] = {"name", "namespace", "labels", "annotations", NULL};
 static const char *const openrouter_annotation = "openrouter.ai/json";
 
-static void parse_manifest(ig_cfg_ctx_t *c, yaml_node_t *root)
+void ig_cfg_parse_manifest(ig_cfg_ctx_t *c, yaml_node_t *root)
 {
     ig_yaml_t *y = c->y;
     const char *s;
@@ -134,7 +134,7 @@ void ig_cfg_parse_manifest_dir(ig_cfg_ctx_t *c, yaml_node_t *node, const char *d
             c->file = file;
             int r;
             while ((r = ig_yaml_next_document(&my)) == 1)
-                parse_manifest(c, ig_yaml_root(&my));
+                ig_cfg_parse_manifest(c, ig_yaml_root(&my));
             ig_cfg_warn_ignored(c);
         }
         ig_yaml_close(&my);

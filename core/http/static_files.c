@@ -1,0 +1,222 @@
+/* static_files.c — the console's and portal's files (static_files.h). */
+#include "http/static_files.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "http/openai_error.h"
+
+#define MAX_FILE (64u << 20)
+
+static const char csp[] = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                          "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+void ig_static_security_headers(h2o_req_t *req)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL,
+                          csp, sizeof(csp) - 1);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL,
+                          H2O_STRLIT("nosniff"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL,
+                          H2O_STRLIT("no-referrer"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-frame-options"), 0, NULL, H2O_STRLIT("DENY"));
+}
+
+static const struct {
+    const char *ext, *type;
+} mime_types[] = {
+    {"html", "text/html; charset=utf-8"},
+    {"htm", "text/html; charset=utf-8"},
+    {"js", "text/javascript; charset=utf-8"},
+    {"mjs", "text/javascript; charset=utf-8"},
+    {"css", "text/css; charset=utf-8"},
+    {"json", "application/json"},
+    {"map", "application/json"},
+    {"svg", "image/svg+xml"},
+    {"png", "image/png"},
+    {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},
+    {"webp", "image/webp"},
+    {"ico", "image/x-icon"},
+    {"woff2", "font/woff2"},
+    {"woff", "font/woff"},
+    {"ttf", "font/ttf"},
+    {"txt", "text/plain; charset=utf-8"},
+    {"wasm", "application/wasm"},
+    {"webmanifest", "application/manifest+json"},
+};
+
+static const char *mime_of(const char *file, int *html)
+{
+    const char *dot = strrchr(file, '.');
+    *html = 0;
+    if (dot != NULL)
+        for (size_t i = 0; i < sizeof(mime_types) / sizeof(mime_types[0]); i++)
+            if (strcasecmp(dot + 1, mime_types[i].ext) == 0) {
+                *html = strncmp(mime_types[i].type, "text/html", 9) == 0;
+                return mime_types[i].type;
+            }
+    return "application/octet-stream";
+}
+
+static void not_found(h2o_req_t *req)
+{
+    ig_send_error(req, 404, "invalid_request_error", NULL, "not_found", "no such file: %.*s",
+                  (int)(req->path_normalized.len > 200 ? 200 : req->path_normalized.len), req->path_normalized.base);
+}
+
+/* Anything that could step out of the folder or hide what it names, in the path as sent. */
+static int suspicious(h2o_iovec_t raw)
+{
+    static const char *const bad[] = {"%2e", "%2f", "%5c", "%00", "\\", "/./", "/../", NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        size_t n = strlen(bad[i]);
+        for (size_t j = 0; j + n <= raw.len; j++)
+            if (strncasecmp(raw.base + j, bad[i], n) == 0)
+                return 1;
+    }
+    return (raw.len >= 3 && memcmp(raw.base + raw.len - 3, "/..", 3) == 0) ||
+           (raw.len >= 2 && memcmp(raw.base + raw.len - 2, "/.", 2) == 0);
+}
+
+/* Every segment a plain name: not empty (except a trailing "/"), no leading dot, safe characters. */
+static int clean_rest(const char *s, size_t n)
+{
+    size_t seg = 0;
+    for (size_t i = 0; i < n; i++, seg++) {
+        char c = s[i];
+        if (c == '/') {
+            if (seg == 0)
+                return 0;
+            seg = (size_t)-1;
+            continue;
+        }
+        if (seg == 0 && c == '.')
+            return 0;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == '_' || c == '~' || c == '@' || c == '+'))
+            return 0;
+    }
+    return 1;
+}
+
+static void redirect(h2o_req_t *req, const char *to)
+{
+    req->res.status = 302;
+    req->res.reason = "Found";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, to, strlen(to));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
+    h2o_send_inline(req, H2O_STRLIT("redirecting\n"));
+}
+
+/* Reads the whole regular file at fd into pool memory. */
+static char *slurp(h2o_req_t *req, int fd, size_t size)
+{
+    char *buf = h2o_mem_alloc_pool(&req->pool, size + 1);
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return NULL;
+        got += (size_t)r;
+    }
+    return buf;
+}
+
+void ig_static_serve(h2o_req_t *req, h2o_iovec_t path, const char *dir)
+{
+    ig_static_security_headers(req);
+    int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    if (!head && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+        ig_send_error(req, 405, "invalid_request_error", NULL, "method_not_allowed", "%.*s is not allowed on %.*s",
+                      (int)req->method.len, req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);
+        return;
+    }
+    int portal = path.len >= 7 && memcmp(path.base, "/portal", 7) == 0;
+    size_t prefix = portal ? 7 : 3;
+    if (path.len == prefix) { /* "/ui" → "/ui/": relative links resolve under it */
+        redirect(req, portal ? "/portal/" : "/ui/");
+        return;
+    }
+    h2o_iovec_t raw = h2o_iovec_init(req->path.base, req->query_at != SIZE_MAX ? req->query_at : req->path.len);
+    const char *rest = path.base + prefix + 1;
+    size_t rest_len = path.len - prefix - 1;
+    if (suspicious(raw) || !clean_rest(rest, rest_len)) {
+        not_found(req);
+        return;
+    }
+    const char *area = portal ? "portal/" : "console/";
+    if ((rest_len >= 7 && memcmp(rest, "assets/", 7) == 0) || (rest_len >= 7 && memcmp(rest, "vendor/", 7) == 0))
+        area = "";
+    int index = rest_len == 0 || rest[rest_len - 1] == '/';
+    char file[PATH_MAX], real_dir[PATH_MAX], real_file[PATH_MAX];
+    int n = snprintf(file, sizeof(file), "%s/%s%.*s%s", dir, area, (int)rest_len, rest, index ? "index.html" : "");
+    if (n < 0 || (size_t)n >= sizeof(file)) {
+        not_found(req);
+        return;
+    }
+    if (realpath(dir, real_dir) == NULL) {
+        ig_send_error(req, 404, "invalid_request_error", NULL, "ui_not_installed",
+                      "the console's files are not installed: server.ui.dir (%s) does not exist; build with cmake "
+                      "(it copies ui/ there) or set server.ui.dir",
+                      dir);
+        return;
+    }
+    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_FILE ||
+        realpath(file, real_file) == NULL || strncmp(real_file, real_dir, strlen(real_dir)) != 0 ||
+        real_file[strlen(real_dir)] != '/') {
+        if (fd >= 0)
+            close(fd);
+        if (rest_len == 0)
+            ig_send_error(req, 404, "invalid_request_error", NULL, "ui_not_installed",
+                          "the %s is not installed: server.ui.dir (%s) has no %sindex.html", portal ? "portal" : "console",
+                          dir, area);
+        else
+            not_found(req);
+        return;
+    }
+    int html;
+    const char *type = mime_of(file, &html);
+    char *etag = h2o_mem_alloc_pool(&req->pool, 64);
+    int elen = snprintf(etag, 64, "\"%llx-%llx\"", (unsigned long long)st.st_size,
+                        (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, (size_t)elen);
+    /* no hashed file names: every file is checked again, cheaply, with its ETag */
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    (void)html;
+    ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (inm >= 0 && h2o_memis(req->headers.entries[inm].value.base, req->headers.entries[inm].value.len, etag,
+                              (size_t)elen)) {
+        close(fd);
+        req->res.status = 304;
+        req->res.reason = "Not Modified";
+        h2o_send_inline(req, "", 0);
+        return;
+    }
+    size_t size = (size_t)st.st_size;
+    char *body = head ? NULL : slurp(req, fd, size);
+    close(fd);
+    if (!head && body == NULL) {
+        ig_send_error(req, 500, "server_error", NULL, NULL, "cannot read %.*s", (int)path.len, path.base);
+        return;
+    }
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = size;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_start_response(req, &generator);
+    h2o_iovec_t buf = h2o_iovec_init(body ? body : "", head ? 0 : size);
+    h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
