@@ -17,6 +17,7 @@ void ig_model_change_release(ig_model_change_t *ch)
         return;
     free(ch->body);
     free(ch->error_json);
+    ig_generation_release(ch->gen);
     free(ch);
 }
 
@@ -285,10 +286,11 @@ void ig_model_change_outcome(void *arg, int run)
             ig_buf_t b = {0};
             ig_buf_lit(&b, "{\"object\":\"model\",\"id\":");
             ig_json_write_cstr(&b, ch->name);
-            ig_buf_printf(&b, ",\"deleted\":true,\"generation\":%llu}\n", (unsigned long long)c->worker->gen->id);
+            ig_buf_printf(&b, ",\"deleted\":true,\"generation\":%llu}\n", (unsigned long long)ch->gen->id);
             send_buf(req, 200, &b);
         } else {
-            send_model(req, ch->status, c->worker->gen, c->deps, ch->name, strlen(ch->name));
+            /* the change's own generation: a later change may be serving already */
+            send_model(req, ch->status, ch->gen, c->deps, ch->name, strlen(ch->name));
         }
     }
     ig_model_change_release(ch); /* the main thread's */

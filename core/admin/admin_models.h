@@ -31,6 +31,7 @@ struct ig_model_change_s {
     /* the outcome: set by the main thread before it posts it back */
     int status;                      /* 200 replaced, 201 created, 200 deleted, or an error status */
     char *error_json;                /* with an error status: the whole OpenAI-shaped body (malloc'd) */
+    ig_generation_t *gen;            /* the generation the change made (retained): the answer shows it */
     ig_model_change_t *next;         /* the main thread's queue */
     /* the worker's side: its thread alone touches these */
     ig_worker_t *worker;

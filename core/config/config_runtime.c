@@ -87,7 +87,7 @@ static long file_model(const ig_cfg_ctx_t *c, size_t nfile, const char *name)
     return -1;
 }
 
-/* models: DIR pointing at the runtime folder itself: its manifests are the file's already. */
+/* models: DIR pointing at the runtime folder itself (refused: a model would be both). */
 static int same_dir(const char *a, const char *b)
 {
     char ra[PATH_MAX], rb[PATH_MAX];
@@ -228,7 +228,12 @@ void ig_cfg_parse_runtime_models(ig_cfg_ctx_t *c)
     char **names = NULL;
     size_t n = 0, cap = 0;
     DIR *d = NULL;
-    if (!same_dir(c->cfg->models_dir, dir) && !(d = opendir(dir)) && errno != ENOENT)
+    if (same_dir(c->cfg->models_dir, dir))
+        ig_errors_at(c->errs, c->cfg->path, 0,
+                     "models: \"%s\" is <stateDir>/models, where the admin API keeps the models it makes: use "
+                     "another folder",
+                     c->cfg->models_dir);
+    else if (!(d = opendir(dir)) && errno != ENOENT)
         ig_errors_at(c->errs, dir, 0, "cannot read the runtime models' folder: %s", strerror(errno));
     struct dirent *de;
     while (d && (de = readdir(d)) && n < MAX_RUNTIME_FILES) {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "http/openai_error.h"
+#include "http/static_path.h"
 
 #define MAX_FILE (64u << 20)
 
@@ -52,16 +53,13 @@ static const struct {
     {"webmanifest", "application/manifest+json"},
 };
 
-static const char *mime_of(const char *file, int *html)
+static const char *mime_of(const char *file)
 {
     const char *dot = strrchr(file, '.');
-    *html = 0;
     if (dot != NULL)
         for (size_t i = 0; i < sizeof(mime_types) / sizeof(mime_types[0]); i++)
-            if (strcasecmp(dot + 1, mime_types[i].ext) == 0) {
-                *html = strncmp(mime_types[i].type, "text/html", 9) == 0;
+            if (strcasecmp(dot + 1, mime_types[i].ext) == 0)
                 return mime_types[i].type;
-            }
     return "application/octet-stream";
 }
 
@@ -69,41 +67,6 @@ static void not_found(h2o_req_t *req)
 {
     ig_send_error(req, 404, "invalid_request_error", NULL, "not_found", "no such file: %.*s",
                   (int)(req->path_normalized.len > 200 ? 200 : req->path_normalized.len), req->path_normalized.base);
-}
-
-/* Anything that could step out of the folder or hide what it names, in the path as sent. */
-static int suspicious(h2o_iovec_t raw)
-{
-    static const char *const bad[] = {"%2e", "%2f", "%5c", "%00", "\\", "/./", "/../", NULL};
-    for (size_t i = 0; bad[i]; i++) {
-        size_t n = strlen(bad[i]);
-        for (size_t j = 0; j + n <= raw.len; j++)
-            if (strncasecmp(raw.base + j, bad[i], n) == 0)
-                return 1;
-    }
-    return (raw.len >= 3 && memcmp(raw.base + raw.len - 3, "/..", 3) == 0) ||
-           (raw.len >= 2 && memcmp(raw.base + raw.len - 2, "/.", 2) == 0);
-}
-
-/* Every segment a plain name: not empty (except a trailing "/"), no leading dot, safe characters. */
-static int clean_rest(const char *s, size_t n)
-{
-    size_t seg = 0;
-    for (size_t i = 0; i < n; i++, seg++) {
-        char c = s[i];
-        if (c == '/') {
-            if (seg == 0)
-                return 0;
-            seg = (size_t)-1;
-            continue;
-        }
-        if (seg == 0 && c == '.')
-            return 0;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-              c == '_' || c == '~' || c == '@' || c == '+'))
-            return 0;
-    }
-    return 1;
 }
 
 static void redirect(h2o_req_t *req, const char *to)
@@ -141,25 +104,20 @@ void ig_static_serve(h2o_req_t *req, h2o_iovec_t path, const char *dir)
                       (int)req->method.len, req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);
         return;
     }
-    int portal = path.len >= 7 && memcmp(path.base, "/portal", 7) == 0;
-    size_t prefix = portal ? 7 : 3;
-    if (path.len == prefix) { /* "/ui" → "/ui/": relative links resolve under it */
-        redirect(req, portal ? "/portal/" : "/ui/");
+    char rel[PATH_MAX], file[PATH_MAX], real_dir[PATH_MAX], real_file[PATH_MAX];
+    int portal;
+    size_t raw_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    switch (ig_static_map(req->path.base, raw_len, path.base, path.len, rel, sizeof(rel), &portal)) {
+    case IG_STATIC_REDIRECT:
+        redirect(req, rel);
         return;
-    }
-    h2o_iovec_t raw = h2o_iovec_init(req->path.base, req->query_at != SIZE_MAX ? req->query_at : req->path.len);
-    const char *rest = path.base + prefix + 1;
-    size_t rest_len = path.len - prefix - 1;
-    if (suspicious(raw) || !clean_rest(rest, rest_len)) {
+    case IG_STATIC_REFUSED:
         not_found(req);
         return;
+    case IG_STATIC_FILE:
+        break;
     }
-    const char *area = portal ? "portal/" : "console/";
-    if ((rest_len >= 7 && memcmp(rest, "assets/", 7) == 0) || (rest_len >= 7 && memcmp(rest, "vendor/", 7) == 0))
-        area = "";
-    int index = rest_len == 0 || rest[rest_len - 1] == '/';
-    char file[PATH_MAX], real_dir[PATH_MAX], real_file[PATH_MAX];
-    int n = snprintf(file, sizeof(file), "%s/%s%.*s%s", dir, area, (int)rest_len, rest, index ? "index.html" : "");
+    int n = snprintf(file, sizeof(file), "%s/%s", dir, rel);
     if (n < 0 || (size_t)n >= sizeof(file)) {
         not_found(req);
         return;
@@ -178,23 +136,21 @@ void ig_static_serve(h2o_req_t *req, h2o_iovec_t path, const char *dir)
         real_file[strlen(real_dir)] != '/') {
         if (fd >= 0)
             close(fd);
-        if (rest_len == 0)
+        if (strcmp(rel, portal ? "portal/index.html" : "console/index.html") == 0)
             ig_send_error(req, 404, "invalid_request_error", NULL, "ui_not_installed",
-                          "the %s is not installed: server.ui.dir (%s) has no %sindex.html", portal ? "portal" : "console",
-                          dir, area);
+                          "the %s is not installed: server.ui.dir (%s) has no %s", portal ? "portal" : "console", dir,
+                          rel);
         else
             not_found(req);
         return;
     }
-    int html;
-    const char *type = mime_of(file, &html);
+    const char *type = mime_of(file);
     char *etag = h2o_mem_alloc_pool(&req->pool, 64);
     int elen = snprintf(etag, 64, "\"%llx-%llx\"", (unsigned long long)st.st_size,
                         (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, (size_t)elen);
     /* no hashed file names: every file is checked again, cheaply, with its ETag */
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
-    (void)html;
     ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
     if (inm >= 0 && h2o_memis(req->headers.entries[inm].value.base, req->headers.entries[inm].value.len, etag,
                               (size_t)elen)) {

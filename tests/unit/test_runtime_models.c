@@ -246,6 +246,23 @@ static void test_stored_form(ig_plugin_host_t *host, ig_endpoint_registry_t *reg
     remove_file("st.yaml");
 }
 
+/* models: DIR may not be the runtime folder: a model would be the file's and the API's at once. */
+static void test_models_dir_is_runtime_dir(ig_plugin_host_t *host)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "server: {stateDir: \"%s\"}\nplugins: {dir: ./test-plugins, load: [test_engine, test_lb]}\nmodels: \"%s\"\n",
+             state, models_dir);
+    manifest("rt.yaml", "rt", 9101);
+    ig_errors_t errs = {0};
+    ig_config_t *cfg = ig_config_load_runtime("dir.yaml", text, strlen(text), host, NULL, &errs);
+    char *joined = ig_errors_join(&errs);
+    CHECKF(!cfg && strstr(joined, "where the admin API keeps the models it makes"), "%s", joined);
+    free(joined);
+    ig_errors_clear(&errs);
+    ig_config_free(cfg);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/ig-runtime-XXXXXX";
@@ -270,6 +287,7 @@ int main(void)
     test_files(host);
     test_changes(host);
     test_stored_form(host, reg);
+    test_models_dir_is_runtime_dir(host);
     ig_endpoint_registry_free(reg);
     ig_plugin_host_free(host);
     char cmd[300];
