@@ -10,14 +10,15 @@
 # the default /usr/local, the same under /usr/local (etc and var included).
 include(GNUInstallDirs)
 
-# The version is main.c's (what `infergate -v` prints); the ABI version is the header's.
-file(STRINGS ${PROJECT_SOURCE_DIR}/core/main.c IG_VERSION_LINE REGEX "^#define IG_VERSION \"[^\"]+\"")
+# The version is server.h's IG_VERSION (what `infergate -v` prints and /admin/gateway shows); the ABI
+# version is the header's.
+file(STRINGS ${PROJECT_SOURCE_DIR}/core/server/server.h IG_VERSION_LINE REGEX "^#define IG_VERSION \"[^\"]+\"")
 string(REGEX REPLACE ".*\"([^\"]+)\".*" "\\1" IG_VERSION "${IG_VERSION_LINE}")
 file(STRINGS ${PROJECT_SOURCE_DIR}/core/include/infergate/plugin.h IG_ABI_LINE
      REGEX "^#define IG_PLUGIN_ABI_VERSION [0-9]+")
 string(REGEX REPLACE ".* ([0-9]+)$" "\\1" IG_PLUGIN_ABI_VERSION "${IG_ABI_LINE}")
 if(NOT IG_VERSION MATCHES "^[0-9]" OR NOT IG_PLUGIN_ABI_VERSION MATCHES "^[0-9]+$")
-  message(FATAL_ERROR "install.cmake: cannot read IG_VERSION from core/main.c or IG_PLUGIN_ABI_VERSION from plugin.h")
+  message(FATAL_ERROR "install.cmake: cannot read IG_VERSION from core/server/server.h or IG_PLUGIN_ABI_VERSION from plugin.h")
 endif()
 
 set(IG_INSTALL_PLUGINDIR "${CMAKE_INSTALL_LIBDIR}/infergate/plugins")

@@ -8,8 +8,6 @@
 #include "sched/replica.h"
 #include "server/server.h"
 
-#define IG_VERSION "0.1.0"
-
 static void usage(FILE *out)
 {
     fprintf(out,

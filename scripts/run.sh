@@ -3,7 +3,9 @@
 #   1. installs the packages (scripts/setup.sh),
 #   2. builds infergate (Release) into ./build,
 #   3. starts the engine simulator (ig-sim) on 127.0.0.1:8000 serving conf/infergate.yaml's models,
-#   4. runs the gateway on conf/infergate.yaml in the foreground (Ctrl-C stops both).
+#   4. runs the gateway on conf/infergate.yaml in the foreground (Ctrl-C stops both), and once it
+#      answers prints a first request and the console's address with the way in (the admin key
+#      the gateway makes at its first start, printed once; see docs/console-api.md).
 #
 # Environment: IG_BUILD_DIR (default ./build), IG_CONFIG (default conf/infergate.yaml),
 # IG_SKIP_SETUP=1 to skip step 1, IG_NO_SIM=1 to use a real engine already on :8000.
@@ -65,11 +67,21 @@ if [ "${IG_NO_SIM:-0}" != 1 ]; then
     kill "$SIM_PID" 2>/dev/null || true ) </dev/null >/dev/null 2>&1 &
 fi
 
-# Print a first request once the gateway answers /healthz.
+# The gateway's stderr also goes to a private log, so the ready message below can repeat its console
+# line (with the admin key the first start makes); the log is removed when the gateway ends.
+GW_LOG="$(mktemp -t infergate.XXXXXX.log)"
+chmod 600 "$GW_LOG"
+( trap '' INT TERM
+  while kill -0 $$ 2>/dev/null; do sleep 0.5; done
+  rm -f "$GW_LOG" ) </dev/null >/dev/null 2>&1 &
+
+# Print a first request once the gateway answers /healthz, then how to reach the console.
 ( trap '' INT
   url="http://127.0.0.1:8080"
   for _ in $(seq 1 100); do
     if curl -fsS -o /dev/null "$url/healthz" 2>/dev/null; then
+      console="$(grep -a -m1 '^infergate: console at ' "$GW_LOG" 2>/dev/null | sed 's/^infergate: //')"
+      [ -n "$console" ] || console="console at $url/ui/"
       cat >&2 <<MSG
 
 [run] infergate is ready on $url  (Ctrl-C stops it). Try:
@@ -85,6 +97,10 @@ fi
 
   curl -s $url/v1/models
 
+[run] The operator console (models, keys, usage; sign in with the admin key):
+[run]   $console
+[run] Your own admin key instead: printf %s KEY | sha256sum, then server.adminKeys: ["sha256:<hex>"] in $CONFIG.
+
 MSG
       exit 0
     fi
@@ -93,4 +109,5 @@ MSG
 
 trap - EXIT INT TERM
 log "starting $GATEWAY -c $CONFIG"
-exec "$GATEWAY" -c "$CONFIG"
+# tee keeps running through Ctrl-C and SIGTERM (ignored) until the gateway's last line
+exec "$GATEWAY" -c "$CONFIG" 2> >(trap '' INT TERM; exec tee -a "$GW_LOG" >&2)

@@ -84,4 +84,21 @@ if [ -f "$IT/package.json" ]; then
   fi
 fi
 
+# The console's npm libraries (ui/package.json, locked), which the build copies as ui/vendor.txt lists.
+# Only the build needs them: the gateway serves the copies, no Node.js at run time.
+UI="$ROOT/ui"
+if [ -f "$UI/package.json" ]; then
+  stamp="$UI/node_modules/.package-lock.json"
+  if [ -f "$UI/package-lock.json" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$UI/package-lock.json" ]; then
+    log "ui npm dependencies present"
+  else
+    log "npm ci in ui"
+    if [ -f "$UI/package-lock.json" ]; then
+      (cd "$UI" && npm ci --no-audit --no-fund --loglevel=error)
+    else
+      (cd "$UI" && npm install --no-audit --no-fund --loglevel=error)
+    fi
+  fi
+fi
+
 log "ok (node $(node --version), $(cmake --version | head -1), $(cc --version | head -1))"

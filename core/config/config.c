@@ -19,7 +19,8 @@ char *ig_cfg_strdup(ig_cfg_ctx_t *c, const char *s)
 
 static const char *const top_keys[] = {"server", "plugins", "resourceProfiles", "scheduler", "models", NULL};
 
-static ig_config_t *load_document(ig_yaml_t *y, const char *path, ig_plugin_host_t *host, ig_errors_t *errs)
+static ig_config_t *load_document(ig_yaml_t *y, const char *path, ig_plugin_host_t *host, int runtime,
+                                  const ig_runtime_change_t *change, ig_errors_t *errs)
 {
     size_t errs_before = errs->count;
     int r = ig_yaml_next_document(y);
@@ -38,7 +39,8 @@ static ig_config_t *load_document(ig_yaml_t *y, const char *path, ig_plugin_host
     cfg->arena = a;
     cfg->path = ig_arena_strdup(a, path);
 
-    ig_cfg_ctx_t c = {.y = y, .file = cfg->path, .cfg = cfg, .a = a, .host = host, .errs = errs};
+    ig_cfg_ctx_t c = {
+        .y = y, .file = cfg->path, .cfg = cfg, .a = a, .host = host, .errs = errs, .runtime = runtime, .change = change};
     yaml_node_t *root = ig_yaml_root(y);
     if (ig_yaml_expect_map(y, root, NULL) == 0) {
         ig_yaml_check_keys(y, root, NULL, top_keys);
@@ -48,6 +50,7 @@ static ig_config_t *load_document(ig_yaml_t *y, const char *path, ig_plugin_host
         ig_cfg_parse_profiles(&c, ig_yaml_map_get(y, root, "resourceProfiles"));
         ig_cfg_parse_scheduler(&c, ig_yaml_map_get(y, root, "scheduler"));
         ig_cfg_parse_models(&c, ig_yaml_map_get(y, root, "models"));
+        ig_cfg_parse_runtime_models(&c); /* after the file's: a name in both stays the file's */
         ig_cfg_check_models(&c);
         ig_cfg_warn_ignored(&c);
     }
@@ -88,7 +91,20 @@ ig_config_t *ig_config_load(const char *path, ig_plugin_host_t *host, ig_errors_
         ig_yaml_close(&y);
         return NULL;
     }
-    ig_config_t *cfg = load_document(&y, path, host, errs);
+    ig_config_t *cfg = load_document(&y, path, host, 1, NULL, errs);
+    ig_yaml_close(&y);
+    return cfg;
+}
+
+ig_config_t *ig_config_load_runtime(const char *path, const char *text, size_t len, ig_plugin_host_t *host,
+                                    const ig_runtime_change_t *change, ig_errors_t *errs)
+{
+    ig_yaml_t y;
+    if (ig_yaml_open_buffer(&y, path, text, len, errs) != 0) {
+        ig_yaml_close(&y);
+        return NULL;
+    }
+    ig_config_t *cfg = load_document(&y, path, host, 1, change, errs);
     ig_yaml_close(&y);
     return cfg;
 }
@@ -101,7 +117,7 @@ ig_config_t *ig_config_load_buffer(const char *name, const char *buf, size_t len
         ig_yaml_close(&y);
         return NULL;
     }
-    ig_config_t *cfg = load_document(&y, name, host, errs);
+    ig_config_t *cfg = load_document(&y, name, host, 0, NULL, errs);
     ig_yaml_close(&y);
     return cfg;
 }

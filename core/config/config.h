@@ -42,6 +42,11 @@ typedef struct {
     int64_t timeout_ms;              /* timeout: longest wait (default 30s) */
 } ig_queue_config_t;
 
+/* server.ui: the console (/ui/) and portal (/portal/) files */
+typedef struct {
+    char *dir;                       /* dir: console/, portal/, assets/, vendor/ (default ./build/ui) */
+} ig_ui_config_t;
+
 /* server: declared key by key in config_server.c (names, defaults, bounds); the comments here say the use */
 typedef struct {
     ig_listen_config_t *listen;
@@ -60,6 +65,7 @@ typedef struct {
     int64_t shutdown_grace_ms;       /* shutdownGracePeriod: how long SIGTERM waits for requests in flight (default 10s) */
     unsigned char (*admin_key_hashes)[32]; /* adminKeys: SHA-256 of each admin key (the admin API is off without) */
     size_t nadmin_keys;
+    ig_ui_config_t ui;
 } ig_server_config_t;
 
 typedef struct {
@@ -115,6 +121,8 @@ typedef struct {
     int priority;                    /* its value in priorityClasses (0 without) */
     const ig_loaded_plugin_t *engine_plugin; /* resolved from model.engine */
     const ig_loaded_plugin_t *lb_plugin;     /* resolved from loadBalancing.strategy (default LeastLoad) */
+    int runtime;                     /* made through the admin API: a manifest in <stateDir>/models (file) */
+    const char *config_json;         /* its fields as written (the entry, or a manifest's spec), as JSON */
 } ig_model_config_t;
 
 typedef struct {
@@ -149,9 +157,42 @@ typedef struct ig_plugin_host_s ig_plugin_host_t;
  * when there is any.
  */
 ig_config_t *ig_config_load(const char *path, ig_plugin_host_t *host, ig_errors_t *errs);
-/* The same from memory (tests, the fuzzer); name is used in messages. */
+/* The same from memory (tests, the fuzzer); name is used in messages. No runtime models. */
 ig_config_t *ig_config_load_buffer(const char *name, const char *buf, size_t len, ig_plugin_host_t *host,
                                    ig_errors_t *errs);
+
+/*
+ * Runtime models (PUT /admin/models/{name}) are KubeAI Model manifests in <stateDir>/models, one
+ * model a file named after it (<name>.yaml). ig_config_load reads them after the file's models; a
+ * name the file defines too stays the file's (the manifest is skipped with a warning).
+ *
+ * A change in the making: the model `name` replaced by `text` (a models[] entry or a manifest, JSON
+ * or YAML), or removed when text is NULL. The new model's `file` is text_name, which messages use
+ * too, until the caller stores it.
+ */
+typedef struct {
+    const char *name;
+    const char *text;
+    size_t len;
+    const char *text_name;
+} ig_runtime_change_t;
+
+/*
+ * The config file's text (read by the caller, named path in messages), the runtime models, and
+ * change applied to them (NULL: none). What PUT/DELETE /admin/models and the server's loads use.
+ */
+ig_config_t *ig_config_load_runtime(const char *path, const char *text, size_t len, ig_plugin_host_t *host,
+                                    const ig_runtime_change_t *change, ig_errors_t *errs);
+/* The file's bytes, as the loader reads them (regular file, at most IG_YAML_MAX_FILE); NULL after
+ * reporting. malloc'd, NUL-terminated. */
+char *ig_config_read_file(const char *path, size_t *len, ig_errors_t *errs);
+/* "<stateDir>/models" (malloc'd), or NULL. */
+char *ig_config_runtime_dir(const ig_config_t *cfg);
+/* What PUT stores for text (validated already): a KubeAI Model manifest in block YAML, a models[]
+ * entry wrapped into one with `name` as metadata.name, after a two-line comment (so the manifest
+ * starts at IG_RUNTIME_MANIFEST_LINE). malloc'd, or NULL (out of memory). */
+#define IG_RUNTIME_MANIFEST_LINE 3
+char *ig_config_runtime_manifest(const char *name, const char *text, size_t len, size_t *out_len);
 void ig_config_free(ig_config_t *cfg);
 
 /* The model named name, or NULL. Linear scan: used at load time only; the request path uses generation.h. */

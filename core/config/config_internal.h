@@ -28,6 +28,9 @@ typedef struct {
     size_t nmodels, models_cap;
     /* KubeAI fields accepted and ignored in the current file, warned about once per file */
     unsigned ignored_seen;
+    /* runtime models: read (ig_config_load_runtime), and the change being made, or NULL */
+    int runtime;
+    const ig_runtime_change_t *change;
 } ig_cfg_ctx_t;
 
 /* A copy of s in the config arena (NULL stays NULL). */
@@ -84,5 +87,9 @@ int ig_cfg_parse_env(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, ig_kv
 
 /* models: DIR — every *.yaml file of KubeAI Model manifests in it (config_manifests.c). */
 void ig_cfg_parse_manifest_dir(ig_cfg_ctx_t *c, yaml_node_t *node, const char *dir);
+/* One KubeAI Model manifest document (root of c->y) into c->models (config_manifests.c). */
+void ig_cfg_parse_manifest(ig_cfg_ctx_t *c, yaml_node_t *root);
+/* <stateDir>/models and c->change, after the file's models (config_runtime.c). */
+void ig_cfg_parse_runtime_models(ig_cfg_ctx_t *c);
 
 #endif

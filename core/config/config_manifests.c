@@ -131,6 +131,12 @@ static void parse_manifest(ig_cfg_ctx_t *c, yaml_node_t *root, const char *where
 #undef P
 }
 
+/* One document of a manifests folder or a stored runtime model: a Model, or a List of them. */
+void ig_cfg_parse_manifest(ig_cfg_ctx_t *c, yaml_node_t *root)
+{
+    parse_manifest(c, root, NULL);
+}
+
 static int has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);

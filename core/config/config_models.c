@@ -627,6 +627,7 @@ void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, con
 
     if (m->nendpoints == 0 && !rp)
         ig_yaml_error(y, map, path, "no endpoints and no resourceProfile: nothing could serve it");
+    m->config_json = ig_yaml_to_json(y, map, path, c->a); /* GET /admin/models shows it as written */
 }
 
 void ig_cfg_add_model(ig_cfg_ctx_t *c, const ig_model_config_t *m)
@@ -699,7 +700,7 @@ void ig_cfg_parse_models(ig_cfg_ctx_t *c, yaml_node_t *node)
 static void describe_model(const ig_cfg_ctx_t *c, size_t i, char *buf, size_t cap)
 {
     const ig_model_config_t *m = &c->models[i];
-    if (c->cfg->models_dir)
+    if (c->cfg->models_dir || m->runtime)
         snprintf(buf, cap, "%s:%d", m->file, m->line);
     else
         snprintf(buf, cap, "models[%zu], line %d", i, m->line);
@@ -711,7 +712,7 @@ static void model_error(ig_cfg_ctx_t *c, size_t i, const char *fmt, ...)
 {
     const ig_model_config_t *m = &c->models[i];
     char path[64], msg[600];
-    if (c->cfg->models_dir)
+    if (c->cfg->models_dir || m->runtime)
         snprintf(path, sizeof(path), "metadata.name");
     else
         snprintf(path, sizeof(path), "models[%zu].name", i);

@@ -231,6 +231,13 @@ static const ig_option_row_t queue_rows[] = {
     IG_ROW("timeout", IG_OPT_DURATION, "30s", "longest wait in the queue", 1, DAY_MS, ig_queue_config_t, timeout_ms),
     {{NULL}}};
 
+/* ui: where the console's and portal's files are (GET /ui/, /portal/); see docs/console-api.md */
+static const ig_option_row_t ui_rows[] = {
+    IG_ROW_FLAGS("dir", IG_OPT_STRING, IG_ROW_NONEMPTY, "./build/ui",
+                 "folder with console/, portal/, assets/ and vendor/ (the build copies ui/ to build/ui)", ig_ui_config_t,
+                 dir),
+    {{NULL}}};
+
 #define S ig_server_config_t
 const ig_option_row_t ig_cfg_server_rows[] = {
     IG_ROW_READ("listen", IG_OPT_STRING_LIST, 0, "[\"127.0.0.1:8080\"]",
@@ -260,6 +267,7 @@ const ig_option_row_t ig_cfg_server_rows[] = {
                 read_admin_keys),
     IG_ROW("shutdownGracePeriod", IG_OPT_DURATION, "10s", "how long SIGTERM waits for requests in flight", 1, DAY_MS,
            S, shutdown_grace_ms),
+    IG_ROW_SECTION("ui", "the operator console (/ui/) and customer portal (/portal/)", S, ui, ui_rows),
     {{NULL}}};
 #undef S
 

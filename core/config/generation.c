@@ -18,7 +18,7 @@
 /* Where model i is, as messages show it. */
 static void model_where(const ig_config_t *cfg, size_t i, char *path, size_t cap)
 {
-    if (cfg->models_dir)
+    if (cfg->models_dir || cfg->models[i].runtime)
         snprintf(path, cap, "spec");
     else
         snprintf(path, cap, "models[%zu]", i);

@@ -1,9 +1,13 @@
 #include "http/router.h"
 #include <string.h>
+#include "admin/admin_gateway.h"
 #include "admin/admin_generation.h"
+#include "admin/admin_models.h"
 #include "admin/admin_replicas.h"
 #include "admin/metrics_http.h"
+#include "http/console_api.h"
 #include "http/models_api.h"
+#include "http/static_files.h"
 #include "plugin/plugin_routes.h"
 #include "http/openai_request.h"
 #include "http/openai_error.h"
@@ -14,6 +18,7 @@
 
 #define PATH_IS(p, lit) ((p).len == sizeof(lit) - 1 && memcmp((p).base, lit, sizeof(lit) - 1) == 0)
 #define PREFIX_IS(p, lit) ((p).len > sizeof(lit) - 1 && memcmp((p).base, lit, sizeof(lit) - 1) == 0)
+#define STARTS(p, lit) ((p).len >= sizeof(lit) - 1 && memcmp((p).base, lit, sizeof(lit) - 1) == 0)
 
 static int method_is(h2o_req_t *req, const char *m, size_t len)
 {
@@ -39,7 +44,56 @@ static void send_text(h2o_req_t *req, int status, const char *body)
 typedef struct {
     h2o_handler_t super;
     ig_router_deps_t deps;
+    ig_admin_models_deps_t models;   /* what /admin/models needs, made once from deps */
 } router_t;
+
+/* The console, the portal and the admin API that is the core's (not a plugin's). 1 when answered. */
+static int console_routes(router_t *r, ig_worker_t *w, h2o_req_t *req, h2o_iovec_t path, int get)
+{
+    if (PATH_IS(path, "/")) {
+        if (!get) {
+            method_not_allowed(req, "GET");
+            return 1;
+        }
+        req->res.status = 302;
+        req->res.reason = "Found";
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, H2O_STRLIT("/ui/"));
+        h2o_send_inline(req, H2O_STRLIT("redirecting to the console: /ui/\n"));
+        return 1;
+    }
+    if (PATH_IS(path, "/ui/api/session") || PATH_IS(path, "/portal/api/session")) {
+        ig_static_security_headers(req);
+        ig_console_session_serve(w, req, path.base[1] == 'u' ? IG_SESSION_ADMIN : IG_SESSION_PORTAL);
+        return 1;
+    }
+    if (PREFIX_IS(path, "/ui/api/")) {
+        ig_send_error(req, 404, "invalid_request_error", NULL, "unknown_url", "Unknown request URL: %.*s %.*s",
+                      (int)req->method.len, req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);
+        return 1;
+    }
+    if ((PATH_IS(path, "/ui") || STARTS(path, "/ui/") || PATH_IS(path, "/portal") || STARTS(path, "/portal/")) &&
+        !STARTS(path, "/portal/api/")) {
+        ig_static_serve(req, path, w->gen->config->server.ui.dir);
+        return 1;
+    }
+    if (PATH_IS(path, "/admin/gateway")) {
+        if (!get)
+            method_not_allowed(req, "GET");
+        else
+            ig_admin_gateway_serve(req, w->gen, r->deps.info);
+        return 1;
+    }
+    /* /admin/models and /admin/models/{name}; /admin/models/{name}/publish... are the auth plugin's */
+    if (PATH_IS(path, "/admin/models")) {
+        ig_admin_models_serve(w, req, &r->models, NULL, 0);
+        return 1;
+    }
+    if (PREFIX_IS(path, "/admin/models/") && memchr(path.base + 14, '/', path.len - 14) == NULL) {
+        ig_admin_models_serve(w, req, &r->models, path.base + 14, path.len - 14);
+        return 1;
+    }
+    return 0;
+}
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -49,6 +103,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     h2o_iovec_t path = req->path_normalized;
     int get = method_is(req, H2O_STRLIT("GET")) || method_is(req, H2O_STRLIT("HEAD"));
     int post = method_is(req, H2O_STRLIT("POST"));
+    if (ig_console_portal_cookie(req, path) != 0) /* the portal's cookie stands for its key where it may */
+        return 0;
 
     ig_api_t api = ig_api_from_path(path.base, path.len);
     if (api != IG_API_NONE) {
@@ -68,6 +124,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             ig_models_api_serve(w, req, path.base + 11, path.len - 11);
         return 0;
     }
+    if (console_routes((router_t *)self, w, req, path, get))
+        return 0;
     if (PATH_IS(path, "/healthz")) {
         send_text(req, 200, "{\"status\":\"ok\"}\n");
         return 0;
@@ -111,5 +169,12 @@ int ig_router_register(h2o_pathconf_t *pathconf, const ig_router_deps_t *deps)
         return -1;
     h->super.on_req = on_req;
     h->deps = *deps;
+    h->models = (ig_admin_models_deps_t){
+        .sched = deps->sched,
+        .shards = deps->shards,
+        .nshards = deps->nshards,
+        .submit = deps->submit_model_change,
+        .submit_data = deps->submit_data,
+    };
     return 0;
 }

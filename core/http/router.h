@@ -15,6 +15,8 @@
 #include "observe/metrics.h"
 #include "observe/reload_status.h"
 #include "sched/scheduler.h"
+#include "admin/admin_gateway.h"
+#include "admin/admin_models.h"
 
 typedef struct {
     ig_access_log_t *access_log;            /* every request's line */
@@ -22,6 +24,10 @@ typedef struct {
     const ig_reload_status_t *reloads;      /* /admin/generation, /metrics */
     ig_metrics_shard_t *const *shards;      /* every worker's counters, merged by /metrics */
     size_t nshards;
+    const ig_gateway_info_t *info;          /* /admin/gateway */
+    /* PUT/DELETE /admin/models/{name}: hands the change to the main thread (admin_models.h) */
+    int (*submit_model_change)(void *data, ig_model_change_t *ch);
+    void *submit_data;
 } ig_router_deps_t;
 
 /* deps is copied; what it points to must outlive the handler. */

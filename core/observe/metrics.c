@@ -555,3 +555,21 @@ void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_buf_t *ou
     free(rows);
     free(models);
 }
+
+void ig_metrics_model_totals(ig_metrics_shard_t *const *shards, size_t n, const char *name, size_t len,
+                             ig_metrics_model_totals_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        for (ig_metrics_model_t *m = atomic_load_explicit(&shards[i]->models, memory_order_acquire); m; m = m->next)
+            if (m->len == len && memcmp(m->name, name, len) == 0)
+                out->in_flight += get(&m->in_flight);
+        for (series_t *e = atomic_load_explicit(&shards[i]->series, memory_order_acquire); e; e = e->next) {
+            if (e->model == NULL || e->model->len != len || memcmp(e->model->name, name, len) != 0)
+                continue;
+            out->requests += get(&e->requests);
+            out->prompt_tokens += get(&e->prompt);
+            out->completion_tokens += get(&e->completion);
+        }
+    }
+}

@@ -69,4 +69,12 @@ void ig_metrics_buf_family(ig_buf_t *b, const char *name, const char *type, cons
  */
 void ig_metrics_render(ig_metrics_shard_t *const *shards, size_t n, ig_buf_t *out);
 
+/* One model's counters summed over every shard (what the console shows; tokens/s is the rate of
+ * completion_tokens). Any thread, concurrently with the writers. */
+typedef struct {
+    uint64_t requests, in_flight, prompt_tokens, completion_tokens;
+} ig_metrics_model_totals_t;
+void ig_metrics_model_totals(ig_metrics_shard_t *const *shards, size_t n, const char *name, size_t len,
+                             ig_metrics_model_totals_t *out);
+
 #endif

@@ -24,7 +24,8 @@ static int settle(ig_auth_stage_t *s, int rc, const ig_error_t *err)
     return -1;
 }
 
-int ig_auth_start(ig_auth_stage_t *s, h2o_req_t *req, const ig_generation_t *gen, ig_auth_resume_t resume)
+static int start(ig_auth_stage_t *s, h2o_req_t *req, const ig_generation_t *gen, ig_auth_resume_t resume,
+                 ig_str_t authorization, ig_str_t api_key)
 {
     memset(s, 0, sizeof(*s));
     s->req = req;
@@ -34,8 +35,8 @@ int ig_auth_start(ig_auth_stage_t *s, h2o_req_t *req, const ig_generation_t *gen
     s->plugin = gen->auth;
     const ig_auth_vtable_t *vt = gen->auth->desc->vtable;
     s->areq.pool = &req->pool;
-    s->areq.authorization = header_value(req, H2O_TOKEN_AUTHORIZATION, NULL, 0);
-    s->areq.api_key = header_value(req, NULL, H2O_STRLIT("x-api-key"));
+    s->areq.authorization = authorization;
+    s->areq.api_key = api_key;
     s->out = h2o_mem_alloc_pool(&req->pool, sizeof(*s->out));
     memset(s->out, 0, sizeof(*s->out));
     s->out->key_limits = s->out->customer_limits = s->out->key_model_limits = IG_LIMITS_NONE;
@@ -59,6 +60,22 @@ int ig_auth_start(ig_auth_stage_t *s, h2o_req_t *req, const ig_generation_t *gen
     s->pending = 1;
     s->worker = ig_host_worker_index();
     return IG_PENDING;
+}
+
+int ig_auth_start(ig_auth_stage_t *s, h2o_req_t *req, const ig_generation_t *gen, ig_auth_resume_t resume)
+{
+    return start(s, req, gen, resume, header_value(req, H2O_TOKEN_AUTHORIZATION, NULL, 0),
+                 header_value(req, NULL, H2O_STRLIT("x-api-key")));
+}
+
+int ig_auth_start_key(ig_auth_stage_t *s, h2o_req_t *req, const ig_generation_t *gen, const char *key, size_t len,
+                      ig_auth_resume_t resume)
+{
+    char *authz = h2o_mem_alloc_pool(&req->pool, len + 8);
+    memcpy(authz, "Bearer ", 7);
+    memcpy(authz + 7, key, len);
+    authz[len + 7] = '\0';
+    return start(s, req, gen, resume, (ig_str_t){authz, len + 7}, (ig_str_t){"", 0});
 }
 
 void ig_auth_done(const ig_auth_request_t *areq, int rc, const ig_error_t *err)

@@ -38,6 +38,9 @@ struct ig_auth_stage_s {
 };
 
 int ig_auth_start(ig_auth_stage_t *s, h2o_req_t *req, const ig_generation_t *gen, ig_auth_resume_t resume);
+/* The same for a key the caller has (the portal's login) instead of the request's headers. */
+int ig_auth_start_key(ig_auth_stage_t *s, h2o_req_t *req, const ig_generation_t *gen, const char *key, size_t len,
+                      ig_auth_resume_t resume);
 void ig_auth_cancel(ig_auth_stage_t *s);
 static inline int ig_auth_pending(const ig_auth_stage_t *s)
 {

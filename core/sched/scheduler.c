@@ -1005,6 +1005,29 @@ char *ig_scheduler_render_json(ig_scheduler_t *s, size_t *len)
     return ig_buf_take(&o, len);
 }
 
+void ig_scheduler_render_model_replicas(ig_scheduler_t *s, const char *name, ig_buf_t *o)
+{
+    ig_buf_lit(o, "[");
+    pthread_mutex_lock(&s->lock);
+    for (sched_model_t *m = s->models; m; m = m->next) {
+        if (strcmp(m->name, name) != 0)
+            continue;
+        int first = 1;
+        for (sched_replica_t *r = m->replicas; r; r = r->next) {
+            char devs[256];
+            devices_str(r->devices, r->ndevices, devs, sizeof(devs));
+            ig_buf_printf(o, "%s{\"id\":%u,\"state\":\"%s\",\"port\":%u,\"devices\":[%s],\"url\":", first ? "" : ",",
+                          r->id, rstate_names[r->state], r->port, devs);
+            ig_json_write_cstr(o, r->ep ? r->ep->url : NULL);
+            ig_buf_printf(o, ",\"healthy\":%s,\"in_flight\":%u}", r->ep && atomic_load(&r->ep->healthy) ? "true" : "false",
+                          r->ep ? atomic_load(&r->ep->in_flight) : 0);
+            first = 0;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    ig_buf_lit(o, "]");
+}
+
 char *ig_scheduler_render_metrics(ig_scheduler_t *s, size_t *len)
 {
     ig_buf_t o = {0};

@@ -27,6 +27,7 @@
 #include <uv.h>
 #include "upstream/endpoint.h"
 #include "config/generation.h"
+#include "util/buf.h"
 
 typedef struct ig_scheduler_s ig_scheduler_t;
 
@@ -56,5 +57,8 @@ void ig_scheduler_free(ig_scheduler_t *s);
 /* Replica and device state: JSON for the admin API, Prometheus lines for /metrics. malloc'd, any thread. */
 char *ig_scheduler_render_json(ig_scheduler_t *s, size_t *len);
 char *ig_scheduler_render_metrics(ig_scheduler_t *s, size_t *len);
+/* The replicas of one model, a JSON array appended to o: id, state, port, devices, url, healthy,
+ * in_flight ([] when the scheduler runs none). Any thread. */
+void ig_scheduler_render_model_replicas(ig_scheduler_t *s, const char *name, ig_buf_t *o);
 
 #endif

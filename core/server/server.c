@@ -9,6 +9,8 @@
 #include "observe/log.h"
 #include "http/router.h"
 #include "server/worker.h"
+#include "server/runtime_models.h"
+#include "admin/admin_key.h"
 
 static void print_errors(const ig_errors_t *errs)
 {
@@ -40,6 +42,9 @@ static int setup_h2o(ig_server_t *s)
         .reloads = &s->reloads,
         .shards = s->shards,
         .nshards = s->nworkers_alloc,
+        .info = &s->info,
+        .submit_model_change = ig_runtime_models_submit,
+        .submit_data = s->runtime,
     };
     if (ig_router_register(path, &deps) != 0 || ig_error_filter_register(path) != 0 ||
         ig_error_filter_register(&host->fallback_path) != 0)
@@ -61,6 +66,93 @@ static int setup_h2o(ig_server_t *s)
     return 0;
 }
 
+/* The file read once into text, then the generation from that text and the runtime models: a
+ * runtime model change later re-parses the same text, never a file edited since. */
+static ig_generation_t *load(ig_server_t *s, uint64_t id, char **text, size_t *len, ig_errors_t *errs)
+{
+    *text = ig_config_read_file(s->config_path, len, errs);
+    if (*text == NULL)
+        return NULL;
+    ig_config_t *cfg = ig_config_load_runtime(s->config_path, *text, *len, s->plugins, NULL, errs);
+    ig_generation_t *gen = cfg ? ig_generation_build(cfg, id, s->endpoints, errs) : NULL;
+    if (gen == NULL) {
+        free(*text);
+        *text = NULL;
+    }
+    return gen;
+}
+
+static int64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The console's way in: without server.adminKeys, a key the gateway makes once and keeps hashed. */
+static int setup_admin(ig_server_t *s)
+{
+    const ig_server_config_t *sc = &s->gen->config->server;
+    s->gate.sessions = ig_sessions_create();
+    if (s->gate.sessions == NULL)
+        return -1;
+    s->info.admin_key = "configured";
+    if (sc->nadmin_keys == 0 && sc->state_dir != NULL) {
+        char key[128], msg[600];
+        if (ig_admin_key_setup(sc->state_dir, s->gate.generated, key, sizeof(key), s->admin_key_path,
+                               sizeof(s->admin_key_path), msg, sizeof(msg)) != 0) {
+            ig_log_error("%s: %s", s->config_path, msg);
+            return -1;
+        }
+        s->gate.has_generated = 1;
+        s->info.admin_key = "generated";
+        s->info.admin_key_file = s->admin_key_path;
+        if (key[0] != '\0' && (s->new_admin_key = strdup(key)) == NULL)
+            return -1;
+        memset(key, 0, sizeof(key));
+    }
+    ig_admin_gate_install(&s->gate);
+    return 0;
+}
+
+/* Where a browser reaches the console: the first listener, a wildcard address as loopback. */
+static void console_url(const ig_config_t *cfg, char *buf, size_t cap)
+{
+    const ig_listen_config_t *l = &cfg->server.listen[0];
+    const char *host = l->host;
+    if (strcmp(host, "0.0.0.0") == 0)
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0)
+        host = "::1";
+    int v6 = strchr(host, ':') != NULL;
+    snprintf(buf, cap, "%s://%s%s%s:%u/ui/", l->tls ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
+             (unsigned)l->port);
+}
+
+/* Once, at start: the console's address and how to get in (the new key itself only when just made). */
+static void print_console(ig_server_t *s)
+{
+    char url[600];
+    console_url(s->gen->config, url, sizeof(url));
+    if (s->new_admin_key != NULL) {
+        fprintf(stderr,
+                "infergate: console at %s \xe2\x80\x94 admin key: %s (shown once; set server.adminKeys to use "
+                "your own)\n",
+                url, s->new_admin_key);
+        memset(s->new_admin_key, 0, strlen(s->new_admin_key));
+        free(s->new_admin_key);
+        s->new_admin_key = NULL;
+    } else if (s->gate.has_generated) {
+        fprintf(stderr,
+                "infergate: console at %s \xe2\x80\x94 admin key: as printed at first start (stored hashed in %s; "
+                "delete that file and restart for a new one, or set server.adminKeys)\n",
+                url, s->admin_key_path);
+    } else {
+        fprintf(stderr, "infergate: console at %s \xe2\x80\x94 admin key: one of server.adminKeys\n", url);
+    }
+    fflush(stderr);
+}
+
 int ig_server_init(ig_server_t *s, const char *config_path)
 {
     memset(s, 0, sizeof(*s));
@@ -69,15 +161,18 @@ int ig_server_init(ig_server_t *s, const char *config_path)
     s->plugins = ig_plugin_host_create(ig_plugin_host_api());
     s->endpoints = ig_endpoint_registry_create();
     s->sched = ig_scheduler_create(s->endpoints);
-    if (s->config_path == NULL || s->plugins == NULL || s->endpoints == NULL || s->sched == NULL)
+    s->runtime = ig_runtime_models_create(s);
+    if (s->config_path == NULL || s->plugins == NULL || s->endpoints == NULL || s->sched == NULL || s->runtime == NULL)
         return -1;
     ig_errors_t errs = {0};
-    s->gen = ig_generation_create(config_path, ++s->next_gen_id, s->plugins, s->endpoints, &errs);
+    s->gen = load(s, ++s->next_gen_id, &s->config_text, &s->config_len, &errs);
     if (s->gen == NULL) {
         print_errors(&errs);
         ig_errors_clear(&errs);
         return -1;
     }
+    if (setup_admin(s) != 0)
+        return -1;
     ig_scheduler_attach(s->sched, s->gen);
     apply_log_level(s->gen);
     char msg[512];
@@ -97,6 +192,22 @@ int ig_server_init(ig_server_t *s, const char *config_path)
         s->shards[i] = s->workers[i].metrics = ig_metrics_shard_create();
         if (s->shards[i] == NULL)
             return -1;
+    }
+    const ig_server_config_t *sc = &s->gen->config->server;
+    s->info.version = IG_VERSION;
+    s->info.started_at_ms = unix_ms();
+    s->info.config_path = s->config_path;
+    s->info.workers = s->nworkers;
+    s->info.reloads = &s->reloads;
+    s->info.nlisten = sc->nlisten;
+    s->info.listen = calloc(sc->nlisten + 1, sizeof(char *));
+    s->info.listen_tls = calloc(sc->nlisten + 1, sizeof(int));
+    if (s->info.listen == NULL || s->info.listen_tls == NULL)
+        return -1;
+    for (size_t i = 0; i < sc->nlisten; i++) { /* as bound: listeners stay until restart */
+        if ((s->info.listen[i] = strdup(sc->listen[i].address)) == NULL)
+            return -1;
+        s->info.listen_tls[i] = sc->listen[i].tls;
     }
     if (setup_h2o(s) != 0) /* the router's handler holds the shards, access log, scheduler, reload status */
         return -1;
@@ -130,20 +241,8 @@ static void on_plugin_gc(uv_timer_t *t)
     ig_plugin_host_collect(s->plugins);
 }
 
-int ig_server_reload(ig_server_t *s)
+void ig_server_install(ig_server_t *s, ig_generation_t *gen)
 {
-    uint64_t t0 = uv_hrtime();
-    ig_errors_t errs = {0};
-    ig_generation_t *gen = ig_generation_create(s->config_path, s->next_gen_id + 1, s->plugins, s->endpoints, &errs);
-    if (gen == NULL) {
-        ig_log_error("reload failed, still serving generation %llu:", (unsigned long long)s->gen->id);
-        print_errors(&errs);
-        ig_reload_status_failed(&s->reloads, s->config_path, &errs);
-        ig_errors_clear(&errs);
-        ig_plugin_host_collect(s->plugins); /* a .so only the invalid file listed */
-        return -1;
-    }
-    s->next_gen_id++;
     ig_scheduler_attach(s->sched, gen); /* before any worker sees gen: its models get their replica sets */
     warn_unapplied_changes(s->gen->config, gen->config);
     apply_log_level(gen);
@@ -155,6 +254,28 @@ int ig_server_reload(ig_server_t *s)
     s->gen = gen;
     ig_generation_release(old);
     ig_plugin_host_collect(s->plugins); /* the rest goes when the workers let go of old (on_plugin_gc) */
+}
+
+int ig_server_reload(ig_server_t *s)
+{
+    uint64_t t0 = uv_hrtime();
+    ig_errors_t errs = {0};
+    char *text = NULL;
+    size_t len = 0;
+    ig_generation_t *gen = load(s, s->next_gen_id + 1, &text, &len, &errs);
+    if (gen == NULL) {
+        ig_log_error("reload failed, still serving generation %llu:", (unsigned long long)s->gen->id);
+        print_errors(&errs);
+        ig_reload_status_failed(&s->reloads, s->config_path, &errs);
+        ig_errors_clear(&errs);
+        ig_plugin_host_collect(s->plugins); /* a .so only the invalid file listed */
+        return -1;
+    }
+    s->next_gen_id++;
+    free(s->config_text);
+    s->config_text = text;
+    s->config_len = len;
+    ig_server_install(s, gen);
     uint64_t took_ns = uv_hrtime() - t0;
     ig_reload_status_ok(&s->reloads, took_ns / 1000);
     ig_log_info("reloaded %s: generation %llu, %zu models in %.1f ms", s->config_path, (unsigned long long)gen->id,
@@ -197,6 +318,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     ig_health_checker_stop(s->health); /* before the workers: it posts to them */
     s->health = NULL;
     ig_scheduler_quiesce(s->sched);    /* replicas serve the drain; stopped once the workers are gone */
+    ig_runtime_models_close(s->runtime); /* a change not yet answered is cut with the other requests */
     for (unsigned i = 0; i < s->nworkers; i++)
         ig_worker_post_stop(&s->workers[i]);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
@@ -232,6 +354,9 @@ int ig_server_run(ig_server_t *s)
         ig_log_info("listening on %s%s (%u workers)", cfg->server.listen[i].address,
                     cfg->server.listen[i].tls ? " (TLS, h2 + http/1.1)" : " (HTTP/1.1 + h2c)", s->nworkers);
     ig_log_info("serving %zu models from %s", s->gen->nmodels, s->config_path);
+    if (ig_runtime_models_start(s->runtime, s->loop) != 0)
+        ig_log_error("cannot take runtime model changes: PUT/DELETE /admin/models will answer 503");
+    print_console(s);
     uv_timer_init(s->loop, &s->plugin_gc);
     s->plugin_gc.data = s;
     uv_timer_start(&s->plugin_gc, on_plugin_gc, 1000, 1000);
@@ -282,6 +407,18 @@ void ig_server_dispose(ig_server_t *s)
     if (s->loop != NULL)
         uv_loop_close(s->loop);
     ig_access_log_close(s->access_log);
+    ig_runtime_models_free(s->runtime); /* after the workers: what they never got answered */
+    ig_admin_gate_install(NULL);
+    ig_sessions_free(s->gate.sessions);
+    if (s->new_admin_key != NULL) {
+        memset(s->new_admin_key, 0, strlen(s->new_admin_key));
+        free(s->new_admin_key);
+    }
+    for (size_t i = 0; s->info.listen != NULL && i < s->info.nlisten; i++)
+        free(s->info.listen[i]);
+    free(s->info.listen);
+    free(s->info.listen_tls);
+    free(s->config_text);
     ig_scheduler_free(s->sched);
     ig_endpoint_registry_free(s->endpoints);
     /* last: every generation is released (workers on their way out, s->gen above), so unload() runs

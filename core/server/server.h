@@ -22,8 +22,13 @@
 #include "upstream/health_check.h"
 #include "plugin/plugin_host.h"
 #include "sched/scheduler.h"
+#include "admin/admin_auth.h"
+#include "admin/admin_gateway.h"
+
+#define IG_VERSION "0.1.0"
 
 typedef struct ig_worker_s ig_worker_t;
+typedef struct ig_runtime_models_s ig_runtime_models_t;
 
 typedef struct ig_server_s {
     char *config_path;
@@ -46,6 +51,14 @@ typedef struct ig_server_s {
     uv_timer_t plugin_gc;            /* unloads plugins no generation uses any more (main thread) */
     unsigned nworkers_alloc;         /* slots in workers */
     ig_metrics_shard_t **shards;     /* one per worker slot (workers[i].metrics), all made before any runs */
+    char *config_text;               /* the file as the active generation read it: runtime model changes
+                                        re-read nothing else (SIGHUP reads it anew) */
+    size_t config_len;
+    ig_runtime_models_t *runtime;    /* PUT/DELETE /admin/models/{name}, applied here on the main thread */
+    ig_admin_gate_t gate;            /* sessions, the generated admin key (process state) */
+    char admin_key_path[4200];       /* <stateDir>/admin-key.sha256 when the key was generated */
+    char *new_admin_key;             /* made at this start: printed once, then wiped */
+    ig_gateway_info_t info;          /* GET /admin/gateway */
 } ig_server_t;
 
 /* Loads the config (first generation), binds every listener; errors to stderr. 0 or -1. */
@@ -56,5 +69,8 @@ void ig_server_dispose(ig_server_t *s);
 
 /* Parses the file into a new generation and hands it to every worker (SIGHUP). 0 or -1. */
 int ig_server_reload(ig_server_t *s);
+/* Makes gen (built by the caller, id s->next_gen_id) the active generation: the scheduler takes it,
+ * every worker gets it, the old one goes with its last request. Main thread. */
+void ig_server_install(ig_server_t *s, ig_generation_t *gen);
 
 #endif

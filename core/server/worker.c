@@ -138,7 +138,9 @@ static void adopt_next_generation(ig_worker_t *w)
     ig_generation_t *next = atomic_exchange(&w->next_gen, NULL);
     if (next == NULL)
         return;
+    uint64_t id = next->id;
     ig_worker_gen_t *hold = gen_hold_new(next);
+    atomic_store(&w->adopted_gen, id); /* taken up, or given up on: who waits for it goes on either way */
     if (hold == NULL) {
         ig_log_error("worker %u: out of memory taking up generation %llu; staying on the current one", w->index,
                      (unsigned long long)next->id);
@@ -195,10 +197,47 @@ static void on_drain_tick(uv_timer_t *t)
     }
 }
 
+/* The main thread's calls, oldest first. run = 0 once the loop is gone. */
+static void run_calls(ig_worker_t *w, int run)
+{
+    uv_mutex_lock(&w->calls_lock);
+    ig_worker_call_t *list = w->calls, *fifo = NULL;
+    w->calls = NULL;
+    uv_mutex_unlock(&w->calls_lock);
+    while (list != NULL) {
+        ig_worker_call_t *next = list->next;
+        list->next = fifo;
+        fifo = list;
+        list = next;
+    }
+    while (fifo != NULL) {
+        ig_worker_call_t *next = fifo->next;
+        fifo->fn(fifo->arg, run);
+        free(fifo);
+        fifo = next;
+    }
+}
+
+int ig_worker_post_call(ig_worker_t *w, void (*fn)(void *arg, int run), void *arg)
+{
+    ig_worker_call_t *c = malloc(sizeof(*c));
+    if (c == NULL)
+        return -1;
+    c->fn = fn;
+    c->arg = arg;
+    uv_mutex_lock(&w->calls_lock);
+    c->next = w->calls;
+    w->calls = c;
+    uv_mutex_unlock(&w->calls_lock);
+    uv_async_send(&w->wakeup);
+    return 0;
+}
+
 static void on_wakeup(uv_async_t *a)
 {
     ig_worker_t *w = a->data;
     adopt_next_generation(w);
+    run_calls(w, 1); /* after the generation: a call may answer for what it brought */
     ig_request_queue_poll(&w->queue); /* an endpoint may have become ready */
     if (atomic_load(&w->stop) && !uv_is_active((uv_handle_t *)&w->drain_timer)) {
         /* stop accepting; let in-flight requests finish within the grace period */
@@ -288,6 +327,8 @@ int ig_worker_start(ig_worker_t *w)
     if (w->gen_hold == NULL)
         return -1;
     w->gen = s->gen;
+    atomic_store(&w->adopted_gen, s->gen->id);
+    uv_mutex_init(&w->calls_lock);
     ig_upstream_limits_t limits = upstream_limits_of(w->gen);
     w->upstream = ig_upstream_pool_create(&w->loop, &limits);
     if (w->upstream == NULL)
@@ -341,6 +382,8 @@ void ig_worker_join(ig_worker_t *w)
 {
     uv_sem_wait(&w->done);
     uv_sem_destroy(&w->done);
+    run_calls(w, 0); /* posted after the loop ended */
+    uv_mutex_destroy(&w->calls_lock);
     if (!w->parked)
         uv_thread_join(&w->thread);
     for (size_t i = 0; i < w->nlisteners; i++) {

@@ -40,6 +40,14 @@ typedef struct ig_worker_request_s {
     void (*cut)(struct ig_worker_request_s *r);
 } ig_worker_request_t;
 
+/* A function the main thread runs on a worker's loop (ig_worker_post_call); run is 0 when the worker
+ * ended before it could run it: free what arg holds, touch no request. */
+typedef struct ig_worker_call_s {
+    struct ig_worker_call_s *next;
+    void (*fn)(void *arg, int run);
+    void *arg;
+} ig_worker_call_t;
+
 typedef struct ig_worker_gen_s {
     ig_generation_t *gen;
     uint64_t requests;               /* requests of this thread still using gen */
@@ -77,6 +85,9 @@ struct ig_worker_s {
     ig_metrics_shard_t *metrics;     /* this thread's /metrics counters (written here only, read by any scrape) */
     ig_worker_request_t *tracked;    /* requests still being served here, cut when the grace period ends */
     int cut;                         /* the grace period ended and they were cut */
+    atomic_uint_fast64_t adopted_gen; /* id of the last generation this thread took up (read by the main thread) */
+    uv_mutex_t calls_lock;           /* calls: posted by the main thread, run in on_wakeup */
+    ig_worker_call_t *calls;         /* newest first */
 };
 
 /* Creates sockets for every listen entry (SO_REUSEPORT) on the calling thread, so bind errors surface at startup. */
@@ -85,6 +96,10 @@ int ig_worker_start(ig_worker_t *w);
 /* Hands gen (retained for the worker by the caller) to the worker. */
 void ig_worker_post_generation(ig_worker_t *w, ig_generation_t *gen);
 void ig_worker_post_stop(ig_worker_t *w);
+/* Runs fn(arg, 1) on the worker's loop soon (after it took up any generation posted before), or
+ * fn(arg, 0) on the joining thread if the worker ended first. Any thread. 0, or -1 (out of memory:
+ * fn is not called). */
+int ig_worker_post_call(ig_worker_t *w, void (*fn)(void *arg, int run), void *arg);
 /* An endpoint became healthy: bumps ready_epoch and wakes the worker. Main thread. */
 void ig_worker_post_endpoint_ready(ig_worker_t *w);
 void ig_worker_join(ig_worker_t *w);

@@ -98,7 +98,7 @@ describe('errors', () => {
     it('unknown route → 404, OpenAI-shaped', async () => {
       assertOpenAIError(await http(`${gw.url}/v1/no/such/route`), 404);
       assertOpenAIError(await post('/v1/chat/completion', chatBody('chat')), 404);
-      assertOpenAIError(await http(`${gw.url}/`), 404);
+      assertOpenAIError(await http(`${gw.url}/no-such-page`), 404); // "/" itself redirects to the console
     });
 
     it('wrong method → 405, OpenAI-shaped', async () => {

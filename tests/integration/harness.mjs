@@ -383,7 +383,8 @@ export async function startSim({ models = [], lora = [], args = [], name = 'ig-s
 /**
  * Writes a config and starts infergate on it.
  *   models: the config's models list (objects as in YAML);
- *   server: keys merged into `server:` (listen is set by the harness unless given);
+ *   server: keys merged into `server:` (listen is set by the harness unless given; stateDir defaults to a
+ *     temporary folder of this gateway's own);
  *   tls: {certificate, key} adds a TLS listener on a second free port (.tlsPort, .tlsUrl);
  *   plugins: defaults to {dir: BUILD_DIR/plugins, load: [vllm, leastload]}.
  * Returns a Proc with .port, .url, .configPath.
@@ -399,7 +400,9 @@ export async function startGateway({ models, server = {}, tls, plugins, name = '
       listen.push({ address: `127.0.0.1:${tlsPort}`, tls });
     }
     const cfg = {
-      server: { listen, workers: 2, logLevel: 'info', ...server },
+      // a stateDir of its own: runtime models, the generated admin key and plugin state never leak
+      // between gateways (nor from ./var)
+      server: { listen, workers: 2, logLevel: 'info', stateDir: path.join(tmpDir(), `state-${port}`), ...server },
       plugins: plugins || { dir: PLUGINS_DIR, load: ['vllm', 'leastload'] },
       models,
     };
