@@ -47,6 +47,18 @@ typedef struct {
     char *dir;                       /* dir: console/, portal/, assets/, vendor/ (default ./build/ui) */
 } ig_ui_config_t;
 
+/* server.clientTimeouts: how long a client may take, counted in progress where it can be */
+typedef struct {
+    int64_t request_header_ms;       /* requestHeader: the whole request head, and the wait for the next one on a
+                                        kept-alive HTTP/1 connection (default 10s) */
+    int64_t body_idle_ms;            /* bodyIdle: longest pause inside an HTTP/1 request body (default 30s) */
+} ig_client_timeouts_config_t;
+
+/* server.clientLimits: what clients together may hold of the server */
+typedef struct {
+    size_t body_budget_bytes;        /* bodyBudgetBytes: HTTP/1 request bodies being received, all together (256MiB) */
+} ig_client_limits_config_t;
+
 /* server: declared key by key in config_server.c (names, defaults, bounds); the comments here say the use */
 typedef struct {
     ig_listen_config_t *listen;
@@ -66,6 +78,8 @@ typedef struct {
     unsigned char (*admin_key_hashes)[32]; /* adminKeys: SHA-256 of each admin key (the admin API is off without) */
     size_t nadmin_keys;
     ig_ui_config_t ui;
+    ig_client_timeouts_config_t client_timeouts;
+    ig_client_limits_config_t client_limits;
 } ig_server_config_t;
 
 typedef struct {

@@ -238,6 +238,21 @@ static const ig_option_row_t ui_rows[] = {
                  dir),
     {{NULL}}};
 
+static const ig_option_row_t client_timeouts_rows[] = {
+    IG_ROW("requestHeader", IG_OPT_DURATION, "10s",
+           "the whole request head, and the wait for the next on a kept-alive HTTP/1 connection", 100, DAY_MS,
+           ig_client_timeouts_config_t, request_header_ms),
+    IG_ROW("bodyIdle", IG_OPT_DURATION, "30s",
+           "longest pause inside an HTTP/1 request body (an upload that keeps moving is never cut)", 100, DAY_MS,
+           ig_client_timeouts_config_t, body_idle_ms),
+    {{NULL}}};
+
+static const ig_option_row_t client_limits_rows[] = {
+    IG_ROW_AS("bodyBudgetBytes", IG_OPT_SIZE, IG_FIELD_SIZE_T, "256MiB",
+              "HTTP/1 request bodies being received, all together (over it: 503 with Retry-After)", 1024,
+              (int64_t)1 << 40, ig_client_limits_config_t, body_budget_bytes),
+    {{NULL}}};
+
 #define S ig_server_config_t
 const ig_option_row_t ig_cfg_server_rows[] = {
     IG_ROW_READ("listen", IG_OPT_STRING_LIST, 0, "[\"127.0.0.1:8080\"]",
@@ -268,6 +283,8 @@ const ig_option_row_t ig_cfg_server_rows[] = {
     IG_ROW("shutdownGracePeriod", IG_OPT_DURATION, "10s", "how long SIGTERM waits for requests in flight", 1, DAY_MS,
            S, shutdown_grace_ms),
     IG_ROW_SECTION("ui", "the operator console (/ui/) and customer portal (/portal/)", S, ui, ui_rows),
+    IG_ROW_SECTION("clientTimeouts", "how long a client may take", S, client_timeouts, client_timeouts_rows),
+    IG_ROW_SECTION("clientLimits", "what clients together may hold", S, client_limits, client_limits_rows),
     {{NULL}}};
 #undef S
 

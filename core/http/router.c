@@ -6,6 +6,7 @@
 #include "admin/admin_replicas.h"
 #include "admin/metrics_http.h"
 #include "http/console_api.h"
+#include "http/h1_body.h"
 #include "http/models_api.h"
 #include "http/static_files.h"
 #include "plugin/plugin_routes.h"
@@ -95,7 +96,21 @@ static int console_routes(router_t *r, ig_worker_t *w, h2o_req_t *req, h2o_iovec
     return 0;
 }
 
+static void route(h2o_handler_t *self, h2o_req_t *req);
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    ig_worker_t *w = ig_worker_of(req);
+    if (ig_console_portal_cookie(req, req->path_normalized) != 0) /* the portal's cookie stands for its key where it may */
+        return 0;
+    /* an HTTP/1 head h2o was shown without its body: refused, or route() once the body is in */
+    if (ig_h1_body_intercept(w, self, req, route))
+        return 0;
+    route(self, req);
+    return 0;
+}
+
+static void route(h2o_handler_t *self, h2o_req_t *req)
 {
     const ig_router_deps_t *d = &((router_t *)self)->deps;
     ig_worker_t *w = ig_worker_of(req);
@@ -103,8 +118,6 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     h2o_iovec_t path = req->path_normalized;
     int get = method_is(req, H2O_STRLIT("GET")) || method_is(req, H2O_STRLIT("HEAD"));
     int post = method_is(req, H2O_STRLIT("POST"));
-    if (ig_console_portal_cookie(req, path) != 0) /* the portal's cookie stands for its key where it may */
-        return 0;
 
     ig_api_t api = ig_api_from_path(path.base, path.len);
     if (api != IG_API_NONE) {
@@ -113,7 +126,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             method_not_allowed(req, "POST");
         else
             ig_proxy_handle(w, req, api, log);
-        return 0;
+        return;
     }
     if (PATH_IS(path, "/v1/models") || PREFIX_IS(path, "/v1/models/")) {
         if (!get)
@@ -122,44 +135,44 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             ig_models_api_serve(w, req, NULL, 0);
         else
             ig_models_api_serve(w, req, path.base + 11, path.len - 11);
-        return 0;
+        return;
     }
     if (console_routes((router_t *)self, w, req, path, get))
-        return 0;
+        return;
     if (PATH_IS(path, "/healthz")) {
         send_text(req, 200, "{\"status\":\"ok\"}\n");
-        return 0;
+        return;
     }
     if (PATH_IS(path, "/readyz")) {
         ig_readiness_serve(req, w->gen); /* ready to route: some model can take a request */
-        return 0;
+        return;
     }
     if (PATH_IS(path, "/metrics")) {
         if (!get)
             method_not_allowed(req, "GET");
         else
             ig_metrics_http_serve(req, w->gen, d->shards, d->nshards, d->reloads, d->sched);
-        return 0;
+        return;
     }
     if (PATH_IS(path, "/admin/generation")) {
         if (!get)
             method_not_allowed(req, "GET");
         else
             ig_admin_generation_serve(req, w->gen, d->reloads);
-        return 0;
+        return;
     }
     if (PATH_IS(path, "/admin/replicas")) {
         if (!get)
             method_not_allowed(req, "GET");
         else
             ig_admin_replicas_serve(req, w->gen, d->sched);
-        return 0;
+        return;
     }
     if (ig_plugin_routes_serve(w->gen, req))
-        return 0;
+        return;
     ig_send_error(req, 404, "invalid_request_error", NULL, "unknown_url", "Unknown request URL: %.*s %.*s",
                   (int)req->method.len, req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);
-    return 0;
+    return;
 }
 
 int ig_router_register(h2o_pathconf_t *pathconf, const ig_router_deps_t *deps)
