@@ -16,6 +16,7 @@
 #include "proxy/proxy.h"
 #include "observe/request_log.h"
 #include "server/worker.h"
+#include "util/url.h"
 
 #define PATH_IS(p, lit) ((p).len == sizeof(lit) - 1 && memcmp((p).base, lit, sizeof(lit) - 1) == 0)
 #define PREFIX_IS(p, lit) ((p).len > sizeof(lit) - 1 && memcmp((p).base, lit, sizeof(lit) - 1) == 0)
@@ -89,8 +90,18 @@ static int console_routes(router_t *r, ig_worker_t *w, h2o_req_t *req, h2o_iovec
         ig_admin_models_serve(w, req, &r->models, NULL, 0);
         return 1;
     }
-    if (PREFIX_IS(path, "/admin/models/") && memchr(path.base + 14, '/', path.len - 14) == NULL) {
-        ig_admin_models_serve(w, req, &r->models, path.base + 14, path.len - 14);
+    /* /admin/models/{name}: the name decoded once, from the path as sent ("a%2Fb" is "a/b") */
+    h2o_iovec_t raw = req->path;
+    if (req->query_at != SIZE_MAX && req->query_at <= raw.len)
+        raw.len = req->query_at;
+    if (PREFIX_IS(raw, "/admin/models/") && memchr(raw.base + 14, '/', raw.len - 14) == NULL) {
+        size_t n = raw.len - 14, len = 0;
+        char *name = h2o_mem_alloc_pool(&req->pool, n + 1);
+        if (ig_url_decode(raw.base + 14, n, 0, name, n + 1, &len) != 0 || len == 0)
+            ig_send_error(req, 400, "invalid_request_error", NULL, "invalid_path", "%s",
+                          "the model name in the path has a malformed percent-escape, an encoded NUL, or is empty");
+        else
+            ig_admin_models_serve(w, req, &r->models, name, len);
         return 1;
     }
     return 0;

@@ -56,7 +56,11 @@ static const unsigned char *models_listed(const ig_generation_t *gen, h2o_mem_po
 
 int ig_plugin_routes_serve(const ig_generation_t *gen, h2o_req_t *req)
 {
-    h2o_iovec_t path = req->path_normalized;
+    /* the path as sent, still percent-encoded: a plugin decodes each segment once (path_normalized is
+     * h2o's decoding already, so "%2F" would split a segment and "%2561" decode twice) */
+    h2o_iovec_t path = req->path;
+    if (req->query_at != SIZE_MAX && req->query_at <= path.len)
+        path.len = req->query_at;
     for (size_t j = 0; j < gen->nplugins; j++) {
         const ig_plugin_instance_t *inst = &gen->plugins[j];
         for (const ig_route_decl_t *rt = inst->desc->routes; rt && rt->path; rt++) {

@@ -219,6 +219,13 @@ int ig_server_init(ig_server_t *s, const char *config_path)
     }
     if (setup_h2o(s) != 0) /* the router's handler holds the shards, access log, scheduler, reload status */
         return -1;
+    for (size_t i = 0; i < sc->nlisten; i++) { /* a second infergate on the same address stops here */
+        char msg[512];
+        if (ig_listener_claim(&sc->listen[i], (int)i, msg, sizeof(msg)) != 0) {
+            ig_log_error("%s: %s", s->gen->config->path, msg);
+            return -1;
+        }
+    }
     for (unsigned i = 0; i < s->nworkers; i++) {
         s->workers[i].index = i;
         if (ig_worker_bind(&s->workers[i], s) != 0)
