@@ -30,7 +30,7 @@ typedef struct {
     void *conn;                 /* sock->data as h2o had it, given back when done */
     ig_worker_t *w;
     h2o_handler_t *self;
-    ig_h1_route_t route;
+    ig_h1_route_t route, refused;
     ig_h1_head_t head;
     size_t max;                 /* maxBodySize when the head came */
     char *body;                 /* malloc'd; freed with the request's pool */
@@ -78,6 +78,7 @@ static void reader_dispose(void *p)
 static void refuse(reader_t *r, int status, const char *code, const char *msg)
 {
     stop_reading(r);
+    r->refused(r->self, r->req);
     r->req->http1_is_persistent = 0;
     if (status == 503)
         h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
@@ -209,7 +210,7 @@ static void on_continue_sent(h2o_socket_t *sock, const char *err)
 }
 
 /* The key, checked before the body is read when the auth plugin answers at once. 0: go on; -1: answered. */
-static int check_key_early(ig_worker_t *w, h2o_req_t *req)
+static int check_key_early(reader_t *r, ig_worker_t *w, h2o_req_t *req)
 {
     ig_api_t api = ig_api_from_path(req->path_normalized.base, req->path_normalized.len);
     if (api == IG_API_NONE || w->gen->auth == NULL || !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
@@ -219,15 +220,19 @@ static int check_key_early(ig_worker_t *w, h2o_req_t *req)
     int rc = ig_auth_start(s, req, w->gen, NULL);
     if (rc == IG_PENDING)
         ig_auth_cancel(s); /* an answer that takes a while: the proxy asks again once the body is in */
+    if (rc == -1)
+        r->refused(r->self, req);
     return rc == -1 ? -1 : 0;
 }
 
-int ig_h1_body_intercept(ig_worker_t *w, h2o_handler_t *self, h2o_req_t *req, ig_h1_route_t route)
+int ig_h1_body_intercept(ig_worker_t *w, h2o_handler_t *self, h2o_req_t *req, ig_h1_route_t route,
+                         ig_h1_route_t refused)
 {
     ig_h1_head_t head;
     if (req->version >= 0x200 || ig_h1_head_take(req, &head) != 0)
         return 0;
     if (head.refused != NULL) {
+        refused(self, req);
         req->http1_is_persistent = 0;
         ig_send_error(req, 400, "invalid_request_error", NULL, "invalid_request", "%s", head.refused);
         return 1;
@@ -235,7 +240,8 @@ int ig_h1_body_intercept(ig_worker_t *w, h2o_handler_t *self, h2o_req_t *req, ig
     const ig_server_config_t *sc = &w->gen->config->server;
     reader_t *r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), reader_dispose);
     memset(r, 0, sizeof(*r));
-    *r = (reader_t){.req = req, .w = w, .self = self, .route = route, .head = head, .max = sc->max_body_bytes};
+    *r = (reader_t){.req = req, .w = w, .self = self, .route = route, .refused = refused, .head = head,
+                    .max = sc->max_body_bytes};
     r->chunk.d.consume_trailer = 1;
     r->sock = req->conn->callbacks->get_socket(req->conn);
     if (head.framing.body == IG_H1_BODY_LENGTH && head.framing.length > sc->max_body_bytes) {
@@ -243,7 +249,7 @@ int ig_h1_body_intercept(ig_worker_t *w, h2o_handler_t *self, h2o_req_t *req, ig
         return 1;
     }
     req->http1_is_persistent = 0; /* a refusal closes */
-    if (check_key_early(w, req) != 0)
+    if (check_key_early(r, w, req) != 0)
         return 1;
     if (head.framing.body == IG_H1_BODY_LENGTH) {
         size_t n = (size_t)head.framing.length;

@@ -19,10 +19,12 @@ typedef struct ig_worker_s ig_worker_t;
 typedef void (*ig_h1_route_t)(h2o_handler_t *self, h2o_req_t *req);
 
 /*
- * 1 when req is an HTTP/1 request whose head h1_guard kept back: it was answered, or its body is
- * being read and route(self, req) follows with req->entity set. 0: route it now.
+ * 1 when req is an HTTP/1 request whose head h1_guard kept back: it was answered (refused; then
+ * refused(self, req) has been called, for the access log), or its body is being read and
+ * route(self, req) follows with req->entity set. 0: route it now.
  */
-int ig_h1_body_intercept(ig_worker_t *w, h2o_handler_t *self, h2o_req_t *req, ig_h1_route_t route);
+int ig_h1_body_intercept(ig_worker_t *w, h2o_handler_t *self, h2o_req_t *req, ig_h1_route_t route,
+                         ig_h1_route_t refused);
 
 /* Bytes of bodies being received now, all workers (for tests and /metrics). */
 size_t ig_h1_body_receiving(void);

@@ -109,13 +109,19 @@ static int console_routes(router_t *r, ig_worker_t *w, h2o_req_t *req, h2o_iovec
 
 static void route(h2o_handler_t *self, h2o_req_t *req);
 
+/* a request refused before route(): in the access log and metrics all the same */
+static void refused(h2o_handler_t *self, h2o_req_t *req)
+{
+    ig_request_log_start(req, ((router_t *)self)->deps.access_log, ig_worker_of(req)->metrics);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     ig_worker_t *w = ig_worker_of(req);
     if (ig_console_portal_cookie(req, req->path_normalized) != 0) /* the portal's cookie stands for its key where it may */
         return 0;
     /* an HTTP/1 head h2o was shown without its body: refused, or route() once the body is in */
-    if (ig_h1_body_intercept(w, self, req, route))
+    if (ig_h1_body_intercept(w, self, req, route, refused))
         return 0;
     route(self, req);
     return 0;

@@ -209,6 +209,9 @@ describe('hostile HTTP/1.1 clients', () => {
       await c.closedNow();
       assertOpenAIError(firstResponse(c), 401);
     }
+    // refused before the router ran, still in the access log
+    await waitFor(() => gw.stdout.split('\n').filter((l) => l.includes('"path":"/v1/chat/completions"') && l.includes('"status":401')).length >= 2,
+      { timeoutMs: BOUND, what: 'the two 401s in the access log' });
   });
 
   it('Expect: 100-continue: the key is checked first, then 100, then the body', async () => {
