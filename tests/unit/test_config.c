@@ -396,7 +396,7 @@ static void buffer_cases(void)
         {"server: {x: 1}\n", 0,
          "mem:1: server: unknown key \"x\" (expected one of: listen, workers, stateDir, maxBodySize, connectTimeout, "
          "firstByteTimeout, idleTimeout, accessLog, logLevel, retries, healthCheck, queue, adminKeys, "
-         "shutdownGracePeriod, ui)"},
+         "shutdownGracePeriod, ui, clientTimeouts, clientLimits)"},
         {"server: {healthCheck: {x: 1}}\n", 0,
          "mem:1: server.healthCheck: unknown key \"x\" (expected one of: interval, timeout, healthyThreshold, "
          "unhealthyThreshold)"},
