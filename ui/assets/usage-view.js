@@ -1,0 +1,35 @@
+// usage-view.js — how usage sums look, in the console and the portal alike: the metrics a chart
+// can show, the sums' table columns and the totals boxes. Sums come as the billing plugin writes
+// them: integer counts, audio seconds and cost as decimal strings (shown as sent, never rounded).
+import { h, num } from './ui.js';
+
+export const METRICS = {
+  tokens: { label: 'Tokens', value: (r) => (r.prompt_tokens || 0) + (r.completion_tokens || 0) },
+  cost: { label: 'Cost', value: (r) => Number(r.cost || 0) }, // plotted as a float; tables keep the exact string
+  requests: { label: 'Requests', value: (r) => r.requests || 0 },
+};
+
+/** The sum rows' columns, shared with the portal. */
+export function sumColumns(currency) {
+  return [
+    { label: 'Requests', num: true, get: (r) => num(r.requests) },
+    { label: 'Prompt tokens', num: true, get: (r) => num(r.prompt_tokens) },
+    { label: 'Cached', num: true, get: (r) => num(r.cached_tokens) },
+    { label: 'Completion tokens', num: true, get: (r) => num(r.completion_tokens) },
+    { label: 'Audio s', num: true, get: (r) => r.audio_seconds ?? '—' },
+    { label: `Cost (${currency})`, num: true, get: (r) => r.cost ?? '—' },
+  ];
+}
+
+/** The four totals as stat boxes. */
+export function totals(t, currency) {
+  const stat = (label, value) => h('div.stat', h('span.label', label), h('span.value', value));
+  return h(
+    'div.stats',
+    stat('Requests', num(t.requests)),
+    stat('Prompt tokens', num(t.prompt_tokens)),
+    stat('Completion tokens', num(t.completion_tokens)),
+    stat(`Cost (${currency})`, t.cost ?? '—'),
+  );
+}
+
