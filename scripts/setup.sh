@@ -29,13 +29,15 @@ fi
 # sim_smoke). No test skips itself for want of one of these: scripts/test.sh counts a skipped test
 # as failed, so everything a test needs is installed here.
 # Packages (scripts/package.sh, CPack's DEB generator): dpkg-dev (dpkg-shlibdeps, dpkg-buildflags)
-# and file.
+# and file. The browser tests (tests/browser): Debian's chromium, which playwright-core drives (no
+# browser is ever downloaded).
 PKGS=(
   build-essential cmake pkg-config dpkg-dev file
   libh2o-dev libuv1-dev libyaml-dev libssl-dev libsqlite3-dev libhiredis-dev libxxhash-dev
   clang llvm libclang-rt-14-dev
   curl nghttp2-client openssl ca-certificates valgrind procps iproute2
   redis-server python3 sqlite3
+  chromium
 )
 
 # Node.js >= 18 runs the integration tests (node --test and the OpenAI SDK). Debian 12's nodejs is
@@ -81,6 +83,19 @@ if [ -f "$IT/package.json" ]; then
     else
       (cd "$IT" && npm install --no-audit --no-fund --loglevel=error)
     fi
+  fi
+fi
+
+# The browser tests' npm dependency (playwright-core, which downloads no browser), exactly as locked.
+BT="$ROOT/tests/browser"
+if [ -f "$BT/package.json" ]; then
+  stamp="$BT/node_modules/.package-lock.json"
+  if [ -f "$BT/package-lock.json" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$BT/package-lock.json" ] \
+     && [ -d "$BT/node_modules/playwright-core" ]; then
+    log "browser tests' npm dependencies present"
+  else
+    log "npm ci in tests/browser"
+    (cd "$BT" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 fi
 

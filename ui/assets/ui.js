@@ -63,7 +63,8 @@ export function table(columns, rows, { caption, empty = 'Nothing yet.' } = {}) {
       'table',
       caption ? h('caption', caption) : null,
       h('thead', h('tr', columns.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : '' }, c.label)))),
-      h('tbody', rows.map((r) => h('tr', columns.map((c) => h('td', { class: c.num ? 'num' : '' }, c.get(r)))))),
+      // data-label: on a phone each row becomes a card, every cell under its column's name (style.css)
+      h('tbody', rows.map((r) => h('tr', columns.map((c) => h('td', { class: c.num ? 'num' : '', dataset: { label: c.label } }, c.get(r)))))),
     ),
   );
 }
@@ -187,6 +188,7 @@ export function tabs(items, onChange) {
     onChange?.(items[i].id);
   };
   items.forEach((it, i) => {
+    it.panel = h('div', it.panel); // the panel's own id stays (a form's, say)
     it.tab = h('button', { type: 'button', role: 'tab', id: `tab-${it.id}`, 'aria-controls': `panel-${it.id}`, on: { click: () => select(i) } }, it.label);
     it.tab.addEventListener('keydown', (e) => {
       if (e.key === 'ArrowRight') select((i + 1) % items.length, true);

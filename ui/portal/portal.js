@@ -52,7 +52,7 @@ async function modelsPage(page) {
       table(
         [
           { label: 'Model', get: (m) => h('code', m.id) },
-          { label: 'Price (per token prices ×1M)', get: (m) => priceText(m.prices) },
+          { label: 'Price (per 1M tokens)', get: (m) => priceText(m.prices) },
         ],
         models,
         { empty: 'This key may use no model.' },

@@ -100,7 +100,7 @@ function modelsTable(list, rates, refresh) {
               'div',
               h('strong', m.id),
               h('br'),
-              m.source === 'runtime' ? h('span.badge.runtime', 'runtime') : h('span.badge', { title: m.source }, `file ${m.file}:${m.line}`),
+              m.source === 'runtime' ? h('span.badge.runtime', 'runtime') : h('span.badge', { title: m.source }, `file ${String(m.file).split('/').pop()}:${m.line}`),
               ' ',
               h('small', `${m.engine} · ${(m.features || []).join(', ')}`),
             ),
@@ -199,7 +199,7 @@ function modelForm(refresh) {
   const name = h('input', { type: 'text', name: 'name', required: true, pattern: '[A-Za-z0-9_\\-][A-Za-z0-9._\\-]{0,127}', autocomplete: 'off' });
   const engine = h('input', { type: 'text', name: 'engine', value: 'VLLM', list: 'engines', required: true });
   const engines = h('datalist', { id: 'engines' }, ENGINES.map((e) => h('option', { value: e })));
-  const features = FEATURES.map((f) => h('input', { type: 'checkbox', name: 'features', value: f, checked: f === 'TextGeneration' }));
+  const features = FEATURES.map((f) => h('input', { type: 'checkbox', name: 'features', value: f, checked: f === 'TextGeneration' ? 'checked' : false }));
   const endpoints = h('textarea', { name: 'endpoints', rows: '3', placeholder: 'http://127.0.0.1:8000' });
   const url = h('input', { type: 'text', name: 'url', placeholder: 'hf://Qwen/Qwen2.5-7B-Instruct' });
   const prompt = h('input', { type: 'text', name: 'prompt_price', inputmode: 'decimal', placeholder: '0.0000002' });
