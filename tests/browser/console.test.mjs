@@ -24,6 +24,28 @@ const sha = (s) => `sha256:${crypto.createHash('sha256').update(s).digest('hex')
 const SHOTS = process.env.IG_SCREENSHOT_DIR || (process.env.IG_LOG_DIR ? path.join(process.env.IG_LOG_DIR, 'screenshots') : path.join(BUILD_DIR, 'browser-screenshots'));
 const WAIT = SLOW ? 20000 : 10000;
 
+/** A PCM WAV of `seconds` at 16 kHz, 16-bit mono (a tone): ig-sim transcribes it as word1 word2 ... */
+function wav(seconds) {
+  const rate = 16000;
+  const data = Buffer.alloc(Math.round(seconds * rate) * 2);
+  for (let i = 0; i < data.length / 2; i++) data.writeInt16LE(Math.round(8000 * Math.sin(i / 8)), i * 2);
+  const hd = Buffer.alloc(44);
+  hd.write('RIFF', 0);
+  hd.writeUInt32LE(36 + data.length, 4);
+  hd.write('WAVE', 8);
+  hd.write('fmt ', 12);
+  hd.writeUInt32LE(16, 16);
+  hd.writeUInt16LE(1, 20); // PCM
+  hd.writeUInt16LE(1, 22); // mono
+  hd.writeUInt32LE(rate, 24);
+  hd.writeUInt32LE(rate * 2, 28);
+  hd.writeUInt16LE(2, 32);
+  hd.writeUInt16LE(16, 34);
+  hd.write('data', 36);
+  hd.writeUInt32LE(data.length, 40);
+  return Buffer.concat([hd, data]);
+}
+
 describe('console and portal in Chromium', () => {
   let sim, gw, browser, page;
   const problems = []; // CSP violations and script errors, from every page
@@ -198,6 +220,61 @@ describe('console and portal in Chromium', () => {
     await shot('console-playground');
   });
 
+  it('adds a model from a pasted KubeAI manifest, embeds and transcribes through it, edits and deletes it', async () => {
+    await go('#models', 'Models');
+    await page.getByRole('tab', { name: 'KubeAI manifest' }).click();
+    const mf = page.locator('#manifest-form');
+    await mf.getByLabel('KubeAI Model manifest (YAML or JSON)').fill([
+      'apiVersion: kubeai.org/v1',
+      'kind: Model',
+      'metadata:',
+      '  name: ui-audio',
+      '  annotations:',
+      '    openrouter.ai/json: \'{"pricing": {"audio": "0.0001"}}\'',
+      'spec:',
+      '  engine: VLLM',
+      '  features: [TextEmbedding, SpeechToText]',
+      `  endpoints: ["${sim.url}"]`,
+      '',
+    ].join('\n'));
+    assert.equal(await mf.getByLabel('Name').inputValue(), 'ui-audio', 'the name is read from metadata.name');
+    await mf.getByRole('button', { name: 'Apply manifest' }).click();
+    await see(mf.getByText('Model ui-audio is served'), 'the confirmation that the manifest\'s ui-audio is served');
+    await see(page.getByRole('row').filter({ hasText: 'ui-audio' }).locator('.dot.up'), 'ui-audio\'s endpoint healthy', { timeout: WAIT * 2 });
+
+    await go('#playground/ui-audio', 'Playground');
+    assert.equal(await page.getByLabel('Model', { exact: true }).inputValue(), 'ui-audio', 'the model from the link');
+    assert.equal(await page.getByLabel('API key').inputValue(), acmeKey, 'the key kept while the console is open');
+    await page.getByRole('tab', { name: 'Embeddings' }).click();
+    await page.getByLabel('Text to embed').fill('an embedding from the console');
+    await page.getByRole('button', { name: 'Embed' }).click();
+    await see(page.locator('#embed-out').getByText(/^\d+ dimensions/), 'the embedding\'s dimensions');
+    await page.getByRole('tab', { name: 'Transcription' }).click();
+    await page.getByLabel('Audio file').setInputFiles({ name: 'hello.wav', mimeType: 'audio/wav', buffer: wav(1.5) });
+    await page.getByRole('button', { name: 'Transcribe' }).click();
+    await see(page.locator('#audio-out').getByText(/word1/), 'the transcript of the uploaded WAV');
+    await shot('console-playground-audio');
+
+    // edit: the config as JSON, sent back with a price
+    await go('#models', 'Models');
+    await page.getByRole('button', { name: 'Edit ui-audio' }).click();
+    const d = page.getByRole('dialog');
+    const text = d.getByLabel('ui-audio: the models[] fields, as JSON');
+    const cfg = JSON.parse(await text.inputValue());
+    assert.deepEqual(cfg.features, ['TextEmbedding', 'SpeechToText'], JSON.stringify(cfg));
+    cfg.pricing = { prompt: '0.000003' };
+    await text.fill(JSON.stringify(cfg, null, 2));
+    await d.getByRole('button', { name: 'Save' }).click();
+    await see(d, 'the edit dialog closing', { state: 'detached' });
+    const admin = { authorization: `Bearer ${ADMIN_KEY}` };
+    await waitFor(async () => (await http(`${gw.url}/admin/models/ui-audio`, { headers: admin })).json?.config?.pricing?.prompt === '0.000003', { what: 'the edited price' });
+    // delete, confirmed
+    await page.getByRole('button', { name: 'Delete ui-audio' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await see(page.getByRole('row').filter({ hasText: 'ui-audio' }), 'ui-audio gone from the list', { state: 'detached' });
+    assert.equal((await http(`${gw.url}/admin/models/ui-audio`, { headers: admin })).status, 404);
+  });
+
   it('shows the request in the usage charts (per day, per model, per customer)', async () => {
     await go('#usage', 'Usage');
     await see(page.locator('#usage-by-model canvas'), 'the per-model usage chart');
@@ -213,11 +290,11 @@ describe('console and portal in Chromium', () => {
     const d = byDay.labels.indexOf(today);
     const sum = byDay.datasets.reduce((s, ds) => s + (ds.data[d] || 0), 0);
     assert.ok(d >= 0 && sum > 0, `today's bar is empty: ${JSON.stringify(byDay)}`);
-    // in requests: acme 1 (the playground), beta 2
+    // in requests: acme 3 (the playground's chat, embedding and transcription), beta 2
     await page.getByLabel('Show', { exact: true }).selectOption('requests');
     await waitFor(async () => (await chartData('usage-by-customer'))?.datasets[0].label === 'Requests', { what: 'the chart in requests' });
     const req = await chartData('usage-by-customer');
-    assert.equal(req.datasets[0].data[req.labels.indexOf('acme')], 1, JSON.stringify(req));
+    assert.equal(req.datasets[0].data[req.labels.indexOf('acme')], 3, JSON.stringify(req));
     assert.equal(req.datasets[0].data[req.labels.indexOf('beta')], 2, JSON.stringify(req));
     await shot('console-usage');
   });
@@ -239,8 +316,8 @@ describe('console and portal in Chromium', () => {
   it('shows the gateway: version, uptime, generation', async () => {
     await go('#gateway', 'Gateway');
     await see(page.locator('#gw-version').getByText('0.1.0'), 'the version');
-    // generation 1 at start, 2 once ui-chat was added
-    await see(page.locator('#gw-generation').getByText('#2'), 'generation #2');
+    // generation 1 at start; ui-chat added, ui-audio added, edited, deleted: 5
+    await see(page.locator('#gw-generation').getByText('#5'), 'generation #5');
     await shot('console-gateway');
   });
 
@@ -254,8 +331,11 @@ describe('console and portal in Chromium', () => {
     page = portal;
     try {
       await portal.goto(`${gw.url}/portal/`);
-      await (await see(portal.getByLabel('API key'), 'the portal sign-in form')).fill(acmeKey);
-      await portal.getByRole('button', { name: 'Sign in' }).click();
+      const key = await see(portal.getByLabel('API key'), 'the portal sign-in form');
+      // by keyboard: the field has the focus, Enter submits
+      await portal.keyboard.type(acmeKey);
+      assert.equal(await key.inputValue(), acmeKey, 'the key field has the focus on arrival');
+      await portal.keyboard.press('Enter');
       await see(portal.getByRole('heading', { level: 1, name: 'Models & prices' }), 'the portal\'s models page');
       await see(portal.locator('#who').getByText('acme'), 'the signed-in customer acme');
       await see(portal.getByRole('cell', { name: 'ui-chat' }), 'ui-chat among acme\'s models');
@@ -272,10 +352,11 @@ describe('console and portal in Chromium', () => {
         assert.equal(me.status, 200, me.text);
         await see(portal.locator('#portal-by-model canvas'), 'the portal\'s per-model chart');
         const byModel = await chartData('portal-by-model');
-        assert.deepEqual(byModel.labels, ['ui-chat'], `acme's usage per model: ${JSON.stringify(byModel)}`);
+        assert.deepEqual([...byModel.labels].sort(), ['ui-audio', 'ui-chat'], `acme's usage per model: ${JSON.stringify(byModel)}`);
         await portal.getByLabel('Show', { exact: true }).selectOption('requests');
         await waitFor(async () => (await chartData('portal-by-model'))?.datasets[0].label === 'Requests', { what: 'the portal chart in requests' });
-        assert.deepEqual((await chartData('portal-by-model')).datasets[0].data, [1]);
+        const req = await chartData('portal-by-model');
+        assert.equal(req.datasets[0].data.reduce((a, b) => a + b, 0), 3, `acme's requests: ${JSON.stringify(req)}`);
       }
       const text = await portal.locator('body').innerText();
       assert.ok(!/beta|file-chat/i.test(text), `the portal shows something of beta:\n${text}`);
