@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startSim, startGateway, model, http, waitFor, chatBody, BUILD_DIR, PLUGINS_DIR, SLOW } from '../integration/harness.mjs';
+import { startSim, startGateway, model, http, waitFor, chatBody, wav, BUILD_DIR, PLUGINS_DIR, SLOW } from '../integration/harness.mjs';
 
 const CHROMIUM = process.env.IG_CHROMIUM || '/usr/bin/chromium';
 const ADMIN_KEY = `igadm_browser_${crypto.randomBytes(12).toString('hex')}`;
@@ -24,27 +24,6 @@ const sha = (s) => `sha256:${crypto.createHash('sha256').update(s).digest('hex')
 const SHOTS = process.env.IG_SCREENSHOT_DIR || (process.env.IG_LOG_DIR ? path.join(process.env.IG_LOG_DIR, 'screenshots') : path.join(BUILD_DIR, 'browser-screenshots'));
 const WAIT = SLOW ? 20000 : 10000;
 
-/** A PCM WAV of `seconds` at 16 kHz, 16-bit mono (a tone): ig-sim transcribes it as word1 word2 ... */
-function wav(seconds) {
-  const rate = 16000;
-  const data = Buffer.alloc(Math.round(seconds * rate) * 2);
-  for (let i = 0; i < data.length / 2; i++) data.writeInt16LE(Math.round(8000 * Math.sin(i / 8)), i * 2);
-  const hd = Buffer.alloc(44);
-  hd.write('RIFF', 0);
-  hd.writeUInt32LE(36 + data.length, 4);
-  hd.write('WAVE', 8);
-  hd.write('fmt ', 12);
-  hd.writeUInt32LE(16, 16);
-  hd.writeUInt16LE(1, 20); // PCM
-  hd.writeUInt16LE(1, 22); // mono
-  hd.writeUInt32LE(rate, 24);
-  hd.writeUInt32LE(rate * 2, 28);
-  hd.writeUInt16LE(2, 32);
-  hd.writeUInt16LE(16, 34);
-  hd.write('data', 36);
-  hd.writeUInt32LE(data.length, 40);
-  return Buffer.concat([hd, data]);
-}
 
 describe('console and portal in Chromium', () => {
   let sim, gw, browser, page;

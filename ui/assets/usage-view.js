@@ -1,7 +1,7 @@
 // usage-view.js — how usage sums look, in the console and the portal alike: the metrics a chart
 // can show, the sums' table columns and the totals boxes. Sums come as the billing plugin writes
 // them: integer counts, audio seconds and cost as decimal strings (shown as sent, never rounded).
-import { h, num } from './ui.js';
+import { h, field, num, daysAgo, dayRange, isoDay } from './ui.js';
 
 export const METRICS = {
   tokens: { label: 'Tokens', value: (r) => (r.prompt_tokens || 0) + (r.completion_tokens || 0) },
@@ -33,3 +33,38 @@ export function totals(t, currency) {
   );
 }
 
+
+/**
+ * The filters of a usage page: From, To (inclusive), the given extra fields, Show (the metric) and
+ * a submit button, in f.form. f.range() is {start, end} for the API (end exclusive: the next day);
+ * f.days() every day shown; f.metric() the chosen metric; f.format(currency) how it is written.
+ */
+export function usageFilters(id, label, extra = []) {
+  const start = h('input', { type: 'date', name: 'start', value: daysAgo(13) });
+  const end = h('input', { type: 'date', name: 'end', value: isoDay(new Date()) });
+  const metric = h('select', { name: 'metric' }, Object.entries(METRICS).map(([k, m]) => h('option', { value: k }, m.label)));
+  const form = h(
+    'form.toolbar',
+    { id, 'aria-label': label },
+    field('From', start),
+    field('To (inclusive)', end),
+    extra,
+    field('Show', metric),
+    h('button.primary', { type: 'submit' }, 'Show'),
+  );
+  return {
+    form,
+    range: () => ({ start: start.value, end: isoDay(new Date(Date.parse(`${end.value}T00:00:00Z`) + 86400000)) }),
+    days: () => dayRange(start.value, end.value),
+    metric: () => METRICS[metric.value],
+    format: (cur) => (metric.value === 'cost' ? (v) => (v ? `${v} ${cur}` : '0') : num),
+    describe: () => `${start.value} to ${end.value}`,
+    onShow(fn) {
+      form.addEventListener('submit', (e) => {
+        e.preventDefault();
+        fn();
+      });
+      metric.addEventListener('change', fn);
+    },
+  };
+}

@@ -4,9 +4,9 @@
 // gateway answers for the key's customer only, so nothing of another customer can reach this page.
 import { startApp } from './assets/app.js';
 import { api, optional, qs } from './assets/api.js';
-import { h, fill, field, table, guard, num, daysAgo, dayRange, isoDay } from './assets/ui.js';
+import { h, fill, table, guard, num } from './assets/ui.js';
 import { chart, destroyCharts } from './assets/charts.js';
-import { METRICS, sumColumns, totals } from './assets/usage-view.js';
+import { sumColumns, totals, usageFilters } from './assets/usage-view.js';
 
 /** "0.0000002" per token → "0.2" per million tokens, by moving the decimal point (exact). */
 export function perMillion(s) {
@@ -105,23 +105,12 @@ async function limitsPage(page) {
 
 async function usagePage(page) {
   const msg = h('p.notice', { hidden: true });
-  const start = h('input', { type: 'date', name: 'start', value: daysAgo(13) });
-  const end = h('input', { type: 'date', name: 'end', value: isoDay(new Date()) });
-  const metric = h('select', { name: 'metric' }, Object.entries(METRICS).map(([k, m]) => h('option', { value: k }, m.label)));
-  const form = h(
-    'form.toolbar',
-    { id: 'portal-usage-form', 'aria-label': 'Usage range' },
-    field('From', start),
-    field('To (inclusive)', end),
-    field('Show', metric),
-    h('button.primary', { type: 'submit' }, 'Show'),
-  );
+  const form = usageFilters('portal-usage-form', 'Usage range');
   const out = h('div', { id: 'portal-usage' });
-  page.append(form, msg, out);
+  page.append(form.form, msg, out);
   async function show() {
     await guard(msg, async () => {
-      const endExcl = isoDay(new Date(Date.parse(`${end.value}T00:00:00Z`) + 86400000));
-      const base = { start: start.value, end: endExcl };
+      const base = form.range();
       const byDay = await optional(`/v1/me/usage${qs({ ...base, group_by: 'day' })}`);
       destroyCharts(out);
       if (byDay === null) {
@@ -129,13 +118,13 @@ async function usagePage(page) {
         return;
       }
       const byModel = await api(`/v1/me/usage${qs({ ...base, group_by: 'model' })}`);
-      const M = METRICS[metric.value];
+      const M = form.metric();
       const cur = byDay.currency;
-      const fmt = metric.value === 'cost' ? (v) => (v ? `${v} ${cur}` : '0') : num;
-      const days = dayRange(start.value, end.value);
+      const fmt = form.format(cur);
+      const days = form.days();
       fill(
         out,
-        h('p', `Usage of ${byDay.customer}, ${start.value} to ${end.value} (UTC).`),
+        h('p', `Usage of ${byDay.customer}, ${form.describe()} (UTC).`),
         totals(byDay.total || {}, cur),
         h(
           'div.grid',
@@ -149,11 +138,7 @@ async function usagePage(page) {
       );
     });
   }
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    show();
-  });
-  metric.addEventListener('change', show);
+  form.onShow(show);
   await show();
   return () => destroyCharts(out);
 }

@@ -33,7 +33,10 @@ export async function modelsPage(page) {
         rates.set(m.id, p !== undefined && now > prev.at ? Math.max(0, ((t - p) * 1000) / (now - prev.at)) : null);
       }
       prev = { at: now, tokens: new Map(list.data.map((m) => [m.id, m.state?.completion_tokens ?? 0])) };
+      // the table is rebuilt on every poll: a keyboard user's focus goes back to the same control
+      const focused = listBox.contains(document.activeElement) ? document.activeElement.getAttribute('aria-label') : null;
       fill(listBox, modelsTable(list, rates, refresh));
+      if (focused) [...listBox.querySelectorAll('[aria-label]')].find((e) => e.getAttribute('aria-label') === focused)?.focus();
       if (list.publications?.length) {
         listBox.append(
           h('h2', 'Prepared publications (models not configured yet)'),

@@ -1,33 +1,17 @@
 // usage.js — usage and cost from the billing plugin's ledger (GET /admin/usage): charts per day (by
 // model), per model and per customer, in requests, tokens or cost, with the exact sums in tables.
 import { api, optional, qs } from '../assets/api.js';
-import { h, fill, field, table, guard, num, daysAgo, dayRange, isoDay } from '../assets/ui.js';
+import { h, fill, field, table, guard } from '../assets/ui.js';
 import { chart, destroyCharts } from '../assets/charts.js';
-import { METRICS, sumColumns, totals } from '../assets/usage-view.js';
+import { sumColumns, totals, usageFilters } from '../assets/usage-view.js';
 
 export async function usagePage(page) {
   const msg = h('p.notice', { hidden: true });
-  const start = h('input', { type: 'date', name: 'start', value: daysAgo(13) });
-  const end = h('input', { type: 'date', name: 'end', value: isoDay(new Date()) });
   const customer = h('select', { name: 'customer' }, h('option', { value: '' }, 'every customer'));
   const model = h('select', { name: 'model' }, h('option', { value: '' }, 'every model'));
-  const metric = h(
-    'select',
-    { name: 'metric' },
-    Object.entries(METRICS).map(([k, m]) => h('option', { value: k }, m.label)),
-  );
-  const form = h(
-    'form.toolbar',
-    { id: 'usage-form', 'aria-label': 'Usage filters' },
-    field('From', start),
-    field('To (inclusive)', end),
-    field('Customer', customer),
-    field('Model', model),
-    field('Show', metric),
-    h('button.primary', { type: 'submit' }, 'Show'),
-  );
+  const form = usageFilters('usage-form', 'Usage filters', [field('Customer', customer), field('Model', model)]);
   const out = h('div', { id: 'usage-out' });
-  page.append(form, msg, out);
+  page.append(form.form, msg, out);
 
   const [cs, ms] = await Promise.all([optional('/admin/customers').catch(() => null), api('/admin/models').catch(() => null)]);
   for (const c of cs?.data || []) customer.append(h('option', { value: c.id }, c.id));
@@ -40,8 +24,7 @@ export async function usagePage(page) {
 
   async function show() {
     await guard(msg, async () => {
-      const endExcl = isoDay(new Date(Date.parse(`${end.value}T00:00:00Z`) + 86400000));
-      const base = { start: start.value, end: endExcl, customer: customer.value, model: model.value };
+      const base = { ...form.range(), customer: customer.value, model: model.value };
       const byModel = await optional(`/admin/usage${qs({ ...base, group_by: 'model' })}`);
       destroyCharts(out);
       if (byModel === null) {
@@ -50,13 +33,13 @@ export async function usagePage(page) {
       }
       const byKey = await api(`/admin/usage${qs({ ...base, group_by: 'key' })}`);
       // one series a model, per day: a stacked bar a day
-      const days = dayRange(start.value, end.value);
+      const days = form.days();
       const perDay = await Promise.all(
         byModel.data.map((r) => api(`/admin/usage${qs({ ...base, model: r.model, group_by: 'day' })}`).then((u) => ({ model: r.model, rows: u.data }))),
       );
-      const M = METRICS[metric.value];
+      const M = form.metric();
       const cur = byModel.currency;
-      const fmt = metric.value === 'cost' ? (v) => (v ? `${v} ${cur}` : '0') : num;
+      const fmt = form.format(cur);
       const dayFig = chart(
         'usage-by-day',
         `${M.label} per day, by model`,
@@ -94,11 +77,7 @@ export async function usagePage(page) {
       );
     });
   }
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    show();
-  });
-  metric.addEventListener('change', show);
+  form.onShow(show);
   await show();
   return () => destroyCharts(out);
 }
