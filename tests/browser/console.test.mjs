@@ -292,11 +292,24 @@ describe('console and portal in Chromium', () => {
     await shot('console-invoices');
   });
 
-  it('shows the gateway: version, uptime, generation', async () => {
+  it('shows the gateway: version, generation, and a failed reload\'s error', async () => {
     await go('#gateway', 'Gateway');
     await see(page.locator('#gw-version').getByText('0.1.0'), 'the version');
     // generation 1 at start; ui-chat added, ui-audio added, edited, deleted: 5
     await see(page.locator('#gw-generation').getByText('#5'), 'generation #5');
+    // a reload of a broken file: the page names the error, the generation stays
+    const good = fs.readFileSync(gw.configPath, 'utf8');
+    fs.writeFileSync(gw.configPath, `${good}\nno_such_section: 1\n`);
+    try {
+      process.kill(gw.pid, 'SIGHUP');
+      const admin = { authorization: `Bearer ${ADMIN_KEY}` };
+      await waitFor(async () => (await http(`${gw.url}/admin/gateway`, { headers: admin })).json?.reloads?.failed === 1, { timeoutMs: WAIT, what: 'the failed reload counted' });
+    } finally {
+      fs.writeFileSync(gw.configPath, good);
+    }
+    await page.reload();
+    await see(page.locator('#gw-last-error').getByText(/no_such_section/), 'the failed reload\'s error naming no_such_section');
+    await see(page.locator('#gw-generation').getByText('#5'), 'generation #5 kept after the failed reload');
     await shot('console-gateway');
   });
 
