@@ -190,7 +190,15 @@ describe('console and portal in Chromium', () => {
     await page.getByLabel('Model', { exact: true }).selectOption('ui-chat');
     assert.equal(await page.getByLabel('API key').inputValue(), acmeKey, 'the key handed over from the key page');
     await page.getByLabel('Message', { exact: true }).fill('Hello through the console');
+    // a part of the answer on screen while the rest is still coming (ig-sim paces 200 tokens/s)
+    const partial = page.waitForFunction(() => {
+      const b = document.querySelector('.msg.assistant');
+      return b && b.dataset.done === 'false' && Number(b.dataset.chunks) > 0 && b.querySelector('.text').textContent.length > 0;
+    }, null, { polling: 'raf', timeout: WAIT * 2 });
     await page.getByRole('button', { name: 'Send' }).click();
+    await partial.catch(() => {
+      throw new Error('not seen: a partly shown answer while the stream was still coming (the chat is not streamed token by token)');
+    });
     const answer = await see(page.locator('.msg.assistant[data-done="true"]'), 'a finished streamed answer in the playground', { timeout: WAIT * 2 });
     const chunks = Number(await answer.getAttribute('data-chunks'));
     assert.ok(chunks > 1, `the answer came in ${chunks} chunks, not streamed`);
