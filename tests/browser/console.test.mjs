@@ -450,6 +450,42 @@ describe('console and portal in Chromium', () => {
     await shot('console-models-phone');
   });
 
+  it('on a gateway without apikey and billing: the pages say what is not available, the playground needs no key', async () => {
+    const bare = await startGateway({
+      name: 'infergate-bare',
+      models: [model('bare-chat', [sim])],
+      server: { adminKeys: [sha(ADMIN_KEY)], ui: { dir: path.join(BUILD_DIR, 'ui') } },
+    });
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const p = page;
+    page = await ctx.newPage();
+    page.on('pageerror', (e) => problems.push(`script error on ${page.url()}: ${e.message}`));
+    try {
+      await page.goto(`${bare.url}/ui/`);
+      await (await see(page.getByLabel('Admin key'), 'the sign-in form')).fill(ADMIN_KEY);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await see(page.getByRole('row').filter({ hasText: 'bare-chat' }).getByText('no auth plugin'), 'bare-chat without an auth plugin');
+      for (const [hash, heading, text] of [
+        ['#customers', 'Customers & keys', 'need the apikey plugin'],
+        ['#usage', 'Usage', 'needs the billing plugin'],
+        ['#invoices', 'Invoices', 'need the billing plugin'],
+      ]) {
+        await page.goto(`${bare.url}/ui/${hash}`);
+        await see(page.getByRole('heading', { level: 1, name: heading }), `the ${heading} page`);
+        await see(page.locator('.notice.unavailable').getByText(text), `"${text}" on the ${heading} page`);
+      }
+      await page.goto(`${bare.url}/ui/#playground/bare-chat`);
+      await see(page.locator('#pg-model option[value="bare-chat"]'), 'bare-chat in the playground', { state: 'attached' });
+      await page.getByLabel('Message', { exact: true }).fill('no key needed here');
+      await page.getByRole('button', { name: 'Send' }).click();
+      await see(page.locator('.msg.assistant[data-done="true"]'), 'an answer without an API key', { timeout: WAIT * 2 });
+    } finally {
+      page = p;
+      await ctx.close();
+    }
+    await bare.checkAliveAndStop();
+  });
+
   it('signs out; no page broke the CSP or threw; the gateway stops cleanly', async () => {
     await page.setViewportSize({ width: 1280, height: 860 });
     await page.getByRole('button', { name: 'Sign out' }).click();
