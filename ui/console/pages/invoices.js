@@ -88,8 +88,8 @@ export async function invoicesPage(page) {
       const r = await optional('/admin/invoices/generate', { method: 'POST', body });
       if (r === null) throw new Error('Issuing invoices is not available on this gateway yet.');
       const probs = (r.problems || []).map((p) => p.message).join('; ');
+      await show(); // first: it clears the notice
       notice(msg, `${(r.invoices || []).length} invoice(s) issued for ${r.month}.${probs ? ` Problems: ${probs}` : ''}`, probs ? 'error' : 'ok');
-      show();
     });
   });
   await show();
