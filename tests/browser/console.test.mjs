@@ -71,7 +71,20 @@ describe('console and portal in Chromium', () => {
     }
     return locator.first();
   }
-  const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  /** Every form control of the page has a label, every button a name (checked on each screenshot). */
+  async function labelled(pg, name) {
+    const bare = await pg.evaluate(() =>
+      [...document.querySelectorAll('input, select, textarea, button')]
+        .filter((e) => e.type !== 'hidden')
+        .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || (e.tagName === 'BUTTON' && e.textContent.trim())))
+        .map((e) => e.outerHTML.slice(0, 120)),
+    );
+    if (bare.length) problems.push(`controls without a label on ${name}: ${bare.join(' | ')}`);
+  }
+  const shot = async (name, pg = page) => {
+    await labelled(pg, name);
+    await pg.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  };
   const go = async (hash, heading) => {
     await page.goto(`${gw.url}/ui/${hash}`);
     await see(page.getByRole('heading', { level: 1, name: heading }), `the ${heading} page's heading`);
@@ -362,7 +375,7 @@ describe('console and portal in Chromium', () => {
       await see(portal.locator('#who').getByText('acme'), 'the signed-in customer acme');
       await see(portal.getByRole('cell', { name: 'ui-chat' }), 'ui-chat among acme\'s models');
       assert.equal(await portal.getByRole('cell', { name: 'file-chat' }).count(), 0, 'file-chat (published to beta only) is not shown to acme');
-      await portal.screenshot({ path: path.join(SHOTS, 'portal-models.png'), fullPage: true });
+      await shot('portal-models', portal);
       const me = await http(`${gw.url}/v1/me/usage`, { headers: { authorization: `Bearer ${acmeKey}` } });
       await portal.goto(`${gw.url}/portal/#usage`);
       await see(portal.getByRole('heading', { level: 1, name: 'Usage' }), 'the portal\'s usage page');
@@ -382,15 +395,15 @@ describe('console and portal in Chromium', () => {
       }
       const text = await portal.locator('body').innerText();
       assert.ok(!/beta|file-chat/i.test(text), `the portal shows something of beta:\n${text}`);
-      await portal.screenshot({ path: path.join(SHOTS, 'portal-usage.png'), fullPage: true });
+      await shot('portal-usage', portal);
       await portal.goto(`${gw.url}/portal/#limits`);
       await see(portal.getByRole('heading', { level: 1, name: 'Rate limits' }), 'the portal\'s limits page');
-      await portal.screenshot({ path: path.join(SHOTS, 'portal-limits.png'), fullPage: true });
+      await shot('portal-limits', portal);
       // on a phone
       await portal.setViewportSize({ width: 390, height: 844 });
       await portal.goto(`${gw.url}/portal/#models`);
       await see(portal.getByRole('cell', { name: 'ui-chat' }), 'ui-chat on a phone-sized portal');
-      await portal.screenshot({ path: path.join(SHOTS, 'portal-phone.png'), fullPage: true });
+      await shot('portal-phone', portal);
       await portal.getByRole('button', { name: 'Sign out' }).click();
       await see(portal.getByLabel('API key'), 'the portal sign-in form after signing out');
     } finally {
@@ -435,7 +448,7 @@ describe('console and portal in Chromium', () => {
       assert.match(await lim.innerText(), /93 of 100/);
       assert.equal(await lim.locator('meter').getAttribute('value'), '93');
       await see(portal.getByRole('row').filter({ hasText: 'this key on ui-chat' }).getByText('4,100 of 5,000'), 'the key+model tokens-per-hour limit');
-      await portal.screenshot({ path: path.join(SHOTS, 'portal-limits-contract.png'), fullPage: true });
+      await shot('portal-limits-contract', portal);
       await portal.goto(`${gw.url}/portal/#usage`);
       await see(portal.locator('#portal-by-day canvas'), 'the portal\'s per-day chart');
       const day = await chartData('portal-by-day');
@@ -444,7 +457,7 @@ describe('console and portal in Chromium', () => {
       await portal.getByLabel('Show', { exact: true }).selectOption('requests');
       await waitFor(async () => (await chartData('portal-by-model'))?.datasets[0].label === 'Requests', { what: 'the portal chart in requests' });
       assert.deepEqual((await chartData('portal-by-model')).datasets[0].data, [2, 1]);
-      await portal.screenshot({ path: path.join(SHOTS, 'portal-usage-contract.png'), fullPage: true });
+      await shot('portal-usage-contract', portal);
     } finally {
       page = p;
       await portal.close();
@@ -507,7 +520,7 @@ describe('console and portal in Chromium', () => {
     await bare.checkAliveAndStop();
   });
 
-  it('signs out; no page broke the CSP or threw; the gateway stops cleanly', async () => {
+  it('signs out; no page broke the CSP, threw or had a control without a label; the gateway stops cleanly', async () => {
     await page.setViewportSize({ width: 1280, height: 860 });
     await page.getByRole('button', { name: 'Sign out' }).click();
     await see(page.getByLabel('Admin key'), 'the sign-in form after signing out');
@@ -515,7 +528,7 @@ describe('console and portal in Chromium', () => {
     assert.equal(r.status, 401, 'the session is over');
     // the one expected console error is the playground's refused call (a 401 the browser logs)
     const unexpected = problems.filter((p) => !/status of 40[14]/.test(p));
-    assert.deepEqual(unexpected, [], 'CSP violations or script errors');
+    assert.deepEqual(unexpected, [], 'CSP violations, script errors or controls without a label');
     await sim.checkAliveAndStop();
     await gw.checkAliveAndStop();
   });
