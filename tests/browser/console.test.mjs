@@ -175,6 +175,11 @@ describe('console and portal in Chromium', () => {
 
   it('publishes file-chat to beta only, from the model\'s Publish dialog', async () => {
     await go('#models', 'Models');
+    // Esc closes a dialog and changes nothing
+    await page.getByRole('button', { name: 'Publish ui-chat' }).click();
+    await see(page.getByRole('dialog'), 'the Publish dialog of ui-chat');
+    await page.keyboard.press('Escape');
+    await see(page.getByRole('dialog'), 'the dialog closed by Esc', { state: 'detached' });
     await page.getByRole('button', { name: 'Publish file-chat' }).click();
     const d = page.getByRole('dialog');
     await see(d.getByRole('checkbox', { name: 'beta' }), 'customer beta in the Publish dialog');
@@ -222,7 +227,12 @@ describe('console and portal in Chromium', () => {
 
   it('adds a model from a pasted KubeAI manifest, embeds and transcribes through it, edits and deletes it', async () => {
     await go('#models', 'Models');
-    await page.getByRole('tab', { name: 'KubeAI manifest' }).click();
+    // by keyboard: the arrow keys move between the tabs
+    await page.getByRole('tab', { name: 'Form' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await see(page.getByRole('tab', { name: 'KubeAI manifest', selected: true }), 'the manifest tab selected by ArrowRight');
+    assert.ok(await page.getByRole('tab', { name: 'KubeAI manifest' }).evaluate((e) => e === document.activeElement), 'the focus follows');
+    assert.ok(await page.locator('#model-form').isHidden(), 'the form tab\'s panel is hidden');
     const mf = page.locator('#manifest-form');
     await mf.getByLabel('KubeAI Model manifest (YAML or JSON)').fill([
       'apiVersion: kubeai.org/v1',
