@@ -4,7 +4,7 @@
 // gateway answers for the key's customer only, so nothing of another customer can reach this page.
 import { startApp } from './assets/app.js';
 import { api, optional, qs } from './assets/api.js';
-import { h, fill, table, guard, num } from './assets/ui.js';
+import { h, fill, table, guard, num, duration } from './assets/ui.js';
 import { chart, destroyCharts } from './assets/charts.js';
 import { sumColumns, totals, usageFilters } from './assets/usage-view.js';
 
@@ -91,7 +91,7 @@ async function limitsPage(page) {
                   h('small', `${num(l.remaining)} of ${num(l.limit)}`),
                 ),
             },
-            { label: 'Resets in', num: true, get: (l) => (l.reset_seconds !== undefined ? `${num(l.reset_seconds)} s` : '—') },
+            { label: 'Resets in', num: true, get: (l) => (l.reset_seconds !== undefined ? duration(l.reset_seconds) : '—') },
           ],
           me.limits || [],
           { empty: 'No rate limit applies to this key.' },
