@@ -28,7 +28,7 @@ const SLASHED = 'org/m1'; // a publication's model name with a '/' (prepared bef
 const VL = 'whisper-vllm';
 const VL_SERVED = 'openai/whisper-small';
 const MAX_BODY = 16 * 1024 * 1024;
-const BUDGET = 4 * 1024 * 1024;
+const BUDGET = 24 * 1024 * 1024;
 const HEADER_TIMEOUT_MS = 2000;
 const BODY_IDLE_MS = 1000;
 const BOUND = SLOW ? 30000 : 15000; // waits for a state; never an assertion on time
@@ -201,6 +201,20 @@ describe('hostile HTTP/1.1 clients', () => {
     assertOpenAIError(firstResponse(c), 413, { code: 'request_too_large' });
   });
 
+  it('a chunked body is cut with 413 as soon as it passes maxBodySize', async () => {
+    const c = connect(gw.port);
+    await c.ready;
+    await c.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    const piece = Buffer.alloc(1024 * 1024, 0x20);
+    for (let sent = 0; sent < MAX_BODY; sent += piece.length) {
+      assert.ok(await c.write(Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')])));
+    }
+    assert.equal(c.statuses().length, 0, 'not refused at the limit itself');
+    await c.write('1\r\n '); // one byte past the limit, and the body never ends
+    await c.closedNow();
+    assertOpenAIError(firstResponse(c), 413, { code: 'request_too_large' });
+  });
+
   it('no key: 401 at the head, before a byte of the body is sent (Content-Length and chunked)', async () => {
     for (const framing of ['Content-Length: 100000', 'Transfer-Encoding: chunked']) {
       const c = connect(gw.port);
@@ -228,7 +242,7 @@ describe('hostile HTTP/1.1 clients', () => {
   });
 
   it('the budget for bodies being received: 503 with Retry-After when spent, given back when a body ends', async () => {
-    const n = 3 * 1024 * 1024; // two of these do not fit in the 4 MiB budget
+    const n = 13 * 1024 * 1024; // under maxBodySize; two of these do not fit in the 24 MiB budget
     const head = `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nExpect: 100-continue\r\nContent-Length: ${n}\r\n\r\n`;
     const a = connect(gw.port);
     await a.ready;
