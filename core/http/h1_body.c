@@ -33,7 +33,8 @@ typedef struct {
     ig_h1_route_t route, refused;
     ig_h1_head_t head;
     size_t max;                 /* maxBodySize when the head came */
-    char *body;                 /* malloc'd; freed with the request's pool */
+    char *body;                 /* chunked: malloc'd (it grows), freed with the request's pool; a
+                                   Content-Length body is the pool's own memory */
     size_t len, cap;
     size_t reserved;            /* of the budget */
     h2o_timeout_entry_t idle;
@@ -42,6 +43,7 @@ typedef struct {
         char pad[128];
     } chunk;
     unsigned reading : 1;
+    unsigned finished : 1;      /* answered, or handed to route() */
 } reader_t;
 
 static int reserve(size_t n, size_t budget)
@@ -70,13 +72,15 @@ static void reader_dispose(void *p)
 {
     reader_t *r = p;
     stop_reading(r);
-    free(r->body);
+    if (r->head.framing.body == IG_H1_BODY_CHUNKED)
+        free(r->body);
     atomic_fetch_sub(&receiving, r->reserved);
 }
 
 /* Answers now and closes the connection: the rest of the body is never read. */
 static void refuse(reader_t *r, int status, const char *code, const char *msg)
 {
+    r->finished = 1;
     stop_reading(r);
     r->refused(r->self, r->req);
     r->req->http1_is_persistent = 0;
@@ -99,6 +103,7 @@ static void over_budget(reader_t *r)
 
 static void complete(reader_t *r)
 {
+    r->finished = 1;
     stop_reading(r);
     h2o_req_t *req = r->req;
     req->entity = h2o_iovec_init(r->body ? r->body : "", r->len);
@@ -189,13 +194,15 @@ static void on_read(h2o_socket_t *sock, const char *err)
 
 static void start_reading(reader_t *r)
 {
+    take_input(r); /* what came with the head: often the whole body */
+    if (r->finished)
+        return;
     r->conn = r->sock->data;
     r->sock->data = r;
     r->reading = 1;
     r->idle.cb = on_idle;
     h2o_timeout_link(r->w->ctx.loop, &r->w->body_idle_timeout, &r->idle);
     h2o_socket_read_start(r->sock, on_read);
-    take_input(r); /* what came with the head */
 }
 
 static void on_continue_sent(h2o_socket_t *sock, const char *err)
@@ -258,12 +265,8 @@ int ig_h1_body_intercept(ig_worker_t *w, h2o_handler_t *self, h2o_req_t *req, ig
             return 1;
         }
         r->reserved = n;
-        r->body = malloc(n);
+        r->body = h2o_mem_alloc_pool(&req->pool, n); /* a small body from the pool's chunk, no malloc */
         r->cap = n;
-        if (r->body == NULL) {
-            refuse(r, 503, "server_busy", "out of memory receiving the request body");
-            return 1;
-        }
     }
     if (head.framing.expect_continue) {
         static const h2o_iovec_t cont = {H2O_STRLIT("HTTP/1.1 100 Continue\r\n\r\n")};

@@ -19,7 +19,8 @@ static void resolve(void)
     real_parse = (phr_parse_request_fn)dlsym(RTLD_NEXT, "phr_parse_request");
 }
 
-/* Room to count headers past h2o's 100, so "too many" is told apart from "malformed". */
+/* Room to count headers past h2o's 100, so "too many" is told apart from "malformed" (a refused
+ * head is parsed a second time, into this). */
 #define PARSE_CAP 1024
 
 static _Thread_local struct phr_header parsed[PARSE_CAP];
@@ -65,9 +66,9 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
                       size_t last_len)
 {
     pthread_once(&resolve_once, resolve);
-    size_t cap = *num_headers, n = PARSE_CAP;
+    size_t cap = *num_headers, n = cap;
     last_valid = 0;
-    int r = real_parse(buf, len, method, method_len, path, path_len, minor_version, parsed, &n, last_len);
+    int r = real_parse(buf, len, method, method_len, path, path_len, minor_version, headers, &n, last_len);
     if (r == -2) {
         /* h2o refuses a head that fills H2O_MAX_REQLEN without ending */
         if (len >= H2O_MAX_REQLEN)
@@ -85,26 +86,28 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
             blank = buf[i] == '\r' || buf[i] == '\n';
         if (blank)
             return r; /* h2o closes quietly */
-        return refuse("the request head is malformed, or has more than 100 header fields", len, method, method_len,
-                      path, path_len, minor_version, headers, num_headers);
+        /* again with room past h2o's 100, to tell "too many" from "malformed" (refused alike) */
+        size_t more = PARSE_CAP;
+        const char *m, *p;
+        size_t ml, pl2;
+        int minor;
+        int again = real_parse(buf, len, &m, &ml, &p, &pl2, &minor, parsed, &more, 0);
+        return refuse(again > 0 && more > cap ? "the request has more than 100 header fields"
+                                              : "the request head is malformed, or has more than 100 header fields",
+                      len, method, method_len, path, path_len, minor_version, headers, num_headers);
     }
-    if (n > cap)
-        return refuse("the request has more than 100 header fields", len, method, method_len, path, path_len,
-                      minor_version, headers, num_headers);
     ig_h1_framing_t f;
-    if (ig_h1_framing_check(parsed, n, *minor_version, &f) != 0)
+    if (ig_h1_framing_check(headers, n, *minor_version, &f) != 0)
         return refuse(f.error, len, method, method_len, path, path_len, minor_version, headers, num_headers);
-    if (f.body == IG_H1_BODY_NONE) {
-        memcpy(headers, parsed, n * sizeof(*headers));
-        *num_headers = n;
+    *num_headers = n;
+    if (f.body == IG_H1_BODY_NONE)
         return r;
-    }
     /* A body: h2o sees no framing (so it reads none), and a connection that closes after the response
      * unless the router, having read the body, says otherwise. */
     size_t out = 0;
     for (size_t i = 0; i < n; i++)
-        if (!is_framing_header(&parsed[i]))
-            headers[out++] = parsed[i];
+        if (!is_framing_header(&headers[i]))
+            headers[out++] = headers[i];
     add_close(&headers[out++]); /* fits: a body means a Content-Length or Transfer-Encoding was dropped */
     *num_headers = out;
     last = (ig_h1_head_t){.method = *method, .head_len = (size_t)r, .framing = f};
