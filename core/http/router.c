@@ -6,6 +6,7 @@
 #include "admin/admin_replicas.h"
 #include "admin/metrics_http.h"
 #include "http/console_api.h"
+#include "http/me_api.h"
 #include "http/models_api.h"
 #include "http/static_files.h"
 #include "plugin/plugin_routes.h"
@@ -124,6 +125,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             ig_models_api_serve(w, req, path.base + 11, path.len - 11);
         return 0;
     }
+    if (PATH_IS(path, "/v1/me")) {
+        if (!get)
+            method_not_allowed(req, "GET");
+        else
+            ig_me_api_serve(w, req);
+        return 0;
+    }
     if (console_routes((router_t *)self, w, req, path, get))
         return 0;
     if (PATH_IS(path, "/healthz")) {
@@ -155,7 +163,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             ig_admin_replicas_serve(req, w->gen, d->sched);
         return 0;
     }
-    if (ig_plugin_routes_serve(w->gen, req))
+    if (ig_plugin_routes_serve(w, w->gen, req))
         return 0;
     ig_send_error(req, 404, "invalid_request_error", NULL, "unknown_url", "Unknown request URL: %.*s %.*s",
                   (int)req->method.len, req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "admin/admin_auth.h"
 #include "http/openai_error.h"
+#include "http/principal_call.h"
 #include "plugin/plugin_host.h"
 
 /* "/admin/keys" matches "/admin/keys" and "/admin/keys/...", never "/admin/keysX". */
@@ -54,7 +55,68 @@ static const unsigned char *models_listed(const ig_generation_t *gen, h2o_mem_po
     return v;
 }
 
-int ig_plugin_routes_serve(const ig_generation_t *gen, h2o_req_t *req)
+/* Every exchange the core hands a plugin: what host->route_principal finds from x. */
+typedef struct {
+    ig_http_exchange_t x;
+    const ig_principal_t *principal;
+    uint32_t magic;
+} exchange_t;
+
+#define EXCHANGE_MAGIC 0x69677278u /* "igrx": x came from here */
+
+const ig_principal_t *ig_plugin_route_principal(const ig_http_exchange_t *x)
+{
+    const exchange_t *e = (const exchange_t *)((const char *)x - offsetof(exchange_t, x));
+    return x != NULL && e->magic == EXCHANGE_MAGIC ? e->principal : NULL;
+}
+
+/* One matched route, ready to run once the caller is known (or at once). */
+typedef struct {
+    const ig_plugin_instance_t *inst;
+    const ig_route_decl_t *rt;
+    size_t rest_at;
+} route_call_t;
+
+static void run(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal, void *arg)
+{
+    const route_call_t *rc = arg;
+    h2o_iovec_t path = req->path_normalized;
+    if (rc->rt->access == IG_ROUTE_PRINCIPAL && principal == NULL) {
+        ig_send_error(req, 404, "invalid_request_error", NULL, "not_available",
+                      "%.*s is a customer's own route: it needs an auth plugin (plugins.load: [apikey])",
+                      (int)(path.len > 200 ? 200 : path.len), path.base);
+        return;
+    }
+    const ig_plugin_instance_t *inst = rc->inst; /* of gen: the call holds the generation it matched on */
+    exchange_t e = {
+        .x = {
+            .host = ig_plugin_host_api(),
+            .pool = &req->pool,
+            .method = {req->method.base, req->method.len},
+            .path = {path.base, path.len},
+            .rest = {path.base + rc->rest_at, path.len - rc->rest_at},
+            .body = {req->entity.base ? req->entity.base : "", req->entity.len},
+            .models = gen->model_views,
+            .nmodels = gen->nmodels,
+            .models_listed = models_listed(gen, &req->pool),
+        },
+        .principal = principal,
+        .magic = EXCHANGE_MAGIC,
+    };
+    ig_http_exchange_t *x = &e.x;
+    if (req->query_at != SIZE_MAX && req->query_at + 1 <= req->path.len)
+        x->query = (ig_str_t){req->path.base + req->query_at + 1, req->path.len - req->query_at - 1};
+    else
+        x->query = (ig_str_t){"", 0};
+    ig_error_t err = {{0}};
+    if (rc->rt->handle(inst->state, x, &err) != 0)
+        ig_send_plugin_error(req, &err, 400, "invalid_request_error", NULL);
+    else
+        answer(req, x);
+    e.magic = 0;
+}
+
+int ig_plugin_routes_serve(ig_worker_t *w, const ig_generation_t *gen, h2o_req_t *req)
 {
     h2o_iovec_t path = req->path_normalized;
     for (size_t j = 0; j < gen->nplugins; j++) {
@@ -65,26 +127,12 @@ int ig_plugin_routes_serve(const ig_generation_t *gen, h2o_req_t *req)
                 continue;
             if (rt->access == IG_ROUTE_ADMIN && ig_admin_authorize(req, &gen->config->server) != 0)
                 return 1;
-            ig_http_exchange_t x = {
-                .host = ig_plugin_host_api(),
-                .pool = &req->pool,
-                .method = {req->method.base, req->method.len},
-                .path = {path.base, path.len},
-                .rest = {path.base + rest_at, path.len - rest_at},
-                .body = {req->entity.base ? req->entity.base : "", req->entity.len},
-                .models = gen->model_views,
-                .nmodels = gen->nmodels,
-                .models_listed = models_listed(gen, &req->pool),
-            };
-            if (req->query_at != SIZE_MAX && req->query_at + 1 <= req->path.len)
-                x.query = (ig_str_t){req->path.base + req->query_at + 1, req->path.len - req->query_at - 1};
+            route_call_t *rc = h2o_mem_alloc_pool(&req->pool, sizeof(*rc));
+            *rc = (route_call_t){.inst = inst, .rt = rt, .rest_at = rest_at};
+            if (rt->access == IG_ROUTE_PRINCIPAL)
+                ig_principal_call(w, req, run, rc);
             else
-                x.query = (ig_str_t){"", 0};
-            ig_error_t err = {{0}};
-            if (rt->handle(inst->state, &x, &err) != 0)
-                ig_send_plugin_error(req, &err, 400, "invalid_request_error", NULL);
-            else
-                answer(req, &x);
+                run(req, gen, NULL, rc);
             return 1;
         }
     }

@@ -12,6 +12,8 @@
 
 /* GET /admin/usage */
 int bl_route_usage(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
+/* GET /v1/me/usage: the caller's own customer only (IG_ROUTE_PRINCIPAL) */
+int bl_route_me_usage(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
 /* GET /admin/invoices */
 int bl_route_invoices(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
 
