@@ -47,7 +47,7 @@ static long created_of(const ig_generation_t *gen)
     return (long)gen->created_at;
 }
 
-void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal)
+void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal, const char *scope)
 {
     size_t cap = 64;
     for (size_t i = 0; i < gen->nmodels; i++) {
@@ -62,7 +62,7 @@ void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal
     char name[512];
     for (size_t i = 0; i < gen->nmodels; i++) {
         const ig_model_t *m = &gen->models[i].cfg->model;
-        if (!ig_auth_model_allowed(gen, principal, m))
+        if ((scope != NULL && strcmp(m->name, scope) != 0) || !ig_auth_model_allowed(gen, principal, m))
             continue;
         off += (size_t)snprintf(buf + off, cap - off, "%s", first ? "" : ",");
         off += put_entry(buf + off, cap - off, m->name, m, NULL, created_of(gen));
@@ -78,11 +78,12 @@ void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal
 }
 
 void ig_models_api_get(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal, const char *id,
-                       size_t id_len)
+                       size_t id_len, const char *scope)
 {
     ig_str_t adapter;
     const ig_model_rt_t *m = ig_generation_find_model(gen, id, id_len, &adapter);
-    if (m == NULL || !ig_auth_model_allowed(gen, principal, &m->cfg->model)) {
+    if (m == NULL || (scope != NULL && strcmp(m->cfg->model.name, scope) != 0) ||
+        !ig_auth_model_allowed(gen, principal, &m->cfg->model)) {
         ig_send_error(req, 404, "invalid_request_error", "model", "model_not_found",
                       "The model `%.*s` does not exist or you do not have access to it.", (int)(id_len > 200 ? 200 : id_len),
                       id);
@@ -102,21 +103,23 @@ void ig_models_api_get(h2o_req_t *req, const ig_generation_t *gen, ig_principal_
 typedef struct {
     const char *id;
     size_t id_len;
+    const char *scope;
 } models_ask_t;
 
 static void answer(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal, void *arg)
 {
     const models_ask_t *a = arg;
     if (a->id == NULL)
-        ig_models_api_list(req, gen, principal);
+        ig_models_api_list(req, gen, principal, a->scope);
     else
-        ig_models_api_get(req, gen, principal, a->id, a->id_len);
+        ig_models_api_get(req, gen, principal, a->id, a->id_len, a->scope);
 }
 
-void ig_models_api_serve(ig_worker_t *w, h2o_req_t *req, const char *id, size_t id_len)
+void ig_models_api_serve(ig_worker_t *w, h2o_req_t *req, const char *id, size_t id_len, const char *scope)
 {
     models_ask_t *a = h2o_mem_alloc_pool(&req->pool, sizeof(*a));
     a->id = id;
     a->id_len = id_len;
+    a->scope = scope;
     ig_principal_call(w, req, answer, a);
 }
