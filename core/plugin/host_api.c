@@ -151,6 +151,7 @@ static const ig_host_t host_api = {
     .admit_done = ig_ratelimit_done,
     .on_worker_exit = host_on_worker_exit,
     .route_principal = ig_plugin_route_principal,
+    .route_defer = ig_plugin_route_defer,
 };
 
 const ig_host_t *ig_plugin_host_api(void)

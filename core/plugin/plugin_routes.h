@@ -19,5 +19,8 @@ int ig_plugin_routes_serve(ig_worker_t *w, const ig_generation_t *gen, h2o_req_t
 
 /* host->route_principal: the caller of an IG_ROUTE_PRINCIPAL call, else NULL. */
 const ig_principal_t *ig_plugin_route_principal(const ig_http_exchange_t *x);
+/* host->route_defer: a handler's work on libuv's thread pool, its answer back on the worker. */
+int ig_plugin_route_defer(ig_http_exchange_t *x, void (*work)(void *arg),
+                          int (*done)(void *arg, ig_http_exchange_t *x, ig_error_t *err), void *arg);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "bl_listing.h"
+#include "bl_me.h"
 #include "bl_report.h"
 #include "bl_writer.h"
 #include "infergate/plugin.h"

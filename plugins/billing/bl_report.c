@@ -139,49 +139,36 @@ static void json_str_or_null(ig_buf_t *b, const ig_host_t *h, const char *s, int
         ig_buf_puts(b, "null");
 }
 
-/* What a usage query asks: whose, which model, when, grouped how. */
-typedef struct {
-    const char *customer, *model; /* NULL: any */
-    int64_t start_ms, end_ms;
-    char group[16];               /* none, day, model, key */
-} usage_ask_t;
-
-/* Parses start, end and group_by (group_by `key` only where allowed). 0, or -1 with err. */
-static int usage_ask(ig_http_exchange_t *x, ig_error_t *err, usage_ask_t *a, char *start, char *end, int *has_s,
-                     int *has_e, int allow_key)
+int bl_route_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
 {
-    int has_g;
-    if ((*has_s = get_param(x, err, "start", start, 64)) < 0 || (*has_e = get_param(x, err, "end", end, 64)) < 0 ||
-        (has_g = get_param(x, err, "group_by", a->group, sizeof(a->group))) < 0)
+    const bl_report_ctx_t *c = CTX(state);
+    char customer[256], model[256], start[64], end[64], group[16];
+    int has_c, has_m, has_s, has_e, has_g;
+    if ((has_c = get_param(x, err, "customer", customer, sizeof(customer))) < 0 ||
+        (has_m = get_param(x, err, "model", model, sizeof(model))) < 0 ||
+        (has_s = get_param(x, err, "start", start, sizeof(start))) < 0 ||
+        (has_e = get_param(x, err, "end", end, sizeof(end))) < 0 ||
+        (has_g = get_param(x, err, "group_by", group, sizeof(group))) < 0)
         return -1;
-    a->start_ms = 0;
-    a->end_ms = INT64_MAX;
-    if (*has_s && bl_parse_time(start, &a->start_ms) != 0)
+    int64_t start_ms = 0, end_ms = INT64_MAX;
+    if (has_s && bl_parse_time(start, &start_ms) != 0)
         return bad_param(x, err, "start", "\"%.60s\" is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds", start);
-    if (*has_e && bl_parse_time(end, &a->end_ms) != 0)
+    if (has_e && bl_parse_time(end, &end_ms) != 0)
         return bad_param(x, err, "end", "\"%.60s\" is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds", end);
-    if (!has_g || a->group[0] == '\0')
-        strcpy(a->group, "none");
-    if (strcmp(a->group, "none") != 0 && strcmp(a->group, "day") != 0 && strcmp(a->group, "model") != 0 &&
-        (!allow_key || strcmp(a->group, "key") != 0))
-        return bad_param(x, err, "group_by", allow_key ? "\"%.20s\" is not one of day, model, key"
-                                                       : "\"%.20s\" is not one of day, model", a->group);
-    return 0;
-}
-
-/* The rows of a usage query into b (`{...},{...}`), their sums into total. 0, or -1 with err. */
-static int usage_rows(ig_http_exchange_t *x, const bl_report_ctx_t *c, ig_error_t *err, const usage_ask_t *a,
-                      ig_buf_t *b, sums_t *total)
-{
-    const char *key_cols = "''"; /* what a group is */
+    const char *key_cols; /* what a group is */
     int nkeys = 1;
-    if (strcmp(a->group, "day") == 0) {
+    if (!has_g || strcmp(group, "") == 0 || strcmp(group, "none") == 0) {
+        key_cols = "''";
+        strcpy(group, "none");
+    } else if (strcmp(group, "day") == 0) {
         key_cols = "day";
-    } else if (strcmp(a->group, "model") == 0) {
+    } else if (strcmp(group, "model") == 0) {
         key_cols = "model";
-    } else if (strcmp(a->group, "key") == 0) {
+    } else if (strcmp(group, "key") == 0) {
         key_cols = "customer, key_id";
         nkeys = 2;
+    } else {
+        return bad_param(x, err, "group_by", "\"%.20s\" is not one of day, model, key", group);
     }
     sqlite3 *db = open_ledger(x, c, err);
     if (db == NULL)
@@ -194,56 +181,13 @@ static int usage_rows(ig_http_exchange_t *x, const bl_report_ctx_t *c, ig_error_
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return query_failed(x, db, err);
-    if (a->customer)
-        sqlite3_bind_text(st, 1, a->customer, -1, SQLITE_STATIC);
-    if (a->model)
-        sqlite3_bind_text(st, 2, a->model, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, a->start_ms);
-    sqlite3_bind_int64(st, 4, a->end_ms);
-    int rc, first = 1;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        sums_t s;
-        sums_read(st, nkeys, &s);
-        if (s.requests == 0)
-            continue; /* SUM over no rows */
-        sums_add(total, &s);
-        ig_buf_puts(b, first ? "{" : ",{");
-        first = 0;
-        const unsigned char *k0 = sqlite3_column_text(st, 0);
-        if (nkeys == 1 && strcmp(a->group, "none") != 0) {
-            ig_buf_printf(b, "\"%s\":", a->group);
-            ig_json_write_str(b, (const char *)k0, strlen((const char *)k0));
-            ig_buf_puts(b, ",");
-        } else if (nkeys == 2) {
-            const unsigned char *k1 = sqlite3_column_text(st, 1);
-            ig_buf_puts(b, "\"customer\":");
-            ig_json_write_str(b, (const char *)k0, strlen((const char *)k0));
-            ig_buf_puts(b, ",\"key_id\":");
-            ig_json_write_str(b, (const char *)k1, strlen((const char *)k1));
-            ig_buf_puts(b, ",");
-        }
-        sums_json(b, &s);
-        ig_buf_puts(b, "}");
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return query_failed(x, db, err);
-    sqlite3_close(db);
-    return 0;
-}
+    if (has_c)
+        sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+    if (has_m)
+        sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, start_ms);
+    sqlite3_bind_int64(st, 4, end_ms);
 
-int bl_route_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
-{
-    const bl_report_ctx_t *c = CTX(state);
-    char customer[256], model[256], start[64], end[64];
-    int has_c, has_m, has_s, has_e;
-    usage_ask_t a;
-    if ((has_c = get_param(x, err, "customer", customer, sizeof(customer))) < 0 ||
-        (has_m = get_param(x, err, "model", model, sizeof(model))) < 0 ||
-        usage_ask(x, err, &a, start, end, &has_s, &has_e, 1) != 0)
-        return -1;
-    a.customer = has_c ? customer : NULL;
-    a.model = has_m ? model : NULL;
     ig_buf_t b = {0};
     ig_buf_puts(&b, "{\"object\":\"usage\",\"customer\":");
     json_str_or_null(&b, x->host, customer, has_c);
@@ -253,70 +197,40 @@ int bl_route_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
     json_str_or_null(&b, x->host, start, has_s);
     ig_buf_puts(&b, ",\"end\":");
     json_str_or_null(&b, x->host, end, has_e);
-    ig_buf_printf(&b, ",\"group_by\":\"%s\",\"data\":[", a.group);
+    ig_buf_printf(&b, ",\"group_by\":\"%s\",\"data\":[", group);
     sums_t total = {0};
-    if (usage_rows(x, c, err, &a, &b, &total) != 0) {
-        ig_buf_free(&b);
-        return -1;
+    int rc, first = 1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sums_t s;
+        sums_read(st, nkeys, &s);
+        if (s.requests == 0)
+            continue; /* SUM over no rows */
+        sums_add(&total, &s);
+        ig_buf_puts(&b, first ? "{" : ",{");
+        first = 0;
+        const unsigned char *k0 = sqlite3_column_text(st, 0);
+        if (strcmp(group, "day") == 0 || strcmp(group, "model") == 0) {
+            ig_buf_printf(&b, "\"%s\":", group);
+            ig_json_write_str(&b, (const char *)k0, strlen((const char *)k0));
+            ig_buf_puts(&b, ",");
+        } else if (nkeys == 2) {
+            const unsigned char *k1 = sqlite3_column_text(st, 1);
+            ig_buf_puts(&b, "\"customer\":");
+            ig_json_write_str(&b, (const char *)k0, strlen((const char *)k0));
+            ig_buf_puts(&b, ",\"key_id\":");
+            ig_json_write_str(&b, (const char *)k1, strlen((const char *)k1));
+            ig_buf_puts(&b, ",");
+        }
+        sums_json(&b, &s);
+        ig_buf_puts(&b, "}");
     }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        ig_buf_free(&b);
+        return query_failed(x, db, err);
+    }
+    sqlite3_close(db);
     ig_buf_printf(&b, "],\"currency\":\"%s\",\"total\":{", c->currency);
-    sums_json(&b, &total);
-    ig_buf_puts(&b, "}}");
-    return bl_respond(x, &b, "application/json", err);
-}
-
-int bl_route_me_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
-{
-    const bl_report_ctx_t *c = CTX(state);
-    const ig_principal_t *p = IG_HAS(x->host, route_principal) ? x->host->route_principal(x) : NULL;
-    if (p == NULL || p->customer_id.len == 0 || p->customer_id.len >= 256) {
-        /* an older core would call this route unauthenticated: never answer for nobody */
-        err->status = 401;
-        err->type = "invalid_request_error";
-        err->code = "invalid_api_key";
-        return x->host->error(err, "GET /v1/me/usage needs the caller's API key");
-    }
-    if (x->method.len != 3 || memcmp(x->method.ptr, "GET", 3) != 0) {
-        err->status = 405;
-        err->code = "method_not_allowed";
-        return x->host->error(err, "%.*s is not allowed on /v1/me/usage (use GET)", (int)x->method.len, x->method.ptr);
-    }
-    if (x->rest.len != 0) {
-        err->status = 404;
-        err->code = "unknown_url";
-        return x->host->error(err, "Unknown request URL: GET %.*s", (int)(x->path.len > 200 ? 200 : x->path.len),
-                              x->path.ptr);
-    }
-    static const char *const allowed[] = {"start", "end", "group_by", NULL};
-    char unknown[64];
-    if (bl_query_unknown(x->query, allowed, unknown, sizeof(unknown))) {
-        err->status = 400;
-        err->type = "invalid_request_error";
-        err->code = "unknown_parameter";
-        return x->host->error(err, "query parameter `%s`: unknown (GET /v1/me/usage takes start, end, group_by)",
-                              unknown);
-    }
-    char customer[256], start[64], end[64];
-    memcpy(customer, p->customer_id.ptr, p->customer_id.len);
-    customer[p->customer_id.len] = '\0';
-    int has_s, has_e;
-    usage_ask_t a = {.customer = customer};
-    if (usage_ask(x, err, &a, start, end, &has_s, &has_e, 0) != 0)
-        return -1;
-    ig_buf_t b = {0};
-    ig_buf_puts(&b, "{\"object\":\"list\",\"customer\":");
-    ig_json_write_str(&b, customer, strlen(customer));
-    ig_buf_printf(&b, ",\"currency\":\"%s\",\"start\":", c->currency);
-    json_str_or_null(&b, x->host, start, has_s);
-    ig_buf_puts(&b, ",\"end\":");
-    json_str_or_null(&b, x->host, end, has_e);
-    ig_buf_printf(&b, ",\"group_by\":\"%s\",\"data\":[", a.group);
-    sums_t total = {0};
-    if (usage_rows(x, c, err, &a, &b, &total) != 0) {
-        ig_buf_free(&b);
-        return -1;
-    }
-    ig_buf_puts(&b, "],\"total\":{");
     sums_json(&b, &total);
     ig_buf_puts(&b, "}}");
     return bl_respond(x, &b, "application/json", err);
@@ -462,4 +376,63 @@ int bl_route_invoices(void *state, ig_http_exchange_t *x, ig_error_t *err)
     if (!w.csv && !has_c)
         ig_buf_puts(&b, "]}");
     return bl_respond(x, &b, w.csv ? "text/csv; charset=utf-8" : "application/json", err);
+}
+
+/* ---- one customer's usage (GET /v1/me/usage, bl_me.c) ------------------------------------------ */
+
+int bl_usage_of_customer(const bl_report_ctx_t *c, const char *customer, int64_t start_ms, int64_t end_ms,
+                         const char *group, ig_buf_t *rows, ig_buf_t *total, char *msg, size_t msgcap)
+{
+    const char *key_col = strcmp(group, "day") == 0 ? "day" : strcmp(group, "model") == 0 ? "model" : "''";
+    if (!bl_writer_started(c->writer)) {
+        snprintf(msg, msgcap, "the usage ledger is not open");
+        return -1;
+    }
+    if (bl_writer_sync(c->writer, 5000) != 0)
+        c->host->log(IG_LOG_WARN, "billing", "usage query: the ledger writer is behind; answering with what is committed");
+    sqlite3 *db = bl_ledger_open_reader(c->writer->ledger_path, msg, msgcap);
+    if (db == NULL)
+        return -1;
+    char sql[400];
+    snprintf(sql, sizeof(sql),
+             "SELECT %s, " SUM_COLUMNS " FROM usage WHERE customer = ?1 AND ts_ms >= ?2 AND ts_ms < ?3"
+             " GROUP BY %s ORDER BY %s",
+             key_col, key_col, key_col);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(msg, msgcap, "usage ledger query: %s", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, start_ms);
+    sqlite3_bind_int64(st, 3, end_ms);
+    sums_t sum = {0};
+    int rc, first = 1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sums_t s;
+        sums_read(st, 1, &s);
+        if (s.requests == 0)
+            continue; /* SUM over no rows */
+        sums_add(&sum, &s);
+        ig_buf_puts(rows, first ? "{" : ",{");
+        first = 0;
+        if (key_col[0] != '\'') {
+            const char *k = (const char *)sqlite3_column_text(st, 0);
+            ig_buf_printf(rows, "\"%s\":", key_col);
+            ig_json_write_str(rows, k ? k : "", k ? strlen(k) : 0);
+            ig_buf_puts(rows, ",");
+        }
+        sums_json(rows, &s);
+        ig_buf_puts(rows, "}");
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(msg, msgcap, "usage ledger query: %s", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_close(db);
+    sums_json(total, &sum);
+    return 0;
 }

@@ -227,6 +227,29 @@ describe('self-service: /v1/me and /v1/me/usage', () => {
     }
   });
 
+  it('usage reads off the event loop: concurrent reads agree, clients that leave mid-read harm nothing', async () => {
+    const want = (await usage('acme', '?group_by=model')).json;
+    const calls = [];
+    for (let i = 0; i < 40; i++) {
+      const ac = new AbortController();
+      const c = usage(i % 2 ? 'acme' : 'beta', '?group_by=model', { ...bearer(i % 2 ? 'acme' : 'beta') });
+      if (i % 4 === 0) {
+        const left = http(`${gw.url}/v1/me/usage?group_by=day`, { headers: bearer('acme'), signal: ac.signal }).catch((e) => e);
+        ac.abort();
+        calls.push(left.then(() => null));
+      }
+      calls.push(c);
+    }
+    const got = (await Promise.all(calls)).filter(Boolean);
+    assert.equal(got.length, 40);
+    for (const r of got) {
+      assert.equal(r.status, 200, r.text);
+      if (r.json.customer === 'acme') assert.deepEqual(r.json, want);
+      else assert.equal(r.json.customer, 'beta');
+    }
+    assert.equal((await http(`${gw.url}/healthz`)).status, 200);
+  });
+
   it("the portal's cookie opens /v1/me and /v1/me/usage as its key", async () => {
     const s = await http(`${gw.url}/portal/api/session`, { method: 'POST', body: { key: KEYS.beta } });
     assert.equal(s.status, 200, s.text);

@@ -293,6 +293,18 @@ typedef struct ig_host_s {
      * an older core treats IG_ROUTE_PRINCIPAL as public.
      */
     const ig_principal_t *(*route_principal)(const struct ig_http_exchange_s *x);
+    /*
+     * Added within ABI 3. From inside a route's handler: runs work(arg) on a thread of the core's pool,
+     * off the event loop (a database read, a file), then done(arg, x, err) on the request's worker
+     * thread, which fills x's outputs and returns 0, or returns -1 with err, as a handler would. The
+     * handler returns IG_PENDING right after a 0 from here. work must not touch x or its pool; the
+     * plugin's state of the generation serving the call stays valid until done returns. When the client
+     * left (or the gateway's grace period ended) before done, done is called with x NULL: release arg,
+     * answer nothing. Exactly one done per 0 returned. -1 (not in a handler, called twice, out of
+     * memory): nothing was queued, the handler answers itself.
+     */
+    int (*route_defer)(struct ig_http_exchange_s *x, void (*work)(void *arg),
+                       int (*done)(void *arg, struct ig_http_exchange_s *x, ig_error_t *err), void *arg);
 } ig_host_t;
 
 /* ---- engine plugins ---------------------------------------------------------------------- */
@@ -645,7 +657,8 @@ typedef struct {
     const char *path;           /* "/admin/keys" matches itself and "/admin/keys/..." */
     ig_route_access_t access;
     /* 0 with the outputs filled, or -1 with err (default 400): the client gets it OpenAI-shaped.
-     * Runs synchronously on a worker thread; keep it short. */
+     * Runs synchronously on a worker thread; keep it short: what may block (disk, a database) goes
+     * through host->route_defer, and the handler returns IG_PENDING. */
     int (*handle)(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
 } ig_route_decl_t;
 
