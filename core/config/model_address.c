@@ -95,10 +95,12 @@ size_t ig_address_host_of(const char *a, size_t len, char *out, size_t cap)
                 return 0;
     if (n > 0 && a[n - 1] == '.')
         n--; /* "example.com." is example.com */
-    if (n == 0 || n > IG_ADDRESS_HOST_MAX)
-        return 0;
+    if (n == 0 || n > IG_ADDRESS_HOST_MAX || a[0] == '.' || a[n - 1] == '.')
+        return 0; /* an empty label names no model: refused, so the result reduces to itself */
     for (size_t i = 0; i < n; i++) {
         char c = a[i];
+        if (c == '.' && a[i + 1] == '.')
+            return 0;
         if (c >= 'A' && c <= 'Z')
             c = (char)(c - 'A' + 'a');
         else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))

@@ -25,7 +25,8 @@ int ig_address_host_valid(const char *s, char *msg, size_t msgcap);
 int ig_address_prefix_valid(const char *s, char *msg, size_t msgcap);
 
 /* The name in a Host header or :authority (a port and a trailing dot dropped, lowercased) into out
- * (cap >= IG_ADDRESS_HOST_MAX + 1). Its length, or 0 when it is empty, an IPv6 literal or malformed. */
+ * (cap >= IG_ADDRESS_HOST_MAX + 1). Its length, or 0 when it is empty, an IPv6 literal, has an empty
+ * label or is otherwise malformed. */
 size_t ig_address_host_of(const char *authority, size_t len, char *out, size_t cap);
 
 /* Every model's addresses, for one generation. */
