@@ -198,13 +198,14 @@ int ig_plugin_route_defer(ig_http_exchange_t *x, void (*work)(void *arg),
 typedef struct {
     const ig_plugin_instance_t *inst;
     const ig_route_decl_t *rt;
+    h2o_iovec_t path;           /* as routed */
     size_t rest_at;
 } route_call_t;
 
 static void run(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal, void *arg)
 {
     const route_call_t *rc = arg;
-    h2o_iovec_t path = req->path_normalized;
+    h2o_iovec_t path = rc->path;
     if (rc->rt->access == IG_ROUTE_PRINCIPAL && principal == NULL) {
         ig_send_error(req, 404, "invalid_request_error", NULL, "not_available",
                       "%.*s is a customer's own route: it needs an auth plugin (plugins.load: [apikey])",
@@ -257,9 +258,8 @@ static void run(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *prin
     send_route_result(req, x, r, &err);
 }
 
-int ig_plugin_routes_serve(ig_worker_t *w, const ig_generation_t *gen, h2o_req_t *req)
+int ig_plugin_routes_serve(ig_worker_t *w, const ig_generation_t *gen, h2o_req_t *req, h2o_iovec_t path)
 {
-    h2o_iovec_t path = req->path_normalized;
     for (size_t j = 0; j < gen->nplugins; j++) {
         const ig_plugin_instance_t *inst = &gen->plugins[j];
         for (const ig_route_decl_t *rt = inst->desc->routes; rt && rt->path; rt++) {
@@ -269,7 +269,7 @@ int ig_plugin_routes_serve(ig_worker_t *w, const ig_generation_t *gen, h2o_req_t
             if (rt->access == IG_ROUTE_ADMIN && ig_admin_authorize(req, &gen->config->server) != 0)
                 return 1;
             route_call_t *rc = h2o_mem_alloc_pool(&req->pool, sizeof(*rc));
-            *rc = (route_call_t){.inst = inst, .rt = rt, .rest_at = rest_at};
+            *rc = (route_call_t){.inst = inst, .rt = rt, .path = path, .rest_at = rest_at};
             if (rt->access == IG_ROUTE_PRINCIPAL)
                 ig_principal_call(w, req, run, rc);
             else

@@ -15,7 +15,8 @@
 typedef struct ig_worker_s ig_worker_t;
 
 /* 1 when a plugin route matched req's path (and the request was answered or will be), 0 otherwise. */
-int ig_plugin_routes_serve(ig_worker_t *w, const ig_generation_t *gen, h2o_req_t *req);
+/* path: the request's path as routed (after a model's pathPrefix, when under one). */
+int ig_plugin_routes_serve(ig_worker_t *w, const ig_generation_t *gen, h2o_req_t *req, h2o_iovec_t path);
 
 /* host->route_principal: the caller of an IG_ROUTE_PRINCIPAL call, else NULL. */
 const ig_principal_t *ig_plugin_route_principal(const ig_http_exchange_t *x);

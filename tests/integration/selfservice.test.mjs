@@ -70,7 +70,7 @@ describe('self-service: /v1/me and /v1/me/usage', () => {
         },
       },
       models: [
-        model('chat-a', [sim], { pricing: PRICES['chat-a'] }),
+        model('chat-a', [sim], { pricing: PRICES['chat-a'], pathPrefix: '/acme-a', hosts: ['chat-a.example.test'] }),
         model('chat-b', [sim], { pricing: PRICES['chat-b'], limits: { requestsPerMinute: MODEL_RPM } }),
         model('chat-c', [sim], { pricing: PRICES['chat-c'] }),
       ],
@@ -248,6 +248,25 @@ describe('self-service: /v1/me and /v1/me/usage', () => {
       else assert.equal(r.json.customer, 'beta');
     }
     assert.equal((await http(`${gw.url}/healthz`)).status, 200);
+  });
+
+  it("under a model's address: /v1/me and /v1/me/usage as anywhere; a runtime model cannot take its address", async () => {
+    const plain = (await usage('acme', '?group_by=model')).json;
+    assert.deepEqual((await http(`${gw.url}/acme-a/v1/me/usage?group_by=model`, { headers: bearer('acme') })).json, plain);
+    const m = await http(`${gw.url}/acme-a/v1/me`, { headers: bearer('acme') });
+    assert.equal(m.status, 200, m.text);
+    assert.equal(m.json.customer, 'acme');
+    // PUT /admin/models validates like -t: an address another model has is refused, nothing changes
+    const admin = { authorization: `Bearer ${ADMIN}` };
+    for (const body of [
+      { engine: 'VLLM', features: ['TextGeneration'], endpoints: [sim.url], hosts: ['chat-a.example.test'] },
+      { engine: 'VLLM', features: ['TextGeneration'], endpoints: [sim.url], pathPrefix: '/acme-a/x' },
+    ]) {
+      const r = await http(`${gw.url}/admin/models/chat-d`, { method: 'PUT', headers: admin, body });
+      assert.equal(r.status, 400, r.text);
+      assert.match(r.json.error.message, /model "chat-a"/);
+    }
+    assert.equal((await http(`${gw.url}/v1/models/chat-d`, { headers: bearer('beta') })).status, 404);
   });
 
   it("the portal's cookie opens /v1/me and /v1/me/usage as its key", async () => {
