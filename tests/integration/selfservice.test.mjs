@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
-  PLUGINS_DIR, SLOW, assertOpenAIError, chatBody, curl, http, model, startGateway, startSim, waitFor,
+  PLUGINS_DIR, SLOW, assertOpenAIError, chatBody, curl, http, model, startGateway, startRedis, startSim, waitFor,
 } from './harness.mjs';
 
 const sha = (s) => `sha256:${crypto.createHash('sha256').update(s).digest('hex')}`;
@@ -315,6 +315,36 @@ describe('self-service without the limiter and billing', () => {
     } finally {
       await gw.stop();
       await sim.stop();
+    }
+  });
+});
+
+describe('self-service with the Redis rate-limit backend', () => {
+  it('/v1/me names the limits without waiting on Redis: remaining and reset_seconds are null; the limits still hold', async () => {
+    const redis = await startRedis();
+    const sim = await startSim({ models: ['chat'] });
+    const gw = await startGateway({
+      plugins: {
+        dir: PLUGINS_DIR, load: ['vllm', 'leastload', 'apikey', 'ratelimit'],
+        options: {
+          apikey: { customers: [{ id: 'solo' }], keys: [{ id: 'k1', customer: 'solo', hash: sha('sk-solo-0123456789'), limits: { requestsPerMinute: 2 } }] },
+          ratelimit: { backend: 'redis', redisUrl: redis.url },
+        },
+      },
+      models: [model('chat', [sim])],
+    });
+    try {
+      const headers = { authorization: 'Bearer sk-solo-0123456789' };
+      const me = await http(`${gw.url}/v1/me`, { headers });
+      assert.equal(me.status, 200, me.text);
+      assert.deepEqual(me.json.limits, [{ scope: 'key', name: 'requests_per_minute', limit: 2, remaining: null, reset_seconds: null }]);
+      const codes = [];
+      for (let i = 0; i < 3; i++) codes.push((await http(`${gw.url}/v1/chat/completions`, { method: 'POST', headers, body: chatBody('chat') })).status);
+      assert.deepEqual(codes, [200, 200, 429]);
+    } finally {
+      await gw.stop();
+      await sim.stop();
+      await redis.stop();
     }
   });
 });
