@@ -216,9 +216,19 @@ static void on_continue_sent(h2o_socket_t *sock, const char *err)
     start_reading(r);
 }
 
-/* The key, checked before the body is read when the auth plugin answers at once. 0: go on; -1: answered. */
+/* Bodies under this are read before the key is checked, as h2o would have: what they cost is small
+ * (and counted in the budget), and the proxy's one authenticate() call stays the only one. */
+#define EARLY_KEY_CHECK_MIN (64 * 1024)
+
+/*
+ * The key of an API request with a large (or chunked) body, checked before the body is read when the
+ * auth plugin answers at once. 0: go on; -1: answered. The proxy authenticates again once the body is
+ * in: a plugin sees two calls for such a request (and a cancel for the first when it answers later).
+ */
 static int check_key_early(reader_t *r, ig_worker_t *w, h2o_req_t *req)
 {
+    if (r->head.framing.body == IG_H1_BODY_LENGTH && r->head.framing.length < EARLY_KEY_CHECK_MIN)
+        return 0;
     ig_api_t api = ig_api_from_path(req->path_normalized.base, req->path_normalized.len);
     if (api == IG_API_NONE || w->gen->auth == NULL || !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
         return 0;

@@ -2,7 +2,7 @@
  * h1_body.h — the body of an HTTP/1.x request, read by infergate rather than h2o (see h1_guard.h).
  *
  * Before a byte of it is read: a Content-Length over server.maxBodySize answers 413, an API request
- * whose key the auth plugin refuses at once answers 401, and the body's size is taken from a budget
+ * with a body over 64 KiB (or chunked) whose key the auth plugin refuses at once answers 401, and the body's size is taken from a budget
  * shared by every body being received (server.clientLimits.bodyBudgetBytes; 503 with Retry-After
  * when it is spent). Then "100 Continue" if the client waits for it, and the body is read with a
  * timer that restarts at every byte (server.clientTimeouts.bodyIdle; 408 when it fires): an upload

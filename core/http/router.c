@@ -7,6 +7,7 @@
 #include "admin/metrics_http.h"
 #include "http/console_api.h"
 #include "http/h1_body.h"
+#include "http/me_api.h"
 #include "http/models_api.h"
 #include "http/static_files.h"
 #include "plugin/plugin_routes.h"
@@ -107,21 +108,77 @@ static int console_routes(router_t *r, ig_worker_t *w, h2o_req_t *req, h2o_iovec
     return 0;
 }
 
+/*
+ * The model a request's address names: its Host (a model's hosts:) or its path's prefix (pathPrefix:,
+ * then *path is what follows the prefix). NULL: none. -1 when the two name different models (answered).
+ */
+static int address_scope(h2o_req_t *req, const ig_generation_t *gen, h2o_iovec_t *path, const char **scope)
+{
+    *scope = NULL;
+    const ig_address_index_t *ix = &gen->addresses;
+    if (ix->nhosts == 0 && ix->nprefixes == 0)
+        return 0;
+    long by_host = -1, by_prefix = -1;
+    char name[IG_ADDRESS_HOST_MAX + 1];
+    size_t n = ig_address_host_of(req->authority.base, req->authority.len, name, sizeof(name));
+    if (n)
+        by_host = ig_address_find_host(ix, name, n);
+    size_t rest = 0;
+    by_prefix = ig_address_find_prefix(ix, path->base, path->len, &rest);
+    if (by_host >= 0 && by_prefix >= 0 && by_host != by_prefix) {
+        ig_send_error(req, 404, "invalid_request_error", NULL, "unknown_url",
+                      "Unknown request URL: this host serves the model `%s`, this path's prefix the model `%s`",
+                      gen->models[by_host].cfg->model.name, gen->models[by_prefix].cfg->model.name);
+        return -1;
+    }
+    if (by_prefix >= 0) {
+        *path = h2o_iovec_init(path->base + rest, path->len - rest);
+        *scope = gen->models[by_prefix].cfg->model.name;
+        /* under a prefix, only the model's API: nothing of the gateway's own */
+        if (!STARTS(*path, "/v1/")) {
+            ig_send_error(req, 404, "invalid_request_error", NULL, "unknown_url",
+                          "Unknown request URL: %.*s serves the model `%s` under /v1/ only",
+                          (int)(rest > 200 ? 200 : rest), req->path_normalized.base, *scope);
+            return -1;
+        }
+    } else if (by_host >= 0) {
+        *scope = gen->models[by_host].cfg->model.name;
+    }
+    return 0;
+}
+
+/*
+ * The path a plugin's route gets: as sent, still percent-encoded (the plugin decodes each segment
+ * once; path_normalized is h2o's decoding already, so "%2F" would split a segment and "%2561" decode
+ * twice), past the address prefix the router took off the normalized path. A prefix written with
+ * escapes or dot-segments leaves the routed (normalized) path.
+ */
+static h2o_iovec_t plugin_path(h2o_req_t *req, h2o_iovec_t routed)
+{
+    h2o_iovec_t raw = req->path;
+    if (req->query_at != SIZE_MAX && req->query_at <= raw.len)
+        raw.len = req->query_at;
+    size_t cut = req->path_normalized.len - routed.len;
+    if (cut == 0)
+        return raw;
+    if (raw.len >= cut && memcmp(raw.base, req->path_normalized.base, cut) == 0)
+        return h2o_iovec_init(raw.base + cut, raw.len - cut);
+    return routed;
+}
+
 static void route(h2o_handler_t *self, h2o_req_t *req);
 
 /* a request refused before route(): in the access log and metrics all the same */
 static void refused(h2o_handler_t *self, h2o_req_t *req)
 {
-    ig_request_log_start(req, ((router_t *)self)->deps.access_log, ig_worker_of(req)->metrics);
+    ig_request_log_t *log = ig_request_log_start(req, ((router_t *)self)->deps.access_log, ig_worker_of(req)->metrics);
+    log->api = ig_api_from_path(req->path_normalized.base, req->path_normalized.len) != IG_API_NONE;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
-    ig_worker_t *w = ig_worker_of(req);
-    if (ig_console_portal_cookie(req, req->path_normalized) != 0) /* the portal's cookie stands for its key where it may */
-        return 0;
     /* an HTTP/1 head h2o was shown without its body: refused, or route() once the body is in */
-    if (ig_h1_body_intercept(w, self, req, route, refused))
+    if (ig_h1_body_intercept(ig_worker_of(req), self, req, route, refused))
         return 0;
     route(self, req);
     return 0;
@@ -135,6 +192,11 @@ static void route(h2o_handler_t *self, h2o_req_t *req)
     h2o_iovec_t path = req->path_normalized;
     int get = method_is(req, H2O_STRLIT("GET")) || method_is(req, H2O_STRLIT("HEAD"));
     int post = method_is(req, H2O_STRLIT("POST"));
+    const char *scope;
+    if (address_scope(req, w->gen, &path, &scope) != 0)
+        return;
+    if (ig_console_portal_cookie(req, path) != 0) /* the portal's cookie stands for its key where it may */
+        return;
 
     ig_api_t api = ig_api_from_path(path.base, path.len);
     if (api != IG_API_NONE) {
@@ -142,16 +204,23 @@ static void route(h2o_handler_t *self, h2o_req_t *req)
         if (!post)
             method_not_allowed(req, "POST");
         else
-            ig_proxy_handle(w, req, api, log);
+            ig_proxy_handle(w, req, api, log, scope);
         return;
     }
     if (PATH_IS(path, "/v1/models") || PREFIX_IS(path, "/v1/models/")) {
         if (!get)
             method_not_allowed(req, "GET");
         else if (path.len == 10)
-            ig_models_api_serve(w, req, NULL, 0);
+            ig_models_api_serve(w, req, NULL, 0, scope);
         else
-            ig_models_api_serve(w, req, path.base + 11, path.len - 11);
+            ig_models_api_serve(w, req, path.base + 11, path.len - 11, scope);
+        return;
+    }
+    if (PATH_IS(path, "/v1/me")) {
+        if (!get)
+            method_not_allowed(req, "GET");
+        else
+            ig_me_api_serve(w, req);
         return;
     }
     if (console_routes((router_t *)self, w, req, path, get))
@@ -185,7 +254,7 @@ static void route(h2o_handler_t *self, h2o_req_t *req)
             ig_admin_replicas_serve(req, w->gen, d->sched);
         return;
     }
-    if (ig_plugin_routes_serve(w->gen, req))
+    if (ig_plugin_routes_serve(w, w->gen, req, plugin_path(req, path)))
         return;
     ig_send_error(req, 404, "invalid_request_error", NULL, "unknown_url", "Unknown request URL: %.*s %.*s",
                   (int)req->method.len, req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);

@@ -215,7 +215,7 @@ describe('hostile HTTP/1.1 clients', () => {
     assertOpenAIError(firstResponse(c), 413, { code: 'request_too_large' });
   });
 
-  it('no key: 401 at the head, before a byte of the body is sent (Content-Length and chunked)', async () => {
+  it('no key: 401 at the head of a large body, before a byte of it is sent (Content-Length and chunked)', async () => {
     for (const framing of ['Content-Length: 100000', 'Transfer-Encoding: chunked']) {
       const c = connect(gw.port);
       await c.ready;
@@ -228,7 +228,14 @@ describe('hostile HTTP/1.1 clients', () => {
       { timeoutMs: BOUND, what: 'the two 401s in the access log' });
   });
 
-  it('Expect: 100-continue: the key is checked first, then 100, then the body', async () => {
+  it('Expect: 100-continue: a keyless large body gets 401 instead of 100; with a key, 100, then the body', async () => {
+    const k = connect(gw.port);
+    await k.ready;
+    await k.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n');
+    await k.closedNow();
+    assert.ok(!/^HTTP\/1\.1 100 /.test(k.text()), 'no 100 Continue for a keyless body');
+    assertOpenAIError(firstResponse(k), 401);
+
     const body = chatJson();
     const c = connect(gw.port);
     await c.ready;
