@@ -80,6 +80,7 @@ export class RawH2 {
     this.streams = new Map(); // id -> {headers, data: bytes, end, rst}
     this.buf = Buffer.alloc(0);
     this.initialSettings = s;
+    this.pingAcks = 0;
   }
 
   async connect() {
@@ -106,6 +107,7 @@ export class RawH2 {
       this.buf = this.buf.subarray(9 + len);
       this.frames.push({ type: f.type, flags: f.flags, id: f.id, length: len });
       if (f.type === T.SETTINGS && !(f.flags & F.ACK)) this.write(frame(T.SETTINGS, F.ACK, 0));
+      if (f.type === T.PING && f.flags & F.ACK) this.pingAcks++;
       if (f.type === T.GOAWAY) this.goaway = { lastStreamId: f.payload.readUInt32BE(0) & 0x7fffffff, code: f.payload.readUInt32BE(4), debug: f.payload.subarray(8).toString() };
       if (f.type === T.HEADERS) this.stream(f.id).headers++;
       if (f.type === T.DATA) {
@@ -124,6 +126,14 @@ export class RawH2 {
   write(b) {
     if (this.closed || this.sock.destroyed) return Promise.resolve(false);
     return new Promise((resolve) => this.sock.write(b, (err) => resolve(!err)));
+  }
+
+  /** PING: the gateway answers once it parsed everything sent before (false if the connection ended). */
+  async ping() {
+    const want = this.pingAcks + 1;
+    await this.write(frame(T.PING, 0, 0, Buffer.alloc(8)));
+    while (this.pingAcks < want && !this.closed) await new Promise((r) => setTimeout(r, 2));
+    return this.pingAcks >= want;
   }
 
   close() { this.sock.destroy(); }

@@ -1,0 +1,111 @@
+// bench/hostile/run.mjs — issue 14's HTTP/2 rows rerun, before and after, in one run (see README.md).
+//
+//   node bench/hostile/run.mjs [--baseline=/path/to/main/build] [--seconds=10] [--rounds=3] [--throughput-seconds=5]
+//
+// Gateways, all with the same config and one ig-sim:
+//   off       this build, the guard off by config (h2ResetBudget: 0, maxHeaderListBytes: 0)
+//   on        this build, the defaults
+//   baseline  (--baseline) another build's infergate, e.g. main before this change: the true "before"
+// Rapid reset (no delay, and 5 ms before each reset) and the HPACK bomb run against each; then, with
+// --baseline, h2load's throughput as bench/run.sh measures it (HTTP/1.1 and h2c), baseline and this
+// build interleaved, medians and their ratio.
+
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import fs from 'node:fs';
+import path from 'node:path';
+import { BUILD_DIR, PLUGINS_DIR, Proc, freePort, startSim, toYaml, waitFor, writeTmp, tmpDir } from '../../tests/integration/harness.mjs';
+
+const arg = (k, d) => { const a = process.argv.find((x) => x.startsWith(`--${k}=`)); return a ? a.split('=')[1] : d; };
+const SECONDS = Number(arg('seconds', 10));
+const ROUNDS = Number(arg('rounds', 3));
+const TP_SECONDS = Number(arg('throughput-seconds', 5));
+const BASELINE = arg('baseline', '');
+const here = path.dirname(new URL(import.meta.url).pathname);
+
+async function startGw(name, buildDir, server = {}) {
+  const port = await freePort();
+  const cfg = {
+    server: { listen: [`127.0.0.1:${port}`], workers: 2, logLevel: 'warn', accessLog: 'off', stateDir: path.join(tmpDir(), `state-${port}`), ...server },
+    plugins: { dir: path.join(buildDir, 'plugins'), load: ['vllm', 'leastload'] },
+    models: [{ name: 'chat', engine: 'VLLM', features: ['TextGeneration'], endpoints: [sim.url] }],
+  };
+  const p = new Proc(name, path.join(buildDir, 'core/infergate'), ['-c', writeTmp(`${name}-${port}.yaml`, toYaml(cfg))]);
+  p.port = port;
+  p.url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${p.url}/healthz`)).status === 200, { timeoutMs: 20000, what: `${name} /healthz` });
+  return p;
+}
+
+// child processes run asynchronously: this process keeps draining the gateways' output meanwhile
+const run = promisify(execFile);
+async function attack(...a) {
+  const { stdout } = await run(process.execPath, [path.join(here, 'attack.mjs'), ...a.map(String)], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout.trim().split('\n').pop());
+}
+
+async function h2load(url, proto, body) {
+  const args = ['-D', String(TP_SECONDS), '-t', '2', '-d', body, '-H', 'content-type: application/json'];
+  if (proto === 'h1') args.push('--h1', '-c', '64'); else args.push('-c', '8', '-m', '8');
+  let out = '';
+  try { out = (await run('h2load', [...args, `${url}/v1/chat/completions`], { maxBuffer: 16 << 20 })).stdout; } catch (e) { out = `${e.stdout}`; }
+  const m = /finished in [\d.]+s, ([\d.]+) req\/s/.exec(out);
+  const ok = /status codes: (\d+) 2xx/.exec(out);
+  return { rps: m ? Number(m[1]) : 0, ok: ok ? Number(ok[1]) : 0 };
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+const sim = await startSim({ models: ['chat'] });
+const gws = {
+  off: await startGw('off', BUILD_DIR, { clientLimits: { h2ResetBudget: 0, maxHeaderListBytes: 0 } }),
+  on: await startGw('on', BUILD_DIR),
+};
+if (BASELINE) gws.baseline = await startGw('baseline', path.resolve(BASELINE));
+
+const rows = [];
+for (const [name, gw] of Object.entries(gws)) {
+  const pid = gw.child.pid;
+  for (const delay of [0, 5]) {
+    const r = await attack('rapid-reset', gw.port, SECONDS, delay, sim.url, pid);
+    rows.push({ gateway: name, ...r });
+    console.error(JSON.stringify(rows.at(-1)));
+  }
+  const b = await attack('hpack-bomb', gw.port, 30, 400000, pid);
+  rows.push({ gateway: name, ...b });
+  console.error(JSON.stringify(rows.at(-1)));
+  await gw.stop({ timeoutMs: 5000 }); // the bomb's memory stays with this process: later runs get fresh ones
+  gws[name] = await startGw(name, name === 'baseline' ? path.resolve(BASELINE) : BUILD_DIR,
+    name === 'off' ? { clientLimits: { h2ResetBudget: 0, maxHeaderListBytes: 0 } } : {});
+}
+
+console.log('\n| gateway | probe | streams sent | requests the gateway handled | connections | GOAWAY ENHANCE_YOUR_CALM | streams per connection | engine requests | attacker CPU s | gateway CPU s |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
+for (const r of rows.filter((x) => x.probe === 'rapid-reset'))
+  console.log(`| ${r.gateway} | rapid reset, ${r.delayMs ? `${r.delayMs} ms before each reset` : 'batches of 100'}, ${r.seconds} s | ${r.streamsSent} | ${r.gatewayHandled} | ${r.connections} | ${r.enhanceYourCalm} | ${r.streamsProcessedPerConnection} | ${r.engineRequests} | ${r.attackerCpuS} | ${r.gatewayCpuS} |`);
+console.log('\n| gateway | HPACK bomb | streams held open | GOAWAY code | RSS before MB | RSS after MB |');
+console.log('|---|---|---|---|---|---|');
+for (const r of rows.filter((x) => x.probe === 'hpack-bomb'))
+  console.log(`| ${r.gateway} | ${r.streams} streams × ${r.refs} refs to a 4,000-byte entry | ${r.streamsHeldOpen} | ${r.goaway ?? '-'} | ${r.rssBeforeMb} | ${r.rssAfterMb} |`);
+
+if (BASELINE) {
+  const body = writeTmp('chat.json', JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hello '.repeat(200) }], max_tokens: 1 }));
+  const tp = { baseline: { h1: [], h2c: [] }, on: { h1: [], h2c: [] } };
+  for (let r = 0; r < ROUNDS; r++)
+    for (const name of r % 2 ? ['on', 'baseline'] : ['baseline', 'on'])
+      for (const proto of ['h1', 'h2c']) {
+        const x = await h2load(gws[name].url, proto, body);
+        tp[name][proto].push(x.rps);
+        console.error(`round ${r} ${name} ${proto}: ${x.rps} req/s (${x.ok} 2xx)`);
+      }
+  console.log(`\n| throughput (h2load, ${TP_SECONDS} s × ${ROUNDS} rounds, interleaved) | baseline req/s (median) | this build req/s (median) | ratio |`);
+  console.log('|---|---|---|---|');
+  for (const proto of ['h1', 'h2c']) {
+    const a = median(tp.baseline[proto]), b = median(tp.on[proto]);
+    console.log(`| ${proto === 'h1' ? 'HTTP/1.1, 64 connections' : 'h2c, 8 connections × 8 streams'} | ${a} | ${b} | ${(b / a).toFixed(3)} |`);
+  }
+}
+
+for (const gw of Object.values(gws)) await gw.stop({ timeoutMs: 5000 });
+await sim.stop({ timeoutMs: 5000 });
+process.exit(0);
