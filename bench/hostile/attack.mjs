@@ -10,8 +10,9 @@
 // put in the dynamic table, then referenced `refs` times in each of `streams` header blocks held
 // open; the gateway's RSS before and after.
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { RawH2, requestBlock, headers, data, rst, literalIndexed, indexed } from '../../tests/integration/h2raw.mjs';
+import { RawH2, requestBlock, headers, data, rst, literalIndexed, indexed, frame, T } from '../../tests/integration/h2raw.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const cpuOf = (pid) => { // utime + stime, seconds
@@ -24,6 +25,9 @@ const handled = async (port) => { // requests the gateway saw through (/metrics)
   const t = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   return t.split('\n').filter((l) => l.startsWith('infergate_requests_total{')).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
 };
+/** TCP connections the gateway opened to the engine and closed: its TIME_WAIT sockets towards it */
+const timeWait = (simUrl) => execFileSync('ss', ['-Htan', 'state', 'time-wait', 'dst', new URL(simUrl).host], { encoding: 'utf8' })
+  .split('\n').filter(Boolean).length;
 /** a write that gives up at the deadline: a gateway that stops reading must not hang the attacker */
 const writeBy = (c, b, end) => Promise.race([c.write(b), sleep(Math.max(0, end - Date.now())).then(() => false)]);
 const BODY = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 });
@@ -32,6 +36,7 @@ const CHAT = '/v1/chat/completions';
 async function rapidReset(port, seconds, delayMs, simUrl, pid) {
   const sim0 = await simStats(simUrl);
   const handled0 = await handled(port);
+  const tw0 = timeWait(simUrl);
   const gw0 = cpuOf(pid);
   const me0 = process.cpuUsage();
   const end = Date.now() + seconds * 1000;
@@ -65,11 +70,13 @@ async function rapidReset(port, seconds, delayMs, simUrl, pid) {
   const gwCpu = cpuOf(pid) - gw0;
   await sleep(500); // the gateway finishes what it started
   const sim1 = await simStats(simUrl);
+  const tw1 = timeWait(simUrl);
   const me = process.cpuUsage(me0);
   return {
     probe: 'rapid-reset', delayMs, seconds, streamsSent: streams, connections: conns, goaways, enhanceYourCalm: calm,
     streamsProcessedPerConnection: Math.round(perConn.reduce((a, b) => a + b, 0) / perConn.length),
     gatewayHandled: (await handled(port)) - handled0, engineRequests: sim1.requests - sim0.requests,
+    engineConnections: tw1 - tw0,
     attackerCpuS: +((me.user + me.system) / 1e6).toFixed(2), gatewayCpuS: +gwCpu.toFixed(2),
   };
 }
@@ -82,8 +89,12 @@ async function hpackBomb(port, streams, refs, pid) {
   for (let s = 0; s < streams && !c.closed; s++) {
     const id = 1 + 2 * s;
     const first = s === 0 ? [literalIndexed('x-bomb', 'a'.repeat(4000))] : [];
-    await c.write(headers(id, requestBlock(CHAT, { extra: [...first, block] })));
-    if (await c.ping()) opened++; // the gateway parsed the block (its PING answer comes after)
+    // the block and a PING in one write: the answer to the PING says the gateway parsed the block;
+    // a gateway that refuses the block has read the PING too, so its GOAWAY is not lost to a reset
+    await c.write(Buffer.concat([headers(id, requestBlock(CHAT, { extra: [...first, block] })), frame(T.PING, 0, 0, Buffer.alloc(8))]));
+    const want = s + 1;
+    while (c.pingAcks < want && !c.closed) await sleep(2);
+    if (c.pingAcks >= want && !c.closed) opened++;
   }
   await sleep(300);
   const rss1 = rssMb(pid);

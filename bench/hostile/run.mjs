@@ -21,6 +21,7 @@ const SECONDS = Number(arg('seconds', 10));
 const ROUNDS = Number(arg('rounds', 3));
 const TP_SECONDS = Number(arg('throughput-seconds', 5));
 const BASELINE = arg('baseline', '');
+const PROBES = arg('probes', '1') !== '0'; // --probes=0: the throughput comparison only
 const here = path.dirname(new URL(import.meta.url).pathname);
 
 async function startGw(name, buildDir, server = {}) {
@@ -64,7 +65,7 @@ const gws = {
 if (BASELINE) gws.baseline = await startGw('baseline', path.resolve(BASELINE));
 
 const rows = [];
-for (const [name, gw] of Object.entries(gws)) {
+for (const [name, gw] of PROBES ? Object.entries(gws) : []) {
   const pid = gw.child.pid;
   for (const delay of [0, 5]) {
     const r = await attack('rapid-reset', gw.port, SECONDS, delay, sim.url, pid);
@@ -79,16 +80,16 @@ for (const [name, gw] of Object.entries(gws)) {
     name === 'off' ? { clientLimits: { h2ResetBudget: 0, maxHeaderListBytes: 0 } } : {});
 }
 
-console.log('\n| gateway | probe | streams sent | requests the gateway handled | connections | GOAWAY ENHANCE_YOUR_CALM | streams per connection | engine requests | attacker CPU s | gateway CPU s |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('\n| gateway | probe | streams sent | requests the gateway handled | connections | GOAWAY ENHANCE_YOUR_CALM | streams per connection | engine requests | engine TCP connections | attacker CPU s | gateway CPU s |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows.filter((x) => x.probe === 'rapid-reset'))
-  console.log(`| ${r.gateway} | rapid reset, ${r.delayMs ? `${r.delayMs} ms before each reset` : 'batches of 100'}, ${r.seconds} s | ${r.streamsSent} | ${r.gatewayHandled} | ${r.connections} | ${r.enhanceYourCalm} | ${r.streamsProcessedPerConnection} | ${r.engineRequests} | ${r.attackerCpuS} | ${r.gatewayCpuS} |`);
+  console.log(`| ${r.gateway} | rapid reset, ${r.delayMs ? `${r.delayMs} ms before each reset` : 'batches of 100'}, ${r.seconds} s | ${r.streamsSent} | ${r.gatewayHandled} | ${r.connections} | ${r.enhanceYourCalm} | ${r.streamsProcessedPerConnection} | ${r.engineRequests} | ${r.engineConnections} | ${r.attackerCpuS} | ${r.gatewayCpuS} |`);
 console.log('\n| gateway | HPACK bomb | streams held open | GOAWAY code | RSS before MB | RSS after MB |');
 console.log('|---|---|---|---|---|---|');
 for (const r of rows.filter((x) => x.probe === 'hpack-bomb'))
   console.log(`| ${r.gateway} | ${r.streams} streams × ${r.refs} refs to a 4,000-byte entry | ${r.streamsHeldOpen} | ${r.goaway ?? '-'} | ${r.rssBeforeMb} | ${r.rssAfterMb} |`);
 
-if (BASELINE) {
+if (BASELINE && ROUNDS > 0) {
   const body = writeTmp('chat.json', JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hello '.repeat(200) }], max_tokens: 1 }));
   const tp = { baseline: { h1: [], h2c: [] }, on: { h1: [], h2c: [] } };
   for (let r = 0; r < ROUNDS; r++)
@@ -98,11 +99,12 @@ if (BASELINE) {
         tp[name][proto].push(x.rps);
         console.error(`round ${r} ${name} ${proto}: ${x.rps} req/s (${x.ok} 2xx)`);
       }
-  console.log(`\n| throughput (h2load, ${TP_SECONDS} s × ${ROUNDS} rounds, interleaved) | baseline req/s (median) | this build req/s (median) | ratio |`);
-  console.log('|---|---|---|---|');
+  console.log(`\n| throughput (h2load, ${TP_SECONDS} s × ${ROUNDS} rounds, interleaved) | baseline req/s (median) | this build req/s (median) | ratio of medians | median of the rounds' ratios (min–max) |`);
+  console.log('|---|---|---|---|---|');
   for (const proto of ['h1', 'h2c']) {
     const a = median(tp.baseline[proto]), b = median(tp.on[proto]);
-    console.log(`| ${proto === 'h1' ? 'HTTP/1.1, 64 connections' : 'h2c, 8 connections × 8 streams'} | ${a} | ${b} | ${(b / a).toFixed(3)} |`);
+    const ratios = tp.on[proto].map((x, i) => x / tp.baseline[proto][i]);
+    console.log(`| ${proto === 'h1' ? 'HTTP/1.1, 64 connections' : 'h2c, 8 connections × 8 streams'} | ${a} | ${b} | ${(b / a).toFixed(3)} | ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) |`);
   }
 }
 
