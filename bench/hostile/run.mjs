@@ -57,27 +57,24 @@ async function h2load(url, proto, body) {
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
-const sim = await startSim({ models: ['chat'] });
-const gws = {
-  off: await startGw('off', BUILD_DIR, { clientLimits: { h2ResetBudget: 0, maxHeaderListBytes: 0 } }),
-  on: await startGw('on', BUILD_DIR),
-};
-if (BASELINE) gws.baseline = await startGw('baseline', path.resolve(BASELINE));
-
+// every probe gets a fresh ig-sim and gateway: nothing one probe left (a stalled connection's
+// backlog, TIME_WAIT sockets towards the engine, memory) is counted in the next
+const KINDS = { off: [BUILD_DIR, { clientLimits: { h2ResetBudget: 0, maxHeaderListBytes: 0 } }], on: [BUILD_DIR, {}] };
+if (BASELINE) KINDS.baseline = [path.resolve(BASELINE), {}];
+let sim;
 const rows = [];
-for (const [name, gw] of PROBES ? Object.entries(gws) : []) {
-  const pid = gw.child.pid;
-  for (const delay of [0, 5]) {
-    const r = await attack('rapid-reset', gw.port, SECONDS, delay, sim.url, pid);
-    rows.push({ gateway: name, ...r });
-    console.error(JSON.stringify(rows.at(-1)));
-  }
-  const b = await attack('hpack-bomb', gw.port, 30, 400000, pid);
-  rows.push({ gateway: name, ...b });
+async function probe(name, ...a) {
+  sim = await startSim({ models: ['chat'] });
+  const gw = await startGw(name, ...KINDS[name]);
+  const r = await attack(a[0], gw.port, ...a.slice(1).map((x) => (x === 'SIM' ? sim.url : x === 'PID' ? gw.child.pid : x)));
+  rows.push({ gateway: name, ...r });
   console.error(JSON.stringify(rows.at(-1)));
-  await gw.stop({ timeoutMs: 5000 }); // the bomb's memory stays with this process: later runs get fresh ones
-  gws[name] = await startGw(name, name === 'baseline' ? path.resolve(BASELINE) : BUILD_DIR,
-    name === 'off' ? { clientLimits: { h2ResetBudget: 0, maxHeaderListBytes: 0 } } : {});
+  await gw.stop({ timeoutMs: 5000 });
+  await sim.stop({ timeoutMs: 5000 });
+}
+for (const name of PROBES ? Object.keys(KINDS) : []) {
+  for (const delay of [0, 5]) await probe(name, 'rapid-reset', SECONDS, delay, 'SIM', 'PID');
+  await probe(name, 'hpack-bomb', 30, 400000, 'PID');
 }
 
 console.log('\n| gateway | probe | streams sent | requests the gateway handled | connections | GOAWAY ENHANCE_YOUR_CALM | streams per connection | engine requests | engine TCP connections | attacker CPU s | gateway CPU s |');
@@ -91,6 +88,8 @@ for (const r of rows.filter((x) => x.probe === 'hpack-bomb'))
 
 if (BASELINE && ROUNDS > 0) {
   const body = writeTmp('chat.json', JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hello '.repeat(200) }], max_tokens: 1 }));
+  sim = await startSim({ models: ['chat'] });
+  const gws = { baseline: await startGw('baseline', ...KINDS.baseline), on: await startGw('on', ...KINDS.on) };
   const tp = { baseline: { h1: [], h2c: [] }, on: { h1: [], h2c: [] } };
   for (let r = 0; r < ROUNDS; r++)
     for (const name of r % 2 ? ['on', 'baseline'] : ['baseline', 'on'])
@@ -106,8 +105,7 @@ if (BASELINE && ROUNDS > 0) {
     const ratios = tp.on[proto].map((x, i) => x / tp.baseline[proto][i]);
     console.log(`| ${proto === 'h1' ? 'HTTP/1.1, 64 connections' : 'h2c, 8 connections × 8 streams'} | ${a} | ${b} | ${(b / a).toFixed(3)} | ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) |`);
   }
+  for (const gw of Object.values(gws)) await gw.stop({ timeoutMs: 5000 });
+  await sim.stop({ timeoutMs: 5000 });
 }
-
-for (const gw of Object.values(gws)) await gw.stop({ timeoutMs: 5000 });
-await sim.stop({ timeoutMs: 5000 });
 process.exit(0);
