@@ -7,6 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import { startSim, startGateway, model, waitFor, curl, chatBody, SLOW } from './harness.mjs';
 import { RawH2, requestBlock, headers, data, rst, literal, literalIndexed, indexed, ENHANCE_YOUR_CALM } from './h2raw.mjs';
 
@@ -20,6 +21,14 @@ const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid
 async function bystanderServed(gw) {
   const r = await curl(`${gw.url}${CHAT}`, { mode: 'h2c', body: chatBody('chat', { max_tokens: 2 }) });
   assert.equal(r.status, 200, `a bystander connection is served: ${r.text}`);
+}
+
+/** A counter of the gateway's /metrics (the one line with that name and labels). */
+async function metric(gw, line) {
+  const t = await (await fetch(`${gw.url}/metrics`)).text();
+  const l = t.split('\n').find((x) => x.startsWith(`${line} `));
+  assert.ok(l, `/metrics has ${line}`);
+  return Number(l.split(' ').pop());
 }
 
 async function endedWithCalm(c, what) {
@@ -56,6 +65,7 @@ describe('HTTP/2 rapid reset: a per-connection reset budget', () => {
     assert.ok(sent > BUDGET + 1, 'the client did send more than the budget');
     const after = await sim.stats();
     assert.equal(after.requests - before.requests, 0, 'no engine request started for a stream reset with its request');
+    assert.equal(await metric(gw, 'infergate_h2_connections_ended_total{bound="h2ResetBudget"}'), 1);
     await bystanderServed(gw);
   });
 
@@ -130,6 +140,7 @@ describe('HPACK amplification: a bound on the decoded header list', () => {
     }
     const grown = rssKb(pid) - rss0;
     assert.ok(grown < 8 * 1024, `gateway RSS grew by ${grown} KB over 5 connections`);
+    assert.equal(await metric(gw, 'infergate_h2_connections_ended_total{bound="maxHeaderListBytes"}'), 5);
     await bystanderServed(gw);
   });
 
@@ -172,6 +183,45 @@ describe('send stall: a client that never opens its window', () => {
     assert.equal(rec.status, 499, line);
     assert.ok(rec.completion_tokens > 0, `partial tokens billed: ${line}`);
     assert.ok(rec.completion_tokens < 3000, line);
+    await bystanderServed(gw);
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await sim?.stop();
+  });
+});
+
+describe('send stall over HTTP/1.1: a client that stops reading a stream', () => {
+  let sim, gw;
+  before(async () => {
+    // tokens as fast as the gateway reads them: the client's TCP window closes within megabytes
+    sim = await startSim({ models: ['chat'], args: ['--token-rate', '0', '--max-model-len', '10000000'] });
+    gw = await startGateway({ models: [model('chat', [sim])], server: { clientTimeouts: { sendStall: '1s' } } });
+  });
+
+  it('the engine request is cancelled once the TCP window stays closed, logged 499', async () => {
+    const before = await sim.stats();
+    const payload = JSON.stringify(chatBody('chat', { stream: true, max_tokens: 2000000 }));
+    const sock = net.connect(gw.port, '127.0.0.1');
+    let got = 0, closed = false, reading = false;
+    sock.on('error', () => {});
+    sock.on('close', () => { closed = true; });
+    sock.on('data', (d) => { got += d.length; if (!reading) sock.pause(); }); // the first bytes, then no read
+    sock.write(`POST ${CHAT} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`);
+    const s = await waitFor(async () => { const s = await sim.stats(); return s.streams_cancelled > before.streams_cancelled && s; },
+      { timeoutMs: BOUND_MS * 2, what: 'the engine stream to be cancelled' });
+    assert.equal(s.streams_finished - before.streams_finished, 0, 'the engine did not run to its end');
+    assert.ok(got > 0, 'the answer had started');
+    const line = await waitFor(() => gw.stdout.split('\n').find((l) => l.includes('sendStall')),
+      { timeoutMs: BOUND_MS, what: 'the access log line' });
+    const rec = JSON.parse(line);
+    assert.equal(rec.status, 499, line);
+    assert.equal(rec.proto, 'HTTP/1.1', line);
+    assert.ok(rec.completion_tokens > 0 && rec.completion_tokens < 2000000, `partial tokens billed: ${line}`);
+    reading = true;
+    sock.resume(); // the gateway shut the connection down: what is left drains, then the end
+    await waitFor(() => closed, { timeoutMs: BOUND_MS, what: 'the connection to end' });
     await bystanderServed(gw);
   });
 
