@@ -33,10 +33,6 @@ static int setup_h2o(ig_server_t *s)
     /* h2o rejects bodies over this itself (plain 413); ours answers OpenAI-shaped
      * below it. Twice the configured limit leaves room for a reload to raise it. */
     s->h2o.max_request_entity_size = cfg->server.max_body_bytes * 2;
-    /* no h2c by HTTP/1.1 Upgrade: the HTTP/2 guard (http/conn_guard.c) learns h2o's HTTP/2 read
-     * callback from h2o_http2_accept, which prior knowledge and TLS (ALPN) go through and Upgrade
-     * does not; a client asking to upgrade is simply answered in HTTP/1.1 (RFC 9113 dropped it) */
-    s->h2o.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *host = h2o_config_register_host(&s->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     /* h2o answers some errors before routing, bound to the fallback path: filter both */
