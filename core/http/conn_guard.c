@@ -1,7 +1,12 @@
 /*
  * conn_guard.c — the hook points into libh2o (conn_guard.h); what to allow is h2_guard.c's.
  *
- *   h2o_http2_accept        learns h2o's HTTP/2 read callback (the first one it starts reading with)
+ *   h2o_http2_accept        learns h2o's HTTP/2 read callback (the first one it starts reading with);
+ *                           TLS (ALPN) and h2c with prior knowledge come through it
+ *   h2o_http2_handle_upgrade refuses h2c by HTTP/1.1 Upgrade (deprecated by RFC 9113): such a
+ *                           connection would read with that callback without passing accept, so
+ *                           the first one of a process would be unguarded; the request is answered
+ *                           in HTTP/1.1 instead
  *   h2o_socket_read_start   gives each HTTP/2 connection its guard (hung on the socket's on_close)
  *                           and wraps the read callback, so the hooks below know the connection
  *   h2o_http2_decode_frame  a RST_STREAM from the client is charged to the connection's budget;
@@ -150,6 +155,13 @@ void h2o_http2_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, struct timeval 
     tl_accepting = 1;
     real.accept(ctx, sock, connected_at);
     tl_accepting = 0;
+}
+
+int h2o_http2_handle_upgrade(h2o_req_t *req, struct timeval connected_at)
+{
+    (void)req;
+    (void)connected_at;
+    return -1; /* h2o then serves the request in HTTP/1.1, as when the HTTP2-Settings header is bad */
 }
 
 void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)

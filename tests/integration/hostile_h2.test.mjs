@@ -91,6 +91,12 @@ describe('HTTP/2 rapid reset: a per-connection reset budget', () => {
     await bystanderServed(gw);
   });
 
+  it('an HTTP/1.1 Upgrade to h2c is answered in HTTP/1.1: every HTTP/2 connection is a guarded one', async () => {
+    const r = await curl(`${gw.url}${CHAT}`, { mode: 'h2', body: chatBody('chat', { max_tokens: 2 }) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.httpVersion, '1.1');
+  });
+
   it('a client whose streams finish may reset more than the budget over time (refunds)', async () => {
     const c = await new RawH2(gw.port).connect();
     let id = 1;
