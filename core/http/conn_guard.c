@@ -109,10 +109,10 @@ static guard_t *guard_of_sock(h2o_socket_t *sock)
 /* The connection h2o parses input of: src is always the start of its socket's input buffer. */
 static guard_t *guard_of_input(const uint8_t *src)
 {
-    if (tl_reading != NULL && (const uint8_t *)tl_reading->sock->input->bytes == src)
+    if (tl_reading != NULL && tl_reading->sock->input != NULL && (const uint8_t *)tl_reading->sock->input->bytes == src)
         return tl_reading;
-    for (guard_t *g = tl_guards; g != NULL; g = g->next)
-        if ((const uint8_t *)g->sock->input->bytes == src)
+    for (guard_t *g = tl_guards; g != NULL; g = g->next) /* rare: input parsed outside the read callback */
+        if (g->sock->input != NULL && (const uint8_t *)g->sock->input->bytes == src)
             return g;
     return NULL;
 }
@@ -217,7 +217,7 @@ void h2o_http2_stream_close(void *conn_, void *stream_)
         ig_conn_guard_init();
     if (stream->state == IG_H2_STREAM_STATE_END_STREAM &&
         !(tl_rst.conn == conn && tl_rst.stream_id == stream->stream_id)) {
-        guard_t *g = guard_of_sock(conn->sock);
+        guard_t *g = conn->sock != NULL ? guard_of_sock(conn->sock) : NULL;
         if (g != NULL)
             ig_h2_reset_budget_refund(&g->budget);
     }
