@@ -3,6 +3,7 @@
 // HPACK: literals without Huffman; the server's header blocks are not decoded (only counted).
 
 import net from 'node:net';
+import tls from 'node:tls';
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 export const T = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 };
@@ -72,8 +73,10 @@ export function settings(pairs = []) {
 
 /** One connection: the frames the server sent, its GOAWAY, whether it closed. */
 export class RawH2 {
-  constructor(port, { settings: s = [] } = {}) {
+  /** port: h2c with prior knowledge; tls: true for HTTP/2 over TLS (ALPN h2, any certificate) */
+  constructor(port, { settings: s = [], tls: overTls = false } = {}) {
     this.port = port;
+    this.overTls = overTls;
     this.frames = [];
     this.goaway = null;
     this.closed = false;
@@ -84,11 +87,14 @@ export class RawH2 {
   }
 
   async connect() {
-    this.sock = net.connect(this.port, '127.0.0.1');
+    this.sock = this.overTls
+      ? tls.connect({ port: this.port, host: '127.0.0.1', ALPNProtocols: ['h2'], rejectUnauthorized: false })
+      : net.connect(this.port, '127.0.0.1');
     this.sock.on('error', () => {});
     this.sock.on('close', () => { this.closed = true; });
     this.sock.on('data', (d) => this.onData(d));
-    await new Promise((resolve, reject) => { this.sock.once('connect', resolve); this.sock.once('error', reject); });
+    await new Promise((resolve, reject) => { this.sock.once(this.overTls ? 'secureConnect' : 'connect', resolve); this.sock.once('error', reject); });
+    if (this.overTls && this.sock.alpnProtocol !== 'h2') throw new Error(`ALPN: ${this.sock.alpnProtocol}`);
     this.write(Buffer.concat([PREFACE, settings(this.initialSettings)]));
     return this;
   }

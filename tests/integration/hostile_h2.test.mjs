@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import { startSim, startGateway, model, waitFor, curl, chatBody, SLOW } from './harness.mjs';
+import { startSim, startGateway, model, waitFor, curl, chatBody, makeCert, SLOW } from './harness.mjs';
 import { RawH2, requestBlock, headers, data, rst, literal, literalIndexed, indexed, ENHANCE_YOUR_CALM } from './h2raw.mjs';
 
 const BOUND_MS = SLOW ? 30000 : 10000;
@@ -42,6 +42,7 @@ describe('HTTP/2 rapid reset: a per-connection reset budget', () => {
   before(async () => {
     sim = await startSim({ models: ['chat'], args: ['--token-rate', '50'] });
     gw = await startGateway({
+      tls: await makeCert(),
       models: [model('chat', [sim])],
       server: { clientLimits: { h2ResetBudget: BUDGET } },
     });
@@ -67,6 +68,20 @@ describe('HTTP/2 rapid reset: a per-connection reset budget', () => {
     assert.equal(after.requests - before.requests, 0, 'no engine request started for a stream reset with its request');
     assert.equal(await metric(gw, 'infergate_h2_connections_ended_total{bound="h2ResetBudget"}'), 1);
     await bystanderServed(gw);
+  });
+
+  it('the same over TLS (ALPN h2): GOAWAY after the budget, no engine request started', async () => {
+    const before = await sim.stats();
+    const c = await new RawH2(gw.tlsPort, { tls: true }).connect();
+    const frames = [];
+    for (let sent = 0; sent < BUDGET * 1.5; sent++) {
+      const id = 1 + 2 * sent;
+      frames.push(headers(id, requestBlock(CHAT)), data(id, body()), rst(id));
+    }
+    await c.write(Buffer.concat(frames));
+    await endedWithCalm(c, 'rapid reset over TLS');
+    assert.ok((c.goaway.lastStreamId + 1) / 2 <= BUDGET + 1, `streams processed before GOAWAY: ${(c.goaway.lastStreamId + 1) / 2}`);
+    assert.equal((await sim.stats()).requests - before.requests, 0, 'no engine request started');
   });
 
   it('resets after the gateway dispatched: each engine request cancelled, GOAWAY after the budget', async () => {
