@@ -11,6 +11,9 @@
  *                           and wraps the read callback, so the hooks below know the connection
  *   h2o_http2_decode_frame  a RST_STREAM from the client is charged to the connection's budget;
  *                           over it, the frame fails with ENHANCE_YOUR_CALM: h2o sends GOAWAY, closes
+ *   h2o_http2_stream_reset  a stream h2o resets because of the client's frame being handled (a
+ *                           zero WINDOW_UPDATE, DATA beyond its length...: "MadeYouReset") is charged
+ *                           the same; over budget, the connection's next frame fails as above
  *   h2o_http2_stream_close  a stream answered to its end refunds a reset
  *   h2o_hpack_parse_headers a block whose decoded size is over the limit fails with ENHANCE_YOUR_CALM
  *                           before h2o decodes (and allocates) anything
@@ -31,6 +34,7 @@ typedef ssize_t (*decode_frame_fn)(ig_h2o_frame_t *, const uint8_t *, size_t, co
 typedef int (*parse_headers_fn)(h2o_req_t *, ig_h2o_hpack_table_t *, const uint8_t *, size_t, int *, size_t *,
                                 void **, const char **);
 typedef void (*stream_close_fn)(void *, void *);
+typedef void (*stream_reset_fn)(void *, void *);
 
 static struct {
     accept_fn accept;
@@ -38,6 +42,7 @@ static struct {
     decode_frame_fn decode_frame;
     parse_headers_fn parse_headers;
     stream_close_fn stream_close;
+    stream_reset_fn stream_reset;
 } real;
 
 static _Atomic(h2o_socket_cb) h2_on_read; /* h2o's static on_read of HTTP/2 connections */
@@ -46,6 +51,7 @@ typedef struct guard_s {
     void *conn;
     h2o_socket_t *sock;
     ig_h2_reset_budget_t budget;
+    int over;                      /* over budget by resets h2o made: the next frame ends the connection */
     void (*prev_close_cb)(void *);
     void *prev_close_data;
     struct guard_s *next, **pprev; /* the worker's guards, for input parsed outside the read callback */
@@ -54,6 +60,11 @@ typedef struct guard_s {
 static _Thread_local guard_t *tl_guards;
 static _Thread_local guard_t *tl_reading; /* the connection whose input the read callback parses */
 static _Thread_local int tl_accepting;
+static _Thread_local int tl_in_read; /* inside a guarded read callback or accept: frames are being handled */
+static _Thread_local struct {
+    void *conn;
+    uint32_t stream_id;
+} tl_frame; /* the client's frame h2o is handling (inside tl_in_read) */
 static _Thread_local struct {
     void *conn;
     uint32_t stream_id;
@@ -77,6 +88,7 @@ int ig_conn_guard_init(void)
     real.decode_frame = (decode_frame_fn)resolve("h2o_http2_decode_frame");
     real.parse_headers = (parse_headers_fn)resolve("h2o_hpack_parse_headers");
     real.stream_close = (stream_close_fn)resolve("h2o_http2_stream_close");
+    real.stream_reset = (stream_reset_fn)resolve("h2o_http2_stream_reset");
     real.accept = (accept_fn)resolve("h2o_http2_accept");
     return 0;
 }
@@ -143,7 +155,10 @@ static void guarded_on_read(h2o_socket_t *sock, const char *err)
 {
     guard_t *outer = tl_reading;
     tl_reading = guard_of_sock(sock);
+    tl_in_read++;
     atomic_load_explicit(&h2_on_read, memory_order_relaxed)(sock, err);
+    tl_in_read--;
+    tl_frame.conn = NULL;
     tl_reading = outer; /* the connection may be gone now; only the pointer is restored */
 }
 
@@ -153,7 +168,10 @@ void h2o_http2_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, struct timeval 
 {
     ig_conn_guard_init();
     tl_accepting = 1;
+    tl_in_read++; /* h2o parses what came with the connection before returning */
     real.accept(ctx, sock, connected_at);
+    tl_in_read--;
+    tl_frame.conn = NULL;
     tl_accepting = 0;
 }
 
@@ -183,30 +201,60 @@ void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)
     real.read_start(sock, cb);
 }
 
+static int end_calmly(guard_t *g, const char **err_desc)
+{
+    ig_h2_guard_count_ended();
+    ig_log_warn("HTTP/2 connection ended with GOAWAY ENHANCE_YOUR_CALM: %llu stream resets against %llu "
+                "streams answered, over server.clientLimits.h2ResetBudget (%u)",
+                (unsigned long long)g->budget.resets, (unsigned long long)g->budget.completed, g->budget.budget);
+    *err_desc = "too many stream resets (server.clientLimits.h2ResetBudget)";
+    return H2O_HTTP2_ERROR_ENHANCE_YOUR_CALM;
+}
+
 ssize_t h2o_http2_decode_frame(ig_h2o_frame_t *frame, const uint8_t *src, size_t len,
                                const void *host_settings, const char **err_desc)
 {
     if (real.decode_frame == NULL)
         ig_conn_guard_init();
     tl_rst.conn = NULL;
+    tl_frame.conn = NULL;
     ssize_t ret = real.decode_frame(frame, src, len, host_settings, err_desc);
-    if (ret < 0 || frame->type != IG_H2_FRAME_RST_STREAM)
+    if (ret < 0)
         return ret;
     guard_t *g = guard_of_input(src);
     if (g == NULL)
         return ret;
+    if (g->over)
+        return end_calmly(g, err_desc);
+    if (tl_in_read) {
+        tl_frame.conn = g->conn;
+        tl_frame.stream_id = frame->stream_id;
+    }
+    if (frame->type != IG_H2_FRAME_RST_STREAM)
+        return ret;
     tl_rst.conn = g->conn;
     tl_rst.stream_id = frame->stream_id;
-    if (ig_h2_reset_budget_charge(&g->budget)) {
-        ig_h2_guard_count_ended();
-        ig_log_warn("HTTP/2 connection ended with GOAWAY ENHANCE_YOUR_CALM: %llu stream resets against %llu "
-                    "streams answered, over server.clientLimits.h2ResetBudget (%u)",
-                    (unsigned long long)g->budget.resets, (unsigned long long)g->budget.completed,
-                    g->budget.budget);
-        *err_desc = "too many stream resets (server.clientLimits.h2ResetBudget)";
-        return H2O_HTTP2_ERROR_ENHANCE_YOUR_CALM;
-    }
+    if (ig_h2_reset_budget_charge(&g->budget))
+        return end_calmly(g, err_desc);
     return ret;
+}
+
+void h2o_http2_stream_reset(void *conn_, void *stream_)
+{
+    if (real.stream_reset == NULL)
+        ig_conn_guard_init();
+    ig_h2o_conn_head_t *conn = conn_;
+    ig_h2o_stream_head_t *stream = stream_;
+    /* h2o resets the stream the client's frame is about, and the client did not ask for it itself */
+    if (tl_in_read && tl_frame.conn == conn && tl_frame.stream_id == stream->stream_id &&
+        !(tl_rst.conn == conn && tl_rst.stream_id == stream->stream_id) && conn->sock != NULL) {
+        guard_t *g = guard_of_sock(conn->sock);
+        if (g != NULL && ig_h2_reset_budget_charge(&g->budget))
+            g->over = 1;
+        tl_rst.conn = conn; /* its close is no completion either */
+        tl_rst.stream_id = stream->stream_id;
+    }
+    real.stream_reset(conn_, stream_);
 }
 
 void h2o_http2_stream_close(void *conn_, void *stream_)

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import { startSim, startGateway, model, waitFor, curl, chatBody, makeCert, SLOW } from './harness.mjs';
-import { RawH2, requestBlock, headers, data, rst, literal, literalIndexed, indexed, ENHANCE_YOUR_CALM } from './h2raw.mjs';
+import { RawH2, requestBlock, headers, data, rst, literal, literalIndexed, indexed, frame, ENHANCE_YOUR_CALM, T } from './h2raw.mjs';
 
 const BOUND_MS = SLOW ? 30000 : 10000;
 const BUDGET = 100;
@@ -82,6 +82,20 @@ describe('HTTP/2 rapid reset: a per-connection reset budget', () => {
     await endedWithCalm(c, 'rapid reset over TLS');
     assert.ok((c.goaway.lastStreamId + 1) / 2 <= BUDGET + 1, `streams processed before GOAWAY: ${(c.goaway.lastStreamId + 1) / 2}`);
     assert.equal((await sim.stats()).requests - before.requests, 0, 'no engine request started');
+  });
+
+  it('resets the client makes the gateway do (a zero WINDOW_UPDATE, "MadeYouReset") count the same', async () => {
+    const c = await new RawH2(gw.port).connect();
+    const frames = [];
+    for (let sent = 0; sent < BUDGET * 1.5; sent++) {
+      const id = 1 + 2 * sent; // a request whose body never comes, then a stream-level protocol error
+      frames.push(headers(id, requestBlock(CHAT)), frame(T.WINDOW_UPDATE, 0, id, Buffer.alloc(4)));
+    }
+    await c.write(Buffer.concat(frames));
+    await endedWithCalm(c, 'MadeYouReset');
+    const resetByGateway = [...c.streams.values()].filter((s) => s.rst !== null).length;
+    assert.ok(resetByGateway >= BUDGET, `the gateway reset the streams itself (${resetByGateway})`);
+    assert.ok((c.goaway.lastStreamId + 1) / 2 <= BUDGET + 2, `streams before GOAWAY: ${(c.goaway.lastStreamId + 1) / 2}`);
   });
 
   it('resets after the gateway dispatched: each engine request cancelled, GOAWAY after the budget', async () => {
