@@ -80,6 +80,9 @@ int ig_plugin_routes_serve(const ig_generation_t *gen, h2o_req_t *req)
                 x.query = (ig_str_t){req->path.base + req->query_at + 1, req->path.len - req->query_at - 1};
             else
                 x.query = (ig_str_t){"", 0};
+            ssize_t ai = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
+            x.accept = ai >= 0 ? (ig_str_t){req->headers.entries[ai].value.base, req->headers.entries[ai].value.len}
+                               : (ig_str_t){"", 0};
             ig_error_t err = {{0}};
             if (rt->handle(inst->state, &x, &err) != 0)
                 ig_send_plugin_error(req, &err, 400, "invalid_request_error", NULL);

@@ -2,25 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include "util/url.h"
-
-int bl_query_get(ig_str_t query, const char *name, char *out, size_t cap)
-{
-    size_t nl = strlen(name);
-    const char *p = query.ptr, *end = query.ptr + query.len;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *pe = amp ? amp : end;
-        const char *eq = memchr(p, '=', (size_t)(pe - p));
-        const char *ke = eq ? eq : pe;
-        if ((size_t)(ke - p) == nl && memcmp(p, name, nl) == 0) {
-            const char *v = eq ? eq + 1 : pe;
-            return ig_url_decode(v, (size_t)(pe - v), IG_URL_PLUS_SPACE, out, cap, NULL) == 0 ? 1 : -1;
-        }
-        p = amp ? amp + 1 : end;
-    }
-    return 0;
-}
 
 static int all_digits(const char *s)
 {

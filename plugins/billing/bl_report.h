@@ -9,10 +9,11 @@
 #include "util/buf.h"
 #include "bl_writer.h"
 #include "infergate/plugin.h"
+#include "util/query.h"
 
 /* GET /admin/usage */
 int bl_route_usage(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
-/* GET /admin/invoices */
+/* /admin/invoices and below (bl_invoice_route.c) */
 int bl_route_invoices(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
 
 /* What the routes need of the plugin's generation state. */
@@ -22,7 +23,12 @@ typedef struct {
     const char *currency;
 } bl_report_ctx_t;
 
-/* Copies b into the exchange's pool as its response. 0, or -1 with err. */
-int bl_respond(ig_http_exchange_t *x, ig_buf_t *b, const char *content_type, ig_error_t *err);
+/* GET /admin/invoices?month=[&customer=][&format=]: invoices computed from the ledger for the month
+ * (the behaviour before invoice runs; q already checked against the route's parameters). */
+int bl_report_invoices_computed(const bl_report_ctx_t *c, ig_http_exchange_t *x, const ig_query_t *q, ig_error_t *err);
+
+/* A read-only ledger connection after the writer committed what was recorded before the call, or
+ * NULL with err. */
+sqlite3 *bl_report_open_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, ig_error_t *err);
 
 #endif
