@@ -155,7 +155,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             ig_admin_replicas_serve(req, w->gen, d->sched);
         return 0;
     }
-    if (ig_plugin_routes_serve(w->gen, req))
+    if (ig_plugin_routes_serve(w, w->gen, req))
         return 0;
     ig_send_error(req, 404, "invalid_request_error", NULL, "unknown_url", "Unknown request URL: %.*s %.*s",
                   (int)req->method.len, req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);

@@ -1,4 +1,5 @@
 /* host_api.c — the ig_host_t table every plugin entry point receives. */
+#include "plugin/plugin_routes.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,7 @@ static const ig_host_t host_api = {
     .auth_done = ig_auth_done,
     .admit_done = ig_ratelimit_done,
     .on_worker_exit = host_on_worker_exit,
+    .route_done = ig_plugin_route_done,
 };
 
 const ig_host_t *ig_plugin_host_api(void)

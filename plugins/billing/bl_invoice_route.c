@@ -9,6 +9,7 @@
 #include <time.h>
 #include "bl_http.h"
 #include "bl_invoice.h"
+#include "bl_offload.h"
 #include "bl_query.h"
 #include "bl_report.h"
 #include "util/json_write.h"
@@ -36,7 +37,7 @@ static sqlite3 *open_rw(ig_http_exchange_t *x, const bl_report_ctx_t *c)
         bl_fail(x, 503, "server_error", NULL, NULL, "the usage ledger is not open");
         return NULL;
     }
-    if (bl_writer_sync(c->writer, 5000) != 0)
+    if (!c->on_writer && bl_writer_sync(c->writer, 5000) != 0)
         c->host->log(IG_LOG_WARN, "billing", "invoices: the ledger writer is behind; using what is committed");
     char msg[400];
     sqlite3 *db = bl_ledger_open_conn(c->writer->ledger_path, 1, msg, sizeof(msg));
@@ -321,6 +322,11 @@ static int list_issued(const bl_report_ctx_t *c, ig_http_exchange_t *x, const ig
 }
 
 int bl_route_invoices(void *state, ig_http_exchange_t *x, ig_error_t *err)
+{
+    return bl_offload(state, x, err, bl_invoices_handle);
+}
+
+int bl_invoices_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)
 {
     const bl_report_ctx_t *c = CTX(state);
     ig_str_t rest = x->rest;

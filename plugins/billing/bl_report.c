@@ -5,6 +5,7 @@
 #include "bl_decimal.h"
 #include "bl_ledger.h"
 #include "bl_http.h"
+#include "bl_offload.h"
 #include "bl_query.h"
 #include "util/json_write.h"
 
@@ -78,7 +79,7 @@ sqlite3 *bl_report_open_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, 
         x->host->error(err, "the usage ledger is not open");
         return NULL;
     }
-    if (bl_writer_sync(c->writer, 5000) != 0)
+    if (!c->on_writer && bl_writer_sync(c->writer, 5000) != 0)
         c->host->log(IG_LOG_WARN, "billing", "admin query: the ledger writer is behind; answering with what is committed");
     char msg[400];
     sqlite3 *db = bl_ledger_open_reader(c->writer->ledger_path, msg, sizeof(msg));
@@ -108,6 +109,11 @@ static void json_str_or_null(ig_buf_t *b, const ig_host_t *h, const char *s, int
 }
 
 int bl_route_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
+{
+    return bl_offload(state, x, err, bl_usage_handle);
+}
+
+int bl_usage_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)
 {
     const bl_report_ctx_t *c = CTX(state);
     static const char *const allowed[] = {"customer", "model", "start", "end", "start_date", "end_date", "group_by",

@@ -11,16 +11,19 @@
 #include "infergate/plugin.h"
 #include "util/query.h"
 
-/* GET /admin/usage */
+/* GET /admin/usage (the route: bl_offload of bl_usage_handle) */
 int bl_route_usage(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
-/* /admin/invoices and below (bl_invoice_route.c) */
+int bl_usage_handle(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
+/* /admin/invoices and below (bl_invoice_route.c; the route: bl_offload of bl_invoices_handle) */
 int bl_route_invoices(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
+int bl_invoices_handle(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
 
 /* What the routes need of the plugin's generation state. */
 typedef struct {
     const ig_host_t *host;
     bl_writer_t *writer;
     const char *currency;
+    int on_writer;             /* running on the writer thread (bl_offload): what was recorded is committed */
 } bl_report_ctx_t;
 
 /* GET /admin/invoices?month=[&customer=][&format=]: invoices computed from the ledger for the month

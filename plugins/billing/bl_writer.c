@@ -81,18 +81,33 @@ static void *run(void *arg)
     size_t bcap = 0;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        if (w->qlen < w->flush_records && !w->flush_now && !w->stopping) {
+        if (w->qlen < w->flush_records && !w->flush_now && !w->stopping && w->jobs == NULL) {
             struct timespec ts;
             deadline_in(&ts, w->flush_ms);
-            while (w->qlen < w->flush_records && !w->flush_now && !w->stopping) {
+            while (w->qlen < w->flush_records && !w->flush_now && !w->stopping && w->jobs == NULL) {
                 if (pthread_cond_timedwait(&w->wake, &w->mu, &ts) == ETIMEDOUT)
                     break;
             }
         }
         w->flush_now = 0;
         if (w->qlen == 0) {
-            if (w->stopping)
+            if (w->jobs != NULL) {
+                /* everything queued before these jobs is committed: they read what was recorded */
+                bl_job_t *j = w->jobs;
+                w->jobs = w->jobs_tail = NULL;
+                pthread_mutex_unlock(&w->mu);
+                while (j != NULL) {
+                    bl_job_t *next = j->next;
+                    j->run(j);
+                    j = next;
+                }
+                pthread_mutex_lock(&w->mu);
+                continue;
+            }
+            if (w->stopping) {
+                w->joined = 1; /* under mu with no job left: a later submit is refused, never stranded */
                 break;
+            }
             continue;
         }
         /* swap the buffers: record() goes on filling the other one while this batch is written */
@@ -115,6 +130,24 @@ static void *run(void *arg)
     pthread_mutex_unlock(&w->mu);
     free(batch);
     return NULL;
+}
+
+int bl_writer_submit(bl_writer_t *w, bl_job_t *job)
+{
+    pthread_mutex_lock(&w->mu);
+    if (!w->started || w->joined) {
+        pthread_mutex_unlock(&w->mu);
+        return -1;
+    }
+    job->next = NULL;
+    if (w->jobs_tail)
+        w->jobs_tail->next = job;
+    else
+        w->jobs = job;
+    w->jobs_tail = job;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
 }
 
 int bl_writer_start(bl_writer_t *w, const bl_writer_options_t *o, char *msg, size_t msgcap)

@@ -242,6 +242,7 @@ typedef enum { IG_LOG_ERROR = 0, IG_LOG_WARN, IG_LOG_INFO, IG_LOG_DEBUG } ig_log
 typedef struct ig_auth_request_s ig_auth_request_t;
 typedef struct ig_rl_request_s ig_rl_request_t;
 typedef struct ig_principal_s ig_principal_t;
+struct ig_http_exchange_s; /* a plugin route's call (below) */
 struct uv_loop_s; /* libuv's loop: a plugin that waits on the network includes <uv.h> and links libuv */
 
 typedef struct ig_host_s {
@@ -285,6 +286,16 @@ typedef struct ig_host_s {
      * those handles are closed. Worker threads only. 0, or -1 (not a worker thread, out of memory).
      */
     int (*on_worker_exit)(void (*fn)(void *arg), void *arg);
+    /*
+     * Added within ABI 3. Finish a route call whose handler returned IG_PENDING: rc 0 with x's
+     * outputs set (status, content_type, response, headers), or -1 with err (NULL: a 400). From ANY
+     * thread (a plugin's own, after its database work), exactly once per pending call. It copies the
+     * outputs before returning, so they may point at the plugin's memory (not x->pool). After
+     * IG_PENDING the inputs (path, rest, query, body, accept, models) and x->pool are no longer valid:
+     * a handler copies what the later work needs before it returns. Once the gateway has cut the
+     * request (its client left, or the shutdown grace period ended) the answer is dropped.
+     */
+    void (*route_done)(struct ig_http_exchange_s *x, int rc, const ig_error_t *err);
 } ig_host_t;
 
 /* ---- engine plugins ---------------------------------------------------------------------- */
@@ -607,7 +618,7 @@ typedef enum {
 } ig_route_access_t;
 
 /* One call of a plugin's route. Inputs are set by the core; the handler fills the outputs. */
-typedef struct {
+typedef struct ig_http_exchange_s {
     const ig_host_t *host;
     void *pool;
     ig_str_t method;                   /* "GET", "POST", ... */
@@ -636,7 +647,9 @@ typedef struct {
     const char *path;           /* "/admin/keys" matches itself and "/admin/keys/..." */
     ig_route_access_t access;
     /* 0 with the outputs filled, or -1 with err (default 400): the client gets it OpenAI-shaped.
-     * Runs synchronously on a worker thread; keep it short. */
+     * Runs on a worker thread, whose event loop waits for it: keep it short. Work that may block
+     * (disk, database, network) returns IG_PENDING and answers with host->route_done (when
+     * IG_HAS(host, route_done)). */
     int (*handle)(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
 } ig_route_decl_t;
 
