@@ -7,7 +7,8 @@
 // invoice as JSON, CSV and HTML (?format= and Accept); the webhook receives each issued invoice
 // once, keyed by its number, and the export folder holds it; the tables refuse changes; unknown
 // query parameters are refused on every money route (and /admin/usage honours start_date/end_date);
-// a 201 says "201 Created" on the wire.
+// a 201 says "201 Created" on the wire; admin calls answered from the writer thread whose clients
+// left first do no harm.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -288,5 +289,23 @@ describe('invoice runs', () => {
     assert.deepEqual(after.json.invoices, issued);
     assert.equal((await generate({ month: nextMonth, dry_run: 'all' })).json.invoices[0].lines[0].requests, 1);
     assert.equal(hook.invoices().length, 2, 'nothing issued twice');
+  });
+
+  it('admin calls whose clients leave before the answer (it comes from the writer thread) do no harm', async () => {
+    const left = [];
+    for (let i = 0; i < 8; i++) {
+      const s = net.connect(gw.port, '127.0.0.1');
+      await new Promise((r) => s.once('connect', r));
+      const p = i % 2 ? '/admin/usage?group_by=model' : `/admin/invoices/${issued[0].number}?format=html`;
+      s.write(`GET ${p} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN}\r\n\r\n`);
+      left.push(new Promise((r) => s.once('close', r)));
+      s.destroy();
+    }
+    await Promise.all(left);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => admin('/admin/usage')));
+    for (const r of answers) {
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.total.requests, 7);
+    }
   });
 });
