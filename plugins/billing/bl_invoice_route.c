@@ -321,6 +321,15 @@ static int list_issued(const bl_report_ctx_t *c, ig_http_exchange_t *x, const ig
     return bl_respond(x, &b, fmt == FMT_CSV ? "text/csv; charset=utf-8" : "application/json", err);
 }
 
+static int not_allowed(ig_http_exchange_t *x, const char *allow, const char *why)
+{
+    int r = bl_fail(x, 405, "invalid_request_error", "method_not_allowed", NULL, "%.*s refused: %s",
+                    (int)(x->method.len > 10 ? 10 : x->method.len), x->method.ptr, why);
+    x->headers[0] = (ig_kv_t){"allow", allow};
+    x->nheaders = 1;
+    return r;
+}
+
 int bl_route_invoices(void *state, ig_http_exchange_t *x, ig_error_t *err)
 {
     return bl_offload(state, x, err, bl_invoices_handle);
@@ -332,11 +341,7 @@ int bl_invoices_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)
     ig_str_t rest = x->rest;
     if (rest.len == 0 || (rest.len == 1 && rest.ptr[0] == '/')) {
         if (!bl_is_method(x, "GET")) {
-            x->headers[0] = (ig_kv_t){"allow", "GET"};
-            x->nheaders = 1;
-            return bl_fail(x, 405, "invalid_request_error", "method_not_allowed", NULL,
-                           "%.*s is not allowed on /admin/invoices (GET; POST /admin/invoices/generate)",
-                           (int)(x->method.len > 10 ? 10 : x->method.len), x->method.ptr);
+            return not_allowed(x, "GET", "/admin/invoices takes GET (runs: POST /admin/invoices/generate)");
         }
         static const char *const allowed[] = {"month", "customer", "format", "status", NULL};
         ig_query_t q;
@@ -349,11 +354,7 @@ int bl_invoices_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)
     static const char gen[] = "/generate";
     if (rest.len == sizeof(gen) - 1 && memcmp(rest.ptr, gen, rest.len) == 0) {
         if (!bl_is_method(x, "POST")) {
-            x->headers[0] = (ig_kv_t){"allow", "POST"};
-            x->nheaders = 1;
-            return bl_fail(x, 405, "invalid_request_error", "method_not_allowed", NULL,
-                           "%.*s is not allowed on /admin/invoices/generate (POST)",
-                           (int)(x->method.len > 10 ? 10 : x->method.len), x->method.ptr);
+            return not_allowed(x, "POST", "/admin/invoices/generate takes POST");
         }
         return generate(c, x, err);
     }
@@ -368,11 +369,7 @@ int bl_invoices_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)
                        "no invoice at %.*s (numbers are INV-YYYY-NNNNNN)", (int)(rest.len > 60 ? 60 : rest.len),
                        rest.ptr);
     if (!bl_is_method(x, "GET")) {
-        x->headers[0] = (ig_kv_t){"allow", "GET"};
-        x->nheaders = 1;
-        return bl_fail(x, 405, "invalid_request_error", "method_not_allowed", NULL,
-                       "issued invoices are immutable: only GET (%.*s refused)",
-                       (int)(x->method.len > 10 ? 10 : x->method.len), x->method.ptr);
+        return not_allowed(x, "GET", "issued invoices are immutable: only GET");
     }
     memcpy(number, rest.ptr + 1, n);
     number[n] = '\0';
