@@ -56,7 +56,7 @@ static int console_routes(router_t *r, ig_worker_t *w, h2o_req_t *req, h2o_iovec
             return 1;
         }
         req->res.status = 302;
-        req->res.reason = "Found";
+        req->res.reason = ig_http_reason(302);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, H2O_STRLIT("/ui/"));
         h2o_send_inline(req, H2O_STRLIT("redirecting to the console: /ui/\n"));
         return 1;
