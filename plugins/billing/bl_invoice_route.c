@@ -69,7 +69,7 @@ static int body_string(ig_http_exchange_t *x, const ig_json_value_t *body, const
     size_t n = 0;
     if (v.type != IG_JSON_STRING || x->host->json->string_unescape(&v, out, cap - 1, &n) != 0 ||
         memchr(out, '\0', n) != NULL) {
-        bad(x, name, "invalid_value", "`%s` must be a string (at most 95 bytes, no NUL)", name);
+        bad(x, name, "invalid_value", "`%s` must be a short string (no NUL)", name);
         return -1;
     }
     out[n] = '\0';

@@ -30,6 +30,7 @@ typedef struct {
 typedef struct bl_job {
     struct bl_job *next;
     void (*run)(struct bl_job *job);
+    uint64_t target;           /* set by submit: records enqueued before it, to be committed first */
 } bl_job_t;
 
 typedef struct bl_writer {

@@ -8,7 +8,7 @@
 // once, keyed by its number, and the export folder holds it; the tables refuse changes; unknown
 // query parameters are refused on every money route (and /admin/usage honours start_date/end_date);
 // a 201 says "201 Created" on the wire; admin calls answered from the writer thread whose clients
-// left first do no harm.
+// left first do no harm, and under load they answer with every record answered before them.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -307,5 +307,27 @@ describe('invoice runs', () => {
       assert.equal(r.status, 200, r.text);
       assert.equal(r.json.total.requests, 7);
     }
+  });
+
+  it('under load an admin query answers between two commits, counting every request answered before it', async () => {
+    const base = 7;
+    let done = 0;
+    let stop = false;
+    const load = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        await chat('beta', 'chat-a', 2);
+        done++;
+      }
+    });
+    for (let i = 0; i < 6; i++) {
+      const answered = base + done;
+      const r = await admin('/admin/usage');
+      assert.equal(r.status, 200, r.text);
+      assert.ok(r.json.total.requests >= answered, `${r.json.total.requests} records, ${answered} answered before the query`);
+    }
+    stop = true;
+    await Promise.all(load);
+    await waitFor(async () => (await admin('/admin/usage')).json.total.requests === base + done,
+      { timeoutMs: BOUND, what: 'every request of the load recorded' });
   });
 });
