@@ -23,6 +23,8 @@ int ig_query_parse(const char *q, size_t n, const char *const *allowed, char *me
     out->n = 0;
     e->status = IG_QUERY_OK;
     e->param[0] = '\0';
+    if (n == 0)
+        return 0; /* q may be NULL then: no arithmetic on it */
     size_t used = 0;
     const char *p = q, *end = q + n;
     while (p < end) {

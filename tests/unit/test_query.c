@@ -20,6 +20,7 @@ int main(void)
     ig_query_t q;
     ig_query_error_t e;
     CHECK(parse("", usage, &q, &e) == 0 && q.n == 0);
+    CHECK(ig_query_parse(NULL, 0, usage, mem, 2, &q, &e) == 0 && q.n == 0); /* an empty ig_str_t may be {NULL, 0} */
     CHECK(parse("customer=ac%6De&start_date=2026-11-01", usage, &q, &e) == 0 && q.n == 2);
     CHECK(strcmp(ig_query_get(&q, "customer"), "acme") == 0);
     CHECK(strcmp(ig_query_get(&q, "start_date"), "2026-11-01") == 0);
