@@ -101,6 +101,17 @@ void ig_worker_gen_release(ig_worker_t *w, ig_worker_gen_t *hold)
     free(hold);
 }
 
+ig_worker_gen_t *ig_worker_gen_hold(ig_worker_t *w, const ig_generation_t *gen)
+{
+    ig_worker_gen_t *h = w->gen_hold->gen == gen ? w->gen_hold : NULL;
+    for (ig_worker_gen_t *r = w->retired; h == NULL && r != NULL; r = r->next)
+        if (r->gen == gen)
+            h = r;
+    if (h != NULL)
+        h->requests++;
+    return h;
+}
+
 void ig_worker_track(ig_worker_t *w, ig_worker_request_t *r, void (*cut)(ig_worker_request_t *r))
 {
     r->cut = cut;
@@ -218,50 +229,6 @@ static void run_calls(ig_worker_t *w, int run)
     }
 }
 
-struct ig_worker_ref_s {
-    uv_mutex_t lock;
-    ig_worker_t *w; /* NULL once joined */
-    atomic_uint refs;
-};
-
-ig_worker_ref_t *ig_worker_ref_take(ig_worker_t *w)
-{
-    if (w->ref != NULL)
-        atomic_fetch_add(&w->ref->refs, 1);
-    return w->ref;
-}
-
-int ig_worker_ref_post(ig_worker_ref_t *r, void (*fn)(void *arg, int run), void *arg)
-{
-    if (r == NULL)
-        return -1;
-    uv_mutex_lock(&r->lock);
-    int rc = r->w != NULL ? ig_worker_post_call(r->w, fn, arg) : -1;
-    uv_mutex_unlock(&r->lock);
-    return rc;
-}
-
-void ig_worker_ref_release(ig_worker_ref_t *r)
-{
-    if (r != NULL && atomic_fetch_sub(&r->refs, 1) == 1) {
-        uv_mutex_destroy(&r->lock);
-        free(r);
-    }
-}
-
-/* The worker is being joined: nothing posts through its handle any more. */
-static void ref_close(ig_worker_t *w)
-{
-    ig_worker_ref_t *r = w->ref;
-    if (r == NULL)
-        return;
-    uv_mutex_lock(&r->lock);
-    r->w = NULL;
-    uv_mutex_unlock(&r->lock);
-    w->ref = NULL;
-    ig_worker_ref_release(r);
-}
-
 int ig_worker_post_call(ig_worker_t *w, void (*fn)(void *arg, int run), void *arg)
 {
     ig_worker_call_t *c = malloc(sizeof(*c));
@@ -373,12 +340,6 @@ int ig_worker_start(ig_worker_t *w)
     w->gen = s->gen;
     atomic_store(&w->adopted_gen, s->gen->id);
     uv_mutex_init(&w->calls_lock);
-    w->ref = calloc(1, sizeof(*w->ref));
-    if (w->ref == NULL)
-        return -1;
-    uv_mutex_init(&w->ref->lock);
-    w->ref->w = w;
-    atomic_init(&w->ref->refs, 1);
     ig_upstream_limits_t limits = upstream_limits_of(w->gen);
     w->upstream = ig_upstream_pool_create(&w->loop, &limits);
     if (w->upstream == NULL)
@@ -432,7 +393,6 @@ void ig_worker_join(ig_worker_t *w)
 {
     uv_sem_wait(&w->done);
     uv_sem_destroy(&w->done);
-    ref_close(w);
     run_calls(w, 0); /* posted after the loop ended */
     uv_mutex_destroy(&w->calls_lock);
     if (!w->parked)

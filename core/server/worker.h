@@ -88,20 +88,7 @@ struct ig_worker_s {
     atomic_uint_fast64_t adopted_gen; /* id of the last generation this thread took up (read by the main thread) */
     uv_mutex_t calls_lock;           /* calls: posted by the main thread, run in on_wakeup */
     ig_worker_call_t *calls;         /* newest first */
-    struct ig_worker_ref_s *ref;     /* what other threads post through (ig_worker_ref_post) */
 };
-
-/*
- * A counted handle on a worker that outlives it: a thread the core does not know the lifetime of (a
- * plugin's, answering a pending route) posts through it, and is told -1 once the worker has been
- * joined, instead of touching a worker that is gone.
- */
-typedef struct ig_worker_ref_s ig_worker_ref_t;
-/* The worker's handle, with one more reference for the caller. Worker thread. */
-ig_worker_ref_t *ig_worker_ref_take(ig_worker_t *w);
-/* ig_worker_post_call through the handle: -1 once the worker was joined (fn not called). Any thread. */
-int ig_worker_ref_post(ig_worker_ref_t *r, void (*fn)(void *arg, int run), void *arg);
-void ig_worker_ref_release(ig_worker_ref_t *r);
 
 /* Creates sockets for every listen entry (SO_REUSEPORT) on the calling thread, so bind errors surface at startup. */
 int ig_worker_bind(ig_worker_t *w, ig_server_t *s);
@@ -124,6 +111,9 @@ static inline ig_worker_gen_t *ig_worker_gen_acquire(ig_worker_t *w)
     return w->gen_hold;
 }
 void ig_worker_gen_release(ig_worker_t *w, ig_worker_gen_t *hold);
+/* One more hold on gen, the current generation or one a request here still holds (a call that began
+ * before a reload and hands work on); NULL when this thread holds gen no more. Worker thread only. */
+ig_worker_gen_t *ig_worker_gen_hold(ig_worker_t *w, const ig_generation_t *gen);
 
 /* A request starts / stops being tracked (see ig_worker_request_t). Worker thread only. */
 void ig_worker_track(ig_worker_t *w, ig_worker_request_t *r, void (*cut)(ig_worker_request_t *r));

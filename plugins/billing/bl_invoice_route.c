@@ -37,7 +37,7 @@ static sqlite3 *open_rw(ig_http_exchange_t *x, const bl_report_ctx_t *c)
         bl_fail(x, 503, "server_error", NULL, NULL, "the usage ledger is not open");
         return NULL;
     }
-    if (!c->on_writer && bl_writer_sync(c->writer, 5000) != 0)
+    if (bl_writer_sync(c->writer, 5000) != 0)
         c->host->log(IG_LOG_WARN, "billing", "invoices: the ledger writer is behind; using what is committed");
     char msg[400];
     sqlite3 *db = bl_ledger_open_conn(c->writer->ledger_path, 1, msg, sizeof(msg));

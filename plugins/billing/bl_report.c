@@ -79,7 +79,7 @@ sqlite3 *bl_report_open_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, 
         x->host->error(err, "the usage ledger is not open");
         return NULL;
     }
-    if (!c->on_writer && bl_writer_sync(c->writer, 5000) != 0)
+    if (bl_writer_sync(c->writer, 5000) != 0)
         c->host->log(IG_LOG_WARN, "billing", "admin query: the ledger writer is behind; answering with what is committed");
     char msg[400];
     sqlite3 *db = bl_ledger_open_reader(c->writer->ledger_path, msg, sizeof(msg));
@@ -375,4 +375,63 @@ int bl_report_invoices_computed(const bl_report_ctx_t *c, ig_http_exchange_t *x,
     if (!w.csv && !has_c)
         ig_buf_puts(&b, "]}");
     return bl_respond(x, &b, w.csv ? "text/csv; charset=utf-8" : "application/json", err);
+}
+
+/* ---- one customer's usage (GET /v1/me/usage, bl_me.c) ------------------------------------------ */
+
+int bl_usage_of_customer(const bl_report_ctx_t *c, const char *customer, int64_t start_ms, int64_t end_ms,
+                         const char *group, ig_buf_t *rows, ig_buf_t *total, char *msg, size_t msgcap)
+{
+    const char *key_col = strcmp(group, "day") == 0 ? "day" : strcmp(group, "model") == 0 ? "model" : "''";
+    if (!bl_writer_started(c->writer)) {
+        snprintf(msg, msgcap, "the usage ledger is not open");
+        return -1;
+    }
+    if (bl_writer_sync(c->writer, 5000) != 0)
+        c->host->log(IG_LOG_WARN, "billing", "usage query: the ledger writer is behind; answering with what is committed");
+    sqlite3 *db = bl_ledger_open_reader(c->writer->ledger_path, msg, msgcap);
+    if (db == NULL)
+        return -1;
+    char sql[400];
+    snprintf(sql, sizeof(sql),
+             "SELECT %s, " SUM_COLUMNS " FROM usage WHERE customer = ?1 AND ts_ms >= ?2 AND ts_ms < ?3"
+             " GROUP BY %s ORDER BY %s",
+             key_col, key_col, key_col);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(msg, msgcap, "usage ledger query: %s", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, start_ms);
+    sqlite3_bind_int64(st, 3, end_ms);
+    sums_t sum = {0};
+    int rc, first = 1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sums_t s;
+        sums_read(st, 1, &s);
+        if (s.requests == 0)
+            continue; /* SUM over no rows */
+        sums_add(&sum, &s);
+        ig_buf_puts(rows, first ? "{" : ",{");
+        first = 0;
+        if (key_col[0] != '\'') {
+            const char *k = (const char *)sqlite3_column_text(st, 0);
+            ig_buf_printf(rows, "\"%s\":", key_col);
+            ig_json_write_str(rows, k ? k : "", k ? strlen(k) : 0);
+            ig_buf_puts(rows, ",");
+        }
+        sums_json(rows, &s);
+        ig_buf_puts(rows, "}");
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(msg, msgcap, "usage ledger query: %s", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_close(db);
+    sums_json(total, &sum);
+    return 0;
 }

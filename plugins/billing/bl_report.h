@@ -23,7 +23,6 @@ typedef struct {
     const ig_host_t *host;
     bl_writer_t *writer;
     const char *currency;
-    int on_writer;             /* running on the writer thread (bl_offload): what was recorded is committed */
 } bl_report_ctx_t;
 
 /* GET /admin/invoices?month=[&customer=][&format=]: invoices computed from the ledger for the month
@@ -33,5 +32,13 @@ int bl_report_invoices_computed(const bl_report_ctx_t *c, ig_http_exchange_t *x,
 /* A read-only ledger connection after the writer committed what was recorded before the call, or
  * NULL with err. */
 sqlite3 *bl_report_open_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, ig_error_t *err);
+/*
+ * One customer's usage over [start_ms, end_ms), grouped by "day", "model" or not ("none"): the rows
+ * (`{"day":...,"requests":...},...`) into rows, the sums' fields into total. Waits for the writer and
+ * reads the ledger: never on the event loop. 0, or -1 with msg.
+ */
+int bl_usage_of_customer(const bl_report_ctx_t *c, const char *customer, int64_t start_ms, int64_t end_ms,
+                         const char *group, ig_buf_t *rows, ig_buf_t *total, char *msg, size_t msgcap);
+
 
 #endif

@@ -74,12 +74,6 @@ static int commit_batch(bl_writer_t *w, bl_record_t *batch, size_t n)
     return 0;
 }
 
-/* The first job may run: every record queued before it was submitted is committed (or set aside). */
-static int job_ready(const bl_writer_t *w)
-{
-    return w->jobs != NULL && w->jobs->target <= w->committed + w->unsaved;
-}
-
 static void *run(void *arg)
 {
     bl_writer_t *w = arg;
@@ -87,39 +81,18 @@ static void *run(void *arg)
     size_t bcap = 0;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        if (w->qlen < w->flush_records && !w->flush_now && !w->stopping && !job_ready(w)) {
+        if (w->qlen < w->flush_records && !w->flush_now && !w->stopping) {
             struct timespec ts;
             deadline_in(&ts, w->flush_ms);
-            while (w->qlen < w->flush_records && !w->flush_now && !w->stopping && !job_ready(w)) {
+            while (w->qlen < w->flush_records && !w->flush_now && !w->stopping) {
                 if (pthread_cond_timedwait(&w->wake, &w->mu, &ts) == ETIMEDOUT)
                     break;
             }
         }
         w->flush_now = 0;
-        if (job_ready(w)) {
-            /* between two commits, however busy: a job waits for its own records, not for a quiet moment */
-            bl_job_t *j = w->jobs, **tail = &w->jobs;
-            while (*tail != NULL && (*tail)->target <= w->committed + w->unsaved)
-                tail = &(*tail)->next;
-            w->jobs = *tail;
-            *tail = NULL;
-            if (w->jobs == NULL)
-                w->jobs_tail = NULL;
-            pthread_mutex_unlock(&w->mu);
-            while (j != NULL) {
-                bl_job_t *next = j->next;
-                j->run(j);
-                j = next;
-            }
-            pthread_mutex_lock(&w->mu);
-            continue;
-        }
         if (w->qlen == 0) {
-            /* (no job waits here: with nothing queued, every job is ready) */
-            if (w->stopping) {
-                w->joined = 1; /* under mu with no job left: a later submit is refused, never stranded */
+            if (w->stopping)
                 break;
-            }
             continue;
         }
         /* swap the buffers: record() goes on filling the other one while this batch is written */
@@ -142,26 +115,6 @@ static void *run(void *arg)
     pthread_mutex_unlock(&w->mu);
     free(batch);
     return NULL;
-}
-
-int bl_writer_submit(bl_writer_t *w, bl_job_t *job)
-{
-    pthread_mutex_lock(&w->mu);
-    if (!w->started || w->joined) {
-        pthread_mutex_unlock(&w->mu);
-        return -1;
-    }
-    job->next = NULL;
-    job->target = w->enqueued;
-    w->flush_now = 1; /* commit what it waits for now, not at the next interval */
-    if (w->jobs_tail)
-        w->jobs_tail->next = job;
-    else
-        w->jobs = job;
-    w->jobs_tail = job;
-    pthread_cond_signal(&w->wake);
-    pthread_mutex_unlock(&w->mu);
-    return 0;
 }
 
 int bl_writer_start(bl_writer_t *w, const bl_writer_options_t *o, char *msg, size_t msgcap)

@@ -24,15 +24,6 @@ typedef struct {
     bl_webhook_options_t webhook; /* url "" = none */
 } bl_writer_options_t;
 
-/* Work the writer thread runs between group commits (admin queries and invoice runs: database work
- * kept off the event loops). run() is called once, on the writer thread, after every record queued
- * before the job was submitted is committed; it owns the job (frees it). */
-typedef struct bl_job {
-    struct bl_job *next;
-    void (*run)(struct bl_job *job);
-    uint64_t target;           /* set by submit: records enqueued before it, to be committed first */
-} bl_job_t;
-
 typedef struct bl_writer {
     const ig_host_t *host;
     pthread_mutex_t mu;
@@ -40,7 +31,7 @@ typedef struct bl_writer {
     bl_record_t *q;            /* records waiting for the writer */
     size_t qlen, qcap;
     uint64_t enqueued, committed, dropped, unsaved; /* unsaved: refused by the ledger, in .unsaved.jsonl */
-    int flush_now, stopping, started, joined;
+    int flush_now, stopping, started;
     pthread_t thread;
     /* set once by bl_writer_start */
     char ledger_path[1024];
@@ -50,7 +41,6 @@ typedef struct bl_writer {
     bl_ledger_t ledger;        /* the writer thread's */
     bl_export_t export;        /* the writer thread's */
     bl_webhook_t *webhook;
-    bl_job_t *jobs, *jobs_tail; /* under mu */
     pthread_mutex_t invoice_mu; /* one invoice run at a time: numbers, sinks and export files in order */
 } bl_writer_t;
 
@@ -62,10 +52,7 @@ int bl_writer_started(bl_writer_t *w);
 void bl_writer_push(bl_writer_t *w, const bl_record_t *rec);
 /* Waits up to timeout_ms until everything queued before the call is committed. 0, or -1 on timeout. */
 int bl_writer_sync(bl_writer_t *w, unsigned timeout_ms);
-/* Queues a job for the writer thread (runs even while stopping: before the thread ends). 0, or -1
- * when the writer is not running (the caller does the work itself). */
-int bl_writer_submit(bl_writer_t *w, bl_job_t *job);
-/* Drains, commits, runs the jobs left, stops the sinks and frees. */
+/* Drains, commits, stops the sinks and frees. */
 void bl_writer_destroy(bl_writer_t *w);
 
 #endif

@@ -7,6 +7,7 @@
  *    formatting the result gives the input again, "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ" (a leap
  *    second :60 is the next second), so no 31 February, no signs or spaces inside the fields;
  *  - a month it accepts is exactly "YYYY-MM" in digits, year >= 1970, month 01..12.
+ *    (unknown parameters are util/query.c's, checked by fuzz_query)
  * The value found and the query itself are each tried as a time and as a month.
  */
 #include <stdint.h>

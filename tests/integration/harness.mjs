@@ -379,6 +379,28 @@ export async function startSim({ models = [], lora = [], args = [], name = 'ig-s
 }
 
 // ---------------------------------------------------------------------------------------------
+// Redis (the ratelimit plugin's shared backend)
+
+/** redis-server's path, or null when it is not installed. */
+export function redisServerPath() {
+  for (const p of ['/usr/bin/redis-server', '/usr/local/bin/redis-server']) if (fs.existsSync(p)) return p;
+  return null;
+}
+
+/** Starts a throwaway redis-server (no persistence) on port (default: a free one); .port, .url. */
+export async function startRedis(port) {
+  port ??= await freePort();
+  const p = new Proc(`redis:${port}`, redisServerPath(), [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--dir', fs.mkdtempSync(path.join(tmpDir(), 'redis-')),
+  ]);
+  await p.waitForOutput(/Ready to accept connections/, SLOW ? 30000 : 15000);
+  p.port = port;
+  p.url = `redis://127.0.0.1:${port}`;
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
 // the gateway
 
 /**
