@@ -119,7 +119,7 @@ void ig_metrics_http_serve(h2o_req_t *req, const ig_generation_t *gen, ig_metric
         return;
     }
     req->res.status = 200;
-    req->res.reason = "OK";
+    req->res.reason = ig_http_reason(200);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
