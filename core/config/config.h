@@ -66,6 +66,8 @@ typedef struct {
     unsigned char (*admin_key_hashes)[32]; /* adminKeys: SHA-256 of each admin key (the admin API is off without) */
     size_t nadmin_keys;
     ig_ui_config_t ui;
+    char *database;                  /* database: "postgres://..." shared by several gateways; NULL: SQLite in stateDir */
+    char *gateway_id;                /* gatewayId: this gateway's name in shared state; NULL: "<hostname>:<first port>" */
 } ig_server_config_t;
 
 typedef struct {
