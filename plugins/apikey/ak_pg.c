@@ -284,7 +284,7 @@ static int read_keys(PGconn *c, const ig_json_api_t *j, ak_set_t *set, char *msg
         k->source = AK_SRC_API;
         const char *hex = PQgetvalue(r, i, 3);
         int ok = k->id && k->customer && strlen(hex) == AK_HASH_LEN * 2 &&
-                 ig_hex_decode(hex, AK_HASH_LEN * 2, k->hash) == 0;
+                 ig_hex_decode(hex, AK_HASH_LEN, k->hash) == 0;
         if (ok && !PQgetisnull(r, i, 4)) {
             const char *models = PQgetvalue(r, i, 4);
             ig_json_value_t v;

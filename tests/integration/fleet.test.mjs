@@ -1,0 +1,181 @@
+// Several gateways on one state (issue 18): a real PostgreSQL (Debian's, started by the test in a
+// temporary directory) as server.database, a real redis-server for shared limits, three gateways
+// and ig-sim. A key made on one gateway answers on another within 1 s; revoked on a second, it is
+// refused everywhere within 1 s; a per-key limit over the three admits exactly its count; a gateway
+// killed with -9 mid-load leaves the others serving; PostgreSQL stopped mid-load fails no request.
+// Conditions are polled with a deadline (the 1 s is the requirement, not a sleep).
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  PLUGINS_DIR, Proc, SLOW, chatBody, freePort, http, model, startGateway, startSim, tmpDir, waitFor,
+} from './harness.mjs';
+import { PgServer } from './pg.mjs';
+
+const ADMIN = 'fleet-admin-secret';
+const sha = (s) => `sha256:${crypto.createHash('sha256').update(s).digest('hex')}`;
+const T = SLOW ? 30000 : 15000;
+const SYNC_MS = 1000; // the issue's bound for a change to reach every gateway
+
+async function startRedis() {
+  const port = await freePort();
+  const p = new Proc(`redis:${port}`, '/usr/bin/redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--dir', fs.mkdtempSync(path.join(tmpDir(), 'redis-')),
+  ]);
+  await p.waitForOutput(/Ready to accept connections/, T);
+  p.url = `redis://127.0.0.1:${port}`;
+  return p;
+}
+
+const admin = (gw, method, p, body) => http(`${gw.url}${p}`, { method, body, headers: { authorization: `Bearer ${ADMIN}` } });
+const chat = (gw, key, m = 'm') =>
+  http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody(m), headers: { authorization: `Bearer ${key}` } });
+
+/** Polls cond until it holds or ms pass; returns whether it held (the deadline is the requirement). */
+async function holdsWithin(ms, cond) {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
+  let pg, redis, sim;
+  const gws = [];
+
+  before(async () => {
+    [pg, redis, sim] = await Promise.all([PgServer.start(), startRedis(), startSim({ models: ['m'] })]);
+    // started together: the schema migrations run under an advisory lock, exactly once
+    const starts = [1, 2, 3].map((i) =>
+      startGateway({
+        name: `gw${i}`,
+        server: { adminKeys: [sha(ADMIN)], database: pg.url, gatewayId: `gw${i}` },
+        plugins: {
+          dir: PLUGINS_DIR,
+          load: ['vllm', 'leastload', 'apikey', 'ratelimit'],
+          options: { ratelimit: { backend: 'redis', redisUrl: redis.url, keyPrefix: `fleet-${process.pid}:` } },
+        },
+        models: [model('m', [sim])],
+      }));
+    gws.push(...(await Promise.all(starts)));
+  });
+
+  after(async () => {
+    for (const g of gws) await g.stop({ timeoutMs: 5000 });
+    await sim?.stop();
+    await redis?.stop();
+    await pg?.destroy();
+  });
+
+  it('applied the schema once, whatever the gateways raced', async () => {
+    const rows = await pg.sql("SELECT component, version, count(*) FROM schema_migrations GROUP BY 1, 2 ORDER BY 1, 2");
+    assert.deepEqual(rows.filter((r) => r[0] === 'apikey'), [['apikey', '1', '1']]);
+    for (const g of gws) assert.match(g.stderr, /key store in server\.database \(gateway gw\d\)/);
+  });
+
+  it('a key made on gateway 1 answers on gateway 3 within 1 s; revoked on gateway 2, refused everywhere within 1 s', async () => {
+    const c = await admin(gws[0], 'POST', '/admin/customers', { id: 'acme' });
+    assert.equal(c.status, 201, c.text);
+    const k = await admin(gws[0], 'POST', '/admin/keys', { customer: 'acme', id: 'k-fleet' });
+    assert.equal(k.status, 201, k.text);
+    const secret = k.json.key;
+    assert.equal((await chat(gws[0], secret)).status, 200);
+    assert.ok(await holdsWithin(SYNC_MS, async () => (await chat(gws[2], secret)).status === 200),
+      'the key made on gateway 1 did not answer on gateway 3 within 1 s');
+    // gateway 2 knows it too (it revokes it)
+    assert.ok(await holdsWithin(SYNC_MS, async () => (await chat(gws[1], secret)).status === 200));
+    const r = await admin(gws[1], 'POST', '/admin/keys/k-fleet/revoke');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.status, 'revoked');
+    const refused = await holdsWithin(SYNC_MS, async () => {
+      const st = await Promise.all(gws.map((g) => chat(g, secret)));
+      return st.every((x) => x.status === 401);
+    });
+    assert.ok(refused, 'the key revoked on gateway 2 was not refused by every gateway within 1 s');
+    const again = await Promise.all(gws.map((g) => chat(g, secret)));
+    assert.deepEqual(again.map((x) => x.status), [401, 401, 401]);
+    assert.match(again[0].json.error.message, /revoked/);
+  });
+
+  it('a key with requestsPerMinute 100, load spread over the three: exactly 100 admitted', async () => {
+    const k = await admin(gws[2], 'POST', '/admin/keys', { customer: 'acme', id: 'k-limited', limits: { requestsPerMinute: 100 } });
+    assert.equal(k.status, 201, k.text);
+    const secret = k.json.key;
+    assert.ok(await holdsWithin(SYNC_MS, async () => {
+      const st = await Promise.all(gws.map((g) => http(`${g.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } })));
+      return st.every((x) => x.status === 200);
+    }), 'the limited key did not reach every gateway within 1 s');
+    const N = 150;
+    const res = [];
+    const workers = Array.from({ length: 12 }, async (_, w) => {
+      for (let i = w; i < N; i += 12) res.push((await chat(gws[i % 3], secret)).status);
+    });
+    await Promise.all(workers);
+    assert.equal(res.length, N);
+    assert.equal(res.filter((s) => s === 200).length, 100, JSON.stringify(res));
+    assert.equal(res.filter((s) => s === 429).length, N - 100);
+  });
+
+  it('kill -9 of one gateway mid-load: clients on the survivors see no failure', async () => {
+    const k = await admin(gws[0], 'POST', '/admin/keys', { customer: 'acme', id: 'k-kill' });
+    const secret = k.json.key;
+    await waitFor(async () => (await chat(gws[1], secret)).status === 200 && (await chat(gws[2], secret)).status === 200,
+      { timeoutMs: T, what: 'key on the survivors' });
+    const victim = gws[0];
+    let stop = false;
+    const statuses = [];
+    const load = Array.from({ length: 6 }, async (_, w) => {
+      let i = 0;
+      while (!stop) statuses.push((await chat(gws[1 + ((w + i++) % 2)], secret)).status);
+    });
+    await waitFor(() => statuses.length >= 30, { timeoutMs: T, what: 'load running' });
+    victim.kill('SIGKILL');
+    await victim.exited;
+    const at = statuses.length;
+    await waitFor(() => statuses.length >= at + 60, { timeoutMs: T, what: 'load after the kill' });
+    stop = true;
+    await Promise.all(load);
+    assert.deepEqual([...new Set(statuses)], [200]);
+    // the survivors still see changes made through one of them
+    const k2 = await admin(gws[1], 'POST', '/admin/keys', { customer: 'acme', id: 'k-after-kill' });
+    assert.equal(k2.status, 201, k2.text);
+    assert.ok(await holdsWithin(SYNC_MS, async () => (await chat(gws[2], k2.json.key)).status === 200));
+    gws.shift();
+    await victim.stop();
+  });
+
+  it('PostgreSQL stopped for 10 s mid-load and started again: no request fails; keys keep serving from memory', async () => {
+    const k = await admin(gws[0], 'POST', '/admin/keys', { customer: 'acme', id: 'k-outage' });
+    const secret = k.json.key;
+    await waitFor(async () => (await chat(gws[1], secret)).status === 200, { timeoutMs: T, what: 'key on gateway 3' });
+    let stop = false;
+    const statuses = [];
+    const load = Array.from({ length: 4 }, async (_, w) => {
+      let i = 0;
+      while (!stop) statuses.push((await chat(gws[(w + i++) % 2], secret)).status);
+    });
+    await waitFor(() => statuses.length >= 20, { timeoutMs: T, what: 'load running' });
+    await pg.stopServer();
+    const down = statuses.length;
+    // ten seconds of traffic with the database away (the issue's outage), counted by requests served
+    const until = Date.now() + 10000;
+    await waitFor(() => Date.now() >= until, { timeoutMs: 20000, intervalMs: 200, what: '10 s of outage' });
+    assert.ok(statuses.length > down + 20, 'requests were not served while PostgreSQL was down');
+    await pg.startServer();
+    // the watchers come back: a key made after the outage reaches the other gateway
+    const k2 = await waitFor(async () => {
+      const r = await admin(gws[0], 'POST', '/admin/keys', { customer: 'acme' });
+      return r.status === 201 ? r : false;
+    }, { timeoutMs: T, what: 'admin write after the restart' });
+    assert.ok(await holdsWithin(T, async () => (await chat(gws[1], k2.json.key)).status === 200));
+    stop = true;
+    await Promise.all(load);
+    assert.deepEqual([...new Set(statuses)], [200]);
+  });
+});
