@@ -104,6 +104,9 @@ static int run(ak_pg_t *pg, PGconn *c, const char *sql, int n, const char *const
         size_t k = strlen(pg->err);
         while (k && pg->err[k - 1] == '\n')
             pg->err[--k] = '\0';
+        for (char *p = pg->err; *p; p++)
+            if (*p == '\n')
+                *p = ' '; /* libpq's detail lines: one log line */
     } else if (rows) {
         *rows = atoi(PQcmdTuples(r));
     }

@@ -1,4 +1,5 @@
 #include "bl_writer.h"
+#include "bl_pg.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -55,8 +56,11 @@ static void save_unsaved(bl_writer_t *w, const bl_record_t *recs, size_t n)
 static int commit_batch(bl_writer_t *w, bl_record_t *batch, size_t n)
 {
     char msg[400];
+    if (w->pg)
+        bl_pg_number(w->pg, batch, n); /* once: a retry sends the same ids, which the ledger then skips */
     for (unsigned attempt = 0;; attempt++) {
-        if (bl_ledger_append(&w->ledger, batch, n, msg, sizeof(msg)) == 0)
+        if ((w->pg ? bl_pg_append(w->pg, batch, n, msg, sizeof(msg))
+                   : bl_ledger_append(&w->ledger, batch, n, msg, sizeof(msg))) == 0)
             break;
         w->host->log(IG_LOG_ERROR, "billing", "%s (batch of %zu records, retrying)", msg, n);
         pthread_mutex_lock(&w->mu);
@@ -124,8 +128,12 @@ int bl_writer_start(bl_writer_t *w, const bl_writer_options_t *o, char *msg, siz
     w->flush_ms = o->flush_ms ? o->flush_ms : 1;
     w->flush_records = o->flush_records ? o->flush_records : 1;
     w->max_queued = o->max_queued;
-    if (bl_ledger_open(&w->ledger, w->ledger_path, o->synchronous, msg, msgcap) != 0)
+    if (o->database) {
+        if (!(w->pg = bl_pg_open(o->database, o->gateway_id, msg, msgcap)))
+            return -1;
+    } else if (bl_ledger_open(&w->ledger, w->ledger_path, o->synchronous, msg, msgcap) != 0) {
         return -1;
+    }
     snprintf(w->export.dir, sizeof(w->export.dir), "%s", o->export_dir ? o->export_dir : "");
     w->export.jsonl = o->export_jsonl;
     w->export.csv = o->export_csv;
@@ -133,6 +141,8 @@ int bl_writer_start(bl_writer_t *w, const bl_writer_options_t *o, char *msg, siz
         w->webhook = bl_webhook_start(w->host, &o->webhook, msg, msgcap);
         if (w->webhook == NULL) {
             bl_ledger_close(&w->ledger);
+            bl_pg_close(w->pg);
+            w->pg = NULL;
             return -1;
         }
     }
@@ -141,6 +151,8 @@ int bl_writer_start(bl_writer_t *w, const bl_writer_options_t *o, char *msg, siz
         bl_webhook_stop(w->webhook);
         w->webhook = NULL;
         bl_ledger_close(&w->ledger);
+        bl_pg_close(w->pg);
+        w->pg = NULL;
         return -1;
     }
     w->started = 1;
@@ -212,8 +224,9 @@ void bl_writer_destroy(bl_writer_t *w)
         w->host->log(w->dropped || w->unsaved ? IG_LOG_ERROR : IG_LOG_INFO, "billing",
                      "ledger %s: %" PRIu64 " usage records committed, %" PRIu64 " dropped, %" PRIu64
                      " in .unsaved.jsonl",
-                     w->ledger_path, w->committed, w->dropped, w->unsaved);
+                     w->pg ? "in server.database" : w->ledger_path, w->committed, w->dropped, w->unsaved);
         bl_ledger_close(&w->ledger);
+        bl_pg_close(w->pg);
         bl_export_close(&w->export);
         bl_webhook_stop(w->webhook);
     }

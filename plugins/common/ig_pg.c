@@ -6,13 +6,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *ig_pg_error(PGconn *c, char *msg, size_t cap)
+/* libpq's messages end with a newline and may hold more: one log line each */
+static void one_line(char *msg)
 {
-    snprintf(msg, cap, "%s", c ? PQerrorMessage(c) : "out of memory");
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = '\0';
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\t')
+            *p = ' ';
+}
+
+const char *ig_pg_error(PGconn *c, char *msg, size_t cap)
+{
+    snprintf(msg, cap, "%s", c ? PQerrorMessage(c) : "out of memory");
+    one_line(msg);
     return msg;
+}
+
+/* NOTICEs ("relation ... already exists, skipping") are not the gateway's business */
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
 }
 
 PGconn *ig_pg_connect(const char *url, const char *app, char *msg, size_t cap)
@@ -28,6 +44,7 @@ PGconn *ig_pg_connect(const char *url, const char *app, char *msg, size_t cap)
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeProcessor(c, quiet, NULL);
     return c;
 }
 
@@ -38,9 +55,7 @@ int ig_pg_exec(PGconn *c, const char *sql, char *msg, size_t cap)
     if (!ok) {
         char e[400];
         snprintf(msg, cap, "%s", r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : ig_pg_error(c, e, sizeof(e)));
-        size_t n = strlen(msg);
-        while (n && msg[n - 1] == '\n')
-            msg[--n] = '\0';
+        one_line(msg);
     }
     PQclear(r);
     return ok ? 0 : -1;
@@ -96,8 +111,6 @@ fail:
         snprintf(msg, cap, "server.database: schema of %s, migration %d: %s", component, failed, e);
     else
         snprintf(msg, cap, "server.database: schema of %s: %s", component, e);
-    size_t k = strlen(msg);
-    while (k && msg[k - 1] == '\n')
-        msg[--k] = '\0';
+    one_line(msg);
     return -1;
 }

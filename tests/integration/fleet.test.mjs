@@ -32,8 +32,30 @@ async function startRedis() {
 }
 
 const admin = (gw, method, p, body) => http(`${gw.url}${p}`, { method, body, headers: { authorization: `Bearer ${ADMIN}` } });
-const chat = (gw, key, m = 'm') =>
-  http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody(m), headers: { authorization: `Bearer ${key}` } });
+const chat = (gw, key, extra = {}) =>
+  http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody('m', extra), headers: { authorization: `Bearer ${key}` } });
+
+/** What the engine counted for one user (ig-sim's /sim/usage, by the body's `user`). */
+async function simUsage(sim, user) {
+  const u = (await (await fetch(`${sim.url}/sim/usage`)).json()).users[user];
+  return u ?? { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
+}
+
+/** The ledger's sums for a customer, read from PostgreSQL through a gateway's admin API. */
+async function ledger(gw, customer) {
+  const r = await admin(gw, 'GET', `/admin/usage?customer=${customer}`);
+  assert.equal(r.status, 200, r.text);
+  return r.json.total;
+}
+
+/** Waits until the ledger holds n records of customer (every gateway's writer commits every 10 ms). */
+async function ledgerHas(gw, customer, n) {
+  return waitFor(async () => {
+    const t = await ledger(gw, customer);
+    assert.ok(t.requests <= n, `${customer}: ${t.requests} records for ${n} requests (counted twice?)`);
+    return t.requests === n && t;
+  }, { timeoutMs: T, what: `${n} usage records of ${customer}` });
+}
 
 /** Polls cond until it holds or ms pass; returns whether it held (the deadline is the requirement). */
 async function holdsWithin(ms, cond) {
@@ -58,7 +80,7 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
         server: { adminKeys: [sha(ADMIN)], database: pg.url, gatewayId: `gw${i}` },
         plugins: {
           dir: PLUGINS_DIR,
-          load: ['vllm', 'leastload', 'apikey', 'ratelimit'],
+          load: ['vllm', 'leastload', 'apikey', 'ratelimit', 'billing'],
           options: { ratelimit: { backend: 'redis', redisUrl: redis.url, keyPrefix: `fleet-${process.pid}:` } },
         },
         models: [model('m', [sim])],
@@ -76,7 +98,9 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
   it('applied the schema once, whatever the gateways raced', async () => {
     const rows = await pg.sql("SELECT component, version, count(*) FROM schema_migrations GROUP BY 1, 2 ORDER BY 1, 2");
     assert.deepEqual(rows.filter((r) => r[0] === 'apikey'), [['apikey', '1', '1']]);
+    assert.deepEqual(rows.filter((r) => r[0] === 'billing'), [['billing', '1', '1']]);
     for (const g of gws) assert.match(g.stderr, /key store in server\.database \(gateway gw\d\)/);
+    for (const g of gws) assert.match(g.stderr, /ledger in server\.database as gateway gw\d/);
   });
 
   it('a key made on gateway 1 answers on gateway 3 within 1 s; revoked on gateway 2, refused everywhere within 1 s', async () => {
@@ -122,6 +146,43 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
     assert.equal(res.filter((s) => s === 429).length, N - 100);
   });
 
+  it('a mixed load over the three: the ledger\'s token totals equal the engine\'s counts; invoices cover all three', async () => {
+    const c = await admin(gws[0], 'POST', '/admin/customers', { id: 'mix' });
+    assert.equal(c.status, 201, c.text);
+    const k = await admin(gws[0], 'POST', '/admin/keys', { customer: 'mix', id: 'k-mix' });
+    const secret = k.json.key;
+    assert.ok(await holdsWithin(SYNC_MS, async () =>
+      (await Promise.all(gws.map((g) => http(`${g.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } }))))
+        .every((x) => x.status === 200)));
+    const N = 90;
+    const statuses = [];
+    await Promise.all(Array.from({ length: 9 }, async (_, w) => {
+      for (let i = w; i < N; i += 9) {
+        const r = await chat(gws[i % 3], secret, { user: 'mix', max_tokens: 1 + (i % 7) * 5, stream: i % 2 === 0,
+          ...(i % 2 === 0 ? { stream_options: { include_usage: true } } : {}) });
+        statuses.push(r.status);
+      }
+    }));
+    assert.deepEqual([...new Set(statuses)], [200]);
+    const total = await ledgerHas(gws[1], 'mix', N);
+    const sent = await simUsage(sim, 'mix');
+    assert.equal(sent.requests, N);
+    assert.equal(total.prompt_tokens, sent.prompt_tokens, 'prompt tokens billed = accepted by the engine');
+    assert.equal(total.completion_tokens, sent.completion_tokens, 'completion tokens billed = sent by the engine');
+    assert.ok(total.completion_tokens > N);
+    // each gateway wrote its third, under its own id
+    const perGw = await pg.sql("SELECT gateway, count(*), count(DISTINCT seq) FROM usage WHERE customer = 'mix' GROUP BY 1 ORDER BY 1");
+    assert.deepEqual(perGw, [['gw1', '30', '30'], ['gw2', '30', '30'], ['gw3', '30', '30']]);
+    // the invoice, asked of any gateway, covers the three
+    const month = (await pg.sql("SELECT DISTINCT substr(day, 1, 7) FROM usage WHERE customer = 'mix'"))[0][0];
+    for (const g of gws) {
+      const inv = await admin(g, 'GET', `/admin/invoices?month=${month}&customer=mix`);
+      assert.equal(inv.status, 200, inv.text);
+      assert.equal(inv.json.total.requests, N);
+      assert.equal(inv.json.total.completion_tokens, sent.completion_tokens);
+    }
+  });
+
   it('kill -9 of one gateway mid-load: clients on the survivors see no failure', async () => {
     const k = await admin(gws[0], 'POST', '/admin/keys', { customer: 'acme', id: 'k-kill' });
     const secret = k.json.key;
@@ -150,15 +211,18 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
     await victim.stop();
   });
 
-  it('PostgreSQL stopped for 10 s mid-load and started again: no request fails; keys keep serving from memory', async () => {
-    const k = await admin(gws[0], 'POST', '/admin/keys', { customer: 'acme', id: 'k-outage' });
+  it('PostgreSQL stopped for 10 s mid-load and started again: no request fails, no usage record is lost', async () => {
+    assert.equal((await admin(gws[0], 'POST', '/admin/customers', { id: 'outage' })).status, 201);
+    const k = await admin(gws[0], 'POST', '/admin/keys', { customer: 'outage', id: 'k-outage' });
     const secret = k.json.key;
-    await waitFor(async () => (await chat(gws[1], secret)).status === 200, { timeoutMs: T, what: 'key on gateway 3' });
+    // /v1/models: the key is known there, and no usage record is made
+    await waitFor(async () => (await http(`${gws[1].url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } })).status === 200,
+      { timeoutMs: T, what: 'key on gateway 3' });
     let stop = false;
     const statuses = [];
     const load = Array.from({ length: 4 }, async (_, w) => {
       let i = 0;
-      while (!stop) statuses.push((await chat(gws[(w + i++) % 2], secret)).status);
+      while (!stop) statuses.push((await chat(gws[(w + i++) % 2], secret, { user: 'outage', max_tokens: 3 })).status);
     });
     await waitFor(() => statuses.length >= 20, { timeoutMs: T, what: 'load running' });
     await pg.stopServer();
@@ -177,5 +241,12 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
     stop = true;
     await Promise.all(load);
     assert.deepEqual([...new Set(statuses)], [200]);
+    // every answered request is in the ledger once, with the engine's tokens
+    const total = await ledgerHas(gws[0], 'outage', statuses.length);
+    const sent = await simUsage(sim, 'outage');
+    assert.equal(sent.requests, statuses.length);
+    assert.equal(total.completion_tokens, sent.completion_tokens);
+    assert.equal(total.prompt_tokens, sent.prompt_tokens);
+    for (const g of gws) assert.match(g.stderr, /billing: .*server\.database.*retrying/);
   });
 });

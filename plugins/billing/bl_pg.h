@@ -1,0 +1,48 @@
+/*
+ * bl_pg — the usage ledger in PostgreSQL (server.database), shared by every gateway of a fleet.
+ *
+ * Writing (the writer thread's connection): each record's id is (gateway, boot, seq): the gateway's
+ * id, the Unix µs its ledger writer started at, and a sequence the writer gives the record before its
+ * first attempt. A batch goes in with COPY into a per-connection staging table, then
+ * INSERT ... ON CONFLICT DO NOTHING into usage, in one transaction: a batch retried after a commit
+ * whose answer was lost is not counted twice. A lost connection is reopened by the next attempt.
+ *
+ * Reading (admin queries, a connection per query): bl_pg_rows runs the same SQL the SQLite reports
+ * use (?N parameters, rewritten as $N) and hands rows back as text.
+ */
+#ifndef BL_PG_H
+#define BL_PG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "bl_record.h"
+
+typedef struct bl_pg_s bl_pg_t;
+
+/* Connects and applies the ledger's migrations. NULL with msg. */
+bl_pg_t *bl_pg_open(const char *url, const char *gateway_id, char *msg, size_t cap);
+void bl_pg_close(bl_pg_t *pg);
+/* Gives every record of recs its sequence (recs[i].id) unless it has one: call once per batch. */
+void bl_pg_number(bl_pg_t *pg, bl_record_t *recs, size_t n);
+/* Inserts n numbered records in one transaction; records already there are skipped. 0, or -1 with msg. */
+int bl_pg_append(bl_pg_t *pg, const bl_record_t *recs, size_t n, char *msg, size_t cap);
+const char *bl_pg_url(const bl_pg_t *pg);
+
+/* ---- reading ---- */
+
+typedef struct bl_pg_rows_s bl_pg_rows_t;
+/* A parameter of a query: text (NULL: SQL NULL) or, with is_int, an integer. */
+typedef struct {
+    const char *text;
+    int64_t i;
+    int is_int;
+} bl_pg_param_t;
+/* Runs sql (SQLite's ?N placeholders) with params against url. NULL with msg. */
+bl_pg_rows_t *bl_pg_query(const char *url, const char *sql, const bl_pg_param_t *params, int n, char *msg, size_t cap);
+/* Next row: 1, or 0 at the end. */
+int bl_pg_next(bl_pg_rows_t *r);
+const char *bl_pg_text(bl_pg_rows_t *r, int col);
+int64_t bl_pg_int(bl_pg_rows_t *r, int col);
+void bl_pg_rows_free(bl_pg_rows_t *r);
+
+#endif
