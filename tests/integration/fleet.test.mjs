@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import {
   PLUGINS_DIR, Proc, SLOW, chatBody, freePort, http, model, startGateway, startSim, tmpDir, waitFor,
@@ -64,6 +65,74 @@ async function holdsWithin(ms, cond) {
     if (await cond()) return true;
     if (Date.now() >= until) return false;
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * A TCP proxy in front of PostgreSQL that, while armed, lets the billing writer's COMMIT reach the
+ * server and then cuts the connection before the answer comes back: the commit happened, the gateway
+ * cannot know. Only connections whose startup names "billing" (libpq's application_name) are cut.
+ * The URL turns TLS and GSS off so the first client message is the startup packet.
+ */
+class CommitAnswerLost {
+  constructor(pgPort) {
+    this.pgPort = pgPort;
+    this.armed = 0;
+    this.cut = 0;
+    this.sockets = new Set();
+  }
+  async start() {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(this.pgPort, '127.0.0.1');
+      this.sockets.add(client).add(upstream);
+      let buf = Buffer.alloc(0);
+      let started = false;
+      let billing = false;
+      let cutting = false;
+      client.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        for (;;) {
+          if (!started) {
+            if (buf.length < 4 || buf.length < buf.readInt32BE(0)) break;
+            billing = buf.subarray(0, buf.readInt32BE(0)).includes('billing');
+            buf = buf.subarray(buf.readInt32BE(0));
+            started = true;
+            continue;
+          }
+          if (buf.length < 5 || buf.length < 1 + buf.readInt32BE(1)) break;
+          const type = buf[0];
+          const body = buf.subarray(5, 1 + buf.readInt32BE(1)).toString('latin1');
+          if (billing && this.armed > 0 && type === 0x51 /* Q */ && body.startsWith('COMMIT')) {
+            this.armed--;
+            cutting = true;
+          }
+          buf = buf.subarray(1 + buf.readInt32BE(1));
+        }
+        upstream.write(d);
+      });
+      upstream.on('data', (d) => {
+        if (cutting) { // the server answered the COMMIT: it is done, and the gateway never hears it
+          this.cut++;
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
+        client.write(d);
+      });
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+    });
+    await new Promise((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = this.server.address().port;
+    this.url = `postgres://postgres@127.0.0.1:${this.port}/postgres?sslmode=disable&gssencmode=disable`;
+  }
+  async stop() {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((r) => this.server.close(r));
   }
 }
 
@@ -180,6 +249,36 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
       assert.equal(inv.status, 200, inv.text);
       assert.equal(inv.json.total.requests, N);
       assert.equal(inv.json.total.completion_tokens, sent.completion_tokens);
+    }
+  });
+
+  it('a batch retried after its commit answer was lost is not counted twice', async () => {
+    const proxy = new CommitAnswerLost(pg.port);
+    await proxy.start();
+    const gw4 = await startGateway({
+      name: 'gw4',
+      server: { adminKeys: [sha(ADMIN)], database: proxy.url, gatewayId: 'gw4' },
+      plugins: { dir: PLUGINS_DIR, load: ['vllm', 'leastload', 'apikey', 'billing'] },
+      models: [model('m', [sim])],
+    });
+    try {
+      assert.equal((await admin(gw4, 'POST', '/admin/customers', { id: 'lossy' })).status, 201);
+      const k = await admin(gw4, 'POST', '/admin/keys', { customer: 'lossy' });
+      assert.equal(k.status, 201, k.text);
+      proxy.armed = 2;
+      const N = 40;
+      for (let i = 0; i < N; i++) assert.equal((await chat(gw4, k.json.key, { user: 'lossy', max_tokens: 2 })).status, 200);
+      await waitFor(() => proxy.cut === 2, { timeoutMs: T, what: 'two commit answers lost' });
+      const total = await ledgerHas(gws[0], 'lossy', N);
+      assert.equal(total.completion_tokens, (await simUsage(sim, 'lossy')).completion_tokens);
+      const rows = await pg.sql("SELECT count(*), count(DISTINCT (gateway, boot, seq)) FROM usage WHERE customer = 'lossy'");
+      assert.deepEqual(rows, [[String(N), String(N)]]);
+      assert.match(gw4.stderr, /billing: .*server\.database.*retrying/);
+      await gw4.checkAliveAndStop();
+      assert.match(gw4.stderr, new RegExp(`billing: ledger in server\\.database: ${N} usage records committed, 0 dropped, 0 in`));
+    } finally {
+      await gw4.stop();
+      await proxy.stop();
     }
   });
 
