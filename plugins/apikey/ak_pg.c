@@ -410,14 +410,26 @@ static void nap(int ms)
     nanosleep(&t, NULL);
 }
 
+/* ak_version.v now, or -2 when it cannot be read (then everything is read again) */
+static int64_t version_of(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT v FROM ak_version");
+    int64_t v = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -2;
+    PQclear(r);
+    return v;
+}
+
 static void *watch_main(void *arg)
 {
     ak_pg_t *pg = arg;
     PGconn *c = NULL;
     char msg[512];
     int logged_down = 0;
+    int fresh = 0;     /* 0: read everything next (a new connection, a notification) */
+    int64_t seen = -1; /* ak_version.v of the last read */
     while (!atomic_load(&pg->stop)) {
         if (!c || PQstatus(c) != CONNECTION_OK) {
+            fresh = 0;
             PQfinish(c);
             c = ig_pg_connect(pg->url, pg->app, msg, sizeof(msg));
             if (!c || ig_pg_exec(c, "LISTEN " AK_PG_CHANNEL, msg, sizeof(msg)) != 0) {
@@ -432,12 +444,18 @@ static void *watch_main(void *arg)
                 pg->host->log(IG_LOG_INFO, "apikey", "key watcher: connected again to server.database");
             logged_down = 0;
         }
-        /* read everything now (first connection, a notification, a resync), then wait for the next */
-        ak_set_t *set = load_from(c, pg->json, msg, sizeof(msg));
-        if (set)
-            pg->on_set(pg->arg, set);
-        else
-            pg->host->log(IG_LOG_WARN, "apikey", "key watcher: %s", msg);
+        /* read everything (first connection, a notification, or a resync that finds another version
+         * than the last read: a notification lost), then wait for the next */
+        if (!fresh || version_of(c) != seen) {
+            ak_set_t *set = load_from(c, pg->json, msg, sizeof(msg));
+            if (set) {
+                seen = set->version;
+                pg->on_set(pg->arg, set);
+            } else {
+                pg->host->log(IG_LOG_WARN, "apikey", "key watcher: %s", msg);
+            }
+        }
+        fresh = 1;
         /* drain what arrived meanwhile: the read above already includes it */
         PQconsumeInput(c);
         for (PGnotify *n; (n = PQnotifies(c)) != NULL;)
@@ -460,6 +478,8 @@ static void *watch_main(void *arg)
                 PQfreemem(n);
             }
         }
+        if (notified)
+            fresh = 0;
     }
     PQfinish(c);
     return NULL;

@@ -196,6 +196,19 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
     assert.match(again[0].json.error.message, /revoked/);
   });
 
+  it('a change whose notification never came (written straight into the database) reaches every gateway by the resync', async () => {
+    const k = await admin(gws[0], 'POST', '/admin/keys', { customer: 'acme', id: 'k-quiet' });
+    assert.equal(k.status, 201, k.text);
+    const secret = k.json.key;
+    assert.ok(await holdsWithin(SYNC_MS, async () =>
+      (await Promise.all(gws.map((g) => chat(g, secret)))).every((x) => x.status === 200)));
+    // what an admin write does, minus its NOTIFY
+    await pg.sql("BEGIN; UPDATE ak_keys SET revoked = extract(epoch FROM now())::bigint WHERE id = 'k-quiet';"
+      + ' UPDATE ak_version SET v = v + 1; COMMIT');
+    await waitFor(async () => (await Promise.all(gws.map((g) => chat(g, secret)))).every((x) => x.status === 401),
+      { timeoutMs: T, what: 'the quietly revoked key refused everywhere' });
+  });
+
   it('a key with requestsPerMinute 100, load spread over the three: exactly 100 admitted', async () => {
     const k = await admin(gws[2], 'POST', '/admin/keys', { customer: 'acme', id: 'k-limited', limits: { requestsPerMinute: 100 } });
     assert.equal(k.status, 201, k.text);
