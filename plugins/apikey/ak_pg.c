@@ -456,15 +456,18 @@ static void *watch_main(void *arg)
             }
         }
         fresh = 1;
-        /* drain what arrived meanwhile: the read above already includes it */
-        PQconsumeInput(c);
-        for (PGnotify *n; (n = PQnotifies(c)) != NULL;)
-            PQfreemem(n);
+        /* a notification that arrived during the read is kept for the wait below: the read's snapshot
+         * may predate its change, so it costs one more read rather than a change missed until the resync */
         uint64_t until = pg->host->now_ms() + pg->resync_ms;
         int notified = 0;
-        while (!notified && !atomic_load(&pg->stop) && PQstatus(c) == CONNECTION_OK) {
+        while (!atomic_load(&pg->stop) && PQstatus(c) == CONNECTION_OK) {
+            /* first what libpq already holds (read along with the last query's answer) */
+            for (PGnotify *n; (n = PQnotifies(c)) != NULL;) {
+                notified = 1;
+                PQfreemem(n);
+            }
             uint64_t now = pg->host->now_ms();
-            if (now >= until)
+            if (notified || now >= until)
                 break;
             /* short slices so unload never waits long for this thread */
             int w = wait_readable(PQsocket(c), (int)(until - now < 200 ? until - now : 200));
@@ -472,10 +475,6 @@ static void *watch_main(void *arg)
                 PQfinish(c);
                 c = NULL;
                 break;
-            }
-            for (PGnotify *n; (n = PQnotifies(c)) != NULL;) {
-                notified = 1;
-                PQfreemem(n);
             }
         }
         if (notified)

@@ -233,9 +233,11 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
     assert.equal(c.status, 201, c.text);
     const k = await admin(gws[0], 'POST', '/admin/keys', { customer: 'mix', id: 'k-mix' });
     const secret = k.json.key;
-    assert.ok(await holdsWithin(SYNC_MS, async () =>
-      (await Promise.all(gws.map((g) => http(`${g.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } }))))
-        .every((x) => x.status === 200)));
+    let last;
+    assert.ok(await holdsWithin(SYNC_MS, async () => {
+      last = await Promise.all(gws.map((g) => http(`${g.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } })));
+      return last.every((x) => x.status === 200);
+    }), `the key made on gateway 1 did not reach every gateway within 1 s: ${last?.map((x) => `${x.status} ${x.text.slice(0, 200)}`)}`);
     const N = 90;
     const statuses = [];
     await Promise.all(Array.from({ length: 9 }, async (_, w) => {
