@@ -142,7 +142,7 @@ static int fail(bl_pg_t *pg, const char *what, char *msg, size_t cap)
     return -1;
 }
 
-int bl_pg_append(bl_pg_t *pg, const bl_record_t *recs, size_t n, char *msg, size_t cap)
+int bl_pg_append(bl_pg_t *pg, const bl_record_t *recs, size_t n, int retry, char *msg, size_t cap)
 {
     if (n == 0)
         return 0;
@@ -161,7 +161,10 @@ int bl_pg_append(bl_pg_t *pg, const bl_record_t *recs, size_t n, char *msg, size
         ig_buf_free(&b);
         return fail(pg, "begin", msg, cap);
     }
-    PGresult *r = PQexec(pg->conn, "COPY bl_stage(" STAGE_COLUMNS ") FROM STDIN");
+    /* a first attempt cannot meet its own records: straight into usage. A retry may (its commit may
+     * have happened): through the staging table, skipping what is there */
+    PGresult *r = PQexec(pg->conn, retry ? "COPY bl_stage(" STAGE_COLUMNS ") FROM STDIN"
+                                         : "COPY usage(" STAGE_COLUMNS ") FROM STDIN");
     int ok = r && PQresultStatus(r) == PGRES_COPY_IN;
     PQclear(r);
     ok = ok && PQputCopyData(pg->conn, b.p, (int)b.len) == 1 && PQputCopyEnd(pg->conn, NULL) == 1;
@@ -175,9 +178,10 @@ int bl_pg_append(bl_pg_t *pg, const bl_record_t *recs, size_t n, char *msg, size
     }
     if (!ok)
         return fail(pg, "copy", msg, cap);
-    if (ig_pg_exec(pg->conn,
-                   "INSERT INTO usage(" STAGE_COLUMNS ") SELECT " STAGE_COLUMNS " FROM bl_stage ON CONFLICT DO NOTHING",
-                   e, sizeof(e)) != 0)
+    if (retry && ig_pg_exec(pg->conn,
+                            "INSERT INTO usage(" STAGE_COLUMNS ") SELECT " STAGE_COLUMNS
+                            " FROM bl_stage ON CONFLICT DO NOTHING",
+                            e, sizeof(e)) != 0)
         return fail(pg, "insert", msg, cap);
     if (ig_pg_exec(pg->conn, "COMMIT", e, sizeof(e)) != 0)
         return fail(pg, "commit", msg, cap);

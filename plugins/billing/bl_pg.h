@@ -3,7 +3,8 @@
  *
  * Writing (the writer thread's connection): each record's id is (gateway, boot, seq): the gateway's
  * id, the Unix µs its ledger writer started at, and a sequence the writer gives the record before its
- * first attempt. A batch goes in with COPY into a per-connection staging table, then
+ * first attempt, with a primary key on it. A batch's first attempt COPYs it straight into usage (its
+ * ids cannot be there yet); a retry COPYs it into a per-connection staging table, then
  * INSERT ... ON CONFLICT DO NOTHING into usage, in one transaction: a batch retried after a commit
  * whose answer was lost is not counted twice. A lost connection is reopened by the next attempt.
  *
@@ -24,8 +25,9 @@ bl_pg_t *bl_pg_open(const char *url, const char *gateway_id, char *msg, size_t c
 void bl_pg_close(bl_pg_t *pg);
 /* Gives every record of recs its sequence (recs[i].id) unless it has one: call once per batch. */
 void bl_pg_number(bl_pg_t *pg, bl_record_t *recs, size_t n);
-/* Inserts n numbered records in one transaction; records already there are skipped. 0, or -1 with msg. */
-int bl_pg_append(bl_pg_t *pg, const bl_record_t *recs, size_t n, char *msg, size_t cap);
+/* Inserts n numbered records in one transaction. retry: an earlier attempt of this batch failed (and
+ * may have committed): records already there are skipped. 0, or -1 with msg. */
+int bl_pg_append(bl_pg_t *pg, const bl_record_t *recs, size_t n, int retry, char *msg, size_t cap);
 const char *bl_pg_url(const bl_pg_t *pg);
 
 /* ---- reading ---- */

@@ -59,7 +59,7 @@ static int commit_batch(bl_writer_t *w, bl_record_t *batch, size_t n)
     if (w->pg)
         bl_pg_number(w->pg, batch, n); /* once: a retry sends the same ids, which the ledger then skips */
     for (unsigned attempt = 0;; attempt++) {
-        if ((w->pg ? bl_pg_append(w->pg, batch, n, msg, sizeof(msg))
+        if ((w->pg ? bl_pg_append(w->pg, batch, n, attempt > 0, msg, sizeof(msg))
                    : bl_ledger_append(&w->ledger, batch, n, msg, sizeof(msg))) == 0)
             break;
         w->host->log(IG_LOG_ERROR, "billing", "%s (batch of %zu records, retrying)", msg, n);
