@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import {
   PLUGINS_DIR, Proc, SLOW, chatBody, freePort, http, model, startGateway, startSim, tmpDir, waitFor,
@@ -274,7 +275,7 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
     await proxy.start();
     const gw4 = await startGateway({
       name: 'gw4',
-      server: { adminKeys: [sha(ADMIN)], database: proxy.url, gatewayId: 'gw4' },
+      server: { adminKeys: [sha(ADMIN)], database: proxy.url }, // gatewayId: the default
       plugins: { dir: PLUGINS_DIR, load: ['vllm', 'leastload', 'apikey', 'billing'] },
       models: [model('m', [sim])],
     });
@@ -288,8 +289,8 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
       await waitFor(() => proxy.cut === 2, { timeoutMs: T, what: 'two commit answers lost' });
       const total = await ledgerHas(gws[0], 'lossy', N);
       assert.equal(total.completion_tokens, (await simUsage(sim, 'lossy')).completion_tokens);
-      const rows = await pg.sql("SELECT count(*), count(DISTINCT (gateway, boot, seq)) FROM usage WHERE customer = 'lossy'");
-      assert.deepEqual(rows, [[String(N), String(N)]]);
+      const rows = await pg.sql("SELECT gateway, count(*), count(DISTINCT (gateway, boot, seq)) FROM usage WHERE customer = 'lossy' GROUP BY 1");
+      assert.deepEqual(rows, [[`${os.hostname()}:${gw4.port}`, String(N), String(N)]], 'one gateway, named <hostname>:<port>');
       assert.match(gw4.stderr, /billing: .*server\.database.*retrying/);
       await gw4.checkAliveAndStop();
       assert.match(gw4.stderr, new RegExp(`billing: ledger in server\\.database: ${N} usage records committed, 0 dropped, 0 in`));
