@@ -219,7 +219,10 @@ static int ak_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **st
         return host->error(err, "no process state (the core did not call load())");
     pthread_mutex_lock(&p->write_lock);
     int rc = p->store ? 0 : open_store(host, p, ctx, err);
-    if (p->store && ctx->generation > 1 && ctx->state_dir && !ctx->database &&
+    if (p->store && ctx->generation > 1 && (ctx->database != NULL) != (strcmp(ak_store_path(p->store), "server.database") == 0))
+        host->log(IG_LOG_WARN, "apikey", "server.database was %s: the key store stays %s until a restart",
+                  ctx->database ? "added" : "removed", ak_store_path(p->store));
+    else if (p->store && ctx->generation > 1 && ctx->state_dir && !ctx->database &&
         strncmp(ak_store_path(p->store), ctx->state_dir, strlen(ctx->state_dir)) != 0)
         host->log(IG_LOG_WARN, "apikey", "server.stateDir changed to %s: the key store stays %s until a restart",
                   ctx->state_dir, ak_store_path(p->store));

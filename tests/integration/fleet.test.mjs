@@ -212,6 +212,19 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
       { timeoutMs: T, what: 'the quietly revoked key refused everywhere' });
   });
 
+  it('SIGHUP keeps the shared store and its watcher: changes still cross both ways within 1 s', async () => {
+    const g = gws[2];
+    const seen = (g.stderr.match(/reloaded/g) || []).length;
+    process.kill(g.child.pid, 'SIGHUP');
+    await waitFor(() => (g.stderr.match(/reloaded/g) || []).length > seen, { timeoutMs: T, what: 'reload logged' });
+    const a = await admin(g, 'POST', '/admin/keys', { customer: 'acme' });
+    assert.equal(a.status, 201, a.text);
+    assert.ok(await holdsWithin(SYNC_MS, async () => (await chat(gws[0], a.json.key)).status === 200), 'reloaded gateway to gateway 1');
+    const b = await admin(gws[0], 'POST', '/admin/keys', { customer: 'acme' });
+    assert.equal(b.status, 201, b.text);
+    assert.ok(await holdsWithin(SYNC_MS, async () => (await chat(g, b.json.key)).status === 200), 'gateway 1 to the reloaded gateway');
+  });
+
   it('a key with requestsPerMinute 100, load spread over the three: exactly 100 admitted', async () => {
     const k = await admin(gws[2], 'POST', '/admin/keys', { customer: 'acme', id: 'k-limited', limits: { requestsPerMinute: 100 } });
     assert.equal(k.status, 201, k.text);
