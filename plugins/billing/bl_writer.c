@@ -51,6 +51,52 @@ static void save_unsaved(bl_writer_t *w, const bl_record_t *recs, size_t n)
                  f ? "" : " (which failed too: they are lost)");
 }
 
+/*
+ * PostgreSQL away for long: rather than let the queue reach maxQueued and drop what comes next, the
+ * writer moves what waits, once half of maxQueued does, to .unsaved.jsonl (its own thread's I/O, never
+ * a worker's). Those records are numbered first, like a batch, so the file names them as the ledger would.
+ */
+static void spill_if_full(bl_writer_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->qlen < w->max_queued / 2) {
+        pthread_mutex_unlock(&w->mu);
+        return;
+    }
+    bl_record_t *q = w->q;
+    size_t n = w->qlen;
+    w->q = NULL;
+    w->qcap = w->qlen = 0;
+    pthread_mutex_unlock(&w->mu);
+    bl_pg_number(w->pg, q, n);
+    save_unsaved(w, q, n);
+    free(q);
+    pthread_mutex_lock(&w->mu);
+    w->unsaved += n;
+    pthread_cond_broadcast(&w->committed_cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* A second between attempts; with PostgreSQL, spilling the queue whenever it reaches half of maxQueued
+ * meanwhile (bl_writer_push wakes us then), so a fast stream of records never reaches the drop. */
+static void retry_pause(bl_writer_t *w)
+{
+    struct timespec ts;
+    deadline_in(&ts, 1000);
+    pthread_mutex_lock(&w->mu);
+    for (;;) { /* the whole second, at exit too: a locked SQLite file gets its three more chances */
+        if (w->pg && w->qlen >= w->max_queued / 2) {
+            pthread_mutex_unlock(&w->mu);
+            spill_if_full(w);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        if (pthread_cond_timedwait(&w->wake, &w->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
 /* Commits one batch, retrying once a second while the ledger refuses (disk full, locked...).
  * 0 when committed; -1 when it went to the .unsaved.jsonl side file at exit instead. */
 static int commit_batch(bl_writer_t *w, bl_record_t *batch, size_t n)
@@ -70,7 +116,7 @@ static int commit_batch(bl_writer_t *w, bl_record_t *batch, size_t n)
             save_unsaved(w, batch, n);
             return -1;
         }
-        sleep(1);
+        retry_pause(w);
     }
     bl_export_write(&w->export, w->host, batch, n);
     bl_webhook_send(w->webhook, batch, n);
@@ -188,7 +234,7 @@ void bl_writer_push(bl_writer_t *w, const bl_record_t *rec)
     }
     w->q[w->qlen++] = *rec;
     w->enqueued++;
-    if (w->qlen == w->flush_records)
+    if (w->qlen == w->flush_records || w->qlen == w->max_queued / 2) /* a batch is ready / time to spill */
         pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
 }

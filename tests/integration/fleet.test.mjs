@@ -396,6 +396,46 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
     for (const g of gws) assert.match(g.stderr, /billing: .*server\.database.*retrying/);
   });
 
+  it('a long outage: what would overflow maxQueued goes to .unsaved.jsonl; nothing is dropped or counted twice', async () => {
+    const stateDir = path.join(tmpDir(), 'state-gw5');
+    const gw5 = await startGateway({
+      name: 'gw5',
+      server: { database: pg.url, gatewayId: 'gw5', stateDir },
+      plugins: { dir: PLUGINS_DIR, load: ['vllm', 'leastload', 'billing'], options: { billing: { maxQueued: 1000 } } },
+      models: [model('m', [sim])],
+    });
+    const unsavedFile = path.join(stateDir, 'ledger.db.unsaved.jsonl');
+    const unsaved = () => (fs.existsSync(unsavedFile) ? fs.readFileSync(unsavedFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+    try {
+      await pg.stopServer();
+      const N = 1500;
+      const statuses = [];
+      await Promise.all(Array.from({ length: 8 }, async (_, w) => {
+        for (let i = w; i < N; i += 8)
+          statuses.push((await http(`${gw5.url}/v1/chat/completions`, { method: 'POST', body: chatBody('m', { max_tokens: 2 }) })).status);
+      }));
+      assert.equal(statuses.length, N);
+      assert.deepEqual([...new Set(statuses)], [200]);
+      await waitFor(() => unsaved().length > 0, { timeoutMs: T, what: 'the queue spilled to .unsaved.jsonl' });
+      await pg.startServer();
+      const counts = await waitFor(async () => {
+        const [[inLedger]] = await pg.sql("SELECT count(*) FROM usage WHERE gateway = 'gw5'");
+        const aside = unsaved().length;
+        return Number(inLedger) + aside === N && { inLedger: Number(inLedger), aside };
+      }, { timeoutMs: T, what: `${N} records, in the ledger or aside` });
+      assert.ok(counts.aside >= 500 && counts.inLedger > 0, JSON.stringify(counts));
+      // one id per record, across both places
+      const ids = new Set([...(await pg.sql("SELECT seq FROM usage WHERE gateway = 'gw5'")).map((r) => Number(r[0])),
+        ...unsaved().map((r) => r.id)]);
+      assert.equal(ids.size, N);
+      await gw5.checkAliveAndStop();
+      assert.match(gw5.stderr, new RegExp(`billing: ledger in server\\.database: ${counts.inLedger} usage records committed, 0 dropped, ${counts.aside} in \\.unsaved\\.jsonl`));
+    } finally {
+      if (!pg.proc.alive()) await pg.startServer();
+      await gw5.stop();
+    }
+  });
+
   it('the survivors stop cleanly on SIGTERM, with every record committed and no sanitizer report', async () => {
     for (const g of gws) {
       await g.checkAliveAndStop();
