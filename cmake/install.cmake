@@ -109,10 +109,12 @@ install(FILES ${PROJECT_BINARY_DIR}/packaging/infergate.service DESTINATION ${IG
 
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
 
-# The operator console and customer portal (issue 17): served from <datadir>/infergate/ui once the
-# tree has a ui/ folder.
+# The operator console and customer portal (issue 17): served from <datadir>/infergate/ui. What is
+# installed is the build's copy (the `ui` target, scripts/copy-ui.cmake: console/, portal/, assets/
+# and vendor/ with the npm files ui/vendor.txt lists), never ui/ itself (its node_modules, package
+# files and README are not served).
 if(EXISTS ${PROJECT_SOURCE_DIR}/ui AND IS_DIRECTORY ${PROJECT_SOURCE_DIR}/ui)
-  install(DIRECTORY ${PROJECT_SOURCE_DIR}/ui/ DESTINATION ${CMAKE_INSTALL_DATADIR}/infergate/ui COMPONENT runtime)
+  install(DIRECTORY ${PROJECT_BINARY_DIR}/ui/ DESTINATION ${CMAKE_INSTALL_DATADIR}/infergate/ui COMPONENT runtime)
 endif()
 
 # ---- dev --------------------------------------------------------------------------------------

@@ -104,6 +104,12 @@ plugin_set() { # the plugin names in the package vs the dev build's plugin folde
   [ -n "$got" ] && [ "$got" = "$want" ]
 }
 check "infergate holds every plugin of the dev build in ${PLUGDIR_REL:-<no plugin folder>}" plugin_set
+ui_files() { # the console as the build copies it (scripts/copy-ui.cmake), none of ui/'s npm files
+  has_files "$TMP/runtime.list" /usr/share/infergate/ui/console/index.html /usr/share/infergate/ui/portal/index.html \
+    /usr/share/infergate/ui/assets/app.js /usr/share/infergate/ui/vendor/chart.js/dist/chart.umd.min.js || return 1
+  ! grep -E '^/usr/share/infergate/ui/(node_modules|package(-lock)?\.json|vendor\.txt|README\.md)' "$TMP/runtime.list"
+}
+check "infergate holds the console and portal with their vendored Chart.js, without node_modules" ui_files
 check "infergate-dev holds the ABI headers, the .pc file and the guide" has_files "$TMP/dev.list" \
   /usr/include/infergate/plugin.h /usr/include/infergate/json.h \
   "${PLUGDIR_REL%infergate/plugins/}pkgconfig/infergate-plugin.pc" /usr/share/doc/infergate-dev/plugins.md

@@ -31,13 +31,15 @@ fi
 # package may start is never used). No test skips itself for want of one of these: scripts/test.sh counts a skipped test
 # as failed, so everything a test needs is installed here.
 # Packages (scripts/package.sh, CPack's DEB generator): dpkg-dev (dpkg-shlibdeps, dpkg-buildflags)
-# and file.
+# and file. The browser tests (tests/browser): Debian's chromium, which playwright-core drives (no
+# browser is ever downloaded).
 PKGS=(
   build-essential cmake pkg-config dpkg-dev file
   libh2o-dev libuv1-dev libyaml-dev libssl-dev libsqlite3-dev libhiredis-dev libxxhash-dev libpq-dev
   clang llvm libclang-rt-14-dev
   curl nghttp2-client openssl ca-certificates valgrind procps iproute2
   redis-server python3 sqlite3 postgresql
+  chromium
 )
 
 # Node.js >= 18 runs the integration tests (node --test and the OpenAI SDK). Debian 12's nodejs is
@@ -69,38 +71,29 @@ if [ "$(node_major)" -lt 18 ]; then
   exit 1
 fi
 
-# The integration tests' npm dependencies (the official OpenAI SDK), exactly as locked.
-IT="$ROOT/tests/integration"
-if [ -f "$IT/package.json" ]; then
-  stamp="$IT/node_modules/.package-lock.json"
-  if [ -f "$IT/package-lock.json" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$IT/package-lock.json" ] \
-     && [ -d "$IT/node_modules/openai" ]; then
-    log "npm dependencies present"
+# npm_ci DIR PACKAGE: the npm dependencies of DIR (relative to the project), exactly as its lock file
+# says, unless they are there already (node_modules newer than the lock, with PACKAGE in it).
+npm_ci() {
+  local dir="$ROOT/$1" stamp="$ROOT/$1/node_modules/.package-lock.json"
+  [ -f "$dir/package.json" ] || return 0
+  if [ -f "$dir/package-lock.json" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$dir/package-lock.json" ] \
+     && [ -d "$dir/node_modules/$2" ]; then
+    log "npm dependencies of $1 present"
+  elif [ -f "$dir/package-lock.json" ]; then
+    log "npm ci in $1"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   else
-    log "npm ci in tests/integration"
-    if [ -f "$IT/package-lock.json" ]; then
-      (cd "$IT" && npm ci --no-audit --no-fund --loglevel=error)
-    else
-      (cd "$IT" && npm install --no-audit --no-fund --loglevel=error)
-    fi
+    log "npm install in $1 (no lock file yet)"
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
   fi
-fi
+}
 
-# The console's npm libraries (ui/package.json, locked), which the build copies as ui/vendor.txt lists.
-# Only the build needs them: the gateway serves the copies, no Node.js at run time.
-UI="$ROOT/ui"
-if [ -f "$UI/package.json" ]; then
-  stamp="$UI/node_modules/.package-lock.json"
-  if [ -f "$UI/package-lock.json" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$UI/package-lock.json" ]; then
-    log "ui npm dependencies present"
-  else
-    log "npm ci in ui"
-    if [ -f "$UI/package-lock.json" ]; then
-      (cd "$UI" && npm ci --no-audit --no-fund --loglevel=error)
-    else
-      (cd "$UI" && npm install --no-audit --no-fund --loglevel=error)
-    fi
-  fi
-fi
+# The integration tests' npm dependencies (the official OpenAI SDK).
+npm_ci tests/integration openai
+# The browser tests' (playwright-core, which downloads no browser: it drives Debian's chromium).
+npm_ci tests/browser playwright-core
+# The console's npm libraries (ui/package.json), which the build copies as ui/vendor.txt lists. Only
+# the build needs them: the gateway serves the copies, no Node.js at run time.
+npm_ci ui chart.js
 
 log "ok (node $(node --version), $(cmake --version | head -1), $(cc --version | head -1))"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scripts/test.sh — every test, from a fresh Debian 12 machine:
 #   1. setup (scripts/setup.sh: Debian packages, the integration tests' npm dependencies)
-#   2. Release build in ./build, its unit tests (ctest) and the integration tests (node --test)
-#   3. ASan+UBSan build in ./build-asan, ctest and the integration tests again against the
+#   2. Release build in ./build, its unit tests (ctest), the integration tests (node --test) and
+#      the browser tests (tests/browser: the console and portal in Debian's Chromium; screenshots of
+#      every page in $IG_TEST_LOGS/browser-<build>/screenshots)
+#   3. ASan+UBSan build in ./build-asan, ctest, the integration and browser tests again against the
 #      sanitized binaries (a sanitizer report in any process's stderr fails the test)
 #   4. the fuzz targets' seed corpora replayed through their replay drivers (ctest -R 'fuzz|replay'
 #      in the sanitized build)
@@ -160,14 +162,19 @@ run_integration() {
       --test-reporter=spec --test-reporter-destination=stdout \
       --test-reporter=tap --test-reporter-destination="$tap" \
       "${files[@]}") >"$log" 2>&1
-  local rc=$?
-  grep -vE '^\s*$' "$log" | grep -E '^\s*(✔|✖|▶|ℹ)|^# h2load' | sed -E 's/\x1b\[[0-9;]*m//g' | head -n 200
+  record_tap "integration: $name" "$log" "$tap" $?
+}
+
+# record_tap NAME LOG TAP RC: the spec lines of a node --test run, then its counts as a record
+record_tap() {
+  local name="$1" log="$2" tap="$3" rc="$4"
+  grep -vE '^\s*$' "$log" | grep -E '^\s*(✔|✖|▶|ℹ)|^# h2load|^# /v1' | sed -E 's/\x1b\[[0-9;]*m//g' | head -n 200
   local pass fail cancelled notrun
   pass=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
   fail=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
   cancelled=$(sed -nE 's/^# cancelled ([0-9]+)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
   if [ -z "$pass" ] || [ -z "$fail" ]; then
-    record "integration: $name" 0 1 "runner did not report (rc $rc)" "$log"
+    record "$name" 0 1 "runner did not report (rc $rc)" "$log"
     return
   fi
   # A skipped or todo test or suite did not show that what it tests works: each is a failure, named.
@@ -179,7 +186,33 @@ run_integration() {
   if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
   local note=""
   [ "$notrun" -gt 0 ] && note="$notrun skipped or todo"
-  record "integration: $name" "$pass" "$fail" "$note" "$log"
+  record "$name" "$pass" "$fail" "$note" "$log"
+}
+
+# run_browser NAME BUILD_DIR: the console and portal in Debian's Chromium (tests/browser, playwright-core)
+# against that build's gateway, ig-sim and ui/ copy. Screenshots of every page: $LOGS/browser-NAME/screenshots.
+run_browser() {
+  local name="$1" dir="$2" log="$LOGS/browser-$1.log" tap="$LOGS/browser-$1.tap"
+  say "browser tests ($name, IG_BUILD_DIR=$dir; screenshots in $LOGS/browser-$name/screenshots)"
+  local files=() f
+  for f in tests/browser/*.test.mjs; do
+    if [ -n "${IG_TEST_FILTER:-}" ] && ! [[ "$(basename "$f")" =~ $IG_TEST_FILTER ]]; then continue; fi
+    files+=("$(basename "$f")")
+  done
+  if [ "${#files[@]}" -eq 0 ]; then
+    [ -n "${IG_TEST_FILTER:-}" ] && { echo "filtered out (IG_TEST_FILTER)"; return; }
+    record "browser: $name" 0 1 "no test files" ""
+    return
+  fi
+  local t0=$(date +%s)
+  (cd tests/browser && IG_BUILD_DIR="$dir" IG_LOG_DIR="$LOGS/browser-$name" timeout 300 node --test --test-concurrency=1 \
+      --test-timeout=120000 \
+      --test-reporter=spec --test-reporter-destination=stdout \
+      --test-reporter=tap --test-reporter-destination="$tap" \
+      "${files[@]}") >"$log" 2>&1
+  local rc=$?
+  echo "($(( $(date +%s) - t0 )) s)"
+  record_tap "browser: $name" "$log" "$tap" $rc
 }
 
 # Processes of this run that outlived the tests (a harness bug: orphans). Every process the tests
@@ -194,7 +227,7 @@ check_orphans() {
     grep -qz "^IG_TEST_RUN_ID=$IG_TEST_RUN_ID\$" "$p/environ" 2>/dev/null || continue
     exe="$(readlink "$p/exe" 2>/dev/null || true)"
     case "$exe" in
-      "$ROOT/$dir/"*|*/node|*/curl|*/h2load|*/openssl) pids+=("$pid");;
+      "$ROOT/$dir/"*|*/node|*/curl|*/h2load|*/openssl|*/chromium) pids+=("$pid");;
     esac
   done
   if [ "${#pids[@]}" -gt 0 ]; then
@@ -216,6 +249,7 @@ FUZZ_RE='fuzz|replay'
 if build release build -DCMAKE_BUILD_TYPE=Release; then
   run_ctest release build
   run_integration release build
+  run_browser release build
   check_orphans release build
 fi
 
@@ -228,6 +262,7 @@ else
   if build asan build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIG_SANITIZE=ON; then
     run_ctest "asan (unit)" build-asan -E "$FUZZ_RE"
     run_integration asan build-asan
+    run_browser asan build-asan
     check_orphans asan build-asan
     run_ctest "fuzz seed replay (asan)" build-asan -R "$FUZZ_RE"
   fi

@@ -52,6 +52,7 @@ static ig_config_t *load_document(ig_yaml_t *y, const char *path, ig_plugin_host
         ig_cfg_parse_models(&c, ig_yaml_map_get(y, root, "models"));
         ig_cfg_parse_runtime_models(&c); /* after the file's: a name in both stays the file's */
         ig_cfg_check_models(&c);
+        ig_cfg_check_addresses(&c);
         ig_cfg_warn_ignored(&c);
     }
 

@@ -17,6 +17,15 @@
 
 typedef struct ig_arena_s ig_arena_t;
 
+/* tls.certificates[]: a certificate a TLS listener presents to clients naming one of its hosts (SNI) */
+typedef struct {
+    const char *const *hosts;        /* lowercase DNS names; NULL-terminated */
+    size_t nhosts;
+    char *certificate;               /* PEM file paths */
+    char *key;
+    int line;
+} ig_tls_certificate_t;
+
 typedef struct {
     char *address;           /* "127.0.0.1:8080" as written */
     char *host;              /* "127.0.0.1", "::1", "0.0.0.0" */
@@ -25,6 +34,9 @@ typedef struct {
     char *certificate;       /* PEM file paths */
     char *key;
     int line;
+    ig_tls_certificate_t *certificates; /* tls.certificates: chosen by the name a client asks for (SNI); the
+                                           certificate above answers every other name */
+    size_t ncertificates;
 } ig_listen_config_t;
 
 /* server.healthCheck: active probes, and the threshold shared with passive ejection */
@@ -125,6 +137,13 @@ typedef struct {
     const ig_loaded_plugin_t *lb_plugin;     /* resolved from loadBalancing.strategy (default LeastLoad) */
     int runtime;                     /* made through the admin API: a manifest in <stateDir>/models (file) */
     const char *config_json;         /* its fields as written (the entry, or a manifest's spec), as JSON */
+    /* its own addresses (config_addresses.c): a request under one of these hosts, or under the path
+     * prefix, reaches this model, and /v1/models there lists only it */
+    const char *const *hosts;        /* hosts: lowercase DNS names; NULL-terminated, or NULL */
+    size_t nhosts;
+    const int *host_lines;           /* where each host is written */
+    const char *path_prefix;         /* pathPrefix: "/acme-qwen", or NULL */
+    int path_prefix_line;
 } ig_model_config_t;
 
 typedef struct {

@@ -52,6 +52,10 @@ void ig_cfg_parse_command(ig_cfg_ctx_t *c, yaml_node_t *node, const char *path, 
 void ig_cfg_parse_models(ig_cfg_ctx_t *c, yaml_node_t *node);
 /* Checks across models (duplicates, adapter ambiguity); runs after all models are read. */
 void ig_cfg_check_models(ig_cfg_ctx_t *c);
+/* A model's hosts: and pathPrefix: (config_addresses.c), and the check that no two models claim one
+ * address (or nested prefixes), naming both with file:line; after all models are read. */
+void ig_cfg_parse_addresses(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, ig_model_config_t *m);
+void ig_cfg_check_addresses(ig_cfg_ctx_t *c);
 
 /* What a KubeAI manifest's metadata adds to its model (config_manifests.c). */
 typedef struct {

@@ -22,7 +22,7 @@ static const char *const model_keys[] = {
     "name", "engine", "url", "servedModelName", "features", "endpoints", "resourceProfile", "args", "env",
     "envFrom", "minReplicas", "maxReplicas", "replicas", "autoscalingDisabled", "targetRequests",
     "scaleDownDelaySeconds", "loadBalancing", "adapters", "owner", "pricing", "openrouter", "listed", "limits",
-    "priorityClassName", "command",
+    "priorityClassName", "command", "hosts", "pathPrefix",
     /* KubeAI fields that mean nothing outside Kubernetes: accepted and ignored (see ignored_fields) */
     "cacheProfile", "image", "files", "jsonPatches", NULL};
 /* the same without "name": a manifest's name is metadata.name */
@@ -574,6 +574,7 @@ void ig_cfg_parse_model(ig_cfg_ctx_t *c, yaml_node_t *map, const char *path, con
                          ig_path_key(kpath, sizeof(kpath), path, "loadBalancing"), m->line, m);
     parse_adapters(c, ig_yaml_map_get(y, map, "adapters"), ig_path_key(kpath, sizeof(kpath), path, "adapters"), m);
     parse_limits(c, ig_yaml_map_get(y, map, "limits"), ig_path_key(kpath, sizeof(kpath), path, "limits"), m);
+    ig_cfg_parse_addresses(c, map, path, m);
 
     /* owner: KubeAI's, shown as owned_by in /v1/models; an export writes owner: "" when unset */
     yaml_node_t *ow = ig_yaml_map_get(y, map, "owner");

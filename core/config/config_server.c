@@ -9,6 +9,7 @@
  */
 #include "config/config_internal.h"
 #include "config/config_values.h"
+#include "config/model_address.h"
 #include "observe/log.h"
 #include "util/hex.h"
 #include <ctype.h>
@@ -47,10 +48,97 @@ static int read_pem_file(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *n, const char
     return copy ? 0 : -1;
 }
 
+/* hosts: the names a certificate answers for (SNI), lowercase DNS names */
+static int read_cert_hosts(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *n, const char *path, const ig_option_row_t *row,
+                           void *out)
+{
+    (void)row;
+    ig_tls_certificate_t *t = out;
+    if (ig_yaml_expect_seq(y, n, path) != 0)
+        return -1;
+    size_t count = ig_yaml_seq_len(n);
+    if (count == 0) {
+        ig_yaml_error(y, n, path, "at least one host name");
+        return -1;
+    }
+    const char **list = ig_arena_array(a, count + 1, sizeof(*list));
+    if (!list)
+        return -1;
+    int bad = 0;
+    for (size_t i = 0; i < count; i++) {
+        char ipath[IG_PATH_MAX], msg[300];
+        const char *h;
+        yaml_node_t *item = ig_yaml_seq_at(y, n, i);
+        ig_path_index(ipath, sizeof(ipath), path, i);
+        if (!item || ig_yaml_str(y, item, ipath, &h) != 0) {
+            bad = 1;
+            continue;
+        }
+        if (ig_address_host_valid(h, msg, sizeof(msg)) != 0) {
+            ig_yaml_error(y, item, ipath, "%s", msg);
+            bad = 1;
+            continue;
+        }
+        list[t->nhosts++] = ig_arena_strdup(a, h);
+    }
+    t->hosts = list;
+    return bad ? -1 : 0;
+}
+
+static const ig_option_row_t cert_rows[] = {
+    IG_ROW_READ("hosts", IG_OPT_STRING_LIST, 0, NULL, "host names this certificate answers (SNI)", 0, 0,
+                ig_tls_certificate_t, hosts, read_cert_hosts),
+    IG_ROW_READ("certificate", IG_OPT_STRING, 0, NULL, "PEM file", 0, 0, ig_tls_certificate_t, certificate,
+                read_pem_file),
+    IG_ROW_READ("key", IG_OPT_STRING, 0, NULL, "PEM file", 0, 0, ig_tls_certificate_t, key, read_pem_file),
+    {{NULL}}};
+
+/* tls.certificates: [{hosts, certificate, key}]; a host in two of them is refused */
+static int read_certificates(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *n, const char *path,
+                             const ig_option_row_t *row, void *out)
+{
+    (void)row;
+    ig_listen_config_t *l = out;
+    if (ig_yaml_expect_seq(y, n, path) != 0)
+        return -1;
+    size_t count = ig_yaml_seq_len(n);
+    l->certificates = ig_arena_array(a, count + 1, sizeof(*l->certificates));
+    if (!l->certificates)
+        return -1;
+    int bad = 0;
+    for (size_t i = 0; i < count; i++) {
+        char ipath[IG_PATH_MAX];
+        yaml_node_t *item = ig_yaml_seq_at(y, n, i);
+        ig_path_index(ipath, sizeof(ipath), path, i);
+        if (!item || ig_yaml_expect_map(y, item, ipath) != 0) {
+            bad = 1;
+            continue;
+        }
+        ig_tls_certificate_t t = {.line = ig_yaml_line(item)};
+        if (ig_options_parse_rows(y, a, item, t.line, ipath, NULL, cert_rows, &t) != 0) {
+            bad = 1;
+            continue;
+        }
+        for (size_t h = 0; h < t.nhosts; h++)
+            for (size_t j = 0; j < l->ncertificates; j++)
+                for (size_t k = 0; k < l->certificates[j].nhosts; k++)
+                    if (strcmp(t.hosts[h], l->certificates[j].hosts[k]) == 0) {
+                        ig_yaml_error(y, item, ipath, "host \"%s\" has a certificate already (line %d)", t.hosts[h],
+                                      l->certificates[j].line);
+                        bad = 1;
+                    }
+        l->certificates[l->ncertificates++] = t;
+    }
+    return bad ? -1 : 0;
+}
+
 static const ig_option_row_t tls_rows[] = {
     IG_ROW_READ("certificate", IG_OPT_STRING, 0, NULL, "PEM file", 0, 0, ig_listen_config_t, certificate,
                 read_pem_file),
     IG_ROW_READ("key", IG_OPT_STRING, 0, NULL, "PEM file", 0, 0, ig_listen_config_t, key, read_pem_file),
+    IG_ROW_READ("certificates", IG_OPT_JSON, IG_ROW_OPTIONAL, NULL,
+                "[{hosts: [names], certificate: PEM file, key: PEM file}]: chosen by the name a client asks for (SNI)",
+                0, 0, ig_listen_config_t, certificates, read_certificates),
     {{NULL}}};
 
 /* tls: {certificate, key}: a map (null is not "no TLS"), its keys into the listener itself */

@@ -65,11 +65,27 @@ static void teardown(ig_generation_t *gen, const model_progress_t *progress, siz
     free(gen->models);
     free(gen->plugins);
     free(gen->lookup);
+    ig_address_index_free(&gen->addresses);
     free(gen->model_views);
     free(gen->ratelimits);
     free(gen->billings);
     ig_config_free(cfg);
     free(gen);
+}
+
+/* Every model's hosts and path prefix, for the router (the config refused clashes). */
+static int build_addresses(ig_generation_t *gen)
+{
+    for (size_t i = 0; i < gen->nmodels; i++) {
+        const ig_model_config_t *m = &gen->config->models[i];
+        for (size_t k = 0; k < m->nhosts; k++)
+            if (ig_address_index_add(&gen->addresses, 0, m->hosts[k], (uint32_t)i) != 0)
+                return -1;
+        if (m->path_prefix && ig_address_index_add(&gen->addresses, 1, m->path_prefix, (uint32_t)i) != 0)
+            return -1;
+    }
+    ig_address_index_seal(&gen->addresses);
+    return 0;
 }
 
 static int build_lookup(ig_generation_t *gen)
@@ -292,7 +308,7 @@ ig_generation_t *ig_generation_build(ig_config_t *cfg, uint64_t id, ig_endpoint_
         }
     }
 
-    if (errs->count == errs_before && build_lookup(gen) != 0)
+    if (errs->count == errs_before && (build_lookup(gen) != 0 || build_addresses(gen) != 0))
         ig_errors_add(errs, "out of memory");
     if (errs->count != errs_before)
         goto fail;

@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "upstream/endpoint.h"
 #include "config/errors.h"
+#include "config/model_address.h"
 #include "plugin/plugin_host.h"
 #include "sched/replica_set.h"
 
@@ -55,6 +56,7 @@ typedef struct ig_generation_s {
     /* open-addressing table of model names → index into models */
     uint32_t *lookup;
     size_t lookup_mask;
+    ig_address_index_t addresses;    /* models' own hosts and path prefixes */
     ig_endpoint_registry_t *endpoints;
 } ig_generation_t;
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "proxy/auth.h"
+#include "http/principal_call.h"
 #include "http/openai_error.h"
 #include "server/worker.h"
 
@@ -46,7 +47,7 @@ static long created_of(const ig_generation_t *gen)
     return (long)gen->created_at;
 }
 
-void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal)
+void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal, const char *scope)
 {
     size_t cap = 64;
     for (size_t i = 0; i < gen->nmodels; i++) {
@@ -61,7 +62,7 @@ void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal
     char name[512];
     for (size_t i = 0; i < gen->nmodels; i++) {
         const ig_model_t *m = &gen->models[i].cfg->model;
-        if (!ig_auth_model_allowed(gen, principal, m))
+        if ((scope != NULL && strcmp(m->name, scope) != 0) || !ig_auth_model_allowed(gen, principal, m))
             continue;
         off += (size_t)snprintf(buf + off, cap - off, "%s", first ? "" : ",");
         off += put_entry(buf + off, cap - off, m->name, m, NULL, created_of(gen));
@@ -77,11 +78,12 @@ void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal
 }
 
 void ig_models_api_get(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal, const char *id,
-                       size_t id_len)
+                       size_t id_len, const char *scope)
 {
     ig_str_t adapter;
     const ig_model_rt_t *m = ig_generation_find_model(gen, id, id_len, &adapter);
-    if (m == NULL || !ig_auth_model_allowed(gen, principal, &m->cfg->model)) {
+    if (m == NULL || (scope != NULL && strcmp(m->cfg->model.name, scope) != 0) ||
+        !ig_auth_model_allowed(gen, principal, &m->cfg->model)) {
         ig_send_error(req, 404, "invalid_request_error", "model", "model_not_found",
                       "The model `%.*s` does not exist or you do not have access to it.", (int)(id_len > 200 ? 200 : id_len),
                       id);
@@ -97,75 +99,27 @@ void ig_models_api_get(h2o_req_t *req, const ig_generation_t *gen, ig_principal_
     send_json(req, buf, off);
 }
 
-/* One GET /v1/models call, from its start until h2o disposes of it. */
+/* What a call asks: the list (id NULL) or one model. */
 typedef struct {
-    ig_auth_stage_t auth;
-    ig_worker_request_t tracked;    /* while the auth plugin has not answered */
-    ig_worker_t *worker;
-    ig_worker_gen_t *hold;          /* the generation it began on, held until it is disposed */
-    h2o_req_t *req;
-    const char *id;                 /* NULL for the list */
+    const char *id;
     size_t id_len;
-    int tracking;
-} models_call_t;
+    const char *scope;
+} models_ask_t;
 
-static void answer(models_call_t *c)
+static void answer(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal, void *arg)
 {
-    if (c->id == NULL)
-        ig_models_api_list(c->req, c->hold->gen, c->auth.principal);
+    const models_ask_t *a = arg;
+    if (a->id == NULL)
+        ig_models_api_list(req, gen, principal, a->scope);
     else
-        ig_models_api_get(c->req, c->hold->gen, c->auth.principal, c->id, c->id_len);
+        ig_models_api_get(req, gen, principal, a->id, a->id_len, a->scope);
 }
 
-static void untrack(models_call_t *c)
+void ig_models_api_serve(ig_worker_t *w, h2o_req_t *req, const char *id, size_t id_len, const char *scope)
 {
-    if (c->tracking) {
-        c->tracking = 0;
-        ig_worker_untrack(c->worker, &c->tracked);
-    }
-}
-
-static void on_authenticated(ig_auth_stage_t *s, int rc)
-{
-    models_call_t *c = (models_call_t *)((char *)s - offsetof(models_call_t, auth));
-    untrack(c);
-    if (rc == 0)
-        answer(c);
-}
-
-/* The grace period ended while the auth plugin still decides: it is told, the client gets a 503. */
-static void cut_for_shutdown(ig_worker_request_t *t)
-{
-    models_call_t *c = (models_call_t *)((char *)t - offsetof(models_call_t, tracked));
-    ig_auth_cancel(&c->auth);
-    untrack(c);
-    h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("5"));
-    ig_send_error(c->req, 503, "server_error", NULL, "shutting_down",
-                  "the gateway is shutting down: the request was cut at the end of server.shutdownGracePeriod");
-}
-
-static void on_dispose(void *arg)
-{
-    models_call_t *c = arg;
-    ig_auth_cancel(&c->auth); /* the client left while the auth plugin decides */
-    untrack(c);
-    ig_worker_gen_release(c->worker, c->hold);
-}
-
-void ig_models_api_serve(ig_worker_t *w, h2o_req_t *req, const char *id, size_t id_len)
-{
-    models_call_t *c = h2o_mem_alloc_shared(&req->pool, sizeof(*c), on_dispose);
-    memset(c, 0, sizeof(*c));
-    c->worker = w;
-    c->hold = ig_worker_gen_acquire(w);
-    c->req = req;
-    c->id = id;
-    c->id_len = id_len;
-    int rc = ig_auth_start(&c->auth, req, c->hold->gen, on_authenticated);
-    if (rc == 0) {
-        answer(c);
-    } else if (rc == IG_PENDING) {
-        c->tracking = 1;
-        ig_worker_track(w, &c->tracked, cut_for_shutdown);
-    }
+    models_ask_t *a = h2o_mem_alloc_pool(&req->pool, sizeof(*a));
+    a->id = id;
+    a->id_len = id_len;
+    a->scope = scope;
+    ig_principal_call(w, req, answer, a);
 }

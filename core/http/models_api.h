@@ -13,12 +13,13 @@
 
 typedef struct ig_worker_s ig_worker_t;
 
-/* GET /v1/models (id NULL) or /v1/models/{id}, on worker w. */
-void ig_models_api_serve(ig_worker_t *w, h2o_req_t *req, const char *id, size_t id_len);
+/* GET /v1/models (id NULL) or /v1/models/{id}, on worker w. scope: the model the request's address
+ * names (hosts:, pathPrefix:), the only one shown there; NULL: every model the caller may use. */
+void ig_models_api_serve(ig_worker_t *w, h2o_req_t *req, const char *id, size_t id_len, const char *scope);
 
 /* The answers once the caller is known (NULL when anonymous). */
-void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal);
+void ig_models_api_list(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal, const char *scope);
 void ig_models_api_get(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *principal, const char *id,
-                       size_t id_len);
+                       size_t id_len, const char *scope);
 
 #endif

@@ -6,6 +6,7 @@
 #include "admin/admin_replicas.h"
 #include "admin/metrics_http.h"
 #include "http/console_api.h"
+#include "http/me_api.h"
 #include "http/models_api.h"
 #include "http/static_files.h"
 #include "plugin/plugin_routes.h"
@@ -95,6 +96,45 @@ static int console_routes(router_t *r, ig_worker_t *w, h2o_req_t *req, h2o_iovec
     return 0;
 }
 
+/*
+ * The model a request's address names: its Host (a model's hosts:) or its path's prefix (pathPrefix:,
+ * then *path is what follows the prefix). NULL: none. -1 when the two name different models (answered).
+ */
+static int address_scope(h2o_req_t *req, const ig_generation_t *gen, h2o_iovec_t *path, const char **scope)
+{
+    *scope = NULL;
+    const ig_address_index_t *ix = &gen->addresses;
+    if (ix->nhosts == 0 && ix->nprefixes == 0)
+        return 0;
+    long by_host = -1, by_prefix = -1;
+    char name[IG_ADDRESS_HOST_MAX + 1];
+    size_t n = ig_address_host_of(req->authority.base, req->authority.len, name, sizeof(name));
+    if (n)
+        by_host = ig_address_find_host(ix, name, n);
+    size_t rest = 0;
+    by_prefix = ig_address_find_prefix(ix, path->base, path->len, &rest);
+    if (by_host >= 0 && by_prefix >= 0 && by_host != by_prefix) {
+        ig_send_error(req, 404, "invalid_request_error", NULL, "unknown_url",
+                      "Unknown request URL: this host serves the model `%s`, this path's prefix the model `%s`",
+                      gen->models[by_host].cfg->model.name, gen->models[by_prefix].cfg->model.name);
+        return -1;
+    }
+    if (by_prefix >= 0) {
+        *path = h2o_iovec_init(path->base + rest, path->len - rest);
+        *scope = gen->models[by_prefix].cfg->model.name;
+        /* under a prefix, only the model's API: nothing of the gateway's own */
+        if (!STARTS(*path, "/v1/")) {
+            ig_send_error(req, 404, "invalid_request_error", NULL, "unknown_url",
+                          "Unknown request URL: %.*s serves the model `%s` under /v1/ only",
+                          (int)(rest > 200 ? 200 : rest), req->path_normalized.base, *scope);
+            return -1;
+        }
+    } else if (by_host >= 0) {
+        *scope = gen->models[by_host].cfg->model.name;
+    }
+    return 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     const ig_router_deps_t *d = &((router_t *)self)->deps;
@@ -103,6 +143,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     h2o_iovec_t path = req->path_normalized;
     int get = method_is(req, H2O_STRLIT("GET")) || method_is(req, H2O_STRLIT("HEAD"));
     int post = method_is(req, H2O_STRLIT("POST"));
+    const char *scope;
+    if (address_scope(req, w->gen, &path, &scope) != 0)
+        return 0;
     if (ig_console_portal_cookie(req, path) != 0) /* the portal's cookie stands for its key where it may */
         return 0;
 
@@ -112,16 +155,23 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (!post)
             method_not_allowed(req, "POST");
         else
-            ig_proxy_handle(w, req, api, log);
+            ig_proxy_handle(w, req, api, log, scope);
         return 0;
     }
     if (PATH_IS(path, "/v1/models") || PREFIX_IS(path, "/v1/models/")) {
         if (!get)
             method_not_allowed(req, "GET");
         else if (path.len == 10)
-            ig_models_api_serve(w, req, NULL, 0);
+            ig_models_api_serve(w, req, NULL, 0, scope);
         else
-            ig_models_api_serve(w, req, path.base + 11, path.len - 11);
+            ig_models_api_serve(w, req, path.base + 11, path.len - 11, scope);
+        return 0;
+    }
+    if (PATH_IS(path, "/v1/me")) {
+        if (!get)
+            method_not_allowed(req, "GET");
+        else
+            ig_me_api_serve(w, req);
         return 0;
     }
     if (console_routes((router_t *)self, w, req, path, get))
@@ -155,7 +205,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             ig_admin_replicas_serve(req, w->gen, d->sched);
         return 0;
     }
-    if (ig_plugin_routes_serve(w->gen, req))
+    if (ig_plugin_routes_serve(w, w->gen, req, path))
         return 0;
     ig_send_error(req, 404, "invalid_request_error", NULL, "unknown_url", "Unknown request URL: %.*s %.*s",
                   (int)req->method.len, req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);

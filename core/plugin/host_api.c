@@ -8,6 +8,7 @@
 #include "util/json.h"
 #include "observe/log.h"
 #include "plugin/plugin_host.h"
+#include "plugin/plugin_routes.h"
 #include "proxy/auth.h"
 #include "proxy/ratelimit.h"
 
@@ -149,6 +150,8 @@ static const ig_host_t host_api = {
     .auth_done = ig_auth_done,
     .admit_done = ig_ratelimit_done,
     .on_worker_exit = host_on_worker_exit,
+    .route_principal = ig_plugin_route_principal,
+    .route_defer = ig_plugin_route_defer,
 };
 
 const ig_host_t *ig_plugin_host_api(void)

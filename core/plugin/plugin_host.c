@@ -307,7 +307,7 @@ static int check_descriptor(const ig_plugin_t *d, const char *name, const char *
     }
     for (size_t i = 0; !missing && d->routes && d->routes[i].path; i++) {
         const ig_route_decl_t *rt = &d->routes[i];
-        if (rt->path[0] != '/' || !rt->handle || (rt->access != IG_ROUTE_PUBLIC && rt->access != IG_ROUTE_ADMIN)) {
+        if (rt->path[0] != '/' || !rt->handle || (rt->access != IG_ROUTE_PUBLIC && rt->access != IG_ROUTE_ADMIN && rt->access != IG_ROUTE_PRINCIPAL)) {
             snprintf(msg, msgsize, "plugin \"%s\" (%s): routes[%zu] (\"%.60s\") needs a path starting with '/', "
                      "a handler and a valid access", name, where, i, rt->path);
             return -1;

@@ -86,6 +86,7 @@ typedef struct {
                                     while the request waited in the queue (held by mhold then) */
     ig_worker_gen_t *mhold;
     ig_request_log_t *log;
+    const char *scope;           /* the model the request's address names, or NULL (config memory of gen) */
     ig_auth_stage_t auth;        /* auth.principal: the caller (pool memory), NULL when anonymous */
     ig_ratelimit_stage_t limits;
     ig_balance_t balance;        /* the attempts and the endpoint of the one under way */
@@ -874,6 +875,12 @@ static int resolve(proxy_t *p)
                       "The model `%s` does not exist or you do not have access to it.", p->oreq.model_name);
         return -1;
     }
+    if (p->scope != NULL && strcmp(m->cfg->model.name, p->scope) != 0) {
+        ig_send_error(req, 404, "invalid_request_error", "model", "model_not_found",
+                      "The model `%s` is not served at this address: it serves `%s` only.", p->oreq.model_name,
+                      p->scope);
+        return -1;
+    }
     unsigned need = ig_api_required_feature(api);
     if (!(m->cfg->model.features & need)) {
         char have[128], want[64];
@@ -955,7 +962,7 @@ static void on_dispose(void *arg)
 
 static void cut_for_shutdown(ig_worker_request_t *t);
 
-void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_log_t *log)
+void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_log_t *log, const char *scope)
 {
     ig_generation_t *gen = w->gen;
     size_t limit = gen->config->server.max_body_bytes;
@@ -976,6 +983,7 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
     p->gen = gen;
     p->mgen = gen;
     p->log = log;
+    p->scope = scope;
     p->sink.write = sink_write;
     p->started_unix_ms = wall_ms();
     p->oreq.api = api;

@@ -15,6 +15,8 @@
 
 typedef struct ig_worker_s ig_worker_t;
 
-void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_log_t *log);
+/* scope: the model the request's address names (a model's hosts: or pathPrefix:), or NULL. Under an
+ * address, a body naming another model is answered 404 model_not_found. */
+void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_log_t *log, const char *scope);
 
 #endif

@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <h2o.h>
-#include <openssl/err.h>
 
 int ig_listener_bind(const ig_listen_config_t *l, int index, char *msg, size_t msgsize)
 {
@@ -51,31 +50,4 @@ fail:
     if (fd >= 0)
         close(fd);
     return -1;
-}
-
-SSL_CTX *ig_listener_tls_context(const ig_listen_config_t *l, int index, char *msg, size_t msgsize)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == NULL)
-        goto fail;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    if (SSL_CTX_use_certificate_chain_file(ctx, l->certificate) != 1) {
-        snprintf(msg, msgsize, "server.listen[%d].tls.certificate: cannot load \"%s\": %s", index, l->certificate,
-                 ERR_reason_error_string(ERR_get_error()));
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx, l->key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-        snprintf(msg, msgsize, "server.listen[%d].tls.key: cannot use \"%s\" with the certificate: %s", index, l->key,
-                 ERR_reason_error_string(ERR_get_error()));
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
-    return ctx;
-fail:
-    snprintf(msg, msgsize, "server.listen[%d]: cannot create a TLS context: %s", index,
-             ERR_reason_error_string(ERR_get_error()));
-    return NULL;
 }

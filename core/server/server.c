@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include "http/error_filter.h"
 #include "server/listener.h"
+#include "server/tls_context.h"
 #include "observe/log.h"
 #include "http/router.h"
 #include "server/worker.h"
@@ -57,7 +58,7 @@ static int setup_h2o(ig_server_t *s)
         if (!cfg->server.listen[i].tls)
             continue;
         char msg[512];
-        s->ssl_ctx[i] = ig_listener_tls_context(&cfg->server.listen[i], (int)i, msg, sizeof(msg));
+        s->ssl_ctx[i] = ig_tls_context(&cfg->server.listen[i], (int)i, msg, sizeof(msg));
         if (s->ssl_ctx[i] == NULL) {
             ig_log_error("%s: %s", cfg->path, msg);
             return -1;

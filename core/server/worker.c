@@ -101,6 +101,17 @@ void ig_worker_gen_release(ig_worker_t *w, ig_worker_gen_t *hold)
     free(hold);
 }
 
+ig_worker_gen_t *ig_worker_gen_hold(ig_worker_t *w, const ig_generation_t *gen)
+{
+    ig_worker_gen_t *h = w->gen_hold->gen == gen ? w->gen_hold : NULL;
+    for (ig_worker_gen_t *r = w->retired; h == NULL && r != NULL; r = r->next)
+        if (r->gen == gen)
+            h = r;
+    if (h != NULL)
+        h->requests++;
+    return h;
+}
+
 void ig_worker_track(ig_worker_t *w, ig_worker_request_t *r, void (*cut)(ig_worker_request_t *r))
 {
     r->cut = cut;

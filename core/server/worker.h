@@ -111,6 +111,9 @@ static inline ig_worker_gen_t *ig_worker_gen_acquire(ig_worker_t *w)
     return w->gen_hold;
 }
 void ig_worker_gen_release(ig_worker_t *w, ig_worker_gen_t *hold);
+/* One more hold on gen, the current generation or one a request here still holds (a call that began
+ * before a reload and hands work on); NULL when this thread holds gen no more. Worker thread only. */
+ig_worker_gen_t *ig_worker_gen_hold(ig_worker_t *w, const ig_generation_t *gen);
 
 /* A request starts / stops being tracked (see ig_worker_request_t). Worker thread only. */
 void ig_worker_track(ig_worker_t *w, ig_worker_request_t *r, void (*cut)(ig_worker_request_t *r));

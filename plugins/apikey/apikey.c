@@ -256,6 +256,8 @@ typedef struct {
     const char *customer;
     const char *const *models; /* NULL: no restriction of its own */
     size_t nmodels;
+    const char *key_name;      /* NULL when the key has none */
+    int64_t expires;           /* unix seconds; 0: never */
 } ak_auth_data_t;
 
 static char *pool_dup(const ig_host_t *host, void *pool, const char *s, size_t *len)
@@ -321,7 +323,10 @@ static int ak_authenticate(void *state, const ig_auth_request_t *req, ig_princip
         out->customer_limits = c->limits;
         out->key_model_limits = IG_LIMITS_NONE;
         if (ad) {
+            size_t len;
             ad->customer = out->customer_id.ptr;
+            ad->key_name = k->name ? pool_dup(host, req->pool, k->name, &len) : NULL;
+            ad->expires = k->expires;
             ad->models = NULL;
             ad->nmodels = k->nmodels;
             if (k->models) {
@@ -398,6 +403,35 @@ static int ak_model_open(void *state, const ig_model_t *model)
     return open;
 }
 
+/* GET /v1/me: the key's name and when it expires (the core writes customer, key id and models). */
+static int ak_describe(void *state, ig_describe_t *d, ig_error_t *err)
+{
+    (void)state;
+    (void)err;
+    const ak_auth_data_t *ad = d->principal->auth_data;
+    if (!ad)
+        return 0;
+    const ig_json_api_t *j = d->host->json;
+    const char *name = ad->key_name;
+    size_t nlen = name ? strlen(name) : 0;
+    size_t need = name ? j->escape(name, nlen, NULL, 0) : 4;
+    size_t cap = need + 64;
+    char *out = d->host->palloc(d->pool, cap);
+    if (!out)
+        return 0;
+    size_t off = (size_t)snprintf(out, cap, "\"key_name\":");
+    if (name)
+        off += j->escape(name, nlen, out + off, cap - off);
+    else
+        off += (size_t)snprintf(out + off, cap - off, "null");
+    if (ad->expires)
+        off += (size_t)snprintf(out + off, cap - off, ",\"key_expires_at\":%lld", (long long)ad->expires);
+    else
+        off += (size_t)snprintf(out + off, cap - off, ",\"key_expires_at\":null");
+    d->members = (ig_str_t){out, off};
+    return 0;
+}
+
 static const ig_auth_vtable_t ak_vtable = {
     .size = sizeof(ig_auth_vtable_t),
     .authenticate = ak_authenticate,
@@ -428,4 +462,5 @@ IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .fini = ak_fini,
     .vtable = &ak_vtable,
     .routes = ak_routes,
+    .describe_principal = ak_describe,
 };

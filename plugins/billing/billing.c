@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "bl_listing.h"
+#include "bl_me.h"
 #include "bl_report.h"
 #include "bl_writer.h"
 #include "infergate/plugin.h"
@@ -180,6 +181,7 @@ static const ig_billing_vtable_t billing_vtable = {
 static const ig_route_decl_t billing_routes[] = {
     {"/admin/usage", IG_ROUTE_ADMIN, bl_route_usage},
     {"/admin/invoices", IG_ROUTE_ADMIN, bl_route_invoices},
+    {"/v1/me/usage", IG_ROUTE_PRINCIPAL, bl_route_me_usage},
     {"/public/api/models", IG_ROUTE_PUBLIC, bl_route_listing},
     {"/openrouter/models", IG_ROUTE_PUBLIC, bl_route_listing},
     {NULL},

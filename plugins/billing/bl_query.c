@@ -22,6 +22,27 @@ int bl_query_get(ig_str_t query, const char *name, char *out, size_t cap)
     return 0;
 }
 
+int bl_query_unknown(ig_str_t query, const char *const *allowed, char *out, size_t cap)
+{
+    const char *p = query.ptr, *end = query.ptr + query.len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *pe = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(pe - p));
+        const char *ke = eq ? eq : pe;
+        int known = ke == p; /* "&&" or a trailing '&': nothing named */
+        for (size_t i = 0; allowed[i] && !known; i++)
+            known = (size_t)(ke - p) == strlen(allowed[i]) && memcmp(p, allowed[i], (size_t)(ke - p)) == 0;
+        if (!known) {
+            if (ig_url_decode(p, (size_t)(ke - p), IG_URL_PLUS_SPACE, out, cap, NULL) != 0)
+                snprintf(out, cap, "%.*s", (int)((size_t)(ke - p) < cap - 1 ? (size_t)(ke - p) : cap - 1), p);
+            return 1;
+        }
+        p = amp ? amp + 1 : end;
+    }
+    return 0;
+}
+
 static int all_digits(const char *s)
 {
     if (*s == '\0')

@@ -366,3 +366,58 @@ int bl_route_invoices(void *state, ig_http_exchange_t *x, ig_error_t *err)
         ig_buf_puts(&b, "]}");
     return bl_respond(x, &b, w.csv ? "text/csv; charset=utf-8" : "application/json", err);
 }
+
+/* ---- one customer's usage (GET /v1/me/usage, bl_me.c) ------------------------------------------ */
+
+int bl_usage_of_customer(const bl_report_ctx_t *c, const char *customer, int64_t start_ms, int64_t end_ms,
+                         const char *group, ig_buf_t *rows, ig_buf_t *total, char *msg, size_t msgcap)
+{
+    /* substr(day, 1, 0): '' for every row (PostgreSQL groups by no constant) */
+    const char *key_col = strcmp(group, "day") == 0 ? "day" : strcmp(group, "model") == 0 ? "model" : "substr(day, 1, 0)";
+    int keyed = key_col[0] != 's';
+    if (!bl_writer_started(c->writer)) {
+        snprintf(msg, msgcap, "the usage ledger is not open");
+        return -1;
+    }
+    if (bl_writer_sync(c->writer, 5000) != 0)
+        c->host->log(IG_LOG_WARN, "billing", "usage query: the ledger writer is behind; answering with what is committed");
+    char sql[400];
+    snprintf(sql, sizeof(sql),
+             "SELECT %s, " SUM_COLUMNS " FROM usage WHERE customer = ?1 AND ts_ms >= ?2 AND ts_ms < ?3"
+             " GROUP BY %s ORDER BY %s",
+             key_col, key_col, key_col);
+    const bl_pg_param_t params[] = {{.text = customer}, {.i = start_ms, .is_int = 1}, {.i = end_ms, .is_int = 1}};
+    char m[400];
+    bl_rows_t *st = bl_rows_open(c->writer, sql, params, 3, m, sizeof(m));
+    if (st == NULL) {
+        snprintf(msg, msgcap, "usage ledger: %s", m);
+        return -1;
+    }
+    sums_t sum = {0};
+    int rc, first = 1;
+    while ((rc = bl_rows_next(st)) == 1) {
+        sums_t s;
+        sums_read(st, 1, &s);
+        if (s.requests == 0)
+            continue; /* SUM over no rows */
+        sums_add(&sum, &s);
+        ig_buf_puts(rows, first ? "{" : ",{");
+        first = 0;
+        if (keyed) {
+            const char *k = bl_rows_text(st, 0);
+            ig_buf_printf(rows, "\"%s\":", key_col);
+            ig_json_write_str(rows, k, strlen(k));
+            ig_buf_puts(rows, ",");
+        }
+        sums_json(rows, &s);
+        ig_buf_puts(rows, "}");
+    }
+    if (rc != 0) {
+        snprintf(msg, msgcap, "usage ledger query: %s", bl_rows_error(st));
+        bl_rows_free(st);
+        return -1;
+    }
+    bl_rows_free(st);
+    sums_json(total, &sum);
+    return 0;
+}

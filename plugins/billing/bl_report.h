@@ -22,6 +22,14 @@ typedef struct {
     const char *currency;
 } bl_report_ctx_t;
 
+/*
+ * One customer's usage over [start_ms, end_ms), grouped by "day", "model" or not ("none"): the rows
+ * (`{"day":...,"requests":...},...`) into rows, the sums' fields into total. Waits for the writer and
+ * reads the ledger: never on the event loop. 0, or -1 with msg.
+ */
+int bl_usage_of_customer(const bl_report_ctx_t *c, const char *customer, int64_t start_ms, int64_t end_ms,
+                         const char *group, ig_buf_t *rows, ig_buf_t *total, char *msg, size_t msgcap);
+
 /* Copies b into the exchange's pool as its response. 0, or -1 with err. */
 int bl_respond(ig_http_exchange_t *x, ig_buf_t *b, const char *content_type, ig_error_t *err);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include "infergate/plugin.h"
+#include "rl_describe.h"
 #include "rl_memory.h"
 #include "rl_redis.h"
 #include "rl_report.h"
@@ -295,6 +296,14 @@ static void rl_cancel(void *state, ig_rl_request_t *r)
     }
 }
 
+/* GET /v1/me: the caller's limits and what is left of them (the Redis backend says only the limits:
+ * its counters are in Redis, and describing must not wait). */
+static int rl_describe_principal(void *state, ig_describe_t *d, ig_error_t *err)
+{
+    rl_state_t *s = state;
+    return rl_describe(s->host, s->redis ? NULL : s->proc->table, d, err);
+}
+
 static const ig_ratelimit_vtable_t rl_vtable = {
     .size = sizeof(ig_ratelimit_vtable_t),
     .admit = rl_admit,
@@ -316,4 +325,5 @@ IG_PLUGIN_EXPORT const ig_plugin_t infergate_plugin = {
     .init = rl_init,
     .fini = rl_fini,
     .vtable = &rl_vtable,
+    .describe_principal = rl_describe_principal,
 };

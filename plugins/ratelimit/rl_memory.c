@@ -287,3 +287,37 @@ void rl_memory_complete(rl_table_t *t, rl_mem_ticket_t *tk, int64_t now_ms, int6
     }
     tk->n = 0;
 }
+
+/* The entry for id with one more reference, or NULL when there is none (nothing is made). */
+static rl_entry_t *table_find(rl_table_t *t, const char *id, size_t idlen)
+{
+    uint32_t h = ig_fnv1a32(IG_FNV32_OFFSET, id, idlen);
+    rl_shard_t *sh = &t->shards[h % RL_SHARDS];
+    rl_entry_t *found = NULL;
+    pthread_mutex_lock(&sh->mu);
+    if (sh->nbuckets)
+        for (rl_entry_t *e = sh->buckets[(h / RL_SHARDS) & (sh->nbuckets - 1)]; e && !found; e = e->next)
+            if (e->hash == h / RL_SHARDS && e->idlen == idlen && memcmp(e->id, id, idlen) == 0) {
+                atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+                found = e;
+            }
+    pthread_mutex_unlock(&sh->mu);
+    return found;
+}
+
+void rl_memory_peek(rl_table_t *t, rl_view_t *v, int64_t now_ms)
+{
+    for (size_t s = 0; s < v->n; s++) {
+        rl_entry_t *e = table_find(t, v->scopes[s].id, v->scopes[s].idlen);
+        if (!e) {
+            for (int k = 0; k < RL_NLIMITS; k++)
+                v->obs[s][k].used = v->obs[s][k].reset_ms = v->obs[s][k].retry_ms = 0;
+            continue;
+        }
+        pthread_mutex_lock(&e->mu);
+        entry_observe(e, v->obs[s], now_ms);
+        pthread_mutex_unlock(&e->mu);
+        entry_release(e);
+    }
+    v->now_ms = now_ms;
+}

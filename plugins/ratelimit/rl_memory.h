@@ -37,6 +37,9 @@ size_t rl_table_size(rl_table_t *t);
  * or -1 (out of memory: nothing counted, v->obs untouched).
  */
 int rl_memory_admit(rl_table_t *t, rl_view_t *v, int64_t now_ms, rl_mem_ticket_t *tk);
+/* Fills v->obs for v's scopes at now_ms as an admission would see them, counting nothing and making no
+ * entry (a scope nobody used yet has used 0): what GET /v1/me shows. */
+void rl_memory_peek(rl_table_t *t, rl_view_t *v, int64_t now_ms);
 /* The request ended: charge tokens (>= 0) to the token windows, give back the concurrency slot. */
 void rl_memory_complete(rl_table_t *t, rl_mem_ticket_t *tk, int64_t now_ms, int64_t tokens);
 

@@ -11,6 +11,9 @@
  *    formatting the result gives the input again, "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ" (a leap
  *    second :60 is the next second), so no 31 February, no signs or spaces inside the fields;
  *  - a month it accepts is exactly "YYYY-MM" in digits, year >= 1970, month 01..12.
+ *  - bl_query_unknown with only `name` allowed: says 1 exactly when some piece with a non-empty key
+ *    has another key, writes a NUL-terminated name within the room; with every piece's key allowed
+ *    it says 0.
  * The value found and the query itself are each tried as a time and as a month.
  */
 #include <stdint.h>
@@ -145,6 +148,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(enc);
         check_time(out);
         check_month(out);
+    }
+    /* unknown parameters: independently, is there a piece with a non-empty key other than name? */
+    {
+        int other = 0;
+        const char *keys[64];
+        char *kbuf = malloc(qlen + 64);
+        size_t nkeys = 0, kused = 0;
+        for (size_t i = 0; i <= qlen && qlen > 0;) {
+            size_t j = i;
+            while (j < qlen && q[j] != '&')
+                j++;
+            size_t k = i;
+            while (k < j && q[k] != '=')
+                k++;
+            if (k > i && !(k - i == strlen(name) && memcmp(q + i, name, k - i) == 0))
+                other = 1;
+            if (k > i && nkeys < 63 && memchr(q + i, '\0', k - i) == NULL) {
+                memcpy(kbuf + kused, q + i, k - i);
+                kbuf[kused + k - i] = '\0';
+                keys[nkeys++] = kbuf + kused;
+                kused += k - i + 1;
+            }
+            i = j + 1;
+        }
+        keys[nkeys] = NULL;
+        const char *only[] = {name, NULL};
+        memset(out, 'x', cap);
+        int u = bl_query_unknown((ig_str_t){q, qlen}, only, out, cap);
+        if (u != other || (u && strnlen(out, cap) == cap))
+            abort();
+        /* every key allowed (when they all fit the list and hold no NUL): nothing unknown */
+        size_t amps = 0;
+        for (size_t i = 0; i < qlen; i++)
+            amps += q[i] == '&';
+        int all_listed = amps < 60 && memchr(q, '\0', qlen) == NULL;
+        if (all_listed && bl_query_unknown((ig_str_t){q, qlen}, keys, out, cap) != 0)
+            abort();
+        free(kbuf);
     }
     /* the query itself as a time and a month, when it is a C string */
     if (qlen < 64 && memchr(q, '\0', qlen) == NULL) {

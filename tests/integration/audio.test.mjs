@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import OpenAI, { toFile } from 'openai';
-import { startSim, startGateway, curl, assertOpenAIError, parseSSE, http, sleep, waitFor, PLUGINS_DIR } from './harness.mjs';
+import { startSim, startGateway, curl, assertOpenAIError, parseSSE, http, sleep, waitFor, wav, PLUGINS_DIR } from './harness.mjs';
 
 const FW = 'whisper-small'; // FasterWhisper, served as the hf:// repo
 const FW_REPO = 'Systran/faster-whisper-small';
@@ -17,29 +17,6 @@ const VL = 'whisper-vllm'; // vLLM, servedModelName below
 const VL_SERVED = 'openai/whisper-small';
 const CHAT = 'chat-model';
 const MAX_BODY = 4 * 1024 * 1024;
-
-/** A PCM WAV of `seconds` at 16 kHz, 16-bit mono; `noise` fills the samples with random bytes. */
-function wav(seconds, { noise = false } = {}) {
-  const rate = 16000;
-  const data = Buffer.alloc(Math.round(seconds * rate) * 2);
-  if (noise) crypto.randomFillSync(data);
-  else for (let i = 0; i < data.length / 2; i++) data.writeInt16LE(Math.round(8000 * Math.sin(i / 8)), i * 2);
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVE', 8);
-  h.write('fmt ', 12);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20); // PCM
-  h.writeUInt16LE(1, 22); // mono
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2, 28); // byte rate
-  h.writeUInt16LE(2, 32); // block align
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
-}
 
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 

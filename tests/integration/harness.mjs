@@ -13,6 +13,7 @@
 // taken from the project root).
 
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -378,6 +379,28 @@ export async function startSim({ models = [], lora = [], args = [], name = 'ig-s
 }
 
 // ---------------------------------------------------------------------------------------------
+// Redis (the ratelimit plugin's shared backend)
+
+/** redis-server's path, or null when it is not installed. */
+export function redisServerPath() {
+  for (const p of ['/usr/bin/redis-server', '/usr/local/bin/redis-server']) if (fs.existsSync(p)) return p;
+  return null;
+}
+
+/** Starts a throwaway redis-server (no persistence) on port (default: a free one); .port, .url. */
+export async function startRedis(port) {
+  port ??= await freePort();
+  const p = new Proc(`redis:${port}`, redisServerPath(), [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--dir', fs.mkdtempSync(path.join(tmpDir(), 'redis-')),
+  ]);
+  await p.waitForOutput(/Ready to accept connections/, SLOW ? 30000 : 15000);
+  p.port = port;
+  p.url = `redis://127.0.0.1:${port}`;
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
 // the gateway
 
 /**
@@ -559,6 +582,29 @@ export async function makeCert() {
   ]);
   assert.equal(r.code, 0, `openssl req failed: ${r.stderr}`);
   return { certificate: cert, key };
+}
+
+/** A PCM WAV of `seconds` at 16 kHz, 16-bit mono; `noise` fills the samples with random bytes. */
+export function wav(seconds, { noise = false } = {}) {
+  const rate = 16000;
+  const data = Buffer.alloc(Math.round(seconds * rate) * 2);
+  if (noise) crypto.randomFillSync(data);
+  else for (let i = 0; i < data.length / 2; i++) data.writeInt16LE(Math.round(8000 * Math.sin(i / 8)), i * 2);
+  const hd = Buffer.alloc(44);
+  hd.write('RIFF', 0);
+  hd.writeUInt32LE(36 + data.length, 4);
+  hd.write('WAVE', 8);
+  hd.write('fmt ', 12);
+  hd.writeUInt32LE(16, 16);
+  hd.writeUInt16LE(1, 20); // PCM
+  hd.writeUInt16LE(1, 22); // mono
+  hd.writeUInt32LE(rate, 24);
+  hd.writeUInt32LE(rate * 2, 28); // byte rate
+  hd.writeUInt16LE(2, 32); // block align
+  hd.writeUInt16LE(16, 34);
+  hd.write('data', 36);
+  hd.writeUInt32LE(data.length, 40);
+  return Buffer.concat([hd, data]);
 }
 
 export const chatBody = (model, extra = {}) => ({

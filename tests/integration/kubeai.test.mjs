@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   PLUGINS_DIR, Proc, ROOT, SLOW, freePort, gatewayPath, http, parseSSE, run, simPath, startGateway, tmpDir, toYaml,
-  waitFor, writeTmp,
+  waitFor, wav, writeTmp,
 } from './harness.mjs';
 
 const FIXTURES = path.join(ROOT, 'tests/integration/fixtures/kubeai');
@@ -41,26 +41,6 @@ const decimal = (u) => {
   return f ? `${w}.${f}` : `${w}`;
 };
 
-/** A PCM WAV of `seconds` at 16 kHz, 16-bit mono. */
-function wav(seconds) {
-  const rate = 16000;
-  const data = Buffer.alloc(Math.round(seconds * rate) * 2);
-  for (let i = 0; i < data.length / 2; i++) data.writeInt16LE(Math.round(8000 * Math.sin(i / 8)), i * 2);
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
-}
 
 function audioForm(model, data) {
   const b = 'kubeaiBoundary9x';

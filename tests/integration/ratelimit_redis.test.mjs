@@ -8,33 +8,15 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
-import path from 'node:path';
 import {
-  PLUGINS_DIR, Proc, SLOW, assertOpenAIError, chatBody, freePort, http, model, run, startGateway, startSim, tmpDir,
-  waitFor, within,
+  PLUGINS_DIR, SLOW, assertOpenAIError, chatBody, http, model, redisServerPath, run, startGateway, startRedis,
+  startSim, waitFor, within,
 } from './harness.mjs';
 
-function redisServerPath() {
-  for (const p of ['/usr/bin/redis-server', '/usr/local/bin/redis-server']) if (fs.existsSync(p)) return p;
-  return null;
-}
 const REDIS = redisServerPath();
 const T = SLOW ? 30000 : 15000; // bound on every wait for a condition
-
-async function startRedis(port) {
-  port ??= await freePort();
-  const p = new Proc(`redis:${port}`, REDIS, [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--dir', fs.mkdtempSync(path.join(tmpDir(), 'redis-')),
-  ]);
-  await p.waitForOutput(/Ready to accept connections/, T);
-  p.port = port;
-  p.url = `redis://127.0.0.1:${port}`;
-  return p;
-}
 
 async function redisCli(port, ...args) {
   const r = await run('redis-cli', ['-p', String(port), ...args]);

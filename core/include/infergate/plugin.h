@@ -242,6 +242,7 @@ typedef enum { IG_LOG_ERROR = 0, IG_LOG_WARN, IG_LOG_INFO, IG_LOG_DEBUG } ig_log
 typedef struct ig_auth_request_s ig_auth_request_t;
 typedef struct ig_rl_request_s ig_rl_request_t;
 typedef struct ig_principal_s ig_principal_t;
+struct ig_http_exchange_s;
 struct uv_loop_s; /* libuv's loop: a plugin that waits on the network includes <uv.h> and links libuv */
 
 typedef struct ig_host_s {
@@ -285,6 +286,25 @@ typedef struct ig_host_s {
      * those handles are closed. Worker threads only. 0, or -1 (not a worker thread, out of memory).
      */
     int (*on_worker_exit)(void (*fn)(void *arg), void *arg);
+    /*
+     * Added within ABI 3. The caller of an IG_ROUTE_PRINCIPAL route call (see ig_route_access_t), as the
+     * auth plugin established it, valid during the call; NULL for any other route or when no auth plugin
+     * is loaded. A plugin serving such a route refuses the call when this is missing (IG_HAS) or NULL:
+     * an older core treats IG_ROUTE_PRINCIPAL as public.
+     */
+    const ig_principal_t *(*route_principal)(const struct ig_http_exchange_s *x);
+    /*
+     * Added within ABI 3. From inside a route's handler: runs work(arg) on a thread of the core's pool,
+     * off the event loop (a database read, a file), then done(arg, x, err) on the request's worker
+     * thread, which fills x's outputs and returns 0, or returns -1 with err, as a handler would. The
+     * handler returns IG_PENDING right after a 0 from here. work must not touch x or its pool; the
+     * plugin's state of the generation serving the call stays valid until done returns. When the client
+     * left (or the gateway's grace period ended) before done, done is called with x NULL: release arg,
+     * answer nothing. Exactly one done per 0 returned. -1 (not in a handler, called twice, out of
+     * memory): nothing was queued, the handler answers itself.
+     */
+    int (*route_defer)(struct ig_http_exchange_s *x, void (*work)(void *arg),
+                       int (*done)(void *arg, struct ig_http_exchange_s *x, ig_error_t *err), void *arg);
 } ig_host_t;
 
 /* ---- engine plugins ---------------------------------------------------------------------- */
@@ -603,11 +623,15 @@ typedef struct {
 
 typedef enum {
     IG_ROUTE_PUBLIC = 0,  /* anyone */
-    IG_ROUTE_ADMIN = 1    /* the core checks an admin key (server.adminKeys) before calling */
+    IG_ROUTE_ADMIN = 1,   /* the core checks an admin key (server.adminKeys) before calling */
+    /* Added within ABI 3: a customer's own route (GET /v1/me/usage). The core authenticates the caller
+     * with the auth plugin first (its API key, or the portal's cookie on /v1/me/...) and answers 401
+     * itself when that fails or when no auth plugin is loaded; host->route_principal(x) is the caller. */
+    IG_ROUTE_PRINCIPAL = 2
 } ig_route_access_t;
 
 /* One call of a plugin's route. Inputs are set by the core; the handler fills the outputs. */
-typedef struct {
+typedef struct ig_http_exchange_s {
     const ig_host_t *host;
     void *pool;
     ig_str_t method;                   /* "GET", "POST", ... */
@@ -633,9 +657,34 @@ typedef struct {
     const char *path;           /* "/admin/keys" matches itself and "/admin/keys/..." */
     ig_route_access_t access;
     /* 0 with the outputs filled, or -1 with err (default 400): the client gets it OpenAI-shaped.
-     * Runs synchronously on a worker thread; keep it short. */
+     * Runs synchronously on a worker thread; keep it short: what may block (disk, a database) goes
+     * through host->route_defer, and the handler returns IG_PENDING. */
     int (*handle)(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
 } ig_route_decl_t;
+
+/* ---- GET /v1/me: the caller described by every plugin ------------------------------------- */
+
+/*
+ * One GET /v1/me call (added within ABI 3). The core writes what it knows of the caller (object,
+ * customer, key_id, the models the caller may use with their prices) and asks every plugin of the
+ * generation that has describe_principal for JSON members to add: the auth plugin adds key_name (and
+ * what else it keeps about a key), the rate limiter `limits` (each limit, what is left of it in the
+ * current window and when it resets). Members the core writes itself cannot be replaced; the core
+ * writes "key_name":null and "limits":[] when no plugin did.
+ */
+typedef struct {
+    const ig_host_t *host;
+    void *pool;                             /* request pool: host->palloc */
+    const ig_principal_t *principal;        /* never NULL */
+    /* the models the principal may use (auth's authorize_model said 1), and per model the
+     * principal's own limits on it (what authorize_model put in key_model_limits) */
+    const ig_model_t *const *models;
+    const ig_limits_t *key_model_limits;
+    size_t nmodels;
+    /* output: object members without the braces (`"limits":[...]`), valid JSON once wrapped in
+     * braces, from pool; left empty, nothing is added */
+    ig_str_t members;
+} ig_describe_t;
 
 /* ---- the descriptor ---------------------------------------------------------------------- */
 
@@ -682,6 +731,13 @@ typedef struct ig_plugin_s {
     const void *vtable;            /* by kind: ig_engine_vtable_t, ig_lb_vtable_t, ig_auth_vtable_t,
                                       ig_ratelimit_vtable_t, ig_billing_vtable_t */
     const ig_route_decl_t *routes; /* HTTP routes it serves, with this generation's state; NULL-terminated by path */
+    /*
+     * Optional, any kind (added within ABI 3): what this plugin adds to GET /v1/me (see
+     * ig_describe_t). 0 with d->members filled (or left empty), or -1 with err (the client gets it,
+     * default 500). Worker threads, synchronously: it must not block (a limiter whose counters are
+     * elsewhere says what it knows without asking).
+     */
+    int (*describe_principal)(void *plugin_state, ig_describe_t *d, ig_error_t *err);
 } ig_plugin_t;
 
 #ifdef __cplusplus
