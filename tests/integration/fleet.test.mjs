@@ -364,26 +364,38 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
       { timeoutMs: T, what: 'key on gateway 3' });
     let stop = false;
     const statuses = [];
+    const others = []; // what a refused request said, for the failure message
     const load = Array.from({ length: 4 }, async (_, w) => {
       let i = 0;
-      while (!stop) statuses.push((await chat(gws[(w + i++) % 2], secret, { user: 'outage', max_tokens: 3 })).status);
+      while (!stop) {
+        const g = (w + i++) % 2;
+        const r = await chat(gws[g], secret, { user: 'outage', max_tokens: 3 });
+        statuses.push(r.status);
+        if (r.status !== 200) others.push(`gateway ${g}: ${r.status} ${r.text.slice(0, 300)}`);
+      }
     });
-    await waitFor(() => statuses.length >= 20, { timeoutMs: T, what: 'load running' });
-    await pg.stopServer();
-    const down = statuses.length;
-    // ten seconds of traffic with the database away (the issue's outage), counted by requests served
-    const until = Date.now() + 10000;
-    await waitFor(() => Date.now() >= until, { timeoutMs: 20000, intervalMs: 200, what: '10 s of outage' });
-    assert.ok(statuses.length > down + 20, 'requests were not served while PostgreSQL was down');
-    await pg.startServer();
-    // the watchers come back: a key made after the outage reaches the other gateway
-    const k2 = await waitFor(async () => {
-      const r = await admin(gws[0], 'POST', '/admin/keys', { customer: 'acme' });
-      return r.status === 201 ? r : false;
-    }, { timeoutMs: T, what: 'admin write after the restart' });
-    assert.ok(await holdsWithin(T, async () => (await chat(gws[1], k2.json.key)).status === 200));
-    stop = true;
-    await Promise.all(load);
+    try {
+      await waitFor(() => statuses.length >= 20, { timeoutMs: T, what: 'load running' });
+      await pg.stopServer();
+      const down = statuses.length;
+      // ten seconds of traffic with the database away (the issue's outage), counted by requests served
+      const until = Date.now() + 10000;
+      await waitFor(() => Date.now() >= until, { timeoutMs: 20000, intervalMs: 200, what: '10 s of outage' });
+      assert.ok(statuses.length > down + 20, 'requests were not served while PostgreSQL was down');
+      await pg.startServer();
+      // the watchers come back: a key made after the outage reaches the other gateway
+      const k2 = await waitFor(async () => {
+        const r = await admin(gws[0], 'POST', '/admin/keys', { customer: 'acme' });
+        return r.status === 201 ? r : false;
+      }, { timeoutMs: T, what: 'admin write after the restart' });
+      assert.ok(await holdsWithin(T, async () => (await chat(gws[1], k2.json.key)).status === 200),
+        'a key made after the restart did not reach the other gateway');
+    } finally {
+      stop = true; // whatever failed above, no load outlives this test
+      await Promise.all(load);
+      if (!pg.proc.alive()) await pg.startServer();
+    }
+    assert.deepEqual(others, []);
     assert.deepEqual([...new Set(statuses)], [200]);
     // every answered request is in the ledger once, with the engine's tokens
     const total = await ledgerHas(gws[0], 'outage', statuses.length);
