@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config/generation.h"
+#include "http/conn_guard.h"
 #include "observe/log.h"
 #include "sched/replica.h"
 #include "server/server.h"
@@ -66,6 +67,7 @@ int main(int argc, char **argv)
     if (test)
         return test_config(path);
 
+    ig_conn_guard_init(); /* before the workers: they only read what it resolved */
     ig_server_t server;
     if (ig_server_init(&server, path) != 0) {
         ig_log_error("infergate: not started");

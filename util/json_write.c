@@ -24,3 +24,17 @@ int ig_json_write_cstr(ig_buf_t *b, const char *s)
 {
     return s != NULL ? ig_json_write_str(b, s, strlen(s)) : ig_buf_lit(b, "null");
 }
+
+int ig_json_write_error(ig_buf_t *b, const char *message, const char *type, const char *param, const char *code)
+{
+    ig_buf_lit(b, "{\"error\":{\"message\":");
+    ig_json_write_cstr(b, message);
+    ig_buf_lit(b, ",\"type\":");
+    ig_json_write_cstr(b, type);
+    ig_buf_lit(b, ",\"param\":");
+    ig_json_write_cstr(b, param && *param ? param : NULL);
+    ig_buf_lit(b, ",\"code\":");
+    ig_json_write_cstr(b, code && *code ? code : NULL);
+    ig_buf_lit(b, "}}");
+    return b->failed ? -1 : 0;
+}

@@ -14,7 +14,7 @@ void ig_admin_replicas_serve(h2o_req_t *req, const ig_generation_t *gen, ig_sche
         return;
     }
     req->res.status = 200;
-    req->res.reason = "OK";
+    req->res.reason = ig_http_reason(200);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     h2o_send_inline(req, json, len); /* copies */

@@ -1,5 +1,6 @@
 /* metrics_http.c — GET /metrics (metrics_http.h). */
 #include "admin/metrics_http.h"
+#include "http/h2_guard.h"
 #include <stdlib.h>
 #include <string.h>
 #include "observe/metrics.h"
@@ -82,12 +83,29 @@ static void render_generation(ig_buf_t *b, const ig_reload_status_t *reloads, co
     ig_buf_printf(b, "infergate_generation_created_seconds %lld\n", (long long)gen->created_at);
 }
 
+/* infergate's own HTTP/2 bounds (http/h2_guard.c): what they refused since start */
+static void render_h2_guard(ig_buf_t *b)
+{
+    ig_h2_guard_stats_t st;
+    ig_h2_guard_stats(&st);
+    ig_metrics_buf_family(b, "infergate_h2_resets_total", "counter",
+                          "HTTP/2 stream resets by clients, charged to their connection's server.clientLimits.h2ResetBudget.");
+    ig_buf_printf(b, "infergate_h2_resets_total %llu\n", (unsigned long long)st.resets_charged);
+    ig_metrics_buf_family(b, "infergate_h2_connections_ended_total", "counter",
+                          "HTTP/2 connections ended with GOAWAY ENHANCE_YOUR_CALM, by bound.");
+    ig_buf_printf(b, "infergate_h2_connections_ended_total{bound=\"h2ResetBudget\"} %llu\n",
+                  (unsigned long long)st.connections_ended);
+    ig_buf_printf(b, "infergate_h2_connections_ended_total{bound=\"maxHeaderListBytes\"} %llu\n",
+                  (unsigned long long)st.header_blocks_refused);
+}
+
 void ig_metrics_http_serve(h2o_req_t *req, const ig_generation_t *gen, ig_metrics_shard_t *const *shards,
                            size_t nshards, const ig_reload_status_t *reloads, ig_scheduler_t *sched)
 {
     ig_buf_t b = {0};
     ig_metrics_render(shards, nshards, &b);
     render_generation(&b, reloads, gen);
+    render_h2_guard(&b);
     size_t slen = 0;
     char *text = ig_scheduler_render_metrics(sched, &slen); /* replicas and devices */
     if (text == NULL)
@@ -101,7 +119,7 @@ void ig_metrics_http_serve(h2o_req_t *req, const ig_generation_t *gen, ig_metric
         return;
     }
     req->res.status = 200;
-    req->res.reason = "OK";
+    req->res.reason = ig_http_reason(200);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));

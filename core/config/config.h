@@ -59,6 +59,20 @@ typedef struct {
     char *dir;                       /* dir: console/, portal/, assets/, vendor/ (default ./build/ui) */
 } ig_ui_config_t;
 
+/* server.clientLimits: what one client connection may cost (HTTP/2 bounds are infergate's own, core/http/h2_guard.c) */
+typedef struct {
+    unsigned h2_reset_budget;        /* h2ResetBudget: stream resets a connection may make beyond its completed
+                                        streams before GOAWAY ENHANCE_YOUR_CALM (default 100; 0 = off) */
+    size_t max_header_list_bytes;    /* maxHeaderListBytes: decoded HTTP/2 header list per stream, RFC 7541
+                                        sizes (default 32 KiB; 0 = off) */
+} ig_client_limits_config_t;
+
+/* server.clientTimeouts: how long a client may stall */
+typedef struct {
+    int64_t send_stall_ms;           /* sendStall: longest wait for a client to take response bytes (default 30s;
+                                        0 = off) */
+} ig_client_timeouts_config_t;
+
 /* server: declared key by key in config_server.c (names, defaults, bounds); the comments here say the use */
 typedef struct {
     ig_listen_config_t *listen;
@@ -78,6 +92,8 @@ typedef struct {
     unsigned char (*admin_key_hashes)[32]; /* adminKeys: SHA-256 of each admin key (the admin API is off without) */
     size_t nadmin_keys;
     ig_ui_config_t ui;
+    ig_client_limits_config_t client_limits;
+    ig_client_timeouts_config_t client_timeouts;
     char *database;                  /* database: "postgres://..." shared by several gateways; NULL: SQLite in stateDir */
     char *gateway_id;                /* gatewayId: this gateway's name in shared state; NULL: "<hostname>:<first port>" */
 } ig_server_config_t;

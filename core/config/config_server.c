@@ -364,6 +364,22 @@ static const ig_option_row_t ui_rows[] = {
                  dir),
     {{NULL}}};
 
+/* clientLimits / clientTimeouts: bounds on one client (docs: conf/infergate.yaml, README "Running it on the internet") */
+static const ig_option_row_t client_limits_rows[] = {
+    IG_ROW_AS("h2ResetBudget", IG_OPT_INT, IG_FIELD_UNSIGNED, "100",
+              "HTTP/2 stream resets one connection may make beyond its completed streams before GOAWAY (0: off)", 0,
+              1000000, ig_client_limits_config_t, h2_reset_budget),
+    IG_ROW_AS("maxHeaderListBytes", IG_OPT_SIZE, IG_FIELD_SIZE_T, "32KiB",
+              "largest decoded HTTP/2 header list of one request, RFC 7541 sizes (0: off)", 0, 16 << 20,
+              ig_client_limits_config_t, max_header_list_bytes),
+    {{NULL}}};
+
+static const ig_option_row_t client_timeouts_rows[] = {
+    IG_ROW("sendStall", IG_OPT_DURATION, "30s",
+           "longest wait for a client to take response bytes; the engine request is then cancelled (0: off)", 0,
+           DAY_MS, ig_client_timeouts_config_t, send_stall_ms),
+    {{NULL}}};
+
 #define S ig_server_config_t
 const ig_option_row_t ig_cfg_server_rows[] = {
     IG_ROW_READ("listen", IG_OPT_STRING_LIST, 0, "[\"127.0.0.1:8080\"]",
@@ -394,6 +410,8 @@ const ig_option_row_t ig_cfg_server_rows[] = {
     IG_ROW("shutdownGracePeriod", IG_OPT_DURATION, "10s", "how long SIGTERM waits for requests in flight", 1, DAY_MS,
            S, shutdown_grace_ms),
     IG_ROW_SECTION("ui", "the operator console (/ui/) and customer portal (/portal/)", S, ui, ui_rows),
+    IG_ROW_SECTION("clientLimits", "what one client connection may cost", S, client_limits, client_limits_rows),
+    IG_ROW_SECTION("clientTimeouts", "how long one client may stall", S, client_timeouts, client_timeouts_rows),
     IG_ROW_READ("database", IG_OPT_STRING, IG_ROW_OPTIONAL, NULL,
                 "postgres://... shared by several gateways (keys, ledger); absent: SQLite files in stateDir", 0, 0, S,
                 database, read_database),

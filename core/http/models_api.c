@@ -36,7 +36,7 @@ static size_t put_entry(char *buf, size_t cap, const char *name, const ig_model_
 static void send_json(h2o_req_t *req, char *body, size_t len)
 {
     req->res.status = 200;
-    req->res.reason = "OK";
+    req->res.reason = ig_http_reason(200);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     h2o_send_inline(req, body, len);
 }

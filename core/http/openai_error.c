@@ -8,6 +8,12 @@ const char *ig_http_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -23,7 +29,9 @@ const char *ig_http_reason(int status)
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
-    default: return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
+    case 499: return "Client Closed Request";
+    default: /* the class's generic phrase (RFC 9110 lets a client ignore the phrase, not HTTP/1.1 eyes) */
+        return status < 200 ? "Continue" : status < 300 ? "OK" : status < 400 ? "Redirection" : status < 500 ? "Bad Request" : "Internal Server Error";
     }
 }
 

@@ -18,6 +18,8 @@ h2o_iovec_t ig_openai_error_body(h2o_mem_pool_t *pool, const char *type, const c
 
 /* Sends a plugin's error value; where err leaves status/type/code unset, the defaults apply. */
 void ig_send_plugin_error(h2o_req_t *req, const ig_error_t *err, int status, const char *type, const char *code);
+/* The HTTP/1.1 reason phrase for status ("Created" for 201, ...): every answer the core and the
+ * plugin routes send sets req->res.reason through this, so no phrase contradicts its status. */
 const char *ig_http_reason(int status);
 
 #endif

@@ -70,7 +70,7 @@ void ig_readiness_serve(h2o_req_t *req, const ig_generation_t *gen)
         return;
     }
     req->res.status = ready ? 200 : 503;
-    req->res.reason = ready ? "OK" : "Service Unavailable";
+    req->res.reason = ig_http_reason(req->res.status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     h2o_send_inline(req, b.p, b.len);

@@ -72,7 +72,7 @@ static void not_found(h2o_req_t *req)
 static void redirect(h2o_req_t *req, const char *to)
 {
     req->res.status = 302;
-    req->res.reason = "Found";
+    req->res.reason = ig_http_reason(302);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, to, strlen(to));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
     h2o_send_inline(req, H2O_STRLIT("redirecting\n"));
@@ -156,7 +156,7 @@ void ig_static_serve(h2o_req_t *req, h2o_iovec_t path, const char *dir)
                               (size_t)elen)) {
         close(fd);
         req->res.status = 304;
-        req->res.reason = "Not Modified";
+        req->res.reason = ig_http_reason(304);
         h2o_send_inline(req, "", 0);
         return;
     }
@@ -168,7 +168,7 @@ void ig_static_serve(h2o_req_t *req, h2o_iovec_t path, const char *dir)
         return;
     }
     req->res.status = 200;
-    req->res.reason = "OK";
+    req->res.reason = ig_http_reason(200);
     req->res.content_length = size;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
     static h2o_generator_t generator = {NULL, NULL};

@@ -238,6 +238,9 @@ static void run(h2o_req_t *req, const ig_generation_t *gen, ig_principal_t *prin
         x->query = (ig_str_t){req->path.base + req->query_at + 1, req->path.len - req->query_at - 1};
     else
         x->query = (ig_str_t){"", 0};
+    ssize_t ai = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
+    x->accept = ai >= 0 ? (ig_str_t){req->headers.entries[ai].value.base, req->headers.entries[ai].value.len}
+                        : (ig_str_t){"", 0};
     ig_error_t err = {{0}};
     int r = rc->rt->handle(inst->state, x, &err);
     e->in_handler = 0;

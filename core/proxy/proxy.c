@@ -38,9 +38,11 @@
 #include "proxy/proxy.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "http/audio_request.h"
 #include "http/openai_error.h"
 #include "http/openai_request.h"
+#include "http/h2o_conn.h"
 #include "observe/log.h"
 #include "plugin/plugin_host.h"
 #include "proxy/auth.h"
@@ -105,6 +107,9 @@ typedef struct {
                                         keeps a sent buffer until proceed() */
     ig_upstream_result_t result;
     const char *content_type;
+    h2o_timeout_entry_t deferred; /* HTTP/2: the start waits for the end of the input read with it */
+    h2o_timeout_entry_t stall;   /* while in_send: checks each second that the client still takes bytes */
+    uint64_t send_since_ms;      /* loop time of the h2o_send that awaits proceed() */
     unsigned in_send : 1;        /* an h2o_send awaits proceed(): h2o's flow control, STREAMING and FLUSHING */
     unsigned paused : 1;         /* reading the engine is paused until the client takes what waits */
     unsigned sse : 1;            /* the engine answers an event stream: an early end is an error event */
@@ -147,6 +152,9 @@ static void set_state(proxy_t *p, proxy_state_t next)
 
 static void dispatch(proxy_t *p);
 static void start_attempt(proxy_t *p);
+static int stop_work(proxy_t *p);
+static void end_engine(proxy_t *p, int complete, ig_sink_t *sink);
+static ig_sink_t null_sink;
 static void engine_gate(proxy_t *p);
 
 /* ---- client-bound bytes --------------------------------------------------------------------- */
@@ -208,6 +216,53 @@ static void start_response(proxy_t *p)
     set_state(p, PROXY_STREAMING);
 }
 
+/* ---- a client that stops reading (server.clientTimeouts.sendStall) ------------------------------ */
+
+/*
+ * The client no longer takes what the engine produces: h2o's flow control (HTTP/2 window, TCP
+ * window) holds the send, and with it the engine request, for as long as the client likes. The
+ * engine request is cut and billed as far as it got (499, like a client that left), and the
+ * connection is shut down so that h2o closes it.
+ */
+static void on_send_stall(h2o_timeout_entry_t *e);
+
+static void stall_watch(proxy_t *p)
+{
+    p->send_since_ms = uv_now(&p->worker->loop);
+    if (p->gen->config->server.client_timeouts.send_stall_ms == 0 || h2o_timeout_is_linked(&p->stall))
+        return;
+    p->stall.cb = on_send_stall;
+    h2o_timeout_link(p->req->conn->ctx->loop, &p->req->conn->ctx->one_sec_timeout, &p->stall);
+}
+
+/* h2o 2.2 has no call to end one connection: shut its socket down, h2o sees the end and closes it */
+static void shutdown_client(h2o_req_t *req)
+{
+    h2o_socket_t *sock = ig_h2o_conn_socket(req->conn);
+    if (sock != NULL)
+        shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
+}
+
+static void on_send_stall(h2o_timeout_entry_t *e)
+{
+    proxy_t *p = (proxy_t *)((char *)e - offsetof(proxy_t, stall));
+    if (!p->in_send || p->state != PROXY_STREAMING)
+        return; /* the client took the bytes, or the engine is done: nothing is held any more */
+    uint64_t stall = (uint64_t)p->gen->config->server.client_timeouts.send_stall_ms;
+    if (uv_now(&p->worker->loop) - p->send_since_ms < stall) {
+        h2o_timeout_link(p->req->conn->ctx->loop, &p->req->conn->ctx->one_sec_timeout, &p->stall);
+        return;
+    }
+    ig_log_info("model %s: the client took no response bytes for %llu ms (server.clientTimeouts.sendStall): "
+                "the engine request is cancelled and the connection closed",
+                p->oreq.model_name, (unsigned long long)stall);
+    stop_work(p);
+    p->log->outcome = "client stopped reading (server.clientTimeouts.sendStall)";
+    end_engine(p, 0, &null_sink);
+    set_state(p, PROXY_CLOSED);
+    shutdown_client(p->req);
+}
+
 /* Hands pending bytes to h2o when it is ready for them; FLUSHING: the final send, then DONE. */
 static void flush(proxy_t *p)
 {
@@ -233,6 +288,8 @@ static void flush(proxy_t *p)
         p->log->first_byte_ns = ig_now_ns();
     h2o_iovec_t buf = h2o_iovec_init(p->sending->bytes, p->sending->size);
     p->in_send = !final;
+    if (p->in_send)
+        stall_watch(p);
     h2o_send(p->req, &buf, buf.len ? 1 : 0, state);
 }
 
@@ -948,6 +1005,10 @@ static void account(proxy_t *p, int left_early)
 static void on_dispose(void *arg)
 {
     proxy_t *p = arg;
+    if (h2o_timeout_is_linked(&p->deferred))
+        h2o_timeout_unlink(&p->deferred);
+    if (h2o_timeout_is_linked(&p->stall))
+        h2o_timeout_unlink(&p->stall);
     int left_early = p->state != PROXY_DONE;
     close_request(p);
     account(p, left_early);
@@ -961,6 +1022,20 @@ static void on_dispose(void *arg)
 }
 
 static void cut_for_shutdown(ig_worker_request_t *t);
+
+static void start(proxy_t *p)
+{
+    int rc = ig_auth_start(&p->auth, p->req, p->gen, on_authenticated);
+    if (rc != IG_PENDING)
+        on_authenticated(&p->auth, rc);
+}
+
+static void on_deferred_start(h2o_timeout_entry_t *e)
+{
+    proxy_t *p = (proxy_t *)((char *)e - offsetof(proxy_t, deferred));
+    if (p->state == PROXY_AUTHENTICATING) /* not answered meanwhile (cut at shutdown) */
+        start(p);
+}
 
 void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_log_t *log, const char *scope)
 {
@@ -989,9 +1064,17 @@ void ig_proxy_handle(ig_worker_t *w, h2o_req_t *req, ig_api_t api, ig_request_lo
     p->oreq.api = api;
     p->ereq.usage = (ig_usage_t){-1, -1, -1, -1}; /* what the limiters hear of a request no engine saw */
     ig_worker_track(w, &p->tracked, cut_for_shutdown);
-    int rc = ig_auth_start(&p->auth, req, gen, on_authenticated);
-    if (rc != IG_PENDING)
-        on_authenticated(&p->auth, rc);
+    if (req->version >= 0x200) {
+        /*
+         * HTTP/2: the rest of the input read with this request is parsed first (h2o's zero timeout
+         * runs after it), so a stream the client resets right behind its request (rapid reset) is
+         * disposed of before any engine work starts for it.
+         */
+        p->deferred.cb = on_deferred_start;
+        h2o_timeout_link(req->conn->ctx->loop, &req->conn->ctx->zero_timeout, &p->deferred);
+        return;
+    }
+    start(p);
 }
 
 /* ---- the end of the grace period ------------------------------------------------------------------ */

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <signal.h>
 #include "server/listener.h"
+#include "http/h2_guard.h"
 #include "observe/log.h"
 #include "server/server.h"
 
@@ -144,6 +145,13 @@ static void cut_all(ig_worker_t *w)
     }
 }
 
+/* HTTP/2 bounds are process-wide atomics: every worker stores the same values of its generation */
+static void guard_configure(const ig_generation_t *gen)
+{
+    const ig_client_limits_config_t *cl = &gen->config->server.client_limits;
+    ig_h2_guard_configure(cl->h2_reset_budget, cl->max_header_list_bytes);
+}
+
 static void adopt_next_generation(ig_worker_t *w)
 {
     ig_generation_t *next = atomic_exchange(&w->next_gen, NULL);
@@ -162,6 +170,7 @@ static void adopt_next_generation(ig_worker_t *w)
     w->gen = next;
     ig_upstream_limits_t limits = upstream_limits_of(next);
     ig_upstream_pool_set_limits(w->upstream, &limits);
+    guard_configure(next);
     if (old->requests == 0) {
         ig_generation_release(old->gen);
         free(old);
@@ -338,6 +347,7 @@ int ig_worker_start(ig_worker_t *w)
     if (w->gen_hold == NULL)
         return -1;
     w->gen = s->gen;
+    guard_configure(s->gen);
     atomic_store(&w->adopted_gen, s->gen->id);
     uv_mutex_init(&w->calls_lock);
     ig_upstream_limits_t limits = upstream_limits_of(w->gen);

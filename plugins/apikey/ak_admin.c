@@ -14,6 +14,7 @@
 #include "ak_buf.h"
 #include "ak_parse.h"
 #include "ak_plugin.h"
+#include "util/query.h"
 #include "util/url.h"
 
 #define MAX_SEGMENTS 6
@@ -52,15 +53,7 @@ static int fail(ig_http_exchange_t *x, int status, const char *type, const char 
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     ak_buf_t b = {0};
-    ig_buf_puts(&b, "{\"error\":{\"message\":");
-    ig_json_write_cstr(&b, msg);
-    ig_buf_puts(&b, ",\"type\":");
-    ig_json_write_cstr(&b, type);
-    ig_buf_puts(&b, ",\"param\":");
-    ig_json_write_cstr(&b, param && *param ? param : NULL);
-    ig_buf_puts(&b, ",\"code\":");
-    ig_json_write_cstr(&b, code);
-    ig_buf_puts(&b, "}}");
+    ig_json_write_error(&b, msg, type, param, code);
     return reply(x, status, &b);
 }
 
@@ -163,26 +156,26 @@ static int body_json(ig_http_exchange_t *x, int allow_empty, ig_json_value_t *v)
 }
 
 /*
- * A query parameter's value ("customer=acme"), percent-decoded into the pool ('+' a space, as billing's
- * queries and any form encoder): ac%6De is acme, as the same URL must be. The first of several counts.
- * 1 with *value, 0 absent, -1 malformed (a bad escape or a NUL).
+ * The query, decoded once (util/query.h: '+' a space, as billing's queries and any form encoder):
+ * ac%6De is acme, as the same URL must be. Only GET /admin/keys takes a parameter (customer); any
+ * other, a repeated or a malformed one is a 400 naming it. 0, or -1 after answering.
  */
-static int query_param(ig_http_exchange_t *x, const char *name, const char **value)
+static int parse_query(ig_http_exchange_t *x, int n, ig_query_t *q)
 {
-    size_t nl = strlen(name);
-    const char *p = x->query.ptr, *end = p + x->query.len;
-    while (p && p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp ? amp : end;
-        if ((size_t)(stop - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
-            size_t len = (size_t)(stop - p - nl - 1);
-            char *d = x->host->palloc(x->pool, len + 1);
-            if (!d || ig_url_decode(p + nl + 1, len, IG_URL_PLUS_SPACE, d, len + 1, NULL) != 0)
-                return -1;
-            *value = d;
-            return 1;
-        }
-        p = amp ? amp + 1 : end;
+    static const char *const keys_list[] = {"customer", NULL}, *const none[] = {NULL};
+    static const char keys[] = "/admin/keys";
+    int is_key_list = n == 0 && x->path.len == sizeof(keys) - 1 && memcmp(x->path.ptr, keys, sizeof(keys) - 1) == 0 &&
+                      is(x, "GET");
+    char *mem = x->host->palloc(x->pool, IG_QUERY_MEM(x->query.len));
+    ig_query_error_t e;
+    if (mem == NULL)
+        return server_error(x, "query", "out of memory"), -1;
+    if (ig_query_parse(x->query.ptr, x->query.len, is_key_list ? keys_list : none, mem, IG_QUERY_MEM(x->query.len), q,
+                       &e) != 0) {
+        char msg[160];
+        fail(x, 400, "invalid_request_error", ig_query_error_code(&e), e.param, "%s",
+             ig_query_error_message(&e, msg, sizeof(msg)));
+        return -1;
     }
     return 0;
 }
@@ -518,17 +511,14 @@ static void key_list(ak_buf_t *b, const ak_set_t *s, const char *customer, size_
     }
 }
 
-static int admin_keys(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
+static int admin_keys(ak_gen_t *g, ig_http_exchange_t *x, const ig_query_t *q, char **seg, int n)
 {
     if (n == 0) {
         if (is(x, "POST"))
             return key_create(g, x);
         if (!is(x, "GET"))
             return bad_method(x, "GET, POST");
-        const char *customer = NULL;
-        if (query_param(x, "customer", &customer) < 0)
-            return fail(x, 400, "invalid_request_error", "invalid_value", "customer",
-                        "query parameter customer: a malformed percent-escape (or an encoded NUL)");
+        const char *customer = ig_query_get(q, "customer");
         size_t clen = customer ? strlen(customer) : 0;
         ak_set_t *s = ak_stored_acquire(g->proc);
         ak_buf_t b = {0};
@@ -709,11 +699,14 @@ int ak_admin(void *state, ig_http_exchange_t *x, ig_error_t *err)
     int n = segments(x, seg);
     if (n < 0)
         return no_route(x);
+    ig_query_t q;
+    if (parse_query(x, n, &q) != 0)
+        return 0;
     /* the route's prefix is what the core matched: the path starts with it */
     static const char customers[] = "/admin/customers", keys[] = "/admin/keys";
     if (x->path.len >= sizeof(customers) - 1 && memcmp(x->path.ptr, customers, sizeof(customers) - 1) == 0)
         return admin_customers(state, x, seg, n);
     if (x->path.len >= sizeof(keys) - 1 && memcmp(x->path.ptr, keys, sizeof(keys) - 1) == 0)
-        return admin_keys(state, x, seg, n);
+        return admin_keys(state, x, &q, seg, n);
     return admin_models(state, x, seg, n);
 }

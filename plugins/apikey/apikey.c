@@ -60,10 +60,15 @@ void ak_stored_swap(ak_proc_t *p, ak_set_t *next)
     ak_stored_release(old);
 }
 
-/* The PostgreSQL watcher's thread: what any gateway wrote, read back whole. */
+/* The PostgreSQL watcher's thread: what any gateway wrote, read back whole. Swapped under
+ * write_lock: admin writes read p->stored without a reference while they hold it (ak_admin.c), so
+ * the set must not change under them (it did: a key answered from a set the watcher had freed). */
 static void on_watched_set(void *arg, ak_set_t *set)
 {
-    ak_stored_swap(arg, set);
+    ak_proc_t *p = arg;
+    pthread_mutex_lock(&p->write_lock);
+    ak_stored_swap(p, set);
+    pthread_mutex_unlock(&p->write_lock);
 }
 
 /* ---- process state: outlives reloads ---- */

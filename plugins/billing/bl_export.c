@@ -1,4 +1,5 @@
 #include "bl_export.h"
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -63,4 +64,32 @@ void bl_export_close(bl_export_t *e)
     if (e->cf)
         fclose(e->cf);
     e->jf = e->cf = NULL;
+}
+
+/* One file per format, written whole and renamed into place: a reader never sees half an invoice. */
+static void write_whole(const bl_export_t *e, const ig_host_t *host, const char *number, const char *ext,
+                        const ig_buf_t *b)
+{
+    char path[1200], tmp[1210];
+    snprintf(path, sizeof(path), "%s/invoice-%s.%s", e->dir, number, ext);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    int ok = f != NULL && fwrite(b->p ? b->p : "", 1, b->len, f) == b->len;
+    if (f != NULL && fclose(f) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        host->log(IG_LOG_ERROR, "billing", "export %s: write failed (the ledger has the invoice)", path);
+        remove(tmp);
+    }
+}
+
+void bl_export_invoice(const bl_export_t *e, const ig_host_t *host, const char *number, const ig_buf_t *json,
+                       const ig_buf_t *csv)
+{
+    if (e->dir[0] == '\0')
+        return;
+    if (e->jsonl)
+        write_whole(e, host, number, "json", json);
+    if (e->csv)
+        write_whole(e, host, number, "csv", csv);
 }

@@ -1,6 +1,7 @@
 #include "bl_ledger.h"
 #include <stdio.h>
 #include <string.h>
+#include "bl_invoice.h"
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS usage("
@@ -41,6 +42,7 @@ int bl_ledger_open(bl_ledger_t *l, const char *path, const char *synchronous, ch
              strcmp(synchronous, "FULL") == 0 ? "FULL" : "NORMAL");
     if (sqlite3_exec(l->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(l->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(l->db, bl_invoice_schema, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(l->db, insert_sql, -1, &l->insert, NULL) != SQLITE_OK) {
         char what[300];
         snprintf(what, sizeof(what), "ledger %s", path);
@@ -115,8 +117,14 @@ void bl_ledger_close(bl_ledger_t *l)
 
 sqlite3 *bl_ledger_open_reader(const char *path, char *msg, size_t msgcap)
 {
+    return bl_ledger_open_conn(path, 0, msg, msgcap);
+}
+
+sqlite3 *bl_ledger_open_conn(const char *path, int writable, char *msg, size_t msgcap)
+{
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &db, (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         fail(db, path, msg, msgcap);
         sqlite3_close(db);
         return NULL;

@@ -1,7 +1,8 @@
 /*
  * bl_ledger — the usage ledger: one SQLite database (WAL) with one row per usage record. The writer
  * thread owns the read-write connection; admin routes open their own read-only connections, which
- * WAL lets run beside the writer without blocking it.
+ * WAL lets run beside the writer without blocking it. The same database holds the issued invoices
+ * (bl_invoice.h), created with the ledger.
  */
 #ifndef BL_LEDGER_H
 #define BL_LEDGER_H
@@ -24,5 +25,8 @@ void bl_ledger_close(bl_ledger_t *l);
 
 /* A read-only connection for queries, or NULL with msg. */
 sqlite3 *bl_ledger_open_reader(const char *path, char *msg, size_t msgcap);
+/* A connection of its own, read-write when writable (invoice runs: their own transactions, which
+ * SQLite serializes with the writer's group commits), or NULL with msg. */
+sqlite3 *bl_ledger_open_conn(const char *path, int writable, char *msg, size_t msgcap);
 
 #endif

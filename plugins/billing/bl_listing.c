@@ -1,4 +1,5 @@
 #include "bl_listing.h"
+#include "bl_http.h"
 #include <stdlib.h>
 #include <string.h>
 #include "util/json_write.h"

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bl_http.h"
 #include "bl_query.h"
 #include "bl_report.h"
 #include "util/json_write.h"
@@ -91,10 +92,9 @@ int bl_route_me_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
         return refuse(x, err, 405, "method_not_allowed", "%s is not allowed on /v1/me/usage (use GET)",
                       x->method.len == 4 && memcmp(x->method.ptr, "HEAD", 4) == 0 ? "HEAD" : "this method");
     static const char *const allowed[] = {"start", "end", "group_by", NULL};
-    char unknown[64];
-    if (bl_query_unknown(x->query, allowed, unknown, sizeof(unknown)))
-        return refuse(x, err, 400, "unknown_parameter",
-                      "query parameter `%s`: unknown (GET /v1/me/usage takes start, end and group_by)", unknown);
+    ig_query_t q;
+    if (bl_read_query(x, allowed, &q) != 0)
+        return 0; /* answered: 400 naming the parameter */
     me_usage_t *u = calloc(1, sizeof(*u));
     if (u == NULL) {
         err->status = 500;
@@ -104,29 +104,31 @@ int bl_route_me_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
     u->ctx = c;
     memcpy(u->customer, p->customer_id.ptr, p->customer_id.len);
     u->end_ms = INT64_MAX;
-    int has_group;
+    const char *vs = ig_query_get(&q, "start"), *ve = ig_query_get(&q, "end"), *vg = ig_query_get(&q, "group_by");
+    int has_group = vg != NULL;
     const char *bad = NULL;
-    if ((u->has_start = bl_query_get(x->query, "start", u->start, sizeof(u->start))) < 0)
+    u->has_start = vs != NULL;
+    u->has_end = ve != NULL;
+    snprintf(u->start, sizeof(u->start), "%s", vs ? vs : "");
+    snprintf(u->end, sizeof(u->end), "%s", ve ? ve : "");
+    snprintf(u->group, sizeof(u->group), "%s", vg ? vg : "");
+    if (u->has_start && (strlen(vs) >= sizeof(u->start) || bl_parse_time(u->start, &u->start_ms) != 0))
         bad = "start";
-    else if ((u->has_end = bl_query_get(x->query, "end", u->end, sizeof(u->end))) < 0)
+    else if (u->has_end && (strlen(ve) >= sizeof(u->end) || bl_parse_time(u->end, &u->end_ms) != 0))
         bad = "end";
-    else if ((has_group = bl_query_get(x->query, "group_by", u->group, sizeof(u->group))) < 0)
+    else if (has_group && strlen(vg) >= sizeof(u->group))
         bad = "group_by";
-    else if ((u->has_start && bl_parse_time(u->start, &u->start_ms) != 0))
-        bad = "start";
-    else if (u->has_end && bl_parse_time(u->end, &u->end_ms) != 0)
-        bad = "end";
     if (bad) {
         free(u);
-        return refuse(x, err, 400, NULL,
-                      "query parameter `%s`: not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds (or badly encoded)",
-                      bad);
+        return bl_fail(x, 400, "invalid_request_error", "invalid_value", bad,
+                       "query parameter `%s`: not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds", bad);
     }
     if (!has_group || u->group[0] == '\0')
         strcpy(u->group, "none");
     if (strcmp(u->group, "none") != 0 && strcmp(u->group, "day") != 0 && strcmp(u->group, "model") != 0) {
         free(u);
-        return refuse(x, err, 400, NULL, "query parameter `group_by`: %s", "not one of day, model");
+        return bl_fail(x, 400, "invalid_request_error", "invalid_value", "group_by",
+                       "query parameter `group_by`: not one of day, model");
     }
     if (IG_HAS(x->host, route_defer) && x->host->route_defer(x, work, done, u) == 0)
         return IG_PENDING;

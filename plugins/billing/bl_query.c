@@ -2,46 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include "util/url.h"
-
-int bl_query_get(ig_str_t query, const char *name, char *out, size_t cap)
-{
-    size_t nl = strlen(name);
-    const char *p = query.ptr, *end = query.ptr + query.len;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *pe = amp ? amp : end;
-        const char *eq = memchr(p, '=', (size_t)(pe - p));
-        const char *ke = eq ? eq : pe;
-        if ((size_t)(ke - p) == nl && memcmp(p, name, nl) == 0) {
-            const char *v = eq ? eq + 1 : pe;
-            return ig_url_decode(v, (size_t)(pe - v), IG_URL_PLUS_SPACE, out, cap, NULL) == 0 ? 1 : -1;
-        }
-        p = amp ? amp + 1 : end;
-    }
-    return 0;
-}
-
-int bl_query_unknown(ig_str_t query, const char *const *allowed, char *out, size_t cap)
-{
-    const char *p = query.ptr, *end = query.ptr + query.len;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *pe = amp ? amp : end;
-        const char *eq = memchr(p, '=', (size_t)(pe - p));
-        const char *ke = eq ? eq : pe;
-        int known = ke == p; /* "&&" or a trailing '&': nothing named */
-        for (size_t i = 0; allowed[i] && !known; i++)
-            known = (size_t)(ke - p) == strlen(allowed[i]) && memcmp(p, allowed[i], (size_t)(ke - p)) == 0;
-        if (!known) {
-            if (ig_url_decode(p, (size_t)(ke - p), IG_URL_PLUS_SPACE, out, cap, NULL) != 0)
-                snprintf(out, cap, "%.*s", (int)((size_t)(ke - p) < cap - 1 ? (size_t)(ke - p) : cap - 1), p);
-            return 1;
-        }
-        p = amp ? amp + 1 : end;
-    }
-    return 0;
-}
 
 static int all_digits(const char *s)
 {

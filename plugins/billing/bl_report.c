@@ -4,6 +4,8 @@
 #include <string.h>
 #include "bl_decimal.h"
 #include "bl_ledger.h"
+#include "bl_http.h"
+#include "bl_offload.h"
 #include "bl_query.h"
 #include "bl_rows.h"
 #include "util/json_write.h"
@@ -62,47 +64,36 @@ static void sums_csv(ig_buf_t *b, const sums_t *s)
                   s->completion, audio, cost);
 }
 
-int bl_respond(ig_http_exchange_t *x, ig_buf_t *b, const char *content_type, ig_error_t *err)
+static int bad_param(ig_http_exchange_t *x, const char *param, const char *fmt, const char *v)
 {
-    if (b->failed) {
-        ig_buf_free(b);
-        err->status = 500;
-        err->type = "server_error";
-        return x->host->error(err, "out of memory building the answer");
-    }
-    char *out = x->host->palloc(x->pool, b->len + 1);
-    if (out == NULL) {
-        ig_buf_free(b);
-        err->status = 500;
-        err->type = "server_error";
-        return x->host->error(err, "out of memory building the answer");
-    }
-    memcpy(out, b->p ? b->p : "", b->len);
-    x->response = (ig_str_t){out, b->len};
-    x->content_type = content_type;
-    ig_buf_free(b);
-    return 0;
-}
-
-static int bad_param(ig_http_exchange_t *x, ig_error_t *err, const char *param, const char *fmt, const char *v)
-{
-    err->status = 400;
-    err->type = "invalid_request_error";
-    err->code = NULL;
     char m[200];
     snprintf(m, sizeof(m), fmt, v);
-    return x->host->error(err, "query parameter `%s`: %s", param, m);
-}
-
-static int get_param(ig_http_exchange_t *x, ig_error_t *err, const char *name, char *out, size_t cap)
-{
-    int rc = bl_query_get(x->query, name, out, cap);
-    if (rc < 0)
-        return bad_param(x, err, name, "%sbadly encoded or too long", "");
-    return rc;
+    return bl_fail(x, 400, "invalid_request_error", "invalid_value", param, "query parameter `%s`: %s", param, m);
 }
 
 /* The ledger is read only after what was recorded before this call is committed (read your writes). */
+sqlite3 *bl_report_open_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, ig_error_t *err)
+{
+    if (!bl_writer_started(c->writer)) {
+        err->status = 503;
+        err->type = "server_error";
+        x->host->error(err, "the usage ledger is not open");
+        return NULL;
+    }
+    if (bl_writer_sync(c->writer, 5000) != 0)
+        c->host->log(IG_LOG_WARN, "billing", "admin query: the ledger writer is behind; answering with what is committed");
+    char msg[400];
+    sqlite3 *db = bl_ledger_open_reader(c->writer->ledger_path, msg, sizeof(msg));
+    if (db == NULL) {
+        err->status = 500;
+        err->type = "server_error";
+        x->host->error(err, "usage ledger: %s", msg);
+    }
+    return db;
+}
+
+/* The rows of sql from whichever ledger the writer keeps (SQLite or server.database), read after what
+ * was recorded before this call is committed. NULL with err. */
 static bl_rows_t *query_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, const char *sql,
                                const bl_pg_param_t *params, int n, ig_error_t *err)
 {
@@ -143,20 +134,51 @@ static void json_str_or_null(ig_buf_t *b, const ig_host_t *h, const char *s, int
 
 int bl_route_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
 {
+    return bl_offload(state, x, err, bl_usage_handle);
+}
+
+int bl_usage_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)
+{
     const bl_report_ctx_t *c = CTX(state);
+    static const char *const allowed[] = {"customer", "model", "start", "end", "start_date", "end_date", "group_by",
+                                          NULL};
+    ig_query_t q;
+    if (bl_read_query(x, allowed, &q) != 0)
+        return 0;
     char customer[256], model[256], start[64], end[64], group[16];
     int has_c, has_m, has_s, has_e, has_g;
-    if ((has_c = get_param(x, err, "customer", customer, sizeof(customer))) < 0 ||
-        (has_m = get_param(x, err, "model", model, sizeof(model))) < 0 ||
-        (has_s = get_param(x, err, "start", start, sizeof(start))) < 0 ||
-        (has_e = get_param(x, err, "end", end, sizeof(end))) < 0 ||
-        (has_g = get_param(x, err, "group_by", group, sizeof(group))) < 0)
-        return -1;
+    /* start_date/end_date: the names KubeAI-based control services send, the same meaning */
+    static const char *const names[][2] = {{"start", "start_date"}, {"end", "end_date"}};
+    const char *v[2];
+    for (int i = 0; i < 2; i++) {
+        const char *a = ig_query_get(&q, names[i][0]), *b2 = ig_query_get(&q, names[i][1]);
+        if (a && b2)
+            return bl_fail(x, 400, "invalid_request_error", "invalid_value", names[i][1],
+                           "query parameters `%s` and `%s` mean the same: give one", names[i][0], names[i][1]);
+        v[i] = a ? a : b2;
+    }
+    const char *pc = ig_query_get(&q, "customer"), *pm = ig_query_get(&q, "model"), *pg = ig_query_get(&q, "group_by");
+    if ((has_c = pc != NULL) && strlen(pc) >= sizeof(customer))
+        return bad_param(x, "customer", "%stoo long", "");
+    if ((has_m = pm != NULL) && strlen(pm) >= sizeof(model))
+        return bad_param(x, "model", "%stoo long", "");
+    snprintf(customer, sizeof(customer), "%s", pc ? pc : "");
+    snprintf(model, sizeof(model), "%s", pm ? pm : "");
+    has_s = v[0] != NULL;
+    has_e = v[1] != NULL;
+    snprintf(start, sizeof(start), "%s", v[0] ? v[0] : "");
+    snprintf(end, sizeof(end), "%s", v[1] ? v[1] : "");
+    has_g = pg != NULL;
+    snprintf(group, sizeof(group), "%s", pg ? pg : "");
+    const char *sname = ig_query_get(&q, "start") ? "start" : "start_date";
+    const char *ename = ig_query_get(&q, "end") ? "end" : "end_date";
     int64_t start_ms = 0, end_ms = INT64_MAX;
-    if (has_s && bl_parse_time(start, &start_ms) != 0)
-        return bad_param(x, err, "start", "\"%.60s\" is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds", start);
-    if (has_e && bl_parse_time(end, &end_ms) != 0)
-        return bad_param(x, err, "end", "\"%.60s\" is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds", end);
+    if (has_s && (strlen(v[0]) >= sizeof(start) || bl_parse_time(start, &start_ms) != 0))
+        return bad_param(x, sname, "\"%.60s\" is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds", v[0]);
+    if (has_e && (strlen(v[1]) >= sizeof(end) || bl_parse_time(end, &end_ms) != 0))
+        return bad_param(x, ename, "\"%.60s\" is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds", v[1]);
+    if (has_g && strlen(pg) >= sizeof(group))
+        return bad_param(x, "group_by", "\"%.20s\" is not one of day, model, key", pg);
     const char *key_cols; /* what a group is */
     int nkeys = 1;
     if (!has_g || strcmp(group, "") == 0 || strcmp(group, "none") == 0) {
@@ -170,7 +192,7 @@ int bl_route_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
         key_cols = "customer, key_id";
         nkeys = 2;
     } else {
-        return bad_param(x, err, "group_by", "\"%.20s\" is not one of day, model, key", group);
+        return bad_param(x, "group_by", "\"%.20s\" is not one of day, model, key", group);
     }
     char sql[600];
     snprintf(sql, sizeof(sql),
@@ -311,23 +333,22 @@ static void inv_line(inv_writer_t *w, const char *model, const sums_t *s)
     w->nlines++;
 }
 
-int bl_route_invoices(void *state, ig_http_exchange_t *x, ig_error_t *err)
+int bl_report_invoices_computed(const bl_report_ctx_t *c, ig_http_exchange_t *x, const ig_query_t *q, ig_error_t *err)
 {
-    const bl_report_ctx_t *c = CTX(state);
     char customer[256], month[16], format[8];
-    int has_c, has_m, has_f;
-    if ((has_c = get_param(x, err, "customer", customer, sizeof(customer))) < 0 ||
-        (has_m = get_param(x, err, "month", month, sizeof(month))) < 0 ||
-        (has_f = get_param(x, err, "format", format, sizeof(format))) < 0)
-        return -1;
-    if (!has_m)
-        return bad_param(x, err, "month", "%srequired (YYYY-MM)", "");
-    if (bl_parse_month(month) != 0)
-        return bad_param(x, err, "month", "\"%.20s\" is not YYYY-MM", month);
-    if (!has_f)
-        strcpy(format, "json");
-    if (strcmp(format, "json") != 0 && strcmp(format, "csv") != 0)
-        return bad_param(x, err, "format", "\"%.8s\" is not json or csv", format);
+    const char *pc = ig_query_get(q, "customer"), *pm = ig_query_get(q, "month"), *pf = ig_query_get(q, "format");
+    int has_c = pc != NULL;
+    if (pm == NULL)
+        return bad_param(x, "month", "%srequired (YYYY-MM)", "");
+    if (strlen(pm) >= sizeof(month) || bl_parse_month(pm) != 0)
+        return bad_param(x, "month", "\"%.20s\" is not YYYY-MM", pm);
+    if (pc && strlen(pc) >= sizeof(customer))
+        return bad_param(x, "customer", "%stoo long", "");
+    if (pf && strcmp(pf, "json") != 0 && strcmp(pf, "csv") != 0)
+        return bad_param(x, "format", "\"%.8s\" is not json or csv", pf);
+    snprintf(customer, sizeof(customer), "%s", pc ? pc : "");
+    snprintf(month, sizeof(month), "%s", pm);
+    snprintf(format, sizeof(format), "%s", pf ? pf : "json");
     const bl_pg_param_t params[] = {{.text = has_c ? customer : NULL}, {.text = month}};
     bl_rows_t *st = query_ledger(x, c,
                                  "SELECT customer, model, " SUM_COLUMNS " FROM usage WHERE (?1 IS NULL OR customer = ?1)"

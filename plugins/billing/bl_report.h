@@ -9,11 +9,14 @@
 #include "util/buf.h"
 #include "bl_writer.h"
 #include "infergate/plugin.h"
+#include "util/query.h"
 
-/* GET /admin/usage */
+/* GET /admin/usage (the route: bl_offload of bl_usage_handle) */
 int bl_route_usage(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
-/* GET /admin/invoices */
+int bl_usage_handle(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
+/* /admin/invoices and below (bl_invoice_route.c; the route: bl_offload of bl_invoices_handle) */
 int bl_route_invoices(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
+int bl_invoices_handle(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
 
 /* What the routes need of the plugin's generation state. */
 typedef struct {
@@ -22,6 +25,13 @@ typedef struct {
     const char *currency;
 } bl_report_ctx_t;
 
+/* GET /admin/invoices?month=[&customer=][&format=]: invoices computed from the ledger for the month
+ * (the behaviour before invoice runs; q already checked against the route's parameters). */
+int bl_report_invoices_computed(const bl_report_ctx_t *c, ig_http_exchange_t *x, const ig_query_t *q, ig_error_t *err);
+
+/* A read-only ledger connection after the writer committed what was recorded before the call, or
+ * NULL with err. */
+sqlite3 *bl_report_open_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, ig_error_t *err);
 /*
  * One customer's usage over [start_ms, end_ms), grouped by "day", "model" or not ("none"): the rows
  * (`{"day":...,"requests":...},...`) into rows, the sums' fields into total. Waits for the writer and
@@ -30,7 +40,5 @@ typedef struct {
 int bl_usage_of_customer(const bl_report_ctx_t *c, const char *customer, int64_t start_ms, int64_t end_ms,
                          const char *group, ig_buf_t *rows, ig_buf_t *total, char *msg, size_t msgcap);
 
-/* Copies b into the exchange's pool as its response. 0, or -1 with err. */
-int bl_respond(ig_http_exchange_t *x, ig_buf_t *b, const char *content_type, ig_error_t *err);
 
 #endif

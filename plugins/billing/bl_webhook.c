@@ -249,6 +249,8 @@ bl_webhook_t *bl_webhook_start(const ig_host_t *host, const bl_webhook_options_t
     return w;
 }
 
+static void enqueue(bl_webhook_t *w, batch_t *b);
+
 void bl_webhook_send(bl_webhook_t *w, const bl_record_t *recs, size_t n)
 {
     if (w == NULL || n == 0)
@@ -264,6 +266,23 @@ void bl_webhook_send(bl_webhook_t *w, const bl_record_t *recs, size_t n)
     }
     ig_buf_puts(&b->body, "]}");
     snprintf(b->key, sizeof(b->key), "usage-%" PRId64 "-%" PRId64, recs[0].id, recs[n - 1].id);
+    enqueue(w, b);
+}
+
+void bl_webhook_send_body(bl_webhook_t *w, const char *body, size_t len, const char *key)
+{
+    if (w == NULL)
+        return;
+    batch_t *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return;
+    ig_buf_put(&b->body, body, len);
+    snprintf(b->key, sizeof(b->key), "%s", key);
+    enqueue(w, b);
+}
+
+static void enqueue(bl_webhook_t *w, batch_t *b)
+{
     pthread_mutex_lock(&w->mu);
     if (w->npending >= w->o.max_pending && w->head != NULL && w->head->next != NULL) {
         /* drop the oldest waiting batch (not the one being sent, which is head) */

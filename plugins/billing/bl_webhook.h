@@ -24,6 +24,8 @@ typedef struct {
 bl_webhook_t *bl_webhook_start(const ig_host_t *host, const bl_webhook_options_t *o, char *msg, size_t msgcap);
 /* Queues one batch (copied into a JSON body). Never blocks on the network. */
 void bl_webhook_send(bl_webhook_t *w, const bl_record_t *recs, size_t n);
+/* Queues one body as it is (an issued invoice), POSTed with Idempotency-Key: key. */
+void bl_webhook_send_body(bl_webhook_t *w, const char *body, size_t len, const char *key);
 /* Tries what is pending for up to drain_ms, then stops the thread and frees everything. */
 void bl_webhook_stop(bl_webhook_t *w);
 

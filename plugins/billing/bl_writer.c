@@ -15,6 +15,7 @@ bl_writer_t *bl_writer_create(const ig_host_t *host)
         return NULL;
     w->host = host;
     pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->invoice_mu, NULL);
     pthread_cond_init(&w->wake, NULL);
     pthread_cond_init(&w->committed_cv, NULL);
     return w;
@@ -278,6 +279,7 @@ void bl_writer_destroy(bl_writer_t *w)
     }
     free(w->q);
     pthread_mutex_destroy(&w->mu);
+    pthread_mutex_destroy(&w->invoice_mu);
     pthread_cond_destroy(&w->wake);
     pthread_cond_destroy(&w->committed_cv);
     free(w);

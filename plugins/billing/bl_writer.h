@@ -44,6 +44,7 @@ typedef struct bl_writer {
     bl_export_t export;        /* the writer thread's */
     bl_webhook_t *webhook;
     struct bl_pg_s *pg;        /* with server.database: the writer thread's PostgreSQL ledger (ledger unused) */
+    pthread_mutex_t invoice_mu; /* one invoice run at a time: numbers, sinks and export files in order */
 } bl_writer_t;
 
 bl_writer_t *bl_writer_create(const ig_host_t *host);

@@ -10,8 +10,8 @@
  * Properties checked on every input:
  *  - every answer is a JSON object; an error is OpenAI-shaped, with a status the API documents;
  *  - a query value means what it says percent-decoded ('+' a space), as billing's do: the key list
- *    filtered by ?customer=X holds exactly the keys of X (all keys without the parameter, the first
- *    one counting), and a malformed escape is a 400;
+ *    filtered by ?customer=X holds exactly the keys of X (all keys without the parameter), and a
+ *    malformed escape, a repeated customer or any other parameter is a 400 (util/query.h);
  *  - a record's id percent-encoded in any characters (RFC 3986: the same URL) is the same record;
  *  - a path answered 200 names, decoded, an existing record, and that record's id is in the answer.
  */
@@ -123,21 +123,29 @@ static int id_is(const ig_json_value_t *v, const char *id)
 /* mode 0: GET /admin/keys?query */
 static void list_keys(const char *q, size_t qlen)
 {
-    /* the first customer parameter, decoded, independently of the plugin's reading */
+    /* the query read independently of util/query.c: every non-empty piece must be exactly one
+     * customer=..., well encoded; anything else (another key, a second customer, a bad escape) is 400 */
     const char *raw = NULL;
     size_t raw_len = 0;
-    for (size_t i = 0; i < qlen && !raw;) {
-        size_t j = i;
+    int malformed = 0;
+    char want[4096], key[4096];
+    for (size_t i = 0; i < qlen && !malformed;) {
+        size_t j = i, e;
         while (j < qlen && q[j] != '&')
             j++;
-        if (j - i >= 9 && memcmp(q + i, "customer=", 9) == 0) {
-            raw = q + i + 9;
-            raw_len = j - i - 9;
+        for (e = i; e < j && q[e] != '='; e++)
+            ;
+        if (j > i) {
+            if (ig_url_decode(q + i, e - i, IG_URL_PLUS_SPACE, key, sizeof(key), NULL) != 0 ||
+                strcmp(key, "customer") != 0 || raw != NULL)
+                malformed = 1;
+            raw = q + (e < j ? e + 1 : j);
+            raw_len = j - (size_t)(raw - q);
+            if (ig_url_decode(raw, raw_len, IG_URL_PLUS_SPACE, want, sizeof(want), NULL) != 0)
+                malformed = 1;
         }
         i = j + 1;
     }
-    char want[4096];
-    int malformed = raw && ig_url_decode(raw, raw_len, IG_URL_PLUS_SPACE, want, sizeof(want), NULL) != 0;
     test_pool_t pool;
     pool.n = 0;
     ig_http_exchange_t x;

@@ -456,6 +456,12 @@ describe('conf/examples/kubeai: KubeAI manifests that bill', () => {
     assert.notEqual(recs[0].cost, '0');
     const usage = await http(`${url}/admin/usage?group_by=model`, { headers: { authorization: 'Bearer ig-admin-change-me' } });
     assert.equal(usage.status, 200, usage.text);
+    // the month's invoice run (a draft) bills acme exactly what the ledger says
+    const run = await http(`${url}/admin/invoices/generate`, {
+      method: 'POST', headers: { authorization: 'Bearer ig-admin-change-me' }, body: { month: recs[0].time.slice(0, 7), dry_run: 'all' },
+    });
+    assert.equal(run.status, 200, run.text);
+    assert.deepEqual(run.json.invoices.map((i) => [i.customer, i.total]), [['acme', recs[0].cost]]);
     await p.checkAliveAndStop();
   });
 });

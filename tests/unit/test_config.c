@@ -400,7 +400,10 @@ static void buffer_cases(void)
         {"server: {x: 1}\n", 0,
          "mem:1: server: unknown key \"x\" (expected one of: listen, workers, stateDir, maxBodySize, connectTimeout, "
          "firstByteTimeout, idleTimeout, accessLog, logLevel, retries, healthCheck, queue, adminKeys, "
-         "shutdownGracePeriod, ui, database, gatewayId)"},
+         "shutdownGracePeriod, ui, clientLimits, clientTimeouts, database, gatewayId)"},
+        {"server: {clientTimeouts: {sendStall: 2d}}\n", 0, "server.clientTimeouts.sendStall"},
+        {"server: {clientLimits: {maxHeaderListBytes: 1GiB}}\n", 0, "server.clientLimits.maxHeaderListBytes"},
+        {"server: {clientLimits: {h2ResetBudget: -1}}\n", 0, "server.clientLimits.h2ResetBudget"},
         {"server: {healthCheck: {x: 1}}\n", 0,
          "mem:1: server.healthCheck: unknown key \"x\" (expected one of: interval, timeout, healthyThreshold, "
          "unhealthyThreshold)"},

@@ -651,6 +651,9 @@ typedef struct ig_http_exchange_s {
      * IG_LISTED_YES, or IG_LISTED_AUTO and every key may use it (the auth plugin's model_open; every
      * model when no auth plugin is loaded). */
     const unsigned char *models_listed;
+    /* added within ABI 3: the request's Accept header value ("" when absent), for a route that
+     * answers in several formats (billing's invoices: JSON, CSV, HTML) */
+    ig_str_t accept;
 } ig_http_exchange_t;
 
 typedef struct {

@@ -15,4 +15,8 @@ int ig_json_write_str(ig_buf_t *b, const char *s, size_t n);
 /* A C string as a JSON string literal; NULL as null. */
 int ig_json_write_cstr(ig_buf_t *b, const char *s);
 
+/* An OpenAI-shaped error body: {"error":{"message","type","param","code"}} (param and code NULL or
+ * "" as null). 0 or -1 (out of memory). */
+int ig_json_write_error(ig_buf_t *b, const char *message, const char *type, const char *param, const char *code);
+
 #endif

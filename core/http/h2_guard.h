@@ -1,0 +1,48 @@
+/*
+ * h2_guard.h — infergate's own HTTP/2 bounds, whatever h2o's version (conn_guard.c calls them from
+ * its hooks into libh2o): a per-connection budget of stream resets (rapid reset, CVE-2023-44487)
+ * and a limit on a request's decoded header list (HPACK amplification).
+ */
+#ifndef IG_HTTP_H2_GUARD_H
+#define IG_HTTP_H2_GUARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "http/hpack_scan.h"
+
+/* Settings: any thread reads them, the worker adopting a generation writes them (atomics). */
+void ig_h2_guard_configure(unsigned reset_budget, size_t max_header_list_bytes);
+unsigned ig_h2_guard_reset_budget(void);
+size_t ig_h2_guard_max_header_list(void);
+
+/*
+ * One connection's reset budget: a client may reset `budget` streams it opened, and one more for
+ * each stream it let finish; the next reset ends the connection. 0 is off.
+ */
+typedef struct {
+    uint32_t budget;
+    uint32_t tokens;
+    uint64_t resets;    /* resets of open streams */
+    uint64_t completed; /* streams answered to their end */
+} ig_h2_reset_budget_t;
+
+void ig_h2_reset_budget_init(ig_h2_reset_budget_t *b, unsigned budget);
+/* The client reset one of its open streams: 1 when that is over budget and the connection must end. */
+int ig_h2_reset_budget_charge(ig_h2_reset_budget_t *b);
+/* A stream was answered to its end: one more reset may follow. */
+void ig_h2_reset_budget_refund(ig_h2_reset_budget_t *b);
+
+/* 0 when a header block may be decoded, else -1 with why in *err_desc (a static string). */
+int ig_h2_guard_check_headers(const uint8_t *src, size_t len, const ig_hpack_table_view_t *table,
+                              const char **err_desc);
+
+/* What the guard did since start (any thread): /metrics and the bench read them. */
+typedef struct {
+    uint64_t resets_charged;
+    uint64_t connections_ended;  /* GOAWAY ENHANCE_YOUR_CALM for resets */
+    uint64_t header_blocks_refused;
+} ig_h2_guard_stats_t;
+void ig_h2_guard_stats(ig_h2_guard_stats_t *out);
+void ig_h2_guard_count_ended(void);
+
+#endif

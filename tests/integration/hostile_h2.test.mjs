@@ -1,0 +1,267 @@
+// Hostile HTTP/2 clients (issue 14): raw frames over node's net (h2raw.mjs) against the real
+// gateway and ig-sim. Each probe asserts its bound with counts: the connection ended with GOAWAY
+// ENHANCE_YOUR_CALM, the engine requests the simulator saw start, the gateway's RSS growth, and
+// bystanders still served. The bounds are infergate's own (core/http/h2_guard.c), Debian's
+// h2o 2.2.5 has none of them.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import { startSim, startGateway, model, waitFor, curl, chatBody, makeCert, SLOW } from './harness.mjs';
+import { RawH2, requestBlock, headers, data, rst, literal, literalIndexed, indexed, frame, ENHANCE_YOUR_CALM, T } from './h2raw.mjs';
+
+const BOUND_MS = SLOW ? 30000 : 10000;
+const BUDGET = 100;
+const CHAT = '/v1/chat/completions';
+const body = (extra = {}) => JSON.stringify(chatBody('chat', { max_tokens: 1, ...extra }));
+
+const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+async function bystanderServed(gw) {
+  const r = await curl(`${gw.url}${CHAT}`, { mode: 'h2c', body: chatBody('chat', { max_tokens: 2 }) });
+  assert.equal(r.status, 200, `a bystander connection is served: ${r.text}`);
+}
+
+/** A counter of the gateway's /metrics (the one line with that name and labels). */
+async function metric(gw, line) {
+  const t = await (await fetch(`${gw.url}/metrics`)).text();
+  const l = t.split('\n').find((x) => x.startsWith(`${line} `));
+  assert.ok(l, `/metrics has ${line}`);
+  return Number(l.split(' ').pop());
+}
+
+async function endedWithCalm(c, what) {
+  await waitFor(() => c.closed, { timeoutMs: BOUND_MS, what: `${what}: the gateway to close the connection` });
+  assert.ok(c.goaway, `${what}: a GOAWAY before the close`);
+  assert.equal(c.goaway.code, ENHANCE_YOUR_CALM, `${what}: GOAWAY ENHANCE_YOUR_CALM (${c.goaway.debug})`);
+}
+
+describe('HTTP/2 rapid reset: a per-connection reset budget', () => {
+  let sim, gw;
+  before(async () => {
+    sim = await startSim({ models: ['chat'], args: ['--token-rate', '50'] });
+    gw = await startGateway({
+      tls: await makeCert(),
+      models: [model('chat', [sim])],
+      server: { clientLimits: { h2ResetBudget: BUDGET } },
+    });
+  });
+
+  it('HEADERS+DATA+RST_STREAM in one write: GOAWAY after the budget, no engine request started', async () => {
+    const before = await sim.stats();
+    const c = await new RawH2(gw.port).connect();
+    // one write of 1.5 budgets: the gateway reads it all before it closes, so its GOAWAY is not lost
+    // to a TCP reset (a flood keeps going until the write fails; the bench does that)
+    const frames = [];
+    let sent = 0;
+    for (; sent < BUDGET * 1.5; sent++) {
+      const id = 1 + 2 * sent;
+      frames.push(headers(id, requestBlock(CHAT)), data(id, body()), rst(id));
+    }
+    await c.write(Buffer.concat(frames));
+    await endedWithCalm(c, 'rapid reset');
+    const opened = (c.goaway.lastStreamId + 1) / 2;
+    assert.ok(opened <= BUDGET + 1, `streams processed before GOAWAY: ${opened} (budget ${BUDGET})`);
+    assert.ok(sent > BUDGET + 1, 'the client did send more than the budget');
+    const after = await sim.stats();
+    assert.equal(after.requests - before.requests, 0, 'no engine request started for a stream reset with its request');
+    assert.equal(await metric(gw, 'infergate_h2_connections_ended_total{bound="h2ResetBudget"}'), 1);
+    await bystanderServed(gw);
+  });
+
+  it('the same over TLS (ALPN h2): GOAWAY after the budget, no engine request started', async () => {
+    const before = await sim.stats();
+    const c = await new RawH2(gw.tlsPort, { tls: true }).connect();
+    const frames = [];
+    for (let sent = 0; sent < BUDGET * 1.5; sent++) {
+      const id = 1 + 2 * sent;
+      frames.push(headers(id, requestBlock(CHAT)), data(id, body()), rst(id));
+    }
+    await c.write(Buffer.concat(frames));
+    await endedWithCalm(c, 'rapid reset over TLS');
+    assert.ok((c.goaway.lastStreamId + 1) / 2 <= BUDGET + 1, `streams processed before GOAWAY: ${(c.goaway.lastStreamId + 1) / 2}`);
+    assert.equal((await sim.stats()).requests - before.requests, 0, 'no engine request started');
+  });
+
+  it('resets the client makes the gateway do (a zero WINDOW_UPDATE, "MadeYouReset") count the same', async () => {
+    const c = await new RawH2(gw.port).connect();
+    const frames = [];
+    for (let sent = 0; sent < BUDGET * 1.5; sent++) {
+      const id = 1 + 2 * sent; // a request whose body never comes, then a stream-level protocol error
+      frames.push(headers(id, requestBlock(CHAT)), frame(T.WINDOW_UPDATE, 0, id, Buffer.alloc(4)));
+    }
+    await c.write(Buffer.concat(frames));
+    await endedWithCalm(c, 'MadeYouReset');
+    const resetByGateway = [...c.streams.values()].filter((s) => s.rst !== null).length;
+    assert.ok(resetByGateway >= BUDGET, `the gateway reset the streams itself (${resetByGateway})`);
+    assert.ok((c.goaway.lastStreamId + 1) / 2 <= BUDGET + 2, `streams before GOAWAY: ${(c.goaway.lastStreamId + 1) / 2}`);
+  });
+
+  it('resets after the gateway dispatched: each engine request cancelled, GOAWAY after the budget', async () => {
+    const before = await sim.stats();
+    const c = await new RawH2(gw.port).connect();
+    let n = 0;
+    for (; n < BUDGET + 20 && !c.closed; n++) {
+      const id = 1 + 2 * n;
+      await c.write(Buffer.concat([headers(id, requestBlock(CHAT)), data(id, body({ stream: true, max_tokens: 500 }))]));
+      // reset only once the engine runs the request: the expensive case
+      await waitFor(async () => c.closed || (await sim.stats()).streams_started >= before.streams_started + n + 1,
+        { timeoutMs: BOUND_MS, intervalMs: 5, what: `stream ${id} to reach the engine` });
+      await c.write(rst(id));
+    }
+    await endedWithCalm(c, 'reset after dispatch');
+    const s = await waitFor(async () => { const s = await sim.stats(); return s.active_streams === 0 && s; },
+      { timeoutMs: BOUND_MS, what: 'every engine stream to end' });
+    const started = s.streams_started - before.streams_started;
+    assert.ok(started <= BUDGET + 1, `engine streams started: ${started} (budget ${BUDGET})`);
+    assert.equal(s.streams_cancelled - before.streams_cancelled, started, 'every reset stream was cancelled at the engine');
+    assert.equal(s.streams_finished - before.streams_finished, 0, 'none ran to its end');
+    await bystanderServed(gw);
+  });
+
+  it('an HTTP/1.1 Upgrade to h2c is answered in HTTP/1.1: every HTTP/2 connection is a guarded one', async () => {
+    const r = await curl(`${gw.url}${CHAT}`, { mode: 'h2', body: chatBody('chat', { max_tokens: 2 }) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.httpVersion, '1.1');
+  });
+
+  it('a client whose streams finish may reset more than the budget over time (refunds)', async () => {
+    const c = await new RawH2(gw.port).connect();
+    let id = 1;
+    for (let i = 0; i < BUDGET * 2; i++, id += 4) {
+      await c.write(Buffer.concat([headers(id, requestBlock(CHAT)), data(id, body())]));
+      await waitFor(() => c.closed || c.stream(id).end, { timeoutMs: BOUND_MS, intervalMs: 1, what: `stream ${id} answered` });
+      await c.write(Buffer.concat([headers(id + 2, requestBlock(CHAT)), data(id + 2, body()), rst(id + 2)]));
+    }
+    await c.write(Buffer.concat([headers(id, requestBlock(CHAT)), data(id, body())]));
+    await waitFor(() => c.closed || c.stream(id).end, { timeoutMs: BOUND_MS, what: 'the last stream answered' });
+    assert.equal(c.goaway, null, 'no GOAWAY for an honest client');
+    assert.equal(c.closed, false, 'the connection stays open');
+    assert.ok(c.stream(id).data > 0, 'the last request was answered');
+    c.close();
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await sim?.stop();
+  });
+});
+
+describe('HPACK amplification: a bound on the decoded header list', () => {
+  let sim, gw;
+  before(async () => {
+    sim = await startSim({ models: ['chat'] });
+    gw = await startGateway({ models: [model('chat', [sim])], server: { clientLimits: { maxHeaderListBytes: '32KiB' } } });
+  });
+
+  it('a 4 KB header referenced 100,000 times on 30 streams: GOAWAY, RSS growth below a few MB', async () => {
+    const pid = gw.child.pid;
+    await bystanderServed(gw); // warm: the first requests allocate what every later one reuses
+    const rss0 = rssKb(pid);
+    for (let conn = 0; conn < 5; conn++) {
+      const c = await new RawH2(gw.port).connect();
+      const refs = Buffer.alloc(100000, indexed(62)); // index 62: the newest dynamic entry, one byte each
+      // one stream at a time, each written once the previous was taken: the gateway's GOAWAY is
+      // then not lost to a TCP reset of unread bytes
+      for (let s = 0; s < 30 && !c.closed; s++) {
+        const id = 1 + 2 * s;
+        const first = s === 0 ? [literalIndexed('x-bomb', 'a'.repeat(4000))] : [];
+        await c.write(headers(id, requestBlock(CHAT, { extra: [...first, refs] })));
+        await c.ping(); // answered once the gateway parsed the block, unless it ended the connection
+      }
+      await endedWithCalm(c, `HPACK bomb ${conn}`);
+      assert.ok(c.goaway.lastStreamId <= 1, `refused at the first block (last stream ${c.goaway.lastStreamId})`);
+    }
+    const grown = rssKb(pid) - rss0;
+    assert.ok(grown < 8 * 1024, `gateway RSS grew by ${grown} KB over 5 connections`);
+    assert.equal(await metric(gw, 'infergate_h2_connections_ended_total{bound="maxHeaderListBytes"}'), 5);
+    await bystanderServed(gw);
+  });
+
+  it('a request with an 8 KB header is served', async () => {
+    const c = await new RawH2(gw.port).connect();
+    await c.write(Buffer.concat([headers(1, requestBlock(CHAT, { extra: [literal('x-pad', 'p'.repeat(8000))] })), data(1, body())]));
+    await waitFor(() => c.closed || c.stream(1).end, { timeoutMs: BOUND_MS, what: 'the answer' });
+    assert.equal(c.goaway, null);
+    assert.ok(c.stream(1).data > 0, 'answered');
+    c.close();
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await sim?.stop();
+  });
+});
+
+describe('send stall: a client that never opens its window', () => {
+  let sim, gw;
+  before(async () => {
+    sim = await startSim({ models: ['chat'], args: ['--token-rate', '200'] });
+    gw = await startGateway({ models: [model('chat', [sim])], server: { clientTimeouts: { sendStall: '1s' } } });
+  });
+
+  it('the engine request is cancelled, the connection closed, the log shows 499 and the partial tokens', async () => {
+    const before = await sim.stats();
+    // SETTINGS_INITIAL_WINDOW_SIZE 0: the gateway may send headers, never a byte of data
+    const c = await new RawH2(gw.port, { settings: [[4, 0]] }).connect();
+    await c.write(Buffer.concat([headers(1, requestBlock(CHAT)), data(1, body({ stream: true, max_tokens: 3000 }))]));
+    const s = await waitFor(async () => { const s = await sim.stats(); return s.streams_cancelled > before.streams_cancelled && s; },
+      { timeoutMs: BOUND_MS, what: 'the engine stream to be cancelled' });
+    assert.equal(s.streams_started - before.streams_started, 1);
+    assert.equal(s.streams_finished - before.streams_finished, 0, 'the engine did not run to its end');
+    await waitFor(() => c.closed, { timeoutMs: BOUND_MS, what: 'the gateway to close the stalled connection' });
+    assert.equal(c.stream(1).data, 0, 'no data could go out');
+    const line = await waitFor(() => gw.stdout.split('\n').find((l) => l.includes('sendStall')),
+      { timeoutMs: BOUND_MS, what: 'the access log line' });
+    const rec = JSON.parse(line);
+    assert.equal(rec.status, 499, line);
+    assert.ok(rec.completion_tokens > 0, `partial tokens billed: ${line}`);
+    assert.ok(rec.completion_tokens < 3000, line);
+    await bystanderServed(gw);
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await sim?.stop();
+  });
+});
+
+describe('send stall over HTTP/1.1: a client that stops reading a stream', () => {
+  let sim, gw;
+  before(async () => {
+    // tokens as fast as the gateway reads them: the client's TCP window closes within megabytes
+    sim = await startSim({ models: ['chat'], args: ['--token-rate', '0', '--max-model-len', '10000000'] });
+    gw = await startGateway({ models: [model('chat', [sim])], server: { clientTimeouts: { sendStall: '1s' } } });
+  });
+
+  it('the engine request is cancelled once the TCP window stays closed, logged 499', async () => {
+    const before = await sim.stats();
+    const payload = JSON.stringify(chatBody('chat', { stream: true, max_tokens: 2000000 }));
+    const sock = net.connect(gw.port, '127.0.0.1');
+    let got = 0, closed = false, reading = false;
+    sock.on('error', () => {});
+    sock.on('close', () => { closed = true; });
+    sock.on('data', (d) => { got += d.length; if (!reading) sock.pause(); }); // the first bytes, then no read
+    sock.write(`POST ${CHAT} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`);
+    const s = await waitFor(async () => { const s = await sim.stats(); return s.streams_cancelled > before.streams_cancelled && s; },
+      { timeoutMs: BOUND_MS * 2, what: 'the engine stream to be cancelled' });
+    assert.equal(s.streams_finished - before.streams_finished, 0, 'the engine did not run to its end');
+    assert.ok(got > 0, 'the answer had started');
+    const line = await waitFor(() => gw.stdout.split('\n').find((l) => l.includes('sendStall')),
+      { timeoutMs: BOUND_MS, what: 'the access log line' });
+    const rec = JSON.parse(line);
+    assert.equal(rec.status, 499, line);
+    assert.equal(rec.proto, 'HTTP/1.1', line);
+    assert.ok(rec.completion_tokens > 0 && rec.completion_tokens < 2000000, `partial tokens billed: ${line}`);
+    reading = true;
+    sock.resume(); // the gateway shut the connection down: what is left drains, then the end
+    await waitFor(() => closed, { timeoutMs: BOUND_MS, what: 'the connection to end' });
+    await bystanderServed(gw);
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await sim?.stop();
+  });
+});
