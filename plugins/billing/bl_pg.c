@@ -34,7 +34,35 @@ static const ig_pg_migration_t migrations[] = {
         " PRIMARY KEY(gateway, boot, seq));"
         "CREATE INDEX usage_customer_day ON usage(customer, day);"
         "CREATE INDEX usage_day ON usage(day);"},
+    /* issued invoices (bl_invoice.h). ledger_seq orders records by commit for the invoices'
+     * watermark: appends draw it holding LEDGER_LOCK shared, an issue holds it exclusive, so when an
+     * issue reads MAX(ledger_seq) every lower value is committed and every later one is higher. */
+    {2, "ALTER TABLE usage ADD COLUMN ledger_seq bigserial NOT NULL;"
+        "CREATE INDEX usage_customer_seq ON usage(customer, ledger_seq);"
+        "CREATE TABLE invoice("
+        " seq bigint PRIMARY KEY, number text COLLATE \"C\" NOT NULL UNIQUE,"
+        " customer text COLLATE \"C\" NOT NULL, month text COLLATE \"C\" NOT NULL, currency text NOT NULL,"
+        " issued_at bigint NOT NULL, period_end_ms bigint NOT NULL, watermark bigint NOT NULL,"
+        " records bigint NOT NULL, total text NOT NULL, total_whole bigint NOT NULL, total_units bigint NOT NULL,"
+        " UNIQUE(customer, month));"
+        "CREATE INDEX invoice_customer ON invoice(customer, period_end_ms);"
+        "CREATE TABLE invoice_line("
+        " seq bigint NOT NULL REFERENCES invoice(seq), model text COLLATE \"C\" NOT NULL,"
+        " requests bigint NOT NULL, prompt_tokens bigint NOT NULL, cached_tokens bigint NOT NULL,"
+        " completion_tokens bigint NOT NULL, audio_ms bigint NOT NULL,"
+        " cost text NOT NULL, cost_whole bigint NOT NULL, cost_units bigint NOT NULL, PRIMARY KEY(seq, model));"
+        "CREATE FUNCTION bl_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$BEGIN RAISE EXCEPTION '%', TG_ARGV[0]; END$$;"
+        "CREATE TRIGGER invoice_immutable BEFORE UPDATE OR DELETE OR TRUNCATE ON invoice"
+        " FOR EACH STATEMENT EXECUTE FUNCTION bl_refuse('issued invoices are immutable');"
+        "CREATE TRIGGER invoice_line_immutable BEFORE UPDATE OR DELETE OR TRUNCATE ON invoice_line"
+        " FOR EACH STATEMENT EXECUTE FUNCTION bl_refuse('issued invoices are immutable');"
+        "CREATE TRIGGER usage_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON usage"
+        " FOR EACH STATEMENT EXECUTE FUNCTION bl_refuse('the usage ledger is append-only');"},
 };
+
+/* pg_advisory_xact_lock key of the ledger: shared by appends, exclusive by an invoice issue */
+#define LEDGER_LOCK "7236492019"
 
 #define STAGE_COLUMNS                                                                                                  \
     "gateway, boot, seq, ts_ms, day, customer, key_id, model, adapter, endpoint, api, status, stream, complete,"       \
@@ -157,7 +185,8 @@ int bl_pg_append(bl_pg_t *pg, const bl_record_t *recs, size_t n, int retry, char
         return -1;
     }
     char e[400];
-    if (ig_pg_exec(pg->conn, "BEGIN", e, sizeof(e)) != 0) {
+    /* LEDGER_LOCK shared: an invoice issue (exclusive) waits for this batch's commit (see migration 2) */
+    if (ig_pg_exec(pg->conn, "BEGIN; SELECT pg_advisory_xact_lock_shared(" LEDGER_LOCK ")", e, sizeof(e)) != 0) {
         ig_buf_free(&b);
         return fail(pg, "begin", msg, cap);
     }
@@ -268,4 +297,122 @@ void bl_pg_rows_free(bl_pg_rows_t *r)
     PQclear(r->res);
     PQfinish(r->conn);
     free(r);
+}
+
+/* ---- the invoice store's connection (bl_sql.h) ---- */
+
+typedef struct {
+    PGconn *conn;
+    char err[400];
+} sql_conn_t;
+
+struct bl_sql_rows_s {
+    PGresult *res;
+    int row;
+};
+
+static bl_sql_rows_t *sql_query(bl_sql_t *db, const char *sql, const bl_sql_param_t *p, int n, char *msg, size_t cap)
+{
+    sql_conn_t *c = db->conn;
+    enum { MAXP = 16 };
+    if (n > MAXP) {
+        snprintf(msg, cap, "%d parameters (at most %d)", n, MAXP);
+        return NULL;
+    }
+    bl_sql_rows_t *r = calloc(1, sizeof(*r));
+    ig_buf_t q = {0};
+    dollar_params(&q, sql);
+    ig_buf_put(&q, "", 1);
+    const char *vals[MAXP];
+    char ints[MAXP][24];
+    Oid types[MAXP];
+    for (int i = 0; i < n; i++) {
+        types[i] = p[i].is_int ? 20 /* int8 */ : 25 /* text */;
+        if (p[i].is_int)
+            snprintf(ints[i], sizeof(ints[i]), "%" PRId64, p[i].i);
+        vals[i] = p[i].is_int ? ints[i] : p[i].text;
+    }
+    if (r && !q.failed)
+        r->res = PQexecParams(c->conn, q.p, n, types, vals, NULL, NULL, 0);
+    ig_buf_free(&q);
+    ExecStatusType st = r && r->res ? PQresultStatus(r->res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        char e[400];
+        snprintf(msg, cap, "server.database: %s",
+                 !r ? "out of memory" : r->res ? PQresultErrorMessage(r->res) : ig_pg_error(c->conn, e, sizeof(e)));
+        msg[strcspn(msg, "\n")] = '\0';
+        snprintf(c->err, sizeof(c->err), "%s", msg);
+        if (r)
+            PQclear(r->res);
+        free(r);
+        return NULL;
+    }
+    r->row = -1;
+    return r;
+}
+
+static int sql_next(bl_sql_rows_t *r)
+{
+    return ++r->row < PQntuples(r->res);
+}
+
+static const char *sql_text(bl_sql_rows_t *r, int col)
+{
+    return PQgetvalue(r->res, r->row, col);
+}
+
+static int64_t sql_int(bl_sql_rows_t *r, int col)
+{
+    return strtoll(PQgetvalue(r->res, r->row, col), NULL, 10);
+}
+
+static const char *sql_error(bl_sql_t *db)
+{
+    return ((sql_conn_t *)db->conn)->err;
+}
+
+static void sql_done(bl_sql_rows_t *r)
+{
+    if (r)
+        PQclear(r->res);
+    free(r);
+}
+
+static int sql_exec(bl_sql_t *db, const char *sql, char *msg, size_t cap)
+{
+    sql_conn_t *c = db->conn;
+    if (ig_pg_exec(c->conn, sql, msg, cap) == 0)
+        return 0;
+    snprintf(c->err, sizeof(c->err), "%s", msg);
+    return -1;
+}
+
+int bl_pg_sql_open(const char *url, bl_sql_t *out, char *msg, size_t cap)
+{
+    sql_conn_t *c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(msg, cap, "out of memory");
+        return -1;
+    }
+    if (!(c->conn = ig_pg_connect(url, "infergate billing invoices", msg, cap))) {
+        free(c);
+        return -1;
+    }
+    *out = (bl_sql_t){.conn = c, .record_order = "ledger_seq",
+                      /* exclusive: no append is between drawing its ledger_seq and committing */
+                      .begin_issue = "BEGIN; SELECT pg_advisory_xact_lock(" LEDGER_LOCK ")",
+                      .begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                      .query = sql_query, .next = sql_next, .text = sql_text, .integer = sql_int,
+                      .error = sql_error, .done = sql_done, .exec = sql_exec};
+    return 0;
+}
+
+void bl_pg_sql_close(bl_sql_t *db)
+{
+    sql_conn_t *c = db->conn;
+    if (!c)
+        return;
+    PQfinish(c->conn);
+    free(c);
+    db->conn = NULL;
 }

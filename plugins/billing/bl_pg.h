@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "bl_record.h"
+#include "bl_sql.h"
 
 typedef struct bl_pg_s bl_pg_t;
 
@@ -34,11 +35,7 @@ const char *bl_pg_url(const bl_pg_t *pg);
 
 typedef struct bl_pg_rows_s bl_pg_rows_t;
 /* A parameter of a query: text (NULL: SQL NULL) or, with is_int, an integer. */
-typedef struct {
-    const char *text;
-    int64_t i;
-    int is_int;
-} bl_pg_param_t;
+typedef bl_sql_param_t bl_pg_param_t;
 /* Runs sql (SQLite's ?N placeholders) with params against url. NULL with msg. */
 bl_pg_rows_t *bl_pg_query(const char *url, const char *sql, const bl_pg_param_t *params, int n, char *msg, size_t cap);
 /* Next row: 1, or 0 at the end. */
@@ -46,5 +43,12 @@ int bl_pg_next(bl_pg_rows_t *r);
 const char *bl_pg_text(bl_pg_rows_t *r, int col);
 int64_t bl_pg_int(bl_pg_rows_t *r, int col);
 void bl_pg_rows_free(bl_pg_rows_t *r);
+
+/* ---- the invoice store (bl_invoice.h) ---- */
+
+/* A connection of its own for one invoice call (an issue takes the ledger's lock: see bl_pg.c). 0, or
+ * -1 with msg. */
+int bl_pg_sql_open(const char *url, bl_sql_t *out, char *msg, size_t cap);
+void bl_pg_sql_close(bl_sql_t *db);
 
 #endif

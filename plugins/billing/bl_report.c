@@ -71,27 +71,6 @@ static int bad_param(ig_http_exchange_t *x, const char *param, const char *fmt, 
     return bl_fail(x, 400, "invalid_request_error", "invalid_value", param, "query parameter `%s`: %s", param, m);
 }
 
-/* The ledger is read only after what was recorded before this call is committed (read your writes). */
-sqlite3 *bl_report_open_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, ig_error_t *err)
-{
-    if (!bl_writer_started(c->writer)) {
-        err->status = 503;
-        err->type = "server_error";
-        x->host->error(err, "the usage ledger is not open");
-        return NULL;
-    }
-    if (bl_writer_sync(c->writer, 5000) != 0)
-        c->host->log(IG_LOG_WARN, "billing", "admin query: the ledger writer is behind; answering with what is committed");
-    char msg[400];
-    sqlite3 *db = bl_ledger_open_reader(c->writer->ledger_path, msg, sizeof(msg));
-    if (db == NULL) {
-        err->status = 500;
-        err->type = "server_error";
-        x->host->error(err, "usage ledger: %s", msg);
-    }
-    return db;
-}
-
 /* The rows of sql from whichever ledger the writer keeps (SQLite or server.database), read after what
  * was recorded before this call is committed. NULL with err. */
 static bl_rows_t *query_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, const char *sql,

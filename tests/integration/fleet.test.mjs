@@ -170,7 +170,7 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
   it('applied the schema once, whatever the gateways raced', async () => {
     const rows = await pg.sql("SELECT component, version, count(*) FROM schema_migrations GROUP BY 1, 2 ORDER BY 1, 2");
     assert.deepEqual(rows.filter((r) => r[0] === 'apikey'), [['apikey', '1', '1']]);
-    assert.deepEqual(rows.filter((r) => r[0] === 'billing'), [['billing', '1', '1']]);
+    assert.deepEqual(rows.filter((r) => r[0] === 'billing'), [['billing', '1', '1'], ['billing', '2', '1']]);
     for (const g of gws) assert.match(g.stderr, /key store in server\.database \(gateway gw\d\)/);
     for (const g of gws) assert.match(g.stderr, /ledger in server\.database as gateway gw\d/);
   });
@@ -294,6 +294,65 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
       assert.equal(inv.status, 200, inv.text);
       assert.equal(inv.json.total.requests, N);
       assert.equal(inv.json.total.completion_tokens, sent.completion_tokens);
+    }
+  });
+
+  it('issued invoices in PostgreSQL: two gateways issuing a month at once issue one gap-free set, mid-load; gateway 3 returns them identically; what committed after the issue lands on the next invoice', async () => {
+    const c = await admin(gws[0], 'POST', '/admin/customers', { id: 'inv' });
+    assert.equal(c.status, 201, c.text);
+    const secret = (await admin(gws[0], 'POST', '/admin/keys', { customer: 'inv', id: 'k-inv' })).json.key;
+    assert.ok(await holdsWithin(SYNC_MS, async () => (await Promise.all(gws.map((g) => chat(g, secret)))).every((x) => x.status === 200)),
+      'the key reached every gateway');
+    await ledgerHas(gws[0], 'inv', 3);
+    const month = (await pg.sql("SELECT DISTINCT substr(day, 1, 7) FROM usage WHERE customer = 'inv'"))[0][0];
+    // a load on the three while gateways 1 and 2 issue the month at once: each record is on the
+    // issued invoice or (committed after the issue) on the next one, never on both, never on none
+    const N = 60;
+    let sent = 3;
+    const load = Promise.all(Array.from({ length: 3 }, async (_, w) => {
+      for (let i = w; i < N; i += 3) {
+        const r = await chat(gws[i % 3], secret);
+        assert.equal(r.status, 200, r.text);
+        sent++;
+      }
+    }));
+    await waitFor(() => sent >= 3 + N / 3, { timeoutMs: T, what: 'the load under way' });
+    const gen = (g) => admin(g, 'POST', '/admin/invoices/generate', { month, dry_run: 'none' });
+    const [a, b] = await Promise.all([gen(gws[0]), gen(gws[1])]);
+    await load;
+    assert.deepEqual([a.status, b.status].sort(), [200, 201], `${a.text}\n${b.text}`);
+    assert.deepEqual(a.json.invoices, b.json.invoices, 'both answer the one set');
+    const issued = a.json.invoices;
+    const year = month.slice(0, 4);
+    assert.deepEqual(issued.map((i) => i.number),
+      issued.map((_, i) => `INV-${year}-${String(i + 1).padStart(6, '0')}`), 'numbers from 1, gap-free');
+    assert.deepEqual(await pg.sql('SELECT count(*), min(seq), max(seq) FROM invoice'),
+      [[String(issued.length), '1', String(issued.length)]]);
+    // gateway 3 answers the same, by number and as the list
+    for (const inv of issued) {
+      const r = await admin(gws[2], 'GET', `/admin/invoices/${inv.number}`);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json, inv);
+    }
+    const list = await admin(gws[2], 'GET', `/admin/invoices?status=issued&month=${month}`);
+    assert.equal(list.status, 200, list.text);
+    assert.deepEqual(list.json.data, issued);
+    // a third run, on gateway 3 after the load: the same set; the rest is on the next invoice
+    await ledgerHas(gws[2], 'inv', 3 + N);
+    const again = await gen(gws[2]);
+    assert.equal(again.status, 200, again.text);
+    assert.deepEqual(again.json.invoices, issued);
+    const onIssued = issued.find((i) => i.customer === 'inv');
+    assert.ok(onIssued, 'inv was invoiced');
+    const [y, m] = month.split('-').map(Number);
+    const nextMonth = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, '0')}`;
+    const next = await admin(gws[2], 'POST', '/admin/invoices/generate', { month: nextMonth, customer: 'inv', dry_run: 'all' });
+    assert.equal(next.status, 200, next.text);
+    const late = next.json.invoices[0]?.records ?? 0;
+    assert.equal(onIssued.records + late, 3 + N, `issued ${onIssued.records} + next ${late} = every record once`);
+    // stored immutable
+    for (const q of ["UPDATE invoice SET total = '0'", 'DELETE FROM invoice_line', 'DELETE FROM usage']) {
+      await assert.rejects(pg.sql(q), /immutable|append-only/, q);
     }
   });
 
