@@ -413,7 +413,7 @@ const ig_option_row_t ig_cfg_server_rows[] = {
     IG_ROW_SECTION("clientLimits", "what one client connection may cost", S, client_limits, client_limits_rows),
     IG_ROW_SECTION("clientTimeouts", "how long one client may stall", S, client_timeouts, client_timeouts_rows),
     IG_ROW_READ("database", IG_OPT_STRING, IG_ROW_OPTIONAL, NULL,
-                "postgres://... shared by several gateways (keys, ledger); absent: SQLite files in stateDir", 0, 0, S,
+                "postgres://... shared by several gateways (keys, ledger, invoices); absent: SQLite files in stateDir", 0, 0, S,
                 database, read_database),
     IG_ROW_READ("gatewayId", IG_OPT_STRING, IG_ROW_OPTIONAL, NULL,
                 "this gateway's name in shared state (default <hostname>:<first listen port>)", 0, 0, S, gateway_id,

@@ -8,6 +8,8 @@
  * covers exactly the records with ts_ms < period_end and id <= watermark not covered before. A
  * record committed after the issue (arrived in M, written late) has a higher id: no issued invoice
  * covers it, so the customer's next invoice does. Invoices of a customer are issued in month order.
+ * "id" is the database's record_order (bl_sql.h): SQLite's row id; in PostgreSQL usage.ledger_seq,
+ * whose order matches commit order under the ledger's lock (bl_pg.c).
  */
 #ifndef BL_INVOICE_H
 #define BL_INVOICE_H
