@@ -3,8 +3,10 @@
 // ports, serving the build's copy of ui/ (server.ui.dir = <build>/ui). A person's path through it:
 // sign in, add a model from the form, give a customer a key (secret shown once), publish a model to
 // another customer, chat through the new model in the playground (streamed), see the request in the
-// usage chart and the invoice, revoke the key and see the API refuse it, and the portal showing a
-// customer only its own models and usage. No page may break the CSP (nothing inline).
+// usage chart, issue the invoice (its number, CSV and printable page), revoke the key and see the API
+// refuse it, and the portal showing a customer only its own models, their prices, its limits as the
+// ratelimit plugin counts them and its usage as ig-sim counted it. Every answer is the gateway's:
+// nothing is stubbed in the browser. No page may break the CSP (nothing inline).
 //
 // Screenshots of every page go to $IG_SCREENSHOT_DIR, else $IG_LOG_DIR/screenshots (scripts/test.sh
 // sets IG_LOG_DIR), else <build>/browser-screenshots. Each wait that fails names what was not seen
@@ -16,19 +18,40 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startSim, startGateway, model, http, waitFor, chatBody, wav, BUILD_DIR, PLUGINS_DIR, SLOW } from '../integration/harness.mjs';
+import { startSim, startGateway, startRedis, model, http, waitFor, chatBody, wav, BUILD_DIR, PLUGINS_DIR, SLOW } from '../integration/harness.mjs';
 
 const CHROMIUM = process.env.IG_CHROMIUM || '/usr/bin/chromium';
 const ADMIN_KEY = `igadm_browser_${crypto.randomBytes(12).toString('hex')}`;
 const sha = (s) => `sha256:${crypto.createHash('sha256').update(s).digest('hex')}`;
 const SHOTS = process.env.IG_SCREENSHOT_DIR || (process.env.IG_LOG_DIR ? path.join(process.env.IG_LOG_DIR, 'screenshots') : path.join(BUILD_DIR, 'browser-screenshots'));
 const WAIT = SLOW ? 20000 : 10000;
+// gamma, the portal's customer, and its key are in the gateway's config, with a key limit the
+// ratelimit plugin enforces and /v1/me reports
+const PORTAL_KEY = `ig-portal-${crypto.randomBytes(16).toString('hex')}`;
+const PORTAL_LIMITS = { requestsPerMinute: 100, tokensPerHour: 100000 };
+const apikeyOptions = {
+  customers: [{ id: 'gamma', name: 'Gamma Ltd' }],
+  keys: [{ id: 'k-portal', customer: 'gamma', name: 'portal', hash: `sha256:${crypto.createHash('sha256').update(PORTAL_KEY).digest('hex')}`, limits: PORTAL_LIMITS }],
+};
+// file-chat's and ui-chat's prices (per token): invoices and the portal's costs are checked against them
+const PRICES = { prompt: '0.000001', completion: '0.000002' };
+/** A price string in units of 1e-15 (the ledger's), and back: exact money arithmetic. */
+const units = (p) => {
+  const [i, f = ''] = p.split('.');
+  return BigInt(i) * 10n ** 15n + BigInt(f.padEnd(15, '0'));
+};
+const decimal = (u) => {
+  const f = (u % 10n ** 15n).toString().padStart(15, '0').replace(/0+$/, '');
+  return f ? `${u / 10n ** 15n}.${f}` : `${u / 10n ** 15n}`;
+};
+const costOf = (list) => decimal(list.reduce((s, u) => s + units(PRICES.prompt) * BigInt(u.prompt_tokens) + units(PRICES.completion) * BigInt(u.completion_tokens), 0n));
 
 
 describe('console and portal in Chromium', () => {
   let sim, gw, browser, page;
   const problems = []; // CSP violations and script errors, from every page
   let acmeKey, acmeKeyId, betaKey;
+  const betaSent = []; // the usage of beta's chats, as the gateway answered it (ig-sim's counts)
 
   before(async () => {
     assert.ok(fs.existsSync(CHROMIUM), `no browser at ${CHROMIUM}: scripts/setup.sh installs Debian's chromium`);
@@ -36,9 +59,9 @@ describe('console and portal in Chromium', () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     sim = await startSim({ args: ['--token-rate', '200'] });
     gw = await startGateway({
-      models: [model('file-chat', [sim])],
+      models: [model('file-chat', [sim], { pricing: PRICES })],
       server: { adminKeys: [sha(ADMIN_KEY)], ui: { dir: path.join(BUILD_DIR, 'ui') } },
-      plugins: { dir: PLUGINS_DIR, load: ['vllm', 'leastload', 'apikey', 'ratelimit', 'billing'] },
+      plugins: { dir: PLUGINS_DIR, load: ['vllm', 'leastload', 'apikey', 'ratelimit', 'billing'], options: { apikey: apikeyOptions } },
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -190,7 +213,11 @@ describe('console and portal in Chromium', () => {
     // the gateway agrees: acme may not use it, beta may
     const asKey = (k) => http(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${k}` }, body: chatBody('file-chat') });
     assert.equal((await asKey(acmeKey)).status, 404);
-    for (let i = 0; i < 2; i++) assert.equal((await asKey(betaKey)).status, 200);
+    for (let i = 0; i < 2; i++) {
+      const r = await asKey(betaKey);
+      assert.equal(r.status, 200, r.text);
+      betaSent.push(r.json.usage);
+    }
   });
 
   it('answers a chat through the new model in the playground, streamed chunk by chunk', async () => {
@@ -310,37 +337,61 @@ describe('console and portal in Chromium', () => {
     await shot('console-usage');
   });
 
-  it('shows this month\'s invoice of a customer, with a CSV download; issues one (the issuing routes stubbed)', async () => {
+  it('shows this month\'s invoice of a customer, with a CSV download; issues it: its number, CSV and printable page', async () => {
     await go('#invoices', 'Invoices');
     await page.getByLabel('Customer', { exact: true }).selectOption('beta');
     await page.getByRole('button', { name: 'Show' }).click();
     const inv = await see(page.locator('article.invoice[data-customer="beta"]'), 'beta\'s invoice');
     await see(inv.getByRole('cell', { name: 'file-chat' }), 'the file-chat line on beta\'s invoice');
     assert.equal(await page.locator('article.invoice').count(), 1, 'only beta\'s invoice');
+    await see(page.locator('#invoices-issued').getByText('None issued for this month.'), 'no issued invoice yet');
     const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
     const csv = fs.readFileSync(await dl.path(), 'utf8');
     assert.match(csv, /file-chat/, `the CSV: ${csv}`);
     assert.doesNotMatch(csv, /acme/, 'beta\'s CSV holds nothing of acme');
-    // issuing: POST /admin/invoices/generate and ?status=issued are another branch's (api-contract);
-    // until the gateway has them, answers of the contract's shape are served to the browser here
+
+    // issue it: POST /admin/invoices/generate from the page (with the session's X-IG-CSRF)
     const month = new Date().toISOString().slice(0, 7);
-    const issued = { object: 'invoice', number: 'INV-2026-000001', status: 'issued', customer: 'beta', month, currency: 'USD',
-      issued_at: Math.floor(Date.now() / 1000), lines: [{ model: 'file-chat', requests: 2, prompt_tokens: 16, cached_tokens: 0, completion_tokens: 16, audio_seconds: '0.000', cost: '0' }], total: '0' };
-    let generated = null;
-    await page.route(/\/admin\/invoices\/generate$/, async (r) => {
-      generated = { body: r.request().postDataJSON(), csrf: await r.request().headerValue('x-ig-csrf') };
-      await r.fulfill({ status: 201, json: { object: 'invoice.run', month, dry_run: 'none', invoices: [issued], problems: [] } });
-    });
-    await page.route(/\/admin\/invoices\?.*status=issued/, (r) => r.fulfill({ json: { object: 'list', data: generated ? [issued] : [] } }));
+    const number = `INV-${new Date().getUTCFullYear()}-000001`;
+    const total = costOf(betaSent);
+    const posted = page.waitForRequest((r) => r.url().endsWith('/admin/invoices/generate') && r.method() === 'POST');
+    await page.getByRole('button', { name: 'Issue invoices for this month' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Issue' }).click();
+    const req = await posted;
+    assert.deepEqual(req.postDataJSON(), { month, dry_run: 'none', customer: 'beta' });
+    assert.ok((await req.headerValue('x-ig-csrf'))?.length >= 32, 'the POST carries X-IG-CSRF');
+    assert.equal((await req.response()).status(), 201, 'the run issued something: 201 Created');
+    await see(page.getByText(`1 invoice(s) issued for ${month}.`), 'the confirmation of the issued invoice');
+    const row = await see(page.locator('#invoices-issued').getByRole('row').filter({ hasText: number }), `the issued invoice ${number}`);
+    assert.match(await row.innerText(), new RegExp(`beta[\\s\\S]*${month}[\\s\\S]*${total.replace('.', '\\.')} USD`), `the row of ${number}`);
+    // the gateway stored it as issued, with exactly what ig-sim counted for beta at file-chat's prices
+    const stored = await http(`${gw.url}/admin/invoices/${number}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    assert.equal(stored.status, 200, stored.text);
+    assert.equal(stored.json.status, 'issued');
+    assert.equal(stored.json.customer, 'beta');
+    const sum = (k) => betaSent.reduce((t, u) => t + u[k], 0);
+    assert.deepEqual(stored.json.lines.map((l) => [l.model, l.requests, l.prompt_tokens, l.completion_tokens, l.cost]),
+      [['file-chat', 2, sum('prompt_tokens'), sum('completion_tokens'), total]], stored.text);
+    assert.equal(stored.json.total, total);
+
+    // its CSV, downloaded with the session (no key in any URL)
+    const [dl2] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: `CSV of ${number}` }).click()]);
+    assert.equal(dl2.suggestedFilename(), `${number}.csv`);
+    const icsv = fs.readFileSync(await dl2.path(), 'utf8');
+    const line = icsv.split('\n').find((l) => l.includes('file-chat'));
+    assert.ok(line && line.includes(number) && line.includes('beta') && line.includes(total), `the issued invoice's CSV:\n${icsv}`);
+    assert.doesNotMatch(icsv, /acme|gamma/, 'nothing of another customer in the CSV');
+
+    // its printable page: the gateway's HTML, opened in a tab of its own with the session cookie
+    const [printable] = await Promise.all([page.context().waitForEvent('page'), row.getByRole('link', { name: `Printable page of ${number}` }).click()]);
     try {
-      await page.getByRole('button', { name: 'Issue invoices for this month' }).click();
-      await page.getByRole('dialog').getByRole('button', { name: 'Issue' }).click();
-      await see(page.getByText(`1 invoice(s) issued for ${month}`), 'the confirmation of the issued invoice');
-      assert.deepEqual(generated.body, { month, dry_run: 'none', customer: 'beta' });
-      assert.ok(generated.csrf && generated.csrf.length >= 32, 'the POST carries X-IG-CSRF');
-      await see(page.locator('#invoices-issued').getByRole('cell', { name: 'INV-2026-000001' }), 'the issued invoice\'s number');
+      await printable.waitForLoadState();
+      assert.ok(printable.url().endsWith(`/admin/invoices/${number}?format=html`), printable.url());
+      const text = await printable.locator('body').innerText();
+      for (const want of [number, 'beta', 'file-chat', total]) assert.ok(text.includes(want), `the printable page lacks ${want}:\n${text}`);
+      await printable.screenshot({ path: path.join(SHOTS, 'console-invoice-printable.png'), fullPage: true });
     } finally {
-      await page.unrouteAll();
+      await printable.close();
     }
     await shot('console-invoices');
   });
@@ -386,29 +437,22 @@ describe('console and portal in Chromium', () => {
       await see(portal.getByRole('cell', { name: 'ui-chat' }), 'ui-chat among acme\'s models');
       assert.equal(await portal.getByRole('cell', { name: 'file-chat' }).count(), 0, 'file-chat (published to beta only) is not shown to acme');
       await shot('portal-models', portal);
-      const me = await http(`${gw.url}/v1/me/usage`, { headers: { authorization: `Bearer ${acmeKey}` } });
       await portal.goto(`${gw.url}/portal/#usage`);
       await see(portal.getByRole('heading', { level: 1, name: 'Usage' }), 'the portal\'s usage page');
-      if (me.status === 404) {
-        // the gateway has no /v1/me/usage yet (docs/console-api.md): the page says so, and shows nothing else
-        await see(portal.getByText('Usage is not available'), 'the portal saying usage is not available');
-        console.log('# /v1/me/usage is 404 on this gateway: the portal\'s usage page was checked to say "not available"');
-      } else {
-        assert.equal(me.status, 200, me.text);
-        await see(portal.locator('#portal-by-model canvas'), 'the portal\'s per-model chart');
-        const byModel = await chartData('portal-by-model');
-        assert.deepEqual([...byModel.labels].sort(), ['ui-audio', 'ui-chat'], `acme's usage per model: ${JSON.stringify(byModel)}`);
-        await portal.getByLabel('Show', { exact: true }).selectOption('requests');
-        await waitFor(async () => (await chartData('portal-by-model'))?.datasets[0].label === 'Requests', { what: 'the portal chart in requests' });
-        const req = await chartData('portal-by-model');
-        assert.equal(req.datasets[0].data.reduce((a, b) => a + b, 0), 3, `acme's requests: ${JSON.stringify(req)}`);
-      }
+      await see(portal.locator('#portal-by-model canvas'), 'the portal\'s per-model chart');
+      const byModel = await chartData('portal-by-model');
+      assert.deepEqual([...byModel.labels].sort(), ['ui-audio', 'ui-chat'], `acme's usage per model: ${JSON.stringify(byModel)}`);
+      await portal.getByLabel('Show', { exact: true }).selectOption('requests');
+      await waitFor(async () => (await chartData('portal-by-model'))?.datasets[0].label === 'Requests', { what: 'the portal chart in requests' });
+      const req = await chartData('portal-by-model');
+      // the playground's chat, embedding and transcription
+      assert.equal(req.datasets[0].data.reduce((x, y) => x + y, 0), 3, `acme's requests: ${JSON.stringify(req)}`);
       const text = await portal.locator('body').innerText();
       assert.ok(!/beta|file-chat/i.test(text), `the portal shows something of beta:\n${text}`);
       await shot('portal-usage', portal);
       await portal.goto(`${gw.url}/portal/#limits`);
       await see(portal.getByRole('heading', { level: 1, name: 'Rate limits' }), 'the portal\'s limits page');
-      await shot('portal-limits', portal);
+      await shot('portal-limits-acme', portal);
       // on a phone
       await portal.setViewportSize({ width: 390, height: 844 });
       await portal.goto(`${gw.url}/portal/#models`);
@@ -422,55 +466,121 @@ describe('console and portal in Chromium', () => {
     }
   });
 
-  it('the portal renders /v1/me and /v1/me/usage as docs/console-api.md shapes them (answers stubbed in the browser)', async () => {
-    // The routes are another branch's (api-contract): until the gateway has them, their pages are
-    // checked on answers of the contract's shape, served to the browser by playwright. The sign-in
-    // is the gateway's own.
+  /** Opens the portal in a page of its own, signed in with key; fn(portal) runs with page = portal. */
+  async function inPortal(url, key, fn) {
     const portal = await page.context().newPage();
     portal.on('pageerror', (e) => problems.push(`script error on ${portal.url()}: ${e.message}`));
-    const me = {
-      object: 'me', customer: 'acme', key_id: acmeKeyId, key_name: 'playground',
-      models: [{ id: 'ui-chat', prices: { prompt: '0.000001', completion: '0.0000025', request: '0' } }],
-      limits: [
-        { scope: 'key', name: 'requests_per_minute', limit: 100, remaining: 93, reset_seconds: 41 },
-        { scope: 'key_model', model: 'ui-chat', name: 'tokens_per_hour', limit: 5000, remaining: 4100, reset_seconds: 1200 },
-      ],
-    };
-    const today = new Date().toISOString().slice(0, 10);
-    const row = { requests: 3, prompt_tokens: 24, cached_tokens: 0, completion_tokens: 80, audio_seconds: '1.500', cost: '0.000136' };
-    const usage = (groupBy) => ({
-      object: 'list', customer: 'acme', currency: 'USD',
-      data: groupBy === 'day' ? [{ day: today, ...row }] : [{ model: 'ui-chat', ...row, requests: 2 }, { model: 'ui-audio', ...row, requests: 1 }],
-      total: row,
+    portal.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console error on ${portal.url()}: ${m.text()}`);
     });
-    await portal.route(/\/v1\/me(\?.*)?$/, (r) => r.fulfill({ json: me }));
-    await portal.route(/\/v1\/me\/usage\?/, (r) => r.fulfill({ json: usage(new URL(r.request().url()).searchParams.get('group_by')) }));
     const p = page;
     page = portal;
     try {
-      await portal.goto(`${gw.url}/portal/`);
-      await (await see(portal.getByLabel('API key'), 'the portal sign-in form')).fill(acmeKey);
+      await portal.goto(`${url}/portal/`);
+      await (await see(portal.getByLabel('API key'), 'the portal sign-in form')).fill(key);
       await portal.getByRole('button', { name: 'Sign in' }).click();
-      const r = await see(portal.getByRole('row').filter({ hasText: 'ui-chat' }), 'ui-chat with its prices');
-      assert.match(await r.innerText(), /1 per 1M prompt tokens, 2\.5 per 1M completion tokens/);
-      await portal.goto(`${gw.url}/portal/#limits`);
-      const lim = await see(portal.getByRole('row').filter({ hasText: 'requests per minute' }), 'the requests-per-minute limit');
-      assert.match(await lim.innerText(), /93 of 100/);
-      assert.equal(await lim.locator('meter').getAttribute('value'), '93');
-      await see(portal.getByRole('row').filter({ hasText: 'this key on ui-chat' }).getByText('4,100 of 5,000'), 'the key+model tokens-per-hour limit');
-      await shot('portal-limits-contract', portal);
-      await portal.goto(`${gw.url}/portal/#usage`);
-      await see(portal.locator('#portal-by-day canvas'), 'the portal\'s per-day chart');
-      const day = await chartData('portal-by-day');
-      assert.equal(day.datasets[0].data[day.labels.indexOf(today)], 104, `tokens today: ${JSON.stringify(day)}`);
-      await see(portal.locator('.stat').filter({ hasText: 'Cost (USD)' }).getByText('0.000136'), 'the exact total cost');
-      await portal.getByLabel('Show', { exact: true }).selectOption('requests');
-      await waitFor(async () => (await chartData('portal-by-model'))?.datasets[0].label === 'Requests', { what: 'the portal chart in requests' });
-      assert.deepEqual((await chartData('portal-by-model')).datasets[0].data, [2, 1]);
-      await shot('portal-usage-contract', portal);
+      await see(portal.getByRole('heading', { level: 1, name: 'Models & prices' }), 'the portal\'s models page');
+      await fn(portal);
+      await portal.getByRole('button', { name: 'Sign out' }).click();
+      await see(portal.getByLabel('API key'), 'the portal sign-in form after signing out');
     } finally {
       page = p;
       await portal.close();
+    }
+  }
+  const limitRow = (portal, text) => see(portal.locator('#portal-limits').getByRole('row').filter({ hasText: text }), `the "${text}" limit`);
+
+  it('the portal of a configured key: real prices, its key limits going down with its requests, its usage exactly as ig-sim counted', async () => {
+    // gamma's requests, each naming its user so that ig-sim counts them apart (GET /sim/usage)
+    const sent = [];
+    const chat = async (maxTokens) => {
+      const r = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${PORTAL_KEY}` }, body: chatBody('ui-chat', { max_tokens: maxTokens, user: 'gamma' }) });
+      assert.equal(r.status, 200, r.text);
+      sent.push(r.json.usage);
+    };
+    for (const n of [3, 5, 7]) await chat(n);
+    const admin = { authorization: `Bearer ${ADMIN_KEY}` };
+    const me = async () => (await http(`${gw.url}/v1/me`, { headers: { authorization: `Bearer ${PORTAL_KEY}` } })).json;
+    const tokens = () => sent.reduce((t, u) => t + u.prompt_tokens + u.completion_tokens, 0);
+    // tokens are charged when a request ends: wait for that, not for time
+    const charged = () => waitFor(async () => (await me()).limits.find((l) => l.name === 'tokens_per_hour')?.remaining === PORTAL_LIMITS.tokensPerHour - tokens(), { timeoutMs: WAIT, what: 'gamma\'s tokens charged' });
+    await charged();
+    assert.equal((await http(`${gw.url}/admin/keys/k-portal`, { headers: admin })).json?.source, 'config');
+
+    await inPortal(gw.url, PORTAL_KEY, async (portal) => {
+      await see(portal.locator('#who').getByText('gamma'), 'the signed-in customer gamma');
+      // GET /v1/me's prices: per token, shown per 1M tokens (cached prompt tokens cost the prompt price)
+      const r = await see(portal.getByRole('row').filter({ hasText: 'ui-chat' }), 'ui-chat with its prices');
+      assert.match(await r.innerText(), /1 per 1M prompt tokens, 2 per 1M completion tokens, 1 per 1M cached prompt tokens/);
+      assert.equal(await portal.getByRole('cell', { name: 'file-chat' }).count(), 0, 'file-chat (published to beta only) is not shown to gamma');
+
+      // the key's limits from the config, as the ratelimit plugin counts them (memory backend)
+      await portal.goto(`${gw.url}/portal/#limits`);
+      let rpm = await limitRow(portal, 'requests per minute');
+      assert.match(await rpm.innerText(), /this key[\s\S]*100 requests per minute[\s\S]*97 of 100/);
+      assert.equal(await rpm.locator('meter').getAttribute('value'), '97');
+      const left = PORTAL_LIMITS.tokensPerHour - tokens();
+      const tph = await limitRow(portal, 'tokens per hour');
+      assert.match(await tph.innerText(), new RegExp(`${left.toLocaleString('en-US')} of 100,000`));
+      assert.match(await tph.innerText(), /\d+ (min|s)/, 'the time until the window is empty');
+      // one more request, then Refresh: one fewer left
+      await chat(4);
+      await charged();
+      await portal.getByRole('button', { name: 'Refresh' }).click();
+      rpm = await see(portal.locator('#portal-limits').getByRole('row').filter({ hasText: '96 of 100' }), 'the requests-per-minute limit after one more request');
+      assert.equal(await rpm.locator('meter').getAttribute('value'), '96');
+      await shot('portal-limits', portal);
+
+      // usage: what ig-sim generated for gamma, exactly, at ui-chat's prices
+      const simUsage = (await (await fetch(`${sim.url}/sim/usage`)).json()).users.gamma;
+      assert.equal(simUsage.requests, sent.length);
+      await portal.goto(`${gw.url}/portal/#usage`);
+      await see(portal.locator('#portal-by-day canvas'), 'the portal\'s per-day chart');
+      const stat = (label) => portal.locator('.stat').filter({ hasText: label }).locator('.value').innerText();
+      const n = (x) => x.toLocaleString('en-US');
+      await see(portal.locator('.stat').filter({ hasText: 'Requests' }).getByText(String(sent.length), { exact: true }), 'gamma\'s request count');
+      assert.equal(await stat('Prompt tokens'), n(simUsage.prompt_tokens));
+      assert.equal(await stat('Completion tokens'), n(simUsage.completion_tokens));
+      assert.equal(await stat('Cost (USD)'), costOf(sent));
+      const today = new Date().toISOString().slice(0, 10);
+      const day = await chartData('portal-by-day');
+      assert.equal(day.datasets[0].data[day.labels.indexOf(today)], simUsage.prompt_tokens + simUsage.completion_tokens, `tokens today: ${JSON.stringify(day)}`);
+      await portal.getByLabel('Show', { exact: true }).selectOption('requests');
+      await waitFor(async () => (await chartData('portal-by-model'))?.datasets[0].label === 'Requests', { what: 'the portal chart in requests' });
+      const byModel = await chartData('portal-by-model');
+      assert.deepEqual({ labels: byModel.labels, data: byModel.datasets[0].data }, { labels: ['ui-chat'], data: [sent.length] });
+      const text = await portal.locator('body').innerText();
+      assert.ok(!/acme|beta|file-chat|ui-audio/i.test(text), `the portal shows something of another customer:\n${text}`);
+      await shot('portal-usage-gamma', portal);
+    });
+  });
+
+  it('the portal on a gateway counting limits in Redis without billing: limits without what is left, usage not available', async () => {
+    const redis = await startRedis();
+    let rgw;
+    try {
+      rgw = await startGateway({
+        name: 'infergate-redis',
+        models: [model('redis-chat', [sim], { pricing: PRICES })],
+        server: { adminKeys: [sha(ADMIN_KEY)], ui: { dir: path.join(BUILD_DIR, 'ui') } },
+        plugins: { dir: PLUGINS_DIR, load: ['vllm', 'leastload', 'apikey', 'ratelimit'], options: { apikey: apikeyOptions, ratelimit: { backend: 'redis', redisUrl: redis.url } } },
+      });
+      const r = await http(`${rgw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${PORTAL_KEY}` }, body: chatBody('redis-chat') });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.headers.get('x-ratelimit-remaining-requests'), '99', 'Redis counted the request');
+      await inPortal(rgw.url, PORTAL_KEY, async (portal) => {
+        await portal.goto(`${rgw.url}/portal/#limits`);
+        const rpm = await limitRow(portal, 'requests per minute');
+        assert.match(await rpm.innerText(), /100 requests per minute[\s\S]*not known here[\s\S]*—/);
+        assert.equal(await rpm.locator('meter').count(), 0, 'no meter of an unknown remainder');
+        await shot('portal-limits-redis', portal);
+        await portal.goto(`${rgw.url}/portal/#usage`);
+        await see(portal.locator('.notice.unavailable').getByText('does not load the billing plugin'), 'the portal saying usage is not available');
+      });
+      await rgw.checkAliveAndStop();
+    } finally {
+      await rgw?.stop();
+      await redis.stop();
     }
   });
 

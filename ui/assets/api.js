@@ -64,8 +64,8 @@ export async function api(path, { method = 'GET', body, type, headers = {}, raw 
 }
 
 /**
- * Like api(), for a route this gateway may not have (its plugin is not loaded, or the gateway is
- * older than the page): a 404 resolves to null, which the page shows as "not available".
+ * Like api(), for a plugin's route this gateway may not have (the plugin is not loaded): a 404
+ * resolves to null, which the page shows as "not available" (naming the plugin).
  */
 export async function optional(path, opts) {
   try {

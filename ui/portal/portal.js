@@ -1,6 +1,6 @@
 // portal.js — the customer portal at /portal/, signed in with an API key: the models the key may
 // use and their prices, the customer's usage and cost, its rate limits and what is left of them.
-// Every call is made as that key (the ig_portal cookie on /v1/models, /v1/me, /v1/me/...): the
+// Every call is made as that key (the ig_portal cookie on /v1/me and /v1/me/usage): the
 // gateway answers for the key's customer only, so nothing of another customer can reach this page.
 import { startApp } from './assets/app.js';
 import { api, optional, qs } from './assets/api.js';
@@ -38,16 +38,9 @@ async function modelsPage(page) {
   const out = h('div', { id: 'portal-models' });
   page.append(msg, out);
   await guard(msg, async () => {
-    const me = await optional('/v1/me');
-    let models;
-    if (me) {
-      models = me.models || [];
-    } else {
-      // an older gateway: /v1/models gives the ids (prices need /v1/me)
-      const list = await api('/v1/models');
-      models = list.data.map((m) => ({ id: m.id, prices: m.pricing || null }));
-      out.append(h('p.notice.unavailable', 'Prices and limits are not available on this gateway yet (it has no /v1/me).'));
-    }
+    // /v1/me is the core's: every gateway with an auth plugin (the only kind the portal signs in to) has it
+    const me = await api('/v1/me');
+    const models = me.models || [];
     out.append(
       table(
         [
@@ -69,11 +62,7 @@ async function limitsPage(page) {
   page.append(h('div.actions.toolbar', refreshBtn), msg, out);
   async function refresh() {
     await guard(msg, async () => {
-      const me = await optional('/v1/me');
-      if (!me) {
-        fill(out, h('p.notice.unavailable', 'Rate limits are not available on this gateway yet (it has no /v1/me).'));
-        return;
-      }
+      const me = await api('/v1/me');
       const scope = (l) => ({ key: 'this key', customer: 'your account', model: `model ${l.model}`, key_model: `this key on ${l.model}` })[l.scope] || l.scope;
       const pretty = (n) => n.replace(/_/g, ' ');
       fill(
@@ -84,14 +73,18 @@ async function limitsPage(page) {
             { label: 'Limit', get: (l) => `${num(l.limit)} ${pretty(l.name)}` },
             {
               label: 'Left now',
+              // null with the ratelimit plugin's Redis backend: the counters are in Redis, which /v1/me
+              // does not wait for (plugins/ratelimit/README.md); each answer's headers say what is left
               get: (l) =>
-                h(
-                  'div',
-                  h('meter', { min: '0', max: String(l.limit), value: String(l.remaining), low: String(l.limit * 0.2), high: String(l.limit * 0.5), optimum: String(l.limit), 'aria-label': `${l.remaining} of ${l.limit} left` }),
-                  h('small', `${num(l.remaining)} of ${num(l.limit)}`),
-                ),
+                l.remaining === null || l.remaining === undefined
+                  ? h('small.unknown', 'not known here: see the x-ratelimit-remaining-* headers of each answer')
+                  : h(
+                      'div',
+                      h('meter', { min: '0', max: String(l.limit), value: String(l.remaining), low: String(l.limit * 0.2), high: String(l.limit * 0.5), optimum: String(l.limit), 'aria-label': `${l.remaining} of ${l.limit} left` }),
+                      h('small', `${num(l.remaining)} of ${num(l.limit)}`),
+                    ),
             },
-            { label: 'Resets in', num: true, get: (l) => (l.reset_seconds !== undefined ? duration(l.reset_seconds) : '—') },
+            { label: 'Resets in', num: true, get: (l) => (l.reset_seconds === null || l.reset_seconds === undefined ? '—' : duration(l.reset_seconds)) },
           ],
           me.limits || [],
           { empty: 'No rate limit applies to this key.' },
@@ -114,7 +107,8 @@ async function usagePage(page) {
       const byDay = await optional(`/v1/me/usage${qs({ ...base, group_by: 'day' })}`);
       destroyCharts(out);
       if (byDay === null) {
-        fill(out, h('p.notice.unavailable', 'Usage is not available on this gateway yet (it has no /v1/me/usage).'));
+        // /v1/me/usage is the billing plugin's route
+        fill(out, h('p.notice.unavailable', 'Usage is not available: this gateway does not load the billing plugin.'));
         return;
       }
       const byModel = await api(`/v1/me/usage${qs({ ...base, group_by: 'model' })}`);

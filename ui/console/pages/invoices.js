@@ -1,7 +1,7 @@
 // invoices.js — invoices per month and customer from the billing plugin: computed from the ledger
-// (GET /admin/invoices?month=), issued ones (?status=issued, and POST /admin/invoices/generate where
-// the gateway has it), a CSV download and a printable page.
-import { api, optional, qs, enc, ApiError } from '../assets/api.js';
+// (GET /admin/invoices?month=), issued ones (?status=issued, issued by POST /admin/invoices/generate,
+// each as CSV and as the gateway's printable HTML page), a CSV download and print of the month's view.
+import { api, optional, qs, enc } from '../assets/api.js';
 import { h, fill, field, table, notice, guard, confirmAction, num, dateTime } from '../assets/ui.js';
 
 const thisMonth = () => new Date().toISOString().slice(0, 7);
@@ -42,33 +42,32 @@ export async function invoicesPage(page) {
       }
       const list = inv.object === 'list' ? inv.data : [inv];
       fill(out, list.length ? list.map(invoiceCard) : h('p.empty', 'No invoice for this month.'));
-      // a gateway without issued invoices refuses ?status (400) or ignores it (computed invoices,
-      // which have no status): either way there is nothing issued to show
-      let iss = await optional(`/admin/invoices${qs({ ...params(), status: 'issued' })}`).catch((e) => (e instanceof ApiError && e.status === 400 ? null : Promise.reject(e)));
-      if (iss && !(iss.data || [iss]).every((i) => 'status' in i)) iss = null;
+      // the billing plugin that answered above lists issued invoices too (bl_invoice_route.c)
+      const iss = await api(`/admin/invoices${qs({ ...params(), status: 'issued' })}`);
       fill(
         issued,
         h('h2', 'Issued invoices'),
-        iss === null
-          ? h('p.notice.unavailable', 'Issued invoices are not available on this gateway yet (it computes invoices from the ledger only).')
-          : table(
-              [
-                { label: 'Number', get: (i) => i.number || 'draft' },
-                { label: 'Customer', get: (i) => i.customer },
-                { label: 'Month', get: (i) => i.month },
-                { label: 'Issued', get: (i) => dateTime(i.issued_at) },
-                { label: 'Total', num: true, get: (i) => `${totalOf(i)} ${i.currency}` },
-                {
-                  label: 'Files',
-                  get: (i) =>
-                    i.number
-                      ? h('div.actions', h('button.small', { type: 'button', on: { click: () => download(`/admin/invoices/${enc(i.number)}?format=csv`, `${i.number}.csv`, msg) } }, 'CSV'))
-                      : '—',
-                },
-              ],
-              iss.data || [iss],
-              { empty: 'None issued for this month.' },
-            ),
+        table(
+          [
+            { label: 'Number', get: (i) => i.number },
+            { label: 'Customer', get: (i) => i.customer },
+            { label: 'Month', get: (i) => i.month },
+            { label: 'Issued', get: (i) => dateTime(i.issued_at) },
+            { label: 'Total', num: true, get: (i) => `${i.total} ${i.currency}` },
+            {
+              label: 'Files',
+              get: (i) =>
+                h(
+                  'div.actions',
+                  h('button.small', { type: 'button', 'aria-label': `CSV of ${i.number}`, on: { click: () => download(`/admin/invoices/${enc(i.number)}?format=csv`, `${i.number}.csv`, msg) } }, 'CSV'),
+                  // markup only, sent with its own CSP (default-src 'none'): opened as it is, printed from there
+                  h('a.button.small', { href: `/admin/invoices/${enc(i.number)}?format=html`, target: '_blank', rel: 'noopener', 'aria-label': `Printable page of ${i.number}` }, 'Printable page'),
+                ),
+            },
+          ],
+          iss.data,
+          { empty: 'None issued for this month.' },
+        ),
       );
     });
   }
@@ -85,8 +84,7 @@ export async function invoicesPage(page) {
     await guard(msg, async () => {
       const body = { month: month.value, dry_run: 'none' };
       if (customer.value) body.customer = customer.value;
-      const r = await optional('/admin/invoices/generate', { method: 'POST', body });
-      if (r === null) throw new Error('Issuing invoices is not available on this gateway yet.');
+      const r = await api('/admin/invoices/generate', { method: 'POST', body });
       const probs = (r.problems || []).map((p) => p.message).join('; ');
       await show(); // first: it clears the notice
       notice(msg, `${(r.invoices || []).length} invoice(s) issued for ${r.month}.${probs ? ` Problems: ${probs}` : ''}`, probs ? 'error' : 'ok');
