@@ -217,14 +217,6 @@ int bl_pg_append(bl_pg_t *pg, const bl_record_t *recs, size_t n, int retry, char
     return 0;
 }
 
-/* ---- reading ---- */
-
-struct bl_pg_rows_s {
-    PGconn *conn;
-    PGresult *res;
-    int row;   /* the current row; -1 before the first */
-};
-
 /* ?N → $N; a '?' inside a string literal is left alone. */
 static void dollar_params(ig_buf_t *b, const char *sql)
 {
@@ -236,70 +228,7 @@ static void dollar_params(ig_buf_t *b, const char *sql)
     }
 }
 
-bl_pg_rows_t *bl_pg_query(const char *url, const char *sql, const bl_pg_param_t *params, int n, char *msg, size_t cap)
-{
-    bl_pg_rows_t *r = calloc(1, sizeof(*r));
-    if (!r) {
-        snprintf(msg, cap, "out of memory");
-        return NULL;
-    }
-    r->row = -1;
-    if (!(r->conn = ig_pg_connect(url, "infergate billing query", msg, cap))) {
-        free(r);
-        return NULL;
-    }
-    ig_buf_t q = {0};
-    dollar_params(&q, sql);
-    ig_buf_put(&q, "", 1);
-    const char *vals[8];
-    char ints[8][24];
-    Oid types[8];
-    for (int i = 0; i < n && i < 8; i++) {
-        types[i] = params[i].is_int ? 20 /* int8 */ : 25 /* text */;
-        if (params[i].is_int) {
-            snprintf(ints[i], sizeof(ints[i]), "%" PRId64, params[i].i);
-            vals[i] = ints[i];
-        } else {
-            vals[i] = params[i].text;
-        }
-    }
-    r->res = q.failed ? NULL : PQexecParams(r->conn, q.p, n, types, vals, NULL, NULL, 0);
-    ig_buf_free(&q);
-    if (!r->res || PQresultStatus(r->res) != PGRES_TUPLES_OK) {
-        char e[400];
-        snprintf(msg, cap, "server.database: %s",
-                 r->res ? PQresultErrorMessage(r->res) : ig_pg_error(r->conn, e, sizeof(e)));
-        bl_pg_rows_free(r);
-        return NULL;
-    }
-    return r;
-}
-
-int bl_pg_next(bl_pg_rows_t *r)
-{
-    return ++r->row < PQntuples(r->res);
-}
-
-const char *bl_pg_text(bl_pg_rows_t *r, int col)
-{
-    return PQgetvalue(r->res, r->row, col);
-}
-
-int64_t bl_pg_int(bl_pg_rows_t *r, int col)
-{
-    return strtoll(PQgetvalue(r->res, r->row, col), NULL, 10);
-}
-
-void bl_pg_rows_free(bl_pg_rows_t *r)
-{
-    if (!r)
-        return;
-    PQclear(r->res);
-    PQfinish(r->conn);
-    free(r);
-}
-
-/* ---- the invoice store's connection (bl_sql.h) ---- */
+/* ---- reading: a connection for the invoice store and admin queries (bl_sql.h) ---- */
 
 typedef struct {
     PGconn *conn;
@@ -394,7 +323,7 @@ int bl_pg_sql_open(const char *url, bl_sql_t *out, char *msg, size_t cap)
         snprintf(msg, cap, "out of memory");
         return -1;
     }
-    if (!(c->conn = ig_pg_connect(url, "infergate billing invoices", msg, cap))) {
+    if (!(c->conn = ig_pg_connect(url, "infergate billing query", msg, cap))) {
         free(c);
         return -1;
     }

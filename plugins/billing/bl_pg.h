@@ -8,8 +8,8 @@
  * INSERT ... ON CONFLICT DO NOTHING into usage, in one transaction: a batch retried after a commit
  * whose answer was lost is not counted twice. A lost connection is reopened by the next attempt.
  *
- * Reading (admin queries, a connection per query): bl_pg_rows runs the same SQL the SQLite reports
- * use (?N parameters, rewritten as $N) and hands rows back as text.
+ * Reading (invoices and admin queries, a connection per call): bl_pg_sql_open gives a bl_sql_t that
+ * runs the same SQL as SQLite's (?N parameters, rewritten as $N) and hands rows back as text.
  */
 #ifndef BL_PG_H
 #define BL_PG_H
@@ -31,20 +31,7 @@ void bl_pg_number(bl_pg_t *pg, bl_record_t *recs, size_t n);
 int bl_pg_append(bl_pg_t *pg, const bl_record_t *recs, size_t n, int retry, char *msg, size_t cap);
 const char *bl_pg_url(const bl_pg_t *pg);
 
-/* ---- reading ---- */
-
-typedef struct bl_pg_rows_s bl_pg_rows_t;
-/* A parameter of a query: text (NULL: SQL NULL) or, with is_int, an integer. */
-typedef bl_sql_param_t bl_pg_param_t;
-/* Runs sql (SQLite's ?N placeholders) with params against url. NULL with msg. */
-bl_pg_rows_t *bl_pg_query(const char *url, const char *sql, const bl_pg_param_t *params, int n, char *msg, size_t cap);
-/* Next row: 1, or 0 at the end. */
-int bl_pg_next(bl_pg_rows_t *r);
-const char *bl_pg_text(bl_pg_rows_t *r, int col);
-int64_t bl_pg_int(bl_pg_rows_t *r, int col);
-void bl_pg_rows_free(bl_pg_rows_t *r);
-
-/* ---- the invoice store (bl_invoice.h) ---- */
+/* ---- reading: the invoice store (bl_invoice.h) and admin queries (bl_rows.h) ---- */
 
 /* A connection of its own for one invoice call (an issue takes the ledger's lock: see bl_pg.c). 0, or
  * -1 with msg. */

@@ -74,7 +74,7 @@ static int bad_param(ig_http_exchange_t *x, const char *param, const char *fmt, 
 /* The rows of sql from whichever ledger the writer keeps (SQLite or server.database), read after what
  * was recorded before this call is committed. NULL with err. */
 static bl_rows_t *query_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, const char *sql,
-                               const bl_pg_param_t *params, int n, ig_error_t *err)
+                               const bl_sql_param_t *params, int n, ig_error_t *err)
 {
     if (!bl_writer_started(c->writer)) {
         err->status = 503;
@@ -178,7 +178,7 @@ int bl_usage_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)
              "SELECT %s, " SUM_COLUMNS " FROM usage WHERE (?1 IS NULL OR customer = ?1) AND (?2 IS NULL OR model = ?2)"
              " AND ts_ms >= ?3 AND ts_ms < ?4 GROUP BY %s ORDER BY %s",
              key_cols, key_cols, key_cols);
-    const bl_pg_param_t params[] = {{.text = has_c ? customer : NULL}, {.text = has_m ? model : NULL},
+    const bl_sql_param_t params[] = {{.text = has_c ? customer : NULL}, {.text = has_m ? model : NULL},
                                     {.i = start_ms, .is_int = 1}, {.i = end_ms, .is_int = 1}};
     bl_rows_t *st = query_ledger(x, c, sql, params, 4, err);
     if (st == NULL)
@@ -328,7 +328,7 @@ int bl_report_invoices_computed(const bl_report_ctx_t *c, ig_http_exchange_t *x,
     snprintf(customer, sizeof(customer), "%s", pc ? pc : "");
     snprintf(month, sizeof(month), "%s", pm);
     snprintf(format, sizeof(format), "%s", pf ? pf : "json");
-    const bl_pg_param_t params[] = {{.text = has_c ? customer : NULL}, {.text = month}};
+    const bl_sql_param_t params[] = {{.text = has_c ? customer : NULL}, {.text = month}};
     bl_rows_t *st = query_ledger(x, c,
                                  "SELECT customer, model, " SUM_COLUMNS " FROM usage WHERE (?1 IS NULL OR customer = ?1)"
                                  " AND day >= ?2 || '-01' AND day <= ?2 || '-31' GROUP BY customer, model"
@@ -386,7 +386,7 @@ int bl_usage_of_customer(const bl_report_ctx_t *c, const char *customer, int64_t
              "SELECT %s, " SUM_COLUMNS " FROM usage WHERE customer = ?1 AND ts_ms >= ?2 AND ts_ms < ?3"
              " GROUP BY %s ORDER BY %s",
              key_col, key_col, key_col);
-    const bl_pg_param_t params[] = {{.text = customer}, {.i = start_ms, .is_int = 1}, {.i = end_ms, .is_int = 1}};
+    const bl_sql_param_t params[] = {{.text = customer}, {.i = start_ms, .is_int = 1}, {.i = end_ms, .is_int = 1}};
     char m[400];
     bl_rows_t *st = bl_rows_open(c->writer, sql, params, 3, m, sizeof(m));
     if (st == NULL) {

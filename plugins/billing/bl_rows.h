@@ -1,6 +1,7 @@
 /*
  * bl_rows — the rows of an admin query, from whichever ledger the writer keeps: its SQLite file (a
- * read-only connection of the query's own) or PostgreSQL (bl_pg_query). The SQL is written once, with
+ * read-only connection of the query's own) or PostgreSQL (a connection of its own), through bl_sql.h.
+ * The SQL is written once, with
  * SQLite's ?N placeholders, in what both understand.
  */
 #ifndef BL_ROWS_H
@@ -11,8 +12,8 @@
 
 typedef struct bl_rows_s bl_rows_t;
 
-/* params: bl_pg_param_t (text, NULL for SQL NULL, or integers). NULL with msg. */
-bl_rows_t *bl_rows_open(const bl_writer_t *w, const char *sql, const bl_pg_param_t *params, int n, char *msg,
+/* params: bl_sql_param_t (text, NULL for SQL NULL, or integers). NULL with msg. */
+bl_rows_t *bl_rows_open(const bl_writer_t *w, const char *sql, const bl_sql_param_t *params, int n, char *msg,
                         size_t cap);
 /* 1: a row; 0: the end; -1: an error (bl_rows_error says which). */
 int bl_rows_next(bl_rows_t *r);
