@@ -88,6 +88,10 @@ int ig_admin_key_setup(const char *state_dir, unsigned char hash[32], char *key,
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0 && fchmod(fd, 0600) != 0) { /* 0600 whatever the umask */
+        close(fd);
+        fd = -1;
+    }
     if (fd < 0) {
         snprintf(msg, msg_cap, "cannot write %s: %s", tmp, strerror(errno));
         key[0] = '\0';

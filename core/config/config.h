@@ -59,18 +59,23 @@ typedef struct {
     char *dir;                       /* dir: console/, portal/, assets/, vendor/ (default ./build/ui) */
 } ig_ui_config_t;
 
-/* server.clientLimits: what one client connection may cost (HTTP/2 bounds are infergate's own, core/http/h2_guard.c) */
+/* server.clientLimits: what one client connection, or all of them together, may cost (infergate's own:
+ * HTTP/2 in core/http/h2_guard.c, HTTP/1 bodies in core/http/h1_body.c) */
 typedef struct {
     unsigned h2_reset_budget;        /* h2ResetBudget: stream resets a connection may make beyond its completed
                                         streams before GOAWAY ENHANCE_YOUR_CALM (default 100; 0 = off) */
     size_t max_header_list_bytes;    /* maxHeaderListBytes: decoded HTTP/2 header list per stream, RFC 7541
                                         sizes (default 32 KiB; 0 = off) */
+    size_t body_budget_bytes;        /* bodyBudgetBytes: HTTP/1 request bodies being received, all together (256MiB) */
 } ig_client_limits_config_t;
 
-/* server.clientTimeouts: how long a client may stall */
+/* server.clientTimeouts: how long a client may take or stall, counted in progress where it can be */
 typedef struct {
     int64_t send_stall_ms;           /* sendStall: longest wait for a client to take response bytes (default 30s;
                                         0 = off) */
+    int64_t request_header_ms;       /* requestHeader: the whole request head, and the wait for the next one on a
+                                        kept-alive HTTP/1 connection (default 10s) */
+    int64_t body_idle_ms;            /* bodyIdle: longest pause inside an HTTP/1 request body (default 30s) */
 } ig_client_timeouts_config_t;
 
 /* server: declared key by key in config_server.c (names, defaults, bounds); the comments here say the use */

@@ -372,12 +372,21 @@ static const ig_option_row_t client_limits_rows[] = {
     IG_ROW_AS("maxHeaderListBytes", IG_OPT_SIZE, IG_FIELD_SIZE_T, "32KiB",
               "largest decoded HTTP/2 header list of one request, RFC 7541 sizes (0: off)", 0, 16 << 20,
               ig_client_limits_config_t, max_header_list_bytes),
+    IG_ROW_AS("bodyBudgetBytes", IG_OPT_SIZE, IG_FIELD_SIZE_T, "256MiB",
+              "HTTP/1 request bodies being received, all together (over it: 503 with Retry-After)", 1024,
+              (int64_t)1 << 40, ig_client_limits_config_t, body_budget_bytes),
     {{NULL}}};
 
 static const ig_option_row_t client_timeouts_rows[] = {
     IG_ROW("sendStall", IG_OPT_DURATION, "30s",
            "longest wait for a client to take response bytes; the engine request is then cancelled (0: off)", 0,
            DAY_MS, ig_client_timeouts_config_t, send_stall_ms),
+    IG_ROW("requestHeader", IG_OPT_DURATION, "10s",
+           "the whole request head, and the wait for the next on a kept-alive HTTP/1 connection", 100, DAY_MS,
+           ig_client_timeouts_config_t, request_header_ms),
+    IG_ROW("bodyIdle", IG_OPT_DURATION, "30s",
+           "longest pause inside an HTTP/1 request body (an upload that keeps moving is never cut)", 100, DAY_MS,
+           ig_client_timeouts_config_t, body_idle_ms),
     {{NULL}}};
 
 #define S ig_server_config_t

@@ -135,6 +135,19 @@ int ig_openai_request_parse(ig_api_t api, const char *body, size_t len, ig_opena
         out->model_name_len == 0)
         return fail(err, "model", "%s", "'model' must be a non-empty string of at most 255 bytes");
     out->model_name[out->model_name_len] = '\0';
+    for (size_t i = 0; i < out->model_name_len; i++) {
+        unsigned char c = (unsigned char)out->model_name[i];
+        if (c < 0x20 || c == 0x7f) {
+            /* the whole name, escaped: a NUL would otherwise end what the message shows of it */
+            char shown[256 * 6 + 3];
+            size_t n = ig_json_escape(out->model_name, out->model_name_len, shown, sizeof(shown));
+            err->status = 400;
+            err->param = "model";
+            snprintf(err->message, sizeof(err->message), "'model' must not contain control characters: %.*s%s",
+                     (int)(n > 180 ? 180 : n), shown, n > 180 ? "..." : "");
+            return -1;
+        }
+    }
     if (stream_options.type == IG_JSON_OBJECT) {
         ig_json_value_t iu;
         if (ig_json_object_get(&stream_options, "include_usage", 13, &iu) == 1 && iu.type != IG_JSON_NULL &&

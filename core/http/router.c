@@ -6,6 +6,7 @@
 #include "admin/admin_replicas.h"
 #include "admin/metrics_http.h"
 #include "http/console_api.h"
+#include "http/h1_body.h"
 #include "http/me_api.h"
 #include "http/models_api.h"
 #include "http/static_files.h"
@@ -16,6 +17,7 @@
 #include "proxy/proxy.h"
 #include "observe/request_log.h"
 #include "server/worker.h"
+#include "util/url.h"
 
 #define PATH_IS(p, lit) ((p).len == sizeof(lit) - 1 && memcmp((p).base, lit, sizeof(lit) - 1) == 0)
 #define PREFIX_IS(p, lit) ((p).len > sizeof(lit) - 1 && memcmp((p).base, lit, sizeof(lit) - 1) == 0)
@@ -89,8 +91,18 @@ static int console_routes(router_t *r, ig_worker_t *w, h2o_req_t *req, h2o_iovec
         ig_admin_models_serve(w, req, &r->models, NULL, 0);
         return 1;
     }
-    if (PREFIX_IS(path, "/admin/models/") && memchr(path.base + 14, '/', path.len - 14) == NULL) {
-        ig_admin_models_serve(w, req, &r->models, path.base + 14, path.len - 14);
+    /* /admin/models/{name}: the name decoded once, from the path as sent ("a%2Fb" is "a/b") */
+    h2o_iovec_t raw = req->path;
+    if (req->query_at != SIZE_MAX && req->query_at <= raw.len)
+        raw.len = req->query_at;
+    if (PREFIX_IS(raw, "/admin/models/") && memchr(raw.base + 14, '/', raw.len - 14) == NULL) {
+        size_t n = raw.len - 14, len = 0;
+        char *name = h2o_mem_alloc_pool(&req->pool, n + 1);
+        if (ig_url_decode(raw.base + 14, n, 0, name, n + 1, &len) != 0 || len == 0)
+            ig_send_error(req, 400, "invalid_request_error", NULL, "invalid_path", "%s",
+                          "the model name in the path has a malformed percent-escape, an encoded NUL, or is empty");
+        else
+            ig_admin_models_serve(w, req, &r->models, name, len);
         return 1;
     }
     return 0;
@@ -135,7 +147,44 @@ static int address_scope(h2o_req_t *req, const ig_generation_t *gen, h2o_iovec_t
     return 0;
 }
 
+/*
+ * The path a plugin's route gets: as sent, still percent-encoded (the plugin decodes each segment
+ * once; path_normalized is h2o's decoding already, so "%2F" would split a segment and "%2561" decode
+ * twice), past the address prefix the router took off the normalized path. A prefix written with
+ * escapes or dot-segments leaves the routed (normalized) path.
+ */
+static h2o_iovec_t plugin_path(h2o_req_t *req, h2o_iovec_t routed)
+{
+    h2o_iovec_t raw = req->path;
+    if (req->query_at != SIZE_MAX && req->query_at <= raw.len)
+        raw.len = req->query_at;
+    size_t cut = req->path_normalized.len - routed.len;
+    if (cut == 0)
+        return raw;
+    if (raw.len >= cut && memcmp(raw.base, req->path_normalized.base, cut) == 0)
+        return h2o_iovec_init(raw.base + cut, raw.len - cut);
+    return routed;
+}
+
+static void route(h2o_handler_t *self, h2o_req_t *req);
+
+/* a request refused before route(): in the access log and metrics all the same */
+static void refused(h2o_handler_t *self, h2o_req_t *req)
+{
+    ig_request_log_t *log = ig_request_log_start(req, ((router_t *)self)->deps.access_log, ig_worker_of(req)->metrics);
+    log->api = ig_api_from_path(req->path_normalized.base, req->path_normalized.len) != IG_API_NONE;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    /* an HTTP/1 head h2o was shown without its body: refused, or route() once the body is in */
+    if (ig_h1_body_intercept(ig_worker_of(req), self, req, route, refused))
+        return 0;
+    route(self, req);
+    return 0;
+}
+
+static void route(h2o_handler_t *self, h2o_req_t *req)
 {
     const ig_router_deps_t *d = &((router_t *)self)->deps;
     ig_worker_t *w = ig_worker_of(req);
@@ -145,9 +194,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     int post = method_is(req, H2O_STRLIT("POST"));
     const char *scope;
     if (address_scope(req, w->gen, &path, &scope) != 0)
-        return 0;
+        return;
     if (ig_console_portal_cookie(req, path) != 0) /* the portal's cookie stands for its key where it may */
-        return 0;
+        return;
 
     ig_api_t api = ig_api_from_path(path.base, path.len);
     if (api != IG_API_NONE) {
@@ -156,7 +205,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             method_not_allowed(req, "POST");
         else
             ig_proxy_handle(w, req, api, log, scope);
-        return 0;
+        return;
     }
     if (PATH_IS(path, "/v1/models") || PREFIX_IS(path, "/v1/models/")) {
         if (!get)
@@ -165,51 +214,51 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             ig_models_api_serve(w, req, NULL, 0, scope);
         else
             ig_models_api_serve(w, req, path.base + 11, path.len - 11, scope);
-        return 0;
+        return;
     }
     if (PATH_IS(path, "/v1/me")) {
         if (!get)
             method_not_allowed(req, "GET");
         else
             ig_me_api_serve(w, req);
-        return 0;
+        return;
     }
     if (console_routes((router_t *)self, w, req, path, get))
-        return 0;
+        return;
     if (PATH_IS(path, "/healthz")) {
         send_text(req, 200, "{\"status\":\"ok\"}\n");
-        return 0;
+        return;
     }
     if (PATH_IS(path, "/readyz")) {
         ig_readiness_serve(req, w->gen); /* ready to route: some model can take a request */
-        return 0;
+        return;
     }
     if (PATH_IS(path, "/metrics")) {
         if (!get)
             method_not_allowed(req, "GET");
         else
             ig_metrics_http_serve(req, w->gen, d->shards, d->nshards, d->reloads, d->sched);
-        return 0;
+        return;
     }
     if (PATH_IS(path, "/admin/generation")) {
         if (!get)
             method_not_allowed(req, "GET");
         else
             ig_admin_generation_serve(req, w->gen, d->reloads);
-        return 0;
+        return;
     }
     if (PATH_IS(path, "/admin/replicas")) {
         if (!get)
             method_not_allowed(req, "GET");
         else
             ig_admin_replicas_serve(req, w->gen, d->sched);
-        return 0;
+        return;
     }
-    if (ig_plugin_routes_serve(w, w->gen, req, path))
-        return 0;
+    if (ig_plugin_routes_serve(w, w->gen, req, plugin_path(req, path)))
+        return;
     ig_send_error(req, 404, "invalid_request_error", NULL, "unknown_url", "Unknown request URL: %.*s %.*s",
                   (int)req->method.len, req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);
-    return 0;
+    return;
 }
 
 int ig_router_register(h2o_pathconf_t *pathconf, const ig_router_deps_t *deps)

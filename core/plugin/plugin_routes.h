@@ -15,7 +15,8 @@
 typedef struct ig_worker_s ig_worker_t;
 
 /* 1 when a plugin route matched req's path (and the request was answered or will be), 0 otherwise. */
-/* path: the request's path as routed (after a model's pathPrefix, when under one). */
+/* path: the request's path as routed (after a model's pathPrefix, when under one), as sent: still percent-encoded,
+ * each segment for the plugin to decode once (the router's plugin_path). */
 int ig_plugin_routes_serve(ig_worker_t *w, const ig_generation_t *gen, h2o_req_t *req, h2o_iovec_t path);
 
 /* host->route_principal: the caller of an IG_ROUTE_PRINCIPAL call, else NULL. */

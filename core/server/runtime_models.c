@@ -194,6 +194,10 @@ static int store(const char *dir, const char *name, const char *text, size_t len
     snprintf(tmp, sizeof(tmp), "%s/.%s.yaml.tmp", dir, name);
     snprintf(path, sizeof(path), "%s/%s.yaml", dir, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0 && fchmod(fd, 0600) != 0) { /* 0600 whatever the umask, and if tmp was left wider */
+        close(fd);
+        fd = -1;
+    }
     if (fd < 0) {
         snprintf(msg, cap, "cannot write %.400s: %s", tmp, strerror(errno));
         return -1;

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "http/error_filter.h"
+#include "http/h1_guard.h"
 #include "server/listener.h"
 #include "server/tls_context.h"
 #include "observe/log.h"
@@ -29,11 +30,18 @@ static void apply_log_level(const ig_generation_t *gen)
 static int setup_h2o(ig_server_t *s)
 {
     const ig_config_t *cfg = s->gen->config;
+    if (ig_h1_guard_installed() != 0) { /* the HTTP/1 bounds would silently be h2o's own */
+        ig_log_error("the binary does not export phr_parse_request (link with core/http/h2o_hooks.list)");
+        return -1;
+    }
     h2o_config_init(&s->h2o);
     s->h2o.server_name = h2o_iovec_init(H2O_STRLIT("infergate"));
     /* h2o rejects bodies over this itself (plain 413); ours answers OpenAI-shaped
      * below it. Twice the configured limit leaves room for a reload to raise it. */
     s->h2o.max_request_entity_size = cfg->server.max_body_bytes * 2;
+    /* HTTP/1: h2o times the head (and the idle wait for the next one); bodies are read by
+     * http/h1_body.c, whose timer counts progress (server.clientTimeouts.bodyIdle) */
+    s->h2o.http1.req_timeout = (uint64_t)cfg->server.client_timeouts.request_header_ms;
     h2o_hostconf_t *host = h2o_config_register_host(&s->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     /* h2o answers some errors before routing, bound to the fallback path: filter both */
@@ -212,6 +220,13 @@ int ig_server_init(ig_server_t *s, const char *config_path)
     }
     if (setup_h2o(s) != 0) /* the router's handler holds the shards, access log, scheduler, reload status */
         return -1;
+    for (size_t i = 0; i < sc->nlisten; i++) { /* a second infergate on the same address stops here */
+        char msg[512];
+        if (ig_listener_claim(&sc->listen[i], (int)i, msg, sizeof(msg)) != 0) {
+            ig_log_error("%s: %s", s->gen->config->path, msg);
+            return -1;
+        }
+    }
     for (unsigned i = 0; i < s->nworkers; i++) {
         s->workers[i].index = i;
         if (ig_worker_bind(&s->workers[i], s) != 0)
@@ -231,6 +246,8 @@ static void warn_unapplied_changes(const ig_config_t *old, const ig_config_t *ne
         ig_log_warn("%s: server.listen changed: listeners are kept as they were until restart", next->path);
     if (old->server.workers != next->server.workers)
         ig_log_warn("%s: server.workers changed: takes effect on restart", next->path);
+    if (next->server.client_timeouts.request_header_ms != old->server.client_timeouts.request_header_ms)
+        ig_log_warn("%s: server.clientTimeouts.requestHeader changed: takes effect on restart", next->path);
     if (next->server.max_body_bytes > old->server.max_body_bytes * 2)
         ig_log_warn("%s: server.maxBodySize above twice the startup value takes effect on restart", next->path);
 }

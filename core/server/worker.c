@@ -170,6 +170,7 @@ static void adopt_next_generation(ig_worker_t *w)
     w->gen = next;
     ig_upstream_limits_t limits = upstream_limits_of(next);
     ig_upstream_pool_set_limits(w->upstream, &limits);
+    w->body_idle_timeout.timeout = (uint64_t)next->config->server.client_timeouts.body_idle_ms;
     guard_configure(next);
     if (old->requests == 0) {
         ig_generation_release(old->gen);
@@ -302,6 +303,7 @@ static void worker_main(void *arg)
         uv_run(&w->loop, UV_RUN_ONCE);
     if (w->connections == 0 && h2o_context_is_idle(&w->ctx)) {
         /* everything closed: tear the loop down completely */
+        h2o_timeout_dispose(&w->loop, &w->body_idle_timeout);
         h2o_context_dispose(&w->ctx);
         uv_walk(&w->loop, close_handle, NULL);
         while (uv_run(&w->loop, UV_RUN_NOWAIT) != 0)
@@ -355,6 +357,7 @@ int ig_worker_start(ig_worker_t *w)
     if (w->upstream == NULL)
         return -1;
     ig_request_queue_init(&w->queue, &w->loop);
+    h2o_timeout_init(&w->loop, &w->body_idle_timeout, (uint64_t)w->gen->config->server.client_timeouts.body_idle_ms);
     uv_async_init(&w->loop, &w->wakeup, on_wakeup);
     w->wakeup.data = w;
     uv_timer_init(&w->loop, &w->drain_timer);

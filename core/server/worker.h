@@ -88,6 +88,7 @@ struct ig_worker_s {
     atomic_uint_fast64_t adopted_gen; /* id of the last generation this thread took up (read by the main thread) */
     uv_mutex_t calls_lock;           /* calls: posted by the main thread, run in on_wakeup */
     ig_worker_call_t *calls;         /* newest first */
+    h2o_timeout_t body_idle_timeout; /* server.clientTimeouts.bodyIdle, for HTTP/1 bodies (http/h1_body.c) */
 };
 
 /* Creates sockets for every listen entry (SO_REUSEPORT) on the calling thread, so bind errors surface at startup. */

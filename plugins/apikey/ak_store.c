@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ak_store.h"
+#include "util/file.h"
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -82,6 +83,11 @@ ak_store_t *ak_store_open(const char *dir, char *msg, size_t cap)
     } else {
         snprintf(st->path, sizeof(st->path), ":memory:");
     }
+    if (dir && ig_file_private_sqlite(st->path) != 0) { /* 0600 from the start: -wal and -shm take its mode */
+        snprintf(msg, cap, "cannot create %s with mode 0600: %s", st->path, strerror(errno));
+        free(st);
+        return NULL;
+    }
     int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     char *err = NULL;
     if (rc == SQLITE_OK) {
@@ -95,8 +101,6 @@ ak_store_t *ak_store_open(const char *dir, char *msg, size_t cap)
         if (rc == SQLITE_OK)
             rc = sqlite3_exec(st->db, schema, NULL, NULL, &err);
     }
-    if (rc == SQLITE_OK && dir)
-        chmod(st->path, 0600); /* hashes only, but still nobody else's business; -wal/-shm follow it */
     if (rc != SQLITE_OK) {
         snprintf(msg, cap, "%s: %s", st->path, err ? err : st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
         sqlite3_free(err);

@@ -1,5 +1,6 @@
 #include "bl_export.h"
 #include <stdio.h>
+#include "util/file.h"
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -19,7 +20,7 @@ static FILE *file_for(bl_export_t *e, const ig_host_t *host, FILE **f, char day[
     snprintf(path, sizeof(path), "%s/usage-%s.%s", e->dir, today, ext);
     struct stat st;
     int fresh = stat(path, &st) != 0 || st.st_size == 0;
-    *f = fopen(path, "a");
+    *f = ig_file_append_private(path);
     if (*f == NULL) {
         host->log(IG_LOG_ERROR, "billing", "export file %s: cannot open it for appending", path);
         return NULL;

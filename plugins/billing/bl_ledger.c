@@ -1,4 +1,6 @@
 #include "bl_ledger.h"
+#include "util/file.h"
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "bl_invoice.h"
@@ -31,6 +33,10 @@ static int fail(sqlite3 *db, const char *what, char *msg, size_t msgcap)
 int bl_ledger_open(bl_ledger_t *l, const char *path, const char *synchronous, char *msg, size_t msgcap)
 {
     memset(l, 0, sizeof(*l));
+    if (ig_file_private_sqlite(path) != 0) { /* money: 0600 from the start; -wal and -shm take its mode */
+        snprintf(msg, msgcap, "%s: cannot create it with mode 0600: %s", path, strerror(errno));
+        return -1;
+    }
     if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         fail(l->db, path, msg, msgcap);
         bl_ledger_close(l);

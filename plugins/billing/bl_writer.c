@@ -1,5 +1,6 @@
 #include "bl_writer.h"
 #include "bl_pg.h"
+#include "util/file.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ static void save_unsaved(bl_writer_t *w, const bl_record_t *recs, size_t n)
 {
     char path[1100];
     snprintf(path, sizeof(path), "%s.unsaved.jsonl", w->ledger_path);
-    FILE *f = fopen(path, "a");
+    FILE *f = ig_file_append_private(path);
     if (f != NULL) {
         ig_buf_t b = {0};
         for (size_t i = 0; i < n; i++) {

@@ -635,8 +635,9 @@ typedef struct ig_http_exchange_s {
     const ig_host_t *host;
     void *pool;
     ig_str_t method;                   /* "GET", "POST", ... */
-    ig_str_t path;                     /* the whole path, without the query */
-    ig_str_t rest;                     /* what follows the route's prefix ("" for an exact route) */
+    ig_str_t path;                     /* the whole path as sent (still percent-encoded), without the query */
+    ig_str_t rest;                     /* what follows the route's prefix ("" for an exact route), encoded:
+                                          decode each segment once ("a%2Fb" is the one segment "a/b") */
     ig_str_t query;                    /* after '?', undecoded, or empty */
     ig_str_t body;
     const ig_model_t *const *models;   /* the models of the generation serving the call */
