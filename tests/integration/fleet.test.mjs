@@ -301,14 +301,18 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
     const c = await admin(gws[0], 'POST', '/admin/customers', { id: 'inv' });
     assert.equal(c.status, 201, c.text);
     const secret = (await admin(gws[0], 'POST', '/admin/keys', { customer: 'inv', id: 'k-inv' })).json.key;
-    assert.ok(await holdsWithin(SYNC_MS, async () => (await Promise.all(gws.map((g) => chat(g, secret)))).every((x) => x.status === 200)),
-      'the key reached every gateway');
-    await ledgerHas(gws[0], 'inv', 3);
+    let warm = 0; // every answered chat is a record, also those of a round where a gateway did not know the key yet
+    assert.ok(await holdsWithin(SYNC_MS, async () => {
+      const ok = (await Promise.all(gws.map((g) => chat(g, secret)))).filter((x) => x.status === 200).length;
+      warm += ok;
+      return ok === 3;
+    }), 'the key reached every gateway');
+    await ledgerHas(gws[0], 'inv', warm);
     const month = (await pg.sql("SELECT DISTINCT substr(day, 1, 7) FROM usage WHERE customer = 'inv'"))[0][0];
     // a load on the three while gateways 1 and 2 issue the month at once: each record is on the
     // issued invoice or (committed after the issue) on the next one, never on both, never on none
     const N = 60;
-    let sent = 3;
+    let sent = warm;
     const load = Promise.all(Array.from({ length: 3 }, async (_, w) => {
       for (let i = w; i < N; i += 3) {
         const r = await chat(gws[i % 3], secret);
@@ -316,7 +320,7 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
         sent++;
       }
     }));
-    await waitFor(() => sent >= 3 + N / 3, { timeoutMs: T, what: 'the load under way' });
+    await waitFor(() => sent >= warm + N / 3, { timeoutMs: T, what: 'the load under way' });
     const gen = (g) => admin(g, 'POST', '/admin/invoices/generate', { month, dry_run: 'none' });
     const [a, b] = await Promise.all([gen(gws[0]), gen(gws[1])]);
     await load;
@@ -338,7 +342,7 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
     assert.equal(list.status, 200, list.text);
     assert.deepEqual(list.json.data, issued);
     // a third run, on gateway 3 after the load: the same set; the rest is on the next invoice
-    await ledgerHas(gws[2], 'inv', 3 + N);
+    await ledgerHas(gws[2], 'inv', warm + N);
     const again = await gen(gws[2]);
     assert.equal(again.status, 200, again.text);
     assert.deepEqual(again.json.invoices, issued);
@@ -349,7 +353,7 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
     const next = await admin(gws[2], 'POST', '/admin/invoices/generate', { month: nextMonth, customer: 'inv', dry_run: 'all' });
     assert.equal(next.status, 200, next.text);
     const late = next.json.invoices[0]?.records ?? 0;
-    assert.equal(onIssued.records + late, 3 + N, `issued ${onIssued.records} + next ${late} = every record once`);
+    assert.equal(onIssued.records + late, warm + N, `issued ${onIssued.records} + next ${late} = every record once`);
     // stored immutable
     for (const q of ["UPDATE invoice SET total = '0'", 'DELETE FROM invoice_line', 'DELETE FROM usage']) {
       await assert.rejects(pg.sql(q), /immutable|append-only/, q);
