@@ -124,7 +124,7 @@ control() {
   local dep
   dep="$(dpkg-deb -f "$DEB" Depends)"
   echo "Depends: $dep"
-  for lib in libc6 libh2o0.13 libuv1 libyaml-0-2 libssl3 libsqlite3-0 libhiredis; do
+  for lib in libc6 libh2o0.13 libuv1 libyaml-0-2 libssl3 libsqlite3-0 libhiredis libpq5; do
     [[ "$dep" == *"$lib"* ]] || { echo "Depends lacks $lib"; return 1; }
   done
 }

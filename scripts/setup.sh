@@ -26,17 +26,19 @@ fi
 # certificates), valgrind, procps/iproute2 (ps/ss for debugging a hung test), redis-server (the rate
 # limiter's shared backend; the tests start their own on a free port), sqlite3 (a test holds the
 # billing ledger's write lock from another process), python3 (the simulator's self-test, ctest
-# sim_smoke). No test skips itself for want of one of these: scripts/test.sh counts a skipped test
+# sim_smoke), postgresql (server.database: tests/integration/fleet.test.mjs runs Debian's initdb and
+# postgres from /usr/lib/postgresql/<version>/bin in a temporary directory; the system cluster the
+# package may start is never used). No test skips itself for want of one of these: scripts/test.sh counts a skipped test
 # as failed, so everything a test needs is installed here.
 # Packages (scripts/package.sh, CPack's DEB generator): dpkg-dev (dpkg-shlibdeps, dpkg-buildflags)
 # and file. The browser tests (tests/browser): Debian's chromium, which playwright-core drives (no
 # browser is ever downloaded).
 PKGS=(
   build-essential cmake pkg-config dpkg-dev file
-  libh2o-dev libuv1-dev libyaml-dev libssl-dev libsqlite3-dev libhiredis-dev libxxhash-dev
+  libh2o-dev libuv1-dev libyaml-dev libssl-dev libsqlite3-dev libhiredis-dev libxxhash-dev libpq-dev
   clang llvm libclang-rt-14-dev
   curl nghttp2-client openssl ca-certificates valgrind procps iproute2
-  redis-server python3 sqlite3
+  redis-server python3 sqlite3 postgresql
   chromium
 )
 

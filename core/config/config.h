@@ -99,6 +99,8 @@ typedef struct {
     ig_ui_config_t ui;
     ig_client_limits_config_t client_limits;
     ig_client_timeouts_config_t client_timeouts;
+    char *database;                  /* database: "postgres://..." shared by several gateways; NULL: SQLite in stateDir */
+    char *gateway_id;                /* gatewayId: this gateway's name in shared state; NULL: "<hostname>:<first port>" */
 } ig_server_config_t;
 
 typedef struct {

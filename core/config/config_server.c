@@ -12,6 +12,7 @@
 #include "config/model_address.h"
 #include "observe/log.h"
 #include "util/hex.h"
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -259,6 +260,43 @@ static int read_log_level(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *node, const 
     return s->log_level ? 0 : -1;
 }
 
+/* database: only PostgreSQL's URL forms (libpq parses the rest when a plugin connects) */
+static int read_database(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *node, const char *path, const ig_option_row_t *row,
+                         void *out)
+{
+    ig_server_config_t *s = out;
+    const char *url;
+    if (ig_yaml_str(y, node, path, &url) != 0)
+        return -1;
+    if (strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0) {
+        ig_yaml_error(y, node, path, "expected a PostgreSQL URL \"postgres://user:password@host:port/db\", got \"%.60s\"",
+                      url);
+        return -1;
+    }
+    s->database = ig_arena_strdup(a, url);
+    return s->database ? 0 : -1;
+}
+
+/* gatewayId: named in every usage record id, so it must stay short and printable */
+static int read_gateway_id(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *node, const char *path, const ig_option_row_t *row,
+                           void *out)
+{
+    ig_server_config_t *s = out;
+    const char *id;
+    if (ig_yaml_str(y, node, path, &id) != 0)
+        return -1;
+    size_t n = strlen(id);
+    int ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)id[i]) || strchr("._:-", id[i]) != NULL;
+    if (!ok) {
+        ig_yaml_error(y, node, path, "expected 1 to 64 characters from A-Z a-z 0-9 . _ : -, got \"%.70s\"", id);
+        return -1;
+    }
+    s->gateway_id = ig_arena_strdup(a, id);
+    return s->gateway_id ? 0 : -1;
+}
+
 /* Admin keys are configured as hashes only ("sha256:<64 hex>"): the file never holds a secret. */
 static int read_admin_keys(ig_yaml_t *y, ig_arena_t *a, yaml_node_t *seq, const char *path,
                            const ig_option_row_t *row, void *out)
@@ -383,6 +421,12 @@ const ig_option_row_t ig_cfg_server_rows[] = {
     IG_ROW_SECTION("ui", "the operator console (/ui/) and customer portal (/portal/)", S, ui, ui_rows),
     IG_ROW_SECTION("clientLimits", "what one client connection may cost", S, client_limits, client_limits_rows),
     IG_ROW_SECTION("clientTimeouts", "how long one client may stall", S, client_timeouts, client_timeouts_rows),
+    IG_ROW_READ("database", IG_OPT_STRING, IG_ROW_OPTIONAL, NULL,
+                "postgres://... shared by several gateways (keys, ledger, invoices); absent: SQLite files in stateDir", 0, 0, S,
+                database, read_database),
+    IG_ROW_READ("gatewayId", IG_OPT_STRING, IG_ROW_OPTIONAL, NULL,
+                "this gateway's name in shared state (default <hostname>:<first listen port>)", 0, 0, S, gateway_id,
+                read_gateway_id),
     {{NULL}}};
 #undef S
 

@@ -9,6 +9,7 @@
 #include "observe/log.h"
 #include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +216,19 @@ ig_generation_t *ig_generation_build(ig_config_t *cfg, uint64_t id, ig_endpoint_
         goto fail;
     }
 
+    /* the gateway's name in shared state: as configured, or the host and the first port it listens on
+     * (distinct for gateways sharing a machine) */
+    char gateway_id[320];
+    if (cfg->server.gateway_id) {
+        snprintf(gateway_id, sizeof(gateway_id), "%s", cfg->server.gateway_id);
+    } else {
+        char host[256] = "localhost";
+        if (gethostname(host, sizeof(host)) != 0)
+            snprintf(host, sizeof(host), "localhost");
+        host[sizeof(host) - 1] = '\0';
+        snprintf(gateway_id, sizeof(gateway_id), "%s:%u", host, cfg->server.nlisten ? cfg->server.listen[0].port : 0u);
+    }
+
     /* plugin instances, in plugins.load order; stop at the first failure (later ones may need it) */
     for (size_t j = 0; j < cfg->nplugins; j++) {
         const ig_plugin_config_t *pc = &cfg->plugins[j];
@@ -228,6 +242,8 @@ ig_generation_t *ig_generation_build(ig_config_t *cfg, uint64_t id, ig_endpoint_
                 .state_dir = cfg->server.state_dir,
                 .workers = (unsigned)cfg->server.workers,
                 .generation = id,
+                .database = cfg->server.database,
+                .gateway_id = gateway_id,
             };
             if (inst->desc->init(api, &ctx, &inst->state, &err) != 0) {
                 ig_errors_at(errs, cfg->path, pc->line, "plugins.load[%zu]: plugin \"%s\" failed to start: %s", j,

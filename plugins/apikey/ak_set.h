@@ -67,6 +67,7 @@ typedef struct ak_set_s {
     uint32_t *slots;           /* hash table: key index + 1, 0 empty */
     size_t nslots;
     atomic_uint refs;          /* readers that took it out of the lock (admin listings) */
+    int64_t version;           /* PostgreSQL store: ak_version.v it was read at (0 for SQLite) */
 } ak_set_t;
 
 ak_set_t *ak_set_new(void);

@@ -17,11 +17,42 @@
 #include <sys/stat.h>
 #include "ak_buf.h"
 #include "ak_parse.h"
+#include "ak_pg.h"
 
 struct ak_store_s {
     sqlite3 *db;
+    ak_pg_t *pg;               /* set: PostgreSQL instead (db NULL) */
     char path[4096];
 };
+
+/* PostgreSQL stores: each public call below starts with this */
+#define AK_PG_OR(call) \
+    do { \
+        if (st->pg) \
+            return call; \
+    } while (0)
+
+ak_store_t *ak_store_open_pg(const char *url, const char *gateway_id, char *msg, size_t cap)
+{
+    ak_store_t *st = calloc(1, sizeof(*st));
+    if (!st) {
+        snprintf(msg, cap, "out of memory");
+        return NULL;
+    }
+    if (!(st->pg = ak_pg_open(url, gateway_id, msg, cap))) {
+        free(st);
+        return NULL;
+    }
+    snprintf(st->path, sizeof(st->path), "server.database");
+    return st;
+}
+
+int ak_store_watch(ak_store_t *st, const ig_host_t *host, void (*on_set)(void *arg, ak_set_t *set), void *arg,
+                   char *msg, size_t cap)
+{
+    /* 2 s: notifications carry changes within milliseconds; this only bounds what a lost one costs */
+    return st->pg ? ak_pg_watch(st->pg, host, 2000, on_set, arg, msg, cap) : 0;
+}
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS customers("
@@ -84,6 +115,7 @@ void ak_store_close(ak_store_t *st)
 {
     if (!st)
         return;
+    ak_pg_close(st->pg);
     sqlite3_close(st->db);
     free(st);
 }
@@ -95,6 +127,7 @@ const char *ak_store_path(const ak_store_t *st)
 
 const char *ak_store_error(const ak_store_t *st)
 {
+    AK_PG_OR(ak_pg_error(st->pg));
     return sqlite3_errmsg(st->db);
 }
 
@@ -105,16 +138,22 @@ static int exec(ak_store_t *st, const char *sql)
 
 int ak_store_begin(ak_store_t *st)
 {
+    AK_PG_OR(ak_pg_begin(st->pg));
     return exec(st, "BEGIN IMMEDIATE");
 }
 
 int ak_store_commit(ak_store_t *st)
 {
+    AK_PG_OR(ak_pg_commit(st->pg));
     return exec(st, "COMMIT");
 }
 
 void ak_store_rollback(ak_store_t *st)
 {
+    if (st->pg) {
+        ak_pg_rollback(st->pg);
+        return;
+    }
     exec(st, "ROLLBACK");
 }
 
@@ -268,6 +307,7 @@ static size_t count(ak_store_t *st, const char *sql)
 
 ak_set_t *ak_store_load(ak_store_t *st, const ig_json_api_t *j, char *msg, size_t cap)
 {
+    AK_PG_OR(ak_pg_load(st->pg, j, msg, cap));
     ak_set_t *set = ak_set_new();
     msg[0] = '\0';
     if (!set) {
@@ -306,6 +346,7 @@ static int step_done(sqlite3_stmt *s)
 
 int ak_store_put_customer(ak_store_t *st, const ig_json_api_t *j, const ak_customer_t *c)
 {
+    AK_PG_OR(ak_pg_put_customer(st->pg, c));
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO customers(id, name, limits, created) VALUES(?,?,?,?)", -1,
                            &s, NULL) != SQLITE_OK)
@@ -319,6 +360,7 @@ int ak_store_put_customer(ak_store_t *st, const ig_json_api_t *j, const ak_custo
 
 int ak_store_put_key(ak_store_t *st, const ig_json_api_t *j, const ak_key_t *k)
 {
+    AK_PG_OR(ak_pg_put_key(st->pg, k));
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db,
                            "INSERT OR REPLACE INTO keys(id, customer, name, hash, models, limits, created, expires, "
@@ -347,6 +389,7 @@ int ak_store_put_key(ak_store_t *st, const ig_json_api_t *j, const ak_key_t *k)
 int ak_store_put_grant(ak_store_t *st, const ig_json_api_t *j, const char *model, const char *customer,
                        const ig_limits_t *limits, int64_t created)
 {
+    AK_PG_OR(ak_pg_put_grant(st->pg, model, customer, limits, created));
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO grants(model, customer, limits, created) VALUES(?,?,?,?)",
                            -1, &s, NULL) != SQLITE_OK)
@@ -360,6 +403,7 @@ int ak_store_put_grant(ak_store_t *st, const ig_json_api_t *j, const char *model
 
 int ak_store_delete_grants(ak_store_t *st, const char *model, const char *customer)
 {
+    AK_PG_OR(ak_pg_delete_grants(st->pg, model, customer));
     sqlite3_stmt *s;
     const char *sql = customer ? "DELETE FROM grants WHERE model = ? AND customer = ?" : "DELETE FROM grants WHERE model = ?";
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)

@@ -1,5 +1,6 @@
 /*
- * ak_store.h — customers, keys and publications made through the admin API, in SQLite.
+ * ak_store.h — customers, keys and publications made through the admin API, in SQLite, or in
+ * PostgreSQL with server.database (ak_pg.c; the same calls).
  *
  * One connection (WAL mode, state_dir/keys.db), used only under the plugin's writer lock, so it
  * needs no locking of its own. Writers wrap their statements in ak_store_begin/commit: a request
@@ -17,6 +18,12 @@ typedef struct ak_store_s ak_store_t;
 
 /* dir NULL: an in-memory database (nothing survives exit). NULL with msg on failure. */
 ak_store_t *ak_store_open(const char *dir, char *msg, size_t cap);
+/* The same store in PostgreSQL (server.database, see ak_pg.h): every function below then goes there. */
+ak_store_t *ak_store_open_pg(const char *url, const char *gateway_id, char *msg, size_t cap);
+/* PostgreSQL only: reads of what other gateways wrote, handed to on_set from a thread of the store's
+ * (see ak_pg_watch). 0 (nothing to watch for SQLite) or -1 with msg. */
+int ak_store_watch(ak_store_t *st, const ig_host_t *host, void (*on_set)(void *arg, ak_set_t *set), void *arg,
+                   char *msg, size_t cap);
 void ak_store_close(ak_store_t *st);
 const char *ak_store_path(const ak_store_t *st);
 

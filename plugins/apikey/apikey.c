@@ -50,9 +50,25 @@ void ak_stored_swap(ak_proc_t *p, ak_set_t *next)
 {
     pthread_rwlock_wrlock(&p->set_lock);
     ak_set_t *old = p->stored;
-    p->stored = next;
+    /* PostgreSQL: the watcher's read and an admin write's read-back race; the older one loses */
+    if (old && next->version < old->version) {
+        old = next;
+    } else {
+        p->stored = next;
+    }
     pthread_rwlock_unlock(&p->set_lock);
     ak_stored_release(old);
+}
+
+/* The PostgreSQL watcher's thread: what any gateway wrote, read back whole. Swapped under
+ * write_lock: admin writes read p->stored without a reference while they hold it (ak_admin.c), so
+ * the set must not change under them (it did: a key answered from a set the watcher had freed). */
+static void on_watched_set(void *arg, ak_set_t *set)
+{
+    ak_proc_t *p = arg;
+    pthread_mutex_lock(&p->write_lock);
+    ak_stored_swap(p, set);
+    pthread_mutex_unlock(&p->write_lock);
 }
 
 /* ---- process state: outlives reloads ---- */
@@ -80,17 +96,18 @@ static void ak_unload(void *process_state)
     ak_proc_t *p = process_state;
     if (!p)
         return;
+    ak_store_close(p->store); /* first: stops the PostgreSQL watcher, which swaps sets */
     ak_stored_release(p->stored);
-    ak_store_close(p->store);
     pthread_rwlock_destroy(&p->set_lock);
     pthread_mutex_destroy(&p->write_lock);
     free(p);
 }
 
-static int open_store(const ig_host_t *host, ak_proc_t *p, const char *state_dir, ig_error_t *err)
+static int open_store(const ig_host_t *host, ak_proc_t *p, const ig_plugin_init_t *ctx, ig_error_t *err)
 {
     char msg[512];
-    p->store = ak_store_open(state_dir, msg, sizeof(msg));
+    p->store = ctx->database ? ak_store_open_pg(ctx->database, ctx->gateway_id, msg, sizeof(msg))
+                             : ak_store_open(ctx->state_dir, msg, sizeof(msg));
     if (!p->store)
         return host->error(err, "key store: %s", msg);
     ak_set_t *s = ak_store_load(p->store, host->json, msg, sizeof(msg));
@@ -100,7 +117,19 @@ static int open_store(const ig_host_t *host, ak_proc_t *p, const char *state_dir
         return host->error(err, "key store: %s", msg);
     }
     p->stored = s;
-    if (state_dir)
+    if (ak_store_watch(p->store, host, on_watched_set, p, msg, sizeof(msg)) != 0) {
+        ak_store_close(p->store);
+        p->store = NULL;
+        ak_set_free(s);
+        p->stored = NULL;
+        return host->error(err, "key store: %s", msg);
+    }
+    if (ctx->database)
+        host->log(IG_LOG_INFO, "apikey",
+                  "key store in server.database (gateway %s): %zu customers, %zu keys, %zu published models; "
+                  "changes from other gateways are watched",
+                  ctx->gateway_id, s->ncustomers, s->nkeys, s->npubs);
+    else if (ctx->state_dir)
         host->log(IG_LOG_INFO, "apikey", "key store %s: %zu customers, %zu keys, %zu published models",
                   ak_store_path(p->store), s->ncustomers, s->nkeys, s->npubs);
     else
@@ -194,8 +223,11 @@ static int ak_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void **st
     if (!p)
         return host->error(err, "no process state (the core did not call load())");
     pthread_mutex_lock(&p->write_lock);
-    int rc = p->store ? 0 : open_store(host, p, ctx->state_dir, err);
-    if (p->store && ctx->generation > 1 && ctx->state_dir &&
+    int rc = p->store ? 0 : open_store(host, p, ctx, err);
+    if (p->store && ctx->generation > 1 && (ctx->database != NULL) != (strcmp(ak_store_path(p->store), "server.database") == 0))
+        host->log(IG_LOG_WARN, "apikey", "server.database was %s: the key store stays %s until a restart",
+                  ctx->database ? "added" : "removed", ak_store_path(p->store));
+    else if (p->store && ctx->generation > 1 && ctx->state_dir && !ctx->database &&
         strncmp(ak_store_path(p->store), ctx->state_dir, strlen(ctx->state_dir)) != 0)
         host->log(IG_LOG_WARN, "apikey", "server.stateDir changed to %s: the key store stays %s until a restart",
                   ctx->state_dir, ak_store_path(p->store));

@@ -117,13 +117,17 @@ static int billing_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void
         snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, file);
     else
         return host->error(err, "billing: server.stateDir is not set, and ledgerFile \"%s\" is relative", file);
-    wo.ledger_path = path;
+    wo.ledger_path = path; /* with server.database too: where .unsaved.jsonl goes */
+    wo.database = ctx->database;
+    wo.gateway_id = ctx->gateway_id;
 
     char settings[sizeof(w->settings)];
     snprintf(settings, sizeof(settings), "%s %s %u %zu %zu %s %d %d %s %u %u %u %u %u", path, sync, wo.flush_ms,
              wo.flush_records, wo.max_queued, wo.export_dir, wo.export_jsonl, wo.export_csv, wo.webhook.url,
              wo.webhook.max_attempts, wo.webhook.backoff_ms, wo.webhook.timeout_ms, wo.webhook.max_pending,
              wo.webhook.drain_ms);
+    if (ctx->database) /* the URL may hold a password: compared, never logged */
+        snprintf(settings + strlen(settings), sizeof(settings) - strlen(settings), " %s", ctx->database);
     if (!bl_writer_started(w)) {
         if (wo.export_dir[0] && make_dir(wo.export_dir) != 0)
             return host->error(err, "plugins.options.billing.exportDir: \"%s\" is not a directory and cannot be made",
@@ -131,8 +135,14 @@ static int billing_init(const ig_host_t *host, const ig_plugin_init_t *ctx, void
         char msg[400];
         if (bl_writer_start(w, &wo, msg, sizeof(msg)) != 0)
             return host->error(err, "billing: %s", msg);
-        host->log(IG_LOG_INFO, "billing", "ledger %s (WAL, synchronous=%s, group commit every %u ms or %zu records)",
-                  path, sync, wo.flush_ms, wo.flush_records);
+        if (ctx->database)
+            host->log(IG_LOG_INFO, "billing",
+                      "ledger in server.database as gateway %s (group commit every %u ms or %zu records; "
+                      "what the database cannot take goes to %s.unsaved.jsonl at exit)",
+                      ctx->gateway_id, wo.flush_ms, wo.flush_records, path);
+        else
+            host->log(IG_LOG_INFO, "billing", "ledger %s (WAL, synchronous=%s, group commit every %u ms or %zu records)",
+                      path, sync, wo.flush_ms, wo.flush_records);
         snprintf(w->settings, sizeof(w->settings), "%s", settings);
     } else if (strcmp(settings, w->settings) != 0) {
         /* the writer, its ledger and its sinks are process state: they keep their first options */

@@ -8,11 +8,13 @@
  * covers exactly the records with ts_ms < period_end and id <= watermark not covered before. A
  * record committed after the issue (arrived in M, written late) has a higher id: no issued invoice
  * covers it, so the customer's next invoice does. Invoices of a customer are issued in month order.
+ * "id" is the database's record_order (bl_sql.h): SQLite's row id; in PostgreSQL usage.ledger_seq,
+ * whose order matches commit order under the ledger's lock (bl_pg.c).
  */
 #ifndef BL_INVOICE_H
 #define BL_INVOICE_H
 
-#include <sqlite3.h>
+#include "bl_sql.h"
 #include <stdint.h>
 #include "bl_decimal.h"
 #include "util/buf.h"
@@ -72,13 +74,13 @@ typedef struct {
 extern const char bl_invoice_schema[];
 
 /* A run on db (a read-write connection). 0, or -1 with msg (nothing issued). */
-int bl_invoice_run(sqlite3 *db, const bl_run_request_t *req, bl_run_result_t *out, char *msg, size_t msgcap);
+int bl_invoice_run(bl_sql_t *db, const bl_run_request_t *req, bl_run_result_t *out, char *msg, size_t msgcap);
 void bl_run_result_free(bl_run_result_t *r);
 
 /* The issued invoice numbered number: 1 found, 0 not, -1 with msg. */
-int bl_invoice_load(sqlite3 *db, const char *number, bl_invoice_t *out, char *msg, size_t msgcap);
+int bl_invoice_load(bl_sql_t *db, const char *number, bl_invoice_t *out, char *msg, size_t msgcap);
 /* Issued invoices, optionally of one month and/or customer, in number order. 0, or -1 with msg. */
-int bl_invoice_list(sqlite3 *db, const char *month, const char *customer, bl_invoice_t **out, size_t *n, char *msg,
+int bl_invoice_list(bl_sql_t *db, const char *month, const char *customer, bl_invoice_t **out, size_t *n, char *msg,
                     size_t msgcap);
 void bl_invoice_free(bl_invoice_t *inv);
 

@@ -10,6 +10,7 @@
 #include "bl_http.h"
 #include "bl_invoice.h"
 #include "bl_offload.h"
+#include "bl_pg.h"
 #include "bl_query.h"
 #include "bl_report.h"
 #include "util/json_write.h"
@@ -30,20 +31,36 @@ static int server_error(ig_http_exchange_t *x, const char *what, const char *msg
     return bl_fail(x, 500, "server_error", NULL, NULL, "%s: %s", what, msg);
 }
 
-/* A read-write connection to the ledger after what was recorded before the call is committed. */
-static sqlite3 *open_rw(ig_http_exchange_t *x, const bl_report_ctx_t *c)
+/* The invoice store after what was recorded before the call is committed: the SQLite ledger (rw: a
+ * read-write connection) or server.database (a connection of the call's own). 0, or -1 answered. */
+static int open_store(ig_http_exchange_t *x, const bl_report_ctx_t *c, int rw, bl_sql_t *db)
 {
     if (!bl_writer_started(c->writer)) {
         bl_fail(x, 503, "server_error", NULL, NULL, "the usage ledger is not open");
-        return NULL;
+        return -1;
     }
     if (bl_writer_sync(c->writer, 5000) != 0)
         c->host->log(IG_LOG_WARN, "billing", "invoices: the ledger writer is behind; using what is committed");
     char msg[400];
-    sqlite3 *db = bl_ledger_open_conn(c->writer->ledger_path, 1, msg, sizeof(msg));
-    if (db == NULL)
-        server_error(x, "usage ledger", msg);
-    return db;
+    if (c->writer->pg) {
+        if (bl_pg_sql_open(bl_pg_url(c->writer->pg), db, msg, sizeof(msg)) == 0)
+            return 0;
+        return server_error(x, "usage ledger", msg), -1;
+    }
+    sqlite3 *s = rw ? bl_ledger_open_conn(c->writer->ledger_path, 1, msg, sizeof(msg))
+                    : bl_ledger_open_reader(c->writer->ledger_path, msg, sizeof(msg));
+    if (s == NULL)
+        return server_error(x, "usage ledger", msg), -1;
+    bl_sql_sqlite(db, s);
+    return 0;
+}
+
+static void close_store(const bl_report_ctx_t *c, bl_sql_t *db)
+{
+    if (c->writer->pg)
+        bl_pg_sql_close(db);
+    else
+        sqlite3_close(db->conn);
 }
 
 /* ---- POST /admin/invoices/generate --------------------------------------------------------------- */
@@ -150,22 +167,23 @@ static int generate(const bl_report_ctx_t *c, ig_http_exchange_t *x, ig_error_t 
         models[i] = (bl_invoice_model_t){x->models[i]->name, priced(x->models[i])};
     bl_run_request_t req = {.month = month, .customer = hc ? customer : NULL, .mode = mode,
                             .currency = c->currency, .now_s = now_s, .models = models, .nmodels = x->nmodels};
-    sqlite3 *db = open_rw(x, c);
-    if (db == NULL) {
+    bl_sql_t db;
+    if (open_store(x, c, 1, &db) != 0) {
         free(models);
         return 0;
     }
     bl_run_result_t r;
     char msg[400];
+    /* one run at a time here; across gateways, server.database's lock (bl_pg.c) */
     pthread_mutex_lock(&c->writer->invoice_mu);
-    int rc = bl_invoice_run(db, &req, &r, msg, sizeof(msg));
+    int rc = bl_invoice_run(&db, &req, &r, msg, sizeof(msg));
     if (rc == 0 && r.issued_now > 0) {
         to_sinks(c, &r);
         c->host->log(IG_LOG_INFO, "billing", "invoice run %s: %zu invoice(s) issued, %s to %s", month, r.issued_now,
                      r.invoices[r.ninvoices - r.issued_now].number, r.invoices[r.ninvoices - 1].number);
     }
     pthread_mutex_unlock(&c->writer->invoice_mu);
-    sqlite3_close(db);
+    close_store(c, &db);
     free(models);
     if (rc != 0)
         return server_error(x, "invoice run", msg);
@@ -244,13 +262,13 @@ static int one(const bl_report_ctx_t *c, ig_http_exchange_t *x, const char *numb
     if (fmt < 0)
         return bad(x, "format", "invalid_value", "format \"%.10s\" is not json, csv or html",
                    ig_query_get(&q, "format"));
-    sqlite3 *db = bl_report_open_ledger(x, c, err);
-    if (db == NULL)
-        return -1;
+    bl_sql_t db;
+    if (open_store(x, c, 0, &db) != 0)
+        return 0;
     bl_invoice_t inv;
     char msg[400];
-    int found = bl_invoice_load(db, number, &inv, msg, sizeof(msg));
-    sqlite3_close(db);
+    int found = bl_invoice_load(&db, number, &inv, msg, sizeof(msg));
+    close_store(c, &db);
     if (found < 0)
         return server_error(x, "invoice", msg);
     if (found == 0)
@@ -290,14 +308,14 @@ static int list_issued(const bl_report_ctx_t *c, ig_http_exchange_t *x, const ig
     int fmt = pick_format(format, (ig_str_t){"", 0});
     if (fmt < 0 || fmt == FMT_HTML)
         return bad(x, "format", "invalid_value", "format \"%.10s\" is not json or csv", format);
-    sqlite3 *db = bl_report_open_ledger(x, c, err);
-    if (db == NULL)
-        return -1;
+    bl_sql_t db;
+    if (open_store(x, c, 0, &db) != 0)
+        return 0;
     bl_invoice_t *arr;
     size_t n;
     char msg[400];
-    int rc = bl_invoice_list(db, month, customer, &arr, &n, msg, sizeof(msg));
-    sqlite3_close(db);
+    int rc = bl_invoice_list(&db, month, customer, &arr, &n, msg, sizeof(msg));
+    close_store(c, &db);
     if (rc != 0)
         return server_error(x, "invoices", msg);
     ig_buf_t b = {0};

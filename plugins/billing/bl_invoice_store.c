@@ -1,4 +1,5 @@
-/* bl_invoice_store.c — invoice runs, numbering and storage in the ledger's database (bl_invoice.h). */
+/* bl_invoice_store.c — invoice runs, numbering and storage in the ledger's database (bl_invoice.h),
+ * SQLite or PostgreSQL through bl_sql. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +44,39 @@ const char bl_invoice_schema[] =
 
 #define UNITS_PER_WHOLE ((bl_i128_t)1000000000000000LL)
 
-static int fail(sqlite3 *db, const char *what, char *msg, size_t msgcap)
+static int fail(bl_sql_t *db, const char *what, char *msg, size_t msgcap)
 {
-    snprintf(msg, msgcap, "%s: %s", what, sqlite3_errmsg(db));
+    snprintf(msg, msgcap, "%s: %s", what, db->error(db));
     return -1;
 }
+
+/* sql's rows, or NULL with msg naming what. */
+static bl_sql_rows_t *query(bl_sql_t *db, const char *what, const char *sql, const bl_sql_param_t *p, int n, char *msg,
+                            size_t msgcap)
+{
+    char m[300];
+    bl_sql_rows_t *r = db->query(db, sql, p, n, m, sizeof(m));
+    if (r == NULL)
+        snprintf(msg, msgcap, "%s: %s", what, m);
+    return r;
+}
+
+/* A statement without rows: 0, or -1 with msg. */
+static int run(bl_sql_t *db, const char *what, const char *sql, const bl_sql_param_t *p, int n, char *msg,
+               size_t msgcap)
+{
+    bl_sql_rows_t *r = query(db, what, sql, p, n, msg, msgcap);
+    if (r == NULL)
+        return -1;
+    int rc = db->next(r);
+    if (rc < 0)
+        fail(db, what, msg, msgcap);
+    db->done(r);
+    return rc < 0 ? -1 : 0;
+}
+
+#define TXT(s) ((bl_sql_param_t){.text = (s)})
+#define INT(v) ((bl_sql_param_t){.i = (v), .is_int = 1})
 
 void bl_month_bounds(const char *month, int64_t *start_ms, int64_t *end_ms)
 {
@@ -74,9 +103,9 @@ void bl_run_result_free(bl_run_result_t *r)
     memset(r, 0, sizeof(*r));
 }
 
-static void copy(char *dst, size_t cap, const unsigned char *s)
+static void copy(char *dst, size_t cap, const char *s)
 {
-    snprintf(dst, cap, "%s", s ? (const char *)s : "");
+    snprintf(dst, cap, "%s", s);
 }
 
 /* Appends an empty element to an array (elem bytes each, zeroed); NULL when out of memory. */
@@ -117,77 +146,78 @@ static void problem(bl_run_result_t *r, const char *customer, const char *model,
 
 #define INVOICE_COLUMNS "seq, number, customer, month, currency, issued_at, records, total_whole, total_units"
 
-static int read_lines(sqlite3 *db, int64_t seq, bl_invoice_t *inv, char *msg, size_t msgcap)
+static int read_lines(bl_sql_t *db, int64_t seq, bl_invoice_t *inv, char *msg, size_t msgcap)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT model, requests, prompt_tokens, cached_tokens, completion_tokens, audio_ms,"
-                           " cost_whole, cost_units FROM invoice_line WHERE seq = ? ORDER BY model",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fail(db, "invoice lines", msg, msgcap);
-    sqlite3_bind_int64(st, 1, seq);
+    bl_sql_param_t p[] = {INT(seq)};
+    bl_sql_rows_t *st = query(db, "invoice lines",
+                              "SELECT model, requests, prompt_tokens, cached_tokens, completion_tokens, audio_ms,"
+                              " cost_whole, cost_units FROM invoice_line WHERE seq = ?1 ORDER BY model",
+                              p, 1, msg, msgcap);
+    if (st == NULL)
+        return -1;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db->next(st)) == 1) {
         bl_invoice_line_t *l = add_line(inv);
         if (l == NULL) {
-            sqlite3_finalize(st);
+            db->done(st);
             snprintf(msg, msgcap, "out of memory");
             return -1;
         }
-        copy(l->model, sizeof(l->model), sqlite3_column_text(st, 0));
-        l->requests = sqlite3_column_int64(st, 1);
-        l->prompt = sqlite3_column_int64(st, 2);
-        l->cached = sqlite3_column_int64(st, 3);
-        l->completion = sqlite3_column_int64(st, 4);
-        l->audio_ms = sqlite3_column_int64(st, 5);
-        l->cost = (bl_i128_t)sqlite3_column_int64(st, 6) * UNITS_PER_WHOLE + sqlite3_column_int64(st, 7);
+        copy(l->model, sizeof(l->model), db->text(st, 0));
+        l->requests = db->integer(st, 1);
+        l->prompt = db->integer(st, 2);
+        l->cached = db->integer(st, 3);
+        l->completion = db->integer(st, 4);
+        l->audio_ms = db->integer(st, 5);
+        l->cost = (bl_i128_t)db->integer(st, 6) * UNITS_PER_WHOLE + db->integer(st, 7);
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : fail(db, "invoice lines", msg, msgcap);
+    if (rc < 0)
+        fail(db, "invoice lines", msg, msgcap);
+    db->done(st);
+    return rc < 0 ? -1 : 0;
 }
 
-static int read_invoice_row(sqlite3 *db, sqlite3_stmt *st, bl_invoice_t *inv, char *msg, size_t msgcap)
+static int read_invoice_row(bl_sql_t *db, bl_sql_rows_t *st, bl_invoice_t *inv, char *msg, size_t msgcap)
 {
     memset(inv, 0, sizeof(*inv));
-    int64_t seq = sqlite3_column_int64(st, 0);
-    copy(inv->number, sizeof(inv->number), sqlite3_column_text(st, 1));
-    copy(inv->customer, sizeof(inv->customer), sqlite3_column_text(st, 2));
-    copy(inv->month, sizeof(inv->month), sqlite3_column_text(st, 3));
-    copy(inv->currency, sizeof(inv->currency), sqlite3_column_text(st, 4));
-    inv->issued_at = sqlite3_column_int64(st, 5);
-    inv->records = sqlite3_column_int64(st, 6);
-    inv->total = (bl_i128_t)sqlite3_column_int64(st, 7) * UNITS_PER_WHOLE + sqlite3_column_int64(st, 8);
+    int64_t seq = db->integer(st, 0);
+    copy(inv->number, sizeof(inv->number), db->text(st, 1));
+    copy(inv->customer, sizeof(inv->customer), db->text(st, 2));
+    copy(inv->month, sizeof(inv->month), db->text(st, 3));
+    copy(inv->currency, sizeof(inv->currency), db->text(st, 4));
+    inv->issued_at = db->integer(st, 5);
+    inv->records = db->integer(st, 6);
+    inv->total = (bl_i128_t)db->integer(st, 7) * UNITS_PER_WHOLE + db->integer(st, 8);
     return read_lines(db, seq, inv, msg, msgcap);
 }
 
 /* Invoices matching sql (binding ?1 and ?2 as text or NULL), appended to *arr. 0 or -1. */
-static int read_invoices(sqlite3 *db, const char *where, const char *a1, const char *a2, bl_invoice_t **arr, size_t *n,
-                         char *msg, size_t msgcap)
+static int read_invoices(bl_sql_t *db, const char *where, const char *a1, const char *a2, bl_invoice_t **arr,
+                         size_t *n, char *msg, size_t msgcap)
 {
     char sql[400];
     snprintf(sql, sizeof(sql), "SELECT " INVOICE_COLUMNS " FROM invoice WHERE %s ORDER BY seq", where);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return fail(db, "invoices", msg, msgcap);
-    if (a1)
-        sqlite3_bind_text(st, 1, a1, -1, SQLITE_STATIC);
-    if (a2)
-        sqlite3_bind_text(st, 2, a2, -1, SQLITE_STATIC);
+    bl_sql_param_t p[] = {TXT(a1), TXT(a2)};
+    bl_sql_rows_t *st = query(db, "invoices", sql, p, 2, msg, msgcap);
+    if (st == NULL)
+        return -1;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db->next(st)) == 1) {
         bl_invoice_t *inv = grow((void **)arr, n, sizeof(**arr));
         if (inv == NULL || read_invoice_row(db, st, inv, msg, msgcap) != 0) {
             if (inv == NULL)
                 snprintf(msg, msgcap, "out of memory");
-            sqlite3_finalize(st);
+            db->done(st);
             return -1;
         }
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : fail(db, "invoices", msg, msgcap);
+    if (rc < 0)
+        fail(db, "invoices", msg, msgcap);
+    db->done(st);
+    return rc < 0 ? -1 : 0;
 }
 
-int bl_invoice_load(sqlite3 *db, const char *number, bl_invoice_t *out, char *msg, size_t msgcap)
+int bl_invoice_load(bl_sql_t *db, const char *number, bl_invoice_t *out, char *msg, size_t msgcap)
 {
     bl_invoice_t *arr = NULL;
     size_t n = 0;
@@ -203,7 +233,7 @@ int bl_invoice_load(sqlite3 *db, const char *number, bl_invoice_t *out, char *ms
     return n == 1;
 }
 
-int bl_invoice_list(sqlite3 *db, const char *month, const char *customer, bl_invoice_t **out, size_t *n, char *msg,
+int bl_invoice_list(bl_sql_t *db, const char *month, const char *customer, bl_invoice_t **out, size_t *n, char *msg,
                     size_t msgcap)
 {
     *out = NULL;
@@ -240,24 +270,22 @@ static const bl_invoice_model_t *find_model(const bl_run_request_t *req, const c
 
 /* Customers (of the run's filter) that already have an invoice for a later month: their records up
  * to that month's end are on it, so this month cannot be issued for them any more. */
-static int later_months(sqlite3 *db, const bl_run_request_t *req, bl_run_result_t *out, char ***names, size_t *n,
+static int later_months(bl_sql_t *db, const bl_run_request_t *req, bl_run_result_t *out, char ***names, size_t *n,
                         char *msg, size_t msgcap)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT customer, MAX(month) FROM invoice WHERE month > ?1 AND (?2 IS NULL OR customer = ?2)"
-                           " GROUP BY customer ORDER BY customer",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fail(db, "invoices", msg, msgcap);
-    sqlite3_bind_text(st, 1, req->month, -1, SQLITE_STATIC);
-    if (req->customer)
-        sqlite3_bind_text(st, 2, req->customer, -1, SQLITE_STATIC);
+    bl_sql_param_t p[] = {TXT(req->month), TXT(req->customer)};
+    bl_sql_rows_t *st = query(db, "invoices",
+                              "SELECT customer, MAX(month) FROM invoice WHERE month > ?1 AND (?2 IS NULL OR customer = ?2)"
+                              " GROUP BY customer ORDER BY customer",
+                              p, 2, msg, msgcap);
+    if (st == NULL)
+        return -1;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *c = (const char *)sqlite3_column_text(st, 0), *m = (const char *)sqlite3_column_text(st, 1);
+    while ((rc = db->next(st)) == 1) {
+        const char *c = db->text(st, 0), *m = db->text(st, 1);
         char **slot = grow((void **)names, n, sizeof(char *));
         if (slot == NULL || (*slot = strdup(c)) == NULL) {
-            sqlite3_finalize(st);
+            db->done(st);
             snprintf(msg, msgcap, "out of memory");
             return -1;
         }
@@ -266,8 +294,10 @@ static int later_months(sqlite3 *db, const bl_run_request_t *req, bl_run_result_
                 "then (invoices of a customer are issued in month order)",
                 req->month, m);
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : fail(db, "invoices", msg, msgcap);
+    if (rc < 0)
+        fail(db, "invoices", msg, msgcap);
+    db->done(st);
+    return rc < 0 ? -1 : 0;
 }
 
 static int in_names(char **names, size_t n, const char *s)
@@ -278,39 +308,39 @@ static int in_names(char **names, size_t n, const char *s)
     return 0;
 }
 
-/* The records not yet invoiced, up to the month's end and the watermark, per customer and model. */
+/* The records not yet invoiced, up to the month's end and the watermark, per customer and model
+ * (%s: the database's record_order column, twice). */
 static const char pending_sql[] =
     "SELECT customer, model, COUNT(*), SUM(requests), SUM(prompt_tokens), SUM(cached_tokens),"
     " SUM(completion_tokens), SUM(audio_ms), SUM(cost_units / 1000000000),"
     " SUM(cost_units - cost_units / 1000000000 * 1000000000),"
-    " SUM(usage_known = 0 AND status < 400),"
-    " SUM(cost_units = 0 AND prompt_tokens + completion_tokens + audio_ms > 0)"
-    " FROM usage u WHERE u.ts_ms < ?1 AND u.id <= ?2 AND (?3 IS NULL OR u.customer = ?3)"
+    " SUM(CASE WHEN usage_known = 0 AND status < 400 THEN 1 ELSE 0 END),"
+    " SUM(CASE WHEN cost_units = 0 AND prompt_tokens + completion_tokens + audio_ms > 0 THEN 1 ELSE 0 END)"
+    " FROM usage u WHERE u.ts_ms < ?1 AND u.%s <= ?2 AND (?3 IS NULL OR u.customer = ?3)"
     " AND NOT EXISTS (SELECT 1 FROM invoice i WHERE i.customer = u.customer AND u.ts_ms < i.period_end_ms"
-    " AND u.id <= i.watermark)"
+    " AND u.%s <= i.watermark)"
     " GROUP BY customer, model ORDER BY customer, model";
 
-static int compute_drafts(sqlite3 *db, const bl_run_request_t *req, int64_t end_ms, int64_t watermark,
+static int compute_drafts(bl_sql_t *db, const bl_run_request_t *req, int64_t end_ms, int64_t watermark,
                           char **blocked, size_t nblocked, bl_run_result_t *out, char *msg, size_t msgcap)
 {
     size_t nissued = out->ninvoices;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, pending_sql, -1, &st, NULL) != SQLITE_OK)
-        return fail(db, "usage", msg, msgcap);
-    sqlite3_bind_int64(st, 1, end_ms);
-    sqlite3_bind_int64(st, 2, watermark);
-    if (req->customer)
-        sqlite3_bind_text(st, 3, req->customer, -1, SQLITE_STATIC);
+    char sql[sizeof(pending_sql) + 64];
+    snprintf(sql, sizeof(sql), pending_sql, db->record_order, db->record_order);
+    bl_sql_param_t p[] = {INT(end_ms), INT(watermark), TXT(req->customer)};
+    bl_sql_rows_t *st = query(db, "usage", sql, p, 3, msg, msgcap);
+    if (st == NULL)
+        return -1;
     int rc;
     bl_invoice_t *cur = NULL;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *customer = (const char *)sqlite3_column_text(st, 0);
-        const char *model = (const char *)sqlite3_column_text(st, 1);
-        long long count = sqlite3_column_int64(st, 2);
+    while ((rc = db->next(st)) == 1) {
+        const char *customer = db->text(st, 0);
+        const char *model = db->text(st, 1);
+        long long count = db->integer(st, 2);
         if (has_invoice(out, nissued, customer) || in_names(blocked, nblocked, customer))
             continue; /* issued already: these records are late, for its next invoice */
         if (req->mode == BL_RUN_VALIDATE) {
-            long long unknown_usage = sqlite3_column_int64(st, 10), unpriced = sqlite3_column_int64(st, 11);
+            long long unknown_usage = db->integer(st, 10), unpriced = db->integer(st, 11);
             const bl_invoice_model_t *m = find_model(req, model);
             if (customer[0] == '\0')
                 problem(out, customer, model, "%lld record(s) have no customer (recorded without an auth plugin)",
@@ -340,21 +370,23 @@ static int compute_drafts(sqlite3 *db, const bl_run_request_t *req, int64_t end_
         if (l == NULL)
             break;
         snprintf(l->model, sizeof(l->model), "%s", model);
-        l->requests = sqlite3_column_int64(st, 3);
-        l->prompt = sqlite3_column_int64(st, 4);
-        l->cached = sqlite3_column_int64(st, 5);
-        l->completion = sqlite3_column_int64(st, 6);
-        l->audio_ms = sqlite3_column_int64(st, 7);
-        l->cost = (bl_i128_t)sqlite3_column_int64(st, 8) * 1000000000 + sqlite3_column_int64(st, 9);
+        l->requests = db->integer(st, 3);
+        l->prompt = db->integer(st, 4);
+        l->cached = db->integer(st, 5);
+        l->completion = db->integer(st, 6);
+        l->audio_ms = db->integer(st, 7);
+        l->cost = (bl_i128_t)db->integer(st, 8) * 1000000000 + db->integer(st, 9);
         cur->records += count;
         cur->total += l->cost;
     }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_ROW) {
+    if (rc < 0)
+        fail(db, "usage", msg, msgcap);
+    db->done(st);
+    if (rc == 1) {
         snprintf(msg, msgcap, "out of memory");
         return -1;
     }
-    return rc == SQLITE_DONE ? 0 : fail(db, "usage", msg, msgcap);
+    return rc < 0 ? -1 : 0;
 }
 
 static void split(bl_i128_t v, int64_t *whole, int64_t *units)
@@ -364,37 +396,28 @@ static void split(bl_i128_t v, int64_t *whole, int64_t *units)
 }
 
 /* Numbers and inserts the drafts from index first on. 0 or -1 (the caller rolls back). */
-static int issue(sqlite3 *db, const bl_run_request_t *req, int64_t end_ms, int64_t watermark, bl_run_result_t *out,
+static int issue(bl_sql_t *db, const bl_run_request_t *req, int64_t end_ms, int64_t watermark, bl_run_result_t *out,
                  size_t first, char *msg, size_t msgcap)
 {
-    sqlite3_stmt *next = NULL, *ins = NULL, *line = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq), 0) + 1 FROM invoice", -1, &next, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db,
-                           "INSERT INTO invoice(seq, number, customer, month, currency, issued_at, period_end_ms,"
-                           " watermark, records, total, total_whole, total_units) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &ins, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db,
-                           "INSERT INTO invoice_line(seq, model, requests, prompt_tokens, cached_tokens,"
-                           " completion_tokens, audio_ms, cost, cost_whole, cost_units) VALUES(?,?,?,?,?,?,?,?,?,?)",
-                           -1, &line, NULL) != SQLITE_OK) {
-        fail(db, "invoice", msg, msgcap);
-        goto done;
-    }
     time_t now = (time_t)req->now_s;
     struct tm tm;
     gmtime_r(&now, &tm);
     for (size_t i = first; i < out->ninvoices; i++) {
         bl_invoice_t *inv = &out->invoices[i];
-        sqlite3_reset(next);
-        if (sqlite3_step(next) != SQLITE_ROW) {
+        bl_sql_rows_t *next = query(db, "invoice number", "SELECT COALESCE(MAX(seq), 0) + 1 FROM invoice", NULL, 0, msg,
+                                    msgcap);
+        if (next == NULL)
+            return -1;
+        int got = db->next(next);
+        int64_t seq = got == 1 ? db->integer(next, 0) : 0;
+        if (got != 1)
             fail(db, "invoice number", msg, msgcap);
-            goto done;
-        }
-        int64_t seq = sqlite3_column_int64(next, 0);
+        db->done(next);
+        if (got != 1)
+            return -1;
         if (seq > 999999) { /* the number's six digits: refuse rather than print a seventh */
             snprintf(msg, msgcap, "invoice numbers are exhausted (INV-YYYY-999999 was the last)");
-            goto done;
+            return -1;
         }
         snprintf(inv->number, sizeof(inv->number), "INV-%04d-%06d", (tm.tm_year + 1900) % 10000, (int)seq);
         inv->issued_at = req->now_s;
@@ -402,75 +425,61 @@ static int issue(sqlite3 *db, const bl_run_request_t *req, int64_t end_ms, int64
         int64_t whole, units;
         bl_dec_format(inv->total, total, sizeof(total));
         split(inv->total, &whole, &units);
-        sqlite3_reset(ins);
-        sqlite3_bind_int64(ins, 1, seq);
-        sqlite3_bind_text(ins, 2, inv->number, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 3, inv->customer, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 4, inv->month, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 5, inv->currency, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 6, inv->issued_at);
-        sqlite3_bind_int64(ins, 7, end_ms);
-        sqlite3_bind_int64(ins, 8, watermark);
-        sqlite3_bind_int64(ins, 9, inv->records);
-        sqlite3_bind_text(ins, 10, total, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(ins, 11, whole);
-        sqlite3_bind_int64(ins, 12, units);
-        if (sqlite3_step(ins) != SQLITE_DONE) {
-            fail(db, "invoice insert", msg, msgcap);
-            goto done;
-        }
+        bl_sql_param_t ip[] = {INT(seq),           TXT(inv->number), TXT(inv->customer), TXT(inv->month),
+                               TXT(inv->currency), INT(inv->issued_at), INT(end_ms),     INT(watermark),
+                               INT(inv->records),  TXT(total),       INT(whole),         INT(units)};
+        if (run(db, "invoice insert",
+                "INSERT INTO invoice(seq, number, customer, month, currency, issued_at, period_end_ms, watermark,"
+                " records, total, total_whole, total_units) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+                ip, 12, msg, msgcap) != 0)
+            return -1;
         for (size_t j = 0; j < inv->nlines; j++) {
             const bl_invoice_line_t *l = &inv->lines[j];
             char cost[48];
             bl_dec_format(l->cost, cost, sizeof(cost));
             split(l->cost, &whole, &units);
-            sqlite3_reset(line);
-            sqlite3_bind_int64(line, 1, seq);
-            sqlite3_bind_text(line, 2, l->model, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(line, 3, l->requests);
-            sqlite3_bind_int64(line, 4, l->prompt);
-            sqlite3_bind_int64(line, 5, l->cached);
-            sqlite3_bind_int64(line, 6, l->completion);
-            sqlite3_bind_int64(line, 7, l->audio_ms);
-            sqlite3_bind_text(line, 8, cost, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(line, 9, whole);
-            sqlite3_bind_int64(line, 10, units);
-            if (sqlite3_step(line) != SQLITE_DONE) {
-                fail(db, "invoice line insert", msg, msgcap);
-                goto done;
-            }
+            bl_sql_param_t lp[] = {INT(seq),           TXT(l->model),   INT(l->requests), INT(l->prompt), INT(l->cached),
+                                   INT(l->completion), INT(l->audio_ms), TXT(cost),       INT(whole),     INT(units)};
+            if (run(db, "invoice line insert",
+                    "INSERT INTO invoice_line(seq, model, requests, prompt_tokens, cached_tokens, completion_tokens,"
+                    " audio_ms, cost, cost_whole, cost_units) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+                    lp, 10, msg, msgcap) != 0)
+                return -1;
         }
     }
-    rc = 0;
-done:
-    sqlite3_finalize(next);
-    sqlite3_finalize(ins);
-    sqlite3_finalize(line);
-    return rc;
+    return 0;
 }
 
-int bl_invoice_run(sqlite3 *db, const bl_run_request_t *req, bl_run_result_t *out, char *msg, size_t msgcap)
+int bl_invoice_run(bl_sql_t *db, const bl_run_request_t *req, bl_run_result_t *out, char *msg, size_t msgcap)
 {
     memset(out, 0, sizeof(*out));
     int64_t start_ms, end_ms;
     bl_month_bounds(req->month, &start_ms, &end_ms);
     (void)start_ms;
-    /* issuing takes the write lock first, so the watermark and the numbers it reads stay true until
-     * COMMIT; a draft only needs a consistent snapshot */
-    if (sqlite3_exec(db, req->mode == BL_RUN_ISSUE ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        return fail(db, "begin", msg, msgcap);
+    /* issuing takes the write lock first (db->begin_issue), so the watermark and the numbers it reads
+     * stay true until COMMIT; a draft only needs a consistent snapshot */
+    char m[300];
+    if (db->exec(db, req->mode == BL_RUN_ISSUE ? db->begin_issue : db->begin_read, m, sizeof(m)) != 0) {
+        snprintf(msg, msgcap, "begin: %s", m);
+        return -1;
+    }
     char **blocked = NULL;
     size_t nblocked = 0;
     int64_t watermark = 0;
-    sqlite3_stmt *st;
     int rc = -1;
-    if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(id), 0) FROM usage", -1, &st, NULL) != SQLITE_OK) {
-        fail(db, "usage", msg, msgcap);
+    char wsql[80];
+    snprintf(wsql, sizeof(wsql), "SELECT COALESCE(MAX(%s), 0) FROM usage", db->record_order);
+    bl_sql_rows_t *st = query(db, "usage", wsql, NULL, 0, msg, msgcap);
+    if (st == NULL)
         goto done;
-    }
-    if (sqlite3_step(st) == SQLITE_ROW)
-        watermark = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    int got = db->next(st);
+    if (got == 1)
+        watermark = db->integer(st, 0);
+    else
+        fail(db, "usage", msg, msgcap);
+    db->done(st);
+    if (got != 1)
+        goto done;
     if (read_invoices(db, "month = ?1 AND (?2 IS NULL OR customer = ?2)", req->month, req->customer, &out->invoices,
                       &out->ninvoices, msg, msgcap) != 0 ||
         later_months(db, req, out, &blocked, &nblocked, msg, msgcap) != 0)
@@ -489,12 +498,13 @@ done:
         free(blocked[i]);
     free(blocked);
     if (rc == 0 && req->mode == BL_RUN_ISSUE) {
-        if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            rc = fail(db, "commit", msg, msgcap);
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        if (db->exec(db, "COMMIT", m, sizeof(m)) != 0) {
+            snprintf(msg, msgcap, "commit: %s", m);
+            rc = -1;
+            db->exec(db, "ROLLBACK", m, sizeof(m));
         }
     } else {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        db->exec(db, "ROLLBACK", m, sizeof(m));
     }
     if (rc != 0)
         bl_run_result_free(out);

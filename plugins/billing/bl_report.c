@@ -7,6 +7,7 @@
 #include "bl_http.h"
 #include "bl_offload.h"
 #include "bl_query.h"
+#include "bl_rows.h"
 #include "util/json_write.h"
 
 /* The plugin's generation state starts with a bl_report_ctx_t (billing.c). */
@@ -33,14 +34,14 @@ static void sums_add(sums_t *a, const sums_t *b)
     " SUM(cost_units / 1000000000), SUM(cost_units - cost_units / 1000000000 * 1000000000)"
 
 /* Reads SUM_COLUMNS starting at column col. */
-static void sums_read(sqlite3_stmt *s, int col, sums_t *out)
+static void sums_read(bl_rows_t *s, int col, sums_t *out)
 {
-    out->requests = sqlite3_column_int64(s, col);
-    out->prompt = sqlite3_column_int64(s, col + 1);
-    out->completion = sqlite3_column_int64(s, col + 2);
-    out->cached = sqlite3_column_int64(s, col + 3);
-    out->audio_ms = sqlite3_column_int64(s, col + 4);
-    out->cost = (bl_i128_t)sqlite3_column_int64(s, col + 5) * 1000000000 + sqlite3_column_int64(s, col + 6);
+    out->requests = bl_rows_int(s, col);
+    out->prompt = bl_rows_int(s, col + 1);
+    out->completion = bl_rows_int(s, col + 2);
+    out->cached = bl_rows_int(s, col + 3);
+    out->audio_ms = bl_rows_int(s, col + 4);
+    out->cost = (bl_i128_t)bl_rows_int(s, col + 5) * 1000000000 + bl_rows_int(s, col + 6);
 }
 
 static void sums_json(ig_buf_t *b, const sums_t *s)
@@ -70,8 +71,10 @@ static int bad_param(ig_http_exchange_t *x, const char *param, const char *fmt, 
     return bl_fail(x, 400, "invalid_request_error", "invalid_value", param, "query parameter `%s`: %s", param, m);
 }
 
-/* The ledger is read only after what was recorded before this call is committed (read your writes). */
-sqlite3 *bl_report_open_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, ig_error_t *err)
+/* The rows of sql from whichever ledger the writer keeps (SQLite or server.database), read after what
+ * was recorded before this call is committed. NULL with err. */
+static bl_rows_t *query_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, const char *sql,
+                               const bl_sql_param_t *params, int n, ig_error_t *err)
 {
     if (!bl_writer_started(c->writer)) {
         err->status = 503;
@@ -82,21 +85,21 @@ sqlite3 *bl_report_open_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, 
     if (bl_writer_sync(c->writer, 5000) != 0)
         c->host->log(IG_LOG_WARN, "billing", "admin query: the ledger writer is behind; answering with what is committed");
     char msg[400];
-    sqlite3 *db = bl_ledger_open_reader(c->writer->ledger_path, msg, sizeof(msg));
-    if (db == NULL) {
+    bl_rows_t *rows = bl_rows_open(c->writer, sql, params, n, msg, sizeof(msg));
+    if (rows == NULL) {
         err->status = 500;
         err->type = "server_error";
         x->host->error(err, "usage ledger: %s", msg);
     }
-    return db;
+    return rows;
 }
 
-static int query_failed(ig_http_exchange_t *x, sqlite3 *db, ig_error_t *err)
+static int query_failed(ig_http_exchange_t *x, bl_rows_t *rows, ig_error_t *err)
 {
     err->status = 500;
     err->type = "server_error";
-    x->host->error(err, "usage ledger query: %s", sqlite3_errmsg(db));
-    sqlite3_close(db);
+    x->host->error(err, "usage ledger query: %s", bl_rows_error(rows));
+    bl_rows_free(rows);
     return -1;
 }
 
@@ -158,7 +161,7 @@ int bl_usage_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)
     const char *key_cols; /* what a group is */
     int nkeys = 1;
     if (!has_g || strcmp(group, "") == 0 || strcmp(group, "none") == 0) {
-        key_cols = "''";
+        key_cols = "substr(day, 1, 0)"; /* '' for every row: PostgreSQL groups by no constant */
         strcpy(group, "none");
     } else if (strcmp(group, "day") == 0) {
         key_cols = "day";
@@ -170,23 +173,16 @@ int bl_usage_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)
     } else {
         return bad_param(x, "group_by", "\"%.20s\" is not one of day, model, key", group);
     }
-    sqlite3 *db = bl_report_open_ledger(x, c, err);
-    if (db == NULL)
-        return -1;
     char sql[600];
     snprintf(sql, sizeof(sql),
              "SELECT %s, " SUM_COLUMNS " FROM usage WHERE (?1 IS NULL OR customer = ?1) AND (?2 IS NULL OR model = ?2)"
              " AND ts_ms >= ?3 AND ts_ms < ?4 GROUP BY %s ORDER BY %s",
              key_cols, key_cols, key_cols);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return query_failed(x, db, err);
-    if (has_c)
-        sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
-    if (has_m)
-        sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, start_ms);
-    sqlite3_bind_int64(st, 4, end_ms);
+    const bl_sql_param_t params[] = {{.text = has_c ? customer : NULL}, {.text = has_m ? model : NULL},
+                                    {.i = start_ms, .is_int = 1}, {.i = end_ms, .is_int = 1}};
+    bl_rows_t *st = query_ledger(x, c, sql, params, 4, err);
+    if (st == NULL)
+        return -1;
 
     ig_buf_t b = {0};
     ig_buf_puts(&b, "{\"object\":\"usage\",\"customer\":");
@@ -200,7 +196,7 @@ int bl_usage_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)
     ig_buf_printf(&b, ",\"group_by\":\"%s\",\"data\":[", group);
     sums_t total = {0};
     int rc, first = 1;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = bl_rows_next(st)) == 1) {
         sums_t s;
         sums_read(st, nkeys, &s);
         if (s.requests == 0)
@@ -208,28 +204,27 @@ int bl_usage_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)
         sums_add(&total, &s);
         ig_buf_puts(&b, first ? "{" : ",{");
         first = 0;
-        const unsigned char *k0 = sqlite3_column_text(st, 0);
+        const char *k0 = bl_rows_text(st, 0);
         if (strcmp(group, "day") == 0 || strcmp(group, "model") == 0) {
             ig_buf_printf(&b, "\"%s\":", group);
-            ig_json_write_str(&b, (const char *)k0, strlen((const char *)k0));
+            ig_json_write_str(&b, k0, strlen(k0));
             ig_buf_puts(&b, ",");
         } else if (nkeys == 2) {
-            const unsigned char *k1 = sqlite3_column_text(st, 1);
+            const char *k1 = bl_rows_text(st, 1);
             ig_buf_puts(&b, "\"customer\":");
-            ig_json_write_str(&b, (const char *)k0, strlen((const char *)k0));
+            ig_json_write_str(&b, k0, strlen(k0));
             ig_buf_puts(&b, ",\"key_id\":");
-            ig_json_write_str(&b, (const char *)k1, strlen((const char *)k1));
+            ig_json_write_str(&b, k1, strlen(k1));
             ig_buf_puts(&b, ",");
         }
         sums_json(&b, &s);
         ig_buf_puts(&b, "}");
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    if (rc != 0) {
         ig_buf_free(&b);
-        return query_failed(x, db, err);
+        return query_failed(x, st, err);
     }
-    sqlite3_close(db);
+    bl_rows_free(st);
     ig_buf_printf(&b, "],\"currency\":\"%s\",\"total\":{", c->currency);
     sums_json(&b, &total);
     ig_buf_puts(&b, "}}");
@@ -333,18 +328,14 @@ int bl_report_invoices_computed(const bl_report_ctx_t *c, ig_http_exchange_t *x,
     snprintf(customer, sizeof(customer), "%s", pc ? pc : "");
     snprintf(month, sizeof(month), "%s", pm);
     snprintf(format, sizeof(format), "%s", pf ? pf : "json");
-    sqlite3 *db = bl_report_open_ledger(x, c, err);
-    if (db == NULL)
+    const bl_sql_param_t params[] = {{.text = has_c ? customer : NULL}, {.text = month}};
+    bl_rows_t *st = query_ledger(x, c,
+                                 "SELECT customer, model, " SUM_COLUMNS " FROM usage WHERE (?1 IS NULL OR customer = ?1)"
+                                 " AND day >= ?2 || '-01' AND day <= ?2 || '-31' GROUP BY customer, model"
+                                 " ORDER BY customer, model",
+                                 params, 2, err);
+    if (st == NULL)
         return -1;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT customer, model, " SUM_COLUMNS " FROM usage WHERE (?1 IS NULL OR customer = ?1)"
-                           " AND day >= ?2 || '-01' AND day <= ?2 || '-31' GROUP BY customer, model ORDER BY customer, model",
-                           -1, &st, NULL) != SQLITE_OK)
-        return query_failed(x, db, err);
-    if (has_c)
-        sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, month, -1, SQLITE_STATIC);
 
     ig_buf_t b = {0};
     inv_writer_t w = {.b = &b, .host = x->host, .csv = format[0] == 'c', .month = month, .currency = c->currency};
@@ -354,21 +345,20 @@ int bl_report_invoices_computed(const bl_report_ctx_t *c, ig_http_exchange_t *x,
     else if (!has_c)
         ig_buf_printf(&b, "{\"object\":\"list\",\"month\":\"%s\",\"data\":[", month);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *cust = (const char *)sqlite3_column_text(st, 0);
-        const char *model = (const char *)sqlite3_column_text(st, 1);
+    while ((rc = bl_rows_next(st)) == 1) {
+        const char *cust = bl_rows_text(st, 0);
+        const char *model = bl_rows_text(st, 1);
         sums_t s;
         sums_read(st, 2, &s);
         if (!w.open || strcmp(w.customer, cust) != 0)
             inv_open(&w, cust);
         inv_line(&w, model, &s);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    if (rc != 0) {
         ig_buf_free(&b);
-        return query_failed(x, db, err);
+        return query_failed(x, st, err);
     }
-    sqlite3_close(db);
+    bl_rows_free(st);
     if (has_c && !w.open)
         inv_open(&w, customer); /* a customer without usage that month gets an empty invoice */
     inv_close(&w);
@@ -382,33 +372,30 @@ int bl_report_invoices_computed(const bl_report_ctx_t *c, ig_http_exchange_t *x,
 int bl_usage_of_customer(const bl_report_ctx_t *c, const char *customer, int64_t start_ms, int64_t end_ms,
                          const char *group, ig_buf_t *rows, ig_buf_t *total, char *msg, size_t msgcap)
 {
-    const char *key_col = strcmp(group, "day") == 0 ? "day" : strcmp(group, "model") == 0 ? "model" : "''";
+    /* substr(day, 1, 0): '' for every row (PostgreSQL groups by no constant) */
+    const char *key_col = strcmp(group, "day") == 0 ? "day" : strcmp(group, "model") == 0 ? "model" : "substr(day, 1, 0)";
+    int keyed = key_col[0] != 's';
     if (!bl_writer_started(c->writer)) {
         snprintf(msg, msgcap, "the usage ledger is not open");
         return -1;
     }
     if (bl_writer_sync(c->writer, 5000) != 0)
         c->host->log(IG_LOG_WARN, "billing", "usage query: the ledger writer is behind; answering with what is committed");
-    sqlite3 *db = bl_ledger_open_reader(c->writer->ledger_path, msg, msgcap);
-    if (db == NULL)
-        return -1;
     char sql[400];
     snprintf(sql, sizeof(sql),
              "SELECT %s, " SUM_COLUMNS " FROM usage WHERE customer = ?1 AND ts_ms >= ?2 AND ts_ms < ?3"
              " GROUP BY %s ORDER BY %s",
              key_col, key_col, key_col);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        snprintf(msg, msgcap, "usage ledger query: %s", sqlite3_errmsg(db));
-        sqlite3_close(db);
+    const bl_sql_param_t params[] = {{.text = customer}, {.i = start_ms, .is_int = 1}, {.i = end_ms, .is_int = 1}};
+    char m[400];
+    bl_rows_t *st = bl_rows_open(c->writer, sql, params, 3, m, sizeof(m));
+    if (st == NULL) {
+        snprintf(msg, msgcap, "usage ledger: %s", m);
         return -1;
     }
-    sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, start_ms);
-    sqlite3_bind_int64(st, 3, end_ms);
     sums_t sum = {0};
     int rc, first = 1;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = bl_rows_next(st)) == 1) {
         sums_t s;
         sums_read(st, 1, &s);
         if (s.requests == 0)
@@ -416,22 +403,21 @@ int bl_usage_of_customer(const bl_report_ctx_t *c, const char *customer, int64_t
         sums_add(&sum, &s);
         ig_buf_puts(rows, first ? "{" : ",{");
         first = 0;
-        if (key_col[0] != '\'') {
-            const char *k = (const char *)sqlite3_column_text(st, 0);
+        if (keyed) {
+            const char *k = bl_rows_text(st, 0);
             ig_buf_printf(rows, "\"%s\":", key_col);
-            ig_json_write_str(rows, k ? k : "", k ? strlen(k) : 0);
+            ig_json_write_str(rows, k, strlen(k));
             ig_buf_puts(rows, ",");
         }
         sums_json(rows, &s);
         ig_buf_puts(rows, "}");
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(msg, msgcap, "usage ledger query: %s", sqlite3_errmsg(db));
-        sqlite3_close(db);
+    if (rc != 0) {
+        snprintf(msg, msgcap, "usage ledger query: %s", bl_rows_error(st));
+        bl_rows_free(st);
         return -1;
     }
-    sqlite3_close(db);
+    bl_rows_free(st);
     sums_json(total, &sum);
     return 0;
 }

@@ -29,9 +29,6 @@ typedef struct {
  * (the behaviour before invoice runs; q already checked against the route's parameters). */
 int bl_report_invoices_computed(const bl_report_ctx_t *c, ig_http_exchange_t *x, const ig_query_t *q, ig_error_t *err);
 
-/* A read-only ledger connection after the writer committed what was recorded before the call, or
- * NULL with err. */
-sqlite3 *bl_report_open_ledger(ig_http_exchange_t *x, const bl_report_ctx_t *c, ig_error_t *err);
 /*
  * One customer's usage over [start_ms, end_ms), grouped by "day", "model" or not ("none"): the rows
  * (`{"day":...,"requests":...},...`) into rows, the sums' fields into total. Waits for the writer and

@@ -1,4 +1,5 @@
 #include "bl_writer.h"
+#include "bl_pg.h"
 #include "util/file.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -52,13 +53,62 @@ static void save_unsaved(bl_writer_t *w, const bl_record_t *recs, size_t n)
                  f ? "" : " (which failed too: they are lost)");
 }
 
+/*
+ * PostgreSQL away for long: rather than let the queue reach maxQueued and drop what comes next, the
+ * writer moves what waits, once half of maxQueued does, to .unsaved.jsonl (its own thread's I/O, never
+ * a worker's). Those records are numbered first, like a batch, so the file names them as the ledger would.
+ */
+static void spill_if_full(bl_writer_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->qlen < w->max_queued / 2) {
+        pthread_mutex_unlock(&w->mu);
+        return;
+    }
+    bl_record_t *q = w->q;
+    size_t n = w->qlen;
+    w->q = NULL;
+    w->qcap = w->qlen = 0;
+    pthread_mutex_unlock(&w->mu);
+    bl_pg_number(w->pg, q, n);
+    save_unsaved(w, q, n);
+    free(q);
+    pthread_mutex_lock(&w->mu);
+    w->unsaved += n;
+    pthread_cond_broadcast(&w->committed_cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* A second between attempts; with PostgreSQL, spilling the queue whenever it reaches half of maxQueued
+ * meanwhile (bl_writer_push wakes us then), so a fast stream of records never reaches the drop. */
+static void retry_pause(bl_writer_t *w)
+{
+    struct timespec ts;
+    deadline_in(&ts, 1000);
+    pthread_mutex_lock(&w->mu);
+    for (;;) { /* the whole second, at exit too: a locked SQLite file gets its three more chances */
+        if (w->pg && w->qlen >= w->max_queued / 2) {
+            pthread_mutex_unlock(&w->mu);
+            spill_if_full(w);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        if (pthread_cond_timedwait(&w->wake, &w->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
 /* Commits one batch, retrying once a second while the ledger refuses (disk full, locked...).
  * 0 when committed; -1 when it went to the .unsaved.jsonl side file at exit instead. */
 static int commit_batch(bl_writer_t *w, bl_record_t *batch, size_t n)
 {
     char msg[400];
+    if (w->pg)
+        bl_pg_number(w->pg, batch, n); /* once: a retry sends the same ids, which the ledger then skips */
     for (unsigned attempt = 0;; attempt++) {
-        if (bl_ledger_append(&w->ledger, batch, n, msg, sizeof(msg)) == 0)
+        if ((w->pg ? bl_pg_append(w->pg, batch, n, attempt > 0, msg, sizeof(msg))
+                   : bl_ledger_append(&w->ledger, batch, n, msg, sizeof(msg))) == 0)
             break;
         w->host->log(IG_LOG_ERROR, "billing", "%s (batch of %zu records, retrying)", msg, n);
         pthread_mutex_lock(&w->mu);
@@ -68,7 +118,7 @@ static int commit_batch(bl_writer_t *w, bl_record_t *batch, size_t n)
             save_unsaved(w, batch, n);
             return -1;
         }
-        sleep(1);
+        retry_pause(w);
     }
     bl_export_write(&w->export, w->host, batch, n);
     bl_webhook_send(w->webhook, batch, n);
@@ -126,8 +176,12 @@ int bl_writer_start(bl_writer_t *w, const bl_writer_options_t *o, char *msg, siz
     w->flush_ms = o->flush_ms ? o->flush_ms : 1;
     w->flush_records = o->flush_records ? o->flush_records : 1;
     w->max_queued = o->max_queued;
-    if (bl_ledger_open(&w->ledger, w->ledger_path, o->synchronous, msg, msgcap) != 0)
+    if (o->database) {
+        if (!(w->pg = bl_pg_open(o->database, o->gateway_id, msg, msgcap)))
+            return -1;
+    } else if (bl_ledger_open(&w->ledger, w->ledger_path, o->synchronous, msg, msgcap) != 0) {
         return -1;
+    }
     snprintf(w->export.dir, sizeof(w->export.dir), "%s", o->export_dir ? o->export_dir : "");
     w->export.jsonl = o->export_jsonl;
     w->export.csv = o->export_csv;
@@ -135,6 +189,8 @@ int bl_writer_start(bl_writer_t *w, const bl_writer_options_t *o, char *msg, siz
         w->webhook = bl_webhook_start(w->host, &o->webhook, msg, msgcap);
         if (w->webhook == NULL) {
             bl_ledger_close(&w->ledger);
+            bl_pg_close(w->pg);
+            w->pg = NULL;
             return -1;
         }
     }
@@ -143,6 +199,8 @@ int bl_writer_start(bl_writer_t *w, const bl_writer_options_t *o, char *msg, siz
         bl_webhook_stop(w->webhook);
         w->webhook = NULL;
         bl_ledger_close(&w->ledger);
+        bl_pg_close(w->pg);
+        w->pg = NULL;
         return -1;
     }
     w->started = 1;
@@ -178,7 +236,7 @@ void bl_writer_push(bl_writer_t *w, const bl_record_t *rec)
     }
     w->q[w->qlen++] = *rec;
     w->enqueued++;
-    if (w->qlen == w->flush_records)
+    if (w->qlen == w->flush_records || w->qlen == w->max_queued / 2) /* a batch is ready / time to spill */
         pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
 }
@@ -214,8 +272,9 @@ void bl_writer_destroy(bl_writer_t *w)
         w->host->log(w->dropped || w->unsaved ? IG_LOG_ERROR : IG_LOG_INFO, "billing",
                      "ledger %s: %" PRIu64 " usage records committed, %" PRIu64 " dropped, %" PRIu64
                      " in .unsaved.jsonl",
-                     w->ledger_path, w->committed, w->dropped, w->unsaved);
+                     w->pg ? "in server.database" : w->ledger_path, w->committed, w->dropped, w->unsaved);
         bl_ledger_close(&w->ledger);
+        bl_pg_close(w->pg);
         bl_export_close(&w->export);
         bl_webhook_stop(w->webhook);
     }

@@ -22,6 +22,8 @@ typedef struct {
     const char *export_dir;    /* "" = none */
     int export_jsonl, export_csv;
     bl_webhook_options_t webhook; /* url "" = none */
+    const char *database;      /* server.database: the ledger in PostgreSQL (bl_pg.h); NULL: SQLite at ledger_path */
+    const char *gateway_id;    /* names this gateway's records there */
 } bl_writer_options_t;
 
 typedef struct bl_writer {
@@ -41,6 +43,7 @@ typedef struct bl_writer {
     bl_ledger_t ledger;        /* the writer thread's */
     bl_export_t export;        /* the writer thread's */
     bl_webhook_t *webhook;
+    struct bl_pg_s *pg;        /* with server.database: the writer thread's PostgreSQL ledger (ledger unused) */
     pthread_mutex_t invoice_mu; /* one invoice run at a time: numbers, sinks and export files in order */
 } bl_writer_t;
 

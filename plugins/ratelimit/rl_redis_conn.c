@@ -431,7 +431,10 @@ static void ev_del_write(void *data)
     if (!e->conn)
         return;
     poll_set(e, e->events & ~UV_WRITABLE);
-    flush_stop(e->conn);
+    /* hiredis wrote all it held; commands queued since, not handed to it yet, still need their flush
+     * (stopping it here left the first admissions made while connecting unsent until their timeout) */
+    if (!e->conn->unsent)
+        flush_stop(e->conn);
 }
 
 static void ev_closed(uv_handle_t *h)

@@ -48,7 +48,9 @@ static int run(sqlite3 *db, const char *month, const char *customer, bl_run_mode
     bl_run_request_t req = {.month = month, .customer = customer, .mode = mode, .currency = "USD",
                             .now_s = 1796083200 /* 2026-12-01 */, .models = models, .nmodels = 2};
     char msg[400];
-    int rc = bl_invoice_run(db, &req, r, msg, sizeof(msg));
+    bl_sql_t sql;
+    bl_sql_sqlite(&sql, db);
+    int rc = bl_invoice_run(&sql, &req, r, msg, sizeof(msg));
     CHECKF(rc == 0, "run %s: %s", month, msg);
     return rc;
 }
@@ -95,6 +97,8 @@ int main(void)
     add("beta", "m1", dec - 1, 1, 1, 7, 0);
     add("acme", "m1", dec, 1, 1, 11, 1); /* the first December instant: not November's */
     sqlite3 *db = bl_ledger_open_conn(path, 1, msg, sizeof(msg));
+    bl_sql_t sql;
+    bl_sql_sqlite(&sql, db);
     CHECK(db != NULL);
 
     /* a draft stores nothing */
@@ -146,10 +150,10 @@ int main(void)
     CHECK(first.len == again.len && memcmp(first.p, again.p, first.len) == 0);
     bl_run_result_free(&r);
     bl_invoice_t one;
-    CHECK(bl_invoice_load(db, "INV-2026-000001", &one, msg, sizeof(msg)) == 1 && one.records == 3 &&
+    CHECK(bl_invoice_load(&sql, "INV-2026-000001", &one, msg, sizeof(msg)) == 1 && one.records == 3 &&
           one.total == (bl_i128_t)900001500000000000LL);
     bl_invoice_free(&one);
-    CHECK(bl_invoice_load(db, "INV-2026-000099", &one, msg, sizeof(msg)) == 0);
+    CHECK(bl_invoice_load(&sql, "INV-2026-000099", &one, msg, sizeof(msg)) == 0);
 
     /* December: acme's December record and the late November one; beta nothing new */
     run(db, "2026-12", NULL, BL_RUN_ISSUE, &r);
@@ -171,7 +175,7 @@ int main(void)
     /* the listing */
     bl_invoice_t *arr;
     size_t n;
-    CHECK(bl_invoice_list(db, "2026-11", NULL, &arr, &n, msg, sizeof(msg)) == 0 && n == 3);
+    CHECK(bl_invoice_list(&sql, "2026-11", NULL, &arr, &n, msg, sizeof(msg)) == 0 && n == 3);
     for (size_t i = 0; i < n; i++)
         bl_invoice_free(&arr[i]);
     free(arr);

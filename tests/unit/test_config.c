@@ -381,6 +381,10 @@ static void buffer_cases(void)
         {"? [a, b]\n: 1\n", 0, "mem:1: mapping keys must be strings, not lists"},
         {"server:\n  stateDir: \"a\\0b\"\n", 0, "mem:2: server.stateDir: string contains a NUL character"},
         {"server: {stateDir: \xff\xfe}\n", 0, "YAML syntax error"},
+        {"server: {database: mysql://x/y}\n", 0,
+         "mem:1: server.database: expected a PostgreSQL URL \"postgres://user:password@host:port/db\", got \"mysql://x/y\""},
+        {"server: {gatewayId: \"a b\"}\n", 0,
+         "mem:1: server.gatewayId: expected 1 to 64 characters from A-Z a-z 0-9 . _ : -, got \"a b\""},
         {"models: *undefined\n", 0, "mem:1: YAML syntax error"},
         {"server: {workers: 99999999999999999999999}\n", 0, "mem:1: server.workers: expected an integer"},
         {"server: {maxBodySize: 99999999999999999999GiB}\n", 0, "mem:1: server.maxBodySize: size "},
@@ -396,7 +400,7 @@ static void buffer_cases(void)
         {"server: {x: 1}\n", 0,
          "mem:1: server: unknown key \"x\" (expected one of: listen, workers, stateDir, maxBodySize, connectTimeout, "
          "firstByteTimeout, idleTimeout, accessLog, logLevel, retries, healthCheck, queue, adminKeys, "
-         "shutdownGracePeriod, ui, clientLimits, clientTimeouts)"},
+         "shutdownGracePeriod, ui, clientLimits, clientTimeouts, database, gatewayId)"},
         {"server: {clientTimeouts: {sendStall: 2d}}\n", 0, "server.clientTimeouts.sendStall"},
         {"server: {clientLimits: {maxHeaderListBytes: 1GiB}}\n", 0, "server.clientLimits.maxHeaderListBytes"},
         {"server: {clientLimits: {h2ResetBudget: -1}}\n", 0, "server.clientLimits.h2ResetBudget"},

@@ -699,6 +699,11 @@ typedef struct {
     const char *state_dir;             /* server.stateDir, existing; NULL when not set */
     unsigned workers;                  /* worker threads */
     uint64_t generation;               /* this generation's id (1, 2, ...) */
+    /* added within ABI 3 (docs/plugins.md, "Several gateways"): */
+    const char *database;              /* server.database: "postgres://..." shared by every gateway of a fleet;
+                                          NULL: keep state in state_dir (SQLite) */
+    const char *gateway_id;            /* server.gatewayId, or "<hostname>:<first listen port>": never NULL,
+                                          unique per gateway of a fleet (names usage record ids) */
 } ig_plugin_init_t;
 
 typedef struct ig_plugin_s {
