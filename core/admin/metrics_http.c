@@ -97,6 +97,11 @@ static void render_h2_guard(ig_buf_t *b)
                   (unsigned long long)st.connections_ended);
     ig_buf_printf(b, "infergate_h2_connections_ended_total{bound=\"maxHeaderListBytes\"} %llu\n",
                   (unsigned long long)st.header_blocks_refused);
+    ig_metrics_buf_family(b, "infergate_h2_bodies_refused_total", "counter",
+                          "HTTP/2 streams refused (RST_STREAM) for their request body, by bound.");
+    ig_buf_printf(b, "infergate_h2_bodies_refused_total{bound=\"maxBodySize\"} %llu\n", (unsigned long long)st.bodies_too_large);
+    ig_buf_printf(b, "infergate_h2_bodies_refused_total{bound=\"key\"} %llu\n", (unsigned long long)st.bodies_keyless);
+    ig_buf_printf(b, "infergate_h2_bodies_refused_total{bound=\"bodyBudgetBytes\"} %llu\n", (unsigned long long)st.bodies_busy);
 }
 
 void ig_metrics_http_serve(h2o_req_t *req, const ig_generation_t *gen, ig_metrics_shard_t *const *shards,

@@ -66,7 +66,7 @@ typedef struct {
                                         streams before GOAWAY ENHANCE_YOUR_CALM (default 100; 0 = off) */
     size_t max_header_list_bytes;    /* maxHeaderListBytes: decoded HTTP/2 header list per stream, RFC 7541
                                         sizes (default 32 KiB; 0 = off) */
-    size_t body_budget_bytes;        /* bodyBudgetBytes: HTTP/1 request bodies being received, all together (256MiB) */
+    size_t body_budget_bytes;        /* bodyBudgetBytes: request bodies held, HTTP/1 and HTTP/2 together (256MiB) */
 } ig_client_limits_config_t;
 
 /* server.clientTimeouts: how long a client may take or stall, counted in progress where it can be */

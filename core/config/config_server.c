@@ -373,7 +373,7 @@ static const ig_option_row_t client_limits_rows[] = {
               "largest decoded HTTP/2 header list of one request, RFC 7541 sizes (0: off)", 0, 16 << 20,
               ig_client_limits_config_t, max_header_list_bytes),
     IG_ROW_AS("bodyBudgetBytes", IG_OPT_SIZE, IG_FIELD_SIZE_T, "256MiB",
-              "HTTP/1 request bodies being received, all together (over it: 503 with Retry-After)", 1024,
+              "request bodies held, HTTP/1 and HTTP/2 together (over it: 503 with Retry-After; HTTP/2: RST_STREAM REFUSED_STREAM)", 1024,
               (int64_t)1 << 40, ig_client_limits_config_t, body_budget_bytes),
     {{NULL}}};
 

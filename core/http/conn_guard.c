@@ -16,7 +16,14 @@
  *                           the same; over budget, the connection's next frame fails as above
  *   h2o_http2_stream_close  a stream answered to its end refunds a reset
  *   h2o_hpack_parse_headers a block whose decoded size is over the limit fails with ENHANCE_YOUR_CALM
- *                           before h2o decodes (and allocates) anything
+ *                           before h2o decodes (and allocates) anything; a request decoded is
+ *                           watched for its body (content-length, whether an API call has a key)
+ *   h2o_http2_decode_frame  (again) DATA is counted before h2o buffers it: past maxBodySize, a
+ *                           keyless API call past 64 KiB, or the body budget spent, the stream is
+ *                           refused with RST_STREAM (CANCEL; REFUSED_STREAM for the budget, which
+ *                           clients retry) and reset while it is still receiving, so h2o drops it
+ *                           and answers the rest of its DATA with STREAM_CLOSED. h2o 2.2 cannot
+ *                           answer such a stream with a status (it dispatches only whole bodies).
  * Everything here runs on the worker owning the connection; only h2_on_read is shared.
  */
 #include "http/conn_guard.h"
@@ -24,8 +31,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include "http/h2o_layout.h"
+#include "http/h2o_stream.h"
 #include "http/h2_guard.h"
 #include "observe/log.h"
+#include "util/api.h"
 
 typedef void (*accept_fn)(h2o_accept_ctx_t *, h2o_socket_t *, struct timeval);
 typedef void (*read_start_fn)(h2o_socket_t *, h2o_socket_cb);
@@ -47,8 +56,18 @@ static struct {
 
 static _Atomic(h2o_socket_cb) h2_on_read; /* h2o's static on_read of HTTP/2 connections */
 
+typedef struct {
+    uint32_t stream_id;
+    void *stream;                  /* h2o's h2o_http2_stream_t, open until h2o_http2_stream_close */
+    ig_h2_body_t body;
+    ig_h2_body_verdict_t refuse;   /* decided at the head: refused at its first DATA */
+    unsigned ended : 1;            /* END_STREAM seen: h2o handed the request on */
+} body_entry_t;
+
 typedef struct guard_s {
     void *conn;
+    body_entry_t *bodies;          /* the streams with a request, for their DATA */
+    size_t nbodies, capbodies;
     h2o_socket_t *sock;
     ig_h2_reset_budget_t budget;
     int over;                      /* over budget by resets h2o made: the next frame ends the connection */
@@ -100,9 +119,18 @@ int ig_conn_guard_active(void)
 
 static guard_t *guard_of_sock(h2o_socket_t *sock);
 
+static void body_forget(guard_t *g, size_t i)
+{
+    ig_h2_body_done(&g->bodies[i].body);
+    g->bodies[i] = g->bodies[--g->nbodies];
+}
+
 static void on_guarded_close(void *data)
 {
     guard_t *g = data;
+    while (g->nbodies > 0)
+        body_forget(g, g->nbodies - 1);
+    free(g->bodies);
     *g->pprev = g->next;
     if (g->next != NULL)
         g->next->pprev = g->pprev;
@@ -211,6 +239,34 @@ static int end_calmly(guard_t *g, const char **err_desc)
     return H2O_HTTP2_ERROR_ENHANCE_YOUR_CALM;
 }
 
+/* DATA about to be handled by h2o: counted, or its stream refused before h2o buffers it */
+static void on_data(guard_t *g, const ig_h2o_frame_t *frame)
+{
+    size_t i = 0;
+    while (i < g->nbodies && g->bodies[i].stream_id != frame->stream_id)
+        i++;
+    if (i == g->nbodies || g->bodies[i].ended)
+        return; /* not a request being received: h2o answers such DATA itself */
+    body_entry_t *e = &g->bodies[i];
+    if (((ig_h2o_stream_head_t *)e->stream)->state != IG_H2_STREAM_STATE_RECV_BODY)
+        return;
+    ig_h2_body_verdict_t v = e->refuse != IG_H2_BODY_OK ? e->refuse : ig_h2_body_data(&e->body, frame->length);
+    if (v == IG_H2_BODY_OK) {
+        e->ended = (frame->flags & IG_H2_FRAME_FLAG_END_STREAM) != 0;
+        return;
+    }
+    void *stream = e->stream;
+    size_t received = e->body.received + frame->length;
+    body_forget(g, i);
+    ig_log_info("HTTP/2 stream %u refused after %zu body bytes: %s", (unsigned)frame->stream_id, received,
+                v == IG_H2_BODY_TOO_LARGE ? "body over server.maxBodySize"
+                : v == IG_H2_BODY_KEYLESS ? "API call without a key, body over 64 KiB"
+                                          : "server.clientLimits.bodyBudgetBytes spent");
+    ig_h2o_send_rst_stream(g->conn, frame->stream_id, v == IG_H2_BODY_BUSY ? 0x7 /* REFUSED_STREAM */ : 0x8 /* CANCEL */);
+    /* not the hook: a refusal of ours is no reset by the client */
+    real.stream_reset(g->conn, stream);
+}
+
 ssize_t h2o_http2_decode_frame(ig_h2o_frame_t *frame, const uint8_t *src, size_t len,
                                const void *host_settings, const char **err_desc)
 {
@@ -230,6 +286,8 @@ ssize_t h2o_http2_decode_frame(ig_h2o_frame_t *frame, const uint8_t *src, size_t
         tl_frame.conn = g->conn;
         tl_frame.stream_id = frame->stream_id;
     }
+    if (frame->type == IG_H2_FRAME_DATA)
+        on_data(g, frame);
     if (frame->type != IG_H2_FRAME_RST_STREAM)
         return ret;
     tl_rst.conn = g->conn;
@@ -269,7 +327,46 @@ void h2o_http2_stream_close(void *conn_, void *stream_)
         if (g != NULL)
             ig_h2_reset_budget_refund(&g->budget);
     }
+    guard_t *g = conn->sock != NULL ? guard_of_sock(conn->sock) : NULL;
+    for (size_t i = g != NULL ? g->nbodies : 0; i-- > 0;)
+        if (g->bodies[i].stream == stream_)
+            body_forget(g, i);
     real.stream_close(conn_, stream_);
+}
+
+/* A request's head was decoded: its body (if one follows) is watched from its first DATA. */
+static void watch_body(h2o_req_t *req, size_t content_length)
+{
+    ig_h2o_conn_head_t *conn = (ig_h2o_conn_head_t *)req->conn;
+    guard_t *g = conn != NULL && conn->sock != NULL ? guard_of_sock(conn->sock) : NULL;
+    if (g == NULL || g->conn != conn)
+        return;
+    void *stream = ig_h2o_stream_of_req(req);
+    for (size_t i = 0; i < g->nbodies; i++)
+        if (g->bodies[i].stream == stream)
+            return; /* watched already */
+    if (g->nbodies == g->capbodies) {
+        size_t cap = g->capbodies ? 2 * g->capbodies : 8;
+        body_entry_t *b = realloc(g->bodies, cap * sizeof(*b));
+        if (b == NULL)
+            return; /* unwatched rather than unserved: h2o's own limit (2 x maxBodySize) still holds */
+        g->bodies = b;
+        g->capbodies = cap;
+    }
+    h2o_iovec_t path = req->input.path;
+    size_t plen = 0;
+    while (plen < path.len && path.base[plen] != '?')
+        plen++;
+    int api_post = h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("POST")) &&
+                   ig_api_from_path(path.base, plen) != IG_API_NONE;
+    /* a session cookie counts as a key: the console turns it into one (console_api.c) */
+    int has_key = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) >= 0 ||
+                  h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-api-key"), -1) >= 0 ||
+                  h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, -1) >= 0;
+    body_entry_t *e = &g->bodies[g->nbodies++];
+    *e = (body_entry_t){.stream = stream};
+    e->stream_id = ((ig_h2o_stream_head_t *)e->stream)->stream_id;
+    e->refuse = ig_h2_body_head(&e->body, content_length, api_post, has_key);
 }
 
 static void table_entry(void *ctx, size_t index, size_t *name_len, size_t *value_len)
@@ -290,5 +387,8 @@ int h2o_hpack_parse_headers(h2o_req_t *req, ig_h2o_hpack_table_t *table, const u
                                   table->hpack_max_capacity, table_entry, table};
     if (ig_h2_guard_check_headers(src, len, &view, err_desc) != 0)
         return H2O_HTTP2_ERROR_ENHANCE_YOUR_CALM;
-    return real.parse_headers(req, table, src, len, pseudo_header_exists_map, content_length, digests, err_desc);
+    int ret = real.parse_headers(req, table, src, len, pseudo_header_exists_map, content_length, digests, err_desc);
+    if (ret == 0 && content_length != NULL) /* a request's head (trailers come without content_length) */
+        watch_body(req, *content_length);
+    return ret;
 }

@@ -2,6 +2,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include "http/body_budget.h"
 #include "http/h1_guard.h"
 #include "http/openai_error.h"
 #include "proxy/auth.h"
@@ -17,12 +18,6 @@ struct phr_chunked_decoder {
 };
 ssize_t phr_decode_chunked(struct phr_chunked_decoder *decoder, char *buf, size_t *bufsz);
 
-static atomic_size_t receiving; /* every worker's bodies being received */
-
-size_t ig_h1_body_receiving(void)
-{
-    return atomic_load(&receiving);
-}
 
 typedef struct {
     h2o_req_t *req;
@@ -46,16 +41,6 @@ typedef struct {
     unsigned finished : 1;      /* answered, or handed to route() */
 } reader_t;
 
-static int reserve(size_t n, size_t budget)
-{
-    size_t cur = atomic_load(&receiving);
-    do {
-        if (cur + n > budget || cur + n < cur)
-            return -1;
-    } while (!atomic_compare_exchange_weak(&receiving, &cur, cur + n));
-    return 0;
-}
-
 static void stop_reading(reader_t *r)
 {
     if (h2o_timeout_is_linked(&r->idle))
@@ -74,7 +59,7 @@ static void reader_dispose(void *p)
     stop_reading(r);
     if (r->head.framing.body == IG_H1_BODY_CHUNKED)
         free(r->body);
-    atomic_fetch_sub(&receiving, r->reserved);
+    ig_body_budget_give(r->reserved);
 }
 
 /* Answers now and closes the connection: the rest of the body is never read. */
@@ -150,7 +135,7 @@ static void take_input(reader_t *r)
             cap *= 2;
         if (cap > r->max)
             cap = r->max;
-        if (reserve(cap - r->cap, r->w->gen->config->server.client_limits.body_budget_bytes) != 0) {
+        if (ig_body_budget_take(cap - r->cap, r->w->gen->config->server.client_limits.body_budget_bytes) != 0) {
             over_budget(r);
             return;
         }
@@ -270,7 +255,7 @@ int ig_h1_body_intercept(ig_worker_t *w, h2o_handler_t *self, h2o_req_t *req, ig
         return 1;
     if (head.framing.body == IG_H1_BODY_LENGTH) {
         size_t n = (size_t)head.framing.length;
-        if (reserve(n, sc->client_limits.body_budget_bytes) != 0) {
+        if (ig_body_budget_take(n, sc->client_limits.body_budget_bytes) != 0) {
             over_budget(r);
             return 1;
         }

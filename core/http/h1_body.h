@@ -26,7 +26,4 @@ typedef void (*ig_h1_route_t)(h2o_handler_t *self, h2o_req_t *req);
 int ig_h1_body_intercept(ig_worker_t *w, h2o_handler_t *self, h2o_req_t *req, ig_h1_route_t route,
                          ig_h1_route_t refused);
 
-/* Bytes of bodies being received now, all workers (for tests and /metrics). */
-size_t ig_h1_body_receiving(void);
-
 #endif

@@ -7,13 +7,20 @@
  * runs out, one that resets faster than it lets streams finish does, whatever the timing.
  *
  * Header lists: the decoded size (RFC 7541 sizes, an upper bound from hpack_scan.c) of one block.
+ *
+ * Bodies: a stream's DATA is counted as it arrives, against maxBodySize and the budget HTTP/1
+ * bodies share (body_budget.h); a stream over either is refused before h2o buffers more of it.
  */
 #include "http/h2_guard.h"
 #include <stdatomic.h>
+#include "http/body_budget.h"
 
 static _Atomic unsigned reset_budget = 100;
 static _Atomic size_t max_header_list = 32 * 1024;
 static _Atomic uint64_t stat_resets, stat_ended, stat_refused;
+static _Atomic size_t max_body = 16 << 20, body_budget = (size_t)256 << 20;
+static _Atomic int auth_on;
+static _Atomic uint64_t stat_too_large, stat_keyless, stat_busy;
 
 void ig_h2_guard_configure(unsigned budget, size_t max_header_list_bytes)
 {
@@ -79,4 +86,50 @@ void ig_h2_guard_stats(ig_h2_guard_stats_t *out)
     out->resets_charged = atomic_load_explicit(&stat_resets, memory_order_relaxed);
     out->connections_ended = atomic_load_explicit(&stat_ended, memory_order_relaxed);
     out->header_blocks_refused = atomic_load_explicit(&stat_refused, memory_order_relaxed);
+    out->bodies_too_large = atomic_load_explicit(&stat_too_large, memory_order_relaxed);
+    out->bodies_keyless = atomic_load_explicit(&stat_keyless, memory_order_relaxed);
+    out->bodies_busy = atomic_load_explicit(&stat_busy, memory_order_relaxed);
+}
+
+void ig_h2_guard_configure_bodies(size_t max_body_bytes, size_t budget, int auth)
+{
+    atomic_store_explicit(&max_body, max_body_bytes, memory_order_relaxed);
+    atomic_store_explicit(&body_budget, budget, memory_order_relaxed);
+    atomic_store_explicit(&auth_on, auth, memory_order_relaxed);
+}
+
+static ig_h2_body_verdict_t refused(ig_h2_body_verdict_t v)
+{
+    atomic_fetch_add_explicit(v == IG_H2_BODY_TOO_LARGE ? &stat_too_large : v == IG_H2_BODY_KEYLESS ? &stat_keyless : &stat_busy,
+                              1, memory_order_relaxed);
+    return v;
+}
+
+ig_h2_body_verdict_t ig_h2_body_head(ig_h2_body_t *b, size_t content_length, int api_post, int has_key)
+{
+    *b = (ig_h2_body_t){.content_length = content_length};
+    b->keyless = api_post && !has_key && atomic_load_explicit(&auth_on, memory_order_relaxed);
+    if (content_length != SIZE_MAX && content_length > atomic_load_explicit(&max_body, memory_order_relaxed))
+        return refused(IG_H2_BODY_TOO_LARGE);
+    return IG_H2_BODY_OK;
+}
+
+ig_h2_body_verdict_t ig_h2_body_data(ig_h2_body_t *b, size_t n)
+{
+    size_t total = b->received + n;
+    if (total > atomic_load_explicit(&max_body, memory_order_relaxed))
+        return refused(IG_H2_BODY_TOO_LARGE);
+    if (b->keyless && total > IG_H2_KEYLESS_BODY_MAX)
+        return refused(IG_H2_BODY_KEYLESS);
+    if (ig_body_budget_take(n, atomic_load_explicit(&body_budget, memory_order_relaxed)) != 0)
+        return refused(IG_H2_BODY_BUSY);
+    b->received = total;
+    b->taken += n;
+    return IG_H2_BODY_OK;
+}
+
+void ig_h2_body_done(ig_h2_body_t *b)
+{
+    ig_body_budget_give(b->taken);
+    b->taken = 0;
 }

@@ -15,7 +15,10 @@
 #error "core/http/h2o_layout.h describes h2o 2.2's internals: check them against this h2o version"
 #endif
 
+#define IG_H2_FRAME_DATA 0
 #define IG_H2_FRAME_RST_STREAM 3
+#define IG_H2_FRAME_FLAG_END_STREAM 1
+#define IG_H2_STREAM_STATE_RECV_BODY 2  /* the request's body is being received: no handler has it yet */
 #define IG_H2_STREAM_STATE_END_STREAM 7 /* h2o_http2_stream_state_t's last state: the response was sent */
 
 typedef struct {

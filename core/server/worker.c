@@ -150,6 +150,7 @@ static void guard_configure(const ig_generation_t *gen)
 {
     const ig_client_limits_config_t *cl = &gen->config->server.client_limits;
     ig_h2_guard_configure(cl->h2_reset_budget, cl->max_header_list_bytes);
+    ig_h2_guard_configure_bodies(gen->config->server.max_body_bytes, cl->body_budget_bytes, gen->auth != NULL);
 }
 
 static void adopt_next_generation(ig_worker_t *w)

@@ -10,6 +10,8 @@ export const T = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOA
 export const F = { END_STREAM: 1, ACK: 1, END_HEADERS: 4 };
 export const ENHANCE_YOUR_CALM = 0xb;
 export const CANCEL = 0x8;
+export const REFUSED_STREAM = 0x7;
+export const STREAM_CLOSED = 0x5;
 
 export function frame(type, flags, streamId, payload = Buffer.alloc(0)) {
   const h = Buffer.alloc(9);
@@ -64,6 +66,15 @@ export function headers(streamId, block, { endStream = false, maxFrame = 16384 }
 }
 
 export const data = (streamId, body, endStream = true) => frame(T.DATA, endStream ? F.END_STREAM : 0, streamId, Buffer.from(body));
+/** One request's body as DATA frames of at most maxFrame bytes (END_STREAM on the last). */
+export function dataFrames(streamId, body, { maxFrame = 16384, endStream = true } = {}) {
+  const out = [];
+  for (let off = 0; off < body.length || out.length === 0; off += maxFrame) {
+    const last = off + maxFrame >= body.length;
+    out.push(frame(T.DATA, last && endStream ? F.END_STREAM : 0, streamId, body.subarray(off, off + maxFrame)));
+  }
+  return out;
+}
 export const rst = (streamId, code = CANCEL) => { const b = Buffer.alloc(4); b.writeUInt32BE(code); return frame(T.RST_STREAM, 0, streamId, b); };
 export function settings(pairs = []) {
   const b = Buffer.alloc(6 * pairs.length);
@@ -100,7 +111,7 @@ export class RawH2 {
   }
 
   stream(id) {
-    if (!this.streams.has(id)) this.streams.set(id, { headers: 0, data: 0, end: false, rst: null, body: [] });
+    if (!this.streams.has(id)) this.streams.set(id, { headers: 0, data: 0, end: false, rst: null, rsts: [], body: [] });
     return this.streams.get(id);
   }
 
@@ -124,7 +135,7 @@ export class RawH2 {
         if (len > 0) { const b = Buffer.alloc(4); b.writeUInt32BE(len); this.write(frame(T.WINDOW_UPDATE, 0, 0, b)); }
       }
       if ((f.type === T.HEADERS || f.type === T.DATA) && f.flags & F.END_STREAM) this.stream(f.id).end = true;
-      if (f.type === T.RST_STREAM) this.stream(f.id).rst = f.payload.readUInt32BE(0);
+      if (f.type === T.RST_STREAM) { const s = this.stream(f.id); s.rst = f.payload.readUInt32BE(0); s.rsts.push(s.rst); }
     }
   }
 

@@ -613,3 +613,13 @@ export const chatBody = (model, extra = {}) => ({
   max_tokens: 8,
   ...extra,
 });
+
+/** A 16 kHz mono 16-bit WAV of random samples (seconds long): an upload no compression shrinks. */
+export function noiseWav(seconds, rate = 16000) {
+  const samples = crypto.randomBytes(Math.round(rate * seconds) * 2);
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0); h.writeUInt32LE(36 + samples.length, 4); h.write('WAVE', 8); h.write('fmt ', 12);
+  h.writeUInt32LE(16, 16); h.writeUInt16LE(1, 20); h.writeUInt16LE(1, 22); h.writeUInt32LE(rate, 24);
+  h.writeUInt32LE(rate * 2, 28); h.writeUInt16LE(2, 32); h.writeUInt16LE(16, 34); h.write('data', 36); h.writeUInt32LE(samples.length, 40);
+  return Buffer.concat([h, samples]);
+}

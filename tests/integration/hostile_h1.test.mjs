@@ -17,6 +17,7 @@ import net from 'node:net';
 import path from 'node:path';
 import {
   startSim, startGateway, model, http, run, gatewayPath, assertOpenAIError, waitFor, sleep, PLUGINS_DIR, SLOW, tmpDir,
+  noiseWav,
 } from './harness.mjs';
 
 const sha = (s) => `sha256:${crypto.createHash('sha256').update(s).digest('hex')}`;
@@ -275,14 +276,8 @@ describe('hostile HTTP/1.1 clients', () => {
   });
 
   it('a slow, steady upload outlives the head timeout and is served whole; a stalled one gets 408', async () => {
-    const rate = 16000;
-    const samples = Buffer.alloc(rate * 2 * 24); // 24 s of noise at 16 kHz, about 768 KB
-    crypto.randomFillSync(samples);
-    const h = Buffer.alloc(44);
-    h.write('RIFF', 0); h.writeUInt32LE(36 + samples.length, 4); h.write('WAVE', 8); h.write('fmt ', 12);
-    h.writeUInt32LE(16, 16); h.writeUInt16LE(1, 20); h.writeUInt16LE(1, 22); h.writeUInt32LE(rate, 24);
-    h.writeUInt32LE(rate * 2, 28); h.writeUInt16LE(2, 32); h.writeUInt16LE(16, 34); h.write('data', 36); h.writeUInt32LE(samples.length, 40);
-    const wavBytes = Buffer.concat([h, samples]);
+    const wavBytes = noiseWav(24); // 24 s of noise at 16 kHz, about 768 KB
+
     const boundary = 'hostileH1Boundary';
     const body = Buffer.concat([
       Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n${VL}\r\n` +

@@ -6,10 +6,11 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { startSim, startGateway, model, waitFor, curl, chatBody, makeCert, SLOW } from './harness.mjs';
-import { RawH2, requestBlock, headers, data, rst, literal, literalIndexed, indexed, frame, ENHANCE_YOUR_CALM, T } from './h2raw.mjs';
+import { startSim, startGateway, model, waitFor, curl, chatBody, makeCert, SLOW, PLUGINS_DIR, noiseWav } from './harness.mjs';
+import { RawH2, requestBlock, headers, data, dataFrames, rst, literal, literalIndexed, indexed, frame, ENHANCE_YOUR_CALM, CANCEL, REFUSED_STREAM, T } from './h2raw.mjs';
 
 const BOUND_MS = SLOW ? 30000 : 10000;
 const BUDGET = 100;
@@ -258,6 +259,171 @@ describe('send stall over HTTP/1.1: a client that stops reading a stream', () =>
     sock.resume(); // the gateway shut the connection down: what is left drains, then the end
     await waitFor(() => closed, { timeoutMs: BOUND_MS, what: 'the connection to end' });
     await bystanderServed(gw);
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await sim?.stop();
+  });
+});
+
+describe('HTTP/2 request bodies: maxBodySize, the key and the body budget before h2o buffers them', () => {
+  const MAX = 8 * 1024 * 1024;
+  const BODY_BUDGET = 12 * 1024 * 1024;
+  const KEY = 'sk-hostile-h2-body-0123456789abcdef';
+  const VL = 'whisper-vllm';
+  const VL_SERVED = 'openai/whisper-small';
+  const sha = (v) => crypto.createHash('sha256').update(v).digest('hex');
+  let sim, gw;
+
+  before(async () => {
+    sim = await startSim({ models: ['chat', VL_SERVED] });
+    gw = await startGateway({
+      server: { maxBodySize: MAX, clientLimits: { bodyBudgetBytes: BODY_BUDGET } },
+      plugins: {
+        dir: PLUGINS_DIR,
+        load: ['vllm', 'leastload', 'apikey'],
+        options: { apikey: { customers: [{ id: 'acme', name: 'Acme' }], keys: [{ id: 'k1', customer: 'acme', hash: `sha256:${sha(KEY)}` }] } },
+      },
+      models: [
+        model('chat', [sim]),
+        { name: VL, engine: 'VLLM', servedModelName: VL_SERVED, features: ['SpeechToText'], endpoints: [sim.url] },
+      ],
+    });
+  });
+
+  const head = (path, { key = true, length, contentType = 'application/json' } = {}) => Buffer.concat([
+    literal(':method', 'POST'), literal(':scheme', 'http'), literal(':path', path), literal(':authority', 'localhost'),
+    literal('content-type', contentType),
+    ...(key ? [literal('authorization', `Bearer ${KEY}`)] : []),
+    ...(length !== undefined ? [literal('content-length', String(length))] : []),
+  ]);
+
+  /** DATA for stream id in writes of 1 MiB; stops once the stream was reset. Returns the payload bytes written. */
+  async function send(c, id, body, { end = true } = {}) {
+    const frames = dataFrames(id, body, { endStream: end });
+    let sent = 0;
+    for (let i = 0; i < frames.length; i += 64) {
+      if (c.stream(id).rsts.length || c.closed) break;
+      const batch = frames.slice(i, i + 64);
+      if (!(await c.write(Buffer.concat(batch)))) break;
+      sent += batch.reduce((a, f) => a + f.length - 9, 0);
+    }
+    return sent;
+  }
+  const answered = (c, id, what) => waitFor(() => c.stream(id).end || c.stream(id).rsts.length > 0 || c.closed,
+    { timeoutMs: BOUND_MS * 3, what });
+  const refusals = (bound) => metric(gw, `infergate_h2_bodies_refused_total{bound="${bound}"}`);
+  const hwmKb = (pid) => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+  it('10 concurrent keyless uploads of maxBodySize: each refused (CANCEL) after 64 KiB, the peak RSS grows far less than their size', async () => {
+    const before = await refusals('key');
+    const hwm0 = hwmKb(gw.pid);
+    const body = crypto.randomBytes(MAX);
+    const conns = await Promise.all(Array.from({ length: 10 }, () => new RawH2(gw.port).connect()));
+    await Promise.all(conns.map(async (c) => {
+      await c.write(headers(1, head(CHAT, { key: false })));
+      await send(c, 1, body);
+      await answered(c, 1, 'the keyless upload to be refused');
+    }));
+    for (const c of conns) {
+      assert.equal(c.stream(1).rsts[0], CANCEL, 'RST_STREAM CANCEL (h2o alone would buffer it all, then answer 401)');
+      assert.equal(c.stream(1).headers, 0, 'no answer was started');
+      assert.ok(!c.closed, 'only the stream is refused, not the connection');
+      c.close();
+    }
+    assert.equal(await refusals('key') - before, 10);
+    const growthMb = (hwmKb(gw.pid) - hwm0) / 1024;
+    // unbounded, h2o holds all ten bodies at once (80 MiB); refused at 64 KiB each, what remains is
+    // socket buffers and the allocator's slack
+    assert.ok(growthMb < 32, `peak RSS grew by ${growthMb.toFixed(1)} MB for 10 x ${MAX >> 20} MiB keyless uploads`);
+    const r = await curl(`${gw.url}${CHAT}`, { mode: 'h2c', body: chatBody('chat', { max_tokens: 2 }), headers: { authorization: `Bearer ${KEY}` } });
+    assert.equal(r.status, 200, `a bystander with a key is served: ${r.text}`);
+  });
+
+  it('a keyless API call with a small body is still answered 401 in OpenAI shape', async () => {
+    const c = await new RawH2(gw.port).connect();
+    await c.write(Buffer.concat([headers(1, head(CHAT, { key: false })), data(1, body())]));
+    await answered(c, 1, 'the answer');
+    assert.equal(c.stream(1).rsts.length, 0);
+    const e = JSON.parse(Buffer.concat(c.stream(1).body).toString()).error;
+    assert.equal(e.code, 'invalid_api_key', JSON.stringify(e));
+    c.close();
+  });
+
+  it('a body over maxBodySize is refused before it is all sent, by its content-length or by its DATA; the connection serves on', async () => {
+    const before = await refusals('maxBodySize');
+    const c = await new RawH2(gw.port).connect();
+    // content-length over the limit: refused at its first DATA frame, though the client sends no more
+    await c.write(Buffer.concat([headers(1, head(CHAT, { length: MAX + 1 })), data(1, Buffer.alloc(1024), false)]));
+    await answered(c, 1, 'the refusal of a content-length over maxBodySize');
+    assert.equal(c.stream(1).rsts[0], CANCEL);
+    // no content-length: refused by the DATA passing the limit, while the stream is still open
+    await c.write(headers(3, head(CHAT)));
+    await send(c, 3, Buffer.alloc(MAX + 16384), { end: false });
+    await answered(c, 3, 'the refusal of DATA over maxBodySize');
+    assert.equal(c.stream(3).rsts[0], CANCEL, 'refused at maxBodySize, not left to h2o (which takes up to twice that)');
+    assert.equal(await refusals('maxBodySize') - before, 2);
+    // the connection is not the stream: the next request on it is served
+    await c.write(Buffer.concat([headers(5, head(CHAT)), data(5, body())]));
+    await answered(c, 5, 'a request after the refusals');
+    assert.equal(c.stream(5).rsts.length, 0);
+    assert.ok(JSON.parse(Buffer.concat(c.stream(5).body).toString()).choices, 'a chat completion');
+    assert.ok(!c.closed);
+    c.close();
+  });
+
+  it('bodies being received share server.clientLimits.bodyBudgetBytes: over it REFUSED_STREAM, given back when the stream ends', async () => {
+    const before = await refusals('bodyBudgetBytes');
+    const part = crypto.randomBytes(7 * 1024 * 1024);
+    const a = await new RawH2(gw.port).connect();
+    await a.write(headers(1, head(CHAT)));
+    await send(a, 1, part, { end: false });
+    assert.ok(await a.ping(), 'the gateway took the first body in');
+    const b = await new RawH2(gw.port).connect();
+    await b.write(headers(1, head(CHAT)));
+    await send(b, 1, part, { end: false });
+    await answered(b, 1, 'the second body to be refused');
+    assert.equal(b.stream(1).rsts[0], REFUSED_STREAM, '7 + 7 MiB over a 12 MiB budget: refused, and safe to retry');
+    assert.equal(a.stream(1).rsts.length, 0, 'the first body is untouched');
+    assert.equal(await refusals('bodyBudgetBytes') - before, 1);
+    a.close(); // its stream ends: its 7 MiB go back to the budget
+    b.close();
+    await waitFor(async () => {
+      const c = await new RawH2(gw.port).connect();
+      await c.write(headers(1, head(CHAT)));
+      await send(c, 1, part, { end: false });
+      const ok = await c.ping() && c.stream(1).rsts.length === 0;
+      c.close();
+      return ok;
+    }, { timeoutMs: BOUND_MS, what: 'the budget to be given back' });
+  });
+
+  it('honest uploads below the limit still work, byte-identical (with and without content-length)', async () => {
+    const wavBytes = noiseWav(120); // 2 minutes of noise, about 3.8 MB
+
+    const boundary = 'hostileH2Boundary';
+    const form = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n${VL}\r\n` +
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\nContent-Type: audio/wav\r\n\r\n`),
+      wavBytes,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const c = await new RawH2(gw.port).connect();
+    let id = 1;
+    for (const length of [form.length, undefined]) {
+      await c.write(headers(id, head('/v1/audio/transcriptions', { length, contentType: `multipart/form-data; boundary=${boundary}` })));
+      assert.equal(await send(c, id, form), form.length);
+      await answered(c, id, 'the transcription');
+      assert.equal(c.stream(id).rsts.length, 0, `not refused (content-length ${length})`);
+      const r = JSON.parse(Buffer.concat(c.stream(id).body).toString());
+      assert.equal(typeof r.text, 'string', JSON.stringify(r).slice(0, 300));
+      const audio = await (await fetch(`${sim.url}/sim/audio`)).json();
+      assert.equal(audio.last.sha256, sha(wavBytes), 'the engine received the exact bytes');
+      id += 2;
+    }
+    c.close();
+    await gw.checkAliveAndStop();
   });
 
   after(async () => {
