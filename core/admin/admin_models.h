@@ -32,6 +32,7 @@ struct ig_model_change_s {
     int status;                      /* 200 replaced, 201 created, 200 deleted, or an error status */
     char *error_json;                /* with an error status: the whole OpenAI-shaped body (malloc'd) */
     ig_generation_t *gen;            /* the generation the change made (retained): the answer shows it */
+    int existed;                     /* the main thread's: the model was there before (server.database) */
     ig_model_change_t *next;         /* the main thread's queue */
     /* the worker's side: its thread alone touches these */
     ig_worker_t *worker;

@@ -20,7 +20,7 @@ char *ig_cfg_strdup(ig_cfg_ctx_t *c, const char *s)
 static const char *const top_keys[] = {"server", "plugins", "resourceProfiles", "scheduler", "models", NULL};
 
 static ig_config_t *load_document(ig_yaml_t *y, const char *path, ig_plugin_host_t *host, int runtime,
-                                  const ig_runtime_change_t *change, ig_errors_t *errs)
+                                  const ig_runtime_set_t *set, const ig_runtime_change_t *change, ig_errors_t *errs)
 {
     size_t errs_before = errs->count;
     int r = ig_yaml_next_document(y);
@@ -40,7 +40,7 @@ static ig_config_t *load_document(ig_yaml_t *y, const char *path, ig_plugin_host
     cfg->path = ig_arena_strdup(a, path);
 
     ig_cfg_ctx_t c = {
-        .y = y, .file = cfg->path, .cfg = cfg, .a = a, .host = host, .errs = errs, .runtime = runtime, .change = change};
+        .y = y, .file = cfg->path, .cfg = cfg, .a = a, .host = host, .errs = errs, .runtime = runtime, .set = set, .change = change};
     yaml_node_t *root = ig_yaml_root(y);
     if (ig_yaml_expect_map(y, root, NULL) == 0) {
         ig_yaml_check_keys(y, root, NULL, top_keys);
@@ -92,7 +92,7 @@ ig_config_t *ig_config_load(const char *path, ig_plugin_host_t *host, ig_errors_
         ig_yaml_close(&y);
         return NULL;
     }
-    ig_config_t *cfg = load_document(&y, path, host, 1, NULL, errs);
+    ig_config_t *cfg = load_document(&y, path, host, 1, NULL, NULL, errs);
     ig_yaml_close(&y);
     return cfg;
 }
@@ -100,12 +100,19 @@ ig_config_t *ig_config_load(const char *path, ig_plugin_host_t *host, ig_errors_
 ig_config_t *ig_config_load_runtime(const char *path, const char *text, size_t len, ig_plugin_host_t *host,
                                     const ig_runtime_change_t *change, ig_errors_t *errs)
 {
+    return ig_config_load_runtime_set(path, text, len, host, NULL, change, errs);
+}
+
+ig_config_t *ig_config_load_runtime_set(const char *path, const char *text, size_t len, ig_plugin_host_t *host,
+                                        const ig_runtime_set_t *set, const ig_runtime_change_t *change,
+                                        ig_errors_t *errs)
+{
     ig_yaml_t y;
     if (ig_yaml_open_buffer(&y, path, text, len, errs) != 0) {
         ig_yaml_close(&y);
         return NULL;
     }
-    ig_config_t *cfg = load_document(&y, path, host, 1, change, errs);
+    ig_config_t *cfg = load_document(&y, path, host, 1, set, change, errs);
     ig_yaml_close(&y);
     return cfg;
 }
@@ -118,7 +125,7 @@ ig_config_t *ig_config_load_buffer(const char *name, const char *buf, size_t len
         ig_yaml_close(&y);
         return NULL;
     }
-    ig_config_t *cfg = load_document(&y, name, host, 0, NULL, errs);
+    ig_config_t *cfg = load_document(&y, name, host, 0, NULL, NULL, errs);
     ig_yaml_close(&y);
     return cfg;
 }

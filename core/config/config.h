@@ -225,6 +225,26 @@ typedef struct {
  */
 ig_config_t *ig_config_load_runtime(const char *path, const char *text, size_t len, ig_plugin_host_t *host,
                                     const ig_runtime_change_t *change, ig_errors_t *errs);
+/*
+ * With server.database the runtime models live in PostgreSQL (server/models_pg.h), not in the
+ * folder: the set read from there, which the loader then reads instead of <stateDir>/models. Each
+ * document is named "postgres:runtime_models/<name>" in messages.
+ */
+typedef struct {
+    const char *name;
+    const char *text;   /* the stored manifest */
+    size_t len;
+} ig_runtime_doc_t;
+
+typedef struct {
+    size_t n;
+    const ig_runtime_doc_t *docs;   /* sorted by name */
+} ig_runtime_set_t;
+
+/* ig_config_load_runtime with the runtime models from set (NULL: from the folder). */
+ig_config_t *ig_config_load_runtime_set(const char *path, const char *text, size_t len, ig_plugin_host_t *host,
+                                        const ig_runtime_set_t *set, const ig_runtime_change_t *change,
+                                        ig_errors_t *errs);
 /* The file's bytes, as the loader reads them (regular file, at most IG_YAML_MAX_FILE); NULL after
  * reporting. malloc'd, NUL-terminated. */
 char *ig_config_read_file(const char *path, size_t *len, ig_errors_t *errs);

@@ -30,6 +30,7 @@ typedef struct {
     unsigned ignored_seen;
     /* runtime models: read (ig_config_load_runtime), and the change being made, or NULL */
     int runtime;
+    const ig_runtime_set_t *set;        /* from PostgreSQL instead of the folder, or NULL */
     const ig_runtime_change_t *change;
 } ig_cfg_ctx_t;
 

@@ -146,10 +146,12 @@ static void settle_runtime(ig_cfg_ctx_t *c, size_t before, size_t nfile, const c
     c->nmodels = before;
 }
 
-static void parse_runtime_file(ig_cfg_ctx_t *c, const char *file, const char *stem, size_t nfile)
+/* One runtime model document: a file in the folder (text NULL), or one from PostgreSQL. */
+static void parse_runtime_file(ig_cfg_ctx_t *c, const char *file, const char *stem, size_t nfile, const char *text,
+                               size_t len)
 {
     ig_yaml_t my;
-    if (ig_yaml_open_file(&my, file, c->errs) == 0) {
+    if ((text ? ig_yaml_open_buffer(&my, file, text, len, c->errs) : ig_yaml_open_file(&my, file, c->errs)) == 0) {
         ig_yaml_t *main_y = c->y;
         const char *main_file = c->file;
         c->y = &my;
@@ -217,11 +219,32 @@ static void parse_change(ig_cfg_ctx_t *c, size_t nfile)
     ig_yaml_close(&by);
 }
 
+/* The set read from PostgreSQL, in place of the folder. */
+static void parse_runtime_set(ig_cfg_ctx_t *c, size_t nfile)
+{
+    for (size_t i = 0; i < c->set->n; i++) {
+        const ig_runtime_doc_t *d = &c->set->docs[i];
+        if (c->change && strcmp(d->name, c->change->name) == 0)
+            continue; /* replaced by the change, or removed */
+        char *stem = ig_arena_printf(c->a, "%s", d->name);
+        char *file = ig_arena_printf(c->a, "postgres:runtime_models/%s", d->name);
+        if (!stem || !file)
+            break;
+        parse_runtime_file(c, file, stem, nfile, d->text, d->len);
+    }
+    if (c->change && c->change->text)
+        parse_change(c, nfile);
+}
+
 void ig_cfg_parse_runtime_models(ig_cfg_ctx_t *c)
 {
     if (!c->runtime)
         return;
     size_t nfile = c->nmodels;
+    if (c->set != NULL) {
+        parse_runtime_set(c, nfile);
+        return;
+    }
     char *dir = ig_config_runtime_dir(c->cfg);
     if (!dir)
         return;
@@ -264,7 +287,7 @@ void ig_cfg_parse_runtime_models(ig_cfg_ctx_t *c)
             break;
         if (c->change && strcmp(stem, c->change->name) == 0)
             continue; /* replaced by the change, or removed */
-        parse_runtime_file(c, file, stem, nfile);
+        parse_runtime_file(c, file, stem, nfile, NULL, 0);
     }
     for (size_t i = 0; i < n; i++)
         free(names[i]);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "observe/log.h"
+#include "server/models_pg.h"
 #include "server/server.h"
 #include "server/worker.h"
 #include "util/arena.h"
@@ -26,6 +27,8 @@ struct ig_runtime_models_s {
     int started;
     ig_model_change_t *current;      /* applied; its generation not yet taken up by every worker */
     uint64_t wait_id;
+    ig_models_pg_t *pg;              /* server.database, or NULL: the folder */
+    ig_generation_t *writing;        /* current's generation, waiting for the database's commit */
 };
 
 ig_runtime_models_t *ig_runtime_models_create(ig_server_t *s)
@@ -225,6 +228,9 @@ static const ig_model_config_t *model_named(const ig_config_t *cfg, const char *
 }
 
 static void start_waiting(ig_runtime_models_t *rm, ig_model_change_t *ch, uint64_t id);
+static void install(ig_runtime_models_t *rm, ig_model_change_t *ch, ig_generation_t *gen, int existed);
+static void write_pg(ig_runtime_models_t *rm, ig_model_change_t *ch, ig_generation_t *gen);
+static void next_change(ig_runtime_models_t *rm);
 
 static void apply(ig_runtime_models_t *rm, ig_model_change_t *ch)
 {
@@ -249,6 +255,10 @@ static void apply(ig_runtime_models_t *rm, ig_model_change_t *ch)
         fail_errors(rm, ch, &errs);
         ig_errors_clear(&errs);
         ig_plugin_host_collect(s->plugins);
+        return;
+    }
+    if (rm->pg != NULL) {
+        write_pg(rm, ch, gen);
         return;
     }
     char *dir = ig_config_runtime_dir(gen->config);
@@ -285,14 +295,116 @@ static void apply(ig_runtime_models_t *rm, ig_model_change_t *ch)
              msg[0] ? msg : "server.stateDir is not set");
         return;
     }
+    install(rm, ch, gen, cur != NULL);
+}
+
+static void install(ig_runtime_models_t *rm, ig_model_change_t *ch, ig_generation_t *gen, int existed)
+{
+    ig_server_t *s = rm->s;
     s->next_gen_id++;
     ig_generation_retain(gen); /* the answer shows it */
     ch->gen = gen;
     ig_server_install(s, gen);
     ig_log_info("runtime model \"%s\" %s: generation %llu, %zu models", ch->name,
-                ch->remove ? "deleted" : cur ? "replaced" : "created", (unsigned long long)gen->id, gen->nmodels);
-    ch->status = ch->remove || cur ? 200 : 201;
+                ch->remove ? "deleted" : existed ? "replaced" : "created", (unsigned long long)gen->id, gen->nmodels);
+    ch->status = ch->remove || existed ? 200 : 201;
     start_waiting(rm, ch, gen->id);
+}
+
+/* ---- server.database ----------------------------------------------------------------------- */
+
+/* The change goes to the database thread; current stays ch until the commit's outcome (write_done). */
+static void write_pg(ig_runtime_models_t *rm, ig_model_change_t *ch, ig_generation_t *gen)
+{
+    size_t len = 0;
+    char *text = ch->remove ? NULL : ig_config_runtime_manifest(ch->name, ch->body, ch->body_len, &len);
+    int queued = (ch->remove || text != NULL) && ig_models_pg_write(rm->pg, ch->name, text, len) == 0;
+    free(text);
+    if (!queued) {
+        ig_generation_release(gen);
+        ig_plugin_host_collect(rm->s->plugins);
+        fail(rm, ch, 500, "server_error", NULL, "state_not_written", NULL,
+             "out of memory queueing the runtime model \"%s\" for the database (nothing was changed)", ch->name);
+        return;
+    }
+    /* the model now lives in the database (until now it was the request body) */
+    for (size_t i = 0; i < gen->config->nmodels; i++) {
+        ig_model_config_t *m = &gen->config->models[i];
+        if (m->runtime && strcmp(m->model.name, ch->name) == 0) {
+            m->file = ig_arena_printf(gen->config->arena, "postgres:runtime_models/%s", ch->name);
+            m->line = IG_RUNTIME_MANIFEST_LINE;
+        }
+    }
+    ch->existed = model_named(rm->s->gen->config, ch->name) != NULL;
+    rm->current = ch;
+    rm->writing = gen;
+}
+
+static void write_done(ig_runtime_models_t *rm)
+{
+    int ok = 0;
+    char msg[600];
+    if (rm->writing == NULL || !ig_models_pg_write_result(rm->pg, &ok, msg, sizeof(msg)))
+        return;
+    ig_generation_t *gen = rm->writing;
+    ig_model_change_t *ch = rm->current;
+    rm->writing = NULL;
+    rm->current = NULL;
+    if (ok != 0) {
+        ig_generation_release(gen);
+        ig_plugin_host_collect(rm->s->plugins);
+        fail(rm, ch, 503, "server_error", NULL, "state_not_written", NULL, "%s (nothing was changed)", msg);
+        return;
+    }
+    install(rm, ch, gen, ch->existed);
+}
+
+/* A set changed through any gateway (this one too): a generation from it, as SIGHUP makes one. */
+static void take_set(ig_runtime_models_t *rm)
+{
+    ig_models_set_t *ms = rm->pg ? ig_models_pg_take(rm->pg) : NULL;
+    if (ms == NULL)
+        return;
+    ig_server_t *s = rm->s;
+    uint64_t t0 = uv_hrtime();
+    ig_errors_t errs = {0};
+    ig_config_t *cfg = ig_config_load_runtime_set(s->config_path, s->config_text, s->config_len, s->plugins, &ms->set,
+                                                  NULL, &errs);
+    ig_generation_t *gen = cfg ? ig_generation_build(cfg, s->next_gen_id + 1, s->endpoints, &errs) : NULL;
+    if (gen == NULL) {
+        /* one gateway's refusal (a plugin it lacks): it keeps serving what it had, and says why */
+        ig_log_error("runtime models from the database (version %llu) do not load here, still serving generation %llu:",
+                     (unsigned long long)ms->version, (unsigned long long)s->gen->id);
+        for (size_t i = 0; i < errs.count; i++)
+            ig_log_error("  %s", errs.items[i]);
+        ig_reload_status_failed(&s->reloads, "postgres:runtime_models", &errs);
+        ig_errors_clear(&errs);
+        ig_models_set_free(ms);
+        ig_plugin_host_collect(s->plugins);
+        return;
+    }
+    s->next_gen_id++;
+    ig_models_set_free(s->models_set);
+    s->models_set = ms;
+    ig_server_install(s, gen);
+    ig_reload_status_ok(&s->reloads, (uv_hrtime() - t0) / 1000);
+    ig_log_info("runtime models from the database (version %llu): generation %llu, %zu models",
+                (unsigned long long)ms->version, (unsigned long long)gen->id, gen->nmodels);
+}
+
+static void on_pg(void *data)
+{
+    ig_runtime_models_t *rm = data;
+    write_done(rm);
+    next_change(rm);
+}
+
+int ig_runtime_models_watch(ig_runtime_models_t *rm, ig_models_pg_t *pg)
+{
+    if (!rm->started || ig_models_pg_start(pg, rm->s->loop, on_pg, rm) != 0)
+        return -1;
+    rm->pg = pg;
+    return 0;
 }
 
 /* ---- one at a time ------------------------------------------------------------------------- */
@@ -308,6 +420,7 @@ static int taken_up(ig_runtime_models_t *rm)
 static void next_change(ig_runtime_models_t *rm)
 {
     while (rm->current == NULL) {
+        take_set(rm); /* what the database holds first: the next change is judged against it */
         uv_mutex_lock(&rm->lock);
         ig_model_change_t *ch = rm->head;
         if (ch != NULL && (rm->head = ch->next) == NULL)
@@ -318,6 +431,8 @@ static void next_change(ig_runtime_models_t *rm)
         apply(rm, ch);
     }
 }
+
+static void take_set(ig_runtime_models_t *rm);
 
 static void on_wait(uv_timer_t *t)
 {
@@ -375,6 +490,8 @@ void ig_runtime_models_free(ig_runtime_models_t *rm)
         return;
     /* what was never answered: the workers' requests were cut; drop the main thread's references */
     ig_model_change_release(rm->current);
+    if (rm->writing != NULL)
+        ig_generation_release(rm->writing);
     for (ig_model_change_t *ch = rm->head, *next; ch != NULL; ch = next) {
         next = ch->next;
         ig_model_change_release(ch);

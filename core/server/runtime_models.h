@@ -23,6 +23,10 @@ ig_runtime_models_t *ig_runtime_models_create(ig_server_t *s);
 int ig_runtime_models_start(ig_runtime_models_t *rm, uv_loop_t *loop);
 /* ig_admin_models_deps_t.submit: any thread. 0, or -1 once closed. */
 int ig_runtime_models_submit(void *rm, ig_model_change_t *ch);
+/* server.database: changes are written there (by pg's thread; the answer waits for the commit), and
+ * sets changed through any gateway are taken in as new generations. After start. 0 or -1. */
+typedef struct ig_models_pg_s ig_models_pg_t;
+int ig_runtime_models_watch(ig_runtime_models_t *rm, ig_models_pg_t *pg);
 /* SIGTERM: no more changes; the one in progress is not answered (its request is cut with the rest). */
 void ig_runtime_models_close(ig_runtime_models_t *rm);
 /* After the loop ended; rm may be NULL. */

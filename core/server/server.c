@@ -12,6 +12,7 @@
 #include "http/router.h"
 #include "server/worker.h"
 #include "server/runtime_models.h"
+#include "server/models_pg.h"
 #include "admin/admin_key.h"
 
 static void print_errors(const ig_errors_t *errs)
@@ -82,7 +83,8 @@ static ig_generation_t *load(ig_server_t *s, uint64_t id, char **text, size_t *l
     *text = ig_config_read_file(s->config_path, len, errs);
     if (*text == NULL)
         return NULL;
-    ig_config_t *cfg = ig_config_load_runtime(s->config_path, *text, *len, s->plugins, NULL, errs);
+    ig_config_t *cfg = ig_config_load_runtime_set(s->config_path, *text, *len, s->plugins,
+                                                  s->models_set ? &s->models_set->set : NULL, NULL, errs);
     ig_generation_t *gen = cfg ? ig_generation_build(cfg, id, s->endpoints, errs) : NULL;
     if (gen == NULL) {
         free(*text);
@@ -175,6 +177,19 @@ int ig_server_init(ig_server_t *s, const char *config_path)
         return -1;
     ig_errors_t errs = {0};
     s->gen = load(s, ++s->next_gen_id, &s->config_text, &s->config_len, &errs);
+    if (s->gen != NULL && s->gen->config->server.database != NULL) {
+        /* the runtime models are the database's: read them, then load again with them */
+        char msg[700];
+        s->models_pg = ig_models_pg_open(s->gen->config->server.database, &s->models_set, msg, sizeof(msg));
+        if (s->models_pg == NULL) {
+            ig_log_error("%s: %s", config_path, msg);
+            return -1;
+        }
+        ig_generation_release(s->gen);
+        free(s->config_text);
+        s->config_text = NULL;
+        s->gen = load(s, ++s->next_gen_id, &s->config_text, &s->config_len, &errs);
+    }
     if (s->gen == NULL) {
         print_errors(&errs);
         ig_errors_clear(&errs);
@@ -337,6 +352,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     s->health = NULL;
     ig_scheduler_quiesce(s->sched);    /* replicas serve the drain; stopped once the workers are gone */
     ig_runtime_models_close(s->runtime); /* a change not yet answered is cut with the other requests */
+    ig_models_pg_close(s->models_pg);    /* joins its thread: at most one statement's wait */
     for (unsigned i = 0; i < s->nworkers; i++)
         ig_worker_post_stop(&s->workers[i]);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
@@ -374,6 +390,8 @@ int ig_server_run(ig_server_t *s)
     ig_log_info("serving %zu models from %s", s->gen->nmodels, s->config_path);
     if (ig_runtime_models_start(s->runtime, s->loop) != 0)
         ig_log_error("cannot take runtime model changes: PUT/DELETE /admin/models will answer 503");
+    if (s->models_pg != NULL && ig_runtime_models_watch(s->runtime, s->models_pg) != 0)
+        ig_log_error("cannot start the runtime models' database thread: changes made elsewhere are not seen");
     print_console(s);
     uv_timer_init(s->loop, &s->plugin_gc);
     s->plugin_gc.data = s;
@@ -426,6 +444,8 @@ void ig_server_dispose(ig_server_t *s)
         uv_loop_close(s->loop);
     ig_access_log_close(s->access_log);
     ig_runtime_models_free(s->runtime); /* after the workers: what they never got answered */
+    ig_models_pg_free(s->models_pg);
+    ig_models_set_free(s->models_set);
     ig_admin_gate_install(NULL);
     ig_sessions_free(s->gate.sessions);
     if (s->new_admin_key != NULL) {

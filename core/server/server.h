@@ -29,6 +29,8 @@
 
 typedef struct ig_worker_s ig_worker_t;
 typedef struct ig_runtime_models_s ig_runtime_models_t;
+typedef struct ig_models_pg_s ig_models_pg_t;
+typedef struct ig_models_set_s ig_models_set_t;
 
 typedef struct ig_server_s {
     char *config_path;
@@ -55,6 +57,8 @@ typedef struct ig_server_s {
                                         re-read nothing else (SIGHUP reads it anew) */
     size_t config_len;
     ig_runtime_models_t *runtime;    /* PUT/DELETE /admin/models/{name}, applied here on the main thread */
+    ig_models_pg_t *models_pg;       /* server.database: the runtime models live there (models_pg.h) */
+    ig_models_set_t *models_set;     /* ...and the set the active generation was built from (main thread) */
     ig_admin_gate_t gate;            /* sessions, the generated admin key (process state) */
     char admin_key_path[4200];       /* <stateDir>/admin-key.sha256 when the key was generated */
     char *new_admin_key;             /* made at this start: printed once, then wiped */

@@ -516,3 +516,83 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
     }
   });
 });
+
+// Runtime models with server.database (issue 18): PUT/DELETE /admin/models through any gateway are
+// stored in PostgreSQL and reach every gateway within 1 s; a gateway started anew (its own, empty
+// stateDir) loads them from there.
+describe('fleet: runtime models in PostgreSQL', () => {
+  let pg, sim;
+  const gws = [];
+  const start = (i) => startGateway({
+    name: `rm-gw${i}`,
+    server: { adminKeys: [sha(ADMIN)], database: pg.url, stateDir: fs.mkdtempSync(path.join(tmpDir(), `rm-state-${i}-`)) },
+    models: [model('m', [sim])],
+  });
+  const serves = async (gw, name) => (await http(`${gw.url}/v1/chat/completions`, { method: 'POST', body: chatBody(name) })).status;
+
+  before(async () => {
+    [pg, sim] = await Promise.all([PgServer.start(), startSim({})]);
+    gws.push(...(await Promise.all([1, 2, 3].map(start))));
+  });
+
+  after(async () => {
+    for (const g of gws) await g.stop({ timeoutMs: 5000 });
+    await sim?.stop();
+    await pg?.destroy();
+  });
+
+  it('a model PUT on gateway 1 answers chats on gateway 3 within 1 s; DELETE on gateway 2 is gone on all three within 1 s', async () => {
+    assert.equal(await serves(gws[2], 'rt-fleet'), 404);
+    const r = await admin(gws[0], 'PUT', '/admin/models/rt-fleet', { engine: 'VLLM', endpoints: [sim.url], features: ['TextGeneration'] });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.json.source, 'runtime');
+    assert.equal(await serves(gws[0], 'rt-fleet'), 200, 'answered after the commit: served at once where it was made');
+    assert.ok(await holdsWithin(SYNC_MS, async () => (await serves(gws[2], 'rt-fleet')) === 200),
+      'the model PUT on gateway 1 did not answer on gateway 3 within 1 s');
+    assert.ok(await holdsWithin(SYNC_MS, async () => (await serves(gws[1], 'rt-fleet')) === 200));
+    const rows = await pg.sql("SELECT name FROM runtime_models ORDER BY name");
+    assert.deepEqual(rows, [['rt-fleet']]);
+    // stored in the database, not in any stateDir
+    const g = await admin(gws[2], 'GET', '/admin/models/rt-fleet');
+    assert.equal(g.status, 200, g.text);
+    assert.equal(g.json.source, 'runtime');
+    assert.equal(g.json.file, 'postgres:runtime_models/rt-fleet');
+    const d = await admin(gws[1], 'DELETE', '/admin/models/rt-fleet');
+    assert.equal(d.status, 200, d.text);
+    assert.ok(await holdsWithin(SYNC_MS, async () =>
+      (await Promise.all(gws.map((gw) => serves(gw, 'rt-fleet')))).every((s) => s === 404)),
+    'the model deleted on gateway 2 was not gone on every gateway within 1 s');
+    assert.deepEqual(await pg.sql('SELECT name FROM runtime_models'), []);
+    assert.deepEqual((await pg.sql("SELECT version FROM schema_migrations WHERE component = 'core.runtime_models'")), [['1']]);
+  });
+
+  it('a gateway started anew loads the runtime models from PostgreSQL', async () => {
+    const r = await admin(gws[1], 'PUT', '/admin/models/rt-kept', { engine: 'VLLM', endpoints: [sim.url], features: ['TextGeneration'] });
+    assert.equal(r.status, 201, r.text);
+    await gws[2].checkAliveAndStop();
+    gws[2] = await start(3); // a new, empty stateDir: only the database knows the model
+    assert.equal(await serves(gws[2], 'rt-kept'), 200);
+    const m = await admin(gws[2], 'GET', '/admin/models/rt-kept');
+    assert.equal(m.json.source, 'runtime');
+  });
+
+  it('a manifest this gateway cannot load is reported as its last reload error, and it keeps serving', async () => {
+    // written straight into the database: an engine no gateway here has
+    await pg.sql("BEGIN; INSERT INTO runtime_models(name, manifest, version) VALUES ('rt-bad', "
+      + "'apiVersion: kubeai.org/v1\nkind: Model\nmetadata:\n  name: rt-bad\nspec:\n  engine: NoSuchEngine\n  url: http://127.0.0.1:1\n  features: [TextGeneration]\n', 1);"
+      + " UPDATE runtime_models_version SET version = version + 1; COMMIT");
+    for (const gw of gws) {
+      await waitFor(async () => {
+        const s = await admin(gw, 'GET', '/admin/gateway');
+        return JSON.stringify(s.json).includes('postgres:runtime_models/rt-bad');
+      }, { timeoutMs: T, what: 'the bad manifest reported' });
+      assert.equal(await serves(gw, 'rt-kept'), 200);
+      assert.equal(await serves(gw, 'm'), 200);
+    }
+    await pg.sql("BEGIN; DELETE FROM runtime_models WHERE name = 'rt-bad'; UPDATE runtime_models_version SET version = version + 1; COMMIT");
+  });
+
+  it('the gateways stop cleanly, with no sanitizer report', async () => {
+    for (const g of gws) await g.checkAliveAndStop();
+  });
+});
