@@ -9,7 +9,7 @@
 #   4. the fuzz targets' seed corpora replayed through their replay drivers (ctest -R 'fuzz|replay'
 #      in the sanitized build)
 #   5. bounded fuzzing: every libFuzzer target (clang, ASan+UBSan, ./build-fuzz) runs
-#      IG_FUZZ_SECONDS (default 25) from its seed corpus, two at a time on two cores (scripts/fuzz.sh,
+#      IG_FUZZ_SECONDS (default 15) from its seed corpus, two at a time on two cores (scripts/fuzz.sh,
 #      without merging: what it finds is committed by developers running scripts/fuzz.sh). A crash,
 #      leak, timeout or out-of-memory fails; the input is printed in base64 and kept in
 #      $IG_TEST_LOGS/fuzz/<target>/artifacts.
@@ -272,7 +272,7 @@ fi
 if [ "${IG_SKIP_FUZZ:-0}" = 1 ]; then
   say "fuzzing: skipped (IG_SKIP_FUZZ=1)"
 else
-  FUZZ_SECONDS="${IG_FUZZ_SECONDS:-25}"
+  FUZZ_SECONDS="${IG_FUZZ_SECONDS:-15}"
   say "fuzzing: every target ${FUZZ_SECONDS} s from its seed corpus ($LOGS/fuzz)"
   fuzz_start=$(date +%s)
   IG_FUZZ_MERGE=0 IG_FUZZ_OUT="$LOGS/fuzz" IG_FUZZ_JOBS="$JOBS" bash scripts/fuzz.sh "$FUZZ_SECONDS" >"$LOGS/fuzz.log" 2>&1
