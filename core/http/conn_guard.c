@@ -18,8 +18,9 @@
  *   h2o_hpack_parse_headers a block whose decoded size is over the limit fails with ENHANCE_YOUR_CALM
  *                           before h2o decodes (and allocates) anything; a request decoded is
  *                           watched for its body (content-length, whether an API call has a key)
- *   h2o_http2_decode_frame  (again) DATA is counted before h2o buffers it: past maxBodySize, a
- *                           keyless API call past 64 KiB, or the body budget spent, the stream is
+ *   h2o_http2_decode_frame  (again) DATA is counted before h2o buffers it (a body past
+ *                           maxBodySize is counted and answered 413 once whole): a keyless API
+ *                           call past 64 KiB, or the body budget spent, and the stream is
  *                           refused with RST_STREAM (CANCEL; REFUSED_STREAM for the budget, which
  *                           clients retry) and reset while it is still receiving, so h2o drops it
  *                           and answers the rest of its DATA with STREAM_CLOSED. h2o 2.2 cannot
@@ -259,8 +260,7 @@ static void on_data(guard_t *g, const ig_h2o_frame_t *frame)
     size_t received = e->body.received + frame->length;
     body_forget(g, i);
     ig_log_info("HTTP/2 stream %u refused after %zu body bytes: %s", (unsigned)frame->stream_id, received,
-                v == IG_H2_BODY_TOO_LARGE ? "body over server.maxBodySize"
-                : v == IG_H2_BODY_KEYLESS ? "API call without a key, body over 64 KiB"
+                v == IG_H2_BODY_KEYLESS ? "API call without a key, body over 64 KiB"
                                           : "server.clientLimits.bodyBudgetBytes spent");
     ig_h2o_send_rst_stream(g->conn, frame->stream_id, v == IG_H2_BODY_BUSY ? 0x7 /* REFUSED_STREAM */ : 0x8 /* CANCEL */);
     /* not the hook: a refusal of ours is no reset by the client */

@@ -8,8 +8,9 @@
  *
  * Header lists: the decoded size (RFC 7541 sizes, an upper bound from hpack_scan.c) of one block.
  *
- * Bodies: a stream's DATA is counted as it arrives, against maxBodySize and the budget HTTP/1
- * bodies share (body_budget.h); a stream over either is refused before h2o buffers more of it.
+ * Bodies: a stream's DATA is counted as it arrives against the budget HTTP/1 bodies share
+ * (body_budget.h): over it, or a keyless API call past 64 KiB, the stream is refused before h2o
+ * buffers more of it. Over maxBodySize it is counted, and answered 413 once complete.
  */
 #include "http/h2_guard.h"
 #include <stdatomic.h>
@@ -100,7 +101,7 @@ void ig_h2_guard_configure_bodies(size_t max_body_bytes, size_t budget, int auth
 
 static ig_h2_body_verdict_t refused(ig_h2_body_verdict_t v)
 {
-    atomic_fetch_add_explicit(v == IG_H2_BODY_TOO_LARGE ? &stat_too_large : v == IG_H2_BODY_KEYLESS ? &stat_keyless : &stat_busy,
+    atomic_fetch_add_explicit(v == IG_H2_BODY_KEYLESS ? &stat_keyless : &stat_busy,
                               1, memory_order_relaxed);
     return v;
 }
@@ -109,16 +110,16 @@ ig_h2_body_verdict_t ig_h2_body_head(ig_h2_body_t *b, size_t content_length, int
 {
     *b = (ig_h2_body_t){.content_length = content_length};
     b->keyless = api_post && !has_key && atomic_load_explicit(&auth_on, memory_order_relaxed);
-    if (content_length != SIZE_MAX && content_length > atomic_load_explicit(&max_body, memory_order_relaxed))
-        return refused(IG_H2_BODY_TOO_LARGE);
     return IG_H2_BODY_OK;
 }
 
 ig_h2_body_verdict_t ig_h2_body_data(ig_h2_body_t *b, size_t n)
 {
     size_t total = b->received + n;
-    if (total > atomic_load_explicit(&max_body, memory_order_relaxed))
-        return refused(IG_H2_BODY_TOO_LARGE);
+    if (total > atomic_load_explicit(&max_body, memory_order_relaxed) && !b->over) {
+        b->over = 1; /* answered 413 once complete: counted, not refused (h2_guard.h) */
+        atomic_fetch_add_explicit(&stat_too_large, 1, memory_order_relaxed);
+    }
     if (b->keyless && total > IG_H2_KEYLESS_BODY_MAX)
         return refused(IG_H2_BODY_KEYLESS);
     if (ig_body_budget_take(n, atomic_load_explicit(&body_budget, memory_order_relaxed)) != 0)

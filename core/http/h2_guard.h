@@ -46,7 +46,6 @@ void ig_h2_guard_configure_bodies(size_t max_body, size_t budget, int auth_on);
 
 typedef enum {
     IG_H2_BODY_OK = 0,
-    IG_H2_BODY_TOO_LARGE, /* content-length or DATA over maxBodySize: RST_STREAM CANCEL */
     IG_H2_BODY_KEYLESS,   /* an API POST without a key, its body past IG_H2_KEYLESS_BODY_MAX: CANCEL */
     IG_H2_BODY_BUSY,      /* the budget is spent: RST_STREAM REFUSED_STREAM (clients retry) */
 } ig_h2_body_verdict_t;
@@ -60,9 +59,13 @@ typedef struct {
     size_t received;       /* DATA payload bytes so far (padding included) */
     size_t taken;          /* of the budget */
     unsigned keyless : 1;
+    unsigned over : 1;     /* passed maxBodySize (counted once in the statistics) */
 } ig_h2_body_t;
 
-/* At the head: IG_H2_BODY_TOO_LARGE for a content-length over maxBodySize, else OK. Sets keyless. */
+/* At the head: OK, and sets keyless. A body over maxBodySize is not refused by the guard: h2o
+ * 2.2 can answer a stream only once its body is complete, and a client that sent too much gets
+ * the gateway's OpenAI-shaped 413 (up to h2o's own limit of twice maxBodySize, past which h2o
+ * resets the stream), its bytes counted in the body budget meanwhile. */
 ig_h2_body_verdict_t ig_h2_body_head(ig_h2_body_t *b, size_t content_length, int api_post, int has_key);
 /* n more bytes of DATA: OK (counted, and taken from the budget) or why the stream is refused. */
 ig_h2_body_verdict_t ig_h2_body_data(ig_h2_body_t *b, size_t n);
