@@ -5,6 +5,11 @@
  * input before touching the store, then writes in one transaction under the writer lock, then
  * reads the stored set back and swaps it in: a request writes everything or nothing, and what the
  * next request sees is what is on disk. Errors are OpenAI-shaped with "param" naming the field.
+ *
+ * Every request but a GET runs on the core's thread pool (route_offload: host->route_defer): a write
+ * is a transaction on disk or, with server.database, over the network plus a read-back of the whole
+ * store, and a database that does not answer must not hold the worker's event loop. GETs answer
+ * from the set in memory, in place.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +19,7 @@
 #include "ak_buf.h"
 #include "ak_parse.h"
 #include "ak_plugin.h"
+#include "route_offload.h"
 #include "util/query.h"
 #include "util/url.h"
 
@@ -693,8 +699,9 @@ static int admin_models(ak_gen_t *g, ig_http_exchange_t *x, char **seg, int n)
     return no_route(x);
 }
 
-int ak_admin(void *state, ig_http_exchange_t *x, ig_error_t *err)
+static int admin_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)
 {
+    (void)err;
     char *seg[MAX_SEGMENTS];
     int n = segments(x, seg);
     if (n < 0)
@@ -709,4 +716,13 @@ int ak_admin(void *state, ig_http_exchange_t *x, ig_error_t *err)
     if (x->path.len >= sizeof(keys) - 1 && memcmp(x->path.ptr, keys, sizeof(keys) - 1) == 0)
         return admin_keys(state, x, &q, seg, n);
     return admin_models(state, x, seg, n);
+}
+
+int ak_admin(void *state, ig_http_exchange_t *x, ig_error_t *err)
+{
+    /* reads come from memory; anything else may write (bad input is refused on the pool too: the
+     * method decides, not the route) */
+    if (is(x, "GET"))
+        return admin_handle(state, x, err);
+    return route_offload(state, x, err, admin_handle);
 }

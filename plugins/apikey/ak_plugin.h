@@ -8,6 +8,8 @@
  *    other), or to take a reference for a listing. A writer builds the next snapshot outside the
  *    rwlock and holds it in write mode only to swap the pointer.
  *  - Admin writes are serialized by proc->write_lock, which also guards the SQLite connection.
+ *    They run on threads of the core's pool (route_offload), never on a worker's event loop; the
+ *    PostgreSQL watcher's thread swaps its sets under write_lock too.
  */
 #ifndef AK_PLUGIN_H
 #define AK_PLUGIN_H

@@ -9,7 +9,7 @@
 #include <time.h>
 #include "bl_http.h"
 #include "bl_invoice.h"
-#include "bl_offload.h"
+#include "route_offload.h"
 #include "bl_pg.h"
 #include "bl_query.h"
 #include "bl_report.h"
@@ -350,7 +350,7 @@ static int not_allowed(ig_http_exchange_t *x, const char *allow, const char *why
 
 int bl_route_invoices(void *state, ig_http_exchange_t *x, ig_error_t *err)
 {
-    return bl_offload(state, x, err, bl_invoices_handle);
+    return route_offload(state, x, err, bl_invoices_handle);
 }
 
 int bl_invoices_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)

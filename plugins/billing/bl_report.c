@@ -5,7 +5,7 @@
 #include "bl_decimal.h"
 #include "bl_ledger.h"
 #include "bl_http.h"
-#include "bl_offload.h"
+#include "route_offload.h"
 #include "bl_query.h"
 #include "bl_rows.h"
 #include "util/json_write.h"
@@ -113,7 +113,7 @@ static void json_str_or_null(ig_buf_t *b, const ig_host_t *h, const char *s, int
 
 int bl_route_usage(void *state, ig_http_exchange_t *x, ig_error_t *err)
 {
-    return bl_offload(state, x, err, bl_usage_handle);
+    return route_offload(state, x, err, bl_usage_handle);
 }
 
 int bl_usage_handle(void *state, ig_http_exchange_t *x, ig_error_t *err)

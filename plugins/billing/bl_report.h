@@ -11,10 +11,10 @@
 #include "infergate/plugin.h"
 #include "util/query.h"
 
-/* GET /admin/usage (the route: bl_offload of bl_usage_handle) */
+/* GET /admin/usage (the route: route_offload of bl_usage_handle) */
 int bl_route_usage(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
 int bl_usage_handle(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
-/* /admin/invoices and below (bl_invoice_route.c; the route: bl_offload of bl_invoices_handle) */
+/* /admin/invoices and below (bl_invoice_route.c; the route: route_offload of bl_invoices_handle) */
 int bl_route_invoices(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
 int bl_invoices_handle(void *plugin_state, ig_http_exchange_t *x, ig_error_t *err);
 

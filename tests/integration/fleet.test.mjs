@@ -70,55 +70,45 @@ async function holdsWithin(ms, cond) {
 }
 
 /**
- * A TCP proxy in front of PostgreSQL that, while armed, lets the billing writer's COMMIT reach the
- * server and then cuts the connection before the answer comes back: the commit happened, the gateway
- * cannot know. Only connections whose startup names "billing" (libpq's application_name) are cut.
+ * A TCP proxy in front of PostgreSQL that reads what each client sends, message by message (its
+ * startup packet, then typed messages), for a subclass to act on: startup(conn, packet),
+ * message(conn, type, body), toServer(conn, data) and fromServer(conn, data) (false: not forwarded).
  * The URL turns TLS and GSS off so the first client message is the startup packet.
  */
-class CommitAnswerLost {
+class PgProxy {
   constructor(pgPort) {
     this.pgPort = pgPort;
-    this.armed = 0;
-    this.cut = 0;
     this.sockets = new Set();
   }
+  startup() {}
+  message() {}
+  toServer() { return true; }
+  fromServer() { return true; }
   async start() {
     this.server = net.createServer((client) => {
       const upstream = net.connect(this.pgPort, '127.0.0.1');
       this.sockets.add(client).add(upstream);
+      const conn = { client, upstream };
       let buf = Buffer.alloc(0);
       let started = false;
-      let billing = false;
-      let cutting = false;
       client.on('data', (d) => {
         buf = Buffer.concat([buf, d]);
         for (;;) {
           if (!started) {
             if (buf.length < 4 || buf.length < buf.readInt32BE(0)) break;
-            billing = buf.subarray(0, buf.readInt32BE(0)).includes('billing');
+            this.startup(conn, buf.subarray(0, buf.readInt32BE(0)));
             buf = buf.subarray(buf.readInt32BE(0));
             started = true;
             continue;
           }
           if (buf.length < 5 || buf.length < 1 + buf.readInt32BE(1)) break;
-          const type = buf[0];
-          const body = buf.subarray(5, 1 + buf.readInt32BE(1)).toString('latin1');
-          if (billing && this.armed > 0 && type === 0x51 /* Q */ && body.startsWith('COMMIT')) {
-            this.armed--;
-            cutting = true;
-          }
+          this.message(conn, buf[0], buf.subarray(5, 1 + buf.readInt32BE(1)).toString('latin1'));
           buf = buf.subarray(1 + buf.readInt32BE(1));
         }
-        upstream.write(d);
+        if (this.toServer(conn, d)) upstream.write(d);
       });
       upstream.on('data', (d) => {
-        if (cutting) { // the server answered the COMMIT: it is done, and the gateway never hears it
-          this.cut++;
-          client.destroy();
-          upstream.destroy();
-          return;
-        }
-        client.write(d);
+        if (this.fromServer(conn, d)) client.write(d);
       });
       const close = () => {
         client.destroy();
@@ -134,6 +124,65 @@ class CommitAnswerLost {
   async stop() {
     for (const s of this.sockets) s.destroy();
     await new Promise((r) => this.server.close(r));
+  }
+}
+
+/**
+ * While armed, lets the billing writer's COMMIT reach the server and then cuts the connection before
+ * the answer comes back: the commit happened, the gateway cannot know. Only connections whose startup
+ * names "billing" (libpq's application_name) are cut.
+ */
+class CommitAnswerLost extends PgProxy {
+  constructor(pgPort) {
+    super(pgPort);
+    this.armed = 0;
+    this.cut = 0;
+  }
+  startup(conn, packet) {
+    conn.billing = packet.includes('billing');
+  }
+  message(conn, type, body) {
+    if (conn.billing && this.armed > 0 && type === 0x51 /* Q */ && body.startsWith('COMMIT')) {
+      this.armed--;
+      conn.cutting = true;
+    }
+  }
+  fromServer(conn, d) {
+    if (!conn.cutting) return true;
+    // the server answered the COMMIT: it is done, and the gateway never hears it
+    this.cut++;
+    conn.client.destroy();
+    conn.upstream.destroy();
+    return false;
+  }
+}
+
+/**
+ * Once armed, holds the apikey writer's next transaction: from its BEGIN (sent by the writer as a
+ * Parse message; the watcher's own BEGIN is a simple query) nothing that connection sends reaches
+ * the server until release(). The database, for that write, does not answer.
+ */
+class HoldKeyWrite extends PgProxy {
+  constructor(pgPort) {
+    super(pgPort);
+    this.armed = false;
+    this.holding = false;
+    this.held = [];
+  }
+  message(conn, type, body) {
+    if (this.armed && !this.holding && type === 0x50 /* P */ && body.split('\0')[1] === 'BEGIN') {
+      this.holding = conn.mine = true;
+    }
+  }
+  toServer(conn, d) {
+    if (!(conn.mine && this.holding)) return true;
+    this.held.push([conn.upstream, d]);
+    return false;
+  }
+  release() {
+    this.armed = this.holding = false;
+    for (const [upstream, d] of this.held) upstream.write(d);
+    this.held = [];
   }
 }
 
@@ -386,6 +435,49 @@ describe('fleet: three gateways on one PostgreSQL and one Redis', () => {
       assert.match(gw4.stderr, new RegExp(`billing: ledger in server\\.database: ${N} usage records committed, 0 dropped, 0 in`));
     } finally {
       await gw4.stop();
+      await proxy.stop();
+    }
+  });
+
+  it('an admin write the database does not answer holds no worker: chats on the same (only) worker are answered meanwhile', async () => {
+    const proxy = new HoldKeyWrite(pg.port);
+    await proxy.start();
+    const gw6 = await startGateway({
+      name: 'gw6',
+      server: { workers: 1, adminKeys: [sha(ADMIN)], database: proxy.url, gatewayId: 'gw6' },
+      plugins: { dir: PLUGINS_DIR, load: ['vllm', 'leastload', 'apikey'] },
+      models: [model('m', [sim])],
+    });
+    try {
+      assert.equal((await admin(gw6, 'POST', '/admin/customers', { id: 'holder' })).status, 201);
+      const k = await admin(gw6, 'POST', '/admin/keys', { customer: 'holder', id: 'k-holder' });
+      assert.equal(k.status, 201, k.text);
+      proxy.armed = true;
+      let answered = null;
+      const write = admin(gw6, 'POST', '/admin/keys', { customer: 'holder', id: 'k-held' }).then((r) => (answered = r));
+      await waitFor(() => proxy.holding, { timeoutMs: T, what: "the admin write's transaction held by the proxy" });
+      // the write now waits on the database; the worker must keep serving (an aborted chat fails the test)
+      const N = 5;
+      const statuses = [];
+      for (let i = 0; i < N; i++) {
+        const r = await http(`${gw6.url}/v1/chat/completions`, { method: 'POST', body: chatBody('m', { max_tokens: 2 }),
+          headers: { authorization: `Bearer ${k.json.key}` }, signal: AbortSignal.timeout(T) });
+        statuses.push(r.status);
+      }
+      const models = await http(`${gw6.url}/v1/models`, { headers: { authorization: `Bearer ${k.json.key}` }, signal: AbortSignal.timeout(T) });
+      assert.deepEqual(statuses, Array(N).fill(200));
+      assert.equal(models.status, 200);
+      assert.equal(answered, null, 'the admin write answered while its transaction was held');
+      assert.ok(proxy.holding);
+      proxy.release();
+      await write;
+      assert.equal(answered.status, 201, answered.text);
+      assert.equal(answered.json.id, 'k-held');
+      assert.equal((await admin(gw6, 'GET', '/admin/keys/k-held')).status, 200);
+      await gw6.checkAliveAndStop();
+    } finally {
+      proxy.release();
+      await gw6.stop();
       await proxy.stop();
     }
   });

@@ -1,4 +1,4 @@
-#include "bl_offload.h"
+#include "route_offload.h"
 #include <stdlib.h>
 #include <string.h>
 #include "util/arena.h"
@@ -8,7 +8,7 @@ typedef struct {
     ig_host_t host;               /* the host's table with palloc from the arena */
     ig_arena_t *arena;
     ig_http_exchange_t jx;        /* the handler's copy */
-    bl_handler_t handler;
+    route_offload_fn_t handler;
     int rc;
     ig_error_t err;
 } offload_t;
@@ -66,7 +66,7 @@ static int done(void *arg, ig_http_exchange_t *x, ig_error_t *err)
     return rc;
 }
 
-int bl_offload(void *state, ig_http_exchange_t *x, ig_error_t *err, bl_handler_t handler)
+int route_offload(void *state, ig_http_exchange_t *x, ig_error_t *err, route_offload_fn_t handler)
 {
     if (!IG_HAS(x->host, route_defer) || x->host->route_defer == NULL)
         return handler(state, x, err);
