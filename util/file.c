@@ -58,3 +58,26 @@ FILE *ig_file_append_private(const char *path)
         close(fd);
     return f;
 }
+
+int ig_dir_private(const char *dir, char *msg, size_t cap)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(path)) {
+        snprintf(msg, cap, "the path is empty or too long");
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char c = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            snprintf(msg, cap, "cannot create %.400s: %s", path, strerror(errno));
+            return -1;
+        }
+        path[i] = c;
+    }
+    return 0;
+}

@@ -10,31 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "admin/sessions.h"
+#include "util/file.h"
 #include "util/hex.h"
 
-/* mkdir -p with 0700 for what it creates. */
-static int make_dirs(const char *dir, char *msg, size_t cap)
-{
-    char path[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof(path)) {
-        snprintf(msg, cap, "server.stateDir: the path is empty or too long");
-        return -1;
-    }
-    memcpy(path, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        char c = path[i];
-        path[i] = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            snprintf(msg, cap, "server.stateDir: cannot create %s: %s", path, strerror(errno));
-            return -1;
-        }
-        path[i] = c;
-    }
-    return 0;
-}
 
 static int read_hash(const char *path, unsigned char hash[32], char *msg, size_t cap)
 {
@@ -62,8 +40,11 @@ int ig_admin_key_setup(const char *state_dir, unsigned char hash[32], char *key,
                        size_t path_cap, char *msg, size_t msg_cap)
 {
     key[0] = '\0';
-    if (make_dirs(state_dir, msg, msg_cap) != 0)
+    char dmsg[512];
+    if (ig_dir_private(state_dir, dmsg, sizeof(dmsg)) != 0) {
+        snprintf(msg, msg_cap, "server.stateDir: %s", dmsg);
         return -1;
+    }
     size_t sl = strlen(state_dir);
     snprintf(path, path_cap, "%s%s%s", state_dir, sl && state_dir[sl - 1] == '/' ? "" : "/", IG_ADMIN_KEY_FILE);
     if (access(path, F_OK) == 0)

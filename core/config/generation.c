@@ -5,6 +5,7 @@
  * is all-or-nothing: a reload that fails anywhere leaves no trace, so the
  * old generation keeps serving.
  */
+#include "util/file.h"
 #include "config/generation.h"
 #include "observe/log.h"
 #include <errno.h>
@@ -107,27 +108,11 @@ static int build_lookup(ig_generation_t *gen)
     return 0;
 }
 
-/* mkdir -p for server.stateDir, which plugins keep their files in (keys, ledger). */
+/* server.stateDir made (mkdir -p, 0700), which plugins keep their files in (keys, ledger). */
 static int make_state_dir(const char *dir, char *msg, size_t msgsize)
 {
-    char path[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof(path)) {
-        snprintf(msg, msgsize, "the path is empty or too long");
+    if (ig_dir_private(dir, msg, msgsize) != 0)
         return -1;
-    }
-    memcpy(path, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        char c = path[i];
-        path[i] = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            snprintf(msg, msgsize, "cannot create %s: %s", path, strerror(errno));
-            return -1;
-        }
-        path[i] = c;
-    }
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         snprintf(msg, msgsize, "%s is not a directory", dir);

@@ -13,6 +13,7 @@
 #include "server/server.h"
 #include "server/worker.h"
 #include "util/arena.h"
+#include "util/file.h"
 #include "util/json_write.h"
 
 #define BODY_NAME "request body"
@@ -164,36 +165,16 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* mkdir -p, 0700 for what it makes. */
-static int make_dirs(const char *dir, char *msg, size_t cap)
-{
-    char path[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof(path)) {
-        snprintf(msg, cap, "server.stateDir: the path is empty or too long");
-        return -1;
-    }
-    memcpy(path, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        char c = path[i];
-        path[i] = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            snprintf(msg, cap, "cannot create %.400s: %s", path, strerror(errno));
-            return -1;
-        }
-        path[i] = c;
-    }
-    return 0;
-}
 
 /* dir/<name>.yaml replaced atomically by text (a temporary file, fsync, rename, fsync of dir). */
 static int store(const char *dir, const char *name, const char *text, size_t len, char *msg, size_t cap)
 {
     char tmp[4200], path[4200];
-    if (make_dirs(dir, msg, cap) != 0)
+    char dmsg[512];
+    if (ig_dir_private(dir, dmsg, sizeof(dmsg)) != 0) {
+        snprintf(msg, cap, "server.stateDir: %s", dmsg);
         return -1;
+    }
     snprintf(tmp, sizeof(tmp), "%s/.%s.yaml.tmp", dir, name);
     snprintf(path, sizeof(path), "%s/%s.yaml", dir, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -15,6 +15,10 @@ int ig_file_private(const char *path);
  * gives the ones it creates later the database's mode). ":memory:" is left alone. 0, or -1 with errno. */
 int ig_file_private_sqlite(const char *path);
 
+/* mkdir -p: dir and its missing parents made 0700 (state folders hold keys and money). 0, or -1
+ * with msg "the path is empty or too long" or "cannot create <path>: <reason>". */
+int ig_dir_private(const char *dir, char *msg, size_t cap);
+
 /* fopen(path, "a") on a file ig_file_private made 0600. NULL with errno. */
 FILE *ig_file_append_private(const char *path);
 
