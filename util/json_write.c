@@ -1,6 +1,7 @@
 /* json_write.c — see util/json_write.h. */
 #include "util/json_write.h"
 #include "util/json.h"
+#include <time.h>
 
 int ig_json_write_str(ig_buf_t *b, const char *s, size_t n)
 {
@@ -37,4 +38,17 @@ int ig_json_write_error(ig_buf_t *b, const char *message, const char *type, cons
     ig_json_write_cstr(b, code && *code ? code : NULL);
     ig_buf_lit(b, "}}");
     return b->failed ? -1 : 0;
+}
+
+void ig_json_write_time_ms(ig_buf_t *b, int64_t ms)
+{
+    if (ms <= 0) {
+        ig_buf_lit(b, "null");
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    ig_buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }

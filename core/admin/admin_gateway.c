@@ -14,20 +14,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ISO 8601 UTC, or null for 0. */
-static void put_time(ig_buf_t *b, int64_t ms)
-{
-    if (ms <= 0) {
-        ig_buf_lit(b, "null");
-        return;
-    }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    ig_buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
-
 void ig_admin_gateway_serve(h2o_req_t *req, const ig_generation_t *gen, const ig_gateway_info_t *info)
 {
     if (ig_admin_authorize(req, &gen->config->server) != 0)
@@ -37,7 +23,7 @@ void ig_admin_gateway_serve(h2o_req_t *req, const ig_generation_t *gen, const ig
     ig_buf_lit(&b, "{\"object\":\"gateway\",\"version\":");
     ig_json_write_cstr(&b, info->version);
     ig_buf_printf(&b, ",\"started_at\":");
-    put_time(&b, info->started_at_ms);
+    ig_json_write_time_ms(&b, info->started_at_ms);
     ig_buf_printf(&b, ",\"uptime_seconds\":%lld,\"config_path\":", (long long)((now - info->started_at_ms) / 1000));
     ig_json_write_cstr(&b, info->config_path);
     ig_buf_printf(&b, ",\"workers\":%u,\"listen\":[", info->workers);
@@ -47,7 +33,7 @@ void ig_admin_gateway_serve(h2o_req_t *req, const ig_generation_t *gen, const ig
         ig_buf_printf(&b, ",\"tls\":%s}", info->listen_tls[i] ? "true" : "false");
     }
     ig_buf_printf(&b, "],\"generation\":{\"id\":%llu,\"created_at\":", (unsigned long long)gen->id);
-    put_time(&b, (int64_t)gen->created_at * 1000);
+    ig_json_write_time_ms(&b, (int64_t)gen->created_at * 1000);
     ig_buf_printf(&b, ",\"models\":%zu,\"plugins\":%zu},\"reloads\":{\"ok\":%llu,\"failed\":%llu,\"last\":", gen->nmodels,
                   gen->nplugins, (unsigned long long)atomic_load(&info->reloads->ok),
                   (unsigned long long)atomic_load(&info->reloads->failed));
@@ -58,17 +44,17 @@ void ig_admin_gateway_serve(h2o_req_t *req, const ig_generation_t *gen, const ig
         ig_buf_lit(&b, "null");
     else if (last.last_ok_at >= last.last_error_at) {
         ig_buf_lit(&b, "{\"outcome\":\"ok\",\"at\":");
-        put_time(&b, last.last_ok_at);
+        ig_json_write_time_ms(&b, last.last_ok_at);
         ig_buf_printf(&b, ",\"duration_ms\":%.3f}", (double)atomic_load(&info->reloads->last_us) / 1e3);
     } else {
         ig_buf_lit(&b, "{\"outcome\":\"failed\",\"at\":");
-        put_time(&b, last.last_error_at);
+        ig_json_write_time_ms(&b, last.last_error_at);
         ig_buf_lit(&b, ",\"error\":");
         ig_json_write_cstr(&b, last.last_error);
         ig_buf_lit(&b, "}");
     }
     ig_buf_lit(&b, ",\"last_ok_at\":");
-    put_time(&b, last.last_ok_at);
+    ig_json_write_time_ms(&b, last.last_ok_at);
     ig_buf_lit(&b, ",\"last_error\":");
     if (last.last_error_at == 0) {
         ig_buf_lit(&b, "null");
@@ -76,7 +62,7 @@ void ig_admin_gateway_serve(h2o_req_t *req, const ig_generation_t *gen, const ig
         ig_buf_lit(&b, "{\"message\":");
         ig_json_write_cstr(&b, last.last_error);
         ig_buf_lit(&b, ",\"at\":");
-        put_time(&b, last.last_error_at);
+        ig_json_write_time_ms(&b, last.last_error_at);
         ig_buf_lit(&b, "}");
     }
     ig_buf_lit(&b, "},\"state_dir\":");

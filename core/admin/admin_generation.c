@@ -9,20 +9,6 @@
 #include "http/openai_error.h"
 #include "util/json_write.h"
 
-/* ISO 8601 UTC from unix milliseconds, or null for 0. */
-static void put_time(ig_buf_t *b, int64_t ms)
-{
-    if (ms <= 0) {
-        ig_buf_printf(b, "null");
-        return;
-    }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    ig_buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
-
 void ig_admin_generation_serve(h2o_req_t *req, const ig_generation_t *gen, const ig_reload_status_t *reloads)
 {
     if (ig_admin_authorize(req, &gen->config->server) != 0)
@@ -30,7 +16,7 @@ void ig_admin_generation_serve(h2o_req_t *req, const ig_generation_t *gen, const
     ig_buf_t b = {0};
     ig_buf_printf(&b, "{\"object\":\"generation\",\"id\":%llu,\"created\":%lld,\"created_at\":",
                   (unsigned long long)gen->id, (long long)gen->created_at);
-    put_time(&b, (int64_t)gen->created_at * 1000);
+    ig_json_write_time_ms(&b, (int64_t)gen->created_at * 1000);
     ig_buf_printf(&b, ",\"config_path\":");
     ig_json_write_cstr(&b, gen->config->path);
     ig_buf_printf(&b, ",\"models\":%zu,\"plugins\":[", gen->nmodels);
@@ -48,7 +34,7 @@ void ig_admin_generation_serve(h2o_req_t *req, const ig_generation_t *gen, const
                   (unsigned long long)atomic_load(&reloads->ok), (unsigned long long)atomic_load(&reloads->failed));
     ig_reload_snapshot_t last;
     ig_reload_status_read(reloads, &last);
-    put_time(&b, last.last_ok_at);
+    ig_json_write_time_ms(&b, last.last_ok_at);
     ig_buf_printf(&b, ",\"last_duration_ms\":%.3f,\"last_error\":", (double)atomic_load(&reloads->last_us) / 1e3);
     if (last.last_error_at == 0) {
         ig_buf_printf(&b, "null");
@@ -56,7 +42,7 @@ void ig_admin_generation_serve(h2o_req_t *req, const ig_generation_t *gen, const
         ig_buf_printf(&b, "{\"message\":");
         ig_json_write_cstr(&b, last.last_error);
         ig_buf_printf(&b, ",\"at\":");
-        put_time(&b, last.last_error_at);
+        ig_json_write_time_ms(&b, last.last_error_at);
         ig_buf_printf(&b, "}");
     }
     ig_buf_printf(&b, "}}\n");
