@@ -5,6 +5,7 @@
 #ifndef IG_CONFIG_INTERNAL_H
 #define IG_CONFIG_INTERNAL_H
 
+#include <dirent.h>
 #include "util/arena.h"
 #include "config/config.h"
 #include "config/config_yaml.h"
@@ -96,5 +97,13 @@ void ig_cfg_parse_manifest_dir(ig_cfg_ctx_t *c, yaml_node_t *node, const char *d
 void ig_cfg_parse_manifest(ig_cfg_ctx_t *c, yaml_node_t *root);
 /* <stateDir>/models and c->change, after the file's models (config_runtime.c). */
 void ig_cfg_parse_runtime_models(ig_cfg_ctx_t *c);
+
+/* s ends in suffix (and is longer than it). */
+int ig_cfg_has_suffix(const char *s, const char *suffix);
+/* The names in d ending in .yaml (and .yml when yml), dot files left out, at most max, sorted so
+ * that models come in the same order on every load (config_manifests.c). *out is malloc'd, freed
+ * with ig_cfg_names_free; the count (what fit when memory ran out). */
+size_t ig_cfg_yaml_names(DIR *d, int yml, size_t max, char ***out);
+void ig_cfg_names_free(char **names, size_t n);
 
 #endif

@@ -137,7 +137,7 @@ void ig_cfg_parse_manifest(ig_cfg_ctx_t *c, yaml_node_t *root)
     parse_manifest(c, root, NULL);
 }
 
-static int has_suffix(const char *s, const char *suffix)
+int ig_cfg_has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n > k && strcmp(s + n - k, suffix) == 0;
@@ -148,20 +148,14 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void ig_cfg_parse_manifest_dir(ig_cfg_ctx_t *c, yaml_node_t *node, const char *dir)
+size_t ig_cfg_yaml_names(DIR *d, int yml, size_t max, char ***out)
 {
-    ig_yaml_t *main_y = c->y;
-    const char *main_file = c->file;
-    DIR *d = opendir(dir);
-    if (!d) {
-        ig_yaml_error(main_y, node, "models", "cannot open the manifest folder \"%s\": %s", dir, strerror(errno));
-        return;
-    }
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
-    while ((de = readdir(d)) && n < MAX_MANIFEST_FILES) {
-        if (de->d_name[0] == '.' || !(has_suffix(de->d_name, ".yaml") || has_suffix(de->d_name, ".yml")))
+    while ((de = readdir(d)) && n < max) {
+        if (de->d_name[0] == '.' ||
+            !(ig_cfg_has_suffix(de->d_name, ".yaml") || (yml && ig_cfg_has_suffix(de->d_name, ".yml"))))
             continue;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
@@ -175,15 +169,36 @@ void ig_cfg_parse_manifest_dir(ig_cfg_ctx_t *c, yaml_node_t *node, const char *d
             break;
         n++;
     }
+    if (n > 1)
+        qsort(names, n, sizeof(*names), cmp_str);
+    *out = names;
+    return n;
+}
+
+void ig_cfg_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+void ig_cfg_parse_manifest_dir(ig_cfg_ctx_t *c, yaml_node_t *node, const char *dir)
+{
+    ig_yaml_t *main_y = c->y;
+    const char *main_file = c->file;
+    DIR *d = opendir(dir);
+    if (!d) {
+        ig_yaml_error(main_y, node, "models", "cannot open the manifest folder \"%s\": %s", dir, strerror(errno));
+        return;
+    }
+    char **names = NULL;
+    size_t n = ig_cfg_yaml_names(d, 1, MAX_MANIFEST_FILES, &names);
     closedir(d);
     if (n == 0)
         ig_yaml_error(main_y, node, "models", "no *.yaml manifests in \"%s\"", dir);
-    /* sorted, so models come in the same order on every load */
-    if (n > 1)
-        qsort(names, n, sizeof(*names), cmp_str);
 
     for (size_t i = 0; i < n; i++) {
-        char *file = ig_arena_printf(c->a, "%s%s%s", dir, has_suffix(dir, "/") ? "" : "/", names[i]);
+        char *file = ig_arena_printf(c->a, "%s%s%s", dir, ig_cfg_has_suffix(dir, "/") ? "" : "/", names[i]);
         if (!file)
             break;
         ig_yaml_t my;
@@ -199,7 +214,5 @@ void ig_cfg_parse_manifest_dir(ig_cfg_ctx_t *c, yaml_node_t *node, const char *d
         c->y = main_y;
         c->file = main_file;
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    ig_cfg_names_free(names, n);
 }

@@ -94,17 +94,6 @@ static int same_dir(const char *a, const char *b)
     return a && b && realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
 }
 
-static int has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n > k && strcmp(s + n - k, suffix) == 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Models parsed from one runtime document set: marked runtime, and named as expected. */
 static void settle_runtime(ig_cfg_ctx_t *c, size_t before, size_t nfile, const char *expected, int from_change,
                            const char *npath)
@@ -249,7 +238,7 @@ void ig_cfg_parse_runtime_models(ig_cfg_ctx_t *c)
     if (!dir)
         return;
     char **names = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0;
     DIR *d = NULL;
     if (same_dir(c->cfg->models_dir, dir))
         ig_errors_at(c->errs, c->cfg->path, 0,
@@ -258,27 +247,11 @@ void ig_cfg_parse_runtime_models(ig_cfg_ctx_t *c)
                      c->cfg->models_dir);
     else if (!(d = opendir(dir)) && errno != ENOENT)
         ig_errors_at(c->errs, dir, 0, "cannot read the runtime models' folder: %s", strerror(errno));
-    struct dirent *de;
-    while (d && (de = readdir(d)) && n < MAX_RUNTIME_FILES) {
-        /* dot files are ours in the making (.<name>.yaml.tmp) */
-        if (de->d_name[0] == '.' || !has_suffix(de->d_name, ".yaml"))
-            continue;
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, ncap * sizeof(*nn));
-            if (!nn)
-                break;
-            names = nn;
-            cap = ncap;
-        }
-        if (!(names[n] = strdup(de->d_name)))
-            break;
-        n++;
-    }
-    if (d)
+    /* dot files are ours in the making (.<name>.yaml.tmp) */
+    if (d) {
+        n = ig_cfg_yaml_names(d, 0, MAX_RUNTIME_FILES, &names);
         closedir(d);
-    if (n > 1)
-        qsort(names, n, sizeof(*names), cmp_str); /* the same order on every load */
+    }
     for (size_t i = 0; i < n; i++) {
         size_t stem_len = strlen(names[i]) - 5;
         char *stem = ig_arena_printf(c->a, "%.*s", (int)stem_len, names[i]);
@@ -289,9 +262,7 @@ void ig_cfg_parse_runtime_models(ig_cfg_ctx_t *c)
             continue; /* replaced by the change, or removed */
         parse_runtime_file(c, file, stem, nfile, NULL, 0);
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    ig_cfg_names_free(names, n);
     free(dir);
     if (c->change && c->change->text)
         parse_change(c, nfile);
